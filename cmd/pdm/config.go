@@ -1,0 +1,98 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is every setting of pdm. Each has a flag and an environment
+// variable (the contract's names); the flag wins.
+type Config struct {
+	HTTPAddr     string
+	MQTTURL      string
+	TopicRoot    string
+	InfluxURL    string
+	InfluxBucket string
+	InfluxToken  string
+	PGURL        string
+	AdminToken   string
+
+	Only       string // "" (all roles), "ingest", "api", "predict"
+	ShareGroup string // MQTT shared subscription group; empty: no sharing
+	ClientID   string // MQTT client id of this replica (stable across restarts)
+	LogLevel   string
+	LogFormat  string // text or json
+
+	BatchSize     int
+	BatchInterval time.Duration
+
+	// Demo only.
+	Scenario string
+	Seed     bool
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("pdm "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host, _ := os.Hostname()
+	fs.StringVar(&c.HTTPAddr, "http-addr", envOr(getenv, "PDM_HTTP_ADDR", "127.0.0.1:8080"), "REST API address (PDM_HTTP_ADDR)")
+	fs.StringVar(&c.MQTTURL, "mqtt-url", envOr(getenv, "PDM_MQTT_URL", "tcp://127.0.0.1:1883"), "MQTT broker URL (PDM_MQTT_URL)")
+	fs.StringVar(&c.TopicRoot, "mqtt-topic-root", envOr(getenv, "PDM_MQTT_TOPIC_ROOT", "pdm/v1"), "MQTT topic root (PDM_MQTT_TOPIC_ROOT)")
+	fs.StringVar(&c.InfluxURL, "influx-url", envOr(getenv, "PDM_INFLUX_URL", "http://127.0.0.1:8086"), "InfluxDB URL (PDM_INFLUX_URL)")
+	fs.StringVar(&c.InfluxBucket, "influx-bucket", envOr(getenv, "PDM_INFLUX_BUCKET", "pdm"), "InfluxDB bucket, on 1.8 database/retention (PDM_INFLUX_BUCKET)")
+	fs.StringVar(&c.InfluxToken, "influx-token", envOr(getenv, "PDM_INFLUX_TOKEN", ""), "InfluxDB token, on 1.8 user:password (PDM_INFLUX_TOKEN)")
+	fs.StringVar(&c.PGURL, "pg-url", envOr(getenv, "PDM_PG_URL", "postgres:///pdm?host=/var/run/postgresql"), "PostgreSQL connection string (PDM_PG_URL)")
+	fs.StringVar(&c.AdminToken, "admin-token", envOr(getenv, "PDM_ADMIN_TOKEN", ""), "bootstrap admin bearer token; generated and printed once when empty (PDM_ADMIN_TOKEN)")
+	fs.StringVar(&c.Only, "only", envOr(getenv, "PDM_ONLY", ""), "run one role only: ingest, api or predict (PDM_ONLY)")
+	fs.StringVar(&c.ShareGroup, "share-group", envOr(getenv, "PDM_SHARE_GROUP", "pdm-ingest"), "MQTT shared subscription group; empty to subscribe unshared (PDM_SHARE_GROUP)")
+	fs.StringVar(&c.ClientID, "client-id", envOr(getenv, "PDM_CLIENT_ID", "pdm-"+host), "MQTT client id of this replica, stable across restarts (PDM_CLIENT_ID)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "PDM_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PDM_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "PDM_LOG_FORMAT", "text"), "log format: text or json (PDM_LOG_FORMAT)")
+	fs.IntVar(&c.BatchSize, "batch-size", 5000, "readings per InfluxDB write")
+	fs.DurationVar(&c.BatchInterval, "batch-interval", 100*time.Millisecond, "longest a reading waits for its batch")
+	if name == "demo" {
+		fs.StringVar(&c.Scenario, "scenario", "", "fleet scenario YAML (default: the built-in demo scenario)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	switch c.Only {
+	case "", "ingest", "api", "predict":
+	default:
+		return c, fmt.Errorf("--only must be ingest, api or predict, not %q", c.Only)
+	}
+	return c, nil
+}
+
+func (c Config) runs(role string) bool { return c.Only == "" || c.Only == role }
+
+func newLogger(c Config, w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("bad log level %q", c.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch c.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("bad log format %q (text or json)", c.LogFormat)
+}
