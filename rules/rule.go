@@ -18,16 +18,20 @@ const (
 // Rule binds a metric of an asset type (or of one asset) to limits. Its JSON
 // form is the contract's `rules` resource.
 type Rule struct {
-	ID                string       `json:"id"`
-	Name              string       `json:"name"`
-	AssetType         string       `json:"asset_type,omitempty"`
-	AssetID           string       `json:"asset_id,omitempty"`
-	Metric            string       `json:"metric"`
-	Direction         Direction    `json:"direction"`
-	Warn              *float64     `json:"warn,omitempty"`
-	Critical          *float64     `json:"critical,omitempty"`
-	For               Duration     `json:"for"`
-	Hysteresis        float64      `json:"hysteresis"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	AssetType  string    `json:"asset_type,omitempty"`
+	AssetID    string    `json:"asset_id,omitempty"`
+	Metric     string    `json:"metric"`
+	Direction  Direction `json:"direction"`
+	Warn       *float64  `json:"warn,omitempty"`
+	Critical   *float64  `json:"critical,omitempty"`
+	For        Duration  `json:"for"`
+	Hysteresis float64   `json:"hysteresis"`
+	// Stale, when set, raises a stale signal once no reading of Metric has
+	// arrived for that long (measured against the site's event-time
+	// watermark, see Engine).
+	Stale             Duration     `json:"stale,omitempty"`
 	Predict           *PredictSpec `json:"predict,omitempty"`
 	FailureMode       string       `json:"failure_mode"`
 	Priority          string       `json:"priority"`

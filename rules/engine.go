@@ -1,0 +1,567 @@
+package rules
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openpdm/pdm/ingest"
+)
+
+// AssetLookup resolves an asset's codes in topics to its registration.
+// Asset returns found=false (and no error) for codes not registered yet;
+// an error means the lookup itself failed (it is retried on a later
+// reading).
+type AssetLookup interface {
+	Asset(ctx context.Context, site, code string) (a AssetRef, found bool, err error)
+}
+
+// RuleSource lists rules. The engine keeps only the enabled, valid ones
+// and re-reads them every Config.ReloadEvery (and on Reload).
+type RuleSource interface {
+	Rules(ctx context.Context) ([]Rule, error)
+}
+
+// Observer adds per-series evaluation to the engine (prediction plugs in
+// here). NewSeries returns nil when the observer has nothing to do for
+// the rule.
+type Observer interface {
+	NewSeries(r *Rule, a AssetRef) SeriesObserver
+}
+
+// SeriesObserver follows one rule's metric on one asset. Observe sees only
+// readings the threshold tracker accepted, so always in strictly
+// increasing event time; it must be pure (no I/O, no clock). Status
+// returns a snapshot for health views. The engine serialises calls.
+type SeriesObserver interface {
+	Observe(ts time.Time, v float64) []Signal
+	Status() any
+}
+
+// Event is a device event (contract: the `event` topic).
+type Event struct {
+	Site     string
+	Asset    string
+	TS       time.Time
+	Code     string
+	Severity string // info, warning, critical
+	Message  string
+}
+
+// Config holds an Engine's dependencies and settings.
+type Config struct {
+	Assets    AssetLookup
+	Rules     RuleSource
+	Signal    SignalFunc
+	Logger    *slog.Logger
+	Observers []Observer
+	// Now is the wall clock; it paces rule reloads and asset cache expiry
+	// only, never detection (which runs on event time). Default time.Now.
+	Now func() time.Time
+	// ReloadEvery is how often Run re-reads the rules (default 15s).
+	ReloadEvery time.Duration
+	// AssetTTL and UnknownTTL: how long a found / not-found asset lookup is
+	// cached (defaults 5m and 15s).
+	AssetTTL, UnknownTTL time.Duration
+	// RetryMin, RetryMax and DrainTimeout tune signal delivery (Outbox).
+	RetryMin, RetryMax, DrainTimeout time.Duration
+}
+
+const shardCount = 32
+
+// Engine applies rules to readings as they arrive: thresholds with `for`
+// and hysteresis, stale sensors, critical device events, and whatever the
+// observers (prediction) add. It implements ingest.Consumer.
+//
+// Time: detection runs only on event time. Each series accepts readings in
+// strictly increasing event time; a late reading (at or before the latest
+// one seen for that asset's rule) is counted and ignored. Stale sensors are
+// detected against a per-site watermark: the latest event time seen from
+// any asset of the site. So a sensor is stale when its site keeps reporting
+// but it does not; a site that goes silent as a whole raises nothing here
+// (that is a gateway/connection matter, seen in gateway status).
+//
+// Signals go through an Outbox: evaluation never waits for the receiver.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	out    *Outbox
+	seed   maphash.Seed
+	shards [shardCount]shard
+
+	rules     atomic.Pointer[ruleSet]
+	reloadMu  sync.Mutex // serialises reloads
+	lastLoad  atomic.Int64
+	lookupMu  sync.Mutex // guards lookups
+	lookups   map[[2]string]cachedAsset
+	sitesMu   sync.Mutex // guards sites and events
+	sites     map[string]*siteState
+	events    map[string]time.Time // asset id + code → latest event ts
+	lateCount atomic.Uint64
+}
+
+type cachedAsset struct {
+	ref     AssetRef
+	found   bool
+	expires time.Time
+}
+
+type siteState struct {
+	watermark time.Time
+	checked   time.Time
+	assets    map[string]struct{} // asset ids
+}
+
+type shard struct {
+	mu     sync.Mutex                    // guards assets
+	assets map[string]map[string]*series // asset id → rule id → series
+}
+
+type series struct {
+	rule    *Rule
+	asset   AssetRef
+	tracker Tracker
+	obs     []SeriesObserver
+}
+
+// ruleSet is an immutable index of the enabled rules.
+type ruleSet struct {
+	byID    map[string]*Rule
+	byType  map[string][]*Rule
+	byAsset map[string][]*Rule
+	// staleCheck is how far the watermark must move between stale scans.
+	staleCheck time.Duration
+}
+
+// NewEngine checks cfg and returns an engine. Call Run to deliver signals
+// and reload rules.
+func NewEngine(cfg Config) (*Engine, error) {
+	if cfg.Assets == nil || cfg.Rules == nil || cfg.Signal == nil {
+		return nil, errors.New("rules engine: Assets, Rules and Signal are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ReloadEvery <= 0 {
+		cfg.ReloadEvery = 15 * time.Second
+	}
+	if cfg.AssetTTL <= 0 {
+		cfg.AssetTTL = 5 * time.Minute
+	}
+	if cfg.UnknownTTL <= 0 {
+		cfg.UnknownTTL = 15 * time.Second
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		out:     NewOutbox(cfg.Signal, cfg.Logger, cfg.RetryMin, cfg.RetryMax, cfg.DrainTimeout),
+		seed:    maphash.MakeSeed(),
+		lookups: map[[2]string]cachedAsset{},
+		sites:   map[string]*siteState{},
+		events:  map[string]time.Time{},
+	}
+	for i := range e.shards {
+		e.shards[i].assets = map[string]map[string]*series{}
+	}
+	return e, nil
+}
+
+// Outbox returns the engine's signal queue (for stats, and so other parts
+// can deliver through the same queue).
+func (e *Engine) Outbox() *Outbox { return e.out }
+
+// Run loads the rules, then reloads them every ReloadEvery and delivers
+// signals until ctx ends; it drains pending signals before returning nil.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.Reload(ctx); err != nil {
+		e.log.Error("load rules", "err", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.out.Run(ctx)
+	}()
+	t := time.NewTicker(e.cfg.ReloadEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return nil
+		case <-t.C:
+			if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error("reload rules", "err", err)
+			}
+		}
+	}
+}
+
+// Reload re-reads the rules now. Series of rules that changed restart from
+// a clean state; series of removed or disabled rules are dropped. On error
+// the previous rules stay in force.
+func (e *Engine) Reload(ctx context.Context) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	list, err := e.cfg.Rules.Rules(ctx)
+	if err != nil {
+		return fmt.Errorf("read rules: %w", err)
+	}
+	old := e.rules.Load()
+	rs := &ruleSet{byID: map[string]*Rule{}, byType: map[string][]*Rule{}, byAsset: map[string][]*Rule{}}
+	for i := range list {
+		r := list[i]
+		if !r.Enabled {
+			continue
+		}
+		if err := r.Validate(); err != nil {
+			e.log.Warn("skipping invalid rule", "rule_id", r.ID, "err", err)
+			continue
+		}
+		p := &r
+		if old != nil {
+			if prev, ok := old.byID[r.ID]; ok && sameRule(prev, p) {
+				p = prev // keep identity so series keep their state
+			}
+		}
+		rs.byID[r.ID] = p
+		if p.AssetID != "" {
+			rs.byAsset[p.AssetID] = append(rs.byAsset[p.AssetID], p)
+		} else {
+			rs.byType[p.AssetType] = append(rs.byType[p.AssetType], p)
+		}
+		if p.Stale > 0 {
+			c := max(p.Stale.D()/4, time.Minute)
+			if rs.staleCheck == 0 || c < rs.staleCheck {
+				rs.staleCheck = c
+			}
+		}
+	}
+	e.rules.Store(rs)
+	e.lastLoad.Store(e.cfg.Now().UnixNano())
+	// Drop series whose rule went away or changed.
+	for i := range e.shards {
+		sh := &e.shards[i]
+		sh.mu.Lock()
+		for aid, m := range sh.assets {
+			for rid, s := range m {
+				if rs.byID[rid] != s.rule {
+					delete(m, rid)
+				}
+			}
+			if len(m) == 0 {
+				delete(sh.assets, aid)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
+// sameRule reports whether two versions of a rule evaluate the same way.
+func sameRule(a, b *Rule) bool {
+	if !a.UpdatedAt.Equal(b.UpdatedAt) {
+		return false
+	}
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+func (e *Engine) ruleSet(ctx context.Context) *ruleSet {
+	if rs := e.rules.Load(); rs != nil {
+		return rs
+	}
+	if err := e.Reload(ctx); err != nil {
+		e.log.Error("load rules", "err", err)
+		return &ruleSet{}
+	}
+	return e.rules.Load()
+}
+
+// lookup resolves an asset through the cache.
+func (e *Engine) lookup(ctx context.Context, site, code string) (AssetRef, bool) {
+	k := [2]string{site, code}
+	now := e.cfg.Now()
+	e.lookupMu.Lock()
+	c, ok := e.lookups[k]
+	e.lookupMu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.ref, c.found
+	}
+	ref, found, err := e.cfg.Assets.Asset(ctx, site, code)
+	if err != nil {
+		e.log.Warn("asset lookup failed", "site", site, "asset", code, "err", err)
+		return AssetRef{}, false
+	}
+	ttl := e.cfg.UnknownTTL
+	if found {
+		ttl = e.cfg.AssetTTL
+		ref.Site, ref.Code = site, code
+	}
+	e.lookupMu.Lock()
+	e.lookups[k] = cachedAsset{ref: ref, found: found, expires: now.Add(ttl)}
+	e.lookupMu.Unlock()
+	return ref, found
+}
+
+// ForgetAsset drops a cached lookup (call it when an asset is created,
+// changed or deleted so the change applies at once).
+func (e *Engine) ForgetAsset(site, code string) {
+	e.lookupMu.Lock()
+	delete(e.lookups, [2]string{site, code})
+	e.lookupMu.Unlock()
+}
+
+func (e *Engine) shardOf(assetID string) *shard {
+	return &e.shards[maphash.String(e.seed, assetID)%shardCount]
+}
+
+// Consume evaluates readings (ingest.Consumer). It never blocks on signal
+// delivery.
+func (e *Engine) Consume(ctx context.Context, readings []ingest.Reading) {
+	e.consume(ctx, readings, e.out.Put)
+}
+
+var _ ingest.Consumer = (*Engine)(nil)
+
+func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal)) {
+	rs := e.ruleSet(ctx)
+	touched := map[string]time.Time{}
+	for _, rd := range readings {
+		a, ok := e.lookup(ctx, rd.Site, rd.Asset)
+		if !ok {
+			continue
+		}
+		if w, ok := touched[rd.Site]; !ok || rd.TS.After(w) {
+			touched[rd.Site] = rd.TS
+		}
+		e.noteAsset(rd.Site, a.ID)
+		covering := append(rs.byAsset[a.ID][:len(rs.byAsset[a.ID]):len(rs.byAsset[a.ID])], rs.byType[a.Type]...)
+		if len(covering) == 0 {
+			continue
+		}
+		sh := e.shardOf(a.ID)
+		sh.mu.Lock()
+		for _, r := range covering {
+			v, ok := rd.Value(r.Metric)
+			if !ok {
+				continue
+			}
+			s := sh.get(a, r, e.cfg.Observers)
+			sigs, accepted := s.tracker.Step(r, a, rd.TS, v)
+			if !accepted {
+				e.lateCount.Add(1)
+				continue
+			}
+			for _, o := range s.obs {
+				sigs = append(sigs, o.Observe(rd.TS, v)...)
+			}
+			for _, sg := range sigs {
+				emit(sg)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	for site, w := range touched {
+		e.advance(site, w, rs, emit)
+	}
+}
+
+func (sh *shard) get(a AssetRef, r *Rule, observers []Observer) *series {
+	m := sh.assets[a.ID]
+	if m == nil {
+		m = map[string]*series{}
+		sh.assets[a.ID] = m
+	}
+	s := m[r.ID]
+	if s == nil || s.rule != r {
+		s = &series{rule: r, asset: a}
+		for _, o := range observers {
+			if so := o.NewSeries(r, a); so != nil {
+				s.obs = append(s.obs, so)
+			}
+		}
+		m[r.ID] = s
+	}
+	return s
+}
+
+func (e *Engine) noteAsset(site, assetID string) {
+	e.sitesMu.Lock()
+	st := e.sites[site]
+	if st == nil {
+		st = &siteState{assets: map[string]struct{}{}}
+		e.sites[site] = st
+	}
+	st.assets[assetID] = struct{}{}
+	e.sitesMu.Unlock()
+}
+
+// advance moves a site's watermark and, when it moved far enough since the
+// last scan, checks the site's series for stale sensors.
+func (e *Engine) advance(site string, w time.Time, rs *ruleSet, emit func(Signal)) {
+	e.sitesMu.Lock()
+	st := e.sites[site]
+	if st == nil || !w.After(st.watermark) {
+		e.sitesMu.Unlock()
+		return
+	}
+	st.watermark = w
+	if rs.staleCheck == 0 || w.Sub(st.checked) < rs.staleCheck {
+		e.sitesMu.Unlock()
+		return
+	}
+	st.checked = w
+	ids := make([]string, 0, len(st.assets))
+	for id := range st.assets {
+		ids = append(ids, id)
+	}
+	e.sitesMu.Unlock()
+	for _, id := range ids {
+		sh := e.shardOf(id)
+		sh.mu.Lock()
+		for _, s := range sh.assets[id] {
+			for _, sg := range s.tracker.CheckStale(s.rule, s.asset, w) {
+				emit(sg)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// ConsumeEvents turns device events into signals: critical events become
+// KindEvent signals at LevelCritical (a corrective order), warning events
+// LevelWarn signals (no order), info events nothing. The failure mode is
+// "device_event_" plus the event code, so repeats of one code update one
+// order. An exact redelivery (same asset, code and ts) is ignored.
+func (e *Engine) ConsumeEvents(ctx context.Context, events []Event) {
+	for _, ev := range events {
+		var lvl Level
+		switch strings.ToLower(ev.Severity) {
+		case "critical":
+			lvl = LevelCritical
+		case "warning":
+			lvl = LevelWarn
+		default:
+			continue
+		}
+		a, ok := e.lookup(ctx, ev.Site, ev.Asset)
+		if !ok {
+			continue
+		}
+		k := a.ID + "\x00" + ev.Code
+		e.sitesMu.Lock()
+		if last, ok := e.events[k]; ok && last.Equal(ev.TS) {
+			e.sitesMu.Unlock()
+			continue
+		}
+		e.events[k] = ev.TS
+		e.sitesMu.Unlock()
+		msg := ev.Message
+		if msg == "" {
+			msg = "device event " + ev.Code
+		}
+		e.out.Put(Signal{
+			Kind:        KindEvent,
+			Level:       lvl,
+			Site:        ev.Site,
+			Asset:       ev.Asset,
+			AssetID:     a.ID,
+			FailureMode: EventFailureMode(ev.Code),
+			DetectedAt:  ev.TS,
+			Message:     msg,
+			Evidence: map[string]any{
+				"code":     ev.Code,
+				"severity": ev.Severity,
+				"message":  ev.Message,
+				"ts":       ev.TS,
+			},
+		})
+	}
+}
+
+// EventFailureMode is the failure mode of orders raised by a device event
+// code.
+func EventFailureMode(code string) string {
+	var b strings.Builder
+	b.WriteString("device_event_")
+	for _, c := range strings.ToLower(code) {
+		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' {
+			b.WriteRune(c)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// LateReadings counts readings ignored because they were at or before the
+// latest reading of their series.
+func (e *Engine) LateReadings() uint64 { return e.lateCount.Load() }
+
+// SeriesStatus is the state of one rule on one asset, for health views.
+type SeriesStatus struct {
+	Rule      Rule
+	State     State
+	Observers []any
+}
+
+// Status returns the state of every rule series the engine holds for an
+// asset, ordered by metric and rule name.
+func (e *Engine) Status(assetID string) []SeriesStatus {
+	sh := e.shardOf(assetID)
+	sh.mu.Lock()
+	out := make([]SeriesStatus, 0, len(sh.assets[assetID]))
+	for _, s := range sh.assets[assetID] {
+		st := SeriesStatus{Rule: *s.rule, State: s.tracker.Snapshot()}
+		for _, o := range s.obs {
+			st.Observers = append(st.Observers, o.Status())
+		}
+		out = append(out, st)
+	}
+	sh.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Rule.Metric != out[j].Rule.Metric {
+			return out[i].Rule.Metric < out[j].Rule.Metric
+		}
+		return out[i].Rule.Name < out[j].Rule.Name
+	})
+	return out
+}
+
+// LastReading returns the event time of the latest reading the engine
+// accepted for an asset's rule (zero when none).
+func (e *Engine) LastReading(assetID, ruleID string) time.Time {
+	sh := e.shardOf(assetID)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s := sh.assets[assetID][ruleID]; s != nil {
+		return s.tracker.LastTS()
+	}
+	return time.Time{}
+}
+
+// CoveringRules returns the enabled rules that apply to an asset.
+func (e *Engine) CoveringRules(ctx context.Context, a AssetRef) []Rule {
+	rs := e.ruleSet(ctx)
+	var out []Rule
+	for _, r := range rs.byAsset[a.ID] {
+		out = append(out, *r)
+	}
+	for _, r := range rs.byType[a.Type] {
+		out = append(out, *r)
+	}
+	return out
+}
