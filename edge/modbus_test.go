@@ -1,0 +1,122 @@
+package edge
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/openpdm/pdm/ingest"
+	"github.com/simonvetter/modbus"
+	"github.com/stretchr/testify/require"
+)
+
+func ptr(f float64) *float64 { return &f }
+
+func TestDecodeRegisters(t *testing.T) {
+	f := math.Float32bits(3.25)
+	tests := []struct {
+		name  string
+		reg   ModbusRegister
+		words []uint16
+		want  float64
+	}{
+		{"int16 negative", ModbusRegister{Type: TypeInt16}, []uint16{0xFFFE}, -2},
+		{"uint16", ModbusRegister{Type: TypeUint16}, []uint16{0xFFFE}, 65534},
+		{"int16 scaled", ModbusRegister{Type: TypeInt16, Scale: ptr(0.1), Offset: -40}, []uint16{650}, 25},
+		{"int32 high first", ModbusRegister{Type: TypeInt32, WordOrder: HighWordFirst}, []uint16{0xFFFF, 0xFFFF}, -1},
+		{"uint32 high first", ModbusRegister{Type: TypeUint32, WordOrder: HighWordFirst}, []uint16{0x0001, 0x0002}, 65538},
+		{"uint32 low first", ModbusRegister{Type: TypeUint32, WordOrder: LowWordFirst}, []uint16{0x0002, 0x0001}, 65538},
+		{"float32 high first", ModbusRegister{Type: TypeFloat32, WordOrder: HighWordFirst}, []uint16{uint16(f >> 16), uint16(f)}, 3.25},
+		{"float32 low first", ModbusRegister{Type: TypeFloat32, WordOrder: LowWordFirst}, []uint16{uint16(f), uint16(f >> 16)}, 3.25},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Decode(tt.reg, tt.words)
+			require.InDelta(t, tt.want, got, 1e-9)
+			back := Encode(tt.reg, got)
+			require.Equal(t, tt.words, back, "Encode inverts Decode")
+		})
+	}
+}
+
+// fakeRegs serves ReadRegisters from a map and records the requests.
+type fakeRegs struct {
+	words map[uint16]uint16
+	reqs  [][2]uint16
+}
+
+func (f *fakeRegs) ReadRegisters(addr, n uint16, _ modbus.RegType) ([]uint16, error) {
+	f.reqs = append(f.reqs, [2]uint16{addr, n})
+	out := make([]uint16, n)
+	for i := range out {
+		out[i] = f.words[addr+uint16(i)]
+	}
+	return out, nil
+}
+
+func TestReadRegistersCoalesces(t *testing.T) {
+	f := &fakeRegs{words: map[uint16]uint16{0: 1, 1: 2, 124: 7, 200: 9, 201: 10}}
+	regs := []ModbusRegister{
+		{Address: 200, Type: TypeUint32, Kind: KindHolding},
+		{Address: 0, Type: TypeUint16, Kind: KindHolding},
+		{Address: 1, Type: TypeUint16, Kind: KindHolding},
+		{Address: 124, Type: TypeUint16, Kind: KindHolding},
+	}
+	got, err := readRegisters(f, regs)
+	require.NoError(t, err)
+	require.Equal(t, []float64{9<<16 | 10, 1, 2, 7}, got)
+	require.Equal(t, [][2]uint16{{0, 125}, {200, 2}}, f.reqs, "one request per 125-register span")
+}
+
+func TestDecodeDeviceJSON(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		in      string
+		want    []ingest.Reading
+		wantErr string
+	}{
+		{"contract single", `{"ts":"2026-03-01T11:00:00Z","metrics":{"vib":2.5,"temp":70}}`,
+			[]ingest.Reading{{Asset: "a", TS: now.Add(-time.Hour), Metrics: []ingest.Metric{m("temp", 70), m("vib", 2.5)}}}, ""},
+		{"flat with ms", `{"ts":1772366400000,"temp":21.5,"label":"x"}`,
+			[]ingest.Reading{{Asset: "a", TS: now, Metrics: []ingest.Metric{m("temp", 21.5)}}}, ""},
+		{"flat no ts", `{"temp":1}`, []ingest.Reading{{Asset: "a", TS: now, Metrics: []ingest.Metric{m("temp", 1)}}}, ""},
+		{"batch", `{"readings":[{"ts":1772366400000,"metrics":{"v":1}},{"ts":1772366401000,"metrics":{"v":2}}]}`,
+			[]ingest.Reading{{Asset: "a", TS: now, Metrics: []ingest.Metric{m("v", 1)}}, {Asset: "a", TS: now.Add(time.Second), Metrics: []ingest.Metric{m("v", 2)}}}, ""},
+		{"bad json", `{"temp":`, nil, "json"},
+		{"bad name", `{"metrics":{"Temp":1}}`, nil, "metric name"},
+		{"not number", `{"metrics":{"temp":"hot"}}`, nil, "not a number"},
+		{"future", `{"ts":"2026-03-01T13:00:00Z","temp":1}`, nil, "future"},
+		{"no metrics", `{"label":"x"}`, nil, "no metrics"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeDeviceJSON([]byte(tt.in), "a", now)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestTopicMatches(t *testing.T) {
+	tests := []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"a/b", "a/b", true},
+		{"a/b", "a/c", false},
+		{"a/+", "a/b", true},
+		{"a/+", "a/b/c", false},
+		{"a/#", "a/b/c", true},
+		{"a/#", "a", true},
+		{"+/b", "x/b", true},
+		{"a/b/c", "a/b", false},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, topicMatches(tt.filter, tt.topic), "%s vs %s", tt.filter, tt.topic)
+	}
+}
