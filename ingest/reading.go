@@ -2,11 +2,14 @@
 // InfluxDB line protocol), validating them, batching them and writing them
 // durably before the broker is acknowledged, then handing them on in event
 // time to whatever consumes them (rules, prediction).
+//
+// The pipeline (Pipeline) takes its messages from a Source (ingest/mqtt
+// implements one with paho) and stores readings through a Writer
+// (ingest/influx implements one); cmd wires them together.
 package ingest
 
 import (
 	"context"
-	"regexp"
 	"time"
 )
 
@@ -42,19 +45,73 @@ const (
 	MaxFutureSkew   = 5 * time.Minute
 )
 
-var (
-	codeRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	metricRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
-)
+// ValidCode reports whether s may be a site, asset or gateway code:
+// [A-Za-z0-9_-]{1,64}.
+func ValidCode(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isCodeByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
-// ValidCode reports whether s may be a site, asset or gateway code.
-func ValidCode(s string) bool { return codeRE.MatchString(s) }
+func validCodeBytes(b []byte) bool {
+	if len(b) == 0 || len(b) > 64 {
+		return false
+	}
+	for _, c := range b {
+		if !isCodeByte(c) {
+			return false
+		}
+	}
+	return true
+}
 
-// ValidMetricName reports whether s may be a metric name.
-func ValidMetricName(s string) bool { return metricRE.MatchString(s) }
+func isCodeByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// ValidMetricName reports whether s may be a metric name: [a-z][a-z0-9_]{0,63}.
+func ValidMetricName(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isMetricByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func validMetricBytes(b []byte) bool {
+	if len(b) == 0 || len(b) > 64 || b[0] < 'a' || b[0] > 'z' {
+		return false
+	}
+	for _, c := range b[1:] {
+		if !isMetricByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isMetricByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'
+}
 
 // Consumer receives readings after they are durably stored, in event-time
 // order per asset. Rules and prediction implement it; cmd binds them.
 type Consumer interface {
 	Consume(ctx context.Context, readings []Reading)
 }
+
+// ConsumerFunc adapts a function to a Consumer.
+type ConsumerFunc func(ctx context.Context, readings []Reading)
+
+// Consume calls f.
+func (f ConsumerFunc) Consume(ctx context.Context, readings []Reading) { f(ctx, readings) }

@@ -1,0 +1,273 @@
+package ingest
+
+import (
+	"strconv"
+	"time"
+)
+
+// DecodeLineProtocol is the package-level DecodeLineProtocol using d's name
+// cache.
+func (d *Decoder) DecodeLineProtocol(site, asset string, payload []byte, now time.Time) ([]Reading, error) {
+	if err := checkCommon(site, asset, payload); err != nil {
+		return nil, err
+	}
+	p := lpParser{b: payload, d: d, now: now}
+	return p.parse(site, asset)
+}
+
+type lpParser struct {
+	b    []byte
+	i    int
+	line int
+	d    *Decoder
+	now  time.Time
+}
+
+func (p *lpParser) bad(detail string) error {
+	return reject(ReasonBadLineProtocol, "line "+strconv.Itoa(p.line)+": "+detail)
+}
+
+func (p *lpParser) parse(site, asset string) ([]Reading, error) {
+	var (
+		ms    []Metric
+		spans []int
+		tss   []time.Time
+		gws   []string
+		any   bool
+	)
+	b := p.b
+	for p.i < len(b) {
+		p.line++
+		// Blank lines and comments.
+		j := p.i
+		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\r') {
+			j++
+		}
+		if j == len(b) {
+			break
+		}
+		if b[j] == '\n' {
+			p.i = j + 1
+			continue
+		}
+		if b[j] == '#' {
+			for j < len(b) && b[j] != '\n' {
+				j++
+			}
+			p.i = j
+			continue
+		}
+		p.i = j
+		start := len(ms)
+		var err error
+		var gw string
+		var ts time.Time
+		ms, gw, ts, err = p.lineInto(ms)
+		if err != nil {
+			return nil, err
+		}
+		any = true
+		if len(ms) == start {
+			continue // only string fields
+		}
+		spans = append(spans, len(ms))
+		tss = append(tss, ts)
+		gws = append(gws, gw)
+	}
+	if len(spans) == 0 {
+		if any {
+			return nil, reject(ReasonEmpty, "no numeric fields")
+		}
+		return nil, reject(ReasonEmpty, "no lines")
+	}
+	out := make([]Reading, len(spans))
+	start := 0
+	for k, end := range spans {
+		if err := checkTS(tss[k], p.now); err != nil {
+			return nil, err
+		}
+		out[k] = Reading{Site: site, Asset: asset, Gateway: gws[k], TS: tss[k], Metrics: ms[start:end:end]}
+		start = end
+	}
+	return out, nil
+}
+
+// token scans up to an unescaped byte of stop (or the end of the line) and
+// returns the raw bytes and whether they contained escapes.
+func (p *lpParser) token(stopEq, stopComma, stopSpace bool) ([]byte, bool) {
+	b := p.b
+	start := p.i
+	esc := false
+	i := p.i
+	for i < len(b) {
+		c := b[i]
+		if c == '\\' && i+1 < len(b) && b[i+1] != '\n' {
+			esc = true
+			i += 2
+			continue
+		}
+		if c == '\n' || (stopEq && c == '=') || (stopComma && c == ',') || (stopSpace && (c == ' ' || c == '\t')) {
+			break
+		}
+		i++
+	}
+	p.i = i
+	return b[start:i], esc
+}
+
+func (p *lpParser) at(c byte) bool { return p.i < len(p.b) && p.b[p.i] == c }
+
+func (p *lpParser) spaces() bool {
+	n := p.i
+	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t') {
+		p.i++
+	}
+	return p.i > n
+}
+
+// lineInto parses one line at p.i, appending its numeric fields to ms.
+func (p *lpParser) lineInto(ms []Metric) ([]Metric, string, time.Time, error) {
+	var gw string
+	meas, mesc := p.token(false, true, true)
+	if len(meas) == 0 {
+		return ms, "", time.Time{}, p.bad("missing measurement")
+	}
+	// Tags.
+	for p.at(',') {
+		p.i++
+		k, kesc := p.token(true, true, true)
+		if !p.at('=') || len(k) == 0 {
+			return ms, "", time.Time{}, p.bad("bad tag")
+		}
+		p.i++
+		v, vesc := p.token(false, true, true)
+		if len(v) == 0 {
+			return ms, "", time.Time{}, p.bad("empty tag value")
+		}
+		if !kesc && string(k) == "gateway" {
+			if vesc || !validCodeBytes(v) {
+				return ms, "", time.Time{}, reject(ReasonBadID, "gateway "+strconv.Quote(clip(string(v))))
+			}
+			gw = p.d.name(v)
+		}
+	}
+	if !p.spaces() {
+		return ms, "", time.Time{}, p.bad("missing fields")
+	}
+	// Fields.
+	nfields := 0
+	for {
+		k, kesc := p.token(true, true, true)
+		if !p.at('=') || len(k) == 0 {
+			return ms, "", time.Time{}, p.bad("bad field")
+		}
+		p.i++
+		nfields++
+		if p.at('"') {
+			if err := p.skipString(); err != nil {
+				return ms, "", time.Time{}, err
+			}
+		} else {
+			v, _ := p.token(false, true, true)
+			f, err := lpValue(v)
+			if err != nil {
+				return ms, "", time.Time{}, p.bad("field " + strconv.Quote(clip(string(k))) + ": bad value " + strconv.Quote(clip(string(v))))
+			}
+			name, err := p.metricName(meas, k, mesc || kesc)
+			if err != nil {
+				return ms, "", time.Time{}, err
+			}
+			if err := checkValue(k, f); err != nil {
+				return ms, "", time.Time{}, reject(ReasonNonFinite, "metric "+name)
+			}
+			ms = append(ms, Metric{Name: name, Value: f})
+		}
+		if p.at(',') {
+			p.i++
+			continue
+		}
+		break
+	}
+	// Timestamp.
+	ts := p.now
+	if p.spaces() && p.i < len(p.b) && p.b[p.i] != '\n' && p.b[p.i] != '\r' {
+		t, _ := p.token(false, false, true)
+		ns, err := strconv.ParseInt(bstr(t), 10, 64)
+		if err != nil || ns < minTSNanos || ns > maxTSNanos {
+			return ms, "", time.Time{}, reject(ReasonBadTS, "line "+strconv.Itoa(p.line)+": bad timestamp "+strconv.Quote(clip(string(t))))
+		}
+		ts = time.Unix(0, ns).UTC()
+		p.spaces()
+	}
+	if p.at('\r') {
+		p.i++
+	}
+	if p.i < len(p.b) {
+		if p.b[p.i] != '\n' {
+			return ms, "", time.Time{}, p.bad("unexpected " + strconv.QuoteRune(rune(p.b[p.i])))
+		}
+		p.i++
+	}
+	return ms, gw, ts, nil
+}
+
+// skipString skips a double-quoted string field value at p.i.
+func (p *lpParser) skipString() error {
+	b := p.b
+	for i := p.i + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			p.i = i + 1
+			return nil
+		}
+	}
+	return p.bad("unterminated string field")
+}
+
+// metricName returns measurement_field interned, or a reject.
+func (p *lpParser) metricName(meas, field []byte, escaped bool) (string, error) {
+	buf := append(append(append(p.d.mbuf[:0], meas...), '_'), field...)
+	p.d.mbuf = buf
+	if escaped || !validMetricBytes(buf) {
+		return "", reject(ReasonBadMetricName, strconv.Quote(clip(string(buf))))
+	}
+	return p.d.name(buf), nil
+}
+
+// lpValue parses a numeric or boolean line protocol field value.
+func lpValue(v []byte) (float64, error) {
+	if len(v) == 0 {
+		return 0, errBadValue
+	}
+	switch last := v[len(v)-1]; last {
+	case 'i':
+		n, err := strconv.ParseInt(bstr(v[:len(v)-1]), 10, 64)
+		return float64(n), err
+	case 'u':
+		n, err := strconv.ParseUint(bstr(v[:len(v)-1]), 10, 64)
+		return float64(n), err
+	}
+	switch string(v) {
+	case "t", "T", "true", "True", "TRUE":
+		return 1, nil
+	case "f", "F", "false", "False", "FALSE":
+		return 0, nil
+	}
+	for _, c := range v {
+		if c == '_' || c == 'x' || c == 'X' || c == 'p' || c == 'P' {
+			return 0, errBadValue // strconv extensions InfluxDB does not accept
+		}
+	}
+	f, err := strconv.ParseFloat(bstr(v), 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange && f != 0 {
+			return f, nil // ±Inf: reported as non_finite
+		}
+		return 0, err
+	}
+	return f, nil
+}
+
+var errBadValue = &strconv.NumError{Func: "lpValue", Err: strconv.ErrSyntax}

@@ -1,0 +1,559 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Message is one message from the broker. The pipeline calls Ack exactly
+// once when the message is durably handled: its readings are stored, its
+// event handled, or its reject recorded. A message that is never acked is
+// delivered again by the broker (at-least-once).
+type Message struct {
+	Topic    string
+	Payload  []byte
+	Received time.Time
+	Ack      func()
+}
+
+// Source delivers broker messages to the pipeline. ingest/mqtt implements it
+// with a persistent paho session and manual acknowledgement.
+type Source interface {
+	// Start connects, subscribes and from then on calls deliver for each
+	// message until Stop. deliver may block (back-pressure). Start returns
+	// an error when the broker cannot be reached.
+	Start(ctx context.Context, deliver func(Message)) error
+	// Stop sends pending acknowledgements and disconnects.
+	Stop()
+	// Connected reports whether the broker session is up.
+	Connected() bool
+}
+
+// Writer stores readings durably (ingest/influx implements it).
+type Writer interface {
+	// Write returns nil only when every reading is durably stored; it
+	// blocks until then or until ctx is done. Writing the same readings
+	// again must change nothing. An error wrapping ErrStoreRejected means
+	// the store refused the data and a retry would fail the same way; any
+	// other error is retried with backoff.
+	Write(ctx context.Context, readings []Reading) error
+}
+
+// Pinger is implemented by a Writer that can tell whether its store is up;
+// Ready uses it.
+type Pinger interface {
+	// Ping returns nil when the store answers.
+	Ping(ctx context.Context) error
+}
+
+// Config tunes the pipeline. Zero fields take the defaults.
+type Config struct {
+	// TopicRoot is the contract's topic root (default "pdm/v1").
+	TopicRoot string
+	// BatchSize is the most readings written in one request (default 5000).
+	BatchSize int
+	// BatchWait is how long a batch may wait to fill up while writes are
+	// busy (default 50ms). When a writer is idle and no message is waiting,
+	// a batch is written at once, so latency stays low at low load.
+	BatchWait time.Duration
+	// MaxConcurrentWrites is how many batches are written at once (default 2).
+	MaxConcurrentWrites int
+	// MaxInFlight is how many received messages may wait for decoding
+	// before delivery blocks (default 10000). Keep the broker's in-flight
+	// window per client (Mosquitto max_inflight_messages) at or below it.
+	MaxInFlight int
+	// RetryMin and RetryMax bound the exponential backoff of failed writes
+	// and event handling (defaults 100ms and 5s).
+	RetryMin, RetryMax time.Duration
+	// DrainTimeout is how long Run keeps writing after its context is
+	// cancelled before it gives up; whatever is not written by then is not
+	// acknowledged and comes again (default 15s).
+	DrainTimeout time.Duration
+	// MaxRejects is how many recent rejects are kept (default 1000).
+	MaxRejects int
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.TopicRoot == "" {
+		c.TopicRoot = "pdm/v1"
+	}
+	def(&c.BatchSize, 5000)
+	def(&c.MaxConcurrentWrites, 2)
+	def(&c.MaxInFlight, 10000)
+	def(&c.MaxRejects, 1000)
+	defd(&c.BatchWait, 50*time.Millisecond)
+	defd(&c.RetryMin, 100*time.Millisecond)
+	defd(&c.RetryMax, 5*time.Second)
+	defd(&c.DrainTimeout, 15*time.Second)
+	return c
+}
+
+// Deps are the pipeline's collaborators.
+type Deps struct {
+	Source Source // required
+	Writer Writer // required
+	// Consumer gets readings after they are stored and acknowledged, in
+	// event-time order per asset (optional).
+	Consumer Consumer
+	// Events handles device events (optional: without it events are
+	// validated, logged and acknowledged).
+	Events EventHandler
+	// Registerer gets the pdm_ingest_* metrics (optional).
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger     // optional (discard)
+	Now        func() time.Time // optional (time.Now); the receive clock
+}
+
+// Pipeline moves messages from a Source through decoding and batching to a
+// Writer, acknowledges them after the write and hands the readings on.
+type Pipeline struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+	m    *metrics
+	rej  *rejectLog
+
+	in       chan Message
+	stopping chan struct{}
+	running  atomic.Bool
+	busy     atomic.Int32 // writers busy with a batch
+}
+
+// NewPipeline returns a pipeline; Run starts it.
+func NewPipeline(cfg Config, deps Deps) (*Pipeline, error) {
+	if deps.Source == nil || deps.Writer == nil {
+		return nil, errors.New("ingest: pipeline needs a Source and a Writer")
+	}
+	cfg = cfg.withDefaults()
+	p := &Pipeline{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, rej: newRejectLog(cfg.MaxRejects)}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	p.m = m
+	return p, nil
+}
+
+// Rejects returns the latest rejected messages, newest first.
+func (p *Pipeline) Rejects() []Reject { return p.rej.list() }
+
+// Ready returns nil when the broker session is up and the store answers,
+// otherwise an error naming what is down (for /readyz).
+func (p *Pipeline) Ready(ctx context.Context) error {
+	if !p.running.Load() {
+		return errors.New("ingest: not running")
+	}
+	if !p.deps.Source.Connected() {
+		return errors.New("ingest: MQTT broker not connected")
+	}
+	if pg, ok := p.deps.Writer.(Pinger); ok {
+		if err := pg.Ping(ctx); err != nil {
+			return fmt.Errorf("ingest: InfluxDB: %w", err)
+		}
+	}
+	return nil
+}
+
+// batch is a group of messages written together.
+type batch struct {
+	msgs     []Message
+	readings []Reading
+	ends     []int // end index in readings of each message's readings
+	dead     []bool
+	ok       bool
+	done     chan struct{}
+}
+
+type eventItem struct {
+	msg Message
+	ev  Event
+}
+
+// Run connects the source and moves messages until ctx is cancelled; it
+// then stops taking messages, writes and acknowledges what it holds (for at
+// most DrainTimeout), disconnects and returns nil. It returns an error when
+// the source cannot start. Run may be called once.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return errors.New("ingest: pipeline already ran")
+	}
+	defer p.running.Store(false)
+	p.in = make(chan Message, p.cfg.MaxInFlight)
+	p.stopping = make(chan struct{})
+
+	// Work in flight continues after ctx ends, for at most DrainTimeout.
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer wcancel()
+	stopDrain := context.AfterFunc(ctx, func() {
+		close(p.stopping)
+		time.AfterFunc(p.cfg.DrainTimeout, wcancel)
+	})
+	defer stopDrain()
+
+	if err := p.deps.Source.Start(ctx, p.deliver); err != nil {
+		return fmt.Errorf("ingest: start source: %w", err)
+	}
+	p.log.Info("ingest running", "topic_root", p.cfg.TopicRoot, "batch_size", p.cfg.BatchSize)
+
+	toWrite := make(chan *batch)
+	ordered := make(chan *batch, p.cfg.MaxConcurrentWrites+1)
+	toConsume := make(chan []Reading, 16)
+	events := make(chan eventItem, 1024)
+
+	var wg sync.WaitGroup
+	var writers sync.WaitGroup
+	for range p.cfg.MaxConcurrentWrites {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for b := range toWrite {
+				p.busy.Add(1)
+				p.write(wctx, b)
+				p.busy.Add(-1)
+				close(b.done)
+			}
+		}()
+	}
+	wg.Add(3)
+	go func() { // committer: acks in batch order, hands on in order
+		defer wg.Done()
+		defer close(toConsume)
+		for b := range ordered {
+			<-b.done
+			p.commit(b, toConsume)
+		}
+	}()
+	go func() { // consumer hand-off
+		defer wg.Done()
+		p.consume(wctx, toConsume)
+	}()
+	go func() { // device events
+		defer wg.Done()
+		for it := range events {
+			p.handleEvent(wctx, it)
+		}
+	}()
+
+	p.batchLoop(ctx, toWrite, ordered, events)
+	close(toWrite)
+	close(ordered)
+	close(events)
+	writers.Wait()
+	wg.Wait()
+	p.deps.Source.Stop()
+	p.log.Info("ingest stopped")
+	return nil
+}
+
+// deliver is the Source's callback.
+func (p *Pipeline) deliver(m Message) {
+	if m.Received.IsZero() {
+		m.Received = p.now()
+	}
+	select {
+	case p.in <- m:
+		p.m.inFlightMsgs.Inc()
+	case <-p.stopping:
+		// Not acknowledged: the broker delivers it again.
+	}
+}
+
+func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch, events chan<- eventItem) {
+	var dec Decoder
+	cur := p.newBatch()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	timerOn := false
+	flush := func() {
+		if len(cur.msgs) == 0 {
+			return
+		}
+		if timerOn {
+			timer.Stop()
+			timerOn = false
+		}
+		ordered <- cur
+		toWrite <- cur
+		cur = p.newBatch()
+	}
+	add := func(m Message) {
+		p.m.inFlightMsgs.Dec()
+		p.handle(&dec, m, cur, events)
+		if len(cur.readings) >= p.cfg.BatchSize {
+			flush()
+			return
+		}
+		if len(cur.msgs) > 0 && !timerOn {
+			timer.Reset(p.cfg.BatchWait)
+			timerOn = true
+		}
+		// Group commit: nothing waiting and a writer idle, write now.
+		if len(p.in) == 0 && int(p.busy.Load()) < p.cfg.MaxConcurrentWrites {
+			flush()
+		}
+	}
+	for {
+		select {
+		case m := <-p.in:
+			add(m)
+		case <-timer.C:
+			timerOn = false
+			flush()
+		case <-ctx.Done():
+			for {
+				select {
+				case m := <-p.in:
+					add(m)
+				default:
+					flush()
+					return
+				}
+			}
+		}
+	}
+}
+
+func (p *Pipeline) newBatch() *batch {
+	return &batch{done: make(chan struct{})}
+}
+
+// handle decodes one message into b, or rejects it, or queues its event.
+func (p *Pipeline) handle(dec *Decoder, m Message, b *batch, events chan<- eventItem) {
+	site, asset, kind := ParseTopic(p.cfg.TopicRoot, m.Topic)
+	switch kind {
+	case KindTelemetry:
+		p.m.messages.WithLabelValues("telemetry").Inc()
+		rs, err := dec.Decode(site, asset, m.Payload, m.Received)
+		if err != nil {
+			p.reject(m, err)
+			return
+		}
+		m.Payload = nil // not needed any more; let it go
+		b.msgs = append(b.msgs, m)
+		b.readings = append(b.readings, rs...)
+		b.ends = append(b.ends, len(b.readings))
+		p.m.inFlightReadings.Add(float64(len(rs)))
+	case KindEvent:
+		p.m.messages.WithLabelValues("event").Inc()
+		ev, err := DecodeEvent(site, asset, m.Payload, m.Received)
+		if err != nil {
+			p.reject(m, err)
+			return
+		}
+		events <- eventItem{msg: m, ev: ev}
+	default:
+		p.m.messages.WithLabelValues("other").Inc()
+		p.reject(m, reject(ReasonBadTopic, m.Topic))
+	}
+}
+
+// reject records a rejected message and acknowledges it: a reject left
+// unacknowledged would hold a slot of the broker's in-flight window forever.
+func (p *Pipeline) reject(m Message, err error) {
+	reason := ReasonOf(err)
+	if reason == "" {
+		reason = ReasonMalformedJSON
+	}
+	n := min(len(m.Payload), RejectPayloadBytes)
+	r := Reject{Time: m.Received.UTC(), Topic: m.Topic, Reason: reason, Detail: err.Error(), Payload: string(m.Payload[:n])}
+	p.rej.add(r)
+	p.m.rejected.WithLabelValues(string(reason)).Inc()
+	p.log.Debug("ingest reject", "topic", m.Topic, "reason", reason, "err", err)
+	p.ack(m)
+}
+
+func (p *Pipeline) ack(m Message) {
+	if m.Ack != nil {
+		m.Ack()
+	}
+	p.m.ackLag.Observe(p.now().Sub(m.Received).Seconds())
+}
+
+// write stores b, retrying transient failures until ctx ends. A batch the
+// store refuses is written message by message; refused messages are
+// rejected.
+func (p *Pipeline) write(ctx context.Context, b *batch) {
+	if len(b.readings) == 0 {
+		b.ok = true
+		return
+	}
+	p.m.batchReadings.Observe(float64(len(b.readings)))
+	err := p.writeRetry(ctx, b.readings)
+	if err == nil {
+		b.ok = true
+		return
+	}
+	if !errors.Is(err, ErrStoreRejected) {
+		return // ctx ended: not acknowledged, comes again
+	}
+	p.log.Warn("ingest: store refused a batch, writing it message by message", "err", err)
+	b.dead = make([]bool, len(b.msgs))
+	start := 0
+	for i, end := range b.ends {
+		rs := b.readings[start:end]
+		start = end
+		if len(rs) == 0 {
+			continue
+		}
+		err := p.writeRetry(ctx, rs)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrStoreRejected):
+			b.dead[i] = true
+		default:
+			return
+		}
+	}
+	b.ok = true
+}
+
+// writeRetry writes until success, a permanent error or the end of ctx.
+func (p *Pipeline) writeRetry(ctx context.Context, rs []Reading) error {
+	backoff := p.cfg.RetryMin
+	for {
+		start := time.Now()
+		err := p.deps.Writer.Write(ctx, rs)
+		p.m.writeSeconds.Observe(time.Since(start).Seconds())
+		if err == nil || errors.Is(err, ErrStoreRejected) {
+			return err
+		}
+		p.m.writeErrors.Inc()
+		p.log.Warn("ingest: write failed, retrying", "err", err, "readings", len(rs), "backoff", backoff)
+		if !sleepCtx(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, p.cfg.RetryMax)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// commit acknowledges a written batch and queues its readings for the
+// consumer.
+func (p *Pipeline) commit(b *batch, toConsume chan<- []Reading) {
+	p.m.inFlightReadings.Sub(float64(len(b.readings)))
+	if !b.ok {
+		return
+	}
+	written := b.readings
+	if b.dead != nil {
+		written = written[:0:0]
+		start := 0
+		for i, end := range b.ends {
+			if b.dead[i] {
+				m := b.msgs[i]
+				p.reject(m, reject(ReasonStoreRejected, "InfluxDB refused the points"))
+			} else {
+				written = append(written, b.readings[start:end]...)
+			}
+			start = end
+		}
+	}
+	for i, m := range b.msgs {
+		if b.dead != nil && b.dead[i] {
+			continue
+		}
+		p.ack(m)
+	}
+	p.m.readings.Add(float64(len(written)))
+	if p.deps.Consumer != nil && len(written) > 0 {
+		toConsume <- written
+	}
+}
+
+type assetKey struct{ site, asset string }
+
+// consume hands readings on in event-time order per asset: each batch is
+// sorted by asset and time, readings of one asset with the same time are
+// merged, and readings not newer than the last one handed on for their
+// asset (late or redelivered) are stored but not handed on.
+func (p *Pipeline) consume(ctx context.Context, in <-chan []Reading) {
+	last := make(map[assetKey]time.Time)
+	for rs := range in {
+		slices.SortStableFunc(rs, func(a, b Reading) int {
+			if c := cmp.Compare(a.Site, b.Site); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.Asset, b.Asset); c != 0 {
+				return c
+			}
+			return a.TS.Compare(b.TS)
+		})
+		out := rs[:0]
+		for _, r := range rs {
+			k := assetKey{r.Site, r.Asset}
+			if n := len(out); n > 0 && out[n-1].Site == r.Site && out[n-1].Asset == r.Asset && out[n-1].TS.Equal(r.TS) {
+				prev := &out[n-1]
+				prev.Metrics = append(prev.Metrics[:len(prev.Metrics):len(prev.Metrics)], r.Metrics...)
+				continue
+			}
+			if t, ok := last[k]; ok && !r.TS.After(t) {
+				p.m.late.Inc()
+				continue
+			}
+			last[k] = r.TS
+			out = append(out, r)
+		}
+		if len(out) > 0 {
+			p.deps.Consumer.Consume(ctx, out)
+		}
+	}
+}
+
+// handleEvent runs the event handler until it succeeds, then acknowledges.
+func (p *Pipeline) handleEvent(ctx context.Context, it eventItem) {
+	if p.deps.Events == nil {
+		p.log.Info("device event", "site", it.ev.Site, "asset", it.ev.Asset, "code", it.ev.Code, "severity", it.ev.Severity)
+		p.ack(it.msg)
+		return
+	}
+	backoff := p.cfg.RetryMin
+	for {
+		err := p.deps.Events.HandleEvent(ctx, it.ev)
+		if err == nil {
+			p.ack(it.msg)
+			return
+		}
+		p.m.eventErrors.Inc()
+		p.log.Warn("ingest: event handler failed, retrying", "site", it.ev.Site, "asset", it.ev.Asset, "code", it.ev.Code, "err", err)
+		if !sleepCtx(ctx, backoff) {
+			return // not acknowledged: comes again
+		}
+		backoff = min(backoff*2, p.cfg.RetryMax)
+	}
+}
