@@ -335,4 +335,3 @@ func (p *privateInflux) Stop() {
 	}
 	p.cmd = nil
 }
-
