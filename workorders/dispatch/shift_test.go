@@ -9,7 +9,9 @@ import (
 
 func TestAvailability(t *testing.T) {
 	mon := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC) // Monday
-	at := func(day, h, m int) time.Time { return mon.AddDate(0, 0, day).Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	at := func(day, h, m int) time.Time {
+		return mon.AddDate(0, 0, day).Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+	}
 	shifts := []Shift{
 		{Day: "mon", Start: "08:00", End: "16:00"},
 		{Day: "tue", Start: "22:00", End: "06:00"}, // night shift into Wednesday
