@@ -55,10 +55,10 @@ func TestTrackerForAndHysteresis(t *testing.T) {
 		}},
 		{"critical after warn, then clear with hysteresis", func(r Rule) Rule { return r }, []step{
 			{0, 5, ""}, {5, 5, "threshold/warning"}, {6, 8, ""}, {11, 8, "threshold/critical"},
-			{12, 7.0, ""},                  // inside critical but not by hysteresis
-			{13, 6.7, ""},                  // critical cleared, warn still active
-			{14, 4.4, ""},                  // inside warn, not by 0.3
-			{15, 4.1, "threshold/clear"},   // all clear
+			{12, 7.0, ""},                // inside critical but not by hysteresis
+			{13, 6.7, ""},                // critical cleared, warn still active
+			{14, 4.4, ""},                // inside warn, not by 0.3
+			{15, 4.1, "threshold/clear"}, // all clear
 			{16, 8, ""}, {21, 8, "threshold/critical"},
 		}},
 		{"for zero fires at once, critical suppresses warn", func(r Rule) Rule { r.For = 0; return r }, []step{
