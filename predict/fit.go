@@ -1,0 +1,510 @@
+// Package predict owns trend prediction: per (asset, metric) covered by a
+// rule with `predict`, it keeps a sliding window of readings in event time,
+// fits a linear trend and an accelerating-wear model with
+// sajari/regression, estimates the remaining useful life (time until the
+// fit crosses the rule's critical limit) with bounds from the fit's
+// prediction interval, and raises trend signals. It also rebuilds windows
+// from history, re-predicts from history on a schedule, serves the health
+// view and verifies completed work orders from post-repair telemetry.
+package predict
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/openpdm/pdm/rules"
+	"github.com/sajari/regression"
+)
+
+// Models a fit may choose.
+const (
+	ModelLinear      = "linear"      // y = a + b·t
+	ModelExponential = "exponential" // ln y = a + b·t (accelerating wear)
+)
+
+// Point is one (possibly aggregated) value in a fit window.
+type Point struct {
+	TS    time.Time
+	Value float64
+	// N is how many readings the point aggregates (0 counts as 1).
+	N int
+}
+
+// Gate reasons a fit did not yield a prediction.
+const (
+	ReasonOK             = "ok"
+	ReasonFewPoints      = "insufficient_points"
+	ReasonLowR2          = "low_r2"
+	ReasonNoTrend        = "no_trend_towards_limit"
+	ReasonBeyondHorizon  = "beyond_horizon"
+	ReasonFitFailed      = "fit_failed"
+	ReasonShortSpan      = "window_not_covered"
+	ReasonNotSignificant = "slope_not_significant"
+)
+
+// FitOptions tune Fit; the zero value takes the defaults.
+type FitOptions struct {
+	// Confidence of the prediction interval (default 0.95).
+	Confidence float64
+	// OutlierK rejects points whose residual from a first robust fit
+	// exceeds OutlierK robust standard deviations (default 4).
+	OutlierK float64
+	// MinSpan is the fraction of the window the points must span
+	// (default 0.5): a fit over a short stretch extrapolates noise.
+	MinSpan float64
+	// MinT is the minimum t statistic of the slope (default 3): the
+	// trend must stand out of the noise.
+	MinT float64
+}
+
+func (o FitOptions) withDefaults() FitOptions {
+	if o.Confidence <= 0 || o.Confidence >= 1 {
+		o.Confidence = 0.95
+	}
+	if o.OutlierK <= 0 {
+		o.OutlierK = 4
+	}
+	if o.MinSpan <= 0 {
+		o.MinSpan = 0.5
+	}
+	if o.MinT <= 0 {
+		o.MinT = 3
+	}
+	return o
+}
+
+// Result is a fit's outcome. Prediction is set when every gate passed and
+// the fit crosses the limit within the horizon; otherwise Reason says why
+// not (and the fit diagnostics are still filled where they exist).
+type Result struct {
+	Reason     string             `json:"reason"`
+	Model      string             `json:"model,omitempty"`
+	Slope      float64            `json:"slope"` // per hour, in the model's space
+	Intercept  float64            `json:"intercept"`
+	R2         float64            `json:"r2"`
+	AIC        map[string]float64 `json:"aic,omitempty"`
+	Points     int                `json:"points"`
+	Rejected   int                `json:"rejected"`
+	Limit      float64            `json:"limit"`
+	Start      time.Time          `json:"window_start"`
+	End        time.Time          `json:"window_end"`
+	Prediction *rules.Prediction  `json:"prediction,omitempty"`
+	// Crossing is the predicted crossing even when beyond the horizon
+	// (zero when the fit never crosses).
+	Crossing time.Time `json:"crossing,omitempty"`
+}
+
+// Fit fits both models to points (any order) of rule r's metric and
+// predicts when the critical limit is crossed. Time is measured in hours
+// relative to the window end (the latest point), so intercept is the
+// fitted value now. Model choice: the lower AIC, computed on residuals in
+// the original units (both models have two parameters, so this is the
+// smaller sum of squared errors); on a tie the linear model wins.
+// Gates: at least spec.MinPoints points after outlier rejection, the
+// points span at least MinSpan of the window, R² (original units) at
+// least spec.MinR2, the slope's t statistic at least MinT, and the
+// crossing within spec.Horizon of the window end.
+func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
+	o = o.withDefaults()
+	res := Result{Reason: ReasonFewPoints}
+	if r.Predict == nil || r.Critical == nil {
+		res.Reason = ReasonFitFailed
+		return res
+	}
+	spec := r.Predict
+	limit := *r.Critical
+	res.Limit = limit
+	pts := make([]Point, len(points))
+	copy(pts, points)
+	sort.Slice(pts, func(i, j int) bool { return pts[i].TS.Before(pts[j].TS) })
+	res.Points = len(pts)
+	if len(pts) == 0 {
+		return res
+	}
+	res.Start, res.End = pts[0].TS, pts[len(pts)-1].TS
+	res.Points = readings(pts)
+	if res.Points < spec.MinPoints || len(pts) < 3 {
+		return res
+	}
+	end := res.End
+	xs := make([]float64, len(pts))
+	ys := make([]float64, len(pts))
+	for i, p := range pts {
+		xs[i] = p.TS.Sub(end).Hours()
+		ys[i] = p.Value
+	}
+	// Robust outlier rejection: a Theil–Sen line, then drop points far
+	// from it in units of the median absolute deviation. Single spikes
+	// go; a trend (even a curved one) stays.
+	keep := rejectOutliers(xs, ys, o.OutlierK)
+	if n := len(xs) - len(keep); n > 0 {
+		nx, ny := make([]float64, 0, len(keep)), make([]float64, 0, len(keep))
+		kept := make([]Point, 0, len(keep))
+		for _, i := range keep {
+			nx, ny = append(nx, xs[i]), append(ny, ys[i])
+			kept = append(kept, pts[i])
+		}
+		xs, ys = nx, ny
+		res.Rejected = res.Points - readings(kept)
+		res.Points = readings(kept)
+		if res.Points < spec.MinPoints || len(xs) < 3 {
+			return res
+		}
+		res.Start = end.Add(time.Duration(xs[0] * float64(time.Hour)))
+	}
+	if span := -xs[0]; span < o.MinSpan*spec.Window.D().Hours() {
+		res.Reason = ReasonShortSpan
+		return res
+	}
+	// Cheap pre-check in closed form: without a significant slope towards
+	// the limit neither model can predict a crossing, so skip the fits.
+	dir := 1.0
+	if r.Direction == rules.Below {
+		dir = -1
+	}
+	if b, t := olsSlope(xs, ys); b*dir <= 0 || t < o.MinT/2 {
+		res.Slope = b
+		res.Reason = ReasonNoTrend
+		return res
+	}
+	cands := []model{}
+	if m, err := fitModel(ModelLinear, xs, ys); err == nil {
+		cands = append(cands, m)
+	}
+	positive := true
+	for _, y := range ys {
+		if y <= 0 {
+			positive = false
+			break
+		}
+	}
+	if positive && limit > 0 {
+		if m, err := fitModel(ModelExponential, xs, ys); err == nil {
+			cands = append(cands, m)
+		}
+	}
+	if len(cands) == 0 {
+		res.Reason = ReasonFitFailed
+		return res
+	}
+	res.AIC = map[string]float64{}
+	best := cands[0]
+	for _, c := range cands {
+		res.AIC[c.name] = c.aic
+		if c.aic < best.aic-1e-9 {
+			best = c
+		}
+	}
+	res.Model, res.Slope, res.Intercept, res.R2 = best.name, best.b, best.a, best.r2
+	if best.r2 < spec.MinR2 {
+		res.Reason = ReasonLowR2
+		return res
+	}
+	if best.b*dir <= 0 {
+		res.Reason = ReasonNoTrend
+		return res
+	}
+	if best.seB > 0 && math.Abs(best.b)/best.seB < o.MinT {
+		res.Reason = ReasonNotSignificant
+		return res
+	}
+	tq := tQuantile(o.Confidence, len(xs)-2)
+	target := best.space(limit)
+	if math.IsNaN(target) || math.IsInf(target, 0) {
+		res.Reason = ReasonNoTrend
+		return res
+	}
+	hCross := (target - best.a) / best.b
+	if hCross < 0 {
+		hCross = 0 // already beyond the limit by the fit
+	}
+	res.Crossing = end.Add(hours(hCross))
+	horizon := spec.Horizon.D().Hours()
+	if hCross > horizon {
+		res.Reason = ReasonBeyondHorizon
+		return res
+	}
+	// Bounds: where the prediction band's near and far edges reach the
+	// limit. Search up to well past the horizon; a far edge that never
+	// reaches it leaves the latest bound at the search end.
+	searchEnd := max(4*horizon, 2*hCross)
+	near := func(x float64) float64 { return dir*(best.predict(x)-target) + tq*best.se(x) }
+	far := func(x float64) float64 { return dir*(best.predict(x)-target) - tq*best.se(x) }
+	hEarly := firstRoot(near, 0, searchEnd)
+	hLate := firstRoot(far, hCross, searchEnd)
+	if hEarly < 0 || hEarly > hCross {
+		hEarly = math.Min(hCross, math.Max(hEarly, 0))
+	}
+	if hLate < 0 {
+		hLate = searchEnd
+	}
+	res.Reason = ReasonOK
+	res.Prediction = &rules.Prediction{
+		Model:            best.name,
+		Slope:            best.b,
+		Intercept:        best.a,
+		R2:               best.r2,
+		Points:           res.Points,
+		WindowStart:      res.Start,
+		WindowEnd:        end,
+		CrossingAt:       end.Add(hours(hCross)),
+		CrossingEarliest: end.Add(hours(hEarly)),
+		CrossingLatest:   end.Add(hours(hLate)),
+		RUL:              rules.Duration(hours(hCross)),
+	}
+	return res
+}
+
+// readings counts the readings behind points.
+func readings(pts []Point) int {
+	n := 0
+	for _, p := range pts {
+		n += max(p.N, 1)
+	}
+	return n
+}
+
+// olsSlope returns the least-squares slope and its |t| statistic.
+func olsSlope(xs, ys []float64) (b, t float64) {
+	n := float64(len(xs))
+	var sx, sy float64
+	for i := range xs {
+		sx += xs[i]
+		sy += ys[i]
+	}
+	mx, my := sx/n, sy/n
+	var sxx, sxy float64
+	for i := range xs {
+		dx := xs[i] - mx
+		sxx += dx * dx
+		sxy += dx * (ys[i] - my)
+	}
+	if sxx == 0 || n < 3 {
+		return 0, 0
+	}
+	b = sxy / sxx
+	a := my - b*mx
+	var sse float64
+	for i := range xs {
+		e := ys[i] - a - b*xs[i]
+		sse += e * e
+	}
+	se := math.Sqrt(sse/(n-2)) / math.Sqrt(sxx)
+	if se == 0 {
+		return b, math.Inf(1)
+	}
+	return b, math.Abs(b) / se
+}
+
+func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }
+
+// model is one fitted candidate: y' = a + b·x in its own space (y' = y or
+// ln y), with what the prediction interval needs.
+type model struct {
+	name      string
+	a, b      float64
+	r2        float64 // in original units
+	aic       float64 // in original units
+	s         float64 // residual standard error in the model's space
+	n         int
+	xbar, sxx float64
+	seB       float64
+}
+
+func (m model) space(y float64) float64 {
+	if m.name == ModelExponential {
+		if y <= 0 {
+			return math.NaN()
+		}
+		return math.Log(y)
+	}
+	return y
+}
+
+func (m model) predict(x float64) float64 { return m.a + m.b*x }
+
+// se is the standard error of a new observation at x (prediction
+// interval, not the narrower confidence band of the mean).
+func (m model) se(x float64) float64 {
+	d := x - m.xbar
+	return m.s * math.Sqrt(1+1/float64(m.n)+d*d/m.sxx)
+}
+
+// fitModel fits one model with sajari/regression.
+func fitModel(name string, xs, ys []float64) (model, error) {
+	n := len(xs)
+	if n < 3 {
+		return model{}, errors.New("too few points")
+	}
+	tr := make([]float64, n)
+	for i, y := range ys {
+		tr[i] = y
+		if name == ModelExponential {
+			tr[i] = math.Log(y)
+		}
+	}
+	var rg regression.Regression
+	rg.SetObserved(name)
+	rg.SetVar(0, "hours")
+	dps := make(regression.DataPoints, n)
+	for i := range xs {
+		dps[i] = regression.DataPoint(tr[i], []float64{xs[i]})
+	}
+	rg.Train(dps...)
+	if err := rg.Run(); err != nil {
+		return model{}, fmt.Errorf("fit %s: %w", name, err)
+	}
+	a, b := rg.Coeff(0), rg.Coeff(1)
+	if math.IsNaN(a) || math.IsNaN(b) || math.IsInf(a, 0) || math.IsInf(b, 0) {
+		return model{}, fmt.Errorf("fit %s: degenerate", name)
+	}
+	m := model{name: name, a: a, b: b, n: n}
+	var sx, ymean float64
+	for i := range xs {
+		sx += xs[i]
+		ymean += ys[i]
+	}
+	m.xbar = sx / float64(n)
+	ymean /= float64(n)
+	var sse, sst, sseT float64
+	for i := range xs {
+		d := xs[i] - m.xbar
+		m.sxx += d * d
+		yhat := a + b*xs[i]
+		rt := tr[i] - yhat
+		sseT += rt * rt
+		if name == ModelExponential {
+			yhat = math.Exp(yhat)
+		}
+		e := ys[i] - yhat
+		sse += e * e
+		dy := ys[i] - ymean
+		sst += dy * dy
+	}
+	if m.sxx <= 0 {
+		return model{}, fmt.Errorf("fit %s: all points at one time", name)
+	}
+	m.s = math.Sqrt(sseT / float64(n-2))
+	m.seB = m.s / math.Sqrt(m.sxx)
+	if sst > 0 {
+		m.r2 = 1 - sse/sst
+	}
+	m.aic = float64(n)*math.Log(math.Max(sse, 1e-300)/float64(n)) + 2*2
+	return m, nil
+}
+
+// rejectOutliers returns the indexes of points within k robust standard
+// deviations of a Theil–Sen line (median of pairwise slopes over a bounded
+// sample of pairs).
+func rejectOutliers(xs, ys []float64, k float64) []int {
+	n := len(xs)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	if n < 5 {
+		return all
+	}
+	// Pairs i, i+n/2: n/2 slopes spread over the window, cheap and robust.
+	half := n / 2
+	slopes := make([]float64, 0, half)
+	for i := 0; i+half < n; i++ {
+		if dx := xs[i+half] - xs[i]; dx > 0 {
+			slopes = append(slopes, (ys[i+half]-ys[i])/dx)
+		}
+	}
+	if len(slopes) == 0 {
+		return all
+	}
+	b := median(slopes)
+	res := make([]float64, n)
+	for i := range xs {
+		res[i] = ys[i] - b*xs[i]
+	}
+	a := median(append([]float64(nil), res...))
+	abs := make([]float64, n)
+	for i := range res {
+		res[i] -= a
+		abs[i] = math.Abs(res[i])
+	}
+	mad := median(append([]float64(nil), abs...)) * 1.4826
+	if mad == 0 {
+		return all
+	}
+	keep := all[:0]
+	for i := range res {
+		if math.Abs(res[i]) <= k*mad {
+			keep = append(keep, i)
+		}
+	}
+	return keep
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// firstRoot returns the first x in [lo, hi] where f(x) >= 0 (f(lo) >= 0
+// gives lo), or -1 when there is none; f is scanned in 256 steps, then
+// bisected.
+func firstRoot(f func(float64) float64, lo, hi float64) float64 {
+	if f(lo) >= 0 {
+		return lo
+	}
+	const steps = 256
+	step := (hi - lo) / steps
+	if step <= 0 {
+		return -1
+	}
+	prev := lo
+	for i := 1; i <= steps; i++ {
+		x := lo + float64(i)*step
+		if f(x) >= 0 {
+			a, b := prev, x
+			for range 40 {
+				m := (a + b) / 2
+				if f(m) >= 0 {
+					b = m
+				} else {
+					a = m
+				}
+			}
+			return b
+		}
+		prev = x
+	}
+	return -1
+}
+
+// tQuantile returns the two-sided Student t quantile for confidence c
+// (0.90, 0.95 or 0.99; others use the normal quantile) with df degrees of
+// freedom.
+func tQuantile(c float64, df int) float64 {
+	t95 := []float64{12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+		2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+		2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
+	z := 1.959964
+	switch {
+	case math.Abs(c-0.90) < 1e-9:
+		z = 1.644854
+	case math.Abs(c-0.99) < 1e-9:
+		z = 2.575829
+	}
+	if df < 1 {
+		df = 1
+	}
+	if math.Abs(c-0.95) < 1e-9 && df <= len(t95) {
+		return t95[df-1]
+	}
+	// Cornish–Fisher style correction of the normal quantile for small df.
+	g := float64(df)
+	return z + (z*z*z+z)/(4*g) + (5*math.Pow(z, 5)+16*z*z*z+3*z)/(96*g*g)
+}

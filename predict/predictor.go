@@ -1,0 +1,255 @@
+package predict
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/openpdm/pdm/rules"
+)
+
+// Options tune the streaming predictor; the zero value takes defaults.
+type Options struct {
+	Fit FitOptions
+	// Buckets is how many time buckets a window holds (default 72). Dense
+	// readings are aggregated per bucket (a trimmed mean, so one spike in
+	// a bucket barely moves it), which bounds memory and fit cost per
+	// series whatever the sampling rate.
+	Buckets int
+	// RefitEvery is the event time between fits of one series (default:
+	// window/96, at least one minute).
+	RefitEvery time.Duration
+	// Confirm is how many consecutive fits must predict a crossing within
+	// the horizon before a trend signal is raised (default 3): one lucky
+	// fit on a noisy stretch raises nothing.
+	Confirm int
+	// ReemitEvery: while the prediction holds, a fresh trend signal (the
+	// latest prediction, as new evidence) is raised at most this often in
+	// event time (default 6h), or sooner when the remaining life shrank
+	// by more than a quarter since the last one.
+	ReemitEvery time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Buckets <= 0 {
+		o.Buckets = 72
+	}
+	if o.Confirm <= 0 {
+		o.Confirm = 3
+	}
+	if o.ReemitEvery <= 0 {
+		o.ReemitEvery = 6 * time.Hour
+	}
+	o.Fit = o.Fit.withDefaults()
+	return o
+}
+
+// Predictor is the rules.Observer that adds trend prediction to the rules
+// engine: it follows every (asset, rule) whose rule has `predict`. It is
+// pure (event time only) and holds no state of its own; each series'
+// state lives in the engine, under the engine's lock.
+type Predictor struct {
+	opts Options
+}
+
+// New returns a predictor.
+func New(opts Options) *Predictor { return &Predictor{opts: opts.withDefaults()} }
+
+var _ rules.Observer = (*Predictor)(nil)
+
+// NewSeries returns the streaming state for one rule on one asset, or nil
+// when the rule does not predict.
+func (p *Predictor) NewSeries(r *rules.Rule, a rules.AssetRef) rules.SeriesObserver {
+	if r.Predict == nil || r.Critical == nil {
+		return nil
+	}
+	w := r.Predict.Window.D()
+	refit := p.opts.RefitEvery
+	if refit <= 0 {
+		refit = max(w/96, time.Minute)
+	}
+	return &Series{
+		rule:   r,
+		asset:  a,
+		opts:   p.opts,
+		width:  max(w/time.Duration(p.opts.Buckets), time.Second),
+		refit:  refit,
+		window: w,
+	}
+}
+
+// bucket aggregates the readings of one time slice.
+type bucket struct {
+	idx      int64 // ts / width
+	n        int
+	sum      float64
+	min, max float64
+	lastTS   time.Time
+}
+
+func (b *bucket) value() float64 {
+	if b.n >= 3 {
+		return (b.sum - b.min - b.max) / float64(b.n-2)
+	}
+	return b.sum / float64(b.n)
+}
+
+// Series is the streaming predictor of one rule on one asset: a sliding
+// window of buckets in event time. It only ever sees readings in strictly
+// increasing event time (the engine drops late ones before it), so late
+// data cannot corrupt it; the re-prediction Job accounts for them.
+type Series struct {
+	rule   *rules.Rule
+	asset  rules.AssetRef
+	opts   Options
+	width  time.Duration
+	refit  time.Duration
+	window time.Duration
+
+	buckets   []bucket // ring in time order: buckets[head:] then [:head] — kept simple as a slice
+	lastFit   time.Time
+	last      Result
+	streak    int
+	lastEmit  time.Time
+	lastRUL   time.Duration
+	emitted   int
+	lastValue rules.Sample
+}
+
+// Observe adds a reading and, when a refit is due, fits the window and
+// returns a trend signal if the prediction holds.
+func (s *Series) Observe(ts time.Time, v float64) []rules.Signal {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	s.lastValue = rules.Sample{TS: ts, Value: v}
+	idx := ts.UnixNano() / int64(s.width)
+	if n := len(s.buckets); n > 0 && s.buckets[n-1].idx == idx {
+		b := &s.buckets[n-1]
+		b.n++
+		b.sum += v
+		b.min = math.Min(b.min, v)
+		b.max = math.Max(b.max, v)
+		b.lastTS = ts
+	} else {
+		s.buckets = append(s.buckets, bucket{idx: idx, n: 1, sum: v, min: v, max: v, lastTS: ts})
+	}
+	// Evict buckets that left the window.
+	cut := ts.Add(-s.window)
+	drop := 0
+	for drop < len(s.buckets) && !s.buckets[drop].lastTS.After(cut) {
+		drop++
+	}
+	if drop > 0 {
+		s.buckets = append(s.buckets[:0], s.buckets[drop:]...)
+	}
+	if !s.lastFit.IsZero() && ts.Sub(s.lastFit) < s.refit {
+		return nil
+	}
+	s.lastFit = ts
+	return s.fit(ts)
+}
+
+// Points returns the window's points (one per bucket) in time order.
+func (s *Series) Points() []Point {
+	pts := make([]Point, len(s.buckets))
+	for i := range s.buckets {
+		pts[i] = Point{TS: s.buckets[i].lastTS, Value: s.buckets[i].value(), N: s.buckets[i].n}
+	}
+	return pts
+}
+
+func (s *Series) fit(now time.Time) []rules.Signal {
+	res := Fit(s.Points(), s.rule, s.opts.Fit)
+	s.last = res
+	if res.Prediction == nil {
+		s.streak = 0
+		return nil
+	}
+	s.streak++
+	if s.streak < s.opts.Confirm {
+		return nil
+	}
+	rul := res.Prediction.RUL.D()
+	due := s.lastEmit.IsZero() || now.Sub(s.lastEmit) >= s.opts.ReemitEvery ||
+		(s.lastRUL > 0 && rul < s.lastRUL*3/4)
+	if !due {
+		return nil
+	}
+	s.lastEmit, s.lastRUL = now, rul
+	s.emitted++
+	return []rules.Signal{TrendSignal(s.rule, s.asset, res, now)}
+}
+
+// TrendSignal builds the trend signal for a passing fit, with the
+// contract's evidence: metric, window start/end, point count, slope,
+// intercept, r2, the limit, the predicted crossing and its bounds.
+func TrendSignal(r *rules.Rule, a rules.AssetRef, res Result, detected time.Time) rules.Signal {
+	p := res.Prediction
+	unit := "per hour"
+	if p.Model == ModelExponential {
+		unit = "ln(value) per hour"
+	}
+	return rules.Signal{
+		Kind:        rules.KindTrend,
+		Level:       rules.LevelCritical,
+		RuleID:      r.ID,
+		Site:        a.Site,
+		Asset:       a.Code,
+		AssetID:     a.ID,
+		Metric:      r.Metric,
+		FailureMode: r.FailureMode,
+		Value:       fitted(p),
+		Limit:       res.Limit,
+		DetectedAt:  detected,
+		Message: fmt.Sprintf("%s predicted to cross %g at %s (%s fit, r2 %.2f, remaining life %s)",
+			r.Metric, res.Limit, p.CrossingAt.Format(time.RFC3339), p.Model, p.R2, p.RUL),
+		Prediction: p,
+		Evidence: map[string]any{
+			"metric":                     r.Metric,
+			"model":                      p.Model,
+			"window_start":               p.WindowStart,
+			"window_end":                 p.WindowEnd,
+			"points":                     p.Points,
+			"rejected_points":            res.Rejected,
+			"slope":                      p.Slope,
+			"slope_unit":                 unit,
+			"intercept":                  p.Intercept,
+			"r2":                         p.R2,
+			"aic":                        res.AIC,
+			"limit":                      res.Limit,
+			"direction":                  string(r.Direction),
+			"predicted_failure_at":       p.CrossingAt,
+			"predicted_failure_earliest": p.CrossingEarliest,
+			"predicted_failure_latest":   p.CrossingLatest,
+			"rul":                        p.RUL.String(),
+			"horizon":                    r.Predict.Horizon.String(),
+		},
+	}
+}
+
+// fitted is the fit's value at the window end in original units.
+func fitted(p *rules.Prediction) float64 {
+	if p.Model == ModelExponential {
+		return math.Exp(p.Intercept)
+	}
+	return p.Intercept
+}
+
+// SeriesStatus is a series' current prediction state for health views.
+type SeriesStatus struct {
+	Points    int          `json:"points"`
+	LastFitAt time.Time    `json:"last_fit_at,omitempty"`
+	Fit       Result       `json:"fit"`
+	Latest    rules.Sample `json:"latest"`
+	Signals   int          `json:"signals"`
+}
+
+// Status returns the series' latest fit (rules.SeriesObserver).
+func (s *Series) Status() any {
+	n := 0
+	for i := range s.buckets {
+		n += s.buckets[i].n
+	}
+	return SeriesStatus{Points: n, LastFitAt: s.lastFit, Fit: s.last, Latest: s.lastValue, Signals: s.emitted}
+}
