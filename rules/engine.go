@@ -47,16 +47,6 @@ type SeriesObserver interface {
 	Status() any
 }
 
-// Event is a device event (contract: the `event` topic).
-type Event struct {
-	Site     string
-	Asset    string
-	TS       time.Time
-	Code     string
-	Severity string // info, warning, critical
-	Message  string
-}
-
 // Config holds an Engine's dependencies and settings.
 type Config struct {
 	Assets    AssetLookup
@@ -103,9 +93,8 @@ type Engine struct {
 	lastLoad  atomic.Int64
 	lookupMu  sync.Mutex // guards lookups
 	lookups   map[[2]string]cachedAsset
-	sitesMu   sync.Mutex // guards sites and events
+	sitesMu   sync.Mutex // guards sites
 	sites     map[string]*siteState
-	events    map[string]time.Time // asset id + code → latest event ts
 	lateCount atomic.Uint64
 }
 
@@ -170,7 +159,6 @@ func NewEngine(cfg Config) (*Engine, error) {
 		seed:    maphash.MakeSeed(),
 		lookups: map[[2]string]cachedAsset{},
 		sites:   map[string]*siteState{},
-		events:  map[string]time.Time{},
 	}
 	for i := range e.shards {
 		e.shards[i].assets = map[string]map[string]*series{}
@@ -290,20 +278,33 @@ func (e *Engine) ruleSet(ctx context.Context) *ruleSet {
 	return e.rules.Load()
 }
 
-// lookup resolves an asset through the cache.
+// lookup resolves an asset through the cache; a failed lookup is logged
+// and reads as not found.
 func (e *Engine) lookup(ctx context.Context, site, code string) (AssetRef, bool) {
+	a, found, err := e.lookupErr(ctx, site, code)
+	if err != nil {
+		e.log.Warn("asset lookup failed", "site", site, "asset", code, "err", err)
+	}
+	return a, found
+}
+
+// Lookup resolves an asset's codes through the engine's cache.
+func (e *Engine) Lookup(ctx context.Context, site, code string) (AssetRef, bool, error) {
+	return e.lookupErr(ctx, site, code)
+}
+
+func (e *Engine) lookupErr(ctx context.Context, site, code string) (AssetRef, bool, error) {
 	k := [2]string{site, code}
 	now := e.cfg.Now()
 	e.lookupMu.Lock()
 	c, ok := e.lookups[k]
 	e.lookupMu.Unlock()
 	if ok && now.Before(c.expires) {
-		return c.ref, c.found
+		return c.ref, c.found, nil
 	}
 	ref, found, err := e.cfg.Assets.Asset(ctx, site, code)
 	if err != nil {
-		e.log.Warn("asset lookup failed", "site", site, "asset", code, "err", err)
-		return AssetRef{}, false
+		return AssetRef{}, false, err
 	}
 	ttl := e.cfg.UnknownTTL
 	if found {
@@ -313,7 +314,7 @@ func (e *Engine) lookup(ctx context.Context, site, code string) (AssetRef, bool)
 	e.lookupMu.Lock()
 	e.lookups[k] = cachedAsset{ref: ref, found: found, expires: now.Add(ttl)}
 	e.lookupMu.Unlock()
-	return ref, found
+	return ref, found, nil
 }
 
 // ForgetAsset drops a cached lookup (call it when an asset is created,
@@ -441,56 +442,59 @@ func (e *Engine) advance(site string, w time.Time, rs *ruleSet, emit func(Signal
 	}
 }
 
-// ConsumeEvents turns device events into signals: critical events become
-// KindEvent signals at LevelCritical (a corrective order), warning events
-// LevelWarn signals (no order), info events nothing. The failure mode is
-// "device_event_" plus the event code, so repeats of one code update one
-// order. An exact redelivery (same asset, code and ts) is ignored.
-func (e *Engine) ConsumeEvents(ctx context.Context, events []Event) {
-	for _, ev := range events {
-		var lvl Level
-		switch strings.ToLower(ev.Severity) {
-		case "critical":
-			lvl = LevelCritical
-		case "warning":
-			lvl = LevelWarn
-		default:
-			continue
-		}
-		a, ok := e.lookup(ctx, ev.Site, ev.Asset)
-		if !ok {
-			continue
-		}
-		k := a.ID + "\x00" + ev.Code
-		e.sitesMu.Lock()
-		if last, ok := e.events[k]; ok && last.Equal(ev.TS) {
-			e.sitesMu.Unlock()
-			continue
-		}
-		e.events[k] = ev.TS
-		e.sitesMu.Unlock()
-		msg := ev.Message
-		if msg == "" {
-			msg = "device event " + ev.Code
-		}
-		e.out.Put(Signal{
-			Kind:        KindEvent,
-			Level:       lvl,
-			Site:        ev.Site,
-			Asset:       ev.Asset,
-			AssetID:     a.ID,
-			FailureMode: EventFailureMode(ev.Code),
-			DetectedAt:  ev.TS,
-			Message:     msg,
-			Evidence: map[string]any{
-				"code":     ev.Code,
-				"severity": ev.Severity,
-				"message":  ev.Message,
-				"ts":       ev.TS,
-			},
-		})
+// HandleEvent turns a device event into a signal (ingest.EventHandler):
+// a critical event becomes a KindEvent signal at LevelCritical (a
+// corrective order), a warning event a LevelWarn signal (no order), an
+// info event nothing. The failure mode is "device_event_" plus the code,
+// so repeats of one code update one order. Unlike readings, an event is
+// delivered synchronously: the error (lookup or delivery failure) makes
+// ingest retry and not acknowledge the event, so none is lost. Events of
+// unregistered assets and signals the receiver rejects (ErrRejected)
+// return nil.
+func (e *Engine) HandleEvent(ctx context.Context, ev ingest.Event) error {
+	var lvl Level
+	switch ev.Severity {
+	case ingest.SeverityCritical:
+		lvl = LevelCritical
+	case ingest.SeverityWarning:
+		lvl = LevelWarn
+	default:
+		return nil
 	}
+	a, found, err := e.lookupErr(ctx, ev.Site, ev.Asset)
+	if err != nil {
+		return fmt.Errorf("event %s/%s %s: %w", ev.Site, ev.Asset, ev.Code, err)
+	}
+	if !found {
+		return nil
+	}
+	msg := ev.Message
+	if msg == "" {
+		msg = "device event " + ev.Code
+	}
+	s := Signal{
+		Kind:        KindEvent,
+		Level:       lvl,
+		Site:        ev.Site,
+		Asset:       ev.Asset,
+		AssetID:     a.ID,
+		FailureMode: EventFailureMode(ev.Code),
+		DetectedAt:  ev.TS,
+		Message:     msg,
+		Evidence: map[string]any{
+			"code":     ev.Code,
+			"severity": string(ev.Severity),
+			"message":  ev.Message,
+			"ts":       ev.TS,
+		},
+	}
+	if err := e.cfg.Signal(ctx, s); err != nil && !errors.Is(err, ErrRejected) {
+		return fmt.Errorf("event %s/%s %s: %w", ev.Site, ev.Asset, ev.Code, err)
+	}
+	return nil
 }
+
+var _ ingest.EventHandler = (*Engine)(nil)
 
 // EventFailureMode is the failure mode of orders raised by a device event
 // code.

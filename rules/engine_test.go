@@ -262,23 +262,42 @@ func TestEngineAssetLookupCachedAndFailureTolerated(t *testing.T) {
 
 func TestEngineEvents(t *testing.T) {
 	sk := &sink{}
-	e, _, _ := newTestEngine(t, nil, sk)
+	e, fa, _ := newTestEngine(t, nil, sk)
 	ctx := context.Background()
-	ev := Event{Site: "s1", Asset: "p1", TS: t0, Code: "E42", Severity: "critical", Message: "overcurrent"}
-	e.ConsumeEvents(ctx, []Event{
-		ev, ev, // redelivery ignored
-		{Site: "s1", Asset: "p1", TS: t0, Code: "I1", Severity: "info"},
-		{Site: "s1", Asset: "p2", TS: t0, Code: "W1", Severity: "warning"},
-		{Site: "s1", Asset: "ghost", TS: t0, Code: "E1", Severity: "critical"},
-	})
-	runEngine(t, e)
-	waitFor(t, "event signals", func() bool { return len(sk.got()) == 2 })
+	ev := ingest.Event{Site: "s1", Asset: "p1", TS: t0, Code: "E42", Severity: ingest.SeverityCritical, Message: "overcurrent"}
+	require.NoError(t, e.HandleEvent(ctx, ev))
+	require.NoError(t, e.HandleEvent(ctx, ingest.Event{Site: "s1", Asset: "p1", TS: t0, Code: "I1", Severity: ingest.SeverityInfo}))
+	require.NoError(t, e.HandleEvent(ctx, ingest.Event{Site: "s1", Asset: "p2", TS: t0, Code: "W1", Severity: ingest.SeverityWarning}))
+	require.NoError(t, e.HandleEvent(ctx, ingest.Event{Site: "s1", Asset: "ghost", TS: t0, Code: "E1", Severity: ingest.SeverityCritical}))
 	got := sk.got()
+	require.Len(t, got, 2)
 	require.Equal(t, KindEvent, got[0].Kind)
 	require.Equal(t, LevelCritical, got[0].Level)
 	require.Equal(t, "device_event_e42", got[0].FailureMode)
 	require.Equal(t, "a1", got[0].AssetID)
 	require.Equal(t, LevelWarn, got[1].Level)
+
+	// Delivery failure is returned so ingest retries and does not ack.
+	sk.mu.Lock()
+	sk.fail = 1
+	sk.mu.Unlock()
+	require.ErrorContains(t, e.HandleEvent(ctx, ev), "db down")
+	require.NoError(t, e.HandleEvent(ctx, ev))
+	require.Len(t, sk.got(), 3)
+	// A failing lookup too.
+	fa.mu.Lock()
+	fa.err = errors.New("pg down")
+	fa.mu.Unlock()
+	e.ForgetAsset("s1", "p1")
+	require.ErrorContains(t, e.HandleEvent(ctx, ev), "pg down")
+	// A rejected signal is acknowledged (nil): retrying cannot help.
+	fa.mu.Lock()
+	fa.err = nil
+	fa.mu.Unlock()
+	sk.mu.Lock()
+	sk.fail, sk.err = 1, fmt.Errorf("no: %w", ErrRejected)
+	sk.mu.Unlock()
+	require.NoError(t, e.HandleEvent(ctx, ev))
 }
 
 type fakeHistory struct {

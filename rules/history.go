@@ -28,6 +28,15 @@ type AssetLister interface {
 	ListAssets(ctx context.Context, from, to time.Time) ([]AssetCode, error)
 }
 
+// AssetListerFunc adapts a function to an AssetLister (cmd wraps the
+// InfluxDB client's asset listing with it).
+type AssetListerFunc func(ctx context.Context, from, to time.Time) ([]AssetCode, error)
+
+// ListAssets calls f.
+func (f AssetListerFunc) ListAssets(ctx context.Context, from, to time.Time) ([]AssetCode, error) {
+	return f(ctx, from, to)
+}
+
 // Lookback is how much history rebuilds a rule's state: the prediction
 // window, twice the `for` duration and the stale time, at least one hour.
 func Lookback(r *Rule) time.Duration {
