@@ -37,7 +37,7 @@ func mqttURL() string {
 
 // collector subscribes to a topic root and records what arrives.
 type collector struct {
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex                    // guards the fields below
 	readings map[string]map[string]float64 // "asset@ms" -> metrics
 	dups     int
 	events   []string
