@@ -1,0 +1,348 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders"
+)
+
+const orderCols = `o.id, o.number, o.asset_id, o.site_id, o.title, o.description, o.source, o.failure_mode, o.rule_id,
+	o.priority, o.status, o.created_at, o.updated_at, o.approved_at, o.due_at, o.assignee_id, o.required_skills, o.parts,
+	o.estimated_duration_s, o.evidence, o.detected_at, o.predicted_failure_at, o.predicted_failure_earliest,
+	o.predicted_failure_latest, o.follow_up_of, o.signal_count, o.reason, o.hold_reason, o.resolution, o.labour_s,
+	o.parts_used, o.accepted_at, o.started_at, o.completed_at, o.verified_at, o.closed_at, o.on_hold_since, o.held_s,
+	o.sla_state`
+
+func scanOrder(r pgx.Row) (workorders.Order, error) {
+	var (
+		o                      workorders.Order
+		number, est, lab, held int64
+		parts, used, evidence  []byte
+	)
+	err := r.Scan(&o.ID, &number, &o.AssetID, &o.SiteID, &o.Title, &o.Description, &o.Source, &o.FailureMode, &o.RuleID,
+		&o.Priority, &o.Status, &o.CreatedAt, &o.UpdatedAt, &o.ApprovedAt, &o.DueAt, &o.AssigneeID, &o.RequiredSkills, &parts,
+		&est, &evidence, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest,
+		&o.PredictedFailureLatest, &o.FollowUpOf, &o.SignalCount, &o.Reason, &o.HoldReason, &o.Resolution, &lab,
+		&used, &o.AcceptedAt, &o.StartedAt, &o.CompletedAt, &o.VerifiedAt, &o.ClosedAt, &o.OnHoldSince, &held,
+		&o.SLAState)
+	if err != nil {
+		return o, err
+	}
+	o.Number = workorders.FormatNumber(number)
+	o.EstimatedDuration = rules.Duration(time.Duration(est) * time.Second)
+	o.LabourTime = rules.Duration(time.Duration(lab) * time.Second)
+	o.HeldFor = rules.Duration(time.Duration(held) * time.Second)
+	o.Evidence = evidence
+	if err := json.Unmarshal(parts, &o.Parts); err != nil {
+		return o, fmt.Errorf("order %s parts: %w", o.ID, err)
+	}
+	if err := json.Unmarshal(used, &o.PartsUsed); err != nil {
+		return o, fmt.Errorf("order %s parts_used: %w", o.ID, err)
+	}
+	if o.RequiredSkills == nil {
+		o.RequiredSkills = []string{}
+	}
+	if o.Parts == nil {
+		o.Parts = []rules.PartQty{}
+	}
+	return o, nil
+}
+
+func jsonOr(v any, empty string) []byte {
+	b, err := json.Marshal(v)
+	if err != nil || string(b) == "null" {
+		return []byte(empty)
+	}
+	return b
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func secs(d rules.Duration) int64 { return int64(d.D() / time.Second) }
+
+func rawOr(b json.RawMessage) []byte {
+	if len(b) == 0 {
+		return []byte(`{}`)
+	}
+	return b
+}
+
+// insertOrder inserts o; the site comes from the asset.
+func insertOrder(ctx context.Context, tx pgx.Tx, o workorders.Order) (workorders.Order, error) {
+	if !validID(o.AssetID) {
+		return o, workorders.Unprocessable("asset_id", "no such asset")
+	}
+	if o.RuleID != nil && !validID(*o.RuleID) {
+		return o, workorders.Unprocessable("rule_id", "no such rule")
+	}
+	out, err := scanOrder(tx.QueryRow(ctx, `with ins as (
+		insert into work_orders (asset_id, site_id, title, description, source, failure_mode, rule_id, priority, status,
+			approved_at, due_at, required_skills, parts, estimated_duration_s, evidence, detected_at, predicted_failure_at,
+			predicted_failure_earliest, predicted_failure_latest, follow_up_of, signal_count)
+		select a.id, a.site_id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
+		from assets a where a.id = $1
+		returning *)
+		select `+orderCols+` from ins o`,
+		o.AssetID, o.Title, o.Description, o.Source, o.FailureMode, o.RuleID, o.Priority, o.Status,
+		o.ApprovedAt, o.DueAt, nonNil(o.RequiredSkills), jsonOr(o.Parts, "[]"), secs(o.EstimatedDuration), rawOr(o.Evidence),
+		o.DetectedAt, o.PredictedFailureAt, o.PredictedFailureEarliest, o.PredictedFailureLatest, o.FollowUpOf, o.SignalCount))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, workorders.Unprocessable("asset_id", "no such asset")
+	}
+	return out, translate(err)
+}
+
+// updateOrder writes every mutable field of o.
+func updateOrder(ctx context.Context, tx pgx.Tx, o workorders.Order) (workorders.Order, error) {
+	out, err := scanOrder(tx.QueryRow(ctx, `with upd as (
+		update work_orders set title = $2, description = $3, priority = $4, status = $5, updated_at = now(),
+			approved_at = $6, due_at = $7, assignee_id = $8, required_skills = $9, parts = $10, estimated_duration_s = $11,
+			evidence = $12, predicted_failure_at = $13, predicted_failure_earliest = $14, predicted_failure_latest = $15,
+			signal_count = $16, reason = $17, hold_reason = $18, resolution = $19, labour_s = $20, parts_used = $21,
+			accepted_at = $22, started_at = $23, completed_at = $24, verified_at = $25, closed_at = $26,
+			on_hold_since = $27, held_s = $28, sla_state = $29
+		where id = $1 returning *)
+		select `+orderCols+` from upd o`,
+		o.ID, o.Title, o.Description, o.Priority, o.Status, o.ApprovedAt, o.DueAt, o.AssigneeID, nonNil(o.RequiredSkills),
+		jsonOr(o.Parts, "[]"), secs(o.EstimatedDuration), rawOr(o.Evidence), o.PredictedFailureAt,
+		o.PredictedFailureEarliest, o.PredictedFailureLatest, o.SignalCount, o.Reason, o.HoldReason, o.Resolution,
+		secs(o.LabourTime), jsonOr(o.PartsUsed, "[]"), o.AcceptedAt, o.StartedAt, o.CompletedAt, o.VerifiedAt,
+		o.ClosedAt, o.OnHoldSince, secs(o.HeldFor), o.SLAState))
+	return out, translate(err)
+}
+
+// appendEvent inserts ev for o and, in the same transaction, one outbox
+// delivery per active webhook subscribed to the event's type.
+func appendEvent(ctx context.Context, tx pgx.Tx, o workorders.Order, ev workorders.Event) (workorders.Event, error) {
+	ev.OrderID = o.ID
+	if ev.Actor == "" {
+		ev.Actor = "system"
+	}
+	if ev.ActorID != nil && !validID(*ev.ActorID) {
+		ev.ActorID = nil
+	}
+	var data []byte
+	if len(ev.Data) > 0 {
+		data = ev.Data
+	}
+	err := tx.QueryRow(ctx, `insert into work_order_events (order_id, type, actor_id, actor, from_status, to_status, note, data)
+		values ($1, $2, $3, $4, $5, $6, $7, $8) returning id, at`,
+		o.ID, ev.Type, ev.ActorID, ev.Actor, ev.From, ev.To, ev.Note, data).Scan(&ev.ID, &ev.At)
+	if err != nil {
+		return ev, fmt.Errorf("append event: %w", translate(err))
+	}
+	typ := "work_order." + ev.Type
+	var n int
+	if err := tx.QueryRow(ctx, `select count(*) from webhooks where active
+		and (cardinality(event_types) = 0 or $1 = any(event_types) or '*' = any(event_types))`, typ).Scan(&n); err != nil {
+		return ev, fmt.Errorf("outbox: %w", err)
+	}
+	if n == 0 {
+		return ev, nil
+	}
+	payload, err := json.Marshal(map[string]any{"id": ev.ID, "type": typ, "at": ev.At.UTC(), "event": ev, "work_order": o})
+	if err != nil {
+		return ev, fmt.Errorf("outbox payload: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `insert into webhook_deliveries (webhook_id, event_id, event_type, payload)
+		select id, $1, $2, $3 from webhooks where active
+		and (cardinality(event_types) = 0 or $2 = any(event_types) or '*' = any(event_types))`, ev.ID, typ, payload); err != nil {
+		return ev, fmt.Errorf("outbox: %w", err)
+	}
+	return ev, nil
+}
+
+// CreateOrder implements workorders.Store.
+func (s *Store) CreateOrder(ctx context.Context, o workorders.Order, ev workorders.Event) (workorders.Order, error) {
+	var out workorders.Order
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if out, err = insertOrder(ctx, tx, o); err != nil {
+			return err
+		}
+		_, err = appendEvent(ctx, tx, out, ev)
+		return err
+	})
+	return out, translate(err)
+}
+
+// GetOrder implements workorders.Store.
+func (s *Store) GetOrder(ctx context.Context, id string) (workorders.Order, error) {
+	if !validID(id) {
+		return workorders.Order{}, workorders.ErrNotFound
+	}
+	out, err := scanOrder(s.pool.QueryRow(ctx, `select `+orderCols+` from work_orders o where o.id = $1`, id))
+	return out, translate(err)
+}
+
+// ListOrders implements workorders.Store: newest first, each filter served
+// by an index.
+func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]workorders.Order, string, error) {
+	q, args, lim, err := listOrdersQuery(f)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Order, error) { return scanOrder(r) })
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	next := ""
+	if len(out) > lim {
+		out = out[:lim]
+		next = timeCursor(out[lim-1].CreatedAt, out[lim-1].ID)
+	}
+	return out, next, nil
+}
+
+// listOrdersQuery builds the list query (exported to tests through
+// ExplainListOrders).
+func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
+	var w where
+	switch len(f.Status) {
+	case 0:
+	case 1:
+		w.add("o.status = ?", string(f.Status[0]))
+	default:
+		ss := make([]string, len(f.Status))
+		for i, v := range f.Status {
+			ss[i] = string(v)
+		}
+		w.add("o.status = any(?)", ss)
+	}
+	for _, c := range []struct{ col, v string }{{"o.asset_id", f.AssetID}, {"o.site_id", f.SiteID}, {"o.assignee_id", f.AssigneeID}} {
+		if c.v == "" {
+			continue
+		}
+		if !validID(c.v) {
+			return "", nil, 0, workorders.Invalid(c.col[2:], "not a valid UUID")
+		}
+		w.add(c.col+" = ?", c.v)
+	}
+	if f.Source != "" {
+		w.add("o.source = ?", f.Source)
+	}
+	if f.Priority != "" {
+		w.add("o.priority = ?", f.Priority)
+	}
+	if f.Page.Cursor != "" {
+		t, id, err := parseTimeCursor(f.Page.Cursor)
+		if err != nil {
+			return "", nil, 0, err
+		}
+		w.add("(o.created_at, o.id) < (?, ?)", t, id)
+	}
+	lim := limitOf(f.Page)
+	q := `select ` + orderCols + ` from work_orders o` + w.sql() + ` order by o.created_at desc, o.id desc limit ` + w.arg(lim+1)
+	return q, w.args, lim, nil
+}
+
+// ExplainListOrders returns PostgreSQL's plan for the list query of f.
+func (s *Store) ExplainListOrders(ctx context.Context, f workorders.OrderFilter) (string, error) {
+	q, args, _, err := listOrdersQuery(f)
+	if err != nil {
+		return "", err
+	}
+	rows, err := s.pool.Query(ctx, "explain "+q, args...)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	out := ""
+	for _, l := range lines {
+		out += l + "\n"
+	}
+	return out, nil
+}
+
+// UpdateOrder implements workorders.Store: the row is locked (SELECT ...
+// FOR UPDATE) while fn decides, so concurrent actions serialize and the
+// second sees the first's result.
+func (s *Store) UpdateOrder(ctx context.Context, id string, fn workorders.UpdateFunc) (workorders.Order, error) {
+	if !validID(id) {
+		return workorders.Order{}, workorders.ErrNotFound
+	}
+	var out workorders.Order
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		o, err := scanOrder(tx.QueryRow(ctx, `select `+orderCols+` from work_orders o where o.id = $1 for update`, id))
+		if err != nil {
+			return translate(err)
+		}
+		if o.AssigneeID != nil {
+			a := *o.AssigneeID
+			o.AssigneeID = &a
+		}
+		ev, err := fn(&o)
+		if err != nil {
+			return err
+		}
+		if o.AssigneeID != nil && !validID(*o.AssigneeID) {
+			return workorders.Unprocessable("assignee_id", "no such user")
+		}
+		if out, err = updateOrder(ctx, tx, o); err != nil {
+			return err
+		}
+		_, err = appendEvent(ctx, tx, out, ev)
+		return err
+	})
+	if errors.Is(err, workorders.ErrNoChange) {
+		o, gerr := s.GetOrder(ctx, id)
+		if gerr != nil {
+			return workorders.Order{}, gerr
+		}
+		return o, nil
+	}
+	return out, translate(err)
+}
+
+// ListEvents implements workorders.Store.
+func (s *Store) ListEvents(ctx context.Context, orderID string) ([]workorders.Event, error) {
+	if !validID(orderID) {
+		return nil, workorders.ErrNotFound
+	}
+	rows, err := s.pool.Query(ctx, `select id, order_id, type, actor_id, actor, at, from_status, to_status, note, data
+		from work_order_events where order_id = $1 order by id`, orderID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Event, error) {
+		var e workorders.Event
+		var data []byte
+		err := r.Scan(&e.ID, &e.OrderID, &e.Type, &e.ActorID, &e.Actor, &e.At, &e.From, &e.To, &e.Note, &data)
+		if len(data) > 0 {
+			e.Data = data
+		}
+		return e, err
+	})
+	return out, translate(err)
+}
+
+// SLACandidates implements workorders.Store.
+func (s *Store) SLACandidates(ctx context.Context) ([]workorders.Order, error) {
+	rows, err := s.pool.Query(ctx, `select `+orderCols+` from work_orders o
+		where o.status in ('approved', 'assigned', 'accepted', 'in_progress', 'on_hold') and o.sla_state <> 'breached'
+		order by o.created_at`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Order, error) { return scanOrder(r) })
+	return out, translate(err)
+}

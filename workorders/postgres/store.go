@@ -1,0 +1,191 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/openpdm/pdm/workorders"
+)
+
+// Store implements workorders.Store on a pgx pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ workorders.Store = (*Store)(nil)
+
+// New returns a Store over pool. The schema must be migrated (Migrate).
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool returns the pool the store uses (for other stores of the same
+// database, such as dispatch and inventory).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Ping checks that the database answers; it fits a readiness check.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// translate maps driver errors to the domain's errors.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return workorders.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return fmt.Errorf("%w: %s", workorders.ErrConflict, conflictMessage(pe))
+		case "23503":
+			return &workorders.ValidationError{Field: fkField(pe), Message: "refers to a record that does not exist or is still referenced", Semantic: true}
+		case "23514":
+			return &workorders.ValidationError{Message: "violates " + pe.ConstraintName, Semantic: true}
+		case "22P02":
+			return workorders.Invalid("id", "not a valid UUID")
+		}
+	}
+	return err
+}
+
+func conflictMessage(pe *pgconn.PgError) string {
+	switch pe.ConstraintName {
+	case "sites_code_key":
+		return "a site with this code exists"
+	case "assets_site_id_code_key":
+		return "an asset with this code exists at this site"
+	case "work_orders_one_open_auto":
+		return "an open auto order exists for this asset and failure mode"
+	}
+	return pe.ConstraintName
+}
+
+func fkField(pe *pgconn.PgError) string {
+	c := pe.ConstraintName
+	for _, f := range []string{"site_id", "asset_id", "parent_id", "assignee_id", "rule_id", "webhook_id", "order_id"} {
+		if strings.Contains(c, strings.TrimSuffix(f, "_id")) {
+			return f
+		}
+	}
+	return c
+}
+
+// validID reports whether s is a UUID; lookups of anything else find
+// nothing.
+func validID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// Cursors are opaque to clients: base64 of "unixnano|id" or of an integer.
+
+func timeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixNano(), 10) + "|" + id))
+}
+
+func parseTimeCursor(c string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", workorders.Invalid("cursor", "malformed")
+	}
+	ns, id, ok := strings.Cut(string(b), "|")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || !validID(id) {
+		return time.Time{}, "", workorders.Invalid("cursor", "malformed")
+	}
+	return time.Unix(0, n).UTC(), id, nil
+}
+
+func intCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+func parseIntCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, workorders.Invalid("cursor", "malformed")
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, workorders.Invalid("cursor", "malformed")
+	}
+	return n, nil
+}
+
+func limitOf(p workorders.Page) int {
+	switch {
+	case p.Limit <= 0:
+		return 50
+	case p.Limit > 500:
+		return 500
+	}
+	return p.Limit
+}
+
+// where builds a WHERE clause with numbered arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " where " + strings.Join(w.conds, " and ")
+}
+
+func (w *where) arg(a any) string {
+	w.args = append(w.args, a)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+// inTx runs fn in a transaction.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// WithLock implements workorders.Store.
+func (s *Store) WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (bool, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("lock %d: %w", key, err)
+	}
+	var got bool
+	if err := c.QueryRow(ctx, `select pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
+		c.Release()
+		return false, fmt.Errorf("lock %d: %w", key, err)
+	}
+	if !got {
+		c.Release()
+		return false, nil
+	}
+	ferr := fn(ctx)
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := c.Exec(uctx, `select pg_advisory_unlock($1)`, key); err != nil {
+		// A connection that may still hold the lock must not go back to the
+		// pool: closing it ends the session and frees the lock.
+		_ = c.Conn().Close(uctx)
+	}
+	c.Release()
+	return true, ferr
+}

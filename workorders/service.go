@@ -1,0 +1,496 @@
+package workorders
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/openpdm/pdm/rules"
+)
+
+// Service is the ticket core: the Store plus the domain rules. Methods
+// defined on Service validate and decide; the Store's own methods (promoted
+// through the embedded field) are plain persistence.
+type Service struct {
+	Store
+	// Now is the clock for everything not driven by event time.
+	Now func() time.Time
+	// Log receives the service's own log lines.
+	Log *slog.Logger
+	// RepeatWindow: a failure mode coming back within this time after an
+	// order for it completed makes the new order a follow-up of the old one.
+	RepeatWindow time.Duration
+	// AfterTransition, when set, is called after each committed transition
+	// (for example to trigger dispatch on approval). It must not block long.
+	AfterTransition func(ctx context.Context, o Order, e Event)
+}
+
+// NewService returns a Service over store with a 30-day repeat window.
+func NewService(store Store, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{Store: store, Now: now, Log: log, RepeatWindow: 30 * 24 * time.Hour}
+}
+
+// HashToken returns the stored form of a bearer token.
+func HashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// NewToken returns a fresh random bearer token.
+func NewToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	return "pdm_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// CreateUser creates a user with a new token, returned once.
+func (s *Service) CreateUser(ctx context.Context, name string, role Role) (User, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return User{}, "", Invalid("name", "required, at most 200 characters")
+	}
+	if !role.Valid() {
+		return User{}, "", Invalid("role", "must be one of admin, planner, engineer, viewer")
+	}
+	tok, err := NewToken()
+	if err != nil {
+		return User{}, "", err
+	}
+	u, err := s.Store.CreateUser(ctx, name, role, HashToken(tok))
+	if err != nil {
+		return User{}, "", err
+	}
+	return u, tok, nil
+}
+
+// Authenticate returns the user a bearer token belongs to, or
+// ErrUnauthenticated.
+func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {
+	if token == "" {
+		return User{}, ErrUnauthenticated
+	}
+	u, err := s.Store.UserByTokenHash(ctx, HashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return User{}, ErrUnauthenticated
+	}
+	return u, err
+}
+
+// BootstrapAdmin makes sure an admin can log in. With a token (from
+// PDM_ADMIN_TOKEN) it registers that token for the admin user and returns
+// "". Without one, at first start (no admin yet) it generates a token,
+// registers it and returns it to be printed once; later it returns "".
+func (s *Service) BootstrapAdmin(ctx context.Context, token string) (string, error) {
+	if token != "" {
+		if len(token) < 16 {
+			return "", Invalid("PDM_ADMIN_TOKEN", "must have at least 16 characters")
+		}
+		if _, err := s.Store.EnsureAdmin(ctx, HashToken(token), false); err != nil {
+			return "", fmt.Errorf("bootstrap admin: %w", err)
+		}
+		return "", nil
+	}
+	tok, err := NewToken()
+	if err != nil {
+		return "", err
+	}
+	created, err := s.Store.EnsureAdmin(ctx, HashToken(tok), true)
+	if err != nil {
+		return "", fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if !created {
+		return "", nil
+	}
+	return tok, nil
+}
+
+// HandleSignal persists a signal and, for critical threshold, trend and
+// event signals of a known asset, creates or updates the asset's open auto
+// order for the failure mode (see the contract's life-cycle section).
+// Signals of assets not (yet) registered are stored without an order.
+func (s *Service) HandleSignal(ctx context.Context, sig rules.Signal) error {
+	_, _, err := s.handleSignal(ctx, sig)
+	return err
+}
+
+// HandleSignalOrder is HandleSignal returning the stored signal and the
+// order it created or updated (nil when none).
+func (s *Service) HandleSignalOrder(ctx context.Context, sig rules.Signal) (SignalRecord, *Order, error) {
+	return s.handleSignal(ctx, sig)
+}
+
+func (s *Service) handleSignal(ctx context.Context, sig rules.Signal) (SignalRecord, *Order, error) {
+	if sig.DetectedAt.IsZero() {
+		return SignalRecord{}, nil, Invalid("detected_at", "required")
+	}
+	var asset *AssetRef
+	if sig.AssetID != "" {
+		a, err := s.Store.GetAsset(ctx, sig.AssetID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return SignalRecord{}, nil, err
+		}
+		if err == nil {
+			asset = &AssetRef{ID: a.ID, SiteCode: a.SiteCode, Code: a.Code, Type: a.Type, Criticality: a.Criticality}
+		}
+	} else if sig.Site != "" && sig.Asset != "" {
+		a, err := s.Store.AssetByCode(ctx, sig.Site, sig.Asset)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return SignalRecord{}, nil, err
+		}
+		if err == nil {
+			asset = &a
+		}
+	}
+	var rule *rules.Rule
+	if sig.RuleID != "" {
+		r, err := s.Store.GetRule(ctx, sig.RuleID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return SignalRecord{}, nil, err
+		}
+		if err == nil {
+			rule = &r
+		}
+	}
+	mode := FailureModeOf(sig, rule)
+	rec := SignalRecord{
+		Kind: sig.Kind, Level: sig.Level, SiteCode: sig.Site, AssetCode: sig.Asset,
+		Metric: sig.Metric, FailureMode: mode, Value: sig.Value, Limit: sig.Limit,
+		DetectedAt: sig.DetectedAt.UTC(), Message: sig.Message, Prediction: sig.Prediction,
+		Evidence: SignalEvidence(sig),
+	}
+	if rule != nil {
+		rec.RuleID = &rule.ID
+	}
+	if asset != nil {
+		rec.AssetID = &asset.ID
+		rec.SiteCode, rec.AssetCode = asset.SiteCode, asset.Code
+	}
+	if asset == nil || !WantsOrder(sig) {
+		out, _, err := s.Store.SaveSignal(ctx, rec, nil, nil)
+		return out, nil, err
+	}
+	key := &AutoKey{AssetID: asset.ID, FailureMode: mode}
+	fn := func(open, previous *Order) (*Order, Event, error) {
+		return s.planAuto(sig, rule, *asset, mode, open, previous)
+	}
+	out, o, err := s.Store.SaveSignal(ctx, rec, key, fn)
+	if err != nil {
+		return SignalRecord{}, nil, fmt.Errorf("signal for %s/%s: %w", sig.Site, sig.Asset, err)
+	}
+	if o != nil {
+		s.Log.InfoContext(ctx, "auto order", "order_id", o.ID, "number", o.Number, "asset_id", asset.ID,
+			"failure_mode", mode, "status", o.Status, "priority", o.Priority)
+	}
+	return out, o, nil
+}
+
+func (s *Service) planAuto(sig rules.Signal, rule *rules.Rule, a AssetRef, mode string, open, previous *Order) (*Order, Event, error) {
+	rulePrio := Priority("")
+	var est time.Duration
+	if rule != nil {
+		rulePrio = Priority(rule.Priority)
+		est = rule.EstimatedDuration.D()
+	}
+	prio := AutoPriority(rulePrio, sig, a.Criticality)
+	due := AutoDue(sig, prio, est)
+	evidence := SignalEvidence(sig)
+	data, _ := json.Marshal(map[string]any{"signal": json.RawMessage(evidence)})
+	if open != nil {
+		// New evidence: latest prediction, raised (never lowered) priority,
+		// earlier (never later) due date.
+		before := open.Priority
+		open.Priority = Higher(open.Priority, prio)
+		open.DueAt = earlier(open.DueAt, &due)
+		open.Evidence = evidence
+		open.SignalCount++
+		if sig.Prediction != nil {
+			open.PredictedFailureAt = timePtr(sig.Prediction.CrossingAt)
+			open.PredictedFailureEarliest = timePtr(sig.Prediction.CrossingEarliest)
+			open.PredictedFailureLatest = timePtr(sig.Prediction.CrossingLatest)
+		}
+		note := fmt.Sprintf("new %s evidence", sig.Kind)
+		if open.Priority != before {
+			note += fmt.Sprintf("; priority %s -> %s", before, open.Priority)
+		}
+		return open, Event{Type: EventEvidence, Actor: "system", Note: note, Data: data}, nil
+	}
+	o := &Order{
+		AssetID:     a.ID,
+		Title:       autoTitle(sig, mode, a),
+		Source:      Source(sig.Kind),
+		FailureMode: mode,
+		Priority:    prio,
+		Status:      StatusProposed,
+		DueAt:       &due,
+		Evidence:    evidence,
+		DetectedAt:  timePtr(sig.DetectedAt),
+		SignalCount: 1,
+	}
+	if rule != nil {
+		id := rule.ID
+		o.RuleID = &id
+		o.RequiredSkills = append([]string(nil), rule.Skills...)
+		o.Parts = append([]rules.PartQty(nil), rule.Parts...)
+		o.EstimatedDuration = rule.EstimatedDuration
+		if rule.AutoApprove {
+			o.Status = StatusApproved
+			now := s.Now().UTC()
+			o.ApprovedAt = &now
+		}
+	}
+	if sig.Prediction != nil {
+		o.PredictedFailureAt = timePtr(sig.Prediction.CrossingAt)
+		o.PredictedFailureEarliest = timePtr(sig.Prediction.CrossingEarliest)
+		o.PredictedFailureLatest = timePtr(sig.Prediction.CrossingLatest)
+	}
+	note := fmt.Sprintf("raised by %s signal", sig.Kind)
+	if previous != nil && previous.CompletedAt != nil && s.RepeatWindow > 0 &&
+		sig.DetectedAt.Sub(*previous.CompletedAt) <= s.RepeatWindow {
+		id := previous.ID
+		o.FollowUpOf = &id
+		note += "; repeat failure, follow-up of " + previous.Number
+	}
+	return o, Event{Type: EventCreated, Actor: "system", To: o.Status, Note: note, Data: data}, nil
+}
+
+// CreateOrder creates a manual order (status approved) or, with source
+// schedule, a scheduled one.
+func (s *Service) CreateOrder(ctx context.Context, actor Actor, in NewOrder) (Order, error) {
+	if in.Source == "" {
+		in.Source = SourceManual
+	}
+	if in.Source != SourceManual && in.Source != SourceSchedule {
+		return Order{}, Invalid("source", "must be manual or schedule")
+	}
+	if in.AssetID == "" {
+		return Order{}, Invalid("asset_id", "required")
+	}
+	in.Title = strings.TrimSpace(in.Title)
+	if in.Title == "" || len(in.Title) > 300 {
+		return Order{}, Invalid("title", "required, at most 300 characters")
+	}
+	if in.Priority == "" {
+		in.Priority = P3
+	}
+	if !in.Priority.Valid() {
+		return Order{}, Invalid("priority", "must be P1, P2, P3 or P4")
+	}
+	if err := validateParts("parts", in.Parts); err != nil {
+		return Order{}, err
+	}
+	if err := validateSkills(in.RequiredSkills); err != nil {
+		return Order{}, err
+	}
+	ev := json.RawMessage(`{}`)
+	if in.Evidence != nil {
+		b, err := json.Marshal(in.Evidence)
+		if err != nil {
+			return Order{}, Invalid("evidence", "not JSON: %v", err)
+		}
+		ev = b
+	}
+	o := Order{
+		AssetID: in.AssetID, Title: in.Title, Description: in.Description, Source: in.Source,
+		FailureMode: in.FailureMode, RuleID: in.RuleID, Priority: in.Priority, Status: StatusApproved,
+		DueAt: in.DueAt, RequiredSkills: in.RequiredSkills, Parts: in.Parts,
+		EstimatedDuration: in.EstimatedDuration, Evidence: ev,
+	}
+	now := s.Now().UTC()
+	o.ApprovedAt = &now
+	if o.DueAt == nil {
+		d := s.Now().Add(ResponseWindow(o.Priority)).UTC()
+		o.DueAt = &d
+	}
+	out, err := s.Store.CreateOrder(ctx, o, Event{Type: EventCreated, ActorID: actor.ID, Actor: actor.Name, To: StatusApproved})
+	if err != nil {
+		return Order{}, err
+	}
+	s.after(ctx, out, Event{Type: EventCreated, To: StatusApproved})
+	return out, nil
+}
+
+// Act applies one life-cycle action to an order: it checks the transition
+// and the actor's rights on the locked row, applies the action's inputs and
+// appends the event, or changes nothing and returns the error
+// (ErrIllegalTransition, ErrForbidden, *ValidationError, ErrNotFound).
+func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order, error) {
+	if err := validateAction(req); err != nil {
+		return Order{}, err
+	}
+	now := s.Now().UTC()
+	var ev Event
+	o, err := s.Store.UpdateOrder(ctx, id, func(o *Order) (Event, error) {
+		to, err := Next(o.Status, req.Action)
+		if err != nil {
+			return Event{}, err
+		}
+		if req.Actor.Role == RoleEngineer && (o.AssigneeID == nil || req.Actor.ID == nil || *o.AssigneeID != *req.Actor.ID) {
+			return Event{}, fmt.Errorf("%w: order %s is not assigned to you", ErrForbidden, o.Number)
+		}
+		from := o.Status
+		data := map[string]any{}
+		switch req.Action {
+		case ActApprove:
+			o.ApprovedAt = &now
+			if req.Priority != nil {
+				data["priority"] = map[string]any{"from": o.Priority, "to": *req.Priority}
+				o.Priority = *req.Priority
+			}
+			if req.DueAt != nil {
+				o.DueAt = req.DueAt
+				data["due_at"] = req.DueAt
+			}
+			if req.Skills != nil {
+				o.RequiredSkills = req.Skills
+				data["required_skills"] = req.Skills
+			}
+			if req.Parts != nil {
+				o.Parts = req.Parts
+				data["parts"] = req.Parts
+			}
+		case ActReject, ActClose:
+			o.Reason = req.Reason
+			if req.Action == ActClose {
+				o.ClosedAt = &now
+			}
+		case ActAssign:
+			a := req.AssigneeID
+			o.AssigneeID = &a
+			data["assignee_id"] = a
+		case ActDecline:
+			data["declined_by"] = o.AssigneeID
+			o.AssigneeID = nil
+		case ActAccept:
+			o.AcceptedAt = &now
+		case ActStart:
+			if o.StartedAt == nil {
+				o.StartedAt = &now
+			}
+		case ActHold:
+			o.HoldReason = req.Reason
+			o.OnHoldSince = &now
+		case ActResume:
+			if o.OnHoldSince != nil {
+				o.HeldFor += rules.Duration(now.Sub(*o.OnHoldSince))
+			}
+			o.OnHoldSince = nil
+			o.HoldReason = ""
+		case ActComplete:
+			o.CompletedAt = &now
+			o.Resolution = req.Resolution
+			o.LabourTime = req.LabourTime
+			o.PartsUsed = req.PartsUsed
+			data["labour_time"] = req.LabourTime
+			data["parts_used"] = req.PartsUsed
+		case ActVerify:
+			o.VerifiedAt = &now
+			if req.Evidence != nil {
+				data["evidence"] = req.Evidence
+			}
+		case ActCancel:
+			o.Reason = req.Reason
+			o.OnHoldSince = nil
+		case ActReopen:
+			o.ApprovedAt = &now
+			o.AssigneeID = nil
+			o.CompletedAt, o.VerifiedAt, o.ClosedAt, o.AcceptedAt, o.StartedAt = nil, nil, nil, nil, nil
+			o.Reason = ""
+			o.SLAState = SLAOK
+		}
+		if req.Reason != "" {
+			data["reason"] = req.Reason
+		}
+		o.Status = to
+		var raw json.RawMessage
+		if len(data) > 0 {
+			raw, _ = json.Marshal(data)
+		}
+		ev = Event{Type: EventTypeForAction(req.Action, to), ActorID: req.Actor.ID, Actor: req.Actor.Name,
+			From: from, To: to, Note: req.Note, Data: raw}
+		return ev, nil
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	s.after(ctx, o, ev)
+	return o, nil
+}
+
+func (s *Service) after(ctx context.Context, o Order, e Event) {
+	if s.AfterTransition != nil {
+		s.AfterTransition(ctx, o, e)
+	}
+}
+
+// Verify marks a completed order verified by the automatic verification
+// job, recording its evidence in the event.
+func (s *Service) Verify(ctx context.Context, orderID string, evidence map[string]any) error {
+	_, err := s.Act(ctx, orderID, ActionRequest{Action: ActVerify, Actor: System("verification"),
+		Note: "verified by post-repair telemetry", Evidence: evidence})
+	return err
+}
+
+// AwaitingVerification lists completed orders (oldest first by list order)
+// that the verification job should look at; cursor pages through them.
+func (s *Service) AwaitingVerification(ctx context.Context, p Page) ([]Order, string, error) {
+	return s.Store.ListOrders(ctx, OrderFilter{Status: []Status{StatusCompleted}, Page: p})
+}
+
+// OrderDetail returns an order with its events, attachments and the
+// signals that raised or updated it.
+func (s *Service) OrderDetail(ctx context.Context, id string) (OrderDetail, error) {
+	o, err := s.Store.GetOrder(ctx, id)
+	if err != nil {
+		return OrderDetail{}, err
+	}
+	d := OrderDetail{Order: o}
+	if d.Events, err = s.Store.ListEvents(ctx, id); err != nil {
+		return OrderDetail{}, err
+	}
+	if d.Attachments, err = s.Store.ListAttachments(ctx, id); err != nil {
+		return OrderDetail{}, err
+	}
+	if d.Signals, err = s.Store.OrderSignals(ctx, id, 20); err != nil {
+		return OrderDetail{}, err
+	}
+	return d, nil
+}
+
+// AddAttachment stores an attachment of an order and appends an event.
+// Engineers may attach only to their own jobs.
+func (s *Service) AddAttachment(ctx context.Context, actor Actor, a Attachment) (AttachmentMeta, error) {
+	o, err := s.Store.GetOrder(ctx, a.OrderID)
+	if err != nil {
+		return AttachmentMeta{}, err
+	}
+	if actor.Role == RoleEngineer && (o.AssigneeID == nil || actor.ID == nil || *o.AssigneeID != *actor.ID) {
+		return AttachmentMeta{}, fmt.Errorf("%w: order %s is not assigned to you", ErrForbidden, o.Number)
+	}
+	switch a.Kind {
+	case "photo", "signature", "document":
+	default:
+		return AttachmentMeta{}, Invalid("kind", "must be photo, signature or document")
+	}
+	if a.Kind == "signature" && strings.TrimSpace(a.SignerName) == "" {
+		return AttachmentMeta{}, Invalid("signer_name", "required for a signature")
+	}
+	a.CreatedBy = actor.ID
+	data, _ := json.Marshal(map[string]any{"kind": a.Kind, "filename": a.Filename, "size": len(a.Data), "signer_name": a.SignerName})
+	return s.Store.AddAttachment(ctx, a, Event{Type: EventAttachment, ActorID: actor.ID, Actor: actor.Name,
+		Note: a.Kind + " " + a.Filename, Data: data})
+}

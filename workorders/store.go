@@ -1,0 +1,146 @@
+package workorders
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/openpdm/pdm/rules"
+)
+
+// ErrNoChange, returned by an UpdateFunc, makes the store leave the order
+// untouched and commit nothing.
+var ErrNoChange = errors.New("no change")
+
+// UpdateFunc changes o in place (inside the store's transaction, with the
+// row locked) and returns the event that records the change. Returning an
+// error aborts the transaction; ErrNoChange aborts it silently.
+type UpdateFunc func(o *Order) (Event, error)
+
+// AutoKey identifies the one open auto order an (asset, failure mode) may
+// have.
+type AutoKey struct {
+	AssetID     string
+	FailureMode string
+}
+
+// AutoOrderFunc decides, inside the store's transaction and with the key
+// locked, what a signal does to the auto order: open is the key's open auto
+// order (nil when none), previous the key's most recently completed order
+// (nil when none). With open == nil it returns a new order to insert (or nil
+// for none); otherwise it updates open in place. It returns the event to
+// append.
+type AutoOrderFunc func(open, previous *Order) (*Order, Event, error)
+
+// SLA states of an order.
+const (
+	SLAOK       = "ok"
+	SLAAtRisk   = "at_risk"
+	SLABreached = "breached"
+)
+
+// Store is the persistence the ticket core needs. workorders/postgres
+// implements it. Methods return ErrNotFound for missing records,
+// ErrConflict for uniqueness violations and *ValidationError for
+// references to records that do not exist.
+type Store interface {
+	// Users and tokens. Tokens are given and looked up by their SHA-256 hash.
+	CreateUser(ctx context.Context, name string, role Role, tokenHash []byte) (User, error)
+	GetUser(ctx context.Context, id string) (User, error)
+	ListUsers(ctx context.Context, p Page) ([]User, string, error)
+	UserByTokenHash(ctx context.Context, tokenHash []byte) (User, error)
+	// EnsureAdmin registers tokenHash for an admin user, creating the user
+	// "admin" when needed. With onlyIfNone it does nothing when an admin
+	// already exists. It reports whether it registered the token.
+	EnsureAdmin(ctx context.Context, tokenHash []byte, onlyIfNone bool) (bool, error)
+
+	CreateSite(ctx context.Context, s Site) (Site, error)
+	GetSite(ctx context.Context, id string) (Site, error)
+	ListSites(ctx context.Context, p Page) ([]Site, string, error)
+	UpdateSite(ctx context.Context, s Site) (Site, error)
+	DeleteSite(ctx context.Context, id string) error
+
+	CreateAsset(ctx context.Context, a Asset) (Asset, error)
+	GetAsset(ctx context.Context, id string) (Asset, error)
+	ListAssets(ctx context.Context, f AssetFilter) ([]Asset, string, error)
+	UpdateAsset(ctx context.Context, a Asset) (Asset, error)
+	DeleteAsset(ctx context.Context, id string) error
+	// AssetByCode finds an asset by its site's code and its own code.
+	AssetByCode(ctx context.Context, siteCode, assetCode string) (AssetRef, error)
+
+	CreateRule(ctx context.Context, r rules.Rule) (rules.Rule, error)
+	GetRule(ctx context.Context, id string) (rules.Rule, error)
+	ListRules(ctx context.Context, p Page) ([]rules.Rule, string, error)
+	UpdateRule(ctx context.Context, r rules.Rule) (rules.Rule, error)
+	DeleteRule(ctx context.Context, id string) error
+	// EnabledRules returns every enabled rule.
+	EnabledRules(ctx context.Context) ([]rules.Rule, error)
+	// RulesVersion returns a counter that grows with every rule change.
+	RulesVersion(ctx context.Context) (int64, error)
+
+	// SaveSignal stores a signal and, when key and fn are set, applies fn to
+	// the key's auto order in the same transaction. It returns the stored
+	// signal and the order it created or updated (nil when none).
+	SaveSignal(ctx context.Context, s SignalRecord, key *AutoKey, fn AutoOrderFunc) (SignalRecord, *Order, error)
+	ListSignals(ctx context.Context, f SignalFilter) ([]SignalRecord, string, error)
+	GetSignal(ctx context.Context, id int64) (SignalRecord, error)
+	OrderSignals(ctx context.Context, orderID string, limit int) ([]SignalRecord, error)
+
+	// CreateOrder inserts o (ID, Number and times are filled in) with its
+	// first event.
+	CreateOrder(ctx context.Context, o Order, ev Event) (Order, error)
+	GetOrder(ctx context.Context, id string) (Order, error)
+	ListOrders(ctx context.Context, f OrderFilter) ([]Order, string, error)
+	// UpdateOrder locks the order, applies fn and appends its event, all in
+	// one transaction.
+	UpdateOrder(ctx context.Context, id string, fn UpdateFunc) (Order, error)
+	ListEvents(ctx context.Context, orderID string) ([]Event, error)
+	// SLACandidates returns open, approved-or-later orders not yet breached.
+	SLACandidates(ctx context.Context) ([]Order, error)
+
+	AddAttachment(ctx context.Context, a Attachment, ev Event) (AttachmentMeta, error)
+	GetAttachment(ctx context.Context, orderID, id string) (Attachment, error)
+	ListAttachments(ctx context.Context, orderID string) ([]AttachmentMeta, error)
+
+	ListSLAPolicies(ctx context.Context) ([]SLAPolicy, error)
+	PutSLAPolicy(ctx context.Context, p SLAPolicy) (SLAPolicy, error)
+	DeleteSLAPolicy(ctx context.Context, priority Priority) error
+
+	CreateWebhook(ctx context.Context, w Webhook) (Webhook, error)
+	GetWebhook(ctx context.Context, id string) (Webhook, error)
+	ListWebhooks(ctx context.Context) ([]Webhook, error)
+	UpdateWebhook(ctx context.Context, w Webhook) (Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	ListDeliveries(ctx context.Context, webhookID string, p Page) ([]Delivery, string, error)
+	ListAttempts(ctx context.Context, webhookID string, p Page) ([]DeliveryAttempt, string, error)
+	// DueDeliveries returns pending deliveries due at now, oldest first,
+	// with their webhook.
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]DueDelivery, error)
+	// RecordAttempt logs an attempt and moves the delivery to its next state.
+	RecordAttempt(ctx context.Context, a DeliveryAttempt, outcome DeliveryOutcome) error
+
+	// WithLock runs fn while holding the session advisory lock key on one
+	// connection; when another session holds it, fn does not run and ran
+	// is false.
+	WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error)
+}
+
+// DueDelivery is a pending delivery with where to send it.
+type DueDelivery struct {
+	Delivery
+	URL    string
+	Secret string
+}
+
+// DeliveryOutcome is what an attempt leads to.
+type DeliveryOutcome struct {
+	Status        string // DeliveryPending (retry), DeliveryDelivered or DeliveryFailed
+	NextAttemptAt time.Time
+}
+
+// Advisory lock keys of the jobs that run on one replica only.
+const (
+	LockSLAJob    int64 = 0x70646d0001
+	LockWebhooks  int64 = 0x70646d0002
+	LockBootstrap int64 = 0x70646d0003
+)
