@@ -332,6 +332,18 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 	if err := validateAction(req); err != nil {
 		return Order{}, err
 	}
+	if req.Action == ActAssign {
+		u, err := s.Store.GetUser(ctx, req.AssigneeID)
+		if errors.Is(err, ErrNotFound) {
+			return Order{}, Unprocessable("assignee_id", "no such user")
+		}
+		if err != nil {
+			return Order{}, err
+		}
+		if u.Role != RoleEngineer {
+			return Order{}, Unprocessable("assignee_id", "user %s is a %s, not an engineer", u.Name, u.Role)
+		}
+	}
 	now := s.Now().UTC()
 	var ev Event
 	o, err := s.Store.UpdateOrder(ctx, id, func(o *Order) (Event, error) {

@@ -1,0 +1,334 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders"
+)
+
+type userIn struct {
+	Name string          `json:"name"`
+	Role workorders.Role `json:"role"`
+}
+
+// CreatedUser is the answer to POST /users: the token is shown only here.
+type CreatedUser struct {
+	workorders.User
+	Token string `json:"token"`
+}
+
+func (s *Server) userRoutes() {
+	s.handle(Route{Method: "POST", Path: "/users", Roles: admins(), Tag: "users", Summary: "Create a user; the token is shown once",
+		Body: "UserInput", Response: "CreatedUser", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in userIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		u, tok, err := s.svc.CreateUser(c.Request.Context(), in.Name, in.Role)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, CreatedUser{User: u, Token: tok})
+	})
+	s.handle(Route{Method: "GET", Path: "/users", Roles: admins(), Tag: "users", Summary: "List users",
+		Response: "UserList", Query: []string{"limit", "cursor"}}, func(c *gin.Context) {
+		p, err := page(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		items, next, err := s.svc.ListUsers(c.Request.Context(), p)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(items, next))
+	})
+	s.handle(Route{Method: "GET", Path: "/users/:id", Roles: admins(), Tag: "users", Summary: "Get a user", Response: "User"},
+		func(c *gin.Context) {
+			u, err := s.svc.GetUser(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			c.JSON(http.StatusOK, u)
+		})
+	s.handle(Route{Method: "GET", Path: "/me", Roles: anyRole(), Tag: "users", Summary: "The calling user", Response: "User"},
+		func(c *gin.Context) { c.JSON(http.StatusOK, userOf(c)) })
+}
+
+type siteIn struct {
+	Code     string               `json:"code"`
+	Name     string               `json:"name"`
+	Location *workorders.Location `json:"location"`
+}
+
+func (s *Server) siteRoutes() {
+	s.handle(Route{Method: "GET", Path: "/sites", Roles: anyRole(), Tag: "sites", Summary: "List sites",
+		Response: "SiteList", Query: []string{"limit", "cursor"}}, func(c *gin.Context) {
+		p, err := page(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		items, next, err := s.svc.ListSites(c.Request.Context(), p)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(items, next))
+	})
+	s.handle(Route{Method: "POST", Path: "/sites", Roles: planners(), Tag: "sites", Summary: "Create a site",
+		Body: "SiteInput", Response: "Site", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in siteIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		v, err := s.svc.CreateSite(c.Request.Context(), workorders.Site{Code: in.Code, Name: in.Name, Location: in.Location})
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, v)
+	})
+	s.handle(Route{Method: "GET", Path: "/sites/:id", Roles: anyRole(), Tag: "sites", Summary: "Get a site", Response: "Site"},
+		func(c *gin.Context) {
+			v, err := s.svc.GetSite(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			c.JSON(http.StatusOK, v)
+		})
+	s.handle(Route{Method: "PUT", Path: "/sites/:id", Roles: planners(), Tag: "sites", Summary: "Replace a site",
+		Body: "SiteInput", Response: "Site"}, func(c *gin.Context) {
+		var in siteIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		v, err := s.svc.UpdateSite(c.Request.Context(), workorders.Site{ID: c.Param("id"), Code: in.Code, Name: in.Name, Location: in.Location})
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	})
+	s.handle(Route{Method: "DELETE", Path: "/sites/:id", Roles: planners(), Tag: "sites", Summary: "Delete a site without assets",
+		Status: http.StatusNoContent}, func(c *gin.Context) {
+		if err := s.svc.DeleteSite(c.Request.Context(), c.Param("id")); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+}
+
+type assetIn struct {
+	SiteID      string               `json:"site_id"`
+	Code        string               `json:"code"`
+	Type        string               `json:"type"`
+	Name        string               `json:"name"`
+	Criticality int                  `json:"criticality"`
+	Location    *workorders.Location `json:"location"`
+	ParentID    *string              `json:"parent_id"`
+}
+
+func (in assetIn) asset(id string) workorders.Asset {
+	return workorders.Asset{ID: id, SiteID: in.SiteID, Code: in.Code, Type: in.Type, Name: in.Name,
+		Criticality: in.Criticality, Location: in.Location, ParentID: in.ParentID}
+}
+
+func (s *Server) assetRoutes() {
+	s.handle(Route{Method: "GET", Path: "/assets", Roles: anyRole(), Tag: "assets", Summary: "List or find assets",
+		Response: "AssetList", Query: []string{"site_id", "code", "type", "limit", "cursor"}}, func(c *gin.Context) {
+		p, err := page(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		items, next, err := s.svc.ListAssets(c.Request.Context(), workorders.AssetFilter{
+			SiteID: c.Query("site_id"), Code: c.Query("code"), Type: c.Query("type"), Page: p})
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(items, next))
+	})
+	s.handle(Route{Method: "POST", Path: "/assets", Roles: planners(), Tag: "assets", Summary: "Create an asset",
+		Body: "AssetInput", Response: "Asset", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in assetIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		v, err := s.svc.CreateAsset(c.Request.Context(), in.asset(""))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, v)
+	})
+	s.handle(Route{Method: "GET", Path: "/assets/:id", Roles: anyRole(), Tag: "assets", Summary: "Get an asset", Response: "Asset"},
+		func(c *gin.Context) {
+			v, err := s.svc.GetAsset(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			c.JSON(http.StatusOK, v)
+		})
+	s.handle(Route{Method: "PUT", Path: "/assets/:id", Roles: planners(), Tag: "assets", Summary: "Replace an asset",
+		Body: "AssetInput", Response: "Asset"}, func(c *gin.Context) {
+		var in assetIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		v, err := s.svc.UpdateAsset(c.Request.Context(), in.asset(c.Param("id")))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	})
+	s.handle(Route{Method: "DELETE", Path: "/assets/:id", Roles: planners(), Tag: "assets", Summary: "Delete an asset without work orders",
+		Status: http.StatusNoContent}, func(c *gin.Context) {
+		if err := s.svc.DeleteAsset(c.Request.Context(), c.Param("id")); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	s.handle(Route{Method: "GET", Path: "/assets/:id/telemetry", Roles: anyRole(), Tag: "assets",
+		Summary: "Read an asset's telemetry", Response: "TelemetryList", Query: []string{"metric", "from", "to", "every"}}, s.telemetry)
+	s.handle(Route{Method: "GET", Path: "/assets/:id/health", Roles: anyRole(), Tag: "assets",
+		Summary: "Latest value, rule state and prediction per metric", Response: "AssetHealth"}, s.health)
+}
+
+// ruleIn is a rule as posted; enabled defaults to true on create.
+type ruleIn struct {
+	rules.Rule
+	Enabled *bool `json:"enabled"`
+}
+
+func (s *Server) ruleRoutes() {
+	s.handle(Route{Method: "GET", Path: "/rules", Roles: readers(), Tag: "rules", Summary: "List rules",
+		Response: "RuleList", Query: []string{"limit", "cursor"}}, func(c *gin.Context) {
+		p, err := page(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		items, next, err := s.svc.ListRules(c.Request.Context(), p)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(items, next))
+	})
+	s.handle(Route{Method: "POST", Path: "/rules", Roles: planners(), Tag: "rules", Summary: "Create a rule",
+		Body: "Rule", Response: "Rule", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in ruleIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		r := in.Rule
+		r.ID = ""
+		r.Enabled = in.Enabled == nil || *in.Enabled
+		v, err := s.svc.CreateRule(c.Request.Context(), r)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, v)
+	})
+	s.handle(Route{Method: "GET", Path: "/rules/:id", Roles: readers(), Tag: "rules", Summary: "Get a rule", Response: "Rule"},
+		func(c *gin.Context) {
+			v, err := s.svc.GetRule(c.Request.Context(), c.Param("id"))
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			c.JSON(http.StatusOK, v)
+		})
+	s.handle(Route{Method: "PUT", Path: "/rules/:id", Roles: planners(), Tag: "rules",
+		Summary: "Replace a rule (enabled kept when omitted)", Body: "Rule", Response: "Rule"}, func(c *gin.Context) {
+		var in ruleIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		old, err := s.svc.GetRule(c.Request.Context(), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		r := in.Rule
+		r.ID = old.ID
+		r.Enabled = old.Enabled
+		if in.Enabled != nil {
+			r.Enabled = *in.Enabled
+		}
+		v, err := s.svc.UpdateRule(c.Request.Context(), r)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	})
+	s.handle(Route{Method: "DELETE", Path: "/rules/:id", Roles: planners(), Tag: "rules", Summary: "Delete a rule",
+		Status: http.StatusNoContent}, func(c *gin.Context) {
+		if err := s.svc.DeleteRule(c.Request.Context(), c.Param("id")); err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	s.handle(Route{Method: "POST", Path: "/rules/:id/backtest", Roles: planners(), Tag: "rules",
+		Summary: "Replay history through a saved rule, changing nothing", Body: "BacktestInput", Response: "BacktestResult"},
+		s.backtestSaved)
+	s.handle(Route{Method: "POST", Path: "/rules/backtest", Roles: planners(), Tag: "rules",
+		Summary: "Replay history through a draft rule, changing nothing", Body: "DraftBacktestInput", Response: "BacktestResult"},
+		s.backtestDraft)
+}
+
+func (s *Server) signalRoutes() {
+	s.handle(Route{Method: "GET", Path: "/signals", Roles: readers(), Tag: "signals", Summary: "List signals, newest first",
+		Response: "SignalList", Query: []string{"asset_id", "rule_id", "kind", "level", "limit", "cursor"}}, func(c *gin.Context) {
+		p, err := page(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		items, next, err := s.svc.ListSignals(c.Request.Context(), workorders.SignalFilter{AssetID: c.Query("asset_id"),
+			RuleID: c.Query("rule_id"), Kind: c.Query("kind"), Level: c.Query("level"), Page: p})
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(items, next))
+	})
+	s.handle(Route{Method: "GET", Path: "/signals/:id", Roles: readers(), Tag: "signals", Summary: "Get a signal with its evidence",
+		Response: "Signal"}, func(c *gin.Context) {
+		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+		if err != nil {
+			s.fail(c, workorders.ErrNotFound)
+			return
+		}
+		v, err := s.svc.GetSignal(c.Request.Context(), id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	})
+}

@@ -1,0 +1,342 @@
+// Package httpapi serves the ticket core's REST API (/api/v1, contract
+// section 4) with gin: routes, bearer-token authentication and role checks,
+// the one map from domain errors to HTTP status codes, and the OpenAPI
+// document generated from the same route table the router is built from.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/openpdm/pdm/workorders"
+)
+
+// Config holds the server's dependencies. Service is required; every
+// other adapter may be nil, in which case its endpoints answer 501 with a
+// clear error.
+type Config struct {
+	Service *workorders.Service
+	Log     *slog.Logger
+	// Ready reports whether the process can serve (GET /readyz); nil means ready.
+	Ready func(ctx context.Context) error
+	// Metrics, when set, is served at GET /metrics without a token.
+	Metrics http.Handler
+	// Rejects lists the latest rejected ingest messages.
+	Rejects RejectsLister
+	// Telemetry reads an asset's series from the time-series store.
+	Telemetry TelemetryReader
+	// Health gives an asset's per-metric health.
+	Health HealthProvider
+	// Backtester replays history through a rule.
+	Backtester Backtester
+	// Articles suggests knowledge articles on the order detail (nil: none).
+	Articles ArticleSuggester
+	// MaxAttachmentBytes limits one attachment (default 10 MiB).
+	MaxAttachmentBytes int64
+	// MaxBodyBytes limits JSON request bodies (default 1 MiB).
+	MaxBodyBytes int64
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	svc    *workorders.Service
+	log    *slog.Logger
+	engine *gin.Engine
+	routes []Route
+}
+
+// Route is one registered endpoint with its documentation. Roles empty
+// means no token is needed.
+type Route struct {
+	Method  string
+	Path    string // gin syntax, e.g. /api/v1/sites/:id
+	Roles   []workorders.Role
+	Tag     string
+	Summary string
+	// Body and Response name schemas of the OpenAPI document ("" for none).
+	Body     string
+	Response string
+	// Status is the success status code.
+	Status int
+	// Query lists the query parameters.
+	Query []string
+	h     gin.HandlerFunc
+}
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("httpapi: Service is required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxAttachmentBytes <= 0 {
+		cfg.MaxAttachmentBytes = 10 << 20
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log}
+	s.engine = gin.New()
+	s.engine.Use(gin.Recovery())
+	s.engine.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.NoMethod(func(c *gin.Context) {
+		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+	})
+	// Each resource group registers its routes here; later groups
+	// (dispatch, inventory, kpis, knowledge) add one line each.
+	s.systemRoutes()
+	s.userRoutes()
+	s.siteRoutes()
+	s.assetRoutes()
+	s.ruleRoutes()
+	s.signalRoutes()
+	s.orderRoutes()
+	s.engineerJobRoutes()
+	s.attachmentRoutes()
+	s.slaRoutes()
+	s.webhookRoutes()
+	s.ingestRoutes()
+	for _, r := range s.routes {
+		s.engine.Handle(r.Method, r.Path, s.authorize(r), r.h)
+	}
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Routes returns the route table (for tests and the OpenAPI document).
+func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
+
+// RegisteredRoutes returns what gin actually serves, as "METHOD path".
+func (s *Server) RegisteredRoutes() []string {
+	var out []string
+	for _, r := range s.engine.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+const apiPrefix = "/api/v1"
+
+// handle adds a route under /api/v1 (paths starting with "/" outside it
+// must start with "//" to be taken as they are).
+func (s *Server) handle(r Route, h gin.HandlerFunc) {
+	if strings.HasPrefix(r.Path, "//") {
+		r.Path = r.Path[1:]
+	} else {
+		r.Path = apiPrefix + r.Path
+	}
+	if r.Status == 0 {
+		r.Status = http.StatusOK
+	}
+	r.h = h
+	s.routes = append(s.routes, r)
+}
+
+// Role sets used by the route table.
+func anyRole() []workorders.Role { return workorders.Roles() }
+func readers() []workorders.Role {
+	return []workorders.Role{workorders.RoleAdmin, workorders.RolePlanner, workorders.RoleViewer}
+}
+func planners() []workorders.Role {
+	return []workorders.Role{workorders.RoleAdmin, workorders.RolePlanner}
+}
+func admins() []workorders.Role { return []workorders.Role{workorders.RoleAdmin} }
+func fieldRoles() []workorders.Role {
+	return []workorders.Role{workorders.RoleAdmin, workorders.RolePlanner, workorders.RoleEngineer}
+}
+
+type ctxKey string
+
+const userKey ctxKey = "pdm_user"
+
+// authorize checks the bearer token and the route's roles.
+func (s *Server) authorize(r Route) gin.HandlerFunc {
+	roles := r.Roles
+	return func(c *gin.Context) {
+		if len(roles) == 0 {
+			c.Next()
+			return
+		}
+		h := c.GetHeader("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || strings.TrimSpace(tok) == "" {
+			writeError(c, http.StatusUnauthorized, "unauthorized", "missing bearer token")
+			c.Abort()
+			return
+		}
+		u, err := s.svc.Authenticate(c.Request.Context(), strings.TrimSpace(tok))
+		if err != nil {
+			s.fail(c, err)
+			c.Abort()
+			return
+		}
+		if !slices.Contains(roles, u.Role) {
+			writeError(c, http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not %s %s", u.Role, r.Method, r.Path))
+			c.Abort()
+			return
+		}
+		c.Set(string(userKey), u)
+		c.Next()
+	}
+}
+
+func userOf(c *gin.Context) workorders.User {
+	v, _ := c.Get(string(userKey))
+	u, _ := v.(workorders.User)
+	return u
+}
+
+func actorOf(c *gin.Context) workorders.Actor { return workorders.ActorOf(userOf(c)) }
+
+// errNotConfigured marks endpoints whose adapter is not wired.
+var errNotConfigured = errors.New("not configured")
+
+// statusOf is the one map from domain errors to HTTP status and code.
+func statusOf(err error) (int, string) {
+	var ve *workorders.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		if ve.Semantic {
+			return http.StatusUnprocessableEntity, "validation_failed"
+		}
+		return http.StatusBadRequest, "bad_request"
+	case errors.Is(err, workorders.ErrNotFound):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, workorders.ErrIllegalTransition):
+		return http.StatusConflict, "illegal_transition"
+	case errors.Is(err, workorders.ErrConflict):
+		return http.StatusConflict, "conflict"
+	case errors.Is(err, workorders.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, workorders.ErrUnauthenticated):
+		return http.StatusUnauthorized, "unauthorized"
+	case errors.Is(err, errNotConfigured):
+		return http.StatusNotImplemented, "not_implemented"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "unavailable"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+// fail writes err as the contract's error body.
+func (s *Server) fail(c *gin.Context, err error) {
+	status, code := statusOf(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		s.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		msg = "internal error"
+	}
+	writeError(c, status, code, msg)
+}
+
+// ErrorBody is the contract's error JSON.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(c *gin.Context, status int, code, msg string) {
+	var b ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	c.JSON(status, b)
+}
+
+// List is the contract's list JSON.
+type List[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+func list[T any](items []T, next string) List[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return List[T]{Items: items, NextCursor: next}
+}
+
+// decode reads a JSON body strictly (unknown fields are errors).
+func (s *Server) decode(c *gin.Context, v any) error {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return workorders.Invalid("body", "larger than %d bytes", s.cfg.MaxBodyBytes)
+		case errors.Is(err, io.EOF):
+			return workorders.Invalid("body", "empty; a JSON object is required")
+		}
+		return workorders.Invalid("body", "invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return workorders.Invalid("body", "trailing data after the JSON object")
+	}
+	return nil
+}
+
+// page reads limit and cursor.
+func page(c *gin.Context) (workorders.Page, error) {
+	p := workorders.Page{Cursor: c.Query("cursor")}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 500 {
+			return p, workorders.Invalid("limit", "must be an integer from 1 to 500")
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+func queryTime(c *gin.Context, name string) (time.Time, error) {
+	v := c.Query(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, workorders.Invalid(name, "must be an RFC 3339 time")
+	}
+	return t.UTC(), nil
+}
+
+// systemRoutes: health, readiness, metrics and the OpenAPI document.
+func (s *Server) systemRoutes() {
+	s.handle(Route{Method: "GET", Path: "//healthz", Tag: "system", Summary: "Liveness", Response: "Status"},
+		func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	s.handle(Route{Method: "GET", Path: "//readyz", Tag: "system", Summary: "Readiness", Response: "Status"},
+		func(c *gin.Context) {
+			if s.cfg.Ready != nil {
+				if err := s.cfg.Ready(c.Request.Context()); err != nil {
+					writeError(c, http.StatusServiceUnavailable, "not_ready", err.Error())
+					return
+				}
+			}
+			c.JSON(http.StatusOK, gin.H{"status": "ready"})
+		})
+	if s.cfg.Metrics != nil {
+		s.handle(Route{Method: "GET", Path: "//metrics", Tag: "system", Summary: "Prometheus metrics", Response: "Text"},
+			gin.WrapH(s.cfg.Metrics))
+	}
+	s.handle(Route{Method: "GET", Path: "/openapi.json", Tag: "system", Summary: "This API's OpenAPI 3 document", Response: "Object"},
+		func(c *gin.Context) { c.JSON(http.StatusOK, s.OpenAPI()) })
+}
