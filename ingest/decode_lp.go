@@ -54,7 +54,7 @@ func (p *lpParser) parse(site, asset string) ([]Reading, error) {
 			for j < len(b) && b[j] != '\n' {
 				j++
 			}
-			p.i = j
+			p.i = j + 1
 			continue
 		}
 		p.i = j
@@ -106,7 +106,7 @@ func (p *lpParser) token(stopEq, stopComma, stopSpace bool) ([]byte, bool) {
 			i += 2
 			continue
 		}
-		if c == '\n' || (stopEq && c == '=') || (stopComma && c == ',') || (stopSpace && (c == ' ' || c == '\t')) {
+		if c == '\n' || (stopEq && c == '=') || (stopComma && c == ',') || (stopSpace && (c == ' ' || c == '\t' || c == '\r')) {
 			break
 		}
 		i++

@@ -136,7 +136,9 @@ type Pipeline struct {
 	in       chan Message
 	stopping chan struct{}
 	running  atomic.Bool
+	started  atomic.Bool // the source is started and Run not yet returned
 	busy     atomic.Int32 // writers busy with a batch
+	idle     chan struct{} // a writer finished a batch
 }
 
 // NewPipeline returns a pipeline; Run starts it.
@@ -166,7 +168,7 @@ func (p *Pipeline) Rejects() []Reject { return p.rej.list() }
 // Ready returns nil when the broker session is up and the store answers,
 // otherwise an error naming what is down (for /readyz).
 func (p *Pipeline) Ready(ctx context.Context) error {
-	if !p.running.Load() {
+	if !p.started.Load() {
 		return errors.New("ingest: not running")
 	}
 	if !p.deps.Source.Connected() {
@@ -206,6 +208,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer p.running.Store(false)
 	p.in = make(chan Message, p.cfg.MaxInFlight)
 	p.stopping = make(chan struct{})
+	p.idle = make(chan struct{}, 1)
 
 	// Work in flight continues after ctx ends, for at most DrainTimeout.
 	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -219,6 +222,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.deps.Source.Start(ctx, p.deliver); err != nil {
 		return fmt.Errorf("ingest: start source: %w", err)
 	}
+	p.started.Store(true)
+	defer p.started.Store(false)
 	p.log.Info("ingest running", "topic_root", p.cfg.TopicRoot, "batch_size", p.cfg.BatchSize)
 
 	toWrite := make(chan *batch)
@@ -237,6 +242,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				p.write(wctx, b)
 				p.busy.Add(-1)
 				close(b.done)
+				select {
+				case p.idle <- struct{}{}:
+				default:
+				}
 			}
 		}()
 	}
@@ -325,6 +334,10 @@ func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch
 		case <-timer.C:
 			timerOn = false
 			flush()
+		case <-p.idle:
+			if len(p.in) == 0 {
+				flush()
+			}
 		case <-ctx.Done():
 			for {
 				select {

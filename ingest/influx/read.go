@@ -30,6 +30,12 @@ func fluxString(s string) string {
 
 func fluxTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// fluxRange is a range() over [from, to): InfluxDB 1.8 treats stop as
+// inclusive, so stop is one nanosecond before to.
+func fluxRange(from, to time.Time) string {
+	return `range(start: ` + fluxTime(from) + `, stop: ` + fluxTime(to.Add(-time.Nanosecond)) + `)`
+}
+
 func checkIDs(site, asset string, metrics []string) error {
 	if !ingest.ValidCode(site) || !ingest.ValidCode(asset) {
 		return fmt.Errorf("influx: bad site or asset code %q/%q", site, asset)
@@ -64,11 +70,11 @@ func (c *Client) ReadReadings(ctx context.Context, site, asset string, metrics [
 		return nil, nil
 	}
 	q := `from(bucket: ` + fluxString(c.cfg.Bucket) + `)
-  |> range(start: ` + fluxTime(from) + `, stop: ` + fluxTime(to) + `)
+  |> ` + fluxRange(from, to) + `
   |> filter(fn: (r) => r._measurement == "` + Measurement + `" and r.site == "` + site + `" and r.asset == "` + asset + `"` + fieldFilter(metrics) + `)
   |> keep(columns: ["_time", "_field", "_value", "gateway"])
   |> group()
-  |> sort(columns: ["_time"])`
+  |> sort(columns: ["_time", "_field"])`
 	res, err := c.query.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("influx: read readings: %w", err)
@@ -118,7 +124,7 @@ func (c *Client) Series(ctx context.Context, site, asset, metric string, from, t
   |> aggregateWindow(every: ` + fluxDuration(every) + `, fn: mean, createEmpty: false, timeSrc: "_start")`
 	}
 	q := `from(bucket: ` + fluxString(c.cfg.Bucket) + `)
-  |> range(start: ` + fluxTime(from) + `, stop: ` + fluxTime(to) + `)
+  |> ` + fluxRange(from, to) + `
   |> filter(fn: (r) => r._measurement == "` + Measurement + `" and r.site == "` + site + `" and r.asset == "` + asset + `" and r._field == "` + metric + `")
   |> keep(columns: ["_start", "_stop", "_time", "_value"])
   |> group()` + agg + `
@@ -155,7 +161,7 @@ func (c *Client) Assets(ctx context.Context, metrics []string, from, to time.Tim
 		return nil, nil
 	}
 	q := `from(bucket: ` + fluxString(c.cfg.Bucket) + `)
-  |> range(start: ` + fluxTime(from) + `, stop: ` + fluxTime(to) + `)
+  |> ` + fluxRange(from, to) + `
   |> filter(fn: (r) => r._measurement == "` + Measurement + `"` + fieldFilter(metrics) + `)
   |> keep(columns: ["_time", "_value", "site", "asset"])
   |> group(columns: ["site", "asset"])
