@@ -141,12 +141,12 @@ func TestDecodeEvent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, Event{Site: "s", Asset: "a", TS: testNow, Code: "E42", Severity: SeverityWarning, Message: "hot"}, ev)
 	for payload, reason := range map[string]Reason{
-		`{"ts":1,"code":"E1","severity":"bad"}`:  ReasonBadEvent,
-		`{"ts":1,"severity":"info"}`:             ReasonBadEvent,
+		`{"ts":1,"code":"E1","severity":"bad"}`:   ReasonBadEvent,
+		`{"ts":1,"severity":"info"}`:              ReasonBadEvent,
 		`{"ts":1,"code":"a b","severity":"info"}`: ReasonBadEvent,
-		`{"ts":1,"code":1,"severity":"info"}`:    ReasonBadEvent,
-		`{"code":"E1","severity":"info"}`:        ReasonBadTS,
-		`{"ts":1,"code":"E1","severity":"info"`:  ReasonMalformedJSON,
+		`{"ts":1,"code":1,"severity":"info"}`:     ReasonBadEvent,
+		`{"code":"E1","severity":"info"}`:         ReasonBadTS,
+		`{"ts":1,"code":"E1","severity":"info"`:   ReasonMalformedJSON,
 	} {
 		_, err := DecodeEvent("s", "a", []byte(payload), testNow)
 		require.Equal(t, reason, ReasonOf(err), "%s: %v", payload, err)

@@ -136,8 +136,8 @@ type Pipeline struct {
 	in       chan Message
 	stopping chan struct{}
 	running  atomic.Bool
-	started  atomic.Bool // the source is started and Run not yet returned
-	busy     atomic.Int32 // writers busy with a batch
+	started  atomic.Bool   // the source is started and Run not yet returned
+	busy     atomic.Int32  // writers busy with a batch
 	idle     chan struct{} // a writer finished a batch
 }
 

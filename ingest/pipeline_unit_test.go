@@ -73,7 +73,7 @@ func (w *fakeWriter) Write(_ context.Context, rs []Reading) error {
 }
 
 type sliceConsumer struct {
-	mu sync.Mutex // guards got
+	mu  sync.Mutex // guards got
 	got []Reading
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,7 +88,17 @@ func influxQuery(t testing.TB, base, db, q string) map[string]any {
 func newInfluxDB(t testing.TB, base string) string {
 	t.Helper()
 	db := "pdm_t_" + randID()
-	influxQuery(t, base, "", "CREATE DATABASE "+db)
+	// CREATE DATABASE on the shared server has been seen not to stick while
+	// many tests create and drop theirs: create until a probe write works.
+	waitFor(t, 10*time.Second, "InfluxDB database "+db, func() bool {
+		influxQuery(t, base, "", "CREATE DATABASE "+db)
+		resp, err := http.Post(base+"/write?db="+db, "text/plain", strings.NewReader("probe v=1 1\n"))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNoContent
+	})
 	t.Cleanup(func() {
 		v := url.Values{"q": {"DROP DATABASE " + db}}
 		if resp, err := http.PostForm(base+"/query", v); err == nil {

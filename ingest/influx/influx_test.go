@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +38,23 @@ func testClient(t *testing.T) *Client {
 		}
 		resp.Body.Close()
 	}
-	q("CREATE DATABASE " + db)
+	// CREATE DATABASE on the shared server has been seen not to stick while
+	// many tests create and drop theirs: create until a probe write works.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		q("CREATE DATABASE " + db)
+		resp, err := http.Post(base+"/write?db="+db, "text/plain", strings.NewReader("probe v=1 1\n"))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNoContent {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("InfluxDB: could not create database %s", db)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	t.Cleanup(func() { q("DROP DATABASE " + db) })
 	c, err := New(Config{URL: base, Bucket: db})
 	require.NoError(t, err)
