@@ -58,6 +58,8 @@ type Uplink struct {
 	Username string    `json:"username,omitempty"`
 	Password string    `json:"password,omitempty"`
 	TLS      TLSConfig `json:"tls,omitempty"`
+	// MaxReconnect caps the backoff between connection attempts (default 10s).
+	MaxReconnect rules.Duration `json:"max_reconnect,omitempty"`
 }
 
 // TLSConfig names PEM files for a TLS connection to the uplink broker.
@@ -247,6 +249,9 @@ func (c *Config) Normalize() {
 	}
 	if c.Queue.Batch == 0 {
 		c.Queue.Batch = DefaultBatch
+	}
+	if c.Uplink.MaxReconnect == 0 {
+		c.Uplink.MaxReconnect = rules.Duration(10 * time.Second)
 	}
 	if c.Status == 0 {
 		c.Status = rules.Duration(10 * time.Second)

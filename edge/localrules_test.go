@@ -25,14 +25,14 @@ func TestDeadbandReportByException(t *testing.T) {
 		want []string // metric names sent
 	}{
 		{rd("a", 0, m("temp", 20), m("vib", 1)), []string{"temp", "vib"}}, // first value always goes
-		{rd("a", 1, m("temp", 20.4), m("vib", 1)), []string{"vib"}},        // within band; vib has no deadband
-		{rd("a", 2, m("temp", 20.6)), []string{"temp"}},                    // moved 0.6 from the last sent
-		{rd("a", 3, m("temp", 20.3)), nil},                                 // 0.3 from 20.6
-		{rd("a", 12, m("temp", 20.3)), []string{"temp"}},                   // max silence (10s since 2s)
+		{rd("a", 1, m("temp", 20.4), m("vib", 1)), []string{"vib"}},       // within band; vib has no deadband
+		{rd("a", 2, m("temp", 20.6)), []string{"temp"}},                   // moved 0.6 from the last sent
+		{rd("a", 3, m("temp", 20.3)), nil},                                // 0.3 from 20.6
+		{rd("a", 12, m("temp", 20.3)), []string{"temp"}},                  // max silence (10s since 2s)
 		{rd("a", 13, m("temp", 20.3)), nil},
 		{rd("a", 5, m("temp", 20.3)), []string{"temp"}}, // time went back: device restarted
 		{rd("special", 0, m("temp", 20)), []string{"temp"}},
-		{rd("special", 1, m("temp", 24)), nil}, // asset-specific band 5 wins
+		{rd("special", 1, m("temp", 24)), nil},  // asset-specific band 5 wins
 		{rd("special", 99, m("temp", 24)), nil}, // no max silence there
 		{rd("special", 100, m("temp", 25.5)), []string{"temp"}},
 	}

@@ -18,7 +18,6 @@ import (
 // Uplink timings.
 const (
 	ackTimeout    = 30 * time.Second
-	maxBackoff    = 10 * time.Second
 	maxPayload    = 200 << 10 // below the contract's 256 KiB
 	peekMessages  = 8         // messages' worth of items read per round
 	offlineWindow = 2 * time.Second
@@ -40,15 +39,15 @@ func (a *Agent) runUplink(ctx context.Context) error {
 	seq := a.q.Seq()
 	backoff := 250 * time.Millisecond
 	for {
-		started := time.Now()
-		err := a.session(ctx, &seq)
+		connected := false
+		err := a.session(ctx, &seq, &connected)
 		a.m.connected.Set(0)
 		if ctx.Err() != nil {
 			return nil
 		}
 		a.m.publishErrors.Inc()
 		a.log.Warn("uplink session ended", "err", err, "retry_in", backoff)
-		if time.Since(started) > time.Minute {
+		if connected {
 			backoff = 250 * time.Millisecond
 		}
 		select {
@@ -56,7 +55,7 @@ func (a *Agent) runUplink(ctx context.Context) error {
 			return nil
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, maxBackoff)
+		backoff = min(backoff*2, max(a.Config().Uplink.MaxReconnect.D(), 250*time.Millisecond))
 	}
 }
 
@@ -132,7 +131,7 @@ func wait(ctx context.Context, t mqtt.Token, timeout time.Duration) error {
 
 // session connects once and forwards the queue until the connection is
 // lost (an error) or ctx ends (nil, after publishing the offline status).
-func (a *Agent) session(ctx context.Context, seq *uint64) error {
+func (a *Agent) session(ctx context.Context, seq *uint64, connected *bool) error {
 	cfg := a.Config()
 	lost := make(chan error, 1)
 	opts, err := a.clientOptions(cfg, lost)
@@ -147,6 +146,7 @@ func (a *Agent) session(ctx context.Context, seq *uint64) error {
 	disconnect := func() { once.Do(func() { c.Disconnect(250) }) }
 	defer disconnect()
 	a.m.connected.Set(1)
+	*connected = true
 	a.log.Info("uplink connected", "broker", cfg.Uplink.URL)
 
 	statusTopic := StatusTopic(cfg.TopicRoot, cfg.Site, cfg.Gateway)
