@@ -21,7 +21,7 @@ import (
 // session and records telemetry in the order the broker delivers it, which
 // is the order the platform receives it.
 type recorder struct {
-	mu      sync.Mutex // guards the fields below
+	mu      sync.Mutex         // guards the fields below
 	order   map[string][]int64 // asset -> ts (ms) in arrival order, duplicates included
 	seqs    []uint64
 	status  edge.Status
@@ -183,14 +183,17 @@ func TestFaultBrokerOutageAndSIGKILL(t *testing.T) {
 	a := r.agent(t)
 	waitFor(t, 30*time.Second, "readings flowing into InfluxDB", func() bool { return r.influxCount(t) >= 20 })
 
+	t.Log("data flowing; stopping the broker")
 	r.broker.stop()
 	waitMetric(t, a, "pdm_edge_uplink_connected", func(v float64) bool { return v == 0 })
 	waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v >= 40 })
+	t.Log("SIGKILL the agent during the outage")
 	a.kill(t) // SIGKILL during the outage
 
 	a = r.agent(t)
 	before := waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v >= 40 })
 	waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v >= before+20 })
+	t.Log("restoring the broker")
 	r.broker.start()
 
 	// Data keeps flowing for a moment after the restore, then the device
@@ -198,6 +201,7 @@ func TestFaultBrokerOutageAndSIGKILL(t *testing.T) {
 	waitMetric(t, a, "pdm_edge_uplink_connected", func(v float64) bool { return v == 1 })
 	require.NoError(t, r.dev.Stop())
 	waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v == 0 })
+	t.Log("queue drained")
 	a.term(t)
 
 	q, err := edge.OpenQueue(r.queue, 64<<20)
@@ -267,7 +271,17 @@ func TestFaultSmallQueueDropsOldest(t *testing.T) {
 	a.term(t)
 
 	want := int(last) - int(st.Dropped)
-	waitFor(t, 30*time.Second, fmt.Sprintf("%d readings in InfluxDB", want), func() bool { return r.influxCount(t) >= want })
+	t.Logf("queue drained; want %d readings in InfluxDB", want)
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d readings in InfluxDB", want), func() bool {
+		n := r.influxCount(t)
+		if n < want {
+			r.rec.mu.Lock()
+			t.Logf("influx %d, delivered %d+%d", n, len(r.rec.order["pump-1"]), len(r.rec.order["pump-2"]))
+			r.rec.mu.Unlock()
+			time.Sleep(time.Second)
+		}
+		return n >= want
+	})
 	stored := influxTimes(t, r.influx, r.db, "vibration_rms")
 	kept := map[string]map[int64]bool{}
 	for _, it := range items {

@@ -80,8 +80,11 @@ func startBroker(t testing.TB) *broker {
 	}
 	dir := t.TempDir()
 	b := &broker{t: t, bin: bin, port: freePort(t), conf: filepath.Join(dir, "mosquitto.conf")}
+	// "user root" keeps privileges when the test runs as root (Mosquitto
+	// would drop to its own user, which cannot write to our temp dir); it
+	// has no effect for other users.
 	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"+
-		"max_queued_messages 1000000\nmax_inflight_messages 1000\nlog_dest none\n", b.port, dir)
+		"max_queued_messages 1000000\nmax_inflight_messages 1000\nlog_dest none\nuser root\n", b.port, dir)
 	require.NoError(t, os.WriteFile(b.conf, []byte(conf), 0o600))
 	b.start()
 	t.Cleanup(b.stop)
