@@ -152,7 +152,9 @@ func (s *Store) ListAttempts(ctx context.Context, webhookID string, p workorders
 func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]workorders.DueDelivery, error) {
 	rows, err := s.pool.Query(ctx, `select `+deliveryCols+`, w.url, w.secret from webhook_deliveries d
 		join webhooks w on w.id = d.webhook_id
-		where d.status = 'pending' and d.next_attempt_at <= $1 and w.active order by d.id limit $2`, now, limit)
+		where d.status = 'pending' and d.next_attempt_at <= $1 and w.active
+		and not exists (select 1 from webhook_deliveries e where e.webhook_id = d.webhook_id and e.status = 'pending' and e.id < d.id)
+		order by d.id limit $2`, now, limit)
 	if err != nil {
 		return nil, translate(err)
 	}

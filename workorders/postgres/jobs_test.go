@@ -1,0 +1,208 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders"
+)
+
+func TestSLAJobMarksAtRiskThenBreachesAndEscalates(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.svc.PutSLAPolicy(ctx, workorders.SLAPolicy{Priority: workorders.P3, Response: rules.Duration(time.Hour),
+		Resolve: rules.Duration(4 * time.Hour), PauseOnHold: true})
+	require.NoError(t, err)
+	hook, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: "http://127.0.0.1:9/hook", Secret: "s3cret-s3cret",
+		EventTypes: []string{"work_order.sla_breached"}, Active: true})
+	require.NoError(t, err)
+	o, err := f.svc.CreateOrder(ctx, f.admin, workorders.NewOrder{AssetID: f.asset.ID, Title: "Check", Priority: workorders.P3})
+	require.NoError(t, err)
+	start := f.now
+	job := workorders.NewSLAJob(f.svc)
+
+	f.now = start.Add(30 * time.Minute)
+	require.NoError(t, job.Run(ctx))
+	got, err := f.svc.GetOrder(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.SLAOK, got.SLAState)
+
+	f.now = start.Add(50 * time.Minute)
+	require.NoError(t, job.Run(ctx))
+	got, err = f.svc.GetOrder(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.SLAAtRisk, got.SLAState)
+	require.NoError(t, job.Run(ctx))
+
+	f.now = start.Add(61 * time.Minute)
+	require.NoError(t, job.Run(ctx))
+	got, err = f.svc.GetOrder(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.SLABreached, got.SLAState)
+	require.Equal(t, workorders.P2, got.Priority, "escalated one step")
+	require.NoError(t, job.Run(ctx))
+	evs, err := f.svc.ListEvents(ctx, o.ID)
+	require.NoError(t, err)
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	require.Equal(t, []string{"created", "sla_at_risk", "sla_breached"}, types)
+	ds, _, err := f.svc.ListDeliveries(ctx, hook.ID, workorders.Page{})
+	require.NoError(t, err)
+	require.Len(t, ds, 1, "only the subscribed event type")
+	require.Equal(t, "work_order.sla_breached", ds[0].EventType)
+}
+
+func TestSLAJobRunsOnOneReplica(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.svc.PutSLAPolicy(ctx, workorders.SLAPolicy{Priority: workorders.P3, Response: rules.Duration(time.Hour),
+		Resolve: rules.Duration(4 * time.Hour)})
+	require.NoError(t, err)
+	o, err := f.svc.CreateOrder(ctx, f.admin, workorders.NewOrder{AssetID: f.asset.ID, Title: "Check", Priority: workorders.P3})
+	require.NoError(t, err)
+	f.now = f.now.Add(2 * time.Hour)
+	// Another replica holds the job's lock: this one does nothing.
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = f.store.WithLock(ctx, workorders.LockSLAJob, func(context.Context) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-held
+	require.NoError(t, workorders.NewSLAJob(f.svc).Run(ctx))
+	got, err := f.svc.GetOrder(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.SLAOK, got.SLAState)
+	close(hold)
+	<-done
+	require.NoError(t, workorders.NewSLAJob(f.svc).Run(ctx))
+	got, err = f.svc.GetOrder(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.SLABreached, got.SLAState)
+}
+
+func TestEvaluateSLAPausesOnHold(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	acc := t0.Add(10 * time.Minute)
+	hold := t0.Add(time.Hour)
+	p := workorders.SLAPolicy{Priority: workorders.P2, Response: rules.Duration(time.Hour), Resolve: rules.Duration(4 * time.Hour), PauseOnHold: true}
+	o := workorders.Order{CreatedAt: t0, ApprovedAt: &t0, AcceptedAt: &acc, OnHoldSince: &hold, HeldFor: rules.Duration(30 * time.Minute)}
+	// 10 h later, on hold for 9 h plus 30 min earlier: 30 min on the clock.
+	ev := workorders.EvaluateSLA(o, p, t0.Add(10*time.Hour))
+	require.Equal(t, workorders.SLAOK, ev.State)
+	require.Equal(t, 30*time.Minute, ev.Elapsed)
+	p.PauseOnHold = false
+	ev = workorders.EvaluateSLA(o, p, t0.Add(10*time.Hour))
+	require.Equal(t, workorders.SLABreached, ev.State)
+	require.Equal(t, "resolution", ev.Clock)
+}
+
+func TestWebhookReceiverDownStillGetsEveryEvent(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// A port with nothing listening: the receiver is down.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	const secret = "webhook-secret-1"
+	hook, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: "http://" + addr + "/hook", Secret: secret, Active: true})
+	require.NoError(t, err)
+
+	var clock atomic.Int64
+	clock.Store(time.Now().Add(time.Minute).UnixNano())
+	d := workorders.NewDispatcher(f.svc)
+	d.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	d.Client = &http.Client{Timeout: 2 * time.Second}
+
+	// Events while the receiver is down: created + 3 transitions.
+	o, err := f.svc.CreateOrder(ctx, f.admin, workorders.NewOrder{AssetID: f.asset.ID, Title: "Check"})
+	require.NoError(t, err)
+	eng, _, err := f.svc.CreateUser(ctx, "eng", workorders.RoleEngineer)
+	require.NoError(t, err)
+	for _, a := range []workorders.ActionRequest{{Action: workorders.ActAssign, AssigneeID: eng.ID}, {Action: workorders.ActAccept},
+		{Action: workorders.ActStart}} {
+		a.Actor = f.admin
+		_, err := f.svc.Act(ctx, o.ID, a)
+		require.NoError(t, err)
+	}
+	for range 3 {
+		n, err := d.RunOnce(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		clock.Add(int64(10 * time.Minute))
+	}
+	log, _, err := f.svc.ListAttempts(ctx, hook.ID, workorders.Page{})
+	require.NoError(t, err)
+	require.Len(t, log, 3, "one failed attempt per round on the head of the queue")
+	require.NotEmpty(t, log[0].Error)
+
+	// The receiver comes back on the same address.
+	var mu sync.Mutex
+	var got []string
+	bad := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if !workorders.VerifySignature(secret, body, r.Header.Get(workorders.SignatureHeader)) {
+			bad++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var p struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(body, &p)
+		got = append(got, p.Type)
+	}))
+	l2, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "re-listen on %s", addr)
+	srv.Listener = l2
+	srv.Start()
+	defer srv.Close()
+
+	// One more event after recovery.
+	_, err = f.svc.Act(ctx, o.ID, workorders.ActionRequest{Action: workorders.ActHold, Reason: "waiting_for_parts", Actor: f.admin})
+	require.NoError(t, err)
+	clock.Add(int64(time.Hour))
+	n, err := d.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Zero(t, bad)
+	require.Equal(t, []string{"work_order.created", "work_order.assigned", "work_order.accepted", "work_order.started",
+		"work_order.held"}, got, "every event, in order")
+	ds, _, err := f.svc.ListDeliveries(ctx, hook.ID, workorders.Page{})
+	require.NoError(t, err)
+	for _, dl := range ds {
+		require.Equal(t, workorders.DeliveryDelivered, dl.Status)
+	}
+}
+
+func TestWebhookSignature(t *testing.T) {
+	body := []byte(`{"a":1}`)
+	sig := workorders.Sign("k", body)
+	require.True(t, workorders.VerifySignature("k", body, sig))
+	require.False(t, workorders.VerifySignature("other", body, sig))
+	require.False(t, workorders.VerifySignature("k", []byte(`{"a":2}`), sig))
+}
