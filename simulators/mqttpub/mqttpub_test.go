@@ -28,6 +28,12 @@ func randHex(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
+func randHexB() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func mqttURL() string {
 	if u := os.Getenv("PDM_MQTT_URL"); u != "" {
 		return u
