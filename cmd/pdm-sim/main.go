@@ -4,6 +4,7 @@
 //	pdm-sim fleet --scenario demo|FILE --truth truth.json [--mqtt-url URL]
 //	pdm-sim eval  --truth truth.json --api URL --token TOKEN [--lead 24h]
 //	pdm-sim truth --scenario demo|FILE --truth truth.json
+//	pdm-sim modbus --scenario demo|FILE --addr 127.0.0.1:5020 [--edge-config edge.yaml]
 //
 // Environment fallbacks (flags win): PDM_MQTT_URL, PDM_MQTT_TOPIC_ROOT,
 // PDM_HTTP_ADDR, PDM_ADMIN_TOKEN.
@@ -46,6 +47,7 @@ commands:
   fleet   publish a scenario's simulated fleet over MQTT and write its ground truth
   eval    score the platform's work orders against a ground-truth file
   truth   write a scenario's ground truth without running it
+  modbus  serve a scenario's assets as a Modbus TCP device (for pdm-edge)
 
 Scenarios: a YAML file, or a built-in name (demo, eval).
 Run 'pdm-sim <command> -h' for the command's flags.
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEval(ctx, args[1:], getenv, stdout, stderr)
 	case "truth":
 		return runTruth(args[1:], stdout, stderr)
+	case "modbus":
+		return runModbus(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
