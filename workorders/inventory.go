@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/openpdm/pdm/rules"
@@ -229,4 +230,258 @@ func PartsDemand(sources []DemandSource, warehouses []StockPlace, now time.Time,
 		return cmp.Compare(a.SKU, b.SKU)
 	})
 	return out
+}
+
+// Part is a catalogue entry.
+type Part struct {
+	ID        string         `json:"id"`
+	SKU       string         `json:"sku"`
+	Name      string         `json:"name"`
+	Unit      string         `json:"unit"`
+	UnitCost  float64        `json:"unit_cost"`
+	LeadTime  rules.Duration `json:"lead_time"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// ValidatePart checks a part and fills defaults.
+func ValidatePart(p *Part) error {
+	if !skuOK(p.SKU) {
+		return Invalid("sku", "must match [A-Za-z0-9._-]{1,64}")
+	}
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" || len(p.Name) > 200 {
+		return Invalid("name", "required, at most 200 characters")
+	}
+	if p.Unit == "" {
+		p.Unit = "pcs"
+	}
+	if p.UnitCost < 0 || math.IsNaN(p.UnitCost) || math.IsInf(p.UnitCost, 0) {
+		return Unprocessable("unit_cost", "must not be negative")
+	}
+	if p.LeadTime == 0 {
+		p.LeadTime = rules.Duration(7 * 24 * time.Hour)
+	}
+	return nil
+}
+
+func skuOK(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// StockLocation is a warehouse or an engineer's van.
+type StockLocation struct {
+	ID         string    `json:"id"`
+	Code       string    `json:"code"`
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"`
+	EngineerID *string   `json:"engineer_id"`
+	SiteID     *string   `json:"site_id"`
+	Location   *Location `json:"location"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// ValidateStockLocation checks a location. Vans are created with their
+// engineer; the API creates warehouses.
+func ValidateStockLocation(l *StockLocation) error {
+	if !codeOK(l.Code) {
+		return Invalid("code", "must match [A-Za-z0-9_-]{1,64}")
+	}
+	l.Name = strings.TrimSpace(l.Name)
+	if l.Name == "" {
+		l.Name = l.Code
+	}
+	if l.Kind == "" {
+		l.Kind = LocationWarehouse
+	}
+	if l.Kind != LocationWarehouse && l.Kind != LocationVan {
+		return Invalid("kind", "must be warehouse or van")
+	}
+	if (l.Kind == LocationVan) != (l.EngineerID != nil) {
+		return Unprocessable("engineer_id", "a van needs an engineer and a warehouse has none")
+	}
+	if l.Location != nil {
+		return validPoint("location", *l.Location)
+	}
+	return nil
+}
+
+// StockRow is the stock of one part at one location as `GET /stock` shows
+// it, with the expected demand from predictions.
+type StockRow struct {
+	StockLevel
+	LocationCode string `json:"location_code"`
+	LocationKind string `json:"location_kind"`
+	PartName     string `json:"part_name"`
+	Available    int    `json:"available"`
+	// Demand is the expected consumption over the forecast horizon (open
+	// predictions and unreserved open orders), by week.
+	Demand       float64   `json:"expected_demand"`
+	DemandByWeek []float64 `json:"expected_demand_by_week"`
+	// Suggested is what a purchase request would ask for now (0: none).
+	Suggested   int       `json:"suggested_order_qty"`
+	OpenRequest *string   `json:"open_purchase_request_id"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// StockFilter selects stock rows.
+type StockFilter struct {
+	LocationID string
+	PartID     string
+	SKU        string
+	// BelowReorder keeps rows whose projected stock is below the reorder
+	// point.
+	BelowReorder bool
+	Page         Page
+}
+
+// Movement is one ledger entry. OnHandDelta and ReservedDelta are what it
+// did to the stock row; the ledger sums to the stock.
+type Movement struct {
+	ID                int64     `json:"id"`
+	At                time.Time `json:"at"`
+	Kind              string    `json:"kind"`
+	LocationID        string    `json:"location_id"`
+	PartID            string    `json:"part_id"`
+	SKU               string    `json:"sku"`
+	OnHandDelta       int       `json:"on_hand_delta"`
+	ReservedDelta     int       `json:"reserved_delta"`
+	OrderID           *string   `json:"order_id"`
+	PurchaseRequestID *string   `json:"purchase_request_id"`
+	TransferID        *string   `json:"transfer_id,omitempty"`
+	Actor             string    `json:"actor"`
+	Note              string    `json:"note"`
+}
+
+// MovementFilter selects ledger entries (newest first).
+type MovementFilter struct {
+	LocationID string
+	PartID     string
+	OrderID    string
+	Kind       string
+	Page       Page
+}
+
+// StockChange is a manual movement through the API: a receipt, an
+// adjustment (signed) or a transfer to another location.
+type StockChange struct {
+	Kind         string `json:"kind"` // receipt, adjust, transfer
+	LocationID   string `json:"location_id"`
+	ToLocationID string `json:"to_location_id,omitempty"`
+	SKU          string `json:"sku"`
+	Qty          int    `json:"qty"`
+	Note         string `json:"note"`
+	Actor        string `json:"-"`
+}
+
+// ValidateStockChange checks a manual movement.
+func ValidateStockChange(c StockChange) error {
+	switch c.Kind {
+	case MoveReceipt, "transfer":
+		if c.Qty <= 0 {
+			return Unprocessable("qty", "must be positive")
+		}
+	case MoveAdjust:
+		if c.Qty == 0 {
+			return Unprocessable("qty", "must not be zero")
+		}
+	default:
+		return Invalid("kind", "must be receipt, adjust or transfer")
+	}
+	if c.LocationID == "" {
+		return Invalid("location_id", "required")
+	}
+	if c.Kind == "transfer" && (c.ToLocationID == "" || c.ToLocationID == c.LocationID) {
+		return Invalid("to_location_id", "required and different from location_id")
+	}
+	if !skuOK(c.SKU) {
+		return Invalid("sku", "must match [A-Za-z0-9._-]{1,64}")
+	}
+	return nil
+}
+
+// Purchase request statuses and reasons.
+const (
+	PROpen      = "open"
+	PROrdered   = "ordered"
+	PRReceived  = "received"
+	PRCancelled = "cancelled"
+
+	PRReasonReorder  = "reorder_point"
+	PRReasonShortage = "shortage"
+	PRReasonForecast = "forecast"
+	PRReasonManual   = "manual"
+)
+
+// PurchaseRequest asks for a quantity of a part at a location.
+type PurchaseRequest struct {
+	ID          string     `json:"id"`
+	PartID      string     `json:"part_id"`
+	SKU         string     `json:"sku"`
+	LocationID  string     `json:"location_id"`
+	Qty         int        `json:"qty"`
+	Status      string     `json:"status"`
+	Reason      string     `json:"reason"`
+	OrderID     *string    `json:"order_id"`
+	Note        string     `json:"note"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	ReceivedAt  *time.Time `json:"received_at,omitempty"`
+	ReceivedQty *int       `json:"received_qty,omitempty"`
+}
+
+// PurchaseFilter selects purchase requests (newest first).
+type PurchaseFilter struct {
+	Status     string
+	PartID     string
+	LocationID string
+	Page       Page
+}
+
+// PartsState is what an order holds: reserved (with the reservations),
+// waiting (with the shortages), consumed or released.
+type PartsState struct {
+	OrderID      string       `json:"order_id"`
+	State        string       `json:"state"`
+	ResumeStatus string       `json:"resume_status,omitempty"`
+	Reservations []Allocation `json:"reservations"`
+	Shortages    []ShortageAt `json:"shortages"`
+	UpdatedAt    time.Time    `json:"updated_at"`
+}
+
+// ShortageAt is a shortage requested at a location.
+type ShortageAt struct {
+	SKU        string `json:"sku"`
+	Qty        int    `json:"qty"`
+	LocationID string `json:"location_id"`
+}
+
+// Parts states of an order.
+const (
+	PartsReserved = "reserved"
+	PartsWaiting  = "waiting"
+	PartsConsumed = "consumed"
+	PartsReleased = "released"
+)
+
+// ReserveRequest asks to reserve an order's parts for its engineer.
+type ReserveRequest struct {
+	OrderID string
+	// VanID is the assigned engineer's van (nil: warehouses only).
+	VanID *string
+	Parts []rules.PartQty
+	// At is the job's position (nearest warehouse first).
+	At *dispatch.Point
+	// ResumeStatus is where the order goes back to when it had to wait.
+	ResumeStatus string
+	Actor        string
+	Note         string
 }

@@ -80,6 +80,9 @@ type Order struct {
 	Skills map[string]int
 	// Location is the asset's position.
 	Location Point
+	// Unlocated marks an order whose position is unknown: travel counts
+	// as zero for every engineer.
+	Unlocated bool
 	// DueAt is the SLA deadline (zero: none; Config.Horizon applies).
 	DueAt time.Time
 	// Duration is the estimated working time on site.
@@ -402,7 +405,10 @@ func contains(list []string, s string) bool {
 // price is travel plus lateness for one pair (the load term is added per
 // slot; LoadCost here is at the engineer's current load).
 func (p *problem) price(o Order, e Engineer, start time.Time) Cost {
-	travel := p.cfg.TravelTime(e.Location, o.Location)
+	var travel time.Duration
+	if !o.Unlocated {
+		travel = p.cfg.TravelTime(e.Location, o.Location)
+	}
 	arrive := start.Add(travel)
 	finish := arrive.Add(o.Duration)
 	c := Cost{
