@@ -10,12 +10,12 @@ import (
 	"github.com/openpdm/pdm/workorders/dispatch"
 )
 
-// Dispatcher assigns approved, unassigned orders to engineers as one
+// DispatchRunner assigns approved, unassigned orders to engineers as one
 // minimum-cost batch (workorders/dispatch), on approval, on decline, on
 // demand and periodically, with one runner across replicas (an advisory
 // lock). Through AfterTransition it also drives the parts side
 // (Inventory) of assignment, decline, completion and cancellation.
-type Dispatcher struct {
+type DispatchRunner struct {
 	svc *Service
 	ops OpsStore
 	inv *Inventory
@@ -29,8 +29,8 @@ type Dispatcher struct {
 	kick     chan string
 }
 
-// NewDispatcher returns a Dispatcher. inv may be nil (no parts handling).
-func NewDispatcher(svc *Service, ops OpsStore, inv *Inventory, cfg dispatch.Config, log *slog.Logger, now func() time.Time) (*Dispatcher, error) {
+// NewDispatchRunner returns a DispatchRunner. inv may be nil (no parts handling).
+func NewDispatchRunner(svc *Service, ops OpsStore, inv *Inventory, cfg dispatch.Config, log *slog.Logger, now func() time.Time) (*DispatchRunner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dispatch config: %w", err)
 	}
@@ -40,15 +40,15 @@ func NewDispatcher(svc *Service, ops OpsStore, inv *Inventory, cfg dispatch.Conf
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{svc: svc, ops: ops, inv: inv, cfg: cfg, Now: now, Log: log, Interval: time.Minute,
+	return &DispatchRunner{svc: svc, ops: ops, inv: inv, cfg: cfg, Now: now, Log: log, Interval: time.Minute,
 		kick: make(chan string, 1)}, nil
 }
 
 // Config returns the cost model.
-func (d *Dispatcher) Config() dispatch.Config { return d.cfg }
+func (d *DispatchRunner) Config() dispatch.Config { return d.cfg }
 
 // Kick asks Loop for a run soon; it never blocks.
-func (d *Dispatcher) Kick(reason string) {
+func (d *DispatchRunner) Kick(reason string) {
 	select {
 	case d.kick <- reason:
 	default:
@@ -58,7 +58,7 @@ func (d *Dispatcher) Kick(reason string) {
 // Loop runs dispatch whenever kicked and every Interval until ctx ends.
 // Run it in one goroutine per process; the advisory lock keeps replicas
 // from dispatching at once.
-func (d *Dispatcher) Loop(ctx context.Context) error {
+func (d *DispatchRunner) Loop(ctx context.Context) error {
 	t := time.NewTicker(d.Interval)
 	defer t.Stop()
 	for {
@@ -78,7 +78,7 @@ func (d *Dispatcher) Loop(ctx context.Context) error {
 
 // Run dispatches once under the dispatch lock. ran is false when another
 // replica holds the lock (then nothing happens here).
-func (d *Dispatcher) Run(ctx context.Context, trigger string) (DispatchRun, bool, error) {
+func (d *DispatchRunner) Run(ctx context.Context, trigger string) (DispatchRun, bool, error) {
 	var out DispatchRun
 	ran, err := d.svc.Store.WithLock(ctx, LockDispatch, func(ctx context.Context) error {
 		var err error
@@ -90,7 +90,7 @@ func (d *Dispatcher) Run(ctx context.Context, trigger string) (DispatchRun, bool
 
 // availability is when e is on shift from now over the horizon; an
 // engineer without shifts counts as always on shift.
-func (d *Dispatcher) availability(e Engineer, now time.Time) []dispatch.Interval {
+func (d *DispatchRunner) availability(e Engineer, now time.Time) []dispatch.Interval {
 	end := now.Add(d.cfg.Horizon)
 	if len(e.Shifts) == 0 {
 		av := []dispatch.Interval{{Start: now, End: end}}
@@ -119,7 +119,7 @@ func subtractInterval(iv []dispatch.Interval, off dispatch.Interval) []dispatch.
 	return out
 }
 
-func (d *Dispatcher) run(ctx context.Context, trigger string) (DispatchRun, error) {
+func (d *DispatchRunner) run(ctx context.Context, trigger string) (DispatchRun, error) {
 	now := d.Now().UTC()
 	run := DispatchRun{Trigger: trigger, StartedAt: now, Jobs: []PlannedJob{}}
 	engineers, err := d.ops.ActiveEngineers(ctx)
@@ -226,7 +226,7 @@ func (d *Dispatcher) run(ctx context.Context, trigger string) (DispatchRun, erro
 	return saved, nil
 }
 
-func (d *Dispatcher) redispatchOffShift(ctx context.Context, byUser map[string]Engineer, av map[string][]dispatch.Interval, now time.Time, run *DispatchRun) error {
+func (d *DispatchRunner) redispatchOffShift(ctx context.Context, byUser map[string]Engineer, av map[string][]dispatch.Interval, now time.Time, run *DispatchRun) error {
 	assigned, err := d.ops.AssignedOrders(ctx)
 	if err != nil {
 		return err
@@ -274,7 +274,7 @@ func firstStart(av []dispatch.Interval, now time.Time) (time.Time, bool) {
 // them; completion consumes them. Bind it to Service.AfterTransition.
 // Failures are logged; Reconcile (run periodically) repairs what they
 // missed.
-func (d *Dispatcher) AfterTransition(ctx context.Context, o Order, e Event) {
+func (d *DispatchRunner) AfterTransition(ctx context.Context, o Order, e Event) {
 	var err error
 	switch o.Status {
 	case StatusApproved:
@@ -323,7 +323,7 @@ type CurrentJob struct {
 }
 
 // CurrentPlan builds the plan view.
-func (d *Dispatcher) CurrentPlan(ctx context.Context) (Plan, error) {
+func (d *DispatchRunner) CurrentPlan(ctx context.Context) (Plan, error) {
 	now := d.Now().UTC()
 	p := Plan{GeneratedAt: now, Current: []CurrentJob{}}
 	run, err := d.ops.LatestDispatchRun(ctx)

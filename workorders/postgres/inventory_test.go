@@ -25,7 +25,7 @@ type opsFixture struct {
 	ops   *postgres.Ops
 	svc   *workorders.Service
 	inv   *workorders.Inventory
-	disp  *workorders.Dispatcher
+	disp  *workorders.DispatchRunner
 	site  workorders.Site
 	asset workorders.Asset
 	admin workorders.Actor
@@ -41,7 +41,7 @@ func newOpsFixture(t *testing.T) *opsFixture {
 	f.svc = workorders.NewService(store, nil, clock)
 	f.inv = workorders.NewInventory(f.svc, f.ops, nil, clock)
 	var err error
-	f.disp, err = workorders.NewDispatcher(f.svc, f.ops, f.inv, dispatch.DefaultConfig(), nil, clock)
+	f.disp, err = workorders.NewDispatchRunner(f.svc, f.ops, f.inv, dispatch.DefaultConfig(), nil, clock)
 	require.NoError(t, err)
 	f.svc.AfterTransition = f.disp.AfterTransition
 	ctx := context.Background()
