@@ -119,7 +119,10 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	res.Limit = limit
 	pts := make([]Point, len(points))
 	copy(pts, points)
-	sort.Slice(pts, func(i, j int) bool { return pts[i].TS.Before(pts[j].TS) })
+	less := func(i, j int) bool { return pts[i].TS.Before(pts[j].TS) }
+	if !sort.SliceIsSorted(pts, less) {
+		sort.Slice(pts, less)
+	}
 	res.Points = len(pts)
 	if len(pts) == 0 {
 		return res
@@ -135,6 +138,16 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	for i, p := range pts {
 		xs[i] = p.TS.Sub(end).Hours()
 		ys[i] = p.Value
+	}
+	dir := 1.0
+	if r.Direction == rules.Below {
+		dir = -1
+	}
+	// Cheapest exit first, on the raw points: a clear trend away from the
+	// limit, or one that gets nowhere near it, needs no robust fit.
+	if reason := precheck(xs, ys, dir, limit, spec.Horizon.D().Hours(), 1, 4); reason != "" {
+		res.Reason = reason
+		return res
 	}
 	// Robust outlier rejection: a Theil–Sen line, then drop points far
 	// from it in units of the median absolute deviation. Single spikes
@@ -159,15 +172,12 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 		res.Reason = ReasonShortSpan
 		return res
 	}
-	// Cheap pre-check in closed form: without a significant slope towards
-	// the limit neither model can predict a crossing, so skip the fits.
-	dir := 1.0
-	if r.Direction == rules.Below {
-		dir = -1
-	}
-	if b, t := olsSlope(xs, ys); b*dir <= 0 || t < o.MinT/2 {
-		res.Slope = b
-		res.Reason = ReasonNoTrend
+	// Pre-check in closed form on the clean points: without a significant
+	// slope towards the limit, or a line that gets near it, neither model
+	// can predict a crossing within the horizon, so skip the full fits.
+	horizon := spec.Horizon.D().Hours()
+	if reason := precheck(xs, ys, dir, limit, horizon, o.MinT/2, 2); reason != "" {
+		res.Reason = reason
 		return res
 	}
 	cands := []model{}
@@ -222,7 +232,6 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 		hCross = 0 // already beyond the limit by the fit
 	}
 	res.Crossing = end.Add(hours(hCross))
-	horizon := spec.Horizon.D().Hours()
 	if hCross > horizon {
 		res.Reason = ReasonBeyondHorizon
 		return res
@@ -258,6 +267,35 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	return res
 }
 
+// precheck fits both models' lines in closed form and returns the gate
+// reason when there is no slope towards the limit with a t statistic of
+// at least minT, or when neither line reaches the limit within reach times
+// the horizon (hours); "" when the full fits are worth running.
+func precheck(xs, ys []float64, dir, limit, horizon, minT, reach float64) string {
+	a0, b0, t0 := ols(xs, ys)
+	if b0*dir <= 0 || t0 < minT {
+		return ReasonNoTrend
+	}
+	if (limit-a0)/b0 <= reach*horizon {
+		return ""
+	}
+	if limit <= 0 {
+		return ReasonBeyondHorizon
+	}
+	logs := make([]float64, len(ys))
+	for i, y := range ys {
+		if y <= 0 {
+			return ReasonBeyondHorizon
+		}
+		logs[i] = math.Log(y)
+	}
+	la, lb, _ := ols(xs, logs)
+	if lb*dir > 0 && (math.Log(limit)-la)/lb <= reach*horizon {
+		return ""
+	}
+	return ReasonBeyondHorizon
+}
+
 // readings counts the readings behind points.
 func readings(pts []Point) int {
 	n := 0
@@ -267,8 +305,9 @@ func readings(pts []Point) int {
 	return n
 }
 
-// olsSlope returns the least-squares slope and its |t| statistic.
-func olsSlope(xs, ys []float64) (b, t float64) {
+// ols returns the least-squares line a + b·x and the slope's |t|
+// statistic, in closed form (the cheap pre-check before the full fits).
+func ols(xs, ys []float64) (a, b, t float64) {
 	n := float64(len(xs))
 	var sx, sy float64
 	for i := range xs {
@@ -283,10 +322,10 @@ func olsSlope(xs, ys []float64) (b, t float64) {
 		sxy += dx * (ys[i] - my)
 	}
 	if sxx == 0 || n < 3 {
-		return 0, 0
+		return my, 0, 0
 	}
 	b = sxy / sxx
-	a := my - b*mx
+	a = my - b*mx
 	var sse float64
 	for i := range xs {
 		e := ys[i] - a - b*xs[i]
@@ -294,9 +333,9 @@ func olsSlope(xs, ys []float64) (b, t float64) {
 	}
 	se := math.Sqrt(sse/(n-2)) / math.Sqrt(sxx)
 	if se == 0 {
-		return b, math.Inf(1)
+		return a, b, math.Inf(1)
 	}
-	return b, math.Abs(b) / se
+	return a, b, math.Abs(b) / se
 }
 
 func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }

@@ -122,6 +122,16 @@ func (s *Series) Observe(ts time.Time, v float64) []rules.Signal {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
 	}
+	s.add(ts, v)
+	if !s.lastFit.IsZero() && ts.Sub(s.lastFit) < s.refit {
+		return nil
+	}
+	s.lastFit = ts
+	return s.fit(ts)
+}
+
+// add puts a reading into the window and evicts what left it.
+func (s *Series) add(ts time.Time, v float64) {
 	s.lastValue = rules.Sample{TS: ts, Value: v}
 	idx := ts.UnixNano() / int64(s.width)
 	if n := len(s.buckets); n > 0 && s.buckets[n-1].idx == idx {
@@ -143,11 +153,6 @@ func (s *Series) Observe(ts time.Time, v float64) []rules.Signal {
 	if drop > 0 {
 		s.buckets = append(s.buckets[:0], s.buckets[drop:]...)
 	}
-	if !s.lastFit.IsZero() && ts.Sub(s.lastFit) < s.refit {
-		return nil
-	}
-	s.lastFit = ts
-	return s.fit(ts)
 }
 
 // Points returns the window's points (one per bucket) in time order.
