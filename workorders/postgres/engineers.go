@@ -141,8 +141,8 @@ func (s *Ops) CreateEngineer(ctx context.Context, e workorders.Engineer) (workor
 		}
 		// Every engineer has a van; it starts where the engineer's home is.
 		if _, err := tx.Exec(ctx, `insert into stock_locations (code, name, kind, engineer_id, site_id, lat, lon)
-			values ('van-' || replace($1::text, '-', ''), 'Van of ' || $2, 'van', $1, $3, $4, $5)`,
-			id, e.Name, e.SiteID, e.Home.Lat, e.Home.Lon); err != nil {
+			values ($1, $2, 'van', $3, $4, $5, $6)`,
+			"van-"+strings.ReplaceAll(id, "-", ""), "Van of "+e.Name, id, e.SiteID, e.Home.Lat, e.Home.Lon); err != nil {
 			return err
 		}
 		out, err = scanEngineer(tx.QueryRow(ctx, `select `+engineerCols+` from engineers e where e.id = $1`, id))
