@@ -10,14 +10,26 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/openpdm/pdm/ingest"
+	"github.com/openpdm/pdm/ingest/influx"
+	"github.com/openpdm/pdm/ingest/mqtt"
+	"github.com/openpdm/pdm/rules"
 )
 
-// serveHooks lets tests learn what serve bound and started.
+// serveHooks lets tests and the demo learn what serve bound and started.
 type serveHooks struct {
-	// Ready is called once the API listens, with its address.
-	Ready func(apiAddr string)
+	// Ready is called once the API listens, with its address and the
+	// admin token (empty when an admin existed already and none was given).
+	Ready func(apiAddr, adminToken string)
 }
+
+// startTimeout bounds how long serve waits for a dependency at start.
+const startTimeout = 15 * time.Second
 
 // serve runs the roles of Config.Only (all when empty) until ctx ends, then
 // drains in-flight work and returns nil. A dependency that cannot be
@@ -27,15 +39,94 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Time series store.
+	ts, err := influx.New(influx.Config{URL: cfg.InfluxURL, Token: cfg.InfluxToken, Bucket: cfg.InfluxBucket})
+	if err != nil {
+		return fmt.Errorf("influxdb: %w", err)
+	}
+	defer ts.Close()
+	if err := pingWithin(ctx, ts.Ping); err != nil {
+		return fmt.Errorf("influxdb unreachable at %s: %w", cfg.InfluxURL, err)
+	}
+
+	core, err := openCore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer core.Close()
+	adminToken, err := core.bootstrapAdmin(ctx, cfg.AdminToken)
+	if err != nil {
+		return err
+	}
+	if adminToken != "" && cfg.AdminToken == "" {
+		fmt.Fprintf(stdout, "admin token (shown once, keep it): %s\n", adminToken)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+
+	// Rules and prediction consume what ingest stored.
+	var engine *rules.Engine
+	if cfg.runs("predict") {
+		engine, err = rules.NewEngine(rules.Config{
+			Assets: core.assetLookup(),
+			Rules:  core.ruleSource(),
+			Signal: core.handleSignal,
+			Logger: log.With("component", "rules"),
+		})
+		if err != nil {
+			return err
+		}
+		n, err := engine.WarmStart(ctx, ts, assetLister{ts}, time.Now())
+		if err != nil {
+			log.Warn("warm start incomplete", "err", err)
+		}
+		log.Info("warm start", "readings", n)
+		g.Go(func() error { return engine.Run(gctx) })
+	}
+
+	// Ingest.
+	var pipe *ingest.Pipeline
+	if cfg.runs("ingest") || cfg.Only == "predict" {
+		pipe, err = newPipeline(cfg, ts, engine, reg, log)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return pipe.Run(gctx) })
+	}
+
+	// API.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-
-	g, gctx := errgroup.WithContext(ctx)
+	handler, err := core.apiHandler(apiDeps{
+		log:     log,
+		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		ts:      ts,
+		pipe:    pipe,
+		engine:  engine,
+		apiOnly: cfg.runs("api"),
+		ready: func(ctx context.Context) error {
+			var errs []error
+			if err := core.Ping(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("postgresql: %w", err))
+			}
+			if pipe != nil {
+				errs = append(errs, pipe.Ready(ctx))
+			} else if err := ts.Ping(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("influxdb: %w", err))
+			}
+			return errors.Join(errs...)
+		},
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -48,13 +139,74 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})
-	log.Info("pdm serving", "http", ln.Addr().String(), "only", cfg.Only)
+
+	core.startJobs(gctx, g, log)
+
+	log.Info("pdm serving", "http", ln.Addr().String(), "only", cfg.Only, "mqtt", cfg.MQTTURL, "topic_root", cfg.TopicRoot)
 	if hooks != nil && hooks.Ready != nil {
-		hooks.Ready(ln.Addr().String())
+		hooks.Ready(ln.Addr().String(), adminToken)
 	}
 	err = g.Wait()
 	log.Info("pdm stopped")
 	return err
+}
+
+// newPipeline builds the MQTT → InfluxDB pipeline. With --only predict it
+// is an observer: its own unshared subscription, nothing written, readings
+// only handed to the rules engine.
+func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, reg prometheus.Registerer, log *slog.Logger) (*ingest.Pipeline, error) {
+	clientID, group := cfg.ClientID, cfg.ShareGroup
+	var w ingest.Writer = ts
+	if cfg.Only == "predict" {
+		clientID, group, w = cfg.ClientID+"-predict", "", discardWriter{}
+	}
+	src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: clientID, Topics: ingest.Subscriptions(cfg.TopicRoot, group)}, log.With("component", "mqtt"))
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	deps := ingest.Deps{Source: src, Writer: w, Registerer: reg, Logger: log.With("component", "ingest")}
+	if engine != nil {
+		deps.Consumer = engine
+		deps.Events = engine
+	}
+	return ingest.NewPipeline(ingest.Config{TopicRoot: cfg.TopicRoot, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchInterval}, deps)
+}
+
+// discardWriter stores nothing: the predict-only role observes readings
+// that an ingest replica stores.
+type discardWriter struct{}
+
+func (discardWriter) Write(context.Context, []ingest.Reading) error { return nil }
+
+// assetLister adapts the InfluxDB series listing to the rules engine.
+type assetLister struct{ c *influx.Client }
+
+func (l assetLister) ListAssets(ctx context.Context, from, to time.Time) ([]rules.AssetCode, error) {
+	as, err := l.c.Assets(ctx, nil, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rules.AssetCode, len(as))
+	for i, a := range as {
+		out[i] = rules.AssetCode{Site: a.Site, Asset: a.Asset}
+	}
+	return out, nil
+}
+
+func pingWithin(ctx context.Context, ping func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	var err error
+	for {
+		if err = ping(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func migrate(ctx context.Context, cfg Config, stderr io.Writer) error {
@@ -62,12 +214,11 @@ func migrate(ctx context.Context, cfg Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("migrate: not wired yet")
+	core, err := openCore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	core.Close()
+	log.Info("migrations applied")
 	return nil
 }
-
-func demo(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
-	return serve(ctx, cfg, stdout, stderr, nil)
-}
-
-var _ = slog.Default

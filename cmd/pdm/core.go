@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/robfig/cron/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openpdm/pdm/ingest"
+	"github.com/openpdm/pdm/ingest/influx"
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/postgres"
+)
+
+// core is the ticket core as this process uses it: the pool, the store and
+// the service, with the adapters other parts are bound through.
+type core struct {
+	pool  *pgxpool.Pool
+	store *postgres.Store
+	svc   *workorders.Service
+}
+
+// openCore connects to PostgreSQL, applies the migrations (under an
+// advisory lock, so replicas may start together) and builds the service.
+func openCore(ctx context.Context, cfg Config, log *slog.Logger) (*core, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.PGURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgresql: bad PDM_PG_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgresql: %w", err)
+	}
+	if err := pingWithin(ctx, pool.Ping); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgresql unreachable at %s: %w", cfg.PGURL, err)
+	}
+	if err := postgres.MigrateLog(ctx, pool, log.With("component", "migrate")); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgresql: migrate: %w", err)
+	}
+	store := postgres.New(pool)
+	svc := workorders.NewService(store, log.With("component", "workorders"), time.Now)
+	return &core{pool: pool, store: store, svc: svc}, nil
+}
+
+func (c *core) Close() { c.pool.Close() }
+
+func (c *core) Ping(ctx context.Context) error { return c.pool.Ping(ctx) }
+
+// bootstrapAdmin ensures an admin with the given token exists, or creates
+// one with a generated token when none exists; it returns the token to show
+// (empty when nothing new was created).
+func (c *core) bootstrapAdmin(ctx context.Context, token string) (string, error) {
+	t, err := c.svc.BootstrapAdmin(ctx, token)
+	if err != nil {
+		return "", fmt.Errorf("bootstrap admin: %w", err)
+	}
+	return t, nil
+}
+
+// handleSignal delivers a rule's or prediction's signal to the ticket core.
+// Signals the core can never accept (their asset is gone, the rule is
+// invalid) are marked permanent so the outbox drops them.
+func (c *core) handleSignal(ctx context.Context, s rules.Signal) error {
+	err := c.svc.HandleSignal(ctx, s)
+	var verr *workorders.ValidationError
+	if errors.Is(err, workorders.ErrNotFound) || errors.As(err, &verr) {
+		return fmt.Errorf("%w: %w", rules.ErrRejected, err)
+	}
+	return err
+}
+
+type assetLookup struct{ store *postgres.Store }
+
+func (c *core) assetLookup() rules.AssetLookup { return assetLookup{c.store} }
+
+func (l assetLookup) Asset(ctx context.Context, site, code string) (rules.AssetRef, bool, error) {
+	a, err := l.store.AssetByCode(ctx, site, code)
+	if errors.Is(err, workorders.ErrNotFound) {
+		return rules.AssetRef{}, false, nil
+	}
+	if err != nil {
+		return rules.AssetRef{}, false, err
+	}
+	return rules.AssetRef{Site: a.SiteCode, Code: a.Code, ID: a.ID, Type: a.Type}, true, nil
+}
+
+type ruleSource struct{ store *postgres.Store }
+
+func (c *core) ruleSource() rules.RuleSource { return ruleSource{c.store} }
+
+func (s ruleSource) Rules(ctx context.Context) ([]rules.Rule, error) { return s.store.EnabledRules(ctx) }
+
+// apiDeps is what the HTTP API is bound to besides the ticket core.
+type apiDeps struct {
+	log     *slog.Logger
+	metrics http.Handler
+	ready   func(context.Context) error
+	ts      *influx.Client
+	pipe    *ingest.Pipeline // nil when this process runs no ingest
+	engine  *rules.Engine    // nil when this process runs no rules
+	apiOnly bool             // false: serve only health, readiness and metrics
+}
+
+func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
+	hcfg := httpapi.Config{
+		Service:   c.svc,
+		Log:       d.log.With("component", "api"),
+		Ready:     d.ready,
+		Metrics:   d.metrics,
+		Telemetry: telemetryReader{d.ts},
+		Backtester: backtester{
+			bt:     &rules.Backtester{History: d.ts},
+			assets: c.store,
+		},
+	}
+	if d.pipe != nil {
+		hcfg.Rejects = rejects{d.pipe}
+	}
+	srv, err := httpapi.New(hcfg)
+	if err != nil {
+		return nil, err
+	}
+	if d.apiOnly {
+		return srv, nil
+	}
+	// A worker role without the API still answers health, readiness and metrics.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.ready(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.Handle("GET /metrics", d.metrics)
+	return mux, nil
+}
+
+type rejects struct{ p *ingest.Pipeline }
+
+func (r rejects) Rejects(context.Context) []httpapi.Reject {
+	in := r.p.Rejects()
+	out := make([]httpapi.Reject, len(in))
+	for i, x := range in {
+		out[i] = httpapi.Reject{At: x.Time, Topic: x.Topic, Reason: string(x.Reason), Payload: x.Payload}
+	}
+	return out
+}
+
+type telemetryReader struct{ c *influx.Client }
+
+func (t telemetryReader) Telemetry(ctx context.Context, q httpapi.TelemetryQuery) ([]httpapi.Series, error) {
+	if q.Metric == "" {
+		return nil, &workorders.ValidationError{Field: "metric", Message: "metric is required"}
+	}
+	pts, err := t.c.Series(ctx, q.SiteCode, q.AssetCode, q.Metric, q.From, q.To, q.Every)
+	if err != nil {
+		return nil, err
+	}
+	s := httpapi.Series{Metric: q.Metric, Points: make([]httpapi.Point, len(pts))}
+	for i, p := range pts {
+		s.Points[i] = httpapi.Point{TS: p.TS, Value: p.Value}
+	}
+	return []httpapi.Series{s}, nil
+}
+
+// backtester finds the assets a rule covers and replays their history.
+type backtester struct {
+	bt     *rules.Backtester
+	assets *postgres.Store
+}
+
+func (b backtester) Backtest(ctx context.Context, r rules.Rule, from, to time.Time) ([]rules.Signal, error) {
+	var refs []rules.AssetRef
+	if r.AssetID != "" {
+		a, err := b.assets.GetAsset(ctx, r.AssetID)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, rules.AssetRef{Site: a.SiteCode, Code: a.Code, ID: a.ID, Type: a.Type})
+	} else {
+		page := workorders.Page{Limit: 500}
+		for {
+			as, next, err := b.assets.ListAssets(ctx, workorders.AssetFilter{Type: r.AssetType, Page: page})
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range as {
+				refs = append(refs, rules.AssetRef{Site: a.SiteCode, Code: a.Code, ID: a.ID, Type: a.Type})
+			}
+			if next == "" {
+				break
+			}
+			page.Cursor = next
+		}
+	}
+	res, err := b.bt.Backtest(ctx, r, refs, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return res.Signals, nil
+}
+
+// startJobs schedules the ticket core's background work: the SLA job every
+// minute (robfig/cron, one replica at a time through an advisory lock) and
+// the webhook dispatcher.
+func (c *core) startJobs(ctx context.Context, g *errgroup.Group, log *slog.Logger) {
+	cl := cronLogger{log.With("component", "cron")}
+	cr := cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl))
+	sla := workorders.NewSLAJob(c.svc)
+	cr.AddFunc("@every 1m", func() {
+		if err := sla.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sla job", "err", err)
+		}
+	})
+	cr.Start()
+	g.Go(func() error {
+		<-ctx.Done()
+		<-cr.Stop().Done()
+		return nil
+	})
+	wh := workorders.NewDispatcher(c.svc)
+	g.Go(func() error { return wh.Run(ctx) })
+}
+
+// cronLogger adapts slog to robfig/cron's logger.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug(msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error(msg, append(kv, "err", err)...)
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/simulators"
+)
+
+// apiClient talks to pdm's own REST API, as any outside tool would; the demo
+// seeds its site through it.
+type apiClient struct {
+	base  string // http://host:port/api/v1
+	token string
+	hc    *http.Client
+}
+
+func newAPIClient(addr, token string) *apiClient {
+	return &apiClient{base: "http://" + addr + "/api/v1", token: token, hc: &http.Client{Timeout: 15 * time.Second}}
+}
+
+// apiError is a non-2xx answer.
+type apiError struct {
+	Status int
+	Body   string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
+
+// do sends body (when not nil) as JSON and decodes the answer into out
+// (when not nil).
+func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return &apiError{Status: resp.StatusCode, Body: string(b)}
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: decode: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+type listOf[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// all follows the cursor through every page of a list endpoint.
+func listAll[T any](ctx context.Context, c *apiClient, path string, q url.Values) ([]T, error) {
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("limit", "500")
+	var out []T
+	for {
+		var page listOf[T]
+		if err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		q.Set("cursor", page.NextCursor)
+	}
+}
+
+type idCode struct {
+	ID   string `json:"id"`
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+// seedScenario registers the scenario's site, assets and rules through the
+// API. It is idempotent: what exists (by code or rule name) is left alone.
+func seedScenario(ctx context.Context, c *apiClient, s *simulators.Scenario) (siteID string, err error) {
+	sites, err := listAll[idCode](ctx, c, "/sites", nil)
+	if err != nil {
+		return "", fmt.Errorf("list sites: %w", err)
+	}
+	for _, x := range sites {
+		if x.Code == s.Site {
+			siteID = x.ID
+		}
+	}
+	if siteID == "" {
+		var created idCode
+		err := c.do(ctx, http.MethodPost, "/sites", map[string]any{
+			"code": s.Site, "name": "Demo plant " + s.Site,
+			"location": map[string]float64{"lat": 52.52, "lon": 13.405},
+		}, &created)
+		if err != nil {
+			return "", fmt.Errorf("create site %s: %w", s.Site, err)
+		}
+		siteID = created.ID
+	}
+	have, err := listAll[idCode](ctx, c, "/assets", url.Values{"site_id": {siteID}})
+	if err != nil {
+		return "", fmt.Errorf("list assets: %w", err)
+	}
+	exists := map[string]bool{}
+	for _, a := range have {
+		exists[a.Code] = true
+	}
+	for i, m := range s.Assets {
+		if exists[m.Code()] {
+			continue
+		}
+		crit := 3
+		if m.Profile().FailureMode != "" {
+			crit = 4
+		}
+		err := c.do(ctx, http.MethodPost, "/assets", map[string]any{
+			"site_id": siteID, "code": m.Code(), "type": m.Type().Name,
+			"name": m.Type().Name + " " + m.Code(), "criticality": crit,
+			"location": map[string]float64{"lat": 52.52 + float64(i)*0.001, "lon": 13.405 + float64(i)*0.001},
+		}, nil)
+		if err != nil {
+			return "", fmt.Errorf("create asset %s: %w", m.Code(), err)
+		}
+	}
+	existing, err := listAll[rules.Rule](ctx, c, "/rules", nil)
+	if err != nil {
+		return "", fmt.Errorf("list rules: %w", err)
+	}
+	named := map[string]bool{}
+	for _, r := range existing {
+		named[r.Name] = true
+	}
+	for _, r := range s.Rules {
+		if named[r.Name] {
+			continue
+		}
+		r.Enabled = true
+		if err := c.do(ctx, http.MethodPost, "/rules", r, nil); err != nil {
+			return "", fmt.Errorf("create rule %q: %w", r.Name, err)
+		}
+	}
+	return siteID, nil
+}
