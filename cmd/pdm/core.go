@@ -98,7 +98,9 @@ type ruleSource struct{ store *postgres.Store }
 
 func (c *core) ruleSource() rules.RuleSource { return ruleSource{c.store} }
 
-func (s ruleSource) Rules(ctx context.Context) ([]rules.Rule, error) { return s.store.EnabledRules(ctx) }
+func (s ruleSource) Rules(ctx context.Context) ([]rules.Rule, error) {
+	return s.store.EnabledRules(ctx)
+}
 
 // apiDeps is what the HTTP API is bound to besides the ticket core.
 type apiDeps struct {
