@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -103,8 +104,19 @@ func startRig(t testing.TB, o rigOpts) *rig {
 		}
 		return p.Ready(context.Background()) == nil
 	})
-	t.Cleanup(func() { r.stop(t) })
+	t.Cleanup(func() {
+		r.stop(t)
+		dropSession(o.broker, o.clientID)
+	})
 	return r
+}
+
+// dropSession removes the persistent session a test left in the broker.
+func dropSession(broker, clientID string) {
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(clientID).SetCleanSession(true))
+	if tok := c.Connect(); tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
+		c.Disconnect(50)
+	}
 }
 
 func (r *rig) stop(t testing.TB) {
