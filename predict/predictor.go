@@ -186,6 +186,16 @@ func (s *Series) fit(now time.Time) []rules.Signal {
 	return []rules.Signal{TrendSignal(s.rule, s.asset, res, now)}
 }
 
+// Rearm forgets what was raised (the engine calls it after a warm start,
+// whose signals were muted), keeping the window and the confirmation
+// streak, so a prediction that still holds is raised on the next fit.
+func (s *Series) Rearm() {
+	s.lastEmit, s.lastRUL = time.Time{}, 0
+	s.lastFit = time.Time{}
+}
+
+var _ rules.Rearmer = (*Series)(nil)
+
 // TrendSignal builds the trend signal for a passing fit, with the
 // contract's evidence: metric, window start/end, point count, slope,
 // intercept, r2, the limit, the predicted crossing and its bounds.

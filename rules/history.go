@@ -105,7 +105,32 @@ func (e *Engine) WarmStart(ctx context.Context, h History, l AssetLister, now ti
 		e.consume(ctx, rd, func(Signal) {})
 		n += len(rd)
 	}
+	e.rearm()
 	return n, errors.Join(errs...)
+}
+
+// Rearmer is implemented by series observers that remember what they
+// raised; after a warm start the engine calls Rearm so that what they
+// muted during the replay is raised again when it still holds.
+type Rearmer interface {
+	Rearm()
+}
+
+func (e *Engine) rearm() {
+	for i := range e.shards {
+		sh := &e.shards[i]
+		sh.mu.Lock()
+		for _, m := range sh.assets {
+			for _, s := range m {
+				for _, o := range s.obs {
+					if r, ok := o.(Rearmer); ok {
+						r.Rearm()
+					}
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
 }
 
 // MaxBacktestPeriod bounds how much history one backtest replays.

@@ -51,7 +51,8 @@ type OutboxStats struct {
 // (and so ingest) goes on while the receiver is down. Nothing is dropped
 // for lack of room: an undelivered signal is replaced only by a newer one
 // with the same kind, level, rule, asset and metric (the newer carries the
-// latest evidence, which is what the receiver would keep anyway), so the
+// latest evidence, which is what the receiver would keep anyway, and the
+// earliest DetectedAt of the two), so the
 // queue is bounded by the number of distinct keys, not by time. Delivery
 // is in order of the latest update per key; failures are retried with
 // exponential backoff. What is still queued when the process dies is lost;
@@ -97,7 +98,11 @@ func (o *Outbox) Put(s Signal) {
 	k := keyOf(s)
 	o.mu.Lock()
 	if el, ok := o.index[k]; ok {
-		o.queue.Remove(el)
+		// Keep the earliest detection: it is what lead time is measured
+		// from when the receiver opens an order from this signal.
+		if old := o.queue.Remove(el).(Signal); old.DetectedAt.Before(s.DetectedAt) {
+			s.DetectedAt = old.DetectedAt
+		}
 		o.stats.Superseded++
 	}
 	o.index[k] = o.queue.PushBack(s)
