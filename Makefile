@@ -38,6 +38,17 @@ fuzz:
 	$(GO) test ./ingest -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz '^FuzzDecodeLineProtocol$$' -fuzztime $(FUZZTIME)
 
+## edge-release: static pdm-edge binaries (CGO off) for linux amd64, arm64 and armv7 in bin/release.
+edge-release:
+	@mkdir -p bin/release
+	@set -e; version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev); \
+	for target in amd64: arm64: arm:7; do \
+		arch=$${target%%:*}; arm=$${target#*:}; name=pdm-edge-linux-$$arch$${arm:+v$$arm}; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath \
+			-ldflags "-s -w -X main.version=$$version" -o bin/release/$$name ./cmd/pdm-edge; \
+		printf '%-26s %9d bytes\n' $$name $$(stat -c %s bin/release/$$name); \
+	done
+
 lint:
 	gofmt -l . | (! grep .)
 	$(GO) vet ./...

@@ -23,7 +23,7 @@ func testReading(asset string, ts int64, v float64) Item {
 	}}
 }
 
-func openTestQueue(t *testing.T, max int64) (*Queue, string) {
+func openTestQueue(t testing.TB, max int64) (*Queue, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "q.db")
 	q, err := OpenQueue(path, max)
