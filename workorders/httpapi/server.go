@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,6 +47,9 @@ type Config struct {
 	MaxAttachmentBytes int64
 	// MaxBodyBytes limits JSON request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// AuthCacheTTL is how long a token's user is remembered (default 30 s;
+	// negative disables the cache).
+	AuthCacheTTL time.Duration
 }
 
 // Server is the HTTP API.
@@ -55,6 +59,44 @@ type Server struct {
 	log    *slog.Logger
 	engine *gin.Engine
 	routes []Route
+	auth   authCache
+}
+
+// authCache remembers token hashes' users briefly, saving a query per request.
+type authCache struct {
+	ttl time.Duration
+	mu  sync.Mutex // guards m
+	m   map[string]cachedUser
+}
+
+type cachedUser struct {
+	u       workorders.User
+	expires time.Time
+}
+
+func (a *authCache) get(key string, now time.Time) (workorders.User, bool) {
+	if a.ttl <= 0 {
+		return workorders.User{}, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cu, ok := a.m[key]
+	if !ok || now.After(cu.expires) {
+		return workorders.User{}, false
+	}
+	return cu.u, true
+}
+
+func (a *authCache) put(key string, u workorders.User, now time.Time) {
+	if a.ttl <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil || len(a.m) > 10000 {
+		a.m = map[string]cachedUser{}
+	}
+	a.m[key] = cachedUser{u: u, expires: now.Add(a.ttl)}
 }
 
 // Route is one registered endpoint with its documentation. Roles empty
@@ -89,7 +131,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log}
+	if cfg.AuthCacheTTL == 0 {
+		cfg.AuthCacheTTL = 30 * time.Second
+	}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, auth: authCache{ttl: cfg.AuthCacheTTL}}
 	s.engine = gin.New()
 	s.engine.Use(gin.Recovery())
 	s.engine.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
@@ -181,11 +226,18 @@ func (s *Server) authorize(r Route) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		u, err := s.svc.Authenticate(c.Request.Context(), strings.TrimSpace(tok))
-		if err != nil {
-			s.fail(c, err)
-			c.Abort()
-			return
+		tok = strings.TrimSpace(tok)
+		key := string(workorders.HashToken(tok))
+		now := time.Now()
+		u, ok := s.auth.get(key, now)
+		if !ok {
+			var err error
+			if u, err = s.svc.Authenticate(c.Request.Context(), tok); err != nil {
+				s.fail(c, err)
+				c.Abort()
+				return
+			}
+			s.auth.put(key, u, now)
 		}
 		if !slices.Contains(roles, u.Role) {
 			writeError(c, http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not %s %s", u.Role, r.Method, r.Path))

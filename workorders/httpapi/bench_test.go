@@ -1,0 +1,272 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/postgres"
+)
+
+// benchSeed is a database seeded with n work orders through COPY.
+type benchSeed struct {
+	pool      *pgxpool.Pool
+	srv       *httptest.Server
+	token     string
+	sites     []string
+	assets    []string
+	engineers []string
+	orders    []string // a sample of order IDs
+}
+
+func seedOrders(b *testing.B, n int) *benchSeed {
+	b.Helper()
+	ctx := context.Background()
+	pool := freshDB(b)
+	cfg := pool.Config().ConnConfig.ConnString()
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		b.Fatal(err)
+	}
+	big, err := pgxpool.New(ctx, cfg+"&pool_max_conns=24")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(big.Close)
+	store := postgres.New(big)
+	svc := workorders.NewService(store, nil, nil)
+	s := &benchSeed{pool: big}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20 {
+		site, err := svc.CreateSite(ctx, workorders.Site{Code: fmt.Sprintf("site%02d", i), Name: "Site"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.sites = append(s.sites, site.ID)
+	}
+	assetSite := map[string]string{}
+	var rows [][]any
+	for i := range 2000 {
+		id := uuid.NewString()
+		site := s.sites[i%len(s.sites)]
+		rows = append(rows, []any{id, site, fmt.Sprintf("a%04d", i), []string{"pump", "motor", "fan"}[i%3], "asset", 1 + i%5})
+		s.assets = append(s.assets, id)
+		assetSite[id] = site
+	}
+	if _, err := big.CopyFrom(ctx, pgx.Identifier{"assets"}, []string{"id", "site_id", "code", "type", "name", "criticality"},
+		pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 200 {
+		u, _, err := svc.CreateUser(ctx, fmt.Sprintf("eng%d", i), workorders.RoleEngineer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.engineers = append(s.engineers, u.ID)
+	}
+	admin, tok, err := svc.CreateUser(ctx, "bench-admin", workorders.RoleAdmin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.token = tok
+	_ = admin
+
+	// Status mix of a few years of history.
+	type share struct {
+		st workorders.Status
+		p  float64
+	}
+	mix := []share{{"closed", .70}, {"verified", .08}, {"completed", .05}, {"cancelled", .03}, {"rejected", .03},
+		{"proposed", .04}, {"approved", .03}, {"assigned", .015}, {"accepted", .01}, {"in_progress", .01}, {"on_hold", .005}}
+	sources := []string{"threshold", "trend", "event", "manual", "schedule"}
+	prios := []string{"P1", "P2", "P3", "P4"}
+	start := time.Now().Add(-3 * 365 * 24 * time.Hour)
+	span := 3 * 365 * 24 * time.Hour
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i >= n {
+			return nil, nil
+		}
+		i++
+		x := rng.Float64()
+		st := mix[len(mix)-1].st
+		for _, m := range mix {
+			if x < m.p {
+				st = m.st
+				break
+			}
+			x -= m.p
+		}
+		asset := s.assets[rng.IntN(len(s.assets))]
+		var assignee *string
+		switch st {
+		case "proposed", "approved", "rejected":
+		default:
+			e := s.engineers[rng.IntN(len(s.engineers))]
+			assignee = &e
+		}
+		created := start.Add(time.Duration(float64(span) * float64(i) / float64(n)))
+		due := created.Add(72 * time.Hour)
+		return []any{uuid.NewString(), int64(i), asset, assetSite[asset], "Seeded order", sources[rng.IntN(len(sources))],
+			"mode_" + strconv.Itoa(i), prios[rng.IntN(4)], string(st), created, created, due, assignee,
+			[]byte(`{"kind":"threshold","limit":7.1,"values":[7.2,7.4]}`)}, nil
+	})
+	t0 := time.Now()
+	if _, err := big.CopyFrom(ctx, pgx.Identifier{"work_orders"}, []string{"id", "number", "asset_id", "site_id", "title", "source",
+		"failure_mode", "priority", "status", "created_at", "updated_at", "due_at", "assignee_id", "evidence"}, src); err != nil {
+		b.Fatal(err)
+	}
+	// One creation event per order, also through COPY.
+	if _, err := big.Exec(ctx, `insert into work_order_events (order_id, type, actor, at, to_status)
+		select id, 'created', 'seed', created_at, status from work_orders`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := big.Exec(ctx, `select setval('work_order_number', $1)`, n); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := big.Exec(ctx, `analyze`); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("seeded %d orders in %s", n, time.Since(t0).Round(time.Millisecond))
+	rows2, err := big.Query(ctx, `select id from work_orders tablesample system (1) limit 20000`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.orders, err = pgx.CollectRows(rows2, pgx.RowTo[string])
+	if err != nil || len(s.orders) == 0 {
+		b.Fatalf("sample orders: %v (%d)", err, len(s.orders))
+	}
+	api, err := httpapi.New(httpapi.Config{Service: svc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.srv = httptest.NewServer(api)
+	b.Cleanup(s.srv.Close)
+	return s
+}
+
+// benchRate is the total request rate of the paced runs (PDM_BENCH_RATE,
+// default 200 req/s).
+func benchRate() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("PDM_BENCH_RATE"), 64); err == nil && v > 0 {
+		return v
+	}
+	return 200
+}
+
+func benchOrders() int {
+	if v, err := strconv.Atoi(os.Getenv("PDM_BENCH_ORDERS")); err == nil && v > 0 {
+		return v
+	}
+	return 50_000
+}
+
+// BenchmarkTickets measures, with PDM_BENCH_ORDERS work orders (default
+// 50,000; the bench script uses 1,000,000), the latency of the filtered
+// list and the detail endpoint under 100 concurrent clients over HTTP.
+func BenchmarkTickets(b *testing.B) {
+	n := benchOrders()
+	s := seedOrders(b, n)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200, MaxConnsPerHost: 200}}
+	lists := func(r *rand.Rand) string {
+		switch r.IntN(6) {
+		case 0:
+			return "/api/v1/work-orders?status=proposed&limit=50"
+		case 1:
+			return "/api/v1/work-orders?site_id=" + s.sites[r.IntN(len(s.sites))] + "&status=approved&limit=50"
+		case 2:
+			return "/api/v1/work-orders?asset_id=" + s.assets[r.IntN(len(s.assets))] + "&limit=50"
+		case 3:
+			return "/api/v1/work-orders?assignee_id=" + s.engineers[r.IntN(len(s.engineers))] + "&status=in_progress,on_hold,accepted,assigned&limit=50"
+		case 4:
+			return "/api/v1/work-orders?priority=P1&status=approved&limit=50"
+		}
+		return "/api/v1/work-orders?source=trend&status=proposed&limit=50"
+	}
+	detail := func(r *rand.Rand) string { return "/api/v1/work-orders/" + s.orders[r.IntN(len(s.orders))] }
+	for _, bc := range []struct {
+		name string
+		path func(*rand.Rand) string
+	}{{"list", lists}, {"detail", detail}} {
+		for _, rate := range []float64{0, benchRate()} {
+			mode := "saturated"
+			if rate > 0 {
+				mode = fmt.Sprintf("paced=%.0frps", rate)
+			}
+			b.Run(fmt.Sprintf("%s/orders=%d/clients=100/%s", bc.name, n, mode), func(b *testing.B) {
+				lat := make([]time.Duration, b.N)
+				begin := time.Now()
+				var next int64
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				var failed error
+				b.ResetTimer()
+				for w := range 100 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						r := rand.New(rand.NewPCG(uint64(w), 7))
+						for {
+							mu.Lock()
+							k := next
+							next++
+							mu.Unlock()
+							if k >= int64(b.N) {
+								return
+							}
+							req, _ := http.NewRequest("GET", s.srv.URL+bc.path(r), nil)
+							req.Header.Set("Authorization", "Bearer "+s.token)
+							t0 := time.Now()
+							if rate > 0 {
+								// Open loop: request k is due at begin + k/rate; latency
+								// counts from then, so falling behind shows.
+								t0 = begin.Add(time.Duration(float64(k) / rate * float64(time.Second)))
+								time.Sleep(time.Until(t0))
+							}
+							resp, err := client.Do(req)
+							if err == nil {
+								_, _ = io.Copy(io.Discard, resp.Body)
+								resp.Body.Close()
+								if resp.StatusCode != 200 {
+									err = fmt.Errorf("status %d", resp.StatusCode)
+								}
+							}
+							lat[k] = time.Since(t0)
+							if err != nil {
+								mu.Lock()
+								failed = err
+								mu.Unlock()
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				if failed != nil {
+					b.Fatal(failed)
+				}
+				sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+				q := func(p float64) float64 {
+					return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+				}
+				b.ReportMetric(q(0.50), "p50_ms")
+				b.ReportMetric(q(0.99), "p99_ms")
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+			})
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/workorders"
+)
+
+// TestListQueriesUseIndexes seeds 30,000 orders and checks that every list
+// filter is answered from an index, never by a sequential scan.
+func TestListQueriesUseIndexes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	pool := f.store.Pool()
+	_, err := pool.Exec(ctx, `insert into assets (site_id, code, type, name, criticality)
+		select $1, 'a' || g, 'pump', 'asset', 3 from generate_series(1, 300) g`, f.site.ID)
+	require.NoError(t, err)
+	eng, _, err := f.svc.CreateUser(ctx, "eng", workorders.RoleEngineer)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `insert into work_orders (asset_id, site_id, title, source, failure_mode, priority, status,
+			created_at, assignee_id)
+		select ids[1 + g % array_length(ids, 1)], $1, 'seed',
+			(array['threshold','trend','event','manual','schedule'])[1 + g % 5], 'mode_' || g,
+			(array['P1','P2','P3','P4'])[1 + g % 4],
+			case when g % 20 = 0 then 'proposed' when g % 20 = 1 then 'approved' when g % 20 = 2 then 'in_progress' else 'closed' end,
+			now() - (g || ' minutes')::interval,
+			case when g % 20 = 2 then $2::uuid end
+		from generate_series(1, 30000) g, (select array_agg(id order by code) ids from assets) a`, f.site.ID, eng.ID)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `analyze`)
+	require.NoError(t, err)
+
+	filters := []struct {
+		name string
+		f    workorders.OrderFilter
+	}{
+		{"none", workorders.OrderFilter{}},
+		{"status", workorders.OrderFilter{Status: []workorders.Status{workorders.StatusProposed}}},
+		{"statuses", workorders.OrderFilter{Status: []workorders.Status{workorders.StatusProposed, workorders.StatusApproved}}},
+		{"asset", workorders.OrderFilter{AssetID: f.asset.ID}},
+		{"site+status", workorders.OrderFilter{SiteID: f.site.ID, Status: []workorders.Status{workorders.StatusApproved}}},
+		{"assignee", workorders.OrderFilter{AssigneeID: eng.ID}},
+		{"assignee+status", workorders.OrderFilter{AssigneeID: eng.ID, Status: []workorders.Status{workorders.StatusInProgress}}},
+		{"priority+status", workorders.OrderFilter{Priority: "P1", Status: []workorders.Status{workorders.StatusApproved}}},
+		{"source+status", workorders.OrderFilter{Source: "trend", Status: []workorders.Status{workorders.StatusProposed}}},
+		{"source", workorders.OrderFilter{Source: "manual"}},
+		{"priority", workorders.OrderFilter{Priority: "P2"}},
+	}
+	for _, tt := range filters {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := f.store.ExplainListOrders(ctx, tt.f)
+			require.NoError(t, err)
+			require.NotContains(t, plan, "Seq Scan", plan)
+			require.Contains(t, plan, "Index", plan)
+			if testing.Verbose() {
+				t.Log("\n" + strings.TrimSpace(plan))
+			}
+		})
+	}
+}
