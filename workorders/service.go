@@ -193,6 +193,11 @@ func (s *Service) handleSignal(ctx context.Context, sig rules.Signal) (SignalRec
 		return SignalRecord{}, nil, fmt.Errorf("signal for %s/%s: %w", sig.Site, sig.Asset, err)
 	}
 	if o != nil {
+		typ := EventEvidence
+		if o.SignalCount == 1 {
+			typ = EventCreated
+		}
+		s.after(ctx, *o, Event{OrderID: o.ID, Type: typ, Actor: "system", To: o.Status})
 		s.Log.InfoContext(ctx, "auto order", "order_id", o.ID, "number", o.Number, "asset_id", asset.ID,
 			"failure_mode", mode, "status", o.Status, "priority", o.Priority)
 	}
