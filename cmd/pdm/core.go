@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -133,6 +134,9 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		return nil, err
 	}
 	if d.apiOnly {
+		if d.engine != nil {
+			return applyChanges(srv, d.engine, d.log), nil
+		}
 		return srv, nil
 	}
 	// A worker role without the API still answers health, readiness and metrics.
@@ -243,3 +247,40 @@ func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug(msg, kv...) }
 func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.l.Error(msg, append(kv, "err", err)...)
 }
+
+// applyChanges makes rule and asset changes made through this process's API
+// take effect in its rules engine at once (other replicas pick them up on
+// their periodic reload).
+func applyChanges(next http.Handler, e *rules.Engine, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rw, r)
+		if rw.status >= 300 {
+			return
+		}
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/v1/rules") && !strings.HasSuffix(r.URL.Path, "/backtest"):
+			if err := e.Reload(r.Context()); err != nil {
+				log.Warn("reload rules after a change", "err", err)
+			}
+		case strings.HasPrefix(r.URL.Path, "/api/v1/assets"), strings.HasPrefix(r.URL.Path, "/api/v1/sites"):
+			e.ForgetAll()
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
