@@ -228,16 +228,22 @@ func (c *Client) get(ctx context.Context, pathQuery string, into any) error {
 		return fmt.Errorf("GET %s: %w", pathQuery, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("GET %s: %s: %s (%s)", pathQuery, resp.Status, e.Error.Message, e.Error.Code)
-		}
-		return fmt.Errorf("GET %s: %s: %s", pathQuery, resp.Status, bytes.TrimSpace(body[:min(len(body), 200)]))
+		return fmt.Errorf("GET %s: %w", pathQuery, apiError(resp, body))
 	}
 	if err := json.Unmarshal(body, into); err != nil {
 		return fmt.Errorf("GET %s: %w", pathQuery, err)
 	}
 	return nil
+}
+
+// apiError turns an error answer into an error with the contract's code
+// and message when the body has them.
+func apiError(resp *http.Response, body []byte) error {
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
+		return fmt.Errorf("%s: %s (%s)", resp.Status, e.Error.Message, e.Error.Code)
+	}
+	return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body[:min(len(body), 200)]))
 }
