@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,13 @@ type FleetOptions struct {
 	// MaxInFlight bounds the messages sent but not yet acknowledged
 	// (default 64): the fleet never runs ahead of what the broker takes.
 	MaxInFlight int
+	// MaxRate caps the readings sent per wall-clock second (0: the
+	// scenario's max_rate, and no cap when that is 0 too). A broker
+	// acknowledges a message when it has queued it, not when a subscriber
+	// has it: Mosquitto drops messages for a subscriber whose queue is
+	// full (max_queued_messages, 1000 by default), so a replay at full
+	// speed must not outrun what the platform ingests.
+	MaxRate float64
 	// Now is the wall clock (default time.Now). Simulated time never
 	// passes it, so readings are never in the future.
 	Now func() time.Time
@@ -88,6 +96,9 @@ func NewFleet(s *Scenario, pub Publisher, opts FleetOptions) *Fleet {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxRate <= 0 {
+		opts.MaxRate = s.MaxRate
 	}
 	f := &Fleet{s: s, pub: pub, opts: opts}
 	f.simNanos.Store(s.Start.UnixNano())
@@ -214,11 +225,20 @@ func (f *Fleet) Run(ctx context.Context) error {
 
 	next := s.Start
 	lastEvent := s.Start.Add(-time.Nanosecond) // events published up to here (inclusive)
+	var sent uint64                            // readings handed to the publisher
 	for {
 		if bounded && !next.Before(end) {
 			break
 		}
 		now := f.opts.Now()
+		if f.opts.MaxRate > 0 {
+			if w := wallStart.Add(time.Duration(math.Ceil(float64(sent) / f.opts.MaxRate * float64(time.Second)))); w.After(now) {
+				if err := idle(w.Sub(now)); err != nil {
+					break
+				}
+				continue
+			}
+		}
 		if w := wake(next); w.After(now) {
 			if err := idle(w.Sub(now)); err != nil {
 				break
@@ -245,7 +265,9 @@ func (f *Fleet) Run(ctx context.Context) error {
 			}
 		}
 		last := next.Add(time.Duration(n-1) * s.Interval)
-		if err := f.publishWindow(ctx, next, n, lastEvent, last, seq, &buf, send); err != nil {
+		k, err := f.publishWindow(ctx, next, n, lastEvent, last, seq, &buf, send)
+		sent += uint64(k)
+		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
@@ -262,10 +284,12 @@ func (f *Fleet) Run(ctx context.Context) error {
 }
 
 // publishWindow sends, for each asset, the readings of n ticks from first
-// as one message, then the device events in (evFrom, evTo].
+// as one message, then the device events in (evFrom, evTo]. It returns the
+// number of readings sent.
 func (f *Fleet) publishWindow(ctx context.Context, first time.Time, n int, evFrom, evTo time.Time,
-	seq []uint64, buf *[]ingest.Reading, send func(context.Context, pending) error) error {
+	seq []uint64, buf *[]ingest.Reading, send func(context.Context, pending) error) (int, error) {
 	s := f.s
+	total := 0
 	for i, m := range s.Assets {
 		rs := (*buf)[:0]
 		for k := 0; k < n; k++ {
@@ -285,21 +309,22 @@ func (f *Fleet) publishWindow(ctx context.Context, first time.Time, n int, evFro
 			payload := ingest.AppendJSON(nil, gw, sq, rs)
 			p := pending{topic: ingest.TelemetryTopic(f.opts.TopicRoot, s.Site, m.Code()), payload: payload, readings: len(rs)}
 			if err := send(ctx, p); err != nil {
-				return err
+				return total, err
 			}
+			total += len(rs)
 		}
 		for _, ev := range m.Events(evFrom, evTo) {
 			payload, err := json.Marshal(eventJSON{TS: ev.TS.UnixMilli(), Code: ev.Code, Severity: ev.Severity, Message: ev.Message})
 			if err != nil {
-				return err
+				return total, err
 			}
 			p := pending{topic: ingest.EventTopic(f.opts.TopicRoot, s.Site, m.Code()), payload: payload, event: true}
 			if err := send(ctx, p); err != nil {
-				return err
+				return total, err
 			}
 		}
 	}
-	return nil
+	return total, nil
 }
 
 // eventJSON is the contract's device event payload.

@@ -223,3 +223,35 @@ assets: [{type: pump, code: P-1, profile: healthy}]
 	require.NoError(t, <-done)
 	require.True(t, f.Progress().Done)
 }
+
+func TestFleetMaxRate(t *testing.T) {
+	clk := &fakeClock{now: now}
+	s := parseScenario(t, fleetYAML+"max_rate: 50\n", now) // 3 assets × 144 ticks = 432 readings
+	pub := &fakePub{clock: clk.Now}
+	f := NewFleet(s, pub, FleetOptions{Now: clk.Now, Sleep: clk.Sleep})
+	require.NoError(t, f.Run(context.Background()))
+	require.Equal(t, uint64(432), f.Progress().Readings)
+	// Readings sent before a window (all assets, same wall time) never
+	// exceed 50 per elapsed second.
+	sent, before := 0, 0
+	var wall time.Time
+	for _, m := range pub.msgs {
+		if strings.HasSuffix(m.topic, "/event") {
+			continue
+		}
+		if m.wall != wall {
+			wall, before = m.wall, sent
+		}
+		elapsed := m.wall.Sub(now).Seconds()
+		require.LessOrEqual(t, float64(before), 50*elapsed+1e-9, "at %gs", elapsed)
+		sent += len(decodeTelemetry(t, m.payload).Readings)
+	}
+	last := pub.msgs[len(pub.msgs)-1].wall.Sub(now)
+	require.InDelta(t, 432.0/50-18.0/50, last.Seconds(), 1e-6, "the last window goes out when the rate allows")
+
+	// The option overrides the scenario.
+	clk2 := &fakeClock{now: now}
+	f2 := NewFleet(s, &fakePub{clock: clk2.Now}, FleetOptions{Now: clk2.Now, Sleep: clk2.Sleep, MaxRate: 1e9})
+	require.NoError(t, f2.Run(context.Background()))
+	require.Less(t, clk2.Now().Sub(now), time.Second)
+}

@@ -71,6 +71,9 @@ type Scenario struct {
 	// Acceleration is simulated seconds per wall second; 0 is as fast as
 	// possible. Simulated time never runs ahead of the wall clock.
 	Acceleration float64
+	// MaxRate caps readings per wall-clock second (0: no cap); see
+	// FleetOptions.MaxRate.
+	MaxRate float64
 	// Batch is the most readings of one asset per message.
 	Batch int
 	// Gateways are assigned to assets round-robin; empty: no gateway.
@@ -110,6 +113,7 @@ type scenarioFile struct {
 	Interval     string           `yaml:"interval"`
 	Acceleration string           `yaml:"acceleration"`
 	Batch        int              `yaml:"batch"`
+	MaxRate      float64          `yaml:"max_rate"`
 	Gateways     []string         `yaml:"gateways"`
 	Noise        *float64         `yaml:"noise"`
 	Types        []Type           `yaml:"types"`
@@ -203,6 +207,10 @@ func ParseScenario(b []byte, now time.Time) (*Scenario, error) {
 		}
 		s.Acceleration = x
 	}
+	if f.MaxRate < 0 || !finite(f.MaxRate) {
+		return nil, fmt.Errorf("max_rate: want readings per second ≥ 0 (0: no cap)")
+	}
+	s.MaxRate = f.MaxRate
 	if s.Batch == 0 {
 		s.Batch = 1
 	}

@@ -100,6 +100,7 @@ type fleetConfig struct {
 	TopicRoot   string
 	ClientID    string
 	MaxInFlight int
+	MaxRate     float64
 	Every       time.Duration
 	LogLevel    string
 }
@@ -114,6 +115,7 @@ func parseFleet(args []string, getenv func(string) string, stderr io.Writer) (fl
 	fs.StringVar(&c.TopicRoot, "mqtt-topic-root", envOr(getenv, "PDM_MQTT_TOPIC_ROOT", "pdm/v1"), "MQTT topic root (PDM_MQTT_TOPIC_ROOT)")
 	fs.StringVar(&c.ClientID, "client-id", "", "MQTT client id (default pdm-sim-<site>-<random>)")
 	fs.IntVar(&c.MaxInFlight, "max-inflight", 64, "messages sent but not yet acknowledged by the broker, at most")
+	fs.Float64Var(&c.MaxRate, "max-rate", 0, "readings per second at most (0: the scenario's max_rate, else no cap); keeps a replay from overflowing the broker's queue for the platform")
 	fs.DurationVar(&c.Every, "progress", 2*time.Second, "progress line interval (0: none)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "PDM_LOG_LEVEL", "info"), "debug, info, warn or error (PDM_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
@@ -124,6 +126,9 @@ func parseFleet(args []string, getenv func(string) string, stderr io.Writer) (fl
 	}
 	if c.Scenario == "" {
 		return c, errors.New("--scenario is required (a YAML file, or demo or eval)")
+	}
+	if c.MaxRate < 0 {
+		return c, errors.New("--max-rate must not be negative")
 	}
 	if c.MaxInFlight < 1 {
 		return c, errors.New("--max-inflight must be at least 1")
@@ -169,7 +174,7 @@ func runFleet(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer pub.Close()
 
-	f := simulators.NewFleet(s, pub, simulators.FleetOptions{TopicRoot: c.TopicRoot, MaxInFlight: c.MaxInFlight, Logger: log})
+	f := simulators.NewFleet(s, pub, simulators.FleetOptions{TopicRoot: c.TopicRoot, MaxInFlight: c.MaxInFlight, MaxRate: c.MaxRate, Logger: log})
 	end := "until stopped"
 	if e, ok := s.End(); ok {
 		end = "to " + e.Format(time.RFC3339)

@@ -156,6 +156,10 @@ type Report struct {
 	MedianStepLatency time.Duration
 
 	PendingFailures int
+	// LateOrders are orders on failing assets detected after failure +
+	// grace: the machine was broken, so they are no false alarm, but
+	// they caught nothing either.
+	LateOrders int
 
 	FalseAlarms        []FalseAlarm
 	HealthyAssetMonths float64
@@ -251,7 +255,11 @@ func Evaluate(truth simulators.Truth, orders []Order, o Options) Report {
 		}
 		for _, ord := range ords {
 			t := ord.at()
-			if t.Before(onset) || t.After(fail.Add(o.Grace)) {
+			if t.After(fail.Add(o.Grace)) {
+				r.LateOrders++
+				continue
+			}
+			if t.Before(onset) {
 				continue
 			}
 			if !fr.Detected {
@@ -413,6 +421,9 @@ func (r Report) Markdown(t Targets) string {
 	fmt.Fprintf(&b, "| duplicate orders | %d | ≤ %d | %s |\n", r.Duplicates, t.MaxDuplicates, ok(r.Duplicates <= t.MaxDuplicates))
 	fmt.Fprintf(&b, "| step faults detected within %s (median latency) | %d/%d (%s) | | |\n",
 		hours(r.Grace), r.StepDetected, r.StepFaults, hours(r.MedianStepLatency))
+	if r.LateOrders > 0 {
+		fmt.Fprintf(&b, "| orders more than %s after their failure (not scored) | %d | | |\n", hours(r.Grace), r.LateOrders)
+	}
 	if r.PendingFailures > 0 {
 		fmt.Fprintf(&b, "| failures after the observed period (not scored) | %d | | |\n", r.PendingFailures)
 	}

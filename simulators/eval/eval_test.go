@@ -62,11 +62,13 @@ func TestEvaluate(t *testing.T) {
 		ord("WO-11", "A1", "threshold", "seal_leak", day(2)),                   // before onset: false alarm
 		ord("WO-12", "A6", "threshold", "bearing_wear", day(-3)),               // another run: ignored
 		ord("WO-13", "ZZ", "threshold", "bearing_wear", day(3)),                // unknown asset: ignored
+		ord("WO-14", "A3", "threshold", "bearing_wear", day(42)),               // 2 days after A3 failed: late
 	}
 	r := Evaluate(handTruth(), orders, Options{})
 
 	require.Equal(t, 24*time.Hour, r.Lead)
-	require.Equal(t, 11, r.AutoOrders)
+	require.Equal(t, 12, r.AutoOrders)
+	require.Equal(t, 1, r.LateOrders)
 	require.Equal(t, 2, r.IgnoredOrders)
 	require.Equal(t, 3, r.GradualFailures)
 	require.Equal(t, 2, r.GradualDetected)
@@ -117,6 +119,7 @@ func TestEvaluate(t *testing.T) {
 		"| step faults detected within 24.0 h (median latency) | 1/1 (0.0 h) | | |",
 		"| A3 | bearing_wear | linear |",
 		"| WO-8 | A5 | threshold |",
+		"| orders more than 24.0 h after their failure (not scored) | 1 | | |",
 	} {
 		require.Contains(t, md, want)
 	}
