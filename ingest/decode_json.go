@@ -17,7 +17,10 @@ func (d *Decoder) DecodeJSON(site, asset string, payload []byte, now time.Time) 
 	if err := checkCommon(site, asset, payload); err != nil {
 		return nil, err
 	}
-	p := jsonParser{b: payload, d: d, now: now}
+	// Room for the metrics a payload of this size can hold (about 16 bytes
+	// each), so the slices do not grow while parsing.
+	n := len(payload)/16 + 1
+	p := jsonParser{b: payload, d: d, now: now, ms: make([]Metric, 0, n), spans: make([]int, 0, n/8+1), tss: make([]time.Time, 0, n/8+1)}
 	return p.top(site, asset)
 }
 

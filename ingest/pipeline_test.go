@@ -75,15 +75,28 @@ type rigOpts struct {
 
 func startRig(t testing.TB, o rigOpts) *rig {
 	t.Helper()
+	col := o.col
+	if col == nil {
+		col = &collector{}
+	}
+	r := startRigCol(t, o, col)
+	r.col = col
+	return r
+}
+
+// consumerHandler is what a rig hands readings and events to.
+type consumerHandler interface {
+	ingest.Consumer
+	ingest.EventHandler
+}
+
+func startRigCol(t testing.TB, o rigOpts, col consumerHandler) *rig {
+	t.Helper()
 	w, err := influx.New(influx.Config{URL: o.influxURL, Bucket: o.db, Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	src, err := mqtt.New(mqtt.Config{URL: o.broker, ClientID: o.clientID, Topics: ingest.Subscriptions(o.root, o.share),
 		KeepAlive: 5 * time.Second, MaxReconnectInterval: 500 * time.Millisecond}, testLogger(t))
 	require.NoError(t, err)
-	col := o.col
-	if col == nil {
-		col = &collector{}
-	}
 	reg := prometheus.NewRegistry()
 	cfg := o.cfg
 	cfg.TopicRoot = o.root
@@ -94,7 +107,7 @@ func startRig(t testing.TB, o rigOpts) *rig {
 	p, err := ingest.NewPipeline(cfg, ingest.Deps{Source: src, Writer: w, Consumer: col, Events: col, Registerer: reg, Logger: testLogger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &rig{p: p, reg: reg, col: col, cancel: cancel, done: make(chan error, 1)}
+	r := &rig{p: p, reg: reg, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- p.Run(ctx) }()
 	waitFor(t, 15*time.Second, "pipeline to connect", func() bool {
 		select {

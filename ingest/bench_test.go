@@ -1,0 +1,313 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/openpdm/pdm/ingest"
+	"github.com/openpdm/pdm/ingest/influx"
+)
+
+// Benchmarks for scripts/bench-ingest.sh. The end-to-end ones publish to a
+// private Mosquitto (large in-flight window) and write to the shared
+// InfluxDB, 10 metrics a reading.
+
+func benchReadings(n int, ts time.Time) []ingest.Reading {
+	rs := make([]ingest.Reading, n)
+	for i := range rs {
+		rs[i].TS = ts.Add(time.Duration(i) * time.Millisecond)
+		for m := 0; m < 10; m++ {
+			rs[i].Metrics = append(rs[i].Metrics, ingest.Metric{Name: "metric_" + strconv.Itoa(m), Value: 1.25 * float64(i*m+1)})
+		}
+	}
+	return rs
+}
+
+func lpPayload(rs []ingest.Reading) []byte {
+	var b []byte
+	for _, r := range rs {
+		b = append(b, "pump "...)
+		for i, m := range r.Metrics {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, strings.TrimPrefix(m.Name, "metric_")...)
+			b = append(b, '=')
+			b = strconv.AppendFloat(b, m.Value, 'g', -1, 64)
+		}
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, r.TS.UnixNano(), 10)
+		b = append(b, '\n')
+	}
+	return b
+}
+
+func BenchmarkDecode(b *testing.B) {
+	now := time.Now()
+	rs := benchReadings(50, now.Add(-time.Hour))
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		n       int
+	}{
+		{"json-1", ingest.AppendJSON(nil, "", 0, rs[:1]), 1},
+		{"json-50", ingest.AppendJSON(nil, "gw-1", 1, rs), 50},
+		{"lp-1", lpPayload(rs[:1]), 1},
+		{"lp-50", lpPayload(rs), 50},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var d ingest.Decoder
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.payload)))
+			for b.Loop() {
+				if _, err := d.Decode("site-1", "asset-1", tc.payload, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tc.n), "ns/reading")
+			b.ReportMetric(float64(b.N*tc.n)/b.Elapsed().Seconds(), "readings/s")
+		})
+	}
+}
+
+// BenchmarkInfluxRaw is the store's own rate: line protocol straight over
+// HTTP, 5,000 lines (readings of 10 fields) a request, 2 writers.
+func BenchmarkInfluxRaw(b *testing.B) {
+	iurl := influxURL(b)
+	db := newInfluxDB(b, iurl)
+	c, err := influx.New(influx.Config{URL: iurl, Bucket: db})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const lines = 5000
+	base := time.Now().Add(-24 * time.Hour)
+	var mu sync.Mutex
+	next := 0
+	body := func() []byte {
+		mu.Lock()
+		k := next
+		next++
+		mu.Unlock()
+		rs := benchReadings(lines, base.Add(time.Duration(k)*lines*time.Millisecond))
+		var out []byte
+		for i := range rs {
+			rs[i].Site, rs[i].Asset = "s1", "a"+strconv.Itoa(i%100)
+			out = influx.AppendLine(out, &rs[i])
+		}
+		return out
+	}
+	bodies := make(chan []byte, 4)
+	go func() {
+		for {
+			select {
+			case bodies <- body():
+			case <-b.Context().Done():
+				return
+			}
+		}
+	}()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	var n sync.Mutex
+	total := 0
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n.Lock()
+				if total >= b.N {
+					n.Unlock()
+					return
+				}
+				total++
+				n.Unlock()
+				if err := c.WriteLineProtocol(context.Background(), <-bodies); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "readings/s")
+}
+
+func benchTotal() int {
+	if v, err := strconv.Atoi(os.Getenv("PDM_BENCH_READINGS")); err == nil && v > 0 {
+		return v
+	}
+	return 100000
+}
+
+// latencyCollector records publish-to-durable latency: the first reading of
+// each message carries the publish time as its ts and m0 = -1.
+type latencyCollector struct {
+	mu  sync.Mutex // guards lat, n
+	lat []time.Duration
+	n   int
+}
+
+func (c *latencyCollector) Consume(_ context.Context, rs []ingest.Reading) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += len(rs)
+	for _, r := range rs {
+		if v, ok := r.Value("metric_0"); ok && v == -1 {
+			c.lat = append(c.lat, now.Sub(r.TS))
+		} else if v, ok := r.Value("pump_0"); ok && v == -1 {
+			c.lat = append(c.lat, now.Sub(r.TS))
+		}
+	}
+}
+
+func (c *latencyCollector) HandleEvent(context.Context, ingest.Event) error { return nil }
+
+// BenchmarkEndToEnd measures sustained readings/s from MQTT publish to
+// InfluxDB (acknowledged), then publish-to-durable latency at half that rate.
+func BenchmarkEndToEnd(b *testing.B) {
+	mq := startPrivateMosquitto(b)
+	iurl := influxURL(b)
+	for _, tc := range []struct {
+		name string
+		lp   bool
+		per  int
+	}{{"json-1", false, 1}, {"json-50", false, 50}, {"lp-1", true, 1}, {"lp-50", true, 50}} {
+		b.Run(tc.name, func(b *testing.B) {
+			db := newInfluxDB(b, iurl)
+			root := "bench/" + randID() + "/pdm/v1"
+			col := &latencyCollector{}
+			r := startRigCol(b, rigOpts{broker: mq.URL, influxURL: iurl, db: db, root: root, clientID: "bench-" + randID()}, col)
+			total := benchTotal()
+			msgs := total / tc.per
+			const assets = 1000
+			mk := func(i int, ts time.Time, marker bool) (string, []byte) {
+				rs := benchReadings(tc.per, ts.Add(-time.Duration(tc.per)*time.Millisecond))
+				slices.Reverse(rs)
+				rs[0].TS = ts
+				if marker {
+					rs[0].Metrics[0].Value = -1
+				}
+				topic := ingest.TelemetryTopic(root, "s1", "a"+strconv.Itoa(i%assets))
+				if tc.lp {
+					return topic, lpPayload(rs)
+				}
+				return topic, ingest.AppendJSON(nil, "", 0, rs)
+			}
+			// Throughput: everything published as fast as the publishers go.
+			topics := make([]string, msgs)
+			payloads := make([][]byte, msgs)
+			base := time.Now().Add(-48 * time.Hour)
+			for i := range msgs {
+				topics[i], payloads[i] = mk(i, base.Add(time.Duration(i/assets)*time.Duration(tc.per+1)*time.Millisecond), false)
+			}
+			pubs := benchPublishers(b, mq.URL, 4)
+			b.ResetTimer()
+			start := time.Now()
+			publishAll(b, pubs, topics, payloads, time.Now(), 0)
+			want := float64(msgs * tc.per)
+			for counter(b, r.reg, "pdm_ingest_readings_total") < want {
+				if time.Since(start) > 5*time.Minute {
+					b.Fatalf("only %.0f of %.0f readings after 5m", counter(b, r.reg, "pdm_ingest_readings_total"), want)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			el := time.Since(start)
+			rate := want / el.Seconds()
+			b.ReportMetric(rate, "readings/s")
+			b.ReportMetric(float64(msgs)/el.Seconds(), "msgs/s")
+			field := "metric_1"
+			if tc.lp {
+				field = "pump_1"
+			}
+			if n := countPoints(b, iurl, db, field); n != msgs*tc.per {
+				b.Fatalf("InfluxDB has %d readings, want %d", n, msgs*tc.per)
+			}
+
+			// Latency at half the sustained rate, for about 5 s.
+			msgRate := rate / 2 / float64(tc.per)
+			nl := int(msgRate * 5)
+			topics, payloads = topics[:0], payloads[:0]
+			interval := time.Duration(float64(time.Second) / msgRate)
+			t0 := time.Now().Add(time.Second)
+			for i := range nl {
+				ts := t0.Add(time.Duration(i) * interval)
+				tp, p := mk(i, ts, true)
+				topics, payloads = append(topics, tp), append(payloads, p)
+			}
+			publishAll(b, pubs, topics, payloads, t0, interval)
+			waitFor(b, time.Minute, "latency samples", func() bool {
+				col.mu.Lock()
+				defer col.mu.Unlock()
+				return len(col.lat) >= nl
+			})
+			col.mu.Lock()
+			lat := slices.Clone(col.lat)
+			col.mu.Unlock()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.StopTimer()
+			r.stop(b)
+		})
+	}
+}
+
+func benchPublishers(b *testing.B, broker string, n int) []paho.Client {
+	var out []paho.Client
+	for i := 0; i < n; i++ {
+		c := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("benchpub-%s-%d", randID(), i)).
+			SetMaxResumePubInFlight(1000).SetWriteTimeout(10 * time.Second))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			b.Fatalf("Mosquitto: benchmark publisher: %v", tok.Error())
+		}
+		b.Cleanup(func() { c.Disconnect(100) })
+		out = append(out, c)
+	}
+	return out
+}
+
+// publishAll publishes QoS 1 from all publishers, at most 500 unacknowledged
+// each; with interval > 0, message i goes out at start + i*interval.
+func publishAll(b *testing.B, pubs []paho.Client, topics []string, payloads [][]byte, start time.Time, interval time.Duration) {
+	var wg sync.WaitGroup
+	for p, c := range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var window []paho.Token
+			for i := p; i < len(topics); i += len(pubs) {
+				if interval > 0 {
+					if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				window = append(window, c.Publish(topics[i], 1, false, payloads[i]))
+				if len(window) >= 500 {
+					if !window[0].WaitTimeout(30*time.Second) || window[0].Error() != nil {
+						b.Errorf("publish: %v", window[0].Error())
+						return
+					}
+					window = window[1:]
+				}
+			}
+			for _, t := range window {
+				if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
+					b.Errorf("publish: %v", t.Error())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

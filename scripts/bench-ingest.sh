@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Ingest benchmarks (issue 3): end-to-end readings/s (MQTT publish -> InfluxDB,
+# acknowledged; 10 metrics a reading; 1 and 50 readings a message; JSON and
+# line protocol), publish-to-durable latency p50/p99 at half that rate,
+# decoder ns/reading and allocations, and the raw InfluxDB write rate (line
+# protocol over HTTP, 5,000 lines a request) of the same machine in the same
+# run. Writes bench/ingest.md. Needs the services (deploy/local/services.sh
+# up) and their env (eval "$(deploy/local/services.sh env)").
+# PDM_BENCH_READINGS sets the readings per end-to-end case (default 200000).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PDM_BENCH_READINGS=${PDM_BENCH_READINGS:-200000}
+out=bench/ingest.md
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+mkdir -p bench
+
+go test ./ingest -run '^$' -bench '^BenchmarkDecode$' -benchtime 2s -count 1 | tee -a "$raw"
+go test ./ingest -run '^$' -bench '^BenchmarkInfluxRaw$' -benchtime 40x -count 1 -timeout 20m | tee -a "$raw"
+go test ./ingest -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count 1 -timeout 30m | tee -a "$raw"
+
+# value UNIT LINE: the number before UNIT on a benchmark line.
+val() { awk -v u="$1" '{for (i = 2; i <= NF; i++) if ($i == u) { printf "%s", $(i-1); exit }}' <<<"$2"; }
+line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
+
+{
+	echo "# Ingest benchmarks"
+	echo
+	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), broker and InfluxDB on the same machine; ${PDM_BENCH_READINGS} readings per end-to-end case, 10 metrics a reading. Produced by \`scripts/bench-ingest.sh\`."
+	echo
+	echo "## End to end (MQTT QoS 1 publish -> decoded -> InfluxDB -> acknowledged)"
+	echo
+	echo "| payload | readings/message | readings/s | messages/s | latency p50 (ms) at half rate | latency p99 (ms) at half rate |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for c in json-1 json-50 lp-1 lp-50; do
+		l=$(line "BenchmarkEndToEnd/$c")
+		fmt=JSON; [[ $c == lp-* ]] && fmt="line protocol"
+		echo "| $fmt | ${c#*-} | $(val readings/s "$l") | $(val msgs/s "$l") | $(val p50-ms "$l") | $(val p99-ms "$l") |"
+	done
+	echo
+	echo "## Raw InfluxDB write rate (line protocol over HTTP, 5,000 lines a request, 2 writers)"
+	echo
+	l=$(line BenchmarkInfluxRaw)
+	echo "| readings/s |"
+	echo "|---:|"
+	echo "| $(val readings/s "$l") |"
+	echo
+	echo "## Decoders (one core)"
+	echo
+	echo "| payload | ns/reading | readings/s | allocs/message | bytes/message |"
+	echo "|---|---:|---:|---:|---:|"
+	for c in json-1 json-50 lp-1 lp-50; do
+		l=$(line "BenchmarkDecode/$c")
+		echo "| $c | $(val ns/reading "$l") | $(val readings/s "$l") | $(val allocs/op "$l") | $(val B/op "$l") |"
+	done
+} >"$out"
+echo "wrote $out"
