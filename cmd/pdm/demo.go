@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openpdm/pdm/simulators"
+	"github.com/openpdm/pdm/simulators/eval"
 	"github.com/openpdm/pdm/simulators/mqttpub"
 	"github.com/openpdm/pdm/workorders"
 )
@@ -68,7 +69,7 @@ func demo(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 
 	api := newAPIClient(addr, cfg.AdminToken)
-	if _, err := seedScenario(ctx, api, scen); err != nil {
+	if err := seedDemo(ctx, addr, cfg.AdminToken, scen); err != nil {
 		cancel()
 		<-served
 		return fmt.Errorf("seed the demo site: %w", err)
@@ -135,4 +136,15 @@ func demoCounts(ctx context.Context, api *apiClient) (signals, open string) {
 	signals = count("/signals", url.Values{})
 	open = count("/work-orders", url.Values{"status": {"proposed,approved,assigned,accepted,in_progress,on_hold"}})
 	return signals, open
+}
+
+// seedDemo registers the scenario's site, assets and rules through the API
+// (idempotent: what exists is kept).
+func seedDemo(ctx context.Context, addr, token string, scen *simulators.Scenario) error {
+	c, err := eval.NewClient(addr, token, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.Provision(ctx, scen)
+	return err
 }

@@ -9,9 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/openpdm/pdm/rules"
-	"github.com/openpdm/pdm/simulators"
 )
 
 // apiClient talks to pdm's own REST API, as any outside tool would; the demo
@@ -98,76 +95,8 @@ func listAll[T any](ctx context.Context, c *apiClient, path string, q url.Values
 	}
 }
 
-type idCode struct {
+type idCode struct { // the common fields of listed resources
 	ID   string `json:"id"`
 	Code string `json:"code"`
 	Name string `json:"name"`
-}
-
-// seedScenario registers the scenario's site, assets and rules through the
-// API. It is idempotent: what exists (by code or rule name) is left alone.
-func seedScenario(ctx context.Context, c *apiClient, s *simulators.Scenario) (siteID string, err error) {
-	sites, err := listAll[idCode](ctx, c, "/sites", nil)
-	if err != nil {
-		return "", fmt.Errorf("list sites: %w", err)
-	}
-	for _, x := range sites {
-		if x.Code == s.Site {
-			siteID = x.ID
-		}
-	}
-	if siteID == "" {
-		var created idCode
-		err := c.do(ctx, http.MethodPost, "/sites", map[string]any{
-			"code": s.Site, "name": "Demo plant " + s.Site,
-			"location": map[string]float64{"lat": 52.52, "lon": 13.405},
-		}, &created)
-		if err != nil {
-			return "", fmt.Errorf("create site %s: %w", s.Site, err)
-		}
-		siteID = created.ID
-	}
-	have, err := listAll[idCode](ctx, c, "/assets", url.Values{"site_id": {siteID}})
-	if err != nil {
-		return "", fmt.Errorf("list assets: %w", err)
-	}
-	exists := map[string]bool{}
-	for _, a := range have {
-		exists[a.Code] = true
-	}
-	for i, m := range s.Assets {
-		if exists[m.Code()] {
-			continue
-		}
-		crit := 3
-		if m.Profile().FailureMode != "" {
-			crit = 4
-		}
-		err := c.do(ctx, http.MethodPost, "/assets", map[string]any{
-			"site_id": siteID, "code": m.Code(), "type": m.Type().Name,
-			"name": m.Type().Name + " " + m.Code(), "criticality": crit,
-			"location": map[string]float64{"lat": 52.52 + float64(i)*0.001, "lon": 13.405 + float64(i)*0.001},
-		}, nil)
-		if err != nil {
-			return "", fmt.Errorf("create asset %s: %w", m.Code(), err)
-		}
-	}
-	existing, err := listAll[rules.Rule](ctx, c, "/rules", nil)
-	if err != nil {
-		return "", fmt.Errorf("list rules: %w", err)
-	}
-	named := map[string]bool{}
-	for _, r := range existing {
-		named[r.Name] = true
-	}
-	for _, r := range s.Rules {
-		if named[r.Name] {
-			continue
-		}
-		r.Enabled = true
-		if err := c.do(ctx, http.MethodPost, "/rules", r, nil); err != nil {
-			return "", fmt.Errorf("create rule %q: %w", r.Name, err)
-		}
-	}
-	return siteID, nil
 }
