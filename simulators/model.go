@@ -2,8 +2,10 @@ package simulators
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/openpdm/pdm/ingest"
@@ -137,6 +139,11 @@ func NewModel(seed uint64, spec AssetSpec) (*Model, error) {
 		return nil, err
 	}
 	p := &spec.Profile
+	// The model keeps its own copies: a caller changing its spec later
+	// must not change values already handed out.
+	p.Affects = maps.Clone(p.Affects)
+	p.Dropout.Metrics = slices.Clone(p.Dropout.Metrics)
+	spec.Type.Metrics = slices.Clone(spec.Type.Metrics)
 	if p.NoiseScale == 0 {
 		p.NoiseScale = 1
 	}
