@@ -511,3 +511,80 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, a Attachment) 
 	return s.Store.AddAttachment(ctx, a, Event{Type: EventAttachment, ActorID: actor.ID, Actor: actor.Name,
 		Note: a.Kind + " " + a.Filename, Data: data})
 }
+
+// OrderEdit changes an open order's descriptive fields; nil fields stay.
+type OrderEdit struct {
+	Title          *string          `json:"title"`
+	Description    *string          `json:"description"`
+	Priority       *Priority        `json:"priority"`
+	DueAt          *time.Time       `json:"due_at"`
+	RequiredSkills *[]string        `json:"required_skills"`
+	Parts          *[]rules.PartQty `json:"parts"`
+	Note           string           `json:"note"`
+}
+
+// EditOrder applies an edit to an open order and appends an "updated"
+// event with what changed. Orders no longer open are ErrConflict.
+func (s *Service) EditOrder(ctx context.Context, actor Actor, id string, e OrderEdit) (Order, error) {
+	if e.Title != nil && (strings.TrimSpace(*e.Title) == "" || len(*e.Title) > 300) {
+		return Order{}, Invalid("title", "required, at most 300 characters")
+	}
+	if e.Priority != nil && !e.Priority.Valid() {
+		return Order{}, Invalid("priority", "must be P1, P2, P3 or P4")
+	}
+	if e.RequiredSkills != nil {
+		if err := validateSkills(*e.RequiredSkills); err != nil {
+			return Order{}, err
+		}
+	}
+	if e.Parts != nil {
+		if err := validateParts("parts", *e.Parts); err != nil {
+			return Order{}, err
+		}
+	}
+	var ev Event
+	o, err := s.Store.UpdateOrder(ctx, id, func(o *Order) (Event, error) {
+		if !o.Status.Open() {
+			return Event{}, fmt.Errorf("%w: order %s is %s and can no longer be edited", ErrConflict, o.Number, o.Status)
+		}
+		changed := map[string]any{}
+		if e.Title != nil && *e.Title != o.Title {
+			changed["title"] = map[string]any{"from": o.Title, "to": *e.Title}
+			o.Title = strings.TrimSpace(*e.Title)
+		}
+		if e.Description != nil && *e.Description != o.Description {
+			changed["description"] = map[string]any{"from": o.Description, "to": *e.Description}
+			o.Description = *e.Description
+		}
+		if e.Priority != nil && *e.Priority != o.Priority {
+			changed["priority"] = map[string]any{"from": o.Priority, "to": *e.Priority}
+			o.Priority = *e.Priority
+		}
+		if e.DueAt != nil {
+			changed["due_at"] = map[string]any{"from": o.DueAt, "to": *e.DueAt}
+			d := e.DueAt.UTC()
+			o.DueAt = &d
+		}
+		if e.RequiredSkills != nil {
+			changed["required_skills"] = map[string]any{"from": o.RequiredSkills, "to": *e.RequiredSkills}
+			o.RequiredSkills = *e.RequiredSkills
+		}
+		if e.Parts != nil {
+			changed["parts"] = map[string]any{"from": o.Parts, "to": *e.Parts}
+			o.Parts = *e.Parts
+		}
+		if len(changed) == 0 {
+			return Event{}, ErrNoChange
+		}
+		raw, _ := json.Marshal(changed)
+		ev = Event{Type: EventUpdated, ActorID: actor.ID, Actor: actor.Name, Note: e.Note, Data: raw}
+		return ev, nil
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	if ev.Type != "" {
+		s.after(ctx, o, ev)
+	}
+	return o, nil
+}

@@ -129,6 +129,11 @@ func TestThinPathAndLifeCycle(t *testing.T) {
 		require.Contains(t, m, k)
 	}
 
+	var edited workorders.Order
+	e.mustJSON("PATCH", "/api/v1/work-orders/"+o.ID, workorders.RolePlanner, map[string]any{"title": "Bearing wear on pump-1",
+		"note": "clearer title"}, 200, &edited)
+	require.Equal(t, "Bearing wear on pump-1", edited.Title)
+
 	eng := e.users[workorders.RoleEngineer]
 	steps := []struct {
 		action string
@@ -156,7 +161,8 @@ func TestThinPathAndLifeCycle(t *testing.T) {
 	}
 	var d httpapi.OrderDetail
 	e.mustJSON("GET", "/api/v1/work-orders/"+o.ID, workorders.RoleAdmin, nil, 200, &d)
-	require.Len(t, d.Events, 1+len(steps))
+	require.Len(t, d.Events, 2+len(steps))
+	require.Equal(t, workorders.EventUpdated, d.Events[1].Type)
 	require.Equal(t, "1h30m0s", d.LabourTime.String())
 	require.Equal(t, workorders.P2, d.Priority)
 

@@ -85,7 +85,7 @@ func TestRoleMatrix(t *testing.T) {
 	for _, r := range routes {
 		path := fill(r)
 		var body any
-		if r.Method == "POST" || r.Method == "PUT" {
+		if r.Method == "POST" || r.Method == "PUT" || r.Method == "PATCH" {
 			body = map[string]any{}
 		}
 		if len(r.Roles) == 0 {

@@ -35,6 +35,7 @@ func schemaTypes() map[string]any {
 		"Signal":             workorders.SignalRecord{},
 		"WorkOrder":          workorders.Order{},
 		"WorkOrderInput":     workorders.NewOrder{},
+		"WorkOrderEdit":      workorders.OrderEdit{},
 		"WorkOrderDetail":    OrderDetail{},
 		"ActionInput":        actionIn{},
 		"Attachment":         workorders.AttachmentMeta{},

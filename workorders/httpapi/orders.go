@@ -144,6 +144,21 @@ func (s *Server) orderRoutes() {
 		}
 		c.JSON(http.StatusOK, out)
 	})
+	s.handle(Route{Method: "PATCH", Path: "/work-orders/:id", Roles: planners(), Tag: "work-orders",
+		Summary: "Edit an open order (title, description, priority, due_at, required_skills, parts); appends an updated event",
+		Body:    "WorkOrderEdit", Response: "WorkOrder"}, func(c *gin.Context) {
+		var in workorders.OrderEdit
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		o, err := s.svc.EditOrder(c.Request.Context(), actorOf(c), c.Param("id"), in)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, o)
+	})
 	for _, a := range workorders.Actions() {
 		roles := planners()
 		switch a {
