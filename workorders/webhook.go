@@ -66,27 +66,15 @@ func DefaultBackoff(n int) time.Duration {
 	return min(time.Second<<max(n-1, 0), 5*time.Minute)
 }
 
-// Run sends deliveries until ctx ends. It polls for the sending lock every
-// Interval, and while it holds it sends every Interval; it returns nil when
-// ctx is cancelled.
+// Run sends deliveries until ctx ends: every Interval it takes the sending
+// lock (when no other replica holds it), sends what is due and lets the
+// lock and its connection go again. It returns nil when ctx is cancelled.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.Interval)
 	defer t.Stop()
 	for {
-		_, err := d.store.WithLock(ctx, LockWebhooks, func(ctx context.Context) error {
-			for {
-				if _, err := d.drain(ctx); err != nil && ctx.Err() == nil {
-					d.log.WarnContext(ctx, "webhook delivery", "err", err)
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-t.C:
-				}
-			}
-		})
-		if err != nil && ctx.Err() == nil {
-			d.log.WarnContext(ctx, "webhook dispatcher", "err", err)
+		if _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			d.log.WarnContext(ctx, "webhook delivery", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -206,3 +206,37 @@ func TestWebhookSignature(t *testing.T) {
 	require.False(t, workorders.VerifySignature("other", body, sig))
 	require.False(t, workorders.VerifySignature("k", []byte(`{"a":2}`), sig))
 }
+
+func TestDispatcherRunStopsWithContext(t *testing.T) {
+	f := newFixture(t)
+	got := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-PDM-Event")
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: srv.URL, Secret: "0123456789", Active: true,
+		EventTypes: []string{"work_order.created"}})
+	require.NoError(t, err)
+	d := workorders.NewDispatcher(f.svc)
+	d.Now = time.Now
+	d.Interval = 20 * time.Millisecond
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	_, err = f.svc.CreateOrder(ctx, f.admin, workorders.NewOrder{AssetID: f.asset.ID, Title: "Check"})
+	require.NoError(t, err)
+	select {
+	case ev := <-got:
+		require.Equal(t, "work_order.created", ev)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery within 10 s")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
