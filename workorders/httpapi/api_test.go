@@ -222,24 +222,29 @@ func TestCursorPagination(t *testing.T) {
 		e.mustJSON("POST", "/api/v1/work-orders", workorders.RolePlanner, map[string]any{"asset_id": asset.ID,
 			"title": "job " + string(rune('a'+i))}, 201, nil)
 	}
-	seen := map[string]bool{}
-	cursor := ""
-	pages := 0
-	for {
-		var lst httpapi.List[workorders.Order]
-		e.mustJSON("GET", "/api/v1/work-orders?limit=3&cursor="+cursor, workorders.RoleViewer, nil, 200, &lst)
-		for _, o := range lst.Items {
-			require.False(t, seen[o.ID], "order seen twice")
-			seen[o.ID] = true
+	for _, q := range []string{"", "&status=approved,proposed"} {
+		seen := map[string]bool{}
+		cursor := ""
+		pages := 0
+		var last time.Time
+		for {
+			var lst httpapi.List[workorders.Order]
+			e.mustJSON("GET", "/api/v1/work-orders?limit=3&cursor="+cursor+q, workorders.RoleViewer, nil, 200, &lst)
+			for _, o := range lst.Items {
+				require.False(t, seen[o.ID], "order seen twice")
+				require.True(t, last.IsZero() || !o.CreatedAt.After(last), "newest first")
+				last = o.CreatedAt
+				seen[o.ID] = true
+			}
+			pages++
+			if lst.NextCursor == "" {
+				break
+			}
+			cursor = lst.NextCursor
 		}
-		pages++
-		if lst.NextCursor == "" {
-			break
-		}
-		cursor = lst.NextCursor
+		require.Len(t, seen, 8, q)
+		require.Equal(t, 3, pages, q)
 	}
-	require.Len(t, seen, 8)
-	require.Equal(t, 3, pages)
 }
 
 func TestEngineerSeesOnlyOwnJobs(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -37,19 +38,51 @@ type benchSeed struct {
 func seedOrders(b *testing.B, n int) *benchSeed {
 	b.Helper()
 	ctx := context.Background()
-	pool := freshDB(b)
-	cfg := pool.Config().ConnConfig.ConnString()
-	if err := postgres.Migrate(ctx, pool); err != nil {
-		b.Fatal(err)
+	cfg := keptDB(b)
+	if cfg == "" {
+		pool := freshDB(b)
+		cfg = pool.Config().ConnConfig.ConnString()
 	}
 	big, err := pgxpool.New(ctx, cfg+"&pool_max_conns=24")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(big.Close)
+	if err := postgres.Migrate(ctx, big); err != nil {
+		b.Fatal(err)
+	}
 	store := postgres.New(big)
 	svc := workorders.NewService(store, nil, nil)
 	s := &benchSeed{pool: big}
+	var have int
+	if err := big.QueryRow(ctx, `select count(*) from work_orders`).Scan(&have); err != nil {
+		b.Fatal(err)
+	}
+	if have == n {
+		// A kept database seeded before: reuse it.
+		for q, dst := range map[string]*[]string{
+			`select id::text from sites order by code`:                         &s.sites,
+			`select id::text from assets order by code`:                        &s.assets,
+			`select id::text from users where role = 'engineer' order by name`: &s.engineers,
+		} {
+			rows, err := big.Query(ctx, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if *dst, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_, tok, err := svc.CreateUser(ctx, "bench-admin", workorders.RoleAdmin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.token = tok
+		return s.finish(b, svc)
+	}
+	if have != 0 {
+		b.Fatalf("kept database has %d orders, want 0 or %d", have, n)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 20 {
 		site, err := svc.CreateSite(ctx, workorders.Site{Code: fmt.Sprintf("site%02d", i), Name: "Site"})
@@ -78,12 +111,11 @@ func seedOrders(b *testing.B, n int) *benchSeed {
 		}
 		s.engineers = append(s.engineers, u.ID)
 	}
-	admin, tok, err := svc.CreateUser(ctx, "bench-admin", workorders.RoleAdmin)
+	_, tok, err := svc.CreateUser(ctx, "bench-admin", workorders.RoleAdmin)
 	if err != nil {
 		b.Fatal(err)
 	}
 	s.token = tok
-	_ = admin
 
 	// Status mix of a few years of history.
 	type share struct {
@@ -142,6 +174,13 @@ func seedOrders(b *testing.B, n int) *benchSeed {
 		b.Fatal(err)
 	}
 	b.Logf("seeded %d orders in %s", n, time.Since(t0).Round(time.Millisecond))
+	return s.finish(b, svc)
+}
+
+// finish samples order IDs and starts the HTTP server.
+func (s *benchSeed) finish(b *testing.B, svc *workorders.Service) *benchSeed {
+	ctx := context.Background()
+	big := s.pool
 	rows2, err := big.Query(ctx, `select id from work_orders tablesample system (1) limit 20000`)
 	if err != nil {
 		b.Fatal(err)
@@ -166,6 +205,39 @@ func benchRate() float64 {
 		return v
 	}
 	return 200
+}
+
+// keptDB returns the URL of the database named by PDM_BENCH_DB, created
+// when missing and never dropped, so that repeated runs seed once; "" when
+// PDM_BENCH_DB is not set.
+func keptDB(b *testing.B) string {
+	name := os.Getenv("PDM_BENCH_DB")
+	if name == "" {
+		return ""
+	}
+	ctx := context.Background()
+	u, err := url.Parse(pgURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	conn, err := pgx.Connect(ctx, admin.String())
+	if err != nil {
+		b.Fatalf("PostgreSQL not reachable: %v", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `select exists (select 1 from pg_database where datname = $1)`, name).Scan(&exists); err != nil {
+		b.Fatal(err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "create database "+pgx.Identifier{name}.Sanitize()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 func benchOrders() int {

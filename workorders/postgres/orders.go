@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -214,17 +215,6 @@ func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]wor
 // ExplainListOrders).
 func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 	var w where
-	switch len(f.Status) {
-	case 0:
-	case 1:
-		w.add("o.status = ?", string(f.Status[0]))
-	default:
-		ss := make([]string, len(f.Status))
-		for i, v := range f.Status {
-			ss[i] = string(v)
-		}
-		w.add("o.status = any(?)", ss)
-	}
 	for _, c := range []struct{ col, v string }{{"o.asset_id", f.AssetID}, {"o.site_id", f.SiteID}, {"o.assignee_id", f.AssigneeID}} {
 		if c.v == "" {
 			continue
@@ -248,7 +238,29 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 		w.add("(o.created_at, o.id) < (?, ?)", t, id)
 	}
 	lim := limitOf(f.Page)
-	q := `select ` + orderCols + ` from work_orders o` + w.sql() + ` order by o.created_at desc, o.id desc limit ` + w.arg(lim+1)
+	limArg := w.arg(lim + 1)
+	order := ` order by o.created_at desc, o.id desc limit ` + limArg
+	if len(f.Status) <= 1 {
+		if len(f.Status) == 1 {
+			w.add("o.status = ?", string(f.Status[0]))
+		}
+		return `select ` + orderCols + ` from work_orders o` + w.sql() + order, w.args, lim, nil
+	}
+	// Several statuses: one index-ordered branch per status, merged. A
+	// single "status = any(...)" scan would walk the time index and filter,
+	// which is slow when the statuses are rare among many orders.
+	base := w.sql()
+	var branches []string
+	for _, st := range f.Status {
+		cond := "o.status = " + w.arg(string(st))
+		if base == "" {
+			cond = " where " + cond
+		} else {
+			cond = base + " and " + cond
+		}
+		branches = append(branches, `(select `+orderCols+` from work_orders o`+cond+order+`)`)
+	}
+	q := `select o.* from (` + strings.Join(branches, " union all ") + `) o` + order
 	return q, w.args, lim, nil
 }
 
