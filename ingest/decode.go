@@ -39,8 +39,9 @@ func DecodeLineProtocol(site, asset string, payload []byte, now time.Time) ([]Re
 // Decoder remembers metric names it has seen (up to a bound) so that decoding
 // them again allocates nothing; it is not safe for concurrent use.
 type Decoder struct {
-	names map[string]string
-	mbuf  []byte
+	names  map[string]string
+	recent []string // the names seen last at each position of a reading
+	mbuf   []byte
 }
 
 // maxInterned bounds the decoder's memory of metric names.
@@ -93,6 +94,26 @@ func (d *Decoder) name(b []byte) string {
 		d.names[s] = s
 	}
 	return s
+}
+
+// metricName validates and interns the j-th metric name of a reading.
+// Readings of a batch usually repeat the same names in the same order, so
+// the name seen last at position j is tried first.
+func (d *Decoder) metricName(j int, b []byte) (string, error) {
+	if j < len(d.recent) && d.recent[j] == string(b) {
+		return d.recent[j], nil
+	}
+	if !validMetricBytes(b) {
+		return "", reject(ReasonBadMetricName, strconv.Quote(clip(string(b))))
+	}
+	s := d.name(b)
+	if j < 64 {
+		for len(d.recent) <= j {
+			d.recent = append(d.recent, "")
+		}
+		d.recent[j] = s
+	}
+	return s, nil
 }
 
 // Bounds of what InfluxDB can store (it reserves the extremes).

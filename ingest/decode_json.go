@@ -260,15 +260,15 @@ func (p *jsonParser) metrics() error {
 		p.i++
 		return nil
 	}
-	for {
+	for j := 0; ; j++ {
 		key, err := p.str()
 		if err != nil {
 			return err
 		}
-		if !validMetricBytes(key) {
-			return reject(ReasonBadMetricName, strconv.Quote(clip(string(key))))
+		name, err := p.d.metricName(j, key)
+		if err != nil {
+			return err
 		}
-		name := p.d.name(key)
 		if err := p.expect(':'); err != nil {
 			return err
 		}
@@ -276,7 +276,7 @@ func (p *jsonParser) metrics() error {
 		if err != nil {
 			return err
 		}
-		v, err := strconv.ParseFloat(bstr(n), 64)
+		v, err := parseNumber(n)
 		if err != nil || math.IsInf(v, 0) {
 			return reject(ReasonNonFinite, "metric "+name)
 		}

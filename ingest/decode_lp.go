@@ -12,7 +12,7 @@ func (d *Decoder) DecodeLineProtocol(site, asset string, payload []byte, now tim
 		return nil, err
 	}
 	p := lpParser{b: payload, d: d, now: now}
-	return p.parse(site, asset)
+	return p.parse(site, asset, len(payload)/12+1)
 }
 
 type lpParser struct {
@@ -27,12 +27,13 @@ func (p *lpParser) bad(detail string) error {
 	return reject(ReasonBadLineProtocol, "line "+strconv.Itoa(p.line)+": "+detail)
 }
 
-func (p *lpParser) parse(site, asset string) ([]Reading, error) {
+func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
+	lines := sizeHint/8 + 1
 	var (
-		ms    []Metric
-		spans []int
-		tss   []time.Time
-		gws   []string
+		ms    = make([]Metric, 0, sizeHint)
+		spans = make([]int, 0, lines)
+		tss   = make([]time.Time, 0, lines)
+		gws   = make([]string, 0, lines)
 		any   bool
 	)
 	b := p.b
@@ -173,7 +174,7 @@ func (p *lpParser) lineInto(ms []Metric) ([]Metric, string, time.Time, error) {
 			if err != nil {
 				return ms, "", time.Time{}, p.bad("field " + strconv.Quote(clip(string(k))) + ": bad value " + strconv.Quote(clip(string(v))))
 			}
-			name, err := p.metricName(meas, k, mesc || kesc)
+			name, err := p.metricName(nfields-1, meas, k, mesc || kesc)
 			if err != nil {
 				return ms, "", time.Time{}, err
 			}
@@ -227,13 +228,13 @@ func (p *lpParser) skipString() error {
 }
 
 // metricName returns measurement_field interned, or a reject.
-func (p *lpParser) metricName(meas, field []byte, escaped bool) (string, error) {
+func (p *lpParser) metricName(j int, meas, field []byte, escaped bool) (string, error) {
 	buf := append(append(append(p.d.mbuf[:0], meas...), '_'), field...)
 	p.d.mbuf = buf
-	if escaped || !validMetricBytes(buf) {
+	if escaped {
 		return "", reject(ReasonBadMetricName, strconv.Quote(clip(string(buf))))
 	}
-	return p.d.name(buf), nil
+	return p.d.metricName(j, buf)
 }
 
 // lpValue parses a numeric or boolean line protocol field value.
@@ -260,7 +261,7 @@ func lpValue(v []byte) (float64, error) {
 			return 0, errBadValue // strconv extensions InfluxDB does not accept
 		}
 	}
-	f, err := strconv.ParseFloat(bstr(v), 64)
+	f, err := parseNumber(v)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange && f != 0 {
 			return f, nil // ±Inf: reported as non_finite

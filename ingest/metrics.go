@@ -7,6 +7,9 @@ import (
 // metrics are the pipeline's Prometheus metrics (all named pdm_ingest_*).
 type metrics struct {
 	messages         *prometheus.CounterVec
+	msgTelemetry     prometheus.Counter
+	msgEvent         prometheus.Counter
+	msgOther         prometheus.Counter
 	readings         prometheus.Counter
 	rejected         *prometheus.CounterVec
 	batchReadings    prometheus.Histogram
@@ -69,6 +72,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Failed device event handler calls (each is retried).",
 		}),
 	}
+	m.msgTelemetry = m.messages.WithLabelValues("telemetry")
+	m.msgEvent = m.messages.WithLabelValues("event")
+	m.msgOther = m.messages.WithLabelValues("other")
 	for _, r := range Reasons() {
 		m.rejected.WithLabelValues(string(r))
 	}

@@ -238,8 +238,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		go func() {
 			defer writers.Done()
 			for b := range toWrite {
-				p.busy.Add(1)
-				p.write(wctx, b)
+				p.write(wctx, b) // busy was counted up by the batcher
 				p.busy.Add(-1)
 				close(b.done)
 				select {
@@ -293,12 +292,22 @@ func (p *Pipeline) deliver(m Message) {
 	}
 }
 
+// batchLoop decodes messages into batches and hands them to the writers.
+//
+// Group commit: when nothing is waiting and no write is under way, a batch
+// goes out at once (low latency at low load). Otherwise it grows, because
+// bigger writes are much cheaper for InfluxDB, until it is full (BatchSize),
+// or BatchWait has passed and a writer is free, or a write finishes and
+// nothing is waiting. Only a full batch waits for a writer; the waiting
+// bounds memory (back-pressure reaches the broker through its in-flight
+// window).
 func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch, events chan<- eventItem) {
 	var dec Decoder
 	cur := p.newBatch()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	timerOn := false
+	timerOn, overdue := false, false
+	maxBusy := int32(p.cfg.MaxConcurrentWrites)
 	flush := func() {
 		if len(cur.msgs) == 0 {
 			return
@@ -307,6 +316,8 @@ func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch
 			timer.Stop()
 			timerOn = false
 		}
+		overdue = false
+		p.busy.Add(1)
 		ordered <- cur
 		toWrite <- cur
 		cur = p.newBatch()
@@ -318,12 +329,11 @@ func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch
 			flush()
 			return
 		}
-		if len(cur.msgs) > 0 && !timerOn {
+		if len(cur.msgs) > 0 && !timerOn && !overdue {
 			timer.Reset(p.cfg.BatchWait)
 			timerOn = true
 		}
-		// Group commit: nothing waiting and a writer idle, write now.
-		if len(p.in) == 0 && int(p.busy.Load()) < p.cfg.MaxConcurrentWrites {
+		if len(p.in) == 0 && p.busy.Load() == 0 {
 			flush()
 		}
 	}
@@ -333,9 +343,13 @@ func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch
 			add(m)
 		case <-timer.C:
 			timerOn = false
-			flush()
+			if p.busy.Load() < maxBusy {
+				flush()
+			} else {
+				overdue = true
+			}
 		case <-p.idle:
-			if len(p.in) == 0 {
+			if overdue || (len(p.in) == 0 && p.busy.Load() == 0) {
 				flush()
 			}
 		case <-ctx.Done():
@@ -361,7 +375,7 @@ func (p *Pipeline) handle(dec *Decoder, m Message, b *batch, events chan<- event
 	site, asset, kind := ParseTopic(p.cfg.TopicRoot, m.Topic)
 	switch kind {
 	case KindTelemetry:
-		p.m.messages.WithLabelValues("telemetry").Inc()
+		p.m.msgTelemetry.Inc()
 		rs, err := dec.Decode(site, asset, m.Payload, m.Received)
 		if err != nil {
 			p.reject(m, err)
@@ -373,7 +387,7 @@ func (p *Pipeline) handle(dec *Decoder, m Message, b *batch, events chan<- event
 		b.ends = append(b.ends, len(b.readings))
 		p.m.inFlightReadings.Add(float64(len(rs)))
 	case KindEvent:
-		p.m.messages.WithLabelValues("event").Inc()
+		p.m.msgEvent.Inc()
 		ev, err := DecodeEvent(site, asset, m.Payload, m.Received)
 		if err != nil {
 			p.reject(m, err)
@@ -381,7 +395,7 @@ func (p *Pipeline) handle(dec *Decoder, m Message, b *batch, events chan<- event
 		}
 		events <- eventItem{msg: m, ev: ev}
 	default:
-		p.m.messages.WithLabelValues("other").Inc()
+		p.m.msgOther.Inc()
 		p.reject(m, reject(ReasonBadTopic, m.Topic))
 	}
 }

@@ -38,9 +38,8 @@ type Source struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex // guards client, deliver
-	client  paho.Client
-	deliver func(ingest.Message)
+	mu     sync.Mutex // guards client
+	client paho.Client
 }
 
 var _ ingest.Source = (*Source)(nil)
@@ -143,7 +142,7 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message)) error 
 		return ctx.Err()
 	}
 	s.mu.Lock()
-	s.client, s.deliver = c, deliver
+	s.client = c
 	s.mu.Unlock()
 	return nil
 }
