@@ -346,7 +346,12 @@ var failureModeRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 func validMetricName(s string) bool { return ingest.ValidMetricName(s) }
 
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+// maxMagnitude bounds every number a scenario gives, so sums of noise,
+// spikes and degradation stay finite.
+const maxMagnitude = 1e12
+
+// bounded reports whether f is a number no larger than maxMagnitude.
+func bounded(f float64) bool { return !math.IsNaN(f) && math.Abs(f) <= maxMagnitude }
 
 func (s AssetSpec) validate() error {
 	if !ingest.ValidCode(s.Code) {
@@ -359,23 +364,23 @@ func (s AssetSpec) validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("asset %s: "+format, append([]any{s.Code}, args...)...)
 	}
-	if p.NoiseScale < 0 || !finite(p.NoiseScale) {
-		return bad("noise must be a finite number ≥ 0")
+	if p.NoiseScale < 0 || !bounded(p.NoiseScale) {
+		return bad("noise must be a number from 0 to 1e12")
 	}
-	if !finite(p.DailyAmp) || !finite(p.SeasonAmp) || math.Abs(p.DailyAmp) > 1 || math.Abs(p.SeasonAmp) > 1 {
+	if !bounded(p.DailyAmp) || !bounded(p.SeasonAmp) || math.Abs(p.DailyAmp) > 1 || math.Abs(p.SeasonAmp) > 1 {
 		return bad("daily_amp and season_amp must be within [-1, 1]")
 	}
 	if p.SeasonPeriod < 0 {
 		return bad("season_period must be positive")
 	}
-	if p.SpikeProb < 0 || p.SpikeProb > 1 || !finite(p.SpikeProb) {
+	if p.SpikeProb < 0 || p.SpikeProb > 1 || !bounded(p.SpikeProb) {
 		return bad("spike_prob must be within [0, 1]")
 	}
-	if !finite(p.SpikeScale) {
-		return bad("spike_scale must be finite")
+	if !bounded(p.SpikeScale) {
+		return bad("spike_scale must be finite (|v| ≤ 1e12)")
 	}
 	if d := p.Dropout; d.Prob != 0 {
-		if d.Prob < 0 || d.Prob > 1 || !finite(d.Prob) {
+		if d.Prob < 0 || d.Prob > 1 || !bounded(d.Prob) {
 			return bad("dropout prob must be within [0, 1]")
 		}
 		if d.Every < time.Millisecond || d.Length <= 0 || d.Length > d.Every {
@@ -407,16 +412,16 @@ func (s AssetSpec) validate() error {
 	if p.FailAt.IsZero() {
 		return bad("a %s profile needs a failure time", p.Degradation)
 	}
-	if !finite(p.FailValue) || p.FailValue == ms.Base {
-		return bad("fail_value must be finite and differ from the healthy value %g", ms.Base)
+	if !bounded(p.FailValue) || p.FailValue == ms.Base {
+		return bad("fail_value must be finite (|v| ≤ 1e12) and differ from the healthy value %g", ms.Base)
 	}
 	for n, a := range p.Affects {
 		mm, ok := s.Type.Metric(n)
 		if !ok || mm.Counter || n == p.Metric {
 			return bad("affects: %q is not another non-counter metric of type %s", n, s.Type.Name)
 		}
-		if !finite(a) {
-			return bad("affects: %q must be finite", n)
+		if !bounded(a) {
+			return bad("affects: %q must be finite (|v| ≤ 1e12)", n)
 		}
 	}
 	if p.Degradation != Step {

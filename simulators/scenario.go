@@ -202,12 +202,12 @@ func ParseScenario(b []byte, now time.Time) (*Scenario, error) {
 	case "", "max":
 	default:
 		x, err := strconv.ParseFloat(strings.TrimSuffix(a, "x"), 64)
-		if err != nil || !finite(x) || x <= 0 {
+		if err != nil || !bounded(x) || x <= 0 {
 			return nil, fmt.Errorf("acceleration %q: want a positive number (e.g. 3600) or \"max\"", a)
 		}
 		s.Acceleration = x
 	}
-	if f.MaxRate < 0 || !finite(f.MaxRate) {
+	if f.MaxRate < 0 || !bounded(f.MaxRate) {
 		return nil, fmt.Errorf("max_rate: want readings per second ≥ 0 (0: no cap)")
 	}
 	s.MaxRate = f.MaxRate
@@ -225,7 +225,7 @@ func ParseScenario(b []byte, now time.Time) (*Scenario, error) {
 	noise := 1.0
 	if f.Noise != nil {
 		noise = *f.Noise
-		if noise < 0 || !finite(noise) {
+		if noise < 0 || !bounded(noise) {
 			return nil, fmt.Errorf("noise: want a number ≥ 0")
 		}
 	}

@@ -91,8 +91,8 @@ func (t Type) validate() error {
 		if m.Noise < 0 || m.Wander < 0 {
 			return fmt.Errorf("type %q metric %q: noise and wander must not be negative", t.Name, m.Name)
 		}
-		if !finite(m.Base) || !finite(m.Noise) || !finite(m.Wander) || !finite(m.Min) {
-			return fmt.Errorf("type %q metric %q: values must be finite", t.Name, m.Name)
+		if !bounded(m.Base) || !bounded(m.Noise) || !bounded(m.Wander) || !bounded(m.Min) {
+			return fmt.Errorf("type %q metric %q: values must be finite (|v| ≤ 1e12)", t.Name, m.Name)
 		}
 	}
 	return nil
