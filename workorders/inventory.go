@@ -2,7 +2,6 @@ package workorders
 
 import (
 	"cmp"
-	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -13,8 +12,14 @@ import (
 )
 
 // ErrInsufficientStock: a movement would take stock below zero or below
-// what is reserved.
-var ErrInsufficientStock = errors.New("insufficient stock")
+// what is reserved. It is also an ErrConflict (HTTP 409, as the contract
+// says of "not enough stock").
+var ErrInsufficientStock error = insufficientStock{}
+
+type insufficientStock struct{}
+
+func (insufficientStock) Error() string        { return "insufficient stock" }
+func (insufficientStock) Is(target error) bool { return target == ErrConflict }
 
 // Stock location kinds.
 const (

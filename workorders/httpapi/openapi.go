@@ -51,7 +51,7 @@ func schemaTypes() map[string]any {
 
 // OpenAPI returns the OpenAPI 3 document of the routes this server serves.
 func (s *Server) OpenAPI() map[string]any {
-	types := schemaTypes()
+	types := withOpsSchemas(schemaTypes())
 	schemas := map[string]any{}
 	for name, v := range types {
 		schemas[name] = schemaOf(reflect.TypeOf(v), 0)

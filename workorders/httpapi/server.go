@@ -43,6 +43,8 @@ type Config struct {
 	Backtester Backtester
 	// Articles suggests knowledge articles on the order detail (nil: none).
 	Articles ArticleSuggester
+	// Ops wires dispatch, inventory, KPIs, knowledge and schedules (ops.go).
+	Ops OpsConfig
 	// MaxAttachmentBytes limits one attachment (default 10 MiB).
 	MaxAttachmentBytes int64
 	// MaxBodyBytes limits JSON request bodies (default 1 MiB).
@@ -156,6 +158,7 @@ func New(cfg Config) (*Server, error) {
 	s.slaRoutes()
 	s.webhookRoutes()
 	s.ingestRoutes()
+	s.opsRoutes()
 	for _, r := range s.routes {
 		s.engine.Handle(r.Method, r.Path, s.authorize(r), r.h)
 	}

@@ -13,6 +13,7 @@ import (
 )
 
 func TestDispatchRunAssignsBatchAndExplains(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	near := f.engineer(t, "near", workorders.Location{Lat: 48.11, Lon: 11.5}, workorders.SkillLevels{"vibration": 1})
@@ -78,6 +79,7 @@ func TestDispatchRunAssignsBatchAndExplains(t *testing.T) {
 }
 
 func TestDispatchOneRunnerAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	f.engineer(t, "e1", workorders.Location{Lat: 48.1, Lon: 11.5}, nil)
@@ -106,6 +108,7 @@ func TestDispatchOneRunnerAcrossReplicas(t *testing.T) {
 }
 
 func TestOffShiftRedispatch(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	a := f.engineer(t, "a", workorders.Location{Lat: 48.1, Lon: 11.5}, nil)
@@ -137,6 +140,7 @@ func TestOffShiftRedispatch(t *testing.T) {
 // one purchase request when short, resume on receipt, consume what was used
 // and release the rest on completion.
 func TestPartsFollowTheOrder(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	near := f.warehouse(t, "NEAR", &workorders.Location{Lat: 48.12, Lon: 11.5})
@@ -221,6 +225,7 @@ func TestPartsFollowTheOrder(t *testing.T) {
 }
 
 func TestReorderUsesPredictedDemandOnce(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	wh := f.warehouse(t, "W1", &workorders.Location{Lat: 48.1, Lon: 11.5})

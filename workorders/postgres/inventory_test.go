@@ -127,6 +127,7 @@ func (f *opsFixture) stock(t *testing.T, loc, sku string) (onHand, reserved int)
 }
 
 func TestStockInvariantsInDatabase(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	wh := f.warehouse(t, "W1", nil)
@@ -176,6 +177,7 @@ func TestStockInvariantsInDatabase(t *testing.T) {
 // the winners together got exactly what there was, and the ledger always
 // sums to the stock.
 func TestRaceForLastUnits(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	wh := f.warehouse(t, "W1", &workorders.Location{Lat: 48.1, Lon: 11.5})

@@ -19,6 +19,7 @@ func titles(as []workorders.Article) []string {
 }
 
 func TestKnowledgeSearchChineseAndEnglish(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	kb := workorders.NewKnowledge(f.svc, f.ops)
@@ -70,6 +71,7 @@ func TestKnowledgeSearchChineseAndEnglish(t *testing.T) {
 }
 
 func TestKnowledgeFromResolutionAndSuggestions(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	kb := workorders.NewKnowledge(f.svc, f.ops)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestKPIs(t *testing.T) {
+	t.Parallel()
 	f := newOpsFixture(t)
 	ctx := context.Background()
 	start := time.Now().UTC().Truncate(time.Second)
