@@ -48,7 +48,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (int, er
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub,
-		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true),
+		// The ticket core numbers its migrations 00001-00199 and dispatch,
+		// inventory and knowledge 00200+, so a database may well have 00200
+		// before the core's next one: apply missing lower versions too.
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return 0, fmt.Errorf("migrations: %w", err)
 	}

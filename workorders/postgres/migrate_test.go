@@ -35,3 +35,20 @@ func TestMigrateConcurrently(t *testing.T) {
 	// Running again is a no-op.
 	require.NoError(t, postgres.Migrate(ctx, pool))
 }
+
+// TestMigrateAppliesMissingLowerVersions: the core's migrations (00001+)
+// and dispatch's (00200+) interleave, so a database that already has a
+// higher version still gets a lower one it misses.
+func TestMigrateAppliesMissingLowerVersions(t *testing.T) {
+	pool := freshDB(t)
+	ctx := context.Background()
+	require.NoError(t, postgres.Migrate(ctx, pool))
+	_, err := pool.Exec(ctx, `drop index work_orders_assignee_time`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `delete from goose_db_version where version_id = 3`)
+	require.NoError(t, err)
+	require.NoError(t, postgres.Migrate(ctx, pool))
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, `select count(*) from pg_indexes where indexname = 'work_orders_assignee_time'`).Scan(&n))
+	require.Equal(t, 1, n)
+}
