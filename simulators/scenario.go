@@ -35,13 +35,15 @@ func BuiltinScenario(name string) ([]byte, error) {
 }
 
 // LoadScenario reads a scenario from a file, or the built-in scenario of
-// that name when nameOrPath has no slash and no ".yaml"/".yml" suffix.
+// that name when no such regular file exists and nameOrPath has no slash and no
+// ".yaml"/".yml" suffix.
 func LoadScenario(nameOrPath string, now time.Time) (*Scenario, error) {
 	var (
 		b   []byte
 		err error
 	)
-	if !strings.ContainsRune(nameOrPath, '/') && !strings.HasSuffix(nameOrPath, ".yaml") && !strings.HasSuffix(nameOrPath, ".yml") {
+	if fi, serr := os.Stat(nameOrPath); (serr != nil || !fi.Mode().IsRegular()) && !strings.ContainsRune(nameOrPath, '/') &&
+		!strings.HasSuffix(nameOrPath, ".yaml") && !strings.HasSuffix(nameOrPath, ".yml") {
 		b, err = BuiltinScenario(nameOrPath)
 	} else {
 		b, err = os.ReadFile(nameOrPath)

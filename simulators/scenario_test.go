@@ -1,6 +1,8 @@
 package simulators
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -193,4 +195,21 @@ assets:
 	p := s.Assets[0].Profile()
 	require.Equal(t, s.Start.Add(24*time.Hour), p.Onset)
 	require.Equal(t, time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), p.FailAt)
+}
+
+func TestLoadScenarioPrefersAFile(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "demo"), []byte(minimal), 0o600))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "eval"), 0o700))
+	t.Chdir(dir)
+	s, err := LoadScenario("demo", now)
+	require.NoError(t, err)
+	require.Equal(t, "S1", s.Site, "a file named demo wins over the built-in")
+	s, err = LoadScenario("eval", now)
+	require.NoError(t, err)
+	require.Equal(t, "EVAL", s.Site, "a directory named eval does not")
+	_, err = LoadScenario("nope", now)
+	require.ErrorContains(t, err, `no built-in scenario "nope"`)
+	_, err = LoadScenario("./nope.yaml", now)
+	require.ErrorContains(t, err, "nope.yaml")
 }
