@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -309,4 +311,39 @@ func TestAgentConcurrentSubmit(t *testing.T) {
 		}
 	}
 	require.Len(t, seen, 400)
+}
+
+// startPrivateBroker starts a Mosquitto of the test's own on a free port
+// with extra config lines, and stops it in cleanup.
+func startPrivateBroker(t *testing.T, extra string) string {
+	t.Helper()
+	bin := os.Getenv("PDM_MOSQUITTO_BIN")
+	if bin == "" {
+		bin = "/usr/sbin/mosquitto"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("Mosquitto binary (PDM_MOSQUITTO_BIN=%s) not found: %v", bin, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest none\n%s", port, extra)), 0o600))
+	cmd := exec.Command(bin, "-c", conf)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "private Mosquitto listening")
+	return "tcp://" + addr
 }

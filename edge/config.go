@@ -141,8 +141,12 @@ type ModbusRegister struct {
 
 // MQTTSource is a local broker the devices publish JSON to.
 type MQTTSource struct {
-	Name     string       `json:"name"`
-	URL      string       `json:"url"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// ClientID is the agent's client id at the local broker (default
+	// pdm-edge-{gateway}-{name}); the session is persistent, so the broker
+	// keeps QoS 1 messages while the agent restarts.
+	ClientID string       `json:"client_id,omitempty"`
 	Username string       `json:"username,omitempty"`
 	Password string       `json:"password,omitempty"`
 	Topics   []TopicAsset `json:"topics"`

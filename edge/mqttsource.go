@@ -19,7 +19,9 @@ import (
 
 // mqttSource subscribes to a local broker the devices publish JSON to. A
 // message is acknowledged to the local broker only after its readings are
-// in the disk queue.
+// in the disk queue. Messages are queued in arrival order; those that
+// arrive while a commit is running are committed together (one fsync), so
+// the rate is bounded by the broker's in-flight window, not by the disk.
 type mqttSource struct {
 	cfg     MQTTSource
 	gateway string
@@ -28,19 +30,21 @@ type mqttSource struct {
 	now     func() time.Time
 	submit  submitFunc
 	errs    prometheus.Counter
+	pending chan decoded // handler → commitLoop, in arrival order
 }
 
 func newMQTTSource(cfg MQTTSource, gateway string, log *slog.Logger, now func() time.Time, submit submitFunc, errs prometheus.Counter) *mqttSource {
 	name := sourceName("mqtt", cfg.Name, cfg.URL)
-	return &mqttSource{cfg: cfg, gateway: gateway, name: name, log: log.With("source", name), now: now, submit: submit, errs: errs}
+	return &mqttSource{cfg: cfg, gateway: gateway, name: name, log: log.With("source", name), now: now, submit: submit, errs: errs,
+		pending: make(chan decoded, 1024)}
 }
 
 func (s *mqttSource) run(ctx context.Context) {
 	o := mqtt.NewClientOptions()
 	o.AddBroker(s.cfg.URL)
-	id := "pdm-edge-" + s.gateway + "-src-" + s.cfg.Name
-	if len(id) > 128 {
-		id = id[:128]
+	id := s.cfg.ClientID
+	if id == "" {
+		id = "pdm-edge-" + s.gateway + "-" + s.cfg.Name
 	}
 	o.SetClientID(id)
 	o.SetUsername(s.cfg.Username)
@@ -64,8 +68,54 @@ func (s *mqttSource) run(ctx context.Context) {
 	})
 	c := mqtt.NewClient(o)
 	c.Connect()
-	<-ctx.Done()
+	s.commitLoop(ctx)
 	c.Disconnect(250)
+}
+
+// decoded is a message waiting to be queued and acknowledged.
+type decoded struct {
+	msg      mqtt.Message
+	readings []ingest.Reading
+}
+
+// maxGroup bounds the readings committed together.
+const maxGroup = 5000
+
+// commitLoop queues decoded messages in arrival order, as many at a time as
+// have arrived, and acknowledges each after its commit.
+func (s *mqttSource) commitLoop(ctx context.Context) {
+	var group []decoded
+	var readings []ingest.Reading
+	for {
+		group, readings = group[:0], readings[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-s.pending:
+			group = append(group, d)
+			readings = append(readings, d.readings...)
+		}
+	more:
+		for len(readings) < maxGroup {
+			select {
+			case d := <-s.pending:
+				group = append(group, d)
+				readings = append(readings, d.readings...)
+			default:
+				break more
+			}
+		}
+		if err := s.submit(ctx, s.name, readings); err != nil {
+			if ctx.Err() == nil {
+				s.errs.Inc()
+				s.log.Error("queue readings", "err", err)
+			}
+			continue // not acknowledged: the broker redelivers after reconnect
+		}
+		for _, d := range group {
+			d.msg.Ack()
+		}
+	}
 }
 
 // asset returns the asset mapped to a topic (first matching filter).
@@ -92,12 +142,10 @@ func (s *mqttSource) handle(ctx context.Context) mqtt.MessageHandler {
 			m.Ack() // a bad payload never gets better
 			return
 		}
-		if err := s.submit(ctx, s.name, readings); err != nil {
-			s.errs.Inc()
-			s.log.Error("queue readings", "topic", m.Topic(), "err", err)
-			return // not acknowledged: the broker redelivers after reconnect
+		select {
+		case s.pending <- decoded{msg: m, readings: readings}:
+		case <-ctx.Done():
 		}
-		m.Ack()
 	}
 }
 
