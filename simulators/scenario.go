@@ -24,12 +24,13 @@ import (
 var builtinScenarios embed.FS
 
 // BuiltinScenario returns the YAML of a scenario shipped with the binary:
-// "demo" (about 20 assets, two degrading fast enough for a live demo) or
-// "eval" (60 days, 50 assets: the evaluation scenario).
+// "demo" (about 20 assets, two degrading fast enough for a live demo),
+// "eval" (60 days, 50 assets: the evaluation scenario) or "load" (10,000
+// assets × 5 metrics for one hour: throughput measurements).
 func BuiltinScenario(name string) ([]byte, error) {
 	b, err := builtinScenarios.ReadFile("scenarios/" + name + ".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("no built-in scenario %q (have demo, eval)", name)
+		return nil, fmt.Errorf("no built-in scenario %q (have demo, eval, load)", name)
 	}
 	return b, nil
 }

@@ -49,6 +49,18 @@ func TestBuiltinScenarios(t *testing.T) {
 	require.Equal(t, map[Degradation]int{None: 30, Exponential: 10, Linear: 6, Step: 4}, counts)
 }
 
+func TestLoadScenario(t *testing.T) {
+	s, err := LoadScenario("load", now)
+	require.NoError(t, err)
+	require.Len(t, s.Assets, 10000)
+	for _, m := range s.Assets {
+		require.Len(t, m.Type().Metrics, 5, m.Code())
+	}
+	end, ok := s.End()
+	require.True(t, ok)
+	require.False(t, end.After(now))
+}
+
 func TestFailureSpreadIsDeterministicAndSpread(t *testing.T) {
 	a, err := LoadScenario("eval", now)
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -57,6 +58,10 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	shown := o.URL // never print a password from the URL
+	if u, err := url.Parse(o.URL); err == nil {
+		shown = u.Redacted()
+	}
 	po := paho.NewClientOptions().
 		AddBroker(o.URL).
 		SetClientID(o.ClientID).
@@ -71,22 +76,22 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		SetKeepAlive(30 * time.Second).
 		SetOrderMatters(false).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			log.Warn("mqtt connection lost", "broker", o.URL, "err", err)
+			log.Warn("mqtt connection lost", "broker", shown, "err", err)
 		}).
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
-			log.Info("mqtt reconnecting", "broker", o.URL)
+			log.Info("mqtt reconnecting", "broker", shown)
 		})
 	c := paho.NewClient(po)
 	tok := c.Connect()
 	select {
 	case <-tok.Done():
 	case <-ctx.Done():
-		return nil, fmt.Errorf("mqtt broker %s: %w", o.URL, ctx.Err())
+		return nil, fmt.Errorf("mqtt broker %s: %w", shown, ctx.Err())
 	case <-time.After(o.ConnectTimeout + time.Second):
-		return nil, fmt.Errorf("mqtt broker %s: no answer within %s", o.URL, o.ConnectTimeout)
+		return nil, fmt.Errorf("mqtt broker %s: no answer within %s", shown, o.ConnectTimeout)
 	}
 	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("mqtt broker %s: %w", o.URL, err)
+		return nil, fmt.Errorf("mqtt broker %s: %w", shown, err)
 	}
 	return &Client{c: c, ackTimeout: o.AckTimeout}, nil
 }

@@ -207,6 +207,9 @@ func TestDialFailsNamingTheBroker(t *testing.T) {
 	_, err = Dial(context.Background(), Options{URL: "tcp://" + addr, ClientID: "x", ConnectTimeout: time.Second})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), addr)
+	_, err = Dial(context.Background(), Options{URL: "tcp://sim:s3cret@" + addr, ClientID: "x", ConnectTimeout: time.Second})
+	require.ErrorContains(t, err, "sim:xxxxx@"+addr)
+	require.NotContains(t, err.Error(), "s3cret")
 }
 
 // privateMosquitto starts a broker of our own (fault tests never touch
