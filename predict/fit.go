@@ -23,6 +23,7 @@ import (
 const (
 	ModelLinear      = "linear"      // y = a + b·t
 	ModelExponential = "exponential" // ln y = a + b·t (accelerating wear)
+	ModelQuadratic   = "quadratic"   // y = a + b·t + c·t² (accelerating wear)
 )
 
 // Point is one (possibly aggregated) value in a fit window.
@@ -53,11 +54,16 @@ type FitOptions struct {
 	// exceeds OutlierK robust standard deviations (default 4).
 	OutlierK float64
 	// MinSpan is the fraction of the window the points must span
-	// (default 0.5): a fit over a short stretch extrapolates noise.
+	// (default 0.9): a fit over a short stretch extrapolates noise, and a
+	// part of a daily cycle looks like a trend.
 	MinSpan float64
 	// MinT is the minimum t statistic of the slope (default 3): the
 	// trend must stand out of the noise.
 	MinT float64
+	// NoQuadratic drops the third candidate, y = a + b·t + c·t², which
+	// otherwise competes when its curvature is towards the limit and
+	// significant (t ≥ MinT).
+	NoQuadratic bool
 }
 
 func (o FitOptions) withDefaults() FitOptions {
@@ -68,7 +74,7 @@ func (o FitOptions) withDefaults() FitOptions {
 		o.OutlierK = 4
 	}
 	if o.MinSpan <= 0 {
-		o.MinSpan = 0.5
+		o.MinSpan = 0.9
 	}
 	if o.MinT <= 0 {
 		o.MinT = 3
@@ -196,6 +202,14 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 			cands = append(cands, m)
 		}
 	}
+	if !o.NoQuadratic {
+		// Only an accelerating curve (curvature towards the limit, itself
+		// significant) may compete: a bent line through noise must not
+		// extrapolate into a false alarm.
+		if m, err := fitModel(ModelQuadratic, xs, ys); err == nil && m.c*dir > 0 && m.tC >= o.MinT {
+			cands = append(cands, m)
+		}
+	}
 	if len(cands) == 0 {
 		res.Reason = ReasonFitFailed
 		return res
@@ -221,15 +235,17 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 		res.Reason = ReasonNotSignificant
 		return res
 	}
-	tq := tQuantile(o.Confidence, len(xs)-2)
+	tq := tQuantile(o.Confidence, len(xs)-best.k)
 	target := best.space(limit)
 	if math.IsNaN(target) || math.IsInf(target, 0) {
 		res.Reason = ReasonNoTrend
 		return res
 	}
-	hCross := (target - best.a) / best.b
+	mid := func(x float64) float64 { return dir * (best.predict(x) - target) }
+	hCross := firstRoot(mid, 0, 4*horizon) // 0 when the fit is already beyond the limit
 	if hCross < 0 {
-		hCross = 0 // already beyond the limit by the fit
+		res.Reason = ReasonBeyondHorizon
+		return res
 	}
 	res.Crossing = end.Add(hours(hCross))
 	if hCross > horizon {
@@ -340,17 +356,19 @@ func ols(xs, ys []float64) (a, b, t float64) {
 
 func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }
 
-// model is one fitted candidate: y' = a + b·x in its own space (y' = y or
-// ln y), with what the prediction interval needs.
+// model is one fitted candidate in its own space (y' = y, or ln y for the
+// exponential model): y' = a + b·x (+ c·x² for the quadratic), with what
+// the prediction interval needs.
 type model struct {
-	name      string
-	a, b      float64
-	r2        float64 // in original units
-	aic       float64 // in original units
-	s         float64 // residual standard error in the model's space
-	n         int
-	xbar, sxx float64
-	seB       float64
+	name    string
+	k       int // parameters
+	a, b, c float64
+	r2      float64 // in original units
+	aic     float64 // in original units
+	s       float64 // residual standard error in the model's space
+	inv     [3][3]float64
+	seB     float64
+	tC      float64 // t statistic of the curvature (quadratic)
 }
 
 func (m model) space(y float64) float64 {
@@ -363,19 +381,30 @@ func (m model) space(y float64) float64 {
 	return y
 }
 
-func (m model) predict(x float64) float64 { return m.a + m.b*x }
+func (m model) predict(x float64) float64 { return m.a + m.b*x + m.c*x*x }
 
 // se is the standard error of a new observation at x (prediction
-// interval, not the narrower confidence band of the mean).
+// interval, not the narrower confidence band of the mean):
+// s·sqrt(1 + v'(X'X)⁻¹v) with v = (1, x[, x²]).
 func (m model) se(x float64) float64 {
-	d := x - m.xbar
-	return m.s * math.Sqrt(1+1/float64(m.n)+d*d/m.sxx)
+	v := [3]float64{1, x, x * x}
+	q := 0.0
+	for i := 0; i < m.k; i++ {
+		for j := 0; j < m.k; j++ {
+			q += v[i] * m.inv[i][j] * v[j]
+		}
+	}
+	return m.s * math.Sqrt(1+math.Max(q, 0))
 }
 
 // fitModel fits one model with sajari/regression.
 func fitModel(name string, xs, ys []float64) (model, error) {
 	n := len(xs)
-	if n < 3 {
+	k := 2
+	if name == ModelQuadratic {
+		k = 3
+	}
+	if n < k+2 {
 		return model{}, errors.New("too few points")
 	}
 	tr := make([]float64, n)
@@ -388,31 +417,56 @@ func fitModel(name string, xs, ys []float64) (model, error) {
 	var rg regression.Regression
 	rg.SetObserved(name)
 	rg.SetVar(0, "hours")
+	if k == 3 {
+		rg.SetVar(1, "hours2")
+	}
 	dps := make(regression.DataPoints, n)
-	for i := range xs {
-		dps[i] = regression.DataPoint(tr[i], []float64{xs[i]})
+	for i, x := range xs {
+		vars := []float64{x}
+		if k == 3 {
+			vars = append(vars, x*x)
+		}
+		dps[i] = regression.DataPoint(tr[i], vars)
 	}
 	rg.Train(dps...)
 	if err := rg.Run(); err != nil {
 		return model{}, fmt.Errorf("fit %s: %w", name, err)
 	}
-	a, b := rg.Coeff(0), rg.Coeff(1)
-	if math.IsNaN(a) || math.IsNaN(b) || math.IsInf(a, 0) || math.IsInf(b, 0) {
-		return model{}, fmt.Errorf("fit %s: degenerate", name)
+	m := model{name: name, k: k, a: rg.Coeff(0), b: rg.Coeff(1)}
+	if k == 3 {
+		m.c = rg.Coeff(2)
 	}
-	m := model{name: name, a: a, b: b, n: n}
-	var sx, ymean float64
-	for i := range xs {
-		sx += xs[i]
-		ymean += ys[i]
+	for _, v := range []float64{m.a, m.b, m.c} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return model{}, fmt.Errorf("fit %s: degenerate", name)
+		}
 	}
-	m.xbar = sx / float64(n)
+	// (X'X)⁻¹ for the prediction interval and the coefficients' errors.
+	var sum [5]float64 // Σ x^p
+	for _, x := range xs {
+		p := 1.0
+		for e := range sum {
+			sum[e] += p
+			p *= x
+		}
+	}
+	var ok bool
+	if k == 2 {
+		m.inv, ok = inverse2(sum[0], sum[1], sum[2])
+	} else {
+		m.inv, ok = inverse3(sum)
+	}
+	if !ok {
+		return model{}, fmt.Errorf("fit %s: points do not determine the model", name)
+	}
+	ymean := 0.0
+	for _, y := range ys {
+		ymean += y
+	}
 	ymean /= float64(n)
 	var sse, sst, sseT float64
-	for i := range xs {
-		d := xs[i] - m.xbar
-		m.sxx += d * d
-		yhat := a + b*xs[i]
+	for i, x := range xs {
+		yhat := m.predict(x)
 		rt := tr[i] - yhat
 		sseT += rt * rt
 		if name == ModelExponential {
@@ -423,16 +477,52 @@ func fitModel(name string, xs, ys []float64) (model, error) {
 		dy := ys[i] - ymean
 		sst += dy * dy
 	}
-	if m.sxx <= 0 {
-		return model{}, fmt.Errorf("fit %s: all points at one time", name)
+	m.s = math.Sqrt(sseT / float64(n-k))
+	m.seB = m.s * math.Sqrt(math.Max(m.inv[1][1], 0))
+	if k == 3 {
+		if se := m.s * math.Sqrt(math.Max(m.inv[2][2], 0)); se > 0 {
+			m.tC = math.Abs(m.c) / se
+		}
 	}
-	m.s = math.Sqrt(sseT / float64(n-2))
-	m.seB = m.s / math.Sqrt(m.sxx)
 	if sst > 0 {
 		m.r2 = 1 - sse/sst
 	}
-	m.aic = float64(n)*math.Log(math.Max(sse, 1e-300)/float64(n)) + 2*2
+	m.aic = float64(n)*math.Log(math.Max(sse, 1e-300)/float64(n)) + 2*float64(k)
 	return m, nil
+}
+
+// inverse2 inverts [[s0 s1] [s1 s2]].
+func inverse2(s0, s1, s2 float64) ([3][3]float64, bool) {
+	var m [3][3]float64
+	det := s0*s2 - s1*s1
+	if det <= 0 || math.IsNaN(det) {
+		return m, false
+	}
+	m[0][0], m[0][1], m[1][0], m[1][1] = s2/det, -s1/det, -s1/det, s0/det
+	return m, true
+}
+
+// inverse3 inverts the 3×3 moment matrix [[s0 s1 s2] [s1 s2 s3] [s2 s3 s4]].
+func inverse3(s [5]float64) ([3][3]float64, bool) {
+	a := [3][3]float64{{s[0], s[1], s[2]}, {s[1], s[2], s[3]}, {s[2], s[3], s[4]}}
+	var m [3][3]float64
+	c00 := a[1][1]*a[2][2] - a[1][2]*a[2][1]
+	c01 := a[1][2]*a[2][0] - a[1][0]*a[2][2]
+	c02 := a[1][0]*a[2][1] - a[1][1]*a[2][0]
+	det := a[0][0]*c00 + a[0][1]*c01 + a[0][2]*c02
+	if det == 0 || math.IsNaN(det) || math.Abs(det) < 1e-12*math.Abs(a[0][0]*a[1][1]*a[2][2]) {
+		return m, false
+	}
+	m[0][0] = c00 / det
+	m[0][1] = (a[0][2]*a[2][1] - a[0][1]*a[2][2]) / det
+	m[0][2] = (a[0][1]*a[1][2] - a[0][2]*a[1][1]) / det
+	m[1][0] = c01 / det
+	m[1][1] = (a[0][0]*a[2][2] - a[0][2]*a[2][0]) / det
+	m[1][2] = (a[0][2]*a[1][0] - a[0][0]*a[1][2]) / det
+	m[2][0] = c02 / det
+	m[2][1] = (a[0][1]*a[2][0] - a[0][0]*a[2][1]) / det
+	m[2][2] = (a[0][0]*a[1][1] - a[0][1]*a[1][0]) / det
+	return m, true
 }
 
 // rejectOutliers returns the indexes of points within k robust standard
