@@ -116,6 +116,24 @@ func (p *lpParser) token(stopEq, stopComma, stopSpace bool) ([]byte, bool) {
 	return b[start:i], esc
 }
 
+// value scans an unquoted field value (which has no escapes).
+func (p *lpParser) value() []byte {
+	b := p.b
+	i := p.i
+	for i < len(b) {
+		switch b[i] {
+		case ',', ' ', '\t', '\r', '\n', '\\':
+			v := b[p.i:i]
+			p.i = i
+			return v
+		}
+		i++
+	}
+	v := b[p.i:i]
+	p.i = i
+	return v
+}
+
 func (p *lpParser) at(c byte) bool { return p.i < len(p.b) && p.b[p.i] == c }
 
 func (p *lpParser) spaces() bool {
@@ -169,7 +187,7 @@ func (p *lpParser) lineInto(ms []Metric) ([]Metric, string, time.Time, error) {
 				return ms, "", time.Time{}, err
 			}
 		} else {
-			v, _ := p.token(false, true, true)
+			v := p.value()
 			f, err := lpValue(v)
 			if err != nil {
 				return ms, "", time.Time{}, p.bad("field " + strconv.Quote(clip(string(k))) + ": bad value " + strconv.Quote(clip(string(v))))
@@ -250,6 +268,9 @@ func lpValue(v []byte) (float64, error) {
 		n, err := strconv.ParseUint(bstr(v[:len(v)-1]), 10, 64)
 		return float64(n), err
 	}
+	if f, ok := fastNumber(v); ok {
+		return f, nil
+	}
 	switch string(v) {
 	case "t", "T", "true", "True", "TRUE":
 		return 1, nil
@@ -261,7 +282,7 @@ func lpValue(v []byte) (float64, error) {
 			return 0, errBadValue // strconv extensions InfluxDB does not accept
 		}
 	}
-	f, err := parseNumber(v)
+	f, err := slowFloat(v)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange && f != 0 {
 			return f, nil // ±Inf: reported as non_finite

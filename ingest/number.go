@@ -14,6 +14,15 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // (one multiplication or division of exactly representable values, so the
 // result is correctly rounded); everything else goes to strconv.ParseFloat.
 func parseNumber(b []byte) (float64, error) {
+	if f, ok := fastNumber(b); ok {
+		return f, nil
+	}
+	return slowFloat(b)
+}
+
+// fastNumber is parseNumber's fast path; ok is false when the slow path
+// must decide.
+func fastNumber(b []byte) (f float64, ok bool) {
 	i := 0
 	neg := false
 	if i < len(b) && (b[i] == '-' || b[i] == '+') {
@@ -31,7 +40,7 @@ func parseNumber(b []byte) (float64, error) {
 		mant = mant*10 + uint64(b[i]-'0')
 		digits++
 		if digits > 15 {
-			return slowFloat(b)
+			return 0, false
 		}
 	}
 	if i < len(b) && b[i] == '.' {
@@ -46,12 +55,12 @@ func parseNumber(b []byte) (float64, error) {
 			digits++
 			exp--
 			if digits > 15 {
-				return slowFloat(b)
+				return 0, false
 			}
 		}
 	}
 	if !sawDigit {
-		return slowFloat(b)
+		return 0, false
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
@@ -63,12 +72,12 @@ func parseNumber(b []byte) (float64, error) {
 		e, start := 0, i
 		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 			if e > 10000 {
-				return slowFloat(b)
+				return 0, false
 			}
 			e = e*10 + int(b[i]-'0')
 		}
 		if i == start {
-			return slowFloat(b)
+			return 0, false
 		}
 		if eneg {
 			e = -e
@@ -76,9 +85,9 @@ func parseNumber(b []byte) (float64, error) {
 		exp += e
 	}
 	if i != len(b) {
-		return slowFloat(b)
+		return 0, false
 	}
-	f := float64(mant)
+	f = float64(mant)
 	switch {
 	case mant == 0:
 	case exp == 0:
@@ -87,12 +96,12 @@ func parseNumber(b []byte) (float64, error) {
 	case exp < 0 && exp >= -22:
 		f /= pow10[-exp]
 	default:
-		return slowFloat(b)
+		return 0, false
 	}
 	if neg {
 		f = -f
 	}
-	return f, nil
+	return f, true
 }
 
 func slowFloat(b []byte) (float64, error) { return strconv.ParseFloat(bstr(b), 64) }

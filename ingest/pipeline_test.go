@@ -273,3 +273,19 @@ func counterVec(t testing.TB, reg *prometheus.Registry, name, label, value strin
 	}
 	return 0
 }
+
+func TestPipelineFailsWhenBrokerUnreachable(t *testing.T) {
+	t.Parallel()
+	iurl := influxURL(t)
+	w, err := influx.New(influx.Config{URL: iurl, Bucket: "unused"})
+	require.NoError(t, err)
+	src, err := mqtt.New(mqtt.Config{URL: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), ClientID: "nobody-" + randID(),
+		Topics: ingest.Subscriptions("pdm/v1", ""), ConnectTimeout: 2 * time.Second}, nil)
+	require.NoError(t, err)
+	p, err := ingest.NewPipeline(ingest.Config{}, ingest.Deps{Source: src, Writer: w})
+	require.NoError(t, err)
+	err = p.Run(context.Background())
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "mqtt")
+	require.Error(t, p.Ready(context.Background()))
+}
