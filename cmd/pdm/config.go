@@ -31,6 +31,9 @@ type Config struct {
 	BatchSize     int
 	BatchInterval time.Duration
 
+	RepredictEvery time.Duration // re-prediction over history
+	VerifyEvery    time.Duration // verification of completed orders
+
 	// Demo only.
 	Scenario string
 	Seed     bool
@@ -63,6 +66,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "PDM_LOG_FORMAT", "text"), "log format: text or json (PDM_LOG_FORMAT)")
 	fs.IntVar(&c.BatchSize, "batch-size", 5000, "readings per InfluxDB write")
 	fs.DurationVar(&c.BatchInterval, "batch-interval", 100*time.Millisecond, "longest a reading waits for its batch")
+	fs.DurationVar(&c.RepredictEvery, "repredict-every", 10*time.Minute, "how often prediction re-runs over InfluxDB history")
+	fs.DurationVar(&c.VerifyEvery, "verify-every", 5*time.Minute, "how often completed orders are checked for automatic verification")
 	if name == "demo" {
 		fs.StringVar(&c.Scenario, "scenario", "", "fleet scenario YAML (default: the built-in demo scenario)")
 	}
@@ -71,6 +76,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 {
+		return c, fmt.Errorf("--batch-size, --batch-interval, --repredict-every and --verify-every must be positive")
 	}
 	switch c.Only {
 	case "", "ingest", "api", "predict":

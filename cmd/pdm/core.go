@@ -15,6 +15,7 @@ import (
 
 	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/ingest/influx"
+	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/httpapi"
@@ -111,7 +112,10 @@ type apiDeps struct {
 	ts      *influx.Client
 	pipe    *ingest.Pipeline // nil when this process runs no ingest
 	engine  *rules.Engine    // nil when this process runs no rules
-	apiOnly bool             // false: serve only health, readiness and metrics
+	health  *predict.HealthService
+	// predictor runs in backtests as it runs in the engine.
+	predictor *predict.Predictor
+	apiOnly   bool // false: serve only health, readiness and metrics
 }
 
 func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
@@ -121,8 +125,9 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		Ready:     d.ready,
 		Metrics:   d.metrics,
 		Telemetry: telemetryReader{d.ts},
+		Health:    healthProvider{d.health},
 		Backtester: backtester{
-			bt:     &rules.Backtester{History: d.ts},
+			bt:     &rules.Backtester{History: d.ts, Observers: []rules.Observer{d.predictor}},
 			assets: c.store,
 		},
 	}

@@ -219,6 +219,26 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, api.do(ctx, "GET", "/work-orders?"+url.Values{"asset_id": {asset.ID}}.Encode(), nil, &orders))
 	require.Len(t, orders.Items, 1)
 
+	// The asset's health shows the latest value and the rule's state.
+	var health struct {
+		Metrics []struct {
+			Metric    string   `json:"metric"`
+			Value     *float64 `json:"value"`
+			RuleState string   `json:"rule_state"`
+		} `json:"metrics"`
+	}
+	require.NoError(t, api.do(ctx, "GET", "/assets/"+asset.ID+"/health", nil, &health))
+	var found bool
+	for _, m := range health.Metrics {
+		if m.Metric == "vibration_rms" {
+			found = true
+			require.NotNil(t, m.Value)
+			require.InDelta(t, 8.59, *m.Value, 1e-9)
+			require.Equal(t, "critical", m.RuleState)
+		}
+	}
+	require.True(t, found, "health lists vibration_rms: %+v", health)
+
 	// Without a token the API says 401; health needs none.
 	req, _ := http.NewRequestWithContext(ctx, "GET", api.base+"/work-orders", nil)
 	resp, err := http.DefaultClient.Do(req)

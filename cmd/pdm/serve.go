@@ -18,6 +18,7 @@ import (
 	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/ingest/influx"
 	"github.com/openpdm/pdm/ingest/mqtt"
+	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
 )
 
@@ -68,13 +69,15 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	g, gctx := errgroup.WithContext(ctx)
 
 	// Rules and prediction consume what ingest stored.
+	predictor := predict.New(predict.Options{})
 	var engine *rules.Engine
 	if cfg.runs("predict") {
 		engine, err = rules.NewEngine(rules.Config{
-			Assets: core.assetLookup(),
-			Rules:  core.ruleSource(),
-			Signal: core.handleSignal,
-			Logger: log.With("component", "rules"),
+			Assets:    core.assetLookup(),
+			Rules:     core.ruleSource(),
+			Signal:    core.handleSignal,
+			Observers: []rules.Observer{predictor},
+			Logger:    log.With("component", "rules"),
 		})
 		if err != nil {
 			return err
@@ -85,6 +88,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		}
 		log.Info("warm start", "readings", n)
 		g.Go(func() error { return engine.Run(gctx) })
+		plog := log.With("component", "predict")
+		job := &predict.Job{Engine: engine, History: ts, Assets: assetLister{ts}, Predictor: predictor, Logger: plog}
+		ver := &predict.Verifier{Orders: coreAssets{core}, Rules: coreAssets{core}, Assets: coreAssets{core},
+			History: ts, Verify: core.svc.Verify, Logger: plog}
+		core.startPredictJobs(gctx, g, plog, job, ver, cfg.RepredictEvery, cfg.VerifyEvery)
 	}
 
 	// Ingest.
@@ -108,7 +116,10 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		ts:      ts,
 		pipe:    pipe,
 		engine:  engine,
-		apiOnly: cfg.runs("api"),
+		health: &predict.HealthService{Engine: engine, Assets: coreAssets{core}, Rules: core.ruleSource(),
+			History: ts, Predictor: predictor},
+		predictor: predictor,
+		apiOnly:   cfg.runs("api"),
 		ready: func(ctx context.Context) error {
 			var errs []error
 			if err := core.Ping(ctx); err != nil {

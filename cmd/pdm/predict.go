@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openpdm/pdm/predict"
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/httpapi"
+)
+
+// lockVerifier keeps the verification job to one replica at a time.
+const lockVerifier int64 = 0x70646d0100
+
+// startPredictJobs schedules the re-prediction over InfluxDB history (each
+// replica re-predicts what its own engine covers) and the verification of
+// completed orders from post-repair telemetry (one replica at a time).
+func (c *core) startPredictJobs(ctx context.Context, g *errgroup.Group, log *slog.Logger, job *predict.Job, ver *predict.Verifier, every, verifyEvery time.Duration) {
+	cl := cronLogger{log.With("component", "cron")}
+	cr := cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl))
+	cr.Schedule(cron.Every(every), cron.FuncJob(func() {
+		if err := job.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("re-prediction job", "err", err)
+		}
+	}))
+	cr.Schedule(cron.Every(verifyEvery), cron.FuncJob(func() {
+		_, err := c.store.WithLock(ctx, lockVerifier, ver.Run)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("verification job", "err", err)
+		}
+	}))
+	cr.Start()
+	g.Go(func() error {
+		<-ctx.Done()
+		<-cr.Stop().Done()
+		return nil
+	})
+}
+
+// coreAssets resolves assets by id for prediction.
+type coreAssets struct{ c *core }
+
+func (a coreAssets) AssetByID(ctx context.Context, id string) (rules.AssetRef, bool, error) {
+	x, err := a.c.store.GetAsset(ctx, id)
+	if errors.Is(err, workorders.ErrNotFound) {
+		return rules.AssetRef{}, false, nil
+	}
+	var verr *workorders.ValidationError
+	if errors.As(err, &verr) { // not a UUID: no such asset
+		return rules.AssetRef{}, false, nil
+	}
+	if err != nil {
+		return rules.AssetRef{}, false, err
+	}
+	return rules.AssetRef{Site: x.SiteCode, Code: x.Code, ID: x.ID, Type: x.Type}, true, nil
+}
+
+func (a coreAssets) Rule(ctx context.Context, id string) (rules.Rule, bool, error) {
+	r, err := a.c.store.GetRule(ctx, id)
+	if errors.Is(err, workorders.ErrNotFound) {
+		return rules.Rule{}, false, nil
+	}
+	if err != nil {
+		return rules.Rule{}, false, err
+	}
+	return r, true, nil
+}
+
+// CompletedOrders lists completed orders awaiting verification.
+func (a coreAssets) CompletedOrders(ctx context.Context) ([]predict.CompletedOrder, error) {
+	var out []predict.CompletedOrder
+	p := workorders.Page{Limit: 500}
+	for {
+		os, next, err := a.c.svc.AwaitingVerification(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range os {
+			co := predict.CompletedOrder{ID: o.ID, AssetID: o.AssetID}
+			if o.RuleID != nil {
+				co.RuleID = *o.RuleID
+			}
+			if o.CompletedAt != nil {
+				co.CompletedAt = *o.CompletedAt
+			}
+			out = append(out, co)
+		}
+		if next == "" {
+			return out, nil
+		}
+		p.Cursor = next
+	}
+}
+
+// healthProvider adapts prediction's health view to the API's.
+type healthProvider struct{ h *predict.HealthService }
+
+func (p healthProvider) Health(ctx context.Context, a workorders.AssetRef) ([]httpapi.MetricHealth, error) {
+	ah, err := p.h.Health(ctx, a.ID)
+	if errors.Is(err, predict.ErrUnknownAsset) {
+		return nil, workorders.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]httpapi.MetricHealth, 0, len(ah.Metrics))
+	for _, m := range ah.Metrics {
+		mh := httpapi.MetricHealth{Metric: m.Metric, RuleID: m.RuleID, RuleState: m.State}
+		if m.Latest != nil {
+			v, ts := m.Latest.Value, m.Latest.TS
+			mh.Value, mh.TS = &v, &ts
+		}
+		if ph := m.Prediction; ph != nil {
+			pr := &rules.Prediction{Model: ph.Model, Slope: ph.Slope, Intercept: ph.Intercept, R2: ph.R2, Points: ph.Points}
+			if ph.WindowStart != nil {
+				pr.WindowStart = *ph.WindowStart
+			}
+			if ph.WindowEnd != nil {
+				pr.WindowEnd = *ph.WindowEnd
+			}
+			if ph.PredictedFailureAt != nil {
+				pr.CrossingAt = *ph.PredictedFailureAt
+			}
+			if ph.Earliest != nil {
+				pr.CrossingEarliest = *ph.Earliest
+			}
+			if ph.Latest != nil {
+				pr.CrossingLatest = *ph.Latest
+			}
+			if ph.RUL != nil {
+				pr.RUL = *ph.RUL
+			}
+			mh.Prediction = pr
+		}
+		out = append(out, mh)
+	}
+	return out, nil
+}
