@@ -77,7 +77,10 @@ func (a *Agent) clientOptions(cfg Config, lost chan<- error) (*mqtt.ClientOption
 	o.SetPingTimeout(5 * time.Second)
 	o.SetWriteTimeout(10 * time.Second)
 	o.SetOrderMatters(false)
-	off := statusJSON(Status{State: "offline", Version: a.version, TS: time.Time{}})
+	// The will is fixed at connect time: it says when the session began.
+	will := a.Status("offline")
+	will.ConfigError = ""
+	off := statusJSON(will)
 	o.SetBinaryWill(StatusTopic(cfg.TopicRoot, cfg.Site, cfg.Gateway), off, 1, true)
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		select {

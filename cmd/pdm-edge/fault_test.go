@@ -68,8 +68,11 @@ func (r *recorder) handle(_ paho.Client, m paho.Message) {
 		}
 	case "status":
 		if len(m.Payload()) > 0 {
-			_ = json.Unmarshal(m.Payload(), &r.status)
-			r.nstatus++
+			var st edge.Status
+			if json.Unmarshal(m.Payload(), &st) == nil {
+				r.status = st
+				r.nstatus++
+			}
 		}
 	}
 }
@@ -312,4 +315,15 @@ func TestFaultSmallQueueDropsOldest(t *testing.T) {
 	require.GreaterOrEqual(t, got, want)
 	require.LessOrEqual(t, got, want+100)
 	t.Logf("readings taken %d, dropped %d (reported), stored %d", last, st.Dropped, got)
+}
+
+// clearRetained removes a retained message the test left on the broker.
+func (r *recorder) clearRetained(t *testing.T, brokerURL, topic string) {
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(brokerURL).SetClientID("clr-" + randID()))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Errorf("clear retained %s: cannot connect", topic)
+		return
+	}
+	defer c.Disconnect(100)
+	c.Publish(topic, 1, true, []byte{}).WaitTimeout(5 * time.Second)
 }

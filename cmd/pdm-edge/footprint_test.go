@@ -85,7 +85,7 @@ func BenchmarkFootprint(b *testing.B) {
 	}
 
 	for b.Loop() {
-		cmd := exec.Command(bin, "-config", cfg, "-log-level", "warn")
+		cmd := exec.Command(bin, "-config", cfg, "-log-level", "warn", "-metrics-addr", "127.0.0.1:0")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)

@@ -58,7 +58,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (setting
 	fs := flag.NewFlagSet("pdm-edge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&s.configPath, "config", env("PDM_EDGE_CONFIG", "/etc/pdm-edge.yaml"), "config file (YAML) [PDM_EDGE_CONFIG]")
-	fs.StringVar(&s.metricsAddr, "metrics-addr", env("PDM_EDGE_METRICS_ADDR", ""), "serve /metrics here, overriding metrics_addr of the config [PDM_EDGE_METRICS_ADDR]")
+	fs.StringVar(&s.metricsAddr, "metrics-addr", env("PDM_EDGE_METRICS_ADDR", ""), "serve /metrics here, overriding metrics_addr of the config (default "+defaultMetricsAddr+"; \"off\": none) [PDM_EDGE_METRICS_ADDR]")
 	fs.StringVar(&s.queuePath, "queue", env("PDM_EDGE_QUEUE", ""), "queue file, overriding queue.path of the config [PDM_EDGE_QUEUE]")
 	fs.StringVar(&s.uplinkURL, "uplink-url", env("PDM_EDGE_UPLINK_URL", ""), "uplink broker, overriding uplink.url of the config [PDM_EDGE_UPLINK_URL]")
 	fs.StringVar(&s.logLevel, "log-level", env("PDM_LOG_LEVEL", "info"), "debug, info, warn or error [PDM_LOG_LEVEL]")
@@ -75,6 +75,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (setting
 
 var errVersion = errors.New("version printed")
 
+// defaultMetricsAddr is where /metrics is served unless the config or the
+// flag says otherwise.
+const defaultMetricsAddr = "127.0.0.1:9464"
+
 func loadConfig(s settings) (edge.Config, error) {
 	cfg, err := edge.LoadConfigFile(s.configPath)
 	if err != nil {
@@ -88,6 +92,9 @@ func loadConfig(s settings) (edge.Config, error) {
 	}
 	if s.uplinkURL != "" {
 		cfg.Uplink.URL = s.uplinkURL
+	}
+	if cfg.MetricsAddr == "" {
+		cfg.MetricsAddr = defaultMetricsAddr
 	}
 	if cfg.Queue.Path == "" {
 		cfg.Queue.Path = filepath.Join(filepath.Dir(s.configPath), "pdm-edge-queue.db")
@@ -125,14 +132,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("pdm-edge starting", "version", version, "gateway", cfg.Gateway, "site", cfg.Site,
 		"queue", cfg.Queue.Path, "buffered", st.Items, "dropped", st.Dropped)
 
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.Run(ctx) })
-	if cfg.MetricsAddr != "" {
-		ln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
+	var ln net.Listener
+	if cfg.MetricsAddr != "off" {
+		if ln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
 			return fmt.Errorf("metrics listener: %w", err)
 		}
 		log.Info("metrics listening", "addr", ln.Addr().String())
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.Run(ctx) })
+	if ln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.MetricsHandler())
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
