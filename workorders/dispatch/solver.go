@@ -257,6 +257,8 @@ type problem struct {
 	penalty   []float64
 	excluded  []map[Reason]int
 	feasible  [][]int32   // per order, feasible engineer indices
+	rounds    int         // solve rounds (1 + re-solves after the arc check)
+	pruneK    int         // arcs per order in the first round
 	fcost     [][]float64 // per order, base cost of each feasible engineer
 }
 
@@ -313,6 +315,7 @@ func newProblem(cfg Config, now time.Time, orders []Order, engineers []Engineer)
 		excluded:  make([]map[Reason]int, len(orders)),
 		feasible:  make([][]int32, len(orders)),
 		fcost:     make([][]float64, len(orders)),
+		pruneK:    defaultPruneK,
 	}
 	starts := make([]time.Time, len(engineers))
 	onShift := make([]bool, len(engineers))
@@ -475,6 +478,72 @@ func Greedy(cfg Config, now time.Time, orders []Order, engineers []Engineer) (Pl
 	return p.explain(assign), nil
 }
 
+// solve finds the minimum-cost assignment. Most orders' best engineers
+// are among their cheapest few, so it first solves with each order's k
+// cheapest arcs only, then checks the answer against every arc: with the
+// final node potentials, an arc left out whose reduced cost is not
+// negative cannot improve the solution (all residual reduced costs ≥ 0
+// means no negative cycle, i.e. optimal). Arcs that fail the check are
+// added and the batch is solved again, so the result is exact for the full
+// problem.
+func (p *problem) solve() []int {
+	n, m := len(p.orders), len(p.engineers)
+	arcs := make([][]int32, n)
+	cost := make([][]float64, n)
+	order := make([]int, 0, m)
+	for i := range n {
+		if len(p.feasible[i]) <= p.pruneK {
+			arcs[i], cost[i] = p.feasible[i], p.fcost[i]
+			continue
+		}
+		order = order[:0]
+		for k := range p.feasible[i] {
+			order = append(order, k)
+		}
+		fc := p.fcost[i]
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(fc[a], fc[b]) })
+		for _, k := range order[:p.pruneK] {
+			arcs[i] = append(arcs[i], p.feasible[i][k])
+			cost[i] = append(cost[i], fc[k])
+		}
+	}
+	in := make([]bool, m)
+	for {
+		assign, potO, potE := p.ssp(arcs, cost)
+		added := 0
+		for i := range n {
+			if len(arcs[i]) == len(p.feasible[i]) {
+				continue
+			}
+			for _, j := range arcs[i] {
+				in[j] = true
+			}
+			for k, j := range p.feasible[i] {
+				if in[j] {
+					continue
+				}
+				rc := p.fcost[i][k] + potO[i] - potE[j]
+				if rc < -1e-7*(1+math.Abs(potO[i])+math.Abs(potE[j])) {
+					arcs[i] = append(arcs[i], j)
+					cost[i] = append(cost[i], p.fcost[i][k])
+					added++
+				}
+			}
+			for _, j := range arcs[i] {
+				in[j] = false
+			}
+		}
+		p.rounds++
+		if added == 0 {
+			return assign
+		}
+	}
+}
+
+// defaultPruneK is how many of its cheapest engineers each order starts
+// with.
+const defaultPruneK = 24
+
 // solve runs successive shortest paths. Nodes are the orders, the
 // engineers and a sink T. Arcs: order→engineer (base cost, when feasible),
 // engineer→T (the cost of the engineer's next free slot), order→T (the
@@ -489,16 +558,16 @@ func Greedy(cfg Config, now time.Time, orders []Order, engineers []Engineer) (Pl
 // its distance is final the moment its engineer is settled: Dijkstra only
 // has to choose among engineers (at most a few hundred), which it does by
 // a linear scan instead of a heap.
-func (p *problem) solve() []int {
+func (p *problem) ssp(arcs [][]int32, arcCost [][]float64) (assign []int, potO, potE []float64) {
 	n, m := len(p.orders), len(p.engineers)
-	assign := make([]int, n) // engineer index, or -1 unassigned
+	assign = make([]int, n) // engineer index, or -1 unassigned
 	for i := range assign {
 		assign[i] = -1
 	}
 	used := make([]int, m)
 	members := make([][]int32, m) // orders assigned to each engineer
-	potO := make([]float64, n)
-	potE := make([]float64, m)
+	potO = make([]float64, n)
+	potE = make([]float64, m)
 	const potT = 0.0 // constant: see the potential update below
 
 	inf := math.Inf(1)
@@ -515,8 +584,8 @@ func (p *problem) solve() []int {
 	for _, s := range p.joinOrder() {
 		// Potential of the new order keeps its out-arcs non-negative.
 		ps := potT - p.penalty[s]
-		for k, j32 := range p.feasible[s] {
-			if v := potE[j32] - p.fcost[s][k]; v > ps {
+		for k, j32 := range arcs[s] {
+			if v := potE[j32] - arcCost[s][k]; v > ps {
 				ps = v
 			}
 		}
@@ -540,8 +609,8 @@ func (p *problem) solve() []int {
 				}
 			}
 			base := d + potO[i]
-			costs := p.fcost[i]
-			feas := p.feasible[i][:len(costs)]
+			costs := arcCost[i]
+			feas := arcs[i][:len(costs)]
 			limit := distT
 			for k, c := range costs {
 				j := feas[k]
@@ -617,7 +686,7 @@ func (p *problem) solve() []int {
 		used[endE]++
 		p.shiftChain(endE, assign, members, prevE, prevO, s)
 	}
-	return assign
+	return assign, potO, potE
 }
 
 // joinOrder is the sequence in which orders join the flow. Any sequence
