@@ -24,6 +24,7 @@ grep -q '^ok' "$raw" || { echo "benchmark failed" >&2; exit 1; }
 	echo
 	echo "- ${PDM_BENCH_ORDERS} work orders (COPY), 20 sites, 2,000 assets, 200 engineers, one event per order;"
 	echo "  $(grep -o 'seeded [0-9]* orders in [^ ]*' "$raw" | head -1)."
+	echo "- load average during the run: $(cut -d" " -f1-3 /proc/loadavg) (the machine is shared; p99 under load mostly measures the scheduler)."
 	echo "- ${N} requests per row from 100 concurrent HTTP clients in the same process as the server (gin + pgxpool, 24 connections)."
 	echo "- list: a random one of status=proposed; site+status; asset; assignee+4 open statuses; priority+status; source+status (limit 50)."
 	echo "- detail: GET /work-orders/{id} of a random order (order, events, attachments, signals)."

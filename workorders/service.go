@@ -471,21 +471,7 @@ func (s *Service) AwaitingVerification(ctx context.Context, p Page) ([]Order, st
 // OrderDetail returns an order with its events, attachments and the
 // signals that raised or updated it.
 func (s *Service) OrderDetail(ctx context.Context, id string) (OrderDetail, error) {
-	o, err := s.Store.GetOrder(ctx, id)
-	if err != nil {
-		return OrderDetail{}, err
-	}
-	d := OrderDetail{Order: o}
-	if d.Events, err = s.Store.ListEvents(ctx, id); err != nil {
-		return OrderDetail{}, err
-	}
-	if d.Attachments, err = s.Store.ListAttachments(ctx, id); err != nil {
-		return OrderDetail{}, err
-	}
-	if d.Signals, err = s.Store.OrderSignals(ctx, id, 20); err != nil {
-		return OrderDetail{}, err
-	}
-	return d, nil
+	return s.Store.LoadOrderDetail(ctx, id, 20)
 }
 
 // AddAttachment stores an attachment of an order and appends an event.

@@ -95,6 +95,9 @@ type Store interface {
 	// one transaction.
 	UpdateOrder(ctx context.Context, id string, fn UpdateFunc) (Order, error)
 	ListEvents(ctx context.Context, orderID string) ([]Event, error)
+	// LoadOrderDetail returns an order with its events, attachments and
+	// latest signals (at most signals) in one round trip.
+	LoadOrderDetail(ctx context.Context, id string, signals int) (OrderDetail, error)
 	// SLACandidates returns open, approved-or-later orders not yet breached.
 	SLACandidates(ctx context.Context) ([]Order, error)
 

@@ -325,26 +325,75 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, fn workorders.Update
 	return out, translate(err)
 }
 
+const eventCols = `id, order_id, type, actor_id, actor, at, from_status, to_status, note, data`
+
+func scanEvent(r pgx.Row) (workorders.Event, error) {
+	var e workorders.Event
+	var data []byte
+	err := r.Scan(&e.ID, &e.OrderID, &e.Type, &e.ActorID, &e.Actor, &e.At, &e.From, &e.To, &e.Note, &data)
+	if len(data) > 0 {
+		e.Data = data
+	}
+	return e, err
+}
+
 // ListEvents implements workorders.Store.
 func (s *Store) ListEvents(ctx context.Context, orderID string) ([]workorders.Event, error) {
 	if !validID(orderID) {
 		return nil, workorders.ErrNotFound
 	}
-	rows, err := s.pool.Query(ctx, `select id, order_id, type, actor_id, actor, at, from_status, to_status, note, data
-		from work_order_events where order_id = $1 order by id`, orderID)
+	rows, err := s.pool.Query(ctx, `select `+eventCols+` from work_order_events where order_id = $1 order by id`, orderID)
 	if err != nil {
 		return nil, translate(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Event, error) {
-		var e workorders.Event
-		var data []byte
-		err := r.Scan(&e.ID, &e.OrderID, &e.Type, &e.ActorID, &e.Actor, &e.At, &e.From, &e.To, &e.Note, &data)
-		if len(data) > 0 {
-			e.Data = data
-		}
-		return e, err
-	})
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Event, error) { return scanEvent(r) })
 	return out, translate(err)
+}
+
+// LoadOrderDetail implements workorders.Store with one batch of four
+// queries: one network round trip.
+func (s *Store) LoadOrderDetail(ctx context.Context, id string, signals int) (workorders.OrderDetail, error) {
+	if !validID(id) {
+		return workorders.OrderDetail{}, workorders.ErrNotFound
+	}
+	var d workorders.OrderDetail
+	err := func() error {
+		b := &pgx.Batch{}
+		b.Queue(`select `+orderCols+` from work_orders o where o.id = $1`, id).QueryRow(func(r pgx.Row) error {
+			var err error
+			d.Order, err = scanOrder(r)
+			return err
+		})
+		b.Queue(`select `+eventCols+` from work_order_events where order_id = $1 order by id`, id).Query(func(rows pgx.Rows) error {
+			var err error
+			d.Events, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Event, error) { return scanEvent(r) })
+			return err
+		})
+		b.Queue(`select `+attachmentCols+` from attachments where order_id = $1 order by created_at, id`, id).Query(func(rows pgx.Rows) error {
+			var err error
+			d.Attachments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.AttachmentMeta, error) { return scanAttachmentMeta(r) })
+			return err
+		})
+		b.Queue(`select `+signalCols+` from signals where order_id = $1 order by id desc limit $2`, id, signals).Query(func(rows pgx.Rows) error {
+			var err error
+			d.Signals, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.SignalRecord, error) { return scanSignal(r) })
+			return err
+		})
+		return s.pool.SendBatch(ctx, b).Close()
+	}()
+	if err != nil {
+		return workorders.OrderDetail{}, translate(err)
+	}
+	if d.Events == nil {
+		d.Events = []workorders.Event{}
+	}
+	if d.Attachments == nil {
+		d.Attachments = []workorders.AttachmentMeta{}
+	}
+	if d.Signals == nil {
+		d.Signals = []workorders.SignalRecord{}
+	}
+	return d, nil
 }
 
 // SLACandidates implements workorders.Store.
