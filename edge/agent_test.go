@@ -330,7 +330,7 @@ func startPrivateBroker(t *testing.T, extra string) string {
 	ln.Close()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mosquitto.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest none\n%s", port, extra)), 0o600))
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\nlog_dest none\nuser root\n%s", port, extra)), 0o600))
 	cmd := exec.Command(bin, "-c", conf)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {

@@ -70,3 +70,11 @@ func TestRunRejectsBadStart(t *testing.T) {
 		require.Error(t, err, "%v", args)
 	}
 }
+
+// TestExampleConfigParses keeps example.yaml valid.
+func TestExampleConfigParses(t *testing.T) {
+	cfg, err := loadConfig(settings{configPath: "example.yaml"})
+	require.NoError(t, err)
+	require.Equal(t, "gw-7", cfg.Gateway)
+	require.Len(t, cfg.Sources.Modbus[0].Registers, 3)
+}
