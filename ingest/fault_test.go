@@ -68,6 +68,18 @@ func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	return 0
 }
 
+func gauge(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 && mf.GetMetric()[0].Gauge != nil {
+			return mf.GetMetric()[0].Gauge.GetValue()
+		}
+	}
+	return 0
+}
+
 func waitCount(t *testing.T, base, db string, want int, d time.Duration) {
 	t.Helper()
 	got := -1
@@ -94,8 +106,11 @@ func TestFaultInfluxRestart(t *testing.T) {
 	// shared one drops QoS 1 messages beyond its default 1000.
 	broker := startPrivateMosquitto(t).URL
 	root := "test/" + randID() + "/pdm/v1"
-	r := startRig(t, rigOpts{broker: broker, influxURL: inf.URL, db: db, root: root, clientID: "ingest-" + randID(),
-		cfg: ingest.Config{BatchSize: 200}})
+	// The broker's in-flight window (5000) is larger than what the
+	// pipeline queues (MaxInFlight 500), so during the outage delivery
+	// blocks: memory stays bounded and nothing is lost.
+	cfg := ingest.Config{BatchSize: 200, MaxInFlight: 500, MaxConcurrentWrites: 2}
+	r := startRig(t, rigOpts{broker: broker, influxURL: inf.URL, db: db, root: root, clientID: "ingest-" + randID(), cfg: cfg})
 	const n = 3000
 	s := stream(t, publisher(t, broker), root, n)
 
@@ -104,10 +119,16 @@ func TestFaultInfluxRestart(t *testing.T) {
 		return err == nil && c > 0 && s.published.Load() >= n/4
 	})
 	inf.Stop()
+	maxInFlight, maxQueued := 0.0, 0.0
 	waitFor(t, 30*time.Second, "publishing to go on while InfluxDB is down", func() bool {
-		return s.published.Load() >= n*3/4 || counter(t, r.reg, "pdm_ingest_write_errors_total") >= 3
+		maxInFlight = max(maxInFlight, gauge(t, r.reg, "pdm_ingest_in_flight_readings"))
+		maxQueued = max(maxQueued, gauge(t, r.reg, "pdm_ingest_queued_messages"))
+		return s.published.Load() >= n*3/4 && counter(t, r.reg, "pdm_ingest_write_errors_total") >= 3
 	})
 	require.Error(t, r.p.Ready(t.Context()), "not ready while InfluxDB is down")
+	// Bounded: the batches the writers hold and one being filled, and the queue.
+	require.LessOrEqual(t, maxInFlight, float64(cfg.BatchSize*(cfg.MaxConcurrentWrites+2)))
+	require.LessOrEqual(t, maxQueued, float64(cfg.MaxInFlight))
 	inf.Start()
 	<-s.done
 	waitCount(t, inf.URL, db, n, 60*time.Second)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 )
 
 // Message is one message from the broker. The pipeline calls Ack exactly
@@ -71,6 +72,10 @@ type Config struct {
 	// before delivery blocks (default 10000). Keep the broker's in-flight
 	// window per client (Mosquitto max_inflight_messages) at or below it.
 	MaxInFlight int
+	// MaxQueuedBytes bounds the payload bytes of messages waiting for
+	// decoding (default 64 MiB); delivery blocks beyond it. Together with
+	// MaxInFlight and BatchSize it bounds the memory ingest holds.
+	MaxQueuedBytes int
 	// RetryMin and RetryMax bound the exponential backoff of failed writes
 	// and event handling (defaults 100ms and 5s).
 	RetryMin, RetryMax time.Duration
@@ -99,6 +104,7 @@ func (c Config) withDefaults() Config {
 	def(&c.BatchSize, 5000)
 	def(&c.MaxConcurrentWrites, 2)
 	def(&c.MaxInFlight, 10000)
+	def(&c.MaxQueuedBytes, 64<<20)
 	def(&c.MaxRejects, 1000)
 	defd(&c.BatchWait, 50*time.Millisecond)
 	defd(&c.RetryMin, 100*time.Millisecond)
@@ -139,6 +145,7 @@ type Pipeline struct {
 	started  atomic.Bool   // the source is started and Run not yet returned
 	busy     atomic.Int32  // writers busy with a batch
 	idle     chan struct{} // a writer finished a batch
+	decoded  func(Message) // releases a decoded message's queued bytes
 }
 
 // NewPipeline returns a pipeline; Run starts it.
@@ -219,7 +226,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	})
 	defer stopDrain()
 
-	if err := p.deps.Source.Start(ctx, p.deliver); err != nil {
+	// Payload bytes waiting for decoding are bounded.
+	queued := semaphore.NewWeighted(int64(p.cfg.MaxQueuedBytes))
+	weight := func(m Message) int64 { return int64(min(len(m.Payload), p.cfg.MaxQueuedBytes)) }
+	deliver := func(m Message) {
+		if queued.Acquire(ctx, weight(m)) != nil {
+			return // stopping: not acknowledged, the broker delivers it again
+		}
+		if !p.deliver(m) {
+			queued.Release(weight(m))
+		}
+	}
+	p.decoded = func(m Message) { queued.Release(weight(m)) }
+	if err := p.deps.Source.Start(ctx, deliver); err != nil {
 		return fmt.Errorf("ingest: start source: %w", err)
 	}
 	p.started.Store(true)
@@ -279,16 +298,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return nil
 }
 
-// deliver is the Source's callback.
-func (p *Pipeline) deliver(m Message) {
+// deliver queues a message from the Source; it reports false when the
+// pipeline is stopping (the message is then not acknowledged and the broker
+// delivers it again).
+func (p *Pipeline) deliver(m Message) bool {
 	if m.Received.IsZero() {
 		m.Received = p.now()
 	}
 	select {
 	case p.in <- m:
 		p.m.inFlightMsgs.Inc()
+		return true
 	case <-p.stopping:
-		// Not acknowledged: the broker delivers it again.
+		return false
 	}
 }
 
@@ -325,6 +347,7 @@ func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch
 	add := func(m Message) {
 		p.m.inFlightMsgs.Dec()
 		p.handle(&dec, m, cur, events)
+		p.decoded(m)
 		if len(cur.readings) >= p.cfg.BatchSize {
 			flush()
 			return
