@@ -46,13 +46,14 @@ type Agent struct {
 	q       *Queue
 	m       *agentMetrics
 
-	mu        sync.Mutex // guards file, cfg, configErr, rules
+	mu        sync.Mutex // guards file, remote, cfg, configErr, rules
 	file      Config     // the config file's settings: the base for remote configs
+	remote    *Config    // the remote config accepted last, nil if none
 	cfg       Config     // the config in effect
 	configErr string
 	rules     *localRules
 
-	remote      chan []byte   // config topic payloads, latest wins
+	remoteIn    chan []byte   // config topic payloads, latest wins
 	reload      chan struct{} // sources must restart with a.cfg
 	statusKick  chan struct{} // publish the status now
 	drainChange chan struct{} // queue settings changed
@@ -78,7 +79,7 @@ func New(cfg Config, q *Queue, opts Options) (*Agent, error) {
 		file:        cfg,
 		cfg:         cfg,
 		rules:       newLocalRules(cfg.Rules),
-		remote:      make(chan []byte, 1),
+		remoteIn:    make(chan []byte, 1),
 		reload:      make(chan struct{}, 1),
 		statusKick:  make(chan struct{}, 1),
 		drainChange: make(chan struct{}, 1),
@@ -159,18 +160,26 @@ func (a *Agent) Submit(ctx context.Context, source string, readings []ingest.Rea
 	return nil
 }
 
-// Reload applies a new file config (e.g. on SIGHUP): a bad one is rejected
-// and the old one kept. Identity and uplink changes take effect at the next
-// connection.
+// Reload applies a new file config (e.g. on SIGHUP), with the remote config
+// accepted last (if any) on top of it: a bad one is rejected and the old one
+// kept. Identity and uplink changes take effect at the next connection.
 func (a *Agent) Reload(cfg Config) error {
-	if err := cfg.Validate(); err != nil {
+	err := cfg.Validate()
+	eff := cfg
+	a.mu.Lock()
+	remote := a.remote
+	a.mu.Unlock()
+	if err == nil && remote != nil {
+		eff, err = cfg.WithRemote(*remote)
+	}
+	if err != nil {
 		a.RejectConfig(err)
 		return fmt.Errorf("config rejected: %w", err)
 	}
 	a.mu.Lock()
 	a.file = cfg
 	a.mu.Unlock()
-	a.setConfig(cfg)
+	a.setConfig(eff)
 	return nil
 }
 
@@ -184,6 +193,9 @@ func (a *Agent) applyRemote(payload []byte) error {
 		var c Config
 		c, err = file.WithRemote(r)
 		if err == nil {
+			a.mu.Lock()
+			a.remote = &r
+			a.mu.Unlock()
 			a.setConfig(c)
 			if serr := a.q.SaveConfig(payload); serr != nil {
 				a.log.Warn("remote config not stored", "err", serr)
@@ -246,7 +258,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case p := <-a.remote:
+			case p := <-a.remoteIn:
 				if err := a.applyRemote(p); err == nil {
 					a.log.Info("remote config accepted")
 				}

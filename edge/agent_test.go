@@ -18,6 +18,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/openpdm/pdm/ingest"
+	"github.com/openpdm/pdm/rules"
 	"github.com/stretchr/testify/require"
 )
 
@@ -346,4 +347,43 @@ func startPrivateBroker(t *testing.T, extra string) string {
 		return err == nil
 	}, 10*time.Second, 20*time.Millisecond, "private Mosquitto listening")
 	return "tcp://" + addr
+}
+
+// TestReloadKeepsRemoteConfig checks that a new file config keeps the
+// accepted remote config on top, that a restart starts from the stored
+// remote config, and that a bad remote config changes nothing.
+func TestReloadKeepsRemoteConfig(t *testing.T) {
+	cfg := testConfig(t, "tcp://127.0.0.1:1", testRoot())
+	q, err := OpenQueue(cfg.Queue.Path, cfg.Queue.MaxBytes)
+	require.NoError(t, err)
+	a, err := New(cfg, q, Options{})
+	require.NoError(t, err)
+	require.NoError(t, a.applyRemote([]byte(`{"rules":{"deadband":[{"metric":"v","band":1}]},"queue":{"drain":"live_first"}}`)))
+	require.Len(t, a.Config().Rules.Deadband, 1)
+	require.Equal(t, DrainLiveFirst, a.Config().Queue.Drain)
+
+	require.Error(t, a.applyRemote([]byte(`{"queue":{"drain":"random"}}`)))
+	require.Equal(t, DrainLiveFirst, a.Config().Queue.Drain, "a bad remote config changes nothing")
+	require.Contains(t, a.Status("online").ConfigError, "queue.drain")
+
+	file := cfg
+	file.Status = rules.Duration(5 * time.Second)
+	require.NoError(t, a.Reload(file))
+	require.Equal(t, 5*time.Second, a.Config().Status.D())
+	require.Len(t, a.Config().Rules.Deadband, 1, "the remote config stays on top of the new file")
+	require.Empty(t, a.Status("online").ConfigError)
+
+	bad := file
+	bad.Gateway = "no good"
+	require.Error(t, a.Reload(bad))
+	require.Equal(t, "gw-t", a.Config().Gateway)
+	require.NoError(t, q.Close())
+
+	// A restart without the broker starts from the stored remote config.
+	q, err = OpenQueue(cfg.Queue.Path, cfg.Queue.MaxBytes)
+	require.NoError(t, err)
+	defer q.Close()
+	a, err = New(cfg, q, Options{})
+	require.NoError(t, err)
+	require.Len(t, a.Config().Rules.Deadband, 1)
 }

@@ -423,7 +423,8 @@ func (c Config) Validate() error {
 
 // WithRemote returns c with the parts the platform may change over the
 // config topic (sources, local rules, queue drain and size, status interval)
-// taken from the remote config r. The agent's identity and connection
+// taken from the remote config r (sources and rules as r has them, queue and
+// status settings where r sets them). The agent's identity and connection
 // (gateway, site, topic root, uplink, queue path, metrics address) always
 // come from the file: a remote config that names another gateway or site is
 // an error. The result is normalized and validated.
@@ -437,14 +438,23 @@ func (c Config) WithRemote(r Config) (Config, error) {
 	out := c
 	out.Sources = r.Sources
 	out.Rules = r.Rules
-	out.Queue.MaxBytes = r.Queue.MaxBytes
-	out.Queue.Drain = r.Queue.Drain
-	out.Queue.BacklogRate = r.Queue.BacklogRate
-	out.Queue.Batch = r.Queue.Batch
-	if out.Queue.MaxBytes == 0 {
-		out.Queue.MaxBytes = c.Queue.MaxBytes
+	// Queue and status settings the remote config leaves out stay as the
+	// file has them.
+	if r.Queue.MaxBytes != 0 {
+		out.Queue.MaxBytes = r.Queue.MaxBytes
 	}
-	out.Status = r.Status
+	if r.Queue.Drain != "" {
+		out.Queue.Drain = r.Queue.Drain
+	}
+	if r.Queue.BacklogRate != 0 {
+		out.Queue.BacklogRate = r.Queue.BacklogRate
+	}
+	if r.Queue.Batch != 0 {
+		out.Queue.Batch = r.Queue.Batch
+	}
+	if r.Status != 0 {
+		out.Status = r.Status
+	}
 	out.Normalize()
 	if err := out.Validate(); err != nil {
 		return Config{}, err

@@ -167,12 +167,12 @@ func (a *Agent) session(ctx context.Context, seq *uint64, connected *bool) error
 		p := append([]byte(nil), m.Payload()...)
 		for {
 			select {
-			case a.remote <- p:
+			case a.remoteIn <- p:
 				return
 			default:
 			}
 			select { // replace a payload not yet taken: latest wins
-			case <-a.remote:
+			case <-a.remoteIn:
 			default:
 			}
 		}
