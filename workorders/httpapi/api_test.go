@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,9 +28,13 @@ type env struct {
 	users  map[workorders.Role]workorders.User
 }
 
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
 func newEnv(t *testing.T, mutate ...func(*httpapi.Config)) *env {
 	t.Helper()
-	gin.SetMode(gin.TestMode)
 	store, _ := migratedStore(t)
 	svc := workorders.NewService(store, nil, nil)
 	cfg := httpapi.Config{Service: svc}
@@ -105,6 +110,7 @@ func (e *env) seed() (site workorders.Site, asset workorders.Asset, rule rules.R
 }
 
 func TestThinPathAndLifeCycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, asset, rule, o := e.seed()
 	require.True(t, rule.Enabled, "rules are enabled by default")
@@ -184,6 +190,7 @@ func TestThinPathAndLifeCycle(t *testing.T) {
 }
 
 func TestValidationMessages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	site, _, _, _ := e.seed()
 	cases := []struct {
@@ -216,6 +223,7 @@ func TestValidationMessages(t *testing.T) {
 }
 
 func TestCursorPagination(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, asset, _, _ := e.seed()
 	for i := range 7 {
@@ -248,6 +256,7 @@ func TestCursorPagination(t *testing.T) {
 }
 
 func TestEngineerSeesOnlyOwnJobs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, _, _, o := e.seed()
 	ctx := context.Background()
@@ -275,6 +284,7 @@ func TestEngineerSeesOnlyOwnJobs(t *testing.T) {
 }
 
 func TestAttachments(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *httpapi.Config) { c.MaxAttachmentBytes = 1024 })
 	_, _, _, o := e.seed()
 	eng := e.users[workorders.RoleEngineer]
@@ -325,6 +335,7 @@ func TestAttachments(t *testing.T) {
 }
 
 func TestUnconfiguredAdaptersAnswer501(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, asset, rule, _ := e.seed()
 	for _, p := range []struct{ method, path string }{
@@ -353,6 +364,7 @@ func (fakeBacktester) Backtest(_ context.Context, r rules.Rule, from, _ time.Tim
 }
 
 func TestBacktestDraftRule(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *httpapi.Config) { c.Backtester = fakeBacktester{} })
 	var res httpapi.BacktestResult
 	e.mustJSON("POST", "/api/v1/rules/backtest", workorders.RolePlanner, json.RawMessage(`{"rule":{"name":"d","asset_type":"pump",
@@ -366,6 +378,7 @@ func TestBacktestDraftRule(t *testing.T) {
 }
 
 func TestHealthAndReady(t *testing.T) {
+	t.Parallel()
 	ready := false
 	e := newEnv(t, func(c *httpapi.Config) {
 		c.Ready = func(context.Context) error {

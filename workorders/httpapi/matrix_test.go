@@ -19,6 +19,7 @@ import (
 // not list gets 403 forbidden (and no token 401), a listed role gets past
 // authorization.
 func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	site, asset, rule, o := e.seed()
 	ctx := context.Background()
@@ -149,6 +150,7 @@ func jsonNum(n int64) string {
 // TestOpenAPIMatchesRoutes checks every served route is documented and
 // every documented route is served.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code, b := e.do("GET", "/api/v1/openapi.json", "", nil)
 	require.Equal(t, 200, code)

@@ -13,6 +13,7 @@ import (
 // TestListQueriesUseIndexes seeds 30,000 orders and checks that every list
 // filter is answered from an index, never by a sequential scan.
 func TestListQueriesUseIndexes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	pool := f.store.Pool()

@@ -19,6 +19,7 @@ import (
 )
 
 func TestSLAJobMarksAtRiskThenBreachesAndEscalates(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, err := f.svc.PutSLAPolicy(ctx, workorders.SLAPolicy{Priority: workorders.P3, Response: rules.Duration(time.Hour),
@@ -66,6 +67,7 @@ func TestSLAJobMarksAtRiskThenBreachesAndEscalates(t *testing.T) {
 }
 
 func TestSLAJobRunsOnOneReplica(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, err := f.svc.PutSLAPolicy(ctx, workorders.SLAPolicy{Priority: workorders.P3, Response: rules.Duration(time.Hour),
@@ -100,6 +102,7 @@ func TestSLAJobRunsOnOneReplica(t *testing.T) {
 }
 
 func TestEvaluateSLAPausesOnHold(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	acc := t0.Add(10 * time.Minute)
 	hold := t0.Add(time.Hour)
@@ -116,6 +119,7 @@ func TestEvaluateSLAPausesOnHold(t *testing.T) {
 }
 
 func TestWebhookReceiverDownStillGetsEveryEvent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	// A port with nothing listening: the receiver is down.
@@ -200,6 +204,7 @@ func TestWebhookReceiverDownStillGetsEveryEvent(t *testing.T) {
 }
 
 func TestWebhookSignature(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"a":1}`)
 	sig := workorders.Sign("k", body)
 	require.True(t, workorders.VerifySignature("k", body, sig))
@@ -208,6 +213,7 @@ func TestWebhookSignature(t *testing.T) {
 }
 
 func TestDispatcherRunStopsWithContext(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	got := make(chan string, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

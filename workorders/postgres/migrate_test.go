@@ -11,6 +11,7 @@ import (
 )
 
 func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
 	pool := freshDB(t)
 	ctx := context.Background()
 	const n = 6
@@ -40,6 +41,7 @@ func TestMigrateConcurrently(t *testing.T) {
 // and dispatch's (00200+) interleave, so a database that already has a
 // higher version still gets a lower one it misses.
 func TestMigrateAppliesMissingLowerVersions(t *testing.T) {
+	t.Parallel()
 	pool := freshDB(t)
 	ctx := context.Background()
 	require.NoError(t, postgres.Migrate(ctx, pool))

@@ -54,6 +54,7 @@ func (f *fixture) signal(kind rules.Kind, at time.Time) rules.Signal {
 }
 
 func TestHandleSignalCreatesOneOrderPerFailureMode(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	at := time.Date(2026, 2, 20, 8, 0, 0, 0, time.UTC)
@@ -113,6 +114,7 @@ func TestHandleSignalCreatesOneOrderPerFailureMode(t *testing.T) {
 }
 
 func TestConcurrentSignalsMakeOneOrder(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	at := time.Date(2026, 2, 20, 8, 0, 0, 0, time.UTC)
@@ -136,6 +138,7 @@ func TestConcurrentSignalsMakeOneOrder(t *testing.T) {
 }
 
 func TestOpenAutoOrderUniqueInDatabase(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, _, err := f.svc.HandleSignalOrder(ctx, f.signal(rules.KindThreshold, f.now))
@@ -147,6 +150,7 @@ func TestOpenAutoOrderUniqueInDatabase(t *testing.T) {
 }
 
 func TestAutoApproveAndRepeatFailure(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	f.rule.AutoApprove = true
@@ -180,6 +184,7 @@ func TestAutoApproveAndRepeatFailure(t *testing.T) {
 }
 
 func TestConcurrentApprovalsOneWins(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, o, err := f.svc.HandleSignalOrder(ctx, f.signal(rules.KindThreshold, f.now))
@@ -213,6 +218,7 @@ func TestConcurrentApprovalsOneWins(t *testing.T) {
 }
 
 func TestIllegalTransitionChangesNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, o, err := f.svc.HandleSignalOrder(ctx, f.signal(rules.KindThreshold, f.now))
@@ -229,6 +235,7 @@ func TestIllegalTransitionChangesNothing(t *testing.T) {
 }
 
 func TestEventsAreAppendOnly(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, o, err := f.svc.HandleSignalOrder(ctx, f.signal(rules.KindThreshold, f.now))
@@ -242,6 +249,7 @@ func TestEventsAreAppendOnly(t *testing.T) {
 }
 
 func TestBootstrapAdmin(t *testing.T) {
+	t.Parallel()
 	store, _ := migratedStore(t)
 	svc := workorders.NewService(store, nil, nil)
 	ctx := context.Background()
@@ -267,6 +275,7 @@ func TestBootstrapAdmin(t *testing.T) {
 }
 
 func TestRulesVersionMoves(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	v1, err := f.svc.RulesVersion(ctx)
