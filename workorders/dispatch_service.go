@@ -122,6 +122,13 @@ func subtractInterval(iv []dispatch.Interval, off dispatch.Interval) []dispatch.
 func (d *DispatchRunner) run(ctx context.Context, trigger string) (DispatchRun, error) {
 	now := d.Now().UTC()
 	run := DispatchRun{Trigger: trigger, StartedAt: now, Jobs: []PlannedJob{}}
+	if trigger == "periodic" && d.inv != nil {
+		// Repair what a crash between an assignment and its reservation
+		// left, and resume orders whose parts came in by other means.
+		if err := d.inv.Reconcile(ctx); err != nil {
+			run.Errors = append(run.Errors, "reconcile parts: "+err.Error())
+		}
+	}
 	engineers, err := d.ops.ActiveEngineers(ctx)
 	if err != nil {
 		return run, err
@@ -215,6 +222,9 @@ func (d *DispatchRunner) run(ctx context.Context, trigger string) (DispatchRun, 
 	run.FinishedAt = d.Now().UTC()
 	run.Config = map[string]any{"road_factor": d.cfg.RoadFactor, "speed_kmh": d.cfg.SpeedKmh,
 		"lateness_weight": d.cfg.LatenessWeight, "load_weight": d.cfg.LoadWeight, "horizon": d.cfg.Horizon.String()}
+	if run.Orders == 0 && len(run.Errors) == 0 && trigger == "periodic" {
+		return run, nil // an idle tick leaves no record
+	}
 	saved, err := d.ops.SaveDispatchRun(ctx, run)
 	if err != nil {
 		return run, err

@@ -345,3 +345,10 @@ func (iv *Inventory) Reconcile(ctx context.Context) error {
 	_, err = iv.ResumeWaiting(ctx)
 	return err
 }
+
+// ReorderJob is RunReorder for cron: it runs on one replica at a time
+// (advisory lock LockReorder) and does nothing where another holds it.
+func (iv *Inventory) ReorderJob(ctx context.Context) error {
+	_, err := iv.svc.Store.WithLock(ctx, LockReorder, iv.RunReorder)
+	return err
+}

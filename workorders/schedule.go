@@ -400,3 +400,16 @@ func (sc *Scheduler) produce(ctx context.Context, s Schedule, oc Occurrence, res
 	sc.Log.InfoContext(ctx, "preventive order", "order_id", o.ID, "schedule_id", s.ID, "asset_id", oc.AssetID, "seq", oc.Seq)
 	res.Created = append(res.Created, o.ID)
 }
+
+// Job is Run for cron: one replica at a time (advisory lock
+// LockSchedules); errors of single occurrences are logged, not returned.
+func (sc *Scheduler) Job(ctx context.Context) error {
+	_, err := sc.svc.Store.WithLock(ctx, LockSchedules, func(ctx context.Context) error {
+		res, err := sc.Run(ctx)
+		for _, e := range res.Errors {
+			sc.Log.WarnContext(ctx, "preventive schedule", "err", e)
+		}
+		return err
+	})
+	return err
+}

@@ -275,3 +275,33 @@ func TestReorderUsesPredictedDemandOnce(t *testing.T) {
 	_, err = f.pool.Exec(ctx, `insert into purchase_requests (part_id, location_id, qty, reason) values ($1, $2, 1, 'manual')`, p.ID, wh.ID)
 	require.ErrorContains(t, err, "purchase_requests_one_open")
 }
+
+// TestApprovalTriggersDispatch: with the loop running, approving an order
+// (here: creating a manual order, which starts approved) gets it assigned
+// without a manual run or a timer tick.
+func TestApprovalTriggersDispatch(t *testing.T) {
+	t.Parallel()
+	f := newOpsFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.disp.Interval = time.Hour // only kicks
+	done := make(chan error, 1)
+	go func() { done <- f.disp.Loop(ctx) }()
+	e := f.engineer(t, "e1", workorders.Location{Lat: 48.1, Lon: 11.5}, nil)
+	o := f.order(t, "job", nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := f.svc.GetOrder(context.Background(), o.ID)
+		require.NoError(t, err)
+		if got.Status == workorders.StatusAssigned {
+			require.Equal(t, *e.UserID, *got.AssigneeID)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order still %s after 20 s", got.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	require.NoError(t, <-done)
+}
