@@ -5,10 +5,13 @@
 package mqtt
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"sync"
 	"time"
 
@@ -122,6 +125,16 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message)) error 
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			s.log.Warn("mqtt connection lost, reconnecting", "err", err)
 		})
+	if u, err := url.Parse(s.cfg.URL); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt") {
+		o.SetCustomOpenConnectionFn(func(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
+			d := net.Dialer{Timeout: o.ConnectTimeout}
+			conn, err := d.Dial("tcp", u.Host)
+			if err != nil {
+				return nil, err
+			}
+			return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}, nil
+		})
+	}
 	c := paho.NewClient(o)
 	tok := c.Connect()
 	if !tok.WaitTimeout(s.cfg.ConnectTimeout) {
@@ -146,6 +159,16 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message)) error 
 	s.mu.Unlock()
 	return nil
 }
+
+// bufferedConn reads through a buffer: paho reads each packet in several
+// small reads (header byte, length bytes, body), one system call each
+// without it.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // Stop sends pending acknowledgements and disconnects; the broker keeps the
 // session and queues messages for the next Start with the same client id.
