@@ -305,3 +305,36 @@ func TestApprovalTriggersDispatch(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// TestCrashBetweenAssignAndReserve: the assignment commits but the
+// process dies before the parts hook runs (simulated by unbinding the
+// hook). The next periodic run reserves the parts.
+func TestCrashBetweenAssignAndReserve(t *testing.T) {
+	t.Parallel()
+	f := newOpsFixture(t)
+	ctx := context.Background()
+	wh := f.warehouse(t, "W1", &workorders.Location{Lat: 48.1, Lon: 11.5})
+	f.part(t, "BRG")
+	f.receive(t, wh.ID, "BRG", 2)
+	e := f.engineer(t, "e1", workorders.Location{Lat: 48.1, Lon: 11.5}, nil)
+	o := f.order(t, "job", []rules.PartQty{{SKU: "BRG", Qty: 2}})
+	f.svc.AfterTransition = nil // the crash
+	_, err := f.svc.Act(ctx, o.ID, workorders.ActionRequest{Action: workorders.ActAssign, AssigneeID: *e.UserID, Actor: f.admin})
+	require.NoError(t, err)
+	_, res := f.stock(t, wh.ID, "BRG")
+	require.Zero(t, res, "nothing reserved yet")
+	f.svc.AfterTransition = f.disp.AfterTransition // restarted
+	_, ran, err := f.disp.Run(ctx, "periodic")
+	require.NoError(t, err)
+	require.True(t, ran)
+	_, res = f.stock(t, wh.ID, "BRG")
+	require.Equal(t, 2, res)
+	st, err := f.ops.OrderPartsState(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.PartsReserved, st.State)
+	// Reconciling again changes nothing (idempotent).
+	require.NoError(t, f.inv.Reconcile(ctx))
+	_, res = f.stock(t, wh.ID, "BRG")
+	require.Equal(t, 2, res)
+	f.checkLedger(t)
+}

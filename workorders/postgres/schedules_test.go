@@ -92,3 +92,30 @@ func TestMeterScheduleOncePerOccurrence(t *testing.T) {
 	require.Len(t, r.Created, 1)
 	require.NotZero(t, reads)
 }
+
+// TestScheduleClaimWithoutOrderIsCompleted: a crash after claiming an
+// occurrence but before creating its order leaves a claim; the next run
+// creates the order for it, once.
+func TestScheduleClaimWithoutOrderIsCompleted(t *testing.T) {
+	t.Parallel()
+	f := newOpsFixture(t)
+	ctx := context.Background()
+	s := workorders.Schedule{Name: "monthly", AssetID: &f.asset.ID, Kind: workorders.ScheduleCalendar,
+		Every: rules.Duration(30 * 24 * time.Hour), StartsAt: f.now.Add(-time.Hour), Active: true}
+	require.NoError(t, workorders.ValidateSchedule(&s))
+	s, err := f.ops.CreateSchedule(ctx, s)
+	require.NoError(t, err)
+	claimed, err := f.ops.ClaimOccurrence(ctx, workorders.Occurrence{ScheduleID: s.ID, AssetID: f.asset.ID, Seq: 0, DueAt: s.StartsAt})
+	require.NoError(t, err)
+	require.True(t, claimed) // ...and the process dies here
+	sc := workorders.NewScheduler(f.svc, f.ops, nil, nil, func() time.Time { return f.now })
+	res, err := sc.Run(ctx)
+	require.NoError(t, err)
+	require.Len(t, res.Created, 1)
+	res, err = sc.Run(ctx)
+	require.NoError(t, err)
+	require.Empty(t, res.Created)
+	list, _, err := f.svc.ListOrders(ctx, workorders.OrderFilter{Source: "schedule"})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+}
