@@ -56,11 +56,12 @@
 //
 // # Scenarios, truth and the fleet
 //
-// ParseScenario reads a scenario (YAML, see scenarios/demo.yaml and
-// scenarios/eval.yaml, embedded and available through BuiltinScenario),
-// resolving relative times against a given now. Scenario.Truth gives the
-// ground truth. NewFleet(scenario, publisher, opts) publishes the
-// scenario's readings and events in simulated (event) time; Fleet.Run
+// ParseScenario reads a scenario (YAML; the built-in ones, demo, eval and
+// load, are in scenarios/ and available through BuiltinScenario and
+// LoadScenario), resolving relative times against a given now.
+// Scenario.Truth gives the ground truth. NewFleet(scenario, publisher,
+// opts) publishes the scenario's readings and events in simulated (event)
+// time; Fleet.Run
 // blocks until the scenario ends or ctx is done, and Fleet.Progress can be
 // read while it runs.
 package simulators
