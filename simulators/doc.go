@@ -61,7 +61,6 @@
 // LoadScenario), resolving relative times against a given now.
 // Scenario.Truth gives the ground truth. NewFleet(scenario, publisher,
 // opts) publishes the scenario's readings and events in simulated (event)
-// time; Fleet.Run
-// blocks until the scenario ends or ctx is done, and Fleet.Progress can be
-// read while it runs.
+// time; Fleet.Run blocks until the scenario ends or ctx is done, and
+// Fleet.Progress can be read while it runs.
 package simulators
