@@ -28,12 +28,12 @@ const (
 
 // Defaults applied by Config.Normalize.
 const (
-	DefaultTopicRoot    = "pdm/v1"
-	DefaultQueueBytes   = 64 << 20
-	DefaultBatch        = 500
-	DefaultBacklogRate  = 2000
-	DefaultPollInterval = time.Second
-	DefaultModbusTimout = 2 * time.Second
+	DefaultTopicRoot     = "pdm/v1"
+	DefaultQueueBytes    = 64 << 20
+	DefaultBatch         = 500
+	DefaultBacklogRate   = 2000
+	DefaultPollInterval  = time.Second
+	DefaultModbusTimeout = 2 * time.Second
 )
 
 // Config is the agent's configuration. Its YAML form is the config file; its
@@ -266,7 +266,7 @@ func (c *Config) Normalize() {
 			d.PollInterval = rules.Duration(DefaultPollInterval)
 		}
 		if d.Timeout == 0 {
-			d.Timeout = rules.Duration(DefaultModbusTimout)
+			d.Timeout = rules.Duration(DefaultModbusTimeout)
 		}
 		if d.UnitID == 0 {
 			d.UnitID = 1

@@ -225,39 +225,3 @@ func Decode(r ModbusRegister, words []uint16) float64 {
 	}
 	return raw*scale + r.Offset
 }
-
-// Encode is Decode's inverse for simulated devices: it returns the words
-// that make a register of r's type, word order, scale and offset read as v
-// (rounded, and clamped to the type's range).
-func Encode(r ModbusRegister, v float64) []uint16 {
-	scale := 1.0
-	if r.Scale != nil {
-		scale = *r.Scale
-	}
-	raw := (v - r.Offset) / scale
-	var u uint32
-	switch r.Type {
-	case TypeInt16:
-		return []uint16{uint16(int16(clamp(math.Round(raw), math.MinInt16, math.MaxInt16)))}
-	case TypeUint16:
-		return []uint16{uint16(clamp(math.Round(raw), 0, math.MaxUint16))}
-	case TypeInt32:
-		u = uint32(int32(clamp(math.Round(raw), math.MinInt32, math.MaxInt32)))
-	case TypeUint32:
-		u = uint32(clamp(math.Round(raw), 0, math.MaxUint32))
-	case TypeFloat32:
-		u = math.Float32bits(float32(raw))
-	}
-	hi, lo := uint16(u>>16), uint16(u)
-	if r.WordOrder == LowWordFirst {
-		return []uint16{lo, hi}
-	}
-	return []uint16{hi, lo}
-}
-
-func clamp(x, lo, hi float64) float64 {
-	if math.IsNaN(x) {
-		return 0
-	}
-	return math.Max(lo, math.Min(hi, x))
-}
