@@ -16,6 +16,8 @@ echo "bench-edge: queue and catch-up benchmarks (-benchtime $BENCHTIME)" >&2
 $GO test -run '^$' -bench 'Queue|CatchUp' -benchtime "$BENCHTIME" ./edge | tee "$tmp/edge.txt" >&2
 echo "bench-edge: footprint (${FOOTPRINT_SECONDS}s of 100 metrics at 1 Hz)" >&2
 PDM_EDGE_FOOTPRINT_SECONDS=$FOOTPRINT_SECONDS $GO test -run '^$' -bench Footprint -benchtime 1x ./cmd/pdm-edge | tee "$tmp/fp.txt" >&2
+echo "bench-edge: catch-up end to end (agent -> Mosquitto -> ingest -> InfluxDB)" >&2
+$GO test -run '^$' -bench CatchUpToInflux -benchtime 3x ./cmd/pdm-edge | tee "$tmp/e2e.txt" >&2
 
 echo "bench-edge: release binaries" >&2
 sizes=()
@@ -34,7 +36,7 @@ unit_value() {
 	echo "## edge"
 	echo
 	echo "Command: \`scripts/bench-edge.sh\` (\`go test -run '^\$' -bench 'Queue|CatchUp' -benchtime $BENCHTIME ./edge\`;"
-	echo "\`go test -run '^\$' -bench Footprint -benchtime 1x ./cmd/pdm-edge\`). $(nproc) cores, run $(date -u +%Y-%m-%dT%H:%MZ)."
+	echo "\`go test -run '^\$' -bench 'Footprint|CatchUpToInflux' ./cmd/pdm-edge\`). $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), run $(date -u +%Y-%m-%dT%H:%MZ)."
 	echo "Readings have 6 metrics each. Every append is durable (fsync) when it returns."
 	echo
 	echo "| benchmark | result |"
@@ -43,6 +45,7 @@ unit_value() {
 	echo "| queue append, single readings from 8 goroutines (group commit) | $(unit_value "$tmp/edge.txt" BenchmarkQueueAppendConcurrent readings/s) readings/s |"
 	echo "| queue replay (peek + delete after ack), 20,000 readings | $(unit_value "$tmp/edge.txt" BenchmarkQueueReplay readings/s) readings/s |"
 	echo "| catch-up after an outage: 20,000 queued readings to Mosquitto, PUBACK each message | $(unit_value "$tmp/edge.txt" BenchmarkCatchUp readings/s) readings/s |"
+	echo "| catch-up end to end: 20,000 queued readings through Mosquitto and the ingest pipeline until all are in InfluxDB | $(unit_value "$tmp/e2e.txt" BenchmarkCatchUpToInflux readings/s) readings/s |"
 	echo "| resident memory, 100 metrics at 1 Hz for ${FOOTPRINT_SECONDS}s (target < 30 MB) | $(unit_value "$tmp/fp.txt" BenchmarkFootprint MB-rss) MB (peak $(unit_value "$tmp/fp.txt" BenchmarkFootprint MB-rss-peak) MB) |"
 	for s in "${sizes[@]}"; do
 		set -- $s

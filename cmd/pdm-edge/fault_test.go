@@ -318,10 +318,10 @@ func TestFaultSmallQueueDropsOldest(t *testing.T) {
 }
 
 // clearRetained removes a retained message the test left on the broker.
-func (r *recorder) clearRetained(t *testing.T, brokerURL, topic string) {
+func clearRetained(tb testing.TB, brokerURL, topic string) {
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(brokerURL).SetClientID("clr-" + randID()))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Errorf("clear retained %s: cannot connect", topic)
+		tb.Errorf("clear retained %s: cannot connect", topic)
 		return
 	}
 	defer c.Disconnect(100)

@@ -97,6 +97,7 @@ func BenchmarkFootprint(b *testing.B) {
 		if err := cmd.Wait(); err != nil {
 			b.Fatalf("pdm-edge exited with %v", err)
 		}
+		clearRetained(b, brokerURL, root+"/bench/gateways/gw-footprint/status")
 		b.ReportMetric(float64(st.Size())/(1<<20), "MB-binary")
 		b.ReportMetric(rss/1024, "MB-rss")
 		b.ReportMetric(hwm/1024, "MB-rss-peak")

@@ -22,7 +22,7 @@ func TestReloadOnSIGHUPAndLastWill(t *testing.T) {
 	brokerURL := envOr("PDM_MQTT_URL", "tcp://127.0.0.1:1883")
 	root := "test/" + randID() + "/pdm/v1"
 	rec := startRecorder(t, brokerURL, root)
-	t.Cleanup(func() { rec.clearRetained(t, brokerURL, root+"/site-h/gateways/gw-h/status") })
+	t.Cleanup(func() { clearRetained(t, brokerURL, root+"/site-h/gateways/gw-h/status") })
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "edge.yaml")
 	good := fmt.Sprintf("gateway: gw-h\nsite: site-h\ntopic_root: %s\nstatus_interval: 200ms\nuplink:\n  url: %s\n  client_id: edge-h-%s\nqueue:\n  path: %s\n",
