@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -124,7 +125,7 @@ func demoCounts(ctx context.Context, api *apiClient) (signals, open string) {
 	defer cancel()
 	count := func(path string, q url.Values) string {
 		q.Set("limit", "500")
-		var page listOf[idCode]
+		var page listOf[json.RawMessage]
 		if err := api.do(ctx, "GET", path+"?"+q.Encode(), nil, &page); err != nil {
 			return "?"
 		}
