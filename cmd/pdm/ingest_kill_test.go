@@ -26,6 +26,7 @@ import (
 // TestIngestSurvivesSIGKILL kills `pdm serve --only ingest` with SIGKILL
 // mid-stream, starts it again under the same client id and then counts the
 // readings in InfluxDB: every published reading is there exactly once.
+// It subscribes as deployed, through a shared subscription.
 // The broker is a private Mosquitto with persistence and an unbounded
 // session queue, so what is published while pdm is down waits for it.
 func TestIngestSurvivesSIGKILL(t *testing.T) {
@@ -39,7 +40,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	env := append(os.Environ(),
 		"PDM_PG_URL="+e.PGURL, "PDM_INFLUX_URL="+e.InfluxURL, "PDM_INFLUX_BUCKET="+e.Bucket,
 		"PDM_MQTT_URL="+broker, "PDM_MQTT_TOPIC_ROOT="+e.TopicRoot, "PDM_HTTP_ADDR=127.0.0.1:0",
-		"PDM_CLIENT_ID=kill-"+e.ID, "PDM_SHARE_GROUP=", "PDM_ADMIN_TOKEN=kill-test-token-"+e.ID, "PDM_LOG_LEVEL=info")
+		"PDM_CLIENT_ID=kill-"+e.ID, "PDM_SHARE_GROUP=kill-"+e.ID, "PDM_ADMIN_TOKEN=kill-test-token-"+e.ID, "PDM_LOG_LEVEL=info")
 
 	start := func() (*exec.Cmd, *syncBuffer) {
 		var logs syncBuffer
