@@ -71,6 +71,28 @@ func (s *Store) SaveSignal(ctx context.Context, rec workorders.SignalRecord, key
 			if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock($1)`, keyLock(*key)); err != nil {
 				return err
 			}
+		}
+		// A signal delivered again (a retry after a lost answer, a replay)
+		// changes nothing: the first copy is returned with its order.
+		dup, err := scanSignal(tx.QueryRow(ctx, `select `+signalCols+` from signals where asset_id is not distinct from $1
+			and detected_at = $2 and kind = $3 and level = $4 and rule_id is not distinct from $5 and metric = $6
+			and failure_mode = $7 and site_code = $8 and asset_code = $9 order by id limit 1`,
+			rec.AssetID, rec.DetectedAt, rec.Kind, rec.Level, rec.RuleID, rec.Metric, rec.FailureMode, rec.SiteCode, rec.AssetCode))
+		switch {
+		case err == nil:
+			out = dup
+			if dup.OrderID != nil {
+				o, err := scanOrder(tx.QueryRow(ctx, `select `+orderCols+` from work_orders o where o.id = $1`, *dup.OrderID))
+				if err != nil {
+					return err
+				}
+				order = &o
+			}
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if key != nil && fn != nil {
 			var open, prev *workorders.Order
 			o, err := scanOrder(tx.QueryRow(ctx, `select `+orderCols+` from work_orders o where o.asset_id = $1
 				and o.failure_mode = $2 and o.source in ('threshold', 'trend', 'event')
