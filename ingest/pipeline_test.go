@@ -289,3 +289,27 @@ func TestPipelineFailsWhenBrokerUnreachable(t *testing.T) {
 	require.Contains(t, err.Error(), "mqtt")
 	require.Error(t, p.Ready(context.Background()))
 }
+
+func TestEventAckedOnlyAfterHandler(t *testing.T) {
+	t.Parallel()
+	broker, iurl := mqttURL(t), influxURL(t)
+	db := newInfluxDB(t, iurl)
+	root := "test/" + randID() + "/pdm/v1"
+	clientID := "ingest-" + randID()
+	failing := &collector{failures: 1 << 30}
+	cfg := ingest.Config{DrainTimeout: 200 * time.Millisecond}
+	r := startRig(t, rigOpts{broker: broker, influxURL: iurl, db: db, root: root, clientID: clientID, col: failing, cfg: cfg})
+	publish(t, publisher(t, broker), ingest.EventTopic(root, "s1", "a1"), []byte(`{"ts":1772366400000,"code":"E7","severity":"critical"}`))
+	waitFor(t, 10*time.Second, "the handler to fail", func() bool {
+		return counter(t, r.reg, "pdm_ingest_event_errors_total") >= 2
+	})
+	r.stop(t)
+
+	// Not acknowledged: the next session under the same client id gets it.
+	ok := &collector{}
+	startRig(t, rigOpts{broker: broker, influxURL: iurl, db: db, root: root, clientID: clientID, col: ok, cfg: cfg})
+	waitFor(t, 10*time.Second, "the event again", func() bool { _, n := ok.count(); return n == 1 })
+	ok.mu.Lock()
+	defer ok.mu.Unlock()
+	require.Equal(t, "E7", ok.events[0].Code)
+}

@@ -2,6 +2,16 @@
 // session (clean session off, stable client id) subscribed at QoS 1 with
 // manual acknowledgement, so the broker redelivers whatever the pipeline has
 // not acknowledged after a crash, a disconnect or a broker restart.
+//
+// Broker settings matter for "nothing lost" and for speed (Mosquitto names):
+//   - max_queued_messages: what the broker keeps for a session while ingest
+//     is down or InfluxDB is (the default 1000 drops QoS 1 messages beyond
+//     it); size it for the longest outage to ride out, or 0 (no limit).
+//   - max_inflight_messages: unacknowledged messages per client (default
+//     20). Ingest acknowledges after the InfluxDB write, so this window caps
+//     the batch size and the throughput; 1000-5000 is a good range. Keep it
+//     at or below ingest.Config.MaxInFlight.
+//   - persistence true, so sessions survive a broker restart.
 package mqtt
 
 import (
