@@ -247,11 +247,25 @@ type ScheduleRunResult struct {
 	Errors  []string `json:"errors,omitempty"`
 }
 
-// Run produces the due occurrences of every active schedule; an
-// occurrence is claimed in the database before its order is created, so
-// replicas and repeated runs never produce one twice, and a claim left
-// without an order by a crash is completed on the next run.
+// Run produces the due occurrences of every active schedule, on one
+// replica at a time (advisory lock LockSchedules; ErrConflict while
+// another holds it). An occurrence is claimed in the database before its
+// order is created, so repeated runs never produce one twice, and a claim
+// left without an order by a crash is completed by the next run.
 func (sc *Scheduler) Run(ctx context.Context) (ScheduleRunResult, error) {
+	var res ScheduleRunResult
+	ran, err := sc.svc.Store.WithLock(ctx, LockSchedules, func(ctx context.Context) error {
+		var err error
+		res, err = sc.run(ctx)
+		return err
+	})
+	if err == nil && !ran {
+		err = fmt.Errorf("%w: a schedule run is in progress", ErrConflict)
+	}
+	return res, err
+}
+
+func (sc *Scheduler) run(ctx context.Context) (ScheduleRunResult, error) {
 	res := ScheduleRunResult{Created: []string{}}
 	now := sc.Now().UTC()
 	pending, err := sc.store.PendingOccurrences(ctx)
@@ -401,15 +415,15 @@ func (sc *Scheduler) produce(ctx context.Context, s Schedule, oc Occurrence, res
 	res.Created = append(res.Created, o.ID)
 }
 
-// Job is Run for cron: one replica at a time (advisory lock
-// LockSchedules); errors of single occurrences are logged, not returned.
+// Job is Run for cron: it does nothing while another replica runs, and
+// logs errors of single occurrences instead of returning them.
 func (sc *Scheduler) Job(ctx context.Context) error {
-	_, err := sc.svc.Store.WithLock(ctx, LockSchedules, func(ctx context.Context) error {
-		res, err := sc.Run(ctx)
-		for _, e := range res.Errors {
-			sc.Log.WarnContext(ctx, "preventive schedule", "err", e)
-		}
-		return err
-	})
+	res, err := sc.Run(ctx)
+	for _, e := range res.Errors {
+		sc.Log.WarnContext(ctx, "preventive schedule", "err", e)
+	}
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
 	return err
 }

@@ -790,7 +790,7 @@ func (s *Server) scheduleRoutes(o OpsConfig) {
 			s.ok(c, http.StatusOK, list(items, next), err)
 		})
 	s.handle(Route{Method: "POST", Path: "/schedules/run", Roles: planners(), Tag: "schedules",
-		Summary: "Produce due preventive orders now (the scheduler job does this periodically)", Response: "ScheduleRun"},
+		Summary: "Produce due preventive orders now (the scheduler job does this periodically; 409 while another run holds the lock)", Response: "ScheduleRun"},
 		func(c *gin.Context) {
 			res, err := sc.Run(c.Request.Context())
 			s.ok(c, http.StatusOK, res, err)

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -61,7 +62,9 @@ func TestMeterScheduleOncePerOccurrence(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r, err := sc.Run(ctx)
-			require.NoError(t, err)
+			if !errors.Is(err, workorders.ErrConflict) { // the other replica holds the lock
+				require.NoError(t, err)
+			}
 			results[i] = r
 		}()
 	}
