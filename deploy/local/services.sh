@@ -90,17 +90,41 @@ pg_down() {
 
 mqtt_ok() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT" 2>/dev/null; }
 
+# The broker must keep what a persistent session has not taken yet: pdm's
+# ingest acknowledges only after InfluxDB has a reading, so while it is down
+# or behind, the broker queues. Mosquitto's default keeps 1,000 messages per
+# client and drops the rest.
+MQTT_CONF_D=/etc/mosquitto/conf.d
+MQTT_PDM_CONF="# written by pdm's deploy/local/services.sh
+max_queued_messages 1000000
+max_queued_bytes 0
+max_inflight_messages 1000"
+
+mqtt_configure() {
+	local main=/etc/mosquitto/mosquitto.conf changed=1
+	as_root mkdir -p "$MQTT_CONF_D"
+	if [ ! -f "$main" ]; then
+		printf 'pid_file /run/mosquitto/mosquitto.pid\npersistence true\npersistence_location /var/lib/mosquitto/\nlog_dest file /var/log/mosquitto/mosquitto.log\n' | as_root tee "$main" >/dev/null
+	fi
+	grep -q "^listener $MQTT_PORT" "$main" "$MQTT_CONF_D"/*.conf 2>/dev/null ||
+		printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$MQTT_PORT" | as_root tee "$MQTT_CONF_D/pdm-listener.conf" >/dev/null
+	grep -q "^include_dir $MQTT_CONF_D" "$main" || echo "include_dir $MQTT_CONF_D" | as_root tee -a "$main" >/dev/null
+	if [ "$(cat "$MQTT_CONF_D/pdm.conf" 2>/dev/null)" != "$MQTT_PDM_CONF" ]; then
+		printf '%s\n' "$MQTT_PDM_CONF" | as_root tee "$MQTT_CONF_D/pdm.conf" >/dev/null
+		changed=0
+	fi
+	return $changed
+}
+
 mqtt_up() {
 	command -v mosquitto >/dev/null 2>&1 || apt_install mosquitto mosquitto-clients
+	if mqtt_configure && mqtt_ok; then
+		log "restarting Mosquitto to apply $MQTT_CONF_D/pdm.conf"
+		mqtt_down
+		local deadline=$((SECONDS + 10))
+		while pgrep -x mosquitto >/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+	fi
 	if ! mqtt_ok; then
-		if [ ! -f /etc/mosquitto/mosquitto.conf ] || ! grep -q "^listener $MQTT_PORT" /etc/mosquitto/mosquitto.conf; then
-			log "writing a loopback listener to /etc/mosquitto/conf.d/pdm.conf"
-			as_root mkdir -p /etc/mosquitto/conf.d
-			printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n' "$MQTT_PORT" |
-				as_root tee /etc/mosquitto/conf.d/pdm.conf >/dev/null
-			grep -q '^include_dir /etc/mosquitto/conf.d' /etc/mosquitto/mosquitto.conf 2>/dev/null ||
-				echo 'include_dir /etc/mosquitto/conf.d' | as_root tee -a /etc/mosquitto/mosquitto.conf >/dev/null
-		fi
 		as_root mkdir -p /run/mosquitto /var/lib/mosquitto /var/log/mosquitto
 		as_root chown mosquitto: /run/mosquitto /var/lib/mosquitto /var/log/mosquitto 2>/dev/null || true
 		log "starting Mosquitto"
