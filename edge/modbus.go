@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -29,9 +30,10 @@ type modbusPoller struct {
 	submit submitFunc
 	errs   prometheus.Counter
 
-	mu     sync.Mutex // guards client and open (groups poll in turn)
-	client *modbus.ModbusClient
-	open   bool
+	mu         sync.Mutex // guards client, open and skipLogged (groups poll in turn)
+	client     *modbus.ModbusClient
+	open       bool
+	skipLogged bool // a refused register was logged once
 }
 
 func newModbusPoller(dev ModbusDevice, log *slog.Logger, now func() time.Time, submit submitFunc, errs prometheus.Counter) *modbusPoller {
@@ -110,11 +112,18 @@ func (p *modbusPoller) poll(regs []ModbusRegister) ([]ingest.Reading, error) {
 		p.open = true
 	}
 	ts := p.now().UTC().Truncate(time.Millisecond)
-	values, err := readRegisters(p.client, regs)
+	values, skipped, err := readRegisters(p.client, regs)
 	if err != nil {
 		p.client.Close()
 		p.open = false
 		return nil, err
+	}
+	if skipped != nil {
+		p.errs.Inc()
+		if !p.skipLogged {
+			p.log.Warn("modbus registers refused by the device; the others are read", "err", skipped)
+			p.skipLogged = true
+		}
 	}
 	var out []ingest.Reading
 	idx := map[string]int{}
@@ -149,9 +158,14 @@ func Words(typ string) int {
 }
 
 // readRegisters reads regs with as few requests as the 125-register limit
-// allows and returns their scaled values in regs' order.
-func readRegisters(c registerReader, regs []ModbusRegister) ([]float64, error) {
-	out := make([]float64, len(regs))
+// allows and returns their scaled values in regs' order. When the device
+// refuses a span (a Modbus exception such as an illegal data address), the
+// span's registers are read one by one: those refused read as NaN and are
+// reported in skipped, so one bad address does not silence a device. err is
+// a failure of the device or the connection.
+func readRegisters(c registerReader, regs []ModbusRegister) (out []float64, skipped, err error) {
+	out = make([]float64, len(regs))
+	var skips []error
 	for _, kind := range []string{KindHolding, KindInput} {
 		var idx []int
 		for i, r := range regs {
@@ -178,21 +192,45 @@ func readRegisters(c registerReader, regs []ModbusRegister) ([]float64, error) {
 				n++
 			}
 			words, err := c.ReadRegisters(uint16(start), uint16(end-start), rt)
-			if err != nil {
-				return nil, fmt.Errorf("read %s registers %d..%d: %w", kind, start, end-1, err)
-			}
-			if len(words) != end-start {
-				return nil, fmt.Errorf("read %s registers %d..%d: got %d words", kind, start, end-1, len(words))
-			}
-			for _, i := range idx[:n] {
-				r := regs[i]
-				off := int(r.Address) - start
-				out[i] = Decode(r, words[off:off+Words(r.Type)])
+			switch {
+			case refused(err):
+				for _, i := range idx[:n] {
+					r := regs[i]
+					w, err := c.ReadRegisters(r.Address, uint16(Words(r.Type)), rt)
+					switch {
+					case refused(err):
+						out[i] = math.NaN()
+						skips = append(skips, fmt.Errorf("%s register %d (%s of %s): %w", kind, r.Address, r.Metric, r.Asset, err))
+					case err != nil:
+						return nil, nil, fmt.Errorf("read %s register %d: %w", kind, r.Address, err)
+					case len(w) != Words(r.Type):
+						return nil, nil, fmt.Errorf("read %s register %d: got %d words", kind, r.Address, len(w))
+					default:
+						out[i] = Decode(r, w)
+					}
+				}
+			case err != nil:
+				return nil, nil, fmt.Errorf("read %s registers %d..%d: %w", kind, start, end-1, err)
+			case len(words) != end-start:
+				return nil, nil, fmt.Errorf("read %s registers %d..%d: got %d words", kind, start, end-1, len(words))
+			default:
+				for _, i := range idx[:n] {
+					r := regs[i]
+					off := int(r.Address) - start
+					out[i] = Decode(r, words[off:off+Words(r.Type)])
+				}
 			}
 			idx = idx[n:]
 		}
 	}
-	return out, nil
+	return out, errors.Join(skips...), nil
+}
+
+// refused reports whether err is a Modbus exception about the request (the
+// device is there but will not serve these registers).
+func refused(err error) bool {
+	return errors.Is(err, modbus.ErrIllegalDataAddress) || errors.Is(err, modbus.ErrIllegalFunction) ||
+		errors.Is(err, modbus.ErrIllegalDataValue)
 }
 
 // Decode turns a register's raw words into its value (raw*scale + offset).

@@ -39,14 +39,21 @@ func TestDecodeRegisters(t *testing.T) {
 	}
 }
 
-// fakeRegs serves ReadRegisters from a map and records the requests.
+// fakeRegs serves ReadRegisters from a map and records the requests;
+// addresses in bad are refused with an illegal data address exception.
 type fakeRegs struct {
 	words map[uint16]uint16
+	bad   map[uint16]bool
 	reqs  [][2]uint16
 }
 
 func (f *fakeRegs) ReadRegisters(addr, n uint16, _ modbus.RegType) ([]uint16, error) {
 	f.reqs = append(f.reqs, [2]uint16{addr, n})
+	for a := addr; a < addr+n; a++ {
+		if f.bad[a] {
+			return nil, modbus.ErrIllegalDataAddress
+		}
+	}
 	out := make([]uint16, n)
 	for i := range out {
 		out[i] = f.words[addr+uint16(i)]
@@ -62,10 +69,33 @@ func TestReadRegistersCoalesces(t *testing.T) {
 		{Address: 1, Type: TypeUint16, Kind: KindHolding},
 		{Address: 124, Type: TypeUint16, Kind: KindHolding},
 	}
-	got, err := readRegisters(f, regs)
+	got, skipped, err := readRegisters(f, regs)
 	require.NoError(t, err)
+	require.NoError(t, skipped)
 	require.Equal(t, []float64{9<<16 | 10, 1, 2, 7}, got)
 	require.Equal(t, [][2]uint16{{0, 125}, {200, 2}}, f.reqs, "one request per 125-register span")
+
+	// A refused address costs only its own register.
+	f.bad = map[uint16]bool{1: true}
+	f.reqs = nil
+	got, skipped, err = readRegisters(f, regs)
+	require.NoError(t, err)
+	require.ErrorIs(t, skipped, modbus.ErrIllegalDataAddress)
+	require.Equal(t, float64(9<<16|10), got[0])
+	require.Equal(t, 1.0, got[1])
+	require.True(t, math.IsNaN(got[2]))
+	require.Equal(t, 7.0, got[3])
+
+	// A transport failure fails the poll.
+	f.bad = nil
+	_, _, err = readRegisters(errRegs{}, regs)
+	require.Error(t, err)
+}
+
+type errRegs struct{}
+
+func (errRegs) ReadRegisters(uint16, uint16, modbus.RegType) ([]uint16, error) {
+	return nil, modbus.ErrRequestTimedOut
 }
 
 func TestDecodeDeviceJSON(t *testing.T) {

@@ -232,8 +232,11 @@ func (q *Queue) reload() {
 }
 
 // Peek returns up to n items with keys greater than after, oldest first.
+// An item that cannot be decoded (a damaged file) is removed and counted as
+// dropped, so it never blocks the queue.
 func (q *Queue) Peek(after uint64, n int) ([]Item, error) {
 	var out []Item
+	var bad [][]byte
 	err := q.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketItems).Cursor()
 		var start [8]byte
@@ -241,7 +244,8 @@ func (q *Queue) Peek(after uint64, n int) ([]Item, error) {
 		for k, v := c.Seek(start[:]); k != nil && len(out) < n; k, v = c.Next() {
 			it, err := decodeItem(v)
 			if err != nil {
-				return fmt.Errorf("item %x: %w", k, err)
+				bad = append(bad, append([]byte(nil), k...))
+				continue
 			}
 			it.Key = binary.BigEndian.Uint64(k)
 			out = append(out, it)
@@ -250,6 +254,30 @@ func (q *Queue) Peek(after uint64, n int) ([]Item, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue peek: %w", err)
+	}
+	if len(bad) > 0 {
+		err := q.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketItems)
+			s := readStats(tx)
+			for _, k := range bad {
+				v := b.Get(k)
+				if v == nil {
+					continue
+				}
+				s.Items--
+				s.Bytes -= int64(len(v) + len(k))
+				s.Dropped++
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			_, err := q.trim(tx, s)
+			return err
+		})
+		if err != nil {
+			q.reload()
+			return nil, fmt.Errorf("queue drop damaged items: %w", err)
+		}
 	}
 	return out, nil
 }

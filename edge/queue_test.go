@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/openpdm/pdm/ingest"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 )
 
 func testReading(asset string, ts int64, v float64) Item {
@@ -202,4 +204,23 @@ func queueChild() {
 		}
 		fmt.Println("acked", items[0].Key)
 	}
+}
+
+func TestQueueDropsDamagedItems(t *testing.T) {
+	q, _ := openTestQueue(t, 1<<20)
+	items := []Item{testReading("a1", 1, 1), testReading("a1", 2, 2), testReading("a1", 3, 3)}
+	_, err := q.Append(items)
+	require.NoError(t, err)
+	// Damage the middle item on disk.
+	require.NoError(t, q.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketItems).Put(binary.BigEndian.AppendUint64(nil, items[1].Key), []byte{kindReading, 200})
+	}))
+	got, err := q.Peek(0, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Equal(t, items[0].Key, got[0].Key)
+	require.Equal(t, items[2].Key, got[1].Key)
+	s := q.Stats()
+	require.Equal(t, int64(2), s.Items)
+	require.Equal(t, int64(1), s.Dropped, "a damaged item is counted as dropped")
 }
