@@ -25,17 +25,17 @@ grep -q '^ok' "$raw" || { echo "benchmark failed" >&2; exit 1; }
 	echo "- ${PDM_BENCH_ORDERS} work orders (COPY), 20 sites, 2,000 assets, 200 engineers, one event per order;"
 	echo "  $(grep -o 'seeded [0-9]* orders in [^ ]*' "$raw" | head -1)."
 	echo "- load average during the run: $(cut -d" " -f1-3 /proc/loadavg) (the machine is shared; p99 under load mostly measures the scheduler)."
-	echo "- ${N} requests per row from 100 concurrent HTTP clients in the same process as the server (gin + pgxpool, 24 connections)."
+	echo "- ${N} requests per row from 1 or 100 concurrent HTTP clients in the same process as the server (gin + pgxpool, 24 connections)."
 	echo "- list: a random one of status=proposed; site+status; asset; assignee+4 open statuses; priority+status; source+status (limit 50)."
 	echo "- detail: GET /work-orders/{id} of a random order (order, events, attachments, signals)."
-	echo "- saturated: each client sends its next request as soon as the previous answer arrives (latency is mostly queueing);"
+	echo "- closed-loop: each client sends its next request as soon as the previous answer arrives (latency is mostly queueing);"
 	echo "  paced: requests are due at a fixed total rate and latency counts from the due time (open loop)."
 	echo
 	echo "| endpoint | orders | load | p50 ms | p99 ms | req/s |"
 	echo "|---|---:|---|---:|---:|---:|"
 	grep '^BenchmarkTickets/.*p99_ms' "$raw" | while read -r name _ _ _ p50 _ p99 _ rps _; do
-		IFS=/ read -r _ ep orders _ load <<<"${name%-*}"
-		echo "| ${ep} | ${orders#orders=} | 100 clients, ${load} | ${p50} | ${p99} | ${rps} |"
+		IFS=/ read -r _ ep orders clients load <<<"${name%-*}"
+		echo "| ${ep} | ${orders#orders=} | ${clients#clients=} client(s), ${load} | ${p50} | ${p99} | ${rps} |"
 	done
 } >"$out"
 cat "$out"

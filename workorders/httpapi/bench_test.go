@@ -274,12 +274,16 @@ func BenchmarkTickets(b *testing.B) {
 		name string
 		path func(*rand.Rand) string
 	}{{"list", lists}, {"detail", detail}} {
-		for _, rate := range []float64{0, benchRate()} {
-			mode := "saturated"
+		for _, load := range []struct {
+			clients int
+			rate    float64
+		}{{1, 0}, {100, 0}, {100, benchRate()}} {
+			rate, clients := load.rate, load.clients
+			mode := "closed-loop"
 			if rate > 0 {
 				mode = fmt.Sprintf("paced=%.0frps", rate)
 			}
-			b.Run(fmt.Sprintf("%s/orders=%d/clients=100/%s", bc.name, n, mode), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/orders=%d/clients=%d/%s", bc.name, n, clients, mode), func(b *testing.B) {
 				lat := make([]time.Duration, b.N)
 				begin := time.Now()
 				var next int64
@@ -287,7 +291,7 @@ func BenchmarkTickets(b *testing.B) {
 				var wg sync.WaitGroup
 				var failed error
 				b.ResetTimer()
-				for w := range 100 {
+				for w := range clients {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
