@@ -27,7 +27,8 @@ type OpsStore interface {
 	// DispatchOrders returns approved, unassigned orders with positions
 	// and declines.
 	DispatchOrders(ctx context.Context) ([]DispatchOrder, error)
-	// AssignedOrders returns orders in status assigned.
+	// AssignedOrders returns orders in status assigned by the dispatcher
+	// (not by hand).
 	AssignedOrders(ctx context.Context) ([]Order, error)
 	OrderPosition(ctx context.Context, orderID string) (*dispatch.Point, error)
 	SaveDispatchRun(ctx context.Context, r DispatchRun) (DispatchRun, error)

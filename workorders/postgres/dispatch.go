@@ -52,10 +52,14 @@ type tailRow struct {
 
 func (t *tailRow) Scan(dest ...any) error { return t.row.Scan(append(dest, t.tail...)...) }
 
-// AssignedOrders returns orders in status assigned (not yet accepted), for
-// the off-shift check.
+// AssignedOrders returns orders in status assigned (not yet accepted)
+// whose latest assignment the dispatcher made, for the off-shift check;
+// a planner's manual assignment is left alone.
 func (s *Ops) AssignedOrders(ctx context.Context) ([]workorders.Order, error) {
-	rows, err := s.pool.Query(ctx, `select `+orderCols+` from work_orders o where o.status = 'assigned' order by o.created_at`)
+	rows, err := s.pool.Query(ctx, `select `+orderCols+` from work_orders o where o.status = 'assigned'
+		and (select e.actor from work_order_events e where e.order_id = o.id and e.type = 'assigned'
+			order by e.id desc limit 1) = 'dispatcher'
+		order by o.created_at`)
 	if err != nil {
 		return nil, translateOps(err)
 	}

@@ -113,16 +113,21 @@ func TestOffShiftRedispatch(t *testing.T) {
 	ctx := context.Background()
 	a := f.engineer(t, "a", workorders.Location{Lat: 48.1, Lon: 11.5}, nil)
 	o := f.order(t, "job", nil)
-	_, err := f.svc.Act(ctx, o.ID, workorders.ActionRequest{Action: workorders.ActAssign, AssigneeID: *a.UserID, Actor: f.admin})
+	run, _, err := f.disp.Run(ctx, "test")
+	require.NoError(t, err)
+	require.Equal(t, 1, run.Assigned)
+	manual := f.order(t, "planner's choice", nil)
+	_, err = f.svc.Act(ctx, manual.ID, workorders.ActionRequest{Action: workorders.ActAssign, AssigneeID: *a.UserID, Actor: f.admin})
 	require.NoError(t, err)
 	// a goes on leave; b is around.
 	a.TimeOff = []dispatch.Interval{{Start: f.now.Add(-time.Hour), End: f.now.Add(48 * time.Hour)}}
 	_, err = f.ops.UpdateEngineer(ctx, a)
 	require.NoError(t, err)
 	f.engineer(t, "b", workorders.Location{Lat: 48.2, Lon: 11.5}, nil)
-	run, _, err := f.disp.Run(ctx, "periodic")
+	run, _, err = f.disp.Run(ctx, "periodic")
 	require.NoError(t, err)
 	require.Equal(t, 1, run.Assigned)
+	require.Equal(t, o.ID, run.Jobs[0].OrderID)
 	require.Equal(t, "b", run.Jobs[0].EngineerName)
 	evs, err := f.svc.ListEvents(ctx, o.ID)
 	require.NoError(t, err)
@@ -133,6 +138,11 @@ func TestOffShiftRedispatch(t *testing.T) {
 		}
 	}
 	require.True(t, declined, "the off-shift re-dispatch is recorded as the dispatcher's decline")
+	// The planner's manual assignment is respected.
+	got, err := f.svc.GetOrder(ctx, manual.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.StatusAssigned, got.Status)
+	require.Equal(t, *a.UserID, *got.AssigneeID)
 }
 
 // TestPartsFollowTheOrder walks the parts through the life cycle: reserve
