@@ -548,30 +548,45 @@ func (p *Pipeline) commit(b *batch, toConsume chan<- []Reading) {
 
 type assetKey struct{ site, asset string }
 
-// consume hands readings on in event-time order per asset: each batch is
-// sorted by asset and time, readings of one asset with the same time are
-// merged, and readings not newer than the last one handed on for their
-// asset (late or redelivered) are stored but not handed on.
+// consume hands readings on in event-time order per asset. A batch whose
+// readings are already in order per asset (the usual case: an asset's
+// messages arrive in order) is handed on as it is; otherwise it is sorted by
+// asset and time and readings of one asset with the same time are merged.
+// Readings not newer than the last one handed on for their asset (late or
+// redelivered) are stored but not handed on.
 func (p *Pipeline) consume(ctx context.Context, in <-chan []Reading) {
 	last := make(map[assetKey]time.Time)
+	seen := make(map[assetKey]time.Time) // per batch, reused
 	for rs := range in {
-		slices.SortStableFunc(rs, func(a, b Reading) int {
-			if c := cmp.Compare(a.Site, b.Site); c != 0 {
-				return c
+		clear(seen)
+		ordered := true
+		for i := range rs {
+			k := assetKey{rs[i].Site, rs[i].Asset}
+			if t, ok := seen[k]; ok && !rs[i].TS.After(t) {
+				ordered = false
+				break
 			}
-			if c := cmp.Compare(a.Asset, b.Asset); c != 0 {
-				return c
-			}
-			return a.TS.Compare(b.TS)
-		})
+			seen[k] = rs[i].TS
+		}
+		if !ordered {
+			slices.SortStableFunc(rs, func(a, b Reading) int {
+				if c := cmp.Compare(a.Site, b.Site); c != 0 {
+					return c
+				}
+				if c := cmp.Compare(a.Asset, b.Asset); c != 0 {
+					return c
+				}
+				return a.TS.Compare(b.TS)
+			})
+		}
 		out := rs[:0]
 		for _, r := range rs {
-			k := assetKey{r.Site, r.Asset}
-			if n := len(out); n > 0 && out[n-1].Site == r.Site && out[n-1].Asset == r.Asset && out[n-1].TS.Equal(r.TS) {
+			if n := len(out); !ordered && n > 0 && out[n-1].Site == r.Site && out[n-1].Asset == r.Asset && out[n-1].TS.Equal(r.TS) {
 				prev := &out[n-1]
 				prev.Metrics = append(prev.Metrics[:len(prev.Metrics):len(prev.Metrics)], r.Metrics...)
 				continue
 			}
+			k := assetKey{r.Site, r.Asset}
 			if t, ok := last[k]; ok && !r.TS.After(t) {
 				p.m.late.Inc()
 				continue

@@ -170,15 +170,16 @@ func TestConsumeOrder(t *testing.T) {
 	r := func(asset string, ms int64, metric string) Reading {
 		return Reading{Site: "s", Asset: asset, TS: time.UnixMilli(ms), Metrics: []Metric{{Name: metric, Value: 1}}}
 	}
-	in := make(chan []Reading, 3)
+	in := make(chan []Reading, 4)
 	in <- []Reading{r("a", 3000, "v"), r("b", 2000, "v"), r("a", 1000, "v"), r("a", 1000, "w")}
 	in <- []Reading{r("a", 2000, "v"), r("a", 3000, "v"), r("b", 2500, "v")} // late, duplicate, new
 	in <- []Reading{r("a", 4000, "v")}
+	in <- []Reading{r("b", 2600, "v"), r("a", 5000, "v"), r("b", 2700, "v")} // in order per asset: as it is
 	close(in)
 	p.consume(context.Background(), in)
 	var got []string
 	for _, x := range p.deps.Consumer.(*sliceConsumer).got {
 		got = append(got, fmt.Sprintf("%s@%d:%d", x.Asset, x.TS.UnixMilli(), len(x.Metrics)))
 	}
-	require.Equal(t, []string{"a@1000:2", "a@3000:1", "b@2000:1", "b@2500:1", "a@4000:1"}, got)
+	require.Equal(t, []string{"a@1000:2", "a@3000:1", "b@2000:1", "b@2500:1", "a@4000:1", "b@2600:1", "a@5000:1", "b@2700:1"}, got)
 }
