@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -223,15 +224,40 @@ func startIngest(t testing.TB, brokerURL, influxBase, db, root string) {
 	})
 }
 
-// buildAgent builds cmd/pdm-edge into a temporary directory.
+// agentBuild builds cmd/pdm-edge once for all tests of the package (they
+// run in parallel; one compile instead of one each).
+var agentBuild struct {
+	once sync.Once
+	dir  string
+	bin  string
+	out  []byte
+	err  error
+}
+
+// TestMain removes the shared build after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if agentBuild.dir != "" {
+		os.RemoveAll(agentBuild.dir)
+	}
+	os.Exit(code)
+}
+
+// buildAgent returns the path of a freshly built pdm-edge binary.
 func buildAgent(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pdm-edge")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build ./cmd/pdm-edge: %s", out)
-	return bin
+	agentBuild.once.Do(func() {
+		agentBuild.dir, agentBuild.err = os.MkdirTemp("", "pdm-edge-test-")
+		if agentBuild.err != nil {
+			return
+		}
+		agentBuild.bin = filepath.Join(agentBuild.dir, "pdm-edge")
+		cmd := exec.Command("go", "build", "-o", agentBuild.bin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		agentBuild.out, agentBuild.err = cmd.CombinedOutput()
+	})
+	require.NoError(t, agentBuild.err, "go build ./cmd/pdm-edge: %s", agentBuild.out)
+	return agentBuild.bin
 }
 
 // agentProc is a pdm-edge process.
