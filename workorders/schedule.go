@@ -356,15 +356,22 @@ func (sc *Scheduler) due(ctx context.Context, s Schedule, a Asset, now time.Time
 	return oc, ok, nil
 }
 
-// hours returns an asset's running hours: a counter's latest value, or
-// the stored total plus the time above idle since it was measured.
+// hours returns an asset's running hours: a counter's latest value (read
+// from the last day, else the last 30 days), or the stored total plus the
+// time above idle since it was measured, read a day at a time so a long
+// gap never loads months of raw samples at once.
 func (sc *Scheduler) hours(ctx context.Context, s Schedule, a Asset, now time.Time) (float64, error) {
 	if s.MeterMode == MeterCounter {
-		samples, err := sc.meter(ctx, a.SiteCode, a.Code, s.MeterMetric, now.Add(-30*24*time.Hour), now.Add(time.Second))
-		if err != nil || len(samples) == 0 {
-			return 0, err
+		for _, back := range []time.Duration{24 * time.Hour, 30 * 24 * time.Hour} {
+			samples, err := sc.meter(ctx, a.SiteCode, a.Code, s.MeterMetric, now.Add(-back), now.Add(time.Second))
+			if err != nil {
+				return 0, err
+			}
+			if len(samples) > 0 {
+				return samples[len(samples)-1].Value, nil
+			}
 		}
-		return samples[len(samples)-1].Value, nil
+		return 0, nil
 	}
 	key := fmt.Sprintf("%s>%g", s.MeterMetric, *s.IdleAbove)
 	m, err := sc.store.GetMeter(ctx, a.ID, key)
@@ -374,20 +381,32 @@ func (sc *Scheduler) hours(ctx context.Context, s Schedule, a Asset, now time.Ti
 	if err != nil {
 		return 0, err
 	}
-	if !now.After(m.At) {
-		return m.Hours, nil
-	}
-	samples, err := sc.meter(ctx, a.SiteCode, a.Code, s.MeterMetric, m.At, now)
-	if err != nil {
-		return 0, err
-	}
-	// Count up to the last sample; the rest is counted next time.
-	if len(samples) > 1 {
-		m.Hours += RunningHours(samples, *s.IdleAbove, sc.MaxGap)
-		m.At = samples[len(samples)-1].TS
-		if err := sc.store.SetMeter(ctx, a.ID, key, m); err != nil {
+	const chunk = 24 * time.Hour
+	var carry []MeterSample // the last sample of the previous chunk
+	for from := m.At; from.Before(now); from = from.Add(chunk) {
+		to := from.Add(chunk)
+		if to.After(now) {
+			to = now
+		}
+		samples, err := sc.meter(ctx, a.SiteCode, a.Code, s.MeterMetric, from, to)
+		if err != nil {
 			return 0, err
 		}
+		if len(carry) > 0 && len(samples) > 0 && samples[0].TS.Equal(carry[0].TS) {
+			samples = samples[1:]
+		}
+		samples = append(carry, samples...)
+		if len(samples) > 1 {
+			// Count up to the last sample; the rest is counted next time.
+			m.Hours += RunningHours(samples, *s.IdleAbove, sc.MaxGap)
+			m.At = samples[len(samples)-1].TS
+			carry = samples[len(samples)-1:]
+		} else {
+			carry = samples
+		}
+	}
+	if err := sc.store.SetMeter(ctx, a.ID, key, m); err != nil {
+		return 0, err
 	}
 	return m.Hours, nil
 }
