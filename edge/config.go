@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/rules"
@@ -409,8 +410,11 @@ func (c Config) Validate() error {
 		if (a.Above == nil) == (a.Below == nil) {
 			bad("%s: want exactly one of above and below", where)
 		}
-		if a.Code == "" || len(a.Code) > 64 {
-			bad("%s: code is required (at most 64 characters)", where)
+		if !validEventCode(a.Code) {
+			bad("%s: code %q: want 1-64 printable characters without spaces", where, a.Code)
+		}
+		if len(a.Message) > 1024 {
+			bad("%s: message longer than 1024 bytes", where)
 		}
 		switch a.Severity {
 		case "info", "warning", "critical":
@@ -460,4 +464,18 @@ func (c Config) WithRemote(r Config) (Config, error) {
 		return Config{}, err
 	}
 	return out, nil
+}
+
+// validEventCode reports whether s may be a device event's code (contract:
+// 1-64 printable characters without spaces).
+func validEventCode(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }

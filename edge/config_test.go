@@ -80,6 +80,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{"bad drain", func(s string) string { return strings.Replace(s, "drain: live_first", "drain: lifo", 1) }, "queue.drain"},
 		{"bad duration", func(s string) string { return strings.Replace(s, "poll_interval: 500ms", "poll_interval: soon", 1) }, "decode"},
 		{"alarm both", func(s string) string { return strings.Replace(s, "above: 7.1,", "above: 7.1, below: 1,", 1) }, "exactly one"},
+		{"bad event code", func(s string) string { return strings.Replace(s, "code: E_VIB", "code: E VIB", 1) }, "code"},
 		{"zero scale", func(s string) string { return strings.Replace(s, "scale: 0.1", "scale: 0", 1) }, "scale"},
 		{"not yaml", func(string) string { return "gateway: [" }, "decode"},
 	}

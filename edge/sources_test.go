@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/rules"
 	"github.com/simonvetter/modbus"
 	"github.com/stretchr/testify/require"
@@ -161,7 +162,7 @@ func TestModbusSourceDecodesAndAlarms(t *testing.T) {
 	cfg.Normalize()
 	require.NoError(t, cfg.Validate())
 	t.Cleanup(func() { publish(t, sub, StatusTopic(root, cfg.Site, cfg.Gateway), true, nil) })
-	_, _, stop := startAgent(t, cfg)
+	a, _, stop := startAgent(t, cfg)
 	defer stop()
 
 	seen := map[string]float64{}
@@ -191,6 +192,7 @@ func TestModbusSourceDecodesAndAlarms(t *testing.T) {
 	f = math.Float32bits(7.5)
 	regs.set(0, uint16(f>>16), uint16(f))
 	deadline = time.After(10 * time.Second)
+event:
 	for {
 		select {
 		case m := <-ch:
@@ -204,13 +206,43 @@ func TestModbusSourceDecodesAndAlarms(t *testing.T) {
 				Message  string `json:"message"`
 			}
 			require.NoError(t, json.Unmarshal(m.payload, &e))
+			_, err := ingest.DecodeEvent(cfg.Site, "pump-1", m.payload, time.Now())
+			require.NoError(t, err, "the platform's decoder accepts the event")
 			require.Equal(t, "E_VIB", e.Code)
 			require.Equal(t, "critical", e.Severity)
-			_, err := time.Parse(time.RFC3339Nano, e.TS)
+			_, err = time.Parse(time.RFC3339Nano, e.TS)
 			require.NoError(t, err)
-			return
+			break event
 		case <-deadline:
 			t.Fatal("no device event for the alarm")
+		}
+	}
+
+	// The device drops off the network: polls fail and are counted; when
+	// it is back, readings flow again.
+	require.NoError(t, srv.Stop())
+	before := testutilCounter(t, a, "pdm_edge_source_errors_total")
+	require.Eventually(t, func() bool { return testutilCounter(t, a, "pdm_edge_source_errors_total") >= before+2 },
+		10*time.Second, 10*time.Millisecond, "failed polls counted")
+	srv2, err := modbus.NewServer(&modbus.ServerConfiguration{URL: "tcp://" + addr, MaxClients: 4}, regs)
+	require.NoError(t, err)
+	require.NoError(t, srv2.Start())
+	t.Cleanup(func() { srv2.Stop() })
+	back := time.Now().UnixMilli()
+	deadline = time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-ch:
+			if !strings.HasSuffix(m.topic, "/pump-2/telemetry") {
+				continue
+			}
+			var b batchMsg
+			require.NoError(t, json.Unmarshal(m.payload, &b))
+			if b.Readings[len(b.Readings)-1].TS >= back {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no readings after the device came back")
 		}
 	}
 }
