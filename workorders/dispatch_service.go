@@ -288,8 +288,8 @@ func (d *DispatchRunner) AfterTransition(ctx context.Context, o Order, e Event) 
 	var err error
 	switch o.Status {
 	case StatusApproved:
-		if d.inv != nil && e.Type == "declined" {
-			err = d.inv.Release(ctx, o, "declined")
+		if d.inv != nil && (e.Type == "declined" || e.Type == "reopened") {
+			err = d.inv.Release(ctx, o, e.Type)
 		}
 		d.Kick(e.Type)
 	case StatusAssigned:

@@ -56,7 +56,9 @@ type OpsStore interface {
 
 	OrderPartsState(ctx context.Context, orderID string) (PartsState, error)
 	ReserveOrderParts(ctx context.Context, r ReserveRequest) (PartsState, error)
-	ReleaseOrderParts(ctx context.Context, orderID, actor, note string) (PartsState, error)
+	// ReleaseOrderParts gives back what an order holds; reset also clears
+	// a consumed state (a reopened order needs parts again).
+	ReleaseOrderParts(ctx context.Context, orderID, actor, note string, reset bool) (PartsState, error)
 	// ConsumeOrderParts books used parts and releases the rest; it returns
 	// used parts nothing could be booked from.
 	ConsumeOrderParts(ctx context.Context, orderID string, used []rules.PartQty, vanID *string, actor string) (PartsState, []Shortage, error)

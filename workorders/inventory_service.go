@@ -114,7 +114,7 @@ func (iv *Inventory) hold(ctx context.Context, orderID string, st PartsState) er
 
 // Release gives back what an order holds (decline, cancel, reject).
 func (iv *Inventory) Release(ctx context.Context, o Order, why string) error {
-	_, err := iv.ops.ReleaseOrderParts(ctx, o.ID, "inventory", why)
+	_, err := iv.ops.ReleaseOrderParts(ctx, o.ID, "inventory", why, why == "reopened")
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
@@ -166,7 +166,7 @@ func (iv *Inventory) ResumeWaiting(ctx context.Context) (int, error) {
 		}
 		if !o.Status.Open() || o.Status != StatusOnHold {
 			// Someone moved it on (cancelled, resumed by hand): stop waiting.
-			if _, err := iv.ops.ReleaseOrderParts(ctx, o.ID, "inventory", "no longer waiting"); err != nil {
+			if _, err := iv.ops.ReleaseOrderParts(ctx, o.ID, "inventory", "no longer waiting", false); err != nil {
 				return n, err
 			}
 			continue

@@ -232,6 +232,16 @@ func TestPartsFollowTheOrder(t *testing.T) {
 		kinds[m.Kind]++
 	}
 	require.Equal(t, map[string]int{"reserve": 1, "consume": 1, "release": 1}, kinds)
+
+	// Reopened, the order is a new job: the next assignment reserves again.
+	_, err = f.svc.Act(ctx, o.ID, workorders.ActionRequest{Action: workorders.ActReopen, Actor: f.admin})
+	require.NoError(t, err)
+	_, err = f.svc.Act(ctx, o.ID, workorders.ActionRequest{Action: workorders.ActAssign, AssigneeID: *e.UserID, Actor: f.admin})
+	require.NoError(t, err)
+	st, err = f.ops.OrderPartsState(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.PartsReserved, st.State)
+	f.checkLedger(t)
 }
 
 func TestReorderUsesPredictedDemandOnce(t *testing.T) {

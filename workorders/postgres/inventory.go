@@ -715,8 +715,9 @@ func (s *Ops) markWaiting(ctx context.Context, tx pgx.Tx, r workorders.ReserveRe
 }
 
 // ReleaseOrderParts gives back everything an order holds and clears its
-// waiting state.
-func (s *Ops) ReleaseOrderParts(ctx context.Context, orderID, actor, note string) (workorders.PartsState, error) {
+// waiting state; a consumed order stays consumed unless reset (a reopened
+// order is a new job that needs its parts again).
+func (s *Ops) ReleaseOrderParts(ctx context.Context, orderID, actor, note string, reset bool) (workorders.PartsState, error) {
 	if !validID(orderID) {
 		return workorders.PartsState{}, workorders.ErrNotFound
 	}
@@ -729,7 +730,7 @@ func (s *Ops) ReleaseOrderParts(ctx context.Context, orderID, actor, note string
 		if err := releaseAll(ctx, tx, orderID, actor, note); err != nil {
 			return err
 		}
-		if st.State != workorders.PartsConsumed {
+		if st.State != workorders.PartsConsumed || reset {
 			if _, err := tx.Exec(ctx, `update order_parts set state = 'released', shortages = '[]', resume_status = '',
 				updated_at = now() where order_id = $1`, orderID); err != nil {
 				return err
