@@ -111,11 +111,11 @@ func (j *SLAJob) run(ctx context.Context) error {
 	for _, p := range policies {
 		byPrio[p.Priority] = p
 	}
-	orders, err := j.svc.Store.SLACandidates(ctx)
+	now := j.Now().UTC()
+	orders, err := j.svc.Store.SLACandidates(ctx, now)
 	if err != nil {
 		return err
 	}
-	now := j.Now().UTC()
 	var errs []error
 	for _, o := range orders {
 		p, ok := byPrio[o.Priority]

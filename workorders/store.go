@@ -98,8 +98,11 @@ type Store interface {
 	// LoadOrderDetail returns an order with its events, attachments and
 	// latest signals (at most signals) in one round trip.
 	LoadOrderDetail(ctx context.Context, id string, signals int) (OrderDetail, error)
-	// SLACandidates returns open, approved-or-later orders not yet breached.
-	SLACandidates(ctx context.Context) ([]Order, error)
+	// SLACandidates returns open, approved-or-later orders under an SLA
+	// policy whose SLA state may have to move at now: not yet breached and
+	// past the at-risk share of a running clock (past the budget itself for
+	// orders already at risk). EvaluateSLA decides.
+	SLACandidates(ctx context.Context, now time.Time) ([]Order, error)
 
 	AddAttachment(ctx context.Context, a Attachment, ev Event) (AttachmentMeta, error)
 	GetAttachment(ctx context.Context, orderID, id string) (Attachment, error)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
-	"sort"
 	"strings"
 	"time"
 
@@ -200,11 +199,6 @@ func schemaOf(t reflect.Type, depth int) map[string]any {
 	case reflect.Struct:
 		props := map[string]any{}
 		addStructFields(t, props, depth)
-		keys := make([]string, 0, len(props))
-		for k := range props {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		return map[string]any{"type": "object", "properties": props}
 	}
 	return map[string]any{}

@@ -396,11 +396,22 @@ func (s *Store) LoadOrderDetail(ctx context.Context, id string, signals int) (wo
 	return d, nil
 }
 
-// SLACandidates implements workorders.Store.
-func (s *Store) SLACandidates(ctx context.Context) ([]workorders.Order, error) {
-	rows, err := s.pool.Query(ctx, `select `+orderCols+` from work_orders o
-		where o.status in ('approved', 'assigned', 'accepted', 'in_progress', 'on_hold') and o.sla_state <> 'breached'
-		order by o.created_at`)
+// SLACandidates implements workorders.Store: the clocks are computed in
+// SQL so that only orders near or past a budget are loaded.
+func (s *Store) SLACandidates(ctx context.Context, now time.Time) ([]workorders.Order, error) {
+	rows, err := s.pool.Query(ctx, `with c as (
+		select o.id, o.sla_state,
+			case when p.at_risk > 0 and p.at_risk < 1 then p.at_risk else 0.8 end as risk,
+			p.response_s, p.resolution_s,
+			extract(epoch from $1 - coalesce(o.approved_at, o.created_at)) as run_s,
+			case when p.pause_on_hold then o.held_s + coalesce(extract(epoch from $1 - o.on_hold_since), 0) else 0 end as paused_s,
+			o.accepted_at is null as responding
+		from work_orders o join sla_policies p on p.priority = o.priority
+		where o.status in ('approved', 'assigned', 'accepted', 'in_progress', 'on_hold') and o.sla_state <> 'breached')
+		select `+orderCols+` from c join work_orders o on o.id = c.id
+		where (c.responding and c.run_s > c.response_s * (case when c.sla_state = 'ok' then c.risk else 1 end))
+		   or (c.run_s - c.paused_s > c.resolution_s * (case when c.sla_state = 'ok' then c.risk else 1 end))
+		order by o.created_at`, now)
 	if err != nil {
 		return nil, translate(err)
 	}
