@@ -285,14 +285,17 @@ func (h handler) accept(unit uint8) error {
 	return nil
 }
 
+// HandleCoils refuses: the device has no coils.
 func (h handler) HandleCoils(*modbus.CoilsRequest) ([]bool, error) {
 	return nil, modbus.ErrIllegalFunction
 }
 
+// HandleDiscreteInputs refuses: the device has no discrete inputs.
 func (h handler) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
 	return nil, modbus.ErrIllegalFunction
 }
 
+// HandleHoldingRegisters serves reads of the mapped registers and refuses writes.
 func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
 	if err := h.accept(req.UnitId); err != nil {
 		return nil, err
@@ -303,6 +306,7 @@ func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]
 	return h.d.Read(req.Addr, req.Quantity, h.d.cfg.Now())
 }
 
+// HandleInputRegisters serves the same map as the holding registers.
 func (h handler) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
 	if err := h.accept(req.UnitId); err != nil {
 		return nil, err
