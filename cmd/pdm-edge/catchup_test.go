@@ -16,7 +16,7 @@ import (
 // assets) forwards it over the shared Mosquitto to the platform's ingest
 // pipeline, and the clock stops when InfluxDB holds every reading.
 func BenchmarkCatchUpToInflux(b *testing.B) {
-	brokerURL := envOr("PDM_MQTT_URL", "tcp://127.0.0.1:1883")
+	brokerURL := sharedMQTT(b)
 	iurl := influxURL(b)
 	const n = 20000
 	names := []string{"vibration_rms", "bearing_temp_c", "motor_current_a", "pressure_bar", "flow_m3h", "running_hours"}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,16 +23,8 @@ import (
 //
 // PDM_EDGE_FOOTPRINT_SECONDS sets how long the agent runs (default 30).
 func BenchmarkFootprint(b *testing.B) {
-	brokerURL := envOr("PDM_MQTT_URL", "tcp://127.0.0.1:1883")
-	u, err := url.Parse(brokerURL)
-	if err != nil {
-		b.Fatalf("PDM_MQTT_URL: %v", err)
-	}
-	if c, err := net.DialTimeout("tcp", u.Host, 2*time.Second); err != nil {
-		b.Fatalf("Mosquitto is not reachable at %s: %v", brokerURL, err)
-	} else {
-		c.Close()
-	}
+	brokerURL := sharedMQTT(b)
+	var err error
 	secs := 30
 	if s := os.Getenv("PDM_EDGE_FOOTPRINT_SECONDS"); s != "" {
 		if secs, err = strconv.Atoi(s); err != nil {

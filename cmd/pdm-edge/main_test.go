@@ -19,7 +19,7 @@ import (
 // broker publishes the agent's last will (offline).
 func TestReloadOnSIGHUPAndLastWill(t *testing.T) {
 	t.Parallel()
-	brokerURL := envOr("PDM_MQTT_URL", "tcp://127.0.0.1:1883")
+	brokerURL := sharedMQTT(t)
 	root := "test/" + randID() + "/pdm/v1"
 	rec := startRecorder(t, brokerURL, root)
 	t.Cleanup(func() { clearRetained(t, brokerURL, root+"/site-h/gateways/gw-h/status") })

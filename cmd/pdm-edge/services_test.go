@@ -45,6 +45,23 @@ func randID() string {
 	return hex.EncodeToString(b)
 }
 
+// sharedMQTT returns the shared Mosquitto's URL (PDM_MQTT_URL) and fails
+// the test naming it when it cannot be reached.
+func sharedMQTT(t testing.TB) string {
+	t.Helper()
+	u := envOr("PDM_MQTT_URL", "tcp://127.0.0.1:1883")
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("Mosquitto: bad PDM_MQTT_URL %q", u)
+	}
+	c, err := net.DialTimeout("tcp", pu.Host, 2*time.Second)
+	if err != nil {
+		t.Fatalf("Mosquitto is not reachable at %s (PDM_MQTT_URL): %v", u, err)
+	}
+	c.Close()
+	return u
+}
+
 func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
