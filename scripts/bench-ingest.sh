@@ -14,10 +14,14 @@ out=bench/ingest.md
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 mkdir -p bench
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 go test ./ingest -run '^$' -bench '^BenchmarkDecode$' -benchtime 2s -count 1 | tee -a "$raw"
+# The raw InfluxDB rate is measured before and after the end-to-end runs:
+# on a shared machine it moves with the load.
 go test ./ingest -run '^$' -bench '^BenchmarkInfluxRaw$' -benchtime 40x -count 1 -timeout 20m | tee -a "$raw"
 go test ./ingest -run '^$' -bench '^BenchmarkEndToEnd$' -benchtime 1x -count 1 -timeout 30m | tee -a "$raw"
+go test ./ingest -run '^$' -bench '^BenchmarkInfluxRaw$' -benchtime 40x -count 1 -timeout 20m | sed 's/^BenchmarkInfluxRaw/AfterInfluxRaw/' | tee -a "$raw"
 
 # value UNIT LINE: the number before UNIT on a benchmark line.
 val() { awk -v u="$1" '{for (i = 2; i <= NF; i++) if ($i == u) { printf "%s", $(i-1); exit }}' <<<"$2"; }
@@ -26,7 +30,7 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 {
 	echo "# Ingest benchmarks"
 	echo
-	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), broker and InfluxDB on the same machine; ${PDM_BENCH_READINGS} readings per end-to-end case, 10 metrics a reading. Produced by \`scripts/bench-ingest.sh\`."
+	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) (load average before: $load0) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), broker and InfluxDB on the same machine; ${PDM_BENCH_READINGS} readings per end-to-end case, 10 metrics a reading. Produced by \`scripts/bench-ingest.sh\`."
 	echo
 	echo "## End to end (MQTT QoS 1 -> decoded -> InfluxDB -> acknowledged)"
 	echo
@@ -42,10 +46,10 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 	echo
 	echo "## Raw InfluxDB write rate (5,000 lines a request, 10 fields a line, 2 writers)"
 	echo
-	echo "| client | readings/s |"
-	echo "|---|---:|"
-	echo "| line protocol straight over HTTP (what ingest/influx does) | $(val readings/s "$(line BenchmarkInfluxRaw/http)") |"
-	echo "| influxdb-client-go/v2 blocking write API, same lines | $(val readings/s "$(line BenchmarkInfluxRaw/client-lib)") |"
+	echo "| client | readings/s before the end-to-end runs | readings/s after |"
+	echo "|---|---:|---:|"
+	echo "| line protocol straight over HTTP (what ingest/influx does) | $(val readings/s "$(line BenchmarkInfluxRaw/http)") | $(val readings/s "$(line AfterInfluxRaw/http)") |"
+	echo "| influxdb-client-go/v2 blocking write API, same lines | $(val readings/s "$(line BenchmarkInfluxRaw/client-lib)") | $(val readings/s "$(line AfterInfluxRaw/client-lib)") |"
 	echo
 	echo "## Decoders (one core)"
 	echo
