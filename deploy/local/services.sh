@@ -93,12 +93,13 @@ mqtt_ok() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT" 2>/dev/nul
 # The broker must keep what a persistent session has not taken yet: pdm's
 # ingest acknowledges only after InfluxDB has a reading, so while it is down
 # or behind, the broker queues. Mosquitto's default keeps 1,000 messages per
-# client and drops the rest.
+# client and drops the rest; its in-flight window of 20 reorders QoS 1
+# messages to a slow subscriber, so the window is unlimited (TCP paces it).
 MQTT_CONF_D=/etc/mosquitto/conf.d
 MQTT_PDM_CONF="# written by pdm's deploy/local/services.sh
 max_queued_messages 1000000
 max_queued_bytes 0
-max_inflight_messages 1000"
+max_inflight_messages 0"
 
 mqtt_configure() {
 	local main=/etc/mosquitto/mosquitto.conf changed=1
