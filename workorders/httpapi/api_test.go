@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -404,4 +405,19 @@ func TestHealthAndReady(t *testing.T) {
 	code, b = e.do("GET", "/api/v1/nothing-here", e.tokens[workorders.RoleAdmin], nil)
 	require.Equal(t, 404, code)
 	require.True(t, strings.Contains(string(b), "not_found"))
+}
+
+// TestTimesAreUTC: every time in the API's JSON is UTC ("Z"), whatever the
+// process's zone (run the suite with TZ=Asia/Tokyo to see it bite).
+func TestTimesAreUTC(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, _, _, o := e.seed()
+	_, b := e.do("GET", "/api/v1/work-orders/"+o.ID, e.tokens[workorders.RoleAdmin], nil)
+	stamp := regexp.MustCompile(`"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([^"]*)"`)
+	ms := stamp.FindAllStringSubmatch(string(b), -1)
+	require.NotEmpty(t, ms)
+	for _, m := range ms {
+		require.Equal(t, "Z", m[2], m[0])
+	}
 }

@@ -28,6 +28,7 @@ func scanSite(r pgx.Row) (workorders.Site, error) {
 	var v workorders.Site
 	var lat, lon *float64
 	err := r.Scan(&v.ID, &v.Code, &v.Name, &lat, &lon, &v.CreatedAt, &v.UpdatedAt)
+	utc(&v.CreatedAt, &v.UpdatedAt)
 	v.Location = locOf(lat, lon)
 	return v, err
 }
@@ -108,6 +109,7 @@ func scanAsset(r pgx.Row) (workorders.Asset, error) {
 	var v workorders.Asset
 	var lat, lon *float64
 	err := r.Scan(&v.ID, &v.SiteID, &v.SiteCode, &v.Code, &v.Type, &v.Name, &v.Criticality, &lat, &lon, &v.ParentID, &v.CreatedAt, &v.UpdatedAt)
+	utc(&v.CreatedAt, &v.UpdatedAt)
 	v.Location = locOf(lat, lon)
 	return v, err
 }

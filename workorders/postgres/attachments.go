@@ -15,6 +15,7 @@ const attachmentCols = `id, order_id, kind, filename, content_type, size, signer
 func scanAttachmentMeta(r pgx.Row) (workorders.AttachmentMeta, error) {
 	var a workorders.AttachmentMeta
 	err := r.Scan(&a.ID, &a.OrderID, &a.Kind, &a.Filename, &a.ContentType, &a.Size, &a.SignerName, &a.CreatedBy, &a.CreatedAt)
+	utc(&a.CreatedAt)
 	return a, err
 }
 
@@ -49,6 +50,7 @@ func (s *Store) GetAttachment(ctx context.Context, orderID, id string) (workorde
 	var a workorders.Attachment
 	err := s.pool.QueryRow(ctx, `select `+attachmentCols+`, data from attachments where order_id = $1 and id = $2`, orderID, id).
 		Scan(&a.ID, &a.OrderID, &a.Kind, &a.Filename, &a.ContentType, &a.Size, &a.SignerName, &a.CreatedBy, &a.CreatedAt, &a.Data)
+	utc(&a.CreatedAt)
 	return a, translate(err)
 }
 
@@ -76,6 +78,7 @@ func (s *Store) ListSLAPolicies(ctx context.Context) ([]workorders.SLAPolicy, er
 		var p workorders.SLAPolicy
 		var resp, res int64
 		err := r.Scan(&p.Priority, &resp, &res, &p.PauseOnHold, &p.AtRisk, &p.UpdatedAt)
+		utc(&p.UpdatedAt)
 		p.Response = rules.Duration(time.Duration(resp) * time.Second)
 		p.Resolve = rules.Duration(time.Duration(res) * time.Second)
 		return p, err
@@ -90,6 +93,7 @@ func (s *Store) PutSLAPolicy(ctx context.Context, p workorders.SLAPolicy) (worko
 		resolution_s = excluded.resolution_s, pause_on_hold = excluded.pause_on_hold, at_risk = excluded.at_risk,
 		updated_at = now() returning updated_at`,
 		p.Priority, secs(p.Response), secs(p.Resolve), p.PauseOnHold, p.AtRisk).Scan(&p.UpdatedAt)
+	utc(&p.UpdatedAt)
 	return p, translate(err)
 }
 

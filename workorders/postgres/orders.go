@@ -36,6 +36,9 @@ func scanOrder(r pgx.Row) (workorders.Order, error) {
 	if err != nil {
 		return o, err
 	}
+	utc(&o.CreatedAt, &o.UpdatedAt)
+	utcp(&o.ApprovedAt, &o.DueAt, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest, &o.PredictedFailureLatest,
+		&o.AcceptedAt, &o.StartedAt, &o.CompletedAt, &o.VerifiedAt, &o.ClosedAt, &o.OnHoldSince)
 	o.Number = workorders.FormatNumber(number)
 	o.EstimatedDuration = rules.Duration(time.Duration(est) * time.Second)
 	o.LabourTime = rules.Duration(time.Duration(lab) * time.Second)
@@ -141,6 +144,7 @@ func appendEvent(ctx context.Context, tx pgx.Tx, o workorders.Order, ev workorde
 	err := tx.QueryRow(ctx, `insert into work_order_events (order_id, type, actor_id, actor, from_status, to_status, note, data)
 		values ($1, $2, $3, $4, $5, $6, $7, $8) returning id, at`,
 		o.ID, ev.Type, ev.ActorID, ev.Actor, ev.From, ev.To, ev.Note, data).Scan(&ev.ID, &ev.At)
+	utc(&ev.At)
 	if err != nil {
 		return ev, fmt.Errorf("append event: %w", translate(err))
 	}
@@ -331,6 +335,7 @@ func scanEvent(r pgx.Row) (workorders.Event, error) {
 	var e workorders.Event
 	var data []byte
 	err := r.Scan(&e.ID, &e.OrderID, &e.Type, &e.ActorID, &e.Actor, &e.At, &e.From, &e.To, &e.Note, &data)
+	utc(&e.At)
 	if len(data) > 0 {
 		e.Data = data
 	}

@@ -24,7 +24,7 @@ func scanRule(r pgx.Row) (rules.Rule, error) {
 	if err := r.Scan(&id, &enabled, &spec, c, u); err != nil {
 		return rules.Rule{}, err
 	}
-	created, updated := v.CreatedAt, v.UpdatedAt
+	created, updated := v.CreatedAt.UTC(), v.UpdatedAt.UTC()
 	if err := json.Unmarshal(spec, &v); err != nil {
 		return rules.Rule{}, fmt.Errorf("rule %s: %w", id, err)
 	}

@@ -23,6 +23,7 @@ func scanSignal(r pgx.Row) (workorders.SignalRecord, error) {
 	if err != nil {
 		return v, err
 	}
+	utc(&v.DetectedAt, &v.CreatedAt)
 	v.Evidence = ev
 	if len(pred) > 0 {
 		if err := json.Unmarshal(pred, &v.Prediction); err != nil {

@@ -80,6 +80,24 @@ func fkField(pe *pgconn.PgError) string {
 	return c
 }
 
+// utc puts times read from the database in UTC (pgx scans timestamptz in
+// the process's local zone; the API speaks UTC).
+func utc(ts ...*time.Time) {
+	for _, t := range ts {
+		*t = t.UTC()
+	}
+}
+
+// utcp is utc for optional times.
+func utcp(ts ...**time.Time) {
+	for _, t := range ts {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
+}
+
 // validID reports whether s is a UUID; lookups of anything else find
 // nothing.
 func validID(s string) bool {

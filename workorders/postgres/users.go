@@ -17,6 +17,7 @@ func (s *Store) CreateUser(ctx context.Context, name string, role workorders.Rol
 			name, role).Scan(&u.ID, &u.Name, &u.Role, &u.CreatedAt); err != nil {
 			return err
 		}
+		utc(&u.CreatedAt)
 		_, err := tx.Exec(ctx, `insert into api_tokens (hash, user_id) values ($1, $2)`, tokenHash, u.ID)
 		return err
 	})
@@ -31,6 +32,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (workorders.User, error)
 	var u workorders.User
 	err := s.pool.QueryRow(ctx, `select id, name, role, created_at from users where id = $1`, id).
 		Scan(&u.ID, &u.Name, &u.Role, &u.CreatedAt)
+	utc(&u.CreatedAt)
 	return u, translate(err)
 }
 
@@ -53,6 +55,7 @@ func (s *Store) ListUsers(ctx context.Context, p workorders.Page) ([]workorders.
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.User, error) {
 		var u workorders.User
 		err := r.Scan(&u.ID, &u.Name, &u.Role, &u.CreatedAt)
+		utc(&u.CreatedAt)
 		return u, err
 	})
 	if err != nil {
@@ -71,6 +74,7 @@ func (s *Store) UserByTokenHash(ctx context.Context, hash []byte) (workorders.Us
 	var u workorders.User
 	err := s.pool.QueryRow(ctx, `select u.id, u.name, u.role, u.created_at from api_tokens t join users u on u.id = t.user_id
 		where t.hash = $1`, hash).Scan(&u.ID, &u.Name, &u.Role, &u.CreatedAt)
+	utc(&u.CreatedAt)
 	return u, translate(err)
 }
 

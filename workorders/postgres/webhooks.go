@@ -14,6 +14,7 @@ const webhookCols = `id, url, secret, event_types, active, created_at`
 func scanWebhook(r pgx.Row) (workorders.Webhook, error) {
 	var w workorders.Webhook
 	err := r.Scan(&w.ID, &w.URL, &w.Secret, &w.EventTypes, &w.Active, &w.CreatedAt)
+	utc(&w.CreatedAt)
 	return w, err
 }
 
@@ -77,6 +78,8 @@ func scanDelivery(r pgx.Row, extra ...any) (workorders.Delivery, error) {
 	dest := append([]any{&d.ID, &d.WebhookID, &d.EventID, &d.EventType, &payload, &d.Status, &d.Attempts,
 		&d.NextAttemptAt, &d.LastError, &d.DeliveredAt, &d.CreatedAt}, extra...)
 	err := r.Scan(dest...)
+	utc(&d.NextAttemptAt, &d.CreatedAt)
+	utcp(&d.DeliveredAt)
 	d.Payload = payload
 	return d, err
 }
@@ -135,6 +138,7 @@ func (s *Store) ListAttempts(ctx context.Context, webhookID string, p workorders
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.DeliveryAttempt, error) {
 		var a workorders.DeliveryAttempt
 		err := r.Scan(&a.ID, &a.DeliveryID, &a.WebhookID, &a.EventType, &a.At, &a.StatusCode, &a.Error, &a.DurationMS)
+		utc(&a.At)
 		return a, err
 	})
 	if err != nil {
