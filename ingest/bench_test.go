@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -258,6 +260,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			cpu0 := cpuTime()
+			stopProfile := profileDrain(b, tc.name)
 			r = startRigCol(b, opts, col)
 			want := float64(msgs * tc.per)
 			for counter(b, r.reg, "pdm_ingest_readings_total") < want {
@@ -267,6 +270,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			el := time.Since(start)
+			stopProfile()
 			// The publishers are done, so the process's CPU time is ingest's
 			// (paho, decoding, batching, HTTP to InfluxDB).
 			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/want, "cpu-ns/reading")
@@ -372,5 +376,25 @@ func logHist(b *testing.B, reg *prometheus.Registry, names ...string) {
 		}
 		h := mf.GetMetric()[0].GetHistogram()
 		b.Logf("%s: count %d mean %.4g", mf.GetName(), h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()))
+	}
+}
+
+// profileDrain writes a CPU profile of the drain phase to
+// $PDM_BENCH_PROFILE/<case>.pprof when that variable names a folder.
+func profileDrain(b *testing.B, name string) func() {
+	dir := os.Getenv("PDM_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
