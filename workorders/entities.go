@@ -133,7 +133,9 @@ type OrderFilter struct {
 	Source     string
 	AssigneeID string
 	Priority   string
-	Page       Page
+	// Number finds one order by its human number (123 for WO-000123).
+	Number int64
+	Page   Page
 }
 
 // OrderDetail is an order with what the detail endpoint shows besides it.

@@ -126,6 +126,10 @@ func TestThinPathAndLifeCycle(t *testing.T) {
 	require.Equal(t, workorders.P1, got.Priority, "P2 rule, critical, criticality 4 -> P1")
 	require.NotNil(t, got.DetectedAt)
 
+	e.mustJSON("GET", "/api/v1/work-orders?number="+got.Number, workorders.RoleViewer, nil, 200, &lst)
+	require.Len(t, lst.Items, 1)
+	require.Equal(t, o.ID, lst.Items[0].ID)
+
 	// Raw JSON carries the contract's fields.
 	_, raw := e.do("GET", "/api/v1/work-orders/"+o.ID, e.tokens[workorders.RoleViewer], nil)
 	var m map[string]any

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,13 @@ func orderFilter(c *gin.Context) (workorders.OrderFilter, error) {
 	if f.Priority != "" && !workorders.Priority(f.Priority).Valid() {
 		return f, workorders.Invalid("priority", "must be P1, P2, P3 or P4")
 	}
+	if v := c.Query("number"); v != "" {
+		n, err := strconv.ParseInt(strings.TrimLeft(strings.TrimPrefix(strings.ToUpper(v), "WO-"), "0"), 10, 64)
+		if err != nil || n <= 0 {
+			return f, workorders.Invalid("number", "must be a work-order number such as WO-000123")
+		}
+		f.Number = n
+	}
 	return f, nil
 }
 
@@ -91,7 +99,7 @@ type actionIn struct {
 func (s *Server) orderRoutes() {
 	s.handle(Route{Method: "GET", Path: "/work-orders", Roles: anyRole(), Tag: "work-orders",
 		Summary: "List work orders, newest first (engineers see their own)", Response: "WorkOrderList",
-		Query: []string{"status", "asset_id", "site_id", "source", "assignee_id", "priority", "limit", "cursor"}}, func(c *gin.Context) {
+		Query: []string{"status", "asset_id", "site_id", "source", "assignee_id", "priority", "number", "limit", "cursor"}}, func(c *gin.Context) {
 		f, err := orderFilter(c)
 		if err != nil {
 			s.fail(c, err)

@@ -50,6 +50,7 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		{"source+status", workorders.OrderFilter{Source: "trend", Status: []workorders.Status{workorders.StatusProposed}}},
 		{"source", workorders.OrderFilter{Source: "manual"}},
 		{"priority", workorders.OrderFilter{Priority: "P2"}},
+		{"number", workorders.OrderFilter{Number: 1234}},
 	}
 	for _, tt := range filters {
 		t.Run(tt.name, func(t *testing.T) {

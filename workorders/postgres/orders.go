@@ -234,6 +234,9 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 	if f.Priority != "" {
 		w.add("o.priority = ?", f.Priority)
 	}
+	if f.Number > 0 {
+		w.add("o.number = ?", f.Number)
+	}
 	if f.Page.Cursor != "" {
 		t, id, err := parseTimeCursor(f.Page.Cursor)
 		if err != nil {
