@@ -33,7 +33,7 @@ type opsFixture struct {
 	now   time.Time
 }
 
-func newOpsFixture(t *testing.T) *opsFixture {
+func newOpsFixture(t testing.TB) *opsFixture {
 	t.Helper()
 	store, pool := migratedStore(t)
 	f := &opsFixture{pool: pool, store: store, ops: postgres.NewOps(pool), now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
@@ -56,7 +56,7 @@ func newOpsFixture(t *testing.T) *opsFixture {
 	return f
 }
 
-func (f *opsFixture) engineer(t *testing.T, name string, at workorders.Location, skills workorders.SkillLevels) workorders.Engineer {
+func (f *opsFixture) engineer(t testing.TB, name string, at workorders.Location, skills workorders.SkillLevels) workorders.Engineer {
 	t.Helper()
 	ctx := context.Background()
 	u, _, err := f.svc.CreateUser(ctx, name, workorders.RoleEngineer)
@@ -69,7 +69,7 @@ func (f *opsFixture) engineer(t *testing.T, name string, at workorders.Location,
 	return e
 }
 
-func (f *opsFixture) order(t *testing.T, title string, parts []rules.PartQty, skills ...string) workorders.Order {
+func (f *opsFixture) order(t testing.TB, title string, parts []rules.PartQty, skills ...string) workorders.Order {
 	t.Helper()
 	due := f.now.Add(8 * time.Hour)
 	o, err := f.svc.CreateOrder(context.Background(), f.admin, workorders.NewOrder{AssetID: f.asset.ID, Title: title,
@@ -79,7 +79,7 @@ func (f *opsFixture) order(t *testing.T, title string, parts []rules.PartQty, sk
 	return o
 }
 
-func (f *opsFixture) warehouse(t *testing.T, code string, at *workorders.Location) workorders.StockLocation {
+func (f *opsFixture) warehouse(t testing.TB, code string, at *workorders.Location) workorders.StockLocation {
 	t.Helper()
 	l := workorders.StockLocation{Code: code, Name: code, Location: at}
 	require.NoError(t, workorders.ValidateStockLocation(&l))
@@ -88,7 +88,7 @@ func (f *opsFixture) warehouse(t *testing.T, code string, at *workorders.Locatio
 	return l
 }
 
-func (f *opsFixture) part(t *testing.T, sku string) workorders.Part {
+func (f *opsFixture) part(t testing.TB, sku string) workorders.Part {
 	t.Helper()
 	p := workorders.Part{SKU: sku, Name: sku}
 	require.NoError(t, workorders.ValidatePart(&p))
@@ -97,7 +97,7 @@ func (f *opsFixture) part(t *testing.T, sku string) workorders.Part {
 	return p
 }
 
-func (f *opsFixture) receive(t *testing.T, loc, sku string, qty int) {
+func (f *opsFixture) receive(t testing.TB, loc, sku string, qty int) {
 	t.Helper()
 	_, err := f.ops.ApplyStockChange(context.Background(), workorders.StockChange{Kind: workorders.MoveReceipt,
 		LocationID: loc, SKU: sku, Qty: qty, Actor: "test"})
@@ -106,7 +106,7 @@ func (f *opsFixture) receive(t *testing.T, loc, sku string, qty int) {
 
 // checkLedger asserts that every stock row equals the sum of its ledger
 // and that no invariant is broken.
-func (f *opsFixture) checkLedger(t *testing.T) {
+func (f *opsFixture) checkLedger(t testing.TB) {
 	t.Helper()
 	var bad int
 	err := f.pool.QueryRow(context.Background(), `select count(*) from stock s
@@ -118,7 +118,7 @@ func (f *opsFixture) checkLedger(t *testing.T) {
 	require.Zero(t, bad, "stock rows that disagree with the ledger or break an invariant")
 }
 
-func (f *opsFixture) stock(t *testing.T, loc, sku string) (onHand, reserved int) {
+func (f *opsFixture) stock(t testing.TB, loc, sku string) (onHand, reserved int) {
 	t.Helper()
 	err := f.pool.QueryRow(context.Background(), `select s.on_hand, s.reserved from stock s join parts p on p.id = s.part_id
 		where s.location_id = $1 and p.sku = $2`, loc, sku).Scan(&onHand, &reserved)
