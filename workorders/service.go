@@ -78,6 +78,18 @@ func (s *Service) CreateUser(ctx context.Context, name string, role Role) (User,
 	return u, tok, nil
 }
 
+// NewUserToken issues another token for a user, returned once.
+func (s *Service) NewUserToken(ctx context.Context, userID string) (string, error) {
+	tok, err := NewToken()
+	if err != nil {
+		return "", err
+	}
+	if err := s.Store.AddToken(ctx, userID, HashToken(tok)); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
 // Authenticate returns the user a bearer token belongs to, or
 // ErrUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {

@@ -49,6 +49,10 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context, p Page) ([]User, string, error)
 	UserByTokenHash(ctx context.Context, tokenHash []byte) (User, error)
+	// AddToken registers another token for a user.
+	AddToken(ctx context.Context, userID string, tokenHash []byte) error
+	// RevokeTokens removes every token of a user and says how many.
+	RevokeTokens(ctx context.Context, userID string) (int, error)
 	// EnsureAdmin registers tokenHash for an admin user, creating the user
 	// "admin" when needed. With onlyIfNone it does nothing when an admin
 	// already exists. It reports whether it registered the token.

@@ -425,3 +425,22 @@ func TestTimesAreUTC(t *testing.T) {
 		require.Equal(t, "Z", m[2], m[0])
 	}
 }
+
+func TestTokensIssueAndRevoke(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	eng := e.users[workorders.RoleEngineer]
+	var tok httpapi.Token
+	e.mustJSON("POST", "/api/v1/users/"+eng.ID+"/tokens", workorders.RoleAdmin, nil, 201, &tok)
+	require.NotEmpty(t, tok.Token)
+	code, b := e.do("GET", "/api/v1/me", tok.Token, nil)
+	require.Equal(t, 200, code)
+	require.Contains(t, string(b), eng.ID)
+	e.mustJSON("DELETE", "/api/v1/users/"+eng.ID+"/tokens", workorders.RoleAdmin, nil, 204, nil)
+	for _, tk := range []string{tok.Token, e.tokens[workorders.RoleEngineer]} {
+		code, _ = e.do("GET", "/api/v1/me", tk, nil)
+		require.Equal(t, 401, code, "revoked tokens no longer work")
+	}
+	code, _ = e.do("DELETE", "/api/v1/users/6b0c2b0e-4a86-4a2e-9f4e-1f6a3f0b7a11/tokens", e.tokens[workorders.RoleAdmin], nil)
+	require.Equal(t, 404, code)
+}

@@ -20,6 +20,7 @@ func schemaTypes() map[string]any {
 		"Error":              ErrorBody{},
 		"UserInput":          userIn{},
 		"CreatedUser":        CreatedUser{},
+		"Token":              Token{},
 		"User":               workorders.User{},
 		"SiteInput":          siteIn{},
 		"Site":               workorders.Site{},

@@ -15,6 +15,11 @@ type userIn struct {
 	Role workorders.Role `json:"role"`
 }
 
+// Token is a newly issued bearer token (shown once).
+type Token struct {
+	Token string `json:"token"`
+}
+
 // CreatedUser is the answer to POST /users: the token is shown only here.
 type CreatedUser struct {
 	workorders.User
@@ -58,6 +63,25 @@ func (s *Server) userRoutes() {
 				return
 			}
 			c.JSON(http.StatusOK, u)
+		})
+	s.handle(Route{Method: "POST", Path: "/users/:id/tokens", Roles: admins(), Tag: "users",
+		Summary: "Issue another token for a user; shown once", Response: "Token", Status: http.StatusCreated}, func(c *gin.Context) {
+		tok, err := s.svc.NewUserToken(c.Request.Context(), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, Token{Token: tok})
+	})
+	s.handle(Route{Method: "DELETE", Path: "/users/:id/tokens", Roles: admins(), Tag: "users",
+		Summary: "Revoke every token of a user (other replicas forget cached tokens within 30 s)", Status: http.StatusNoContent},
+		func(c *gin.Context) {
+			if _, err := s.svc.RevokeTokens(c.Request.Context(), c.Param("id")); err != nil {
+				s.fail(c, err)
+				return
+			}
+			s.auth.clear()
+			c.Status(http.StatusNoContent)
 		})
 	s.handle(Route{Method: "GET", Path: "/me", Roles: anyRole(), Tag: "users", Summary: "The calling user", Response: "User"},
 		func(c *gin.Context) { c.JSON(http.StatusOK, userOf(c)) })

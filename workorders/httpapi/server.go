@@ -89,6 +89,13 @@ func (a *authCache) get(key string, now time.Time) (workorders.User, bool) {
 	return cu.u, true
 }
 
+// clear forgets every cached token (after a revocation).
+func (a *authCache) clear() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.m = nil
+}
+
 func (a *authCache) put(key string, u workorders.User, now time.Time) {
 	if a.ttl <= 0 {
 		return

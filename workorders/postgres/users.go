@@ -78,6 +78,36 @@ func (s *Store) UserByTokenHash(ctx context.Context, hash []byte) (workorders.Us
 	return u, translate(err)
 }
 
+// AddToken implements workorders.Store.
+func (s *Store) AddToken(ctx context.Context, userID string, hash []byte) error {
+	if !validID(userID) {
+		return workorders.ErrNotFound
+	}
+	tag, err := s.pool.Exec(ctx, `insert into api_tokens (hash, user_id) select $1, id from users where id = $2`, hash, userID)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return workorders.ErrNotFound
+	}
+	return nil
+}
+
+// RevokeTokens implements workorders.Store.
+func (s *Store) RevokeTokens(ctx context.Context, userID string) (int, error) {
+	if !validID(userID) {
+		return 0, workorders.ErrNotFound
+	}
+	if _, err := s.GetUser(ctx, userID); err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, `delete from api_tokens where user_id = $1`, userID)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // EnsureAdmin implements workorders.Store.
 func (s *Store) EnsureAdmin(ctx context.Context, hash []byte, onlyIfNone bool) (bool, error) {
 	created := false
