@@ -19,6 +19,13 @@ type apiClient struct {
 	hc    *http.Client
 }
 
+// as returns a client for the same API with another token.
+func (c *apiClient) as(token string) *apiClient {
+	cp := *c
+	cp.token = token
+	return &cp
+}
+
 func newAPIClient(addr, token string) *apiClient {
 	return &apiClient{base: "http://" + addr + "/api/v1", token: token, hc: &http.Client{Timeout: 15 * time.Second}}
 }

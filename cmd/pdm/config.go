@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,6 +32,10 @@ type Config struct {
 
 	BatchSize     int
 	BatchInterval time.Duration
+
+	// Dispatch cost model: travel time is great-circle distance × RoadFactor
+	// / SpeedKmh; LoadWeight weighs an engineer's open jobs.
+	RoadFactor, SpeedKmh, LoadWeight float64
 
 	RepredictEvery time.Duration // re-prediction over history
 	VerifyEvery    time.Duration // verification of completed orders
@@ -66,6 +72,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "PDM_LOG_FORMAT", "text"), "log format: text or json (PDM_LOG_FORMAT)")
 	fs.IntVar(&c.BatchSize, "batch-size", 5000, "readings per InfluxDB write")
 	fs.DurationVar(&c.BatchInterval, "batch-interval", 100*time.Millisecond, "longest a reading waits for its batch")
+	fs.Float64Var(&c.RoadFactor, "dispatch-road-factor", envFloat(getenv, "PDM_DISPATCH_ROAD_FACTOR", 1.3), "road distance per great-circle distance (PDM_DISPATCH_ROAD_FACTOR)")
+	fs.Float64Var(&c.SpeedKmh, "dispatch-speed-kmh", envFloat(getenv, "PDM_DISPATCH_SPEED_KMH", 50), "average travel speed in km/h (PDM_DISPATCH_SPEED_KMH)")
+	fs.Float64Var(&c.LoadWeight, "dispatch-load-weight", envFloat(getenv, "PDM_DISPATCH_LOAD_WEIGHT", 30), "cost in minutes per open job an engineer already has (PDM_DISPATCH_LOAD_WEIGHT)")
 	fs.DurationVar(&c.RepredictEvery, "repredict-every", 10*time.Minute, "how often prediction re-runs over InfluxDB history")
 	fs.DurationVar(&c.VerifyEvery, "verify-every", 5*time.Minute, "how often completed orders are checked for automatic verification")
 	if name == "demo" {
@@ -80,12 +89,29 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 {
 		return c, fmt.Errorf("--batch-size, --batch-interval, --repredict-every and --verify-every must be positive")
 	}
+	for name, v := range map[string]float64{"dispatch-road-factor": c.RoadFactor, "dispatch-speed-kmh": c.SpeedKmh, "dispatch-load-weight": c.LoadWeight} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return c, fmt.Errorf("--%s (or its PDM_ variable) must be a number", name)
+		}
+	}
 	switch c.Only {
 	case "", "ingest", "api", "predict":
 	default:
 		return c, fmt.Errorf("--only must be ingest, api or predict, not %q", c.Only)
 	}
 	return c, nil
+}
+
+// envFloat reads a float variable; a malformed value falls back to def and
+// is reported by the flag's validation (the dispatch config validates).
+func envFloat(getenv func(string) string, key string, def float64) float64 {
+	if v := getenv(key); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+		return math.NaN()
+	}
+	return def
 }
 
 func (c Config) runs(role string) bool { return c.Only == "" || c.Only == role }

@@ -18,6 +18,7 @@ import (
 	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/dispatch"
 	"github.com/openpdm/pdm/workorders/httpapi"
 	"github.com/openpdm/pdm/workorders/postgres"
 )
@@ -28,6 +29,12 @@ type core struct {
 	pool  *pgxpool.Pool
 	store *postgres.Store
 	svc   *workorders.Service
+
+	// The operations side: dispatch, inventory, knowledge, schedules.
+	ops   httpapi.OpsConfig
+	disp  *workorders.DispatchRunner
+	inv   *workorders.Inventory
+	sched *workorders.Scheduler
 }
 
 // openCore connects to PostgreSQL, applies the migrations (under an
@@ -52,6 +59,38 @@ func openCore(ctx context.Context, cfg Config, log *slog.Logger) (*core, error) 
 	store := postgres.New(pool)
 	svc := workorders.NewService(store, log.With("component", "workorders"), time.Now)
 	return &core{pool: pool, store: store, svc: svc}, nil
+}
+
+// enableOps builds dispatch, inventory, knowledge and preventive schedules
+// (meter-based schedules read running hours from InfluxDB) and hooks them to
+// the life cycle: approval and decline trigger dispatch, assignment reserves
+// parts, completion consumes them.
+func (c *core) enableOps(cfg Config, ts *influx.Client, log *slog.Logger) error {
+	ops := postgres.NewOps(c.pool)
+	c.inv = workorders.NewInventory(c.svc, ops, log.With("component", "inventory"), time.Now)
+	dcfg := dispatch.DefaultConfig()
+	dcfg.RoadFactor, dcfg.SpeedKmh, dcfg.LoadWeight = cfg.RoadFactor, cfg.SpeedKmh, cfg.LoadWeight
+	disp, err := workorders.NewDispatchRunner(c.svc, ops, c.inv, dcfg, log.With("component", "dispatch"), time.Now)
+	if err != nil {
+		return fmt.Errorf("dispatch: %w", err)
+	}
+	c.disp = disp
+	c.svc.AfterTransition = disp.AfterTransition
+	meter := func(ctx context.Context, site, asset, metric string, from, to time.Time) ([]workorders.MeterSample, error) {
+		pts, err := ts.Series(ctx, site, asset, metric, from, to, 0)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]workorders.MeterSample, len(pts))
+		for i, p := range pts {
+			out[i] = workorders.MeterSample{TS: p.TS, Value: p.Value}
+		}
+		return out, nil
+	}
+	c.sched = workorders.NewScheduler(c.svc, ops, meter, log.With("component", "schedules"), time.Now)
+	c.ops = httpapi.OpsConfig{Store: ops, Dispatch: disp, Inventory: c.inv, KPIs: ops,
+		Knowledge: workorders.NewKnowledge(c.svc, ops), Schedules: c.sched}
+	return nil
 }
 
 func (c *core) Close() { c.pool.Close() }
@@ -126,6 +165,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		Metrics:   d.metrics,
 		Telemetry: telemetryReader{d.ts},
 		Health:    healthProvider{d.health},
+		Ops:       c.ops,
 		Backtester: backtester{
 			bt:     &rules.Backtester{History: d.ts, Observers: []rules.Observer{d.predictor}},
 			assets: c.store,
@@ -229,13 +269,18 @@ func (b backtester) Backtest(ctx context.Context, r rules.Rule, from, to time.Ti
 func (c *core) startJobs(ctx context.Context, g *errgroup.Group, log *slog.Logger) {
 	cl := cronLogger{log.With("component", "cron")}
 	cr := cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl))
-	sla := workorders.NewSLAJob(c.svc)
-	cr.AddFunc("@every 1m", func() {
-		if err := sla.Run(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("sla job", "err", err)
-		}
-	})
+	every := func(d time.Duration, name string, job func(context.Context) error) {
+		cr.Schedule(cron.Every(d), cron.FuncJob(func() {
+			if err := job(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("job failed", "job", name, "err", err)
+			}
+		}))
+	}
+	every(time.Minute, "sla", workorders.NewSLAJob(c.svc).Run)
+	every(15*time.Minute, "reorder", c.inv.ReorderJob)
+	every(5*time.Minute, "schedules", c.sched.Job)
 	cr.Start()
+	g.Go(func() error { return c.disp.Loop(ctx) })
 	g.Go(func() error {
 		<-ctx.Done()
 		<-cr.Stop().Done()

@@ -15,8 +15,9 @@ import (
 	"github.com/openpdm/pdm/workorders/httpapi"
 )
 
-// lockVerifier keeps the verification job to one replica at a time.
-const lockVerifier int64 = 0x70646d0100
+// lockVerifier keeps the verification job to one replica at a time (the
+// ticket core's keys are 0x70646d00xx and 0x70646d01xx).
+const lockVerifier int64 = 0x70646d0200
 
 // startPredictJobs schedules the re-prediction over InfluxDB history (each
 // replica re-predicts what its own engine covers) and the verification of

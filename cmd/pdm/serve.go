@@ -58,6 +58,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		return err
 	}
 	defer core.Close()
+	if err := core.enableOps(cfg, ts, log); err != nil {
+		return err
+	}
 	adminToken, err := core.bootstrapAdmin(ctx, cfg.AdminToken)
 	if err != nil {
 		return err
