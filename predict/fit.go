@@ -103,16 +103,29 @@ type Result struct {
 	Crossing time.Time `json:"crossing,omitempty"`
 }
 
-// Fit fits both models to points (any order) of rule r's metric and
-// predicts when the critical limit is crossed. Time is measured in hours
-// relative to the window end (the latest point), so intercept is the
-// fitted value now. Model choice: the lower AIC, computed on residuals in
-// the original units (both models have two parameters, so this is the
-// smaller sum of squared errors); on a tie the linear model wins.
-// Gates: at least spec.MinPoints points after outlier rejection, the
+// Fit fits the candidate models to points (any order) of rule r's metric
+// with sajari/regression and predicts when the critical limit is crossed.
+// Time is measured in hours relative to the window end (the latest
+// point), so the intercept is the fitted value now and the slope the rate
+// now (per hour, in ln units for the exponential model).
+//
+// Candidates: linear (y = a + b·t), exponential (ln y = a + b·t, for
+// positive values and limit) and quadratic (y = a + b·t + c·t², only
+// when its curvature points towards the limit with t ≥ MinT). Choice: the
+// lowest AIC = n·ln(SSE/n) + 2k with SSE in the original units (k = 2 or
+// 3 parameters); on a tie the earlier candidate (linear) wins.
+//
+// Robustness: a Theil–Sen line first, and points further than OutlierK
+// robust standard deviations from it (single spikes) are dropped; gaps
+// cost nothing but points; closed-form pre-checks skip the full fits when
+// no trend towards the limit stands out.
+//
+// Gates: at least spec.MinPoints readings after outlier rejection, the
 // points span at least MinSpan of the window, R² (original units) at
 // least spec.MinR2, the slope's t statistic at least MinT, and the
-// crossing within spec.Horizon of the window end.
+// crossing within spec.Horizon of the window end. The bounds are where
+// the edges of the two-sided prediction interval (Confidence) reach the
+// limit.
 func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	o = o.withDefaults()
 	res := Result{Reason: ReasonFewPoints}
