@@ -44,6 +44,7 @@ const (
 	ReasonFitFailed      = "fit_failed"
 	ReasonShortSpan      = "window_not_covered"
 	ReasonNotSignificant = "slope_not_significant"
+	ReasonBeyondLimit    = "already_beyond_limit"
 )
 
 // FitOptions tune Fit; the zero value takes the defaults.
@@ -255,7 +256,14 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 		return res
 	}
 	mid := func(x float64) float64 { return dir * (best.predict(x) - target) }
-	hCross := firstRoot(mid, 0, 4*horizon) // 0 when the fit is already beyond the limit
+	if mid(0) >= 0 {
+		// Already beyond the limit by the fit: nothing left to predict,
+		// the threshold rule owns it now.
+		res.Crossing = end
+		res.Reason = ReasonBeyondLimit
+		return res
+	}
+	hCross := firstRoot(mid, 0, 4*horizon)
 	if hCross < 0 {
 		res.Reason = ReasonBeyondHorizon
 		return res
