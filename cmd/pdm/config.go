@@ -30,6 +30,8 @@ type Config struct {
 	LogLevel   string
 	LogFormat  string // text or json
 
+	StartTimeout time.Duration // how long to wait for a dependency at start
+
 	BatchSize     int
 	BatchInterval time.Duration
 
@@ -70,6 +72,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.ClientID, "client-id", envOr(getenv, "PDM_CLIENT_ID", "pdm-"+host), "MQTT client id of this replica, stable across restarts (PDM_CLIENT_ID)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "PDM_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PDM_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "PDM_LOG_FORMAT", "text"), "log format: text or json (PDM_LOG_FORMAT)")
+	fs.DurationVar(&c.StartTimeout, "start-timeout", 15*time.Second, "how long to wait at start for PostgreSQL and InfluxDB to answer")
 	fs.IntVar(&c.BatchSize, "batch-size", 5000, "readings per InfluxDB write")
 	fs.DurationVar(&c.BatchInterval, "batch-interval", 100*time.Millisecond, "longest a reading waits for its batch")
 	fs.Float64Var(&c.RoadFactor, "dispatch-road-factor", envFloat(getenv, "PDM_DISPATCH_ROAD_FACTOR", 1.3), "road distance per great-circle distance (PDM_DISPATCH_ROAD_FACTOR)")
@@ -86,8 +89,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 {
-		return c, fmt.Errorf("--batch-size, --batch-interval, --repredict-every and --verify-every must be positive")
+	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 || c.StartTimeout <= 0 {
+		return c, fmt.Errorf("--batch-size, --batch-interval, --repredict-every, --verify-every and --start-timeout must be positive")
 	}
 	for name, v := range map[string]float64{"dispatch-road-factor": c.RoadFactor, "dispatch-speed-kmh": c.SpeedKmh, "dispatch-load-weight": c.LoadWeight} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {

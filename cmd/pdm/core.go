@@ -48,7 +48,7 @@ func openCore(ctx context.Context, cfg Config, log *slog.Logger) (*core, error) 
 	if err != nil {
 		return nil, fmt.Errorf("postgresql: %w", err)
 	}
-	if err := pingWithin(ctx, pool.Ping); err != nil {
+	if err := pingWithin(ctx, cfg.StartTimeout, pool.Ping); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgresql unreachable at %s: %w", cfg.PGURL, err)
 	}

@@ -29,9 +29,6 @@ type serveHooks struct {
 	Ready func(apiAddr, adminToken string)
 }
 
-// startTimeout bounds how long serve waits for a dependency at start.
-const startTimeout = 15 * time.Second
-
 // serve runs the roles of Config.Only (all when empty) until ctx ends, then
 // drains in-flight work and returns nil. A dependency that cannot be
 // reached at start is an error naming it.
@@ -49,7 +46,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		return fmt.Errorf("influxdb: %w", err)
 	}
 	defer ts.Close()
-	if err := pingWithin(ctx, ts.Ping); err != nil {
+	if err := pingWithin(ctx, cfg.StartTimeout, ts.Ping); err != nil {
 		return fmt.Errorf("influxdb unreachable at %s: %w", cfg.InfluxURL, err)
 	}
 
@@ -207,8 +204,9 @@ func (l assetLister) ListAssets(ctx context.Context, from, to time.Time) ([]rule
 	return out, nil
 }
 
-func pingWithin(ctx context.Context, ping func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+// pingWithin retries ping until it answers or d passes.
+func pingWithin(ctx context.Context, d time.Duration, ping func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var err error
 	for {

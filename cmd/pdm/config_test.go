@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfig(t *testing.T) {
+	env := map[string]string{
+		"PDM_HTTP_ADDR":     "0.0.0.0:9000",
+		"PDM_MQTT_URL":      "tcp://broker:1883",
+		"PDM_INFLUX_BUCKET": "plant/autogen",
+		"PDM_ONLY":          "ingest",
+	}
+	getenv := func(k string) string { return env[k] }
+	tests := []struct {
+		name    string
+		args    []string
+		env     func(string) string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "contract defaults", args: nil, env: func(string) string { return "" }, check: func(t *testing.T, c Config) {
+			if c.HTTPAddr != "127.0.0.1:8080" || c.MQTTURL != "tcp://127.0.0.1:1883" || c.TopicRoot != "pdm/v1" ||
+				c.InfluxURL != "http://127.0.0.1:8086" || c.InfluxBucket != "pdm" || c.InfluxToken != "" ||
+				c.PGURL != "postgres:///pdm?host=/var/run/postgresql" || c.AdminToken != "" || c.Only != "" {
+				t.Errorf("got %+v, want the contract's defaults", c)
+			}
+		}},
+		{name: "env is read", args: nil, env: getenv, check: func(t *testing.T, c Config) {
+			if c.HTTPAddr != "0.0.0.0:9000" || c.MQTTURL != "tcp://broker:1883" || c.InfluxBucket != "plant/autogen" || c.Only != "ingest" {
+				t.Errorf("got %+v, want the environment's values", c)
+			}
+		}},
+		{name: "flag wins over env", args: []string{"--http-addr", "127.0.0.1:0", "--only", "api", "--batch-interval", "1s"}, env: getenv,
+			check: func(t *testing.T, c Config) {
+				if c.HTTPAddr != "127.0.0.1:0" || c.Only != "api" || c.BatchInterval != time.Second {
+					t.Errorf("got %+v, want the flags' values", c)
+				}
+			}},
+		{name: "bad role", args: []string{"--only", "everything"}, env: getenv, wantErr: "--only must be"},
+		{name: "stray argument", args: []string{"extra"}, env: getenv, wantErr: "unexpected arguments"},
+		{name: "bad batch size", args: []string{"--batch-size", "0"}, env: getenv, wantErr: "must be positive"},
+		{name: "bad dispatch env", args: nil, env: func(k string) string {
+			if k == "PDM_DISPATCH_SPEED_KMH" {
+				return "fast"
+			}
+			return ""
+		}, wantErr: "dispatch-speed-kmh"},
+		{name: "unknown flag", args: []string{"--nope"}, env: getenv, wantErr: "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig("serve", tt.args, tt.env, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestRunCommands(t *testing.T) {
+	noenv := func(string) string { return "" }
+	ctx := context.Background()
+	if err := run(ctx, nil, noenv, io.Discard, io.Discard); err == nil {
+		t.Error("no command: got nil error, want one")
+	}
+	if err := run(ctx, []string{"frobnicate"}, noenv, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unknown command: got %v", err)
+	}
+	var out strings.Builder
+	if err := run(ctx, []string{"version"}, noenv, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "pdm ") {
+		t.Errorf("version: got %q, %v", out.String(), err)
+	}
+}
+
+// A dependency that cannot be reached at start is an error naming it.
+func TestServeFailsNamingAnUnreachableDependency(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"influxdb", map[string]string{"PDM_INFLUX_URL": "http://127.0.0.1:1"}, "influxdb unreachable"},
+		{"postgresql", map[string]string{"PDM_PG_URL": "postgres://postgres@127.0.0.1:1/pdm?sslmode=disable&connect_timeout=1"}, "postgresql unreachable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return tt.env[k] }
+			cfg, err := parseConfig("serve", []string{"--http-addr", "127.0.0.1:0", "--start-timeout", "1s"}, getenv, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err = serve(ctx, cfg, io.Discard, io.Discard, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
