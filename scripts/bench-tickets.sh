@@ -3,14 +3,14 @@
 # 1,000,000) with COPY into a scratch database, then measures the p50/p99
 # latency of the filtered work-order list and of the detail endpoint under
 # 100 concurrent HTTP clients, saturated (closed loop) and paced at
-# PDM_BENCH_RATE requests/s (default 200, open loop). Writes bench/tickets.md.
+# PDM_BENCH_RATE requests/s (comma-separated, default 200,500; open loop). Writes bench/tickets.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${PDM_PG_URL:-}" ]]; then
 	eval "$(deploy/local/services.sh env)"
 fi
 export PDM_BENCH_ORDERS="${PDM_BENCH_ORDERS:-1000000}"
-export PDM_BENCH_RATE="${PDM_BENCH_RATE:-200}"
+export PDM_BENCH_RATE="${PDM_BENCH_RATE:-200,500}"
 N="${BENCH_REQUESTS:-5000}"
 out=bench/tickets.md
 raw="$(mktemp)"

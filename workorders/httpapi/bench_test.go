@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -198,13 +199,19 @@ func (s *benchSeed) finish(b *testing.B, svc *workorders.Service) *benchSeed {
 	return s
 }
 
-// benchRate is the total request rate of the paced runs (PDM_BENCH_RATE,
-// default 200 req/s).
-func benchRate() float64 {
-	if v, err := strconv.ParseFloat(os.Getenv("PDM_BENCH_RATE"), 64); err == nil && v > 0 {
-		return v
+// benchRates are the total request rates of the paced runs
+// (PDM_BENCH_RATE, comma-separated, default 200 req/s).
+func benchRates() []float64 {
+	var out []float64
+	for _, f := range strings.Split(os.Getenv("PDM_BENCH_RATE"), ",") {
+		if v, err := strconv.ParseFloat(strings.TrimSpace(f), 64); err == nil && v > 0 {
+			out = append(out, v)
+		}
 	}
-	return 200
+	if len(out) == 0 {
+		out = []float64{200}
+	}
+	return out
 }
 
 // keptDB returns the URL of the database named by PDM_BENCH_DB, created
@@ -274,10 +281,17 @@ func BenchmarkTickets(b *testing.B) {
 		name string
 		path func(*rand.Rand) string
 	}{{"list", lists}, {"detail", detail}} {
-		for _, load := range []struct {
+		loads := []struct {
 			clients int
 			rate    float64
-		}{{1, 0}, {100, 0}, {100, benchRate()}} {
+		}{{1, 0}, {100, 0}}
+		for _, r := range benchRates() {
+			loads = append(loads, struct {
+				clients int
+				rate    float64
+			}{100, r})
+		}
+		for _, load := range loads {
 			rate, clients := load.rate, load.clients
 			mode := "closed-loop"
 			if rate > 0 {
