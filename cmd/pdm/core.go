@@ -44,6 +44,11 @@ func openCore(ctx context.Context, cfg Config, log *slog.Logger) (*core, error) 
 	if err != nil {
 		return nil, fmt.Errorf("postgresql: bad PDM_PG_URL: %w", err)
 	}
+	if !strings.Contains(cfg.PGURL, "pool_max_conns") {
+		// pgxpool's default (the CPU count, at least 4) starves the API,
+		// the jobs and ingest's signal delivery on small machines.
+		pcfg.MaxConns = 20
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgresql: %w", err)
