@@ -13,11 +13,23 @@ import (
 )
 
 // BenchmarkPredictorObserve is the streaming predictor's cost per reading
-// of one series (bucketing, eviction and the amortised refits), on a
-// degrading series sampled every minute with a 72h window.
+// of one series (bucketing, eviction and the amortised refits) with a 72h
+// window: a degrading series (its fits run every model) and a healthy one
+// (its fits stop at the closed-form pre-checks), sampled every minute or
+// every 15 minutes.
 func BenchmarkPredictorObserve(b *testing.B) {
-	for _, every := range []time.Duration{time.Minute, 15 * time.Minute} {
-		b.Run("every="+every.String(), func(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		every time.Duration
+		slope float64
+	}{
+		{"degrading/every=1m", time.Minute, 0.002},
+		{"degrading/every=15m", 15 * time.Minute, 0.002},
+		{"healthy/every=1m", time.Minute, 0},
+		{"healthy/every=15m", 15 * time.Minute, 0},
+	} {
+		every := c.every
+		b.Run(c.name, func(b *testing.B) {
 			r := vibRule()
 			s := New(Options{}).NewSeries(&r, testAsset).(*Series)
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -27,14 +39,15 @@ func BenchmarkPredictorObserve(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				ts = ts.Add(every)
 				h := ts.Sub(seriesStart).Hours()
-				v := base + 0.002*h + noise*rng.NormFloat64()
+				v := base + c.slope*h + noise*rng.NormFloat64()
 				s.Observe(ts, v)
 			}
 		})
 	}
 }
 
-// BenchmarkFit is one fit of a full 72-bucket window (both models).
+// BenchmarkFit is one fit of a full 72-bucket window of a degrading
+// series (all three models).
 func BenchmarkFit(b *testing.B) {
 	r := vibRule()
 	pts := make([]Point, 72)

@@ -1,11 +1,3 @@
-// Package predict owns trend prediction: per (asset, metric) covered by a
-// rule with `predict`, it keeps a sliding window of readings in event time,
-// fits a linear trend and an accelerating-wear model with
-// sajari/regression, estimates the remaining useful life (time until the
-// fit crosses the rule's critical limit) with bounds from the fit's
-// prediction interval, and raises trend signals. It also rebuilds windows
-// from history, re-predicts from history on a schedule, serves the health
-// view and verifies completed work orders from post-repair telemetry.
 package predict
 
 import (

@@ -12,7 +12,7 @@ go test ./predict -run '^$' -bench . -benchmem -benchtime "$benchtime" -count 1 
 	echo "## predict"
 	echo
 	echo "Command: \`go test ./predict -run '^\$' -bench . -benchmem -benchtime $benchtime\`"
-	echo "($(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%dT%H:%MZ))."
+	echo "($(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%dT%H:%MZ), load average at start: $(cut -d' ' -f1-3 /proc/loadavg); the machine is shared, so absolute figures vary)."
 	echo
 	echo "| benchmark | ns/op | extra | B/op | allocs/op |"
 	echo "|---|---:|---|---:|---:|"
@@ -28,8 +28,8 @@ go test ./predict -run '^$' -bench . -benchmem -benchtime "$benchtime" -count 1 
 		printf "| %s | %s | %s | %s | %s |\n", name, ns, extra, b, a
 	}' "$raw"
 	echo
-	echo "- PredictorObserve: cost per reading of one series (window bucketing, eviction, the amortised refit every window/96 of event time) on a degrading series, whose fits pass the closed-form pre-checks and run both sajari/regression models; healthy series stop at the pre-checks."
-	echo "- Fit: one fit of a full 72-point window, both models (sajari/regression builds its formula strings on every run, which dominates)."
+	echo "- PredictorObserve: cost per reading of one series (window bucketing, eviction, the amortised refit every window/96 of event time). A degrading series passes the closed-form pre-checks and runs the three sajari/regression fits; a healthy one stops at the pre-checks."
+	echo "- Fit: one fit of a full 72-point window of a degrading series, three models (sajari/regression formats its formula and residual strings on every run, which dominates)."
 	echo "- EngineThroughput: 10,000 assets x 5 metrics, each metric covered by a threshold rule with prediction (72h window), after a warm-up that fills every window; one op = one reading of 5 metrics."
 } >bench/predict.md
 echo "bench-predict: wrote bench/predict.md" >&2
