@@ -36,13 +36,22 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(d), nil
 }
 
-// String formats whole days as "Nd", anything else as time.Duration does.
+// String formats d in the contract's compact form: whole days as "7d",
+// otherwise as time.Duration does without zero trailing units ("5m", "2h",
+// "1h30m", "90s" stays "1m30s").
 func (d Duration) String() string {
 	td := time.Duration(d)
 	if td > 0 && td%(24*time.Hour) == 0 {
 		return strconv.FormatInt(int64(td/(24*time.Hour)), 10) + "d"
 	}
-	return td.String()
+	s := td.String()
+	if td%time.Minute == 0 && td != 0 {
+		s = strings.TrimSuffix(s, "0s")
+		if td%time.Hour == 0 {
+			s = strings.TrimSuffix(s, "0m")
+		}
+	}
+	return s
 }
 
 // D returns d as a time.Duration.

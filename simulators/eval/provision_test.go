@@ -83,7 +83,7 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	require.Equal(t, "fan", a["type"])
 	r := api.rules[0]
 	require.Equal(t, "pump bearing wear", r["name"])
-	require.Equal(t, "10m0s", r["for"])
+	require.Equal(t, "10m", r["for"])
 	require.Equal(t, 7.1, r["critical"])
 	require.NotContains(t, r, "created_at")
 

@@ -174,7 +174,7 @@ func TestThinPathAndLifeCycle(t *testing.T) {
 	e.mustJSON("GET", "/api/v1/work-orders/"+o.ID, workorders.RoleAdmin, nil, 200, &d)
 	require.Len(t, d.Events, 2+len(steps))
 	require.Equal(t, workorders.EventUpdated, d.Events[1].Type)
-	require.Equal(t, "1h30m0s", d.LabourTime.String())
+	require.Equal(t, "1h30m", d.LabourTime.String())
 	require.Equal(t, workorders.P2, d.Priority)
 
 	// Illegal: 409, nothing changes.
