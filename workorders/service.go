@@ -414,6 +414,12 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 			o.HoldReason = req.Reason
 			o.OnHoldSince = &now
 		case ActResume:
+			// An order held for parts before it was started goes back to
+			// assigned/accepted by itself when they arrive; resuming it by
+			// hand would skip accept and start.
+			if o.HoldReason == HoldWaitingForParts && o.StartedAt == nil {
+				return Event{}, fmt.Errorf("%w: order %s waits for parts and was not started; it resumes by itself when they arrive", ErrIllegalTransition, o.Number)
+			}
 			if o.OnHoldSince != nil {
 				o.HeldFor += rules.Duration(now.Sub(*o.OnHoldSince))
 			}

@@ -177,6 +177,12 @@ func TestPartsFollowTheOrder(t *testing.T) {
 	require.Equal(t, []workorders.ShortageAt{{SKU: "BRG", Qty: 1, LocationID: near.ID}}, st.Shortages)
 	_, res := f.stock(t, *e.VanID, "BRG")
 	require.Zero(t, res)
+	// It was never started, so the engineer cannot resume it into work.
+	_, err = f.svc.Act(ctx, o.ID, workorders.ActionRequest{Action: workorders.ActResume, Actor: engActor})
+	require.ErrorIs(t, err, workorders.ErrIllegalTransition)
+	got, err = f.svc.GetOrder(ctx, o.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.StatusOnHold, got.Status, "a refused resume changes nothing")
 
 	// The second order waits too (the first holds nothing, but the
 	// reservation is all-or-nothing per order and 1 unit is on the van).
