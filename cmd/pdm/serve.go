@@ -151,7 +151,12 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		return srv.Shutdown(sctx)
 	})
 
-	core.startJobs(gctx, g, log)
+	if cfg.runs("api") {
+		// The ticket core's jobs (SLA, webhooks, dispatch, reorder,
+		// schedules) run beside the API; advisory locks keep each to one
+		// replica at a time.
+		core.startJobs(gctx, g, log)
+	}
 
 	log.Info("pdm serving", "http", ln.Addr().String(), "only", cfg.Only, "mqtt", cfg.MQTTURL, "topic_root", cfg.TopicRoot)
 	if hooks != nil && hooks.Ready != nil {
