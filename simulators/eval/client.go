@@ -71,9 +71,34 @@ func (c *Client) Assets(ctx context.Context) ([]Asset, error) {
 	return list[Asset](ctx, c, "/api/v1/assets", nil)
 }
 
+// eventJSON is an entry of a work order's history, as far as needed.
+type eventJSON struct {
+	ID   int64           `json:"id"`
+	Type string          `json:"type"`
+	At   time.Time       `json:"at"`
+	Data json.RawMessage `json:"data"`
+}
+
+// signalJSON is a signal attached to a work order, as far as needed.
+type signalJSON struct {
+	ID         int64           `json:"id"`
+	Kind       string          `json:"kind"`
+	DetectedAt time.Time       `json:"detected_at"`
+	Prediction json.RawMessage `json:"prediction"`
+	Evidence   json.RawMessage `json:"evidence"`
+}
+
+// detailJSON is GET /work-orders/{id}, as far as needed.
+type detailJSON struct {
+	Events  []eventJSON  `json:"events"`
+	Signals []signalJSON `json:"signals"`
+}
+
 // Orders lists every work order (following cursors) and returns them with
 // asset codes resolved through assets; orders of assets not in assets are
-// returned with an empty AssetCode.
+// returned with an empty AssetCode. For the trend orders of those assets
+// it reads the order's history (GET /work-orders/{id}) to find the
+// prediction the order was raised with (see raisedPrediction).
 func (c *Client) Orders(ctx context.Context, assets []Asset) ([]Order, error) {
 	raw, err := list[orderJSON](ctx, c, "/api/v1/work-orders", nil)
 	if err != nil {
@@ -85,9 +110,55 @@ func (c *Client) Orders(ctx context.Context, assets []Asset) ([]Order, error) {
 	}
 	out := make([]Order, 0, len(raw))
 	for _, o := range raw {
-		out = append(out, o.order(codes[o.AssetID]))
+		ord := o.order(codes[o.AssetID])
+		if ord.AssetCode != "" && ord.Source == "trend" && o.ID != "" {
+			var d detailJSON
+			if err := c.get(ctx, "/api/v1/work-orders/"+url.PathEscape(o.ID), &d); err != nil {
+				return nil, err
+			}
+			if t, ok := d.raisedPrediction(); ok {
+				ord.PredictedFailureAt = t
+			}
+		}
+		out = append(out, ord)
 	}
 	return out, nil
+}
+
+// raisedPrediction finds the predicted failure time the order had when it
+// was raised: the one in its created event's data (the workorders core
+// writes the creating signal's evidence there), else the prediction of the
+// order's earliest signal that has one.
+func (d detailJSON) raisedPrediction() (time.Time, bool) {
+	var created *eventJSON
+	for i, e := range d.Events {
+		if e.Type != "created" {
+			continue
+		}
+		if created == nil || e.At.Before(created.At) || (e.At.Equal(created.At) && e.ID < created.ID) {
+			created = &d.Events[i]
+		}
+	}
+	if created != nil {
+		if t, ok := findTime(created.Data, "predicted_failure_at"); ok {
+			return t, true
+		}
+	}
+	var first *signalJSON
+	var at time.Time
+	for i, s := range d.Signals {
+		t, ok := findTime(s.Prediction, "predicted_failure_at")
+		if !ok {
+			t, ok = findTime(s.Evidence, "predicted_failure_at")
+		}
+		if !ok {
+			continue
+		}
+		if first == nil || s.DetectedAt.Before(first.DetectedAt) || (s.DetectedAt.Equal(first.DetectedAt) && s.ID < first.ID) {
+			first, at = &d.Signals[i], t
+		}
+	}
+	return at, first != nil
 }
 
 // SiteOrders reads the assets of the site with code site and their orders.
@@ -134,6 +205,7 @@ func (o orderJSON) order(code string) Order {
 	} else if o.PredictedFailureAt != nil {
 		out.PredictedFailureAt = *o.PredictedFailureAt
 	}
+	out.LatestPredictedFailureAt = out.PredictedFailureAt
 	if terminal[o.Status] {
 		switch {
 		case o.CompletedAt != nil:

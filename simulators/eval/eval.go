@@ -22,9 +22,11 @@
 //     asset was healthy in the observed period (until its onset for a
 //     failing one), in months of 30 days.
 //   - Remaining-life error at order time: for the first trend order of a
-//     failure, predicted_failure_at − actual failure; the prediction is
-//     taken from the order's evidence when it holds one (the prediction the
-//     order was raised with), else the order's latest prediction.
+//     failure, predicted_failure_at − actual failure, with the prediction
+//     the order was raised with (its created event's evidence; the order's
+//     own fields only show the latest prediction). Reported overall and per
+//     degradation (median and 90th percentile of the absolute error, in
+//     hours and relative to the true remaining life at order time).
 //   - Duplicates: an auto order for the same (asset, failure_mode) as an
 //     earlier one that was still open when the later one was created.
 package eval
@@ -50,9 +52,14 @@ type Order struct {
 	Status      string
 	CreatedAt   time.Time
 	DetectedAt  time.Time // zero when the order has none
-	// PredictedFailureAt is the prediction the order was raised with (or
-	// its latest); zero when it has none.
+	// PredictedFailureAt is the prediction the order was raised with
+	// (Client reads it from the order's created event or first signal;
+	// the order's latest prediction when its history has none); zero when
+	// it has none.
 	PredictedFailureAt time.Time
+	// LatestPredictedFailureAt is the order's current prediction (the
+	// contract replaces it as new evidence arrives); informational.
+	LatestPredictedFailureAt time.Time
 	// ClosedAt is when the order stopped being open (completed, verified,
 	// closed, rejected or cancelled); zero while it is open.
 	ClosedAt time.Time
@@ -128,6 +135,20 @@ type FailureResult struct {
 	RemainingAtOrder time.Duration
 }
 
+// RULStats summarises the remaining-life errors at order time of a set of
+// failures: absolute error in time and relative to the true remaining life
+// at order time (median and 90th percentile, nearest rank), and the median
+// signed error (negative: predicted too early).
+type RULStats struct {
+	Degradation  simulators.Degradation
+	Samples      int
+	MedianAbs    time.Duration
+	P90Abs       time.Duration
+	MedianRel    float64
+	P90Rel       float64
+	MedianSigned time.Duration
+}
+
 // FalseAlarm is an order that no failure explains.
 type FalseAlarm struct {
 	Asset, Number, Source, FailureMode string
@@ -167,8 +188,13 @@ type Report struct {
 
 	RULSamples        int
 	MedianAbsRULError time.Duration
+	P90AbsRULError    time.Duration
 	// MedianRelRULError is the median of |error| / remaining life at order.
 	MedianRelRULError float64
+	P90RelRULError    float64
+	// RULByDegradation splits the remaining-life error by degradation
+	// profile, ordered by profile name.
+	RULByDegradation []RULStats
 
 	Duplicates int
 	Failures   []FailureResult
@@ -224,6 +250,7 @@ func Evaluate(truth simulators.Truth, orders []Order, o Options) Report {
 
 	var leads, stepLat, absRUL []time.Duration
 	var relRUL []float64
+	rulBy := map[simulators.Degradation][]FailureResult{}
 	var healthy time.Duration
 	for _, a := range truth.Assets {
 		ords := byAsset[a.Code]
@@ -290,6 +317,7 @@ func Evaluate(truth simulators.Truth, orders []Order, o Options) Report {
 			}
 		}
 		if fr.HasRUL {
+			rulBy[fr.Degradation] = append(rulBy[fr.Degradation], fr)
 			absRUL = append(absRUL, absDur(fr.RULError))
 			if fr.RemainingAtOrder > 0 {
 				relRUL = append(relRUL, math.Abs(float64(fr.RULError))/float64(fr.RemainingAtOrder))
@@ -304,13 +332,35 @@ func Evaluate(truth simulators.Truth, orders []Order, o Options) Report {
 	r.MedianStepLatency = medianDur(stepLat)
 	r.RULSamples = len(absRUL)
 	r.MedianAbsRULError = medianDur(absRUL)
+	r.P90AbsRULError = p90Dur(absRUL)
 	r.MedianRelRULError = median(relRUL)
+	r.P90RelRULError = p90(relRUL)
+	for deg, frs := range rulBy {
+		r.RULByDegradation = append(r.RULByDegradation, rulStats(deg, frs))
+	}
+	sort.Slice(r.RULByDegradation, func(i, j int) bool {
+		return r.RULByDegradation[i].Degradation < r.RULByDegradation[j].Degradation
+	})
 	r.HealthyAssetMonths = float64(healthy) / float64(month)
 	if r.HealthyAssetMonths > 0 {
 		r.FalseAlarmsPer100 = float64(len(r.FalseAlarms)) / r.HealthyAssetMonths * 100
 	}
 	r.Duplicates = duplicates(autos)
 	return r
+}
+
+func rulStats(deg simulators.Degradation, frs []FailureResult) RULStats {
+	var abs, signed []time.Duration
+	var rel []float64
+	for _, f := range frs {
+		abs = append(abs, absDur(f.RULError))
+		signed = append(signed, f.RULError)
+		if f.RemainingAtOrder > 0 {
+			rel = append(rel, math.Abs(float64(f.RULError))/float64(f.RemainingAtOrder))
+		}
+	}
+	return RULStats{Degradation: deg, Samples: len(frs), MedianAbs: medianDur(abs), P90Abs: p90Dur(abs),
+		MedianRel: median(rel), P90Rel: p90(rel), MedianSigned: medianDur(signed)}
 }
 
 func falseAlarm(asset string, o Order) FalseAlarm {
@@ -371,6 +421,26 @@ func median(fs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// p90Dur is the 90th percentile of ds (nearest rank); 0 when empty.
+func p90Dur(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[int(math.Ceil(0.9*float64(len(s))))-1]
+}
+
+// p90 is the 90th percentile of fs (nearest rank); NaN when empty.
+func p90(fs []float64) float64 {
+	if len(fs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(fs)
+	slices.Sort(s)
+	return s[int(math.Ceil(0.9*float64(len(s))))-1]
+}
+
 // Pass reports whether the report meets the targets, and what it misses.
 func (r Report) Pass(t Targets) (bool, []string) {
 	var miss []string
@@ -415,6 +485,10 @@ func (r Report) Markdown(t Targets) string {
 	if r.RULSamples > 0 {
 		fmt.Fprintf(&b, "| remaining-life error at order time (median abs, relative) | %s, %.0f%% (%d trend orders) | | |\n",
 			hours(r.MedianAbsRULError), 100*r.MedianRelRULError, r.RULSamples)
+		for _, st := range r.RULByDegradation {
+			fmt.Fprintf(&b, "| … %s wear (%d): abs error median / p90, relative median / p90, signed median | %s / %s, %.0f%% / %.0f%%, %+.1f h | | |\n",
+				st.Degradation, st.Samples, hours(st.MedianAbs), hours(st.P90Abs), 100*st.MedianRel, 100*st.P90Rel, st.MedianSigned.Hours())
+		}
 	} else {
 		b.WriteString("| remaining-life error at order time | no trend orders | | |\n")
 	}

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -89,7 +90,10 @@ func TestEvaluate(t *testing.T) {
 
 	require.Equal(t, 1, r.RULSamples)
 	require.Equal(t, 6*time.Hour, r.MedianAbsRULError)
+	require.Equal(t, 6*time.Hour, r.P90AbsRULError)
 	require.InDelta(t, 6.0/48, r.MedianRelRULError, 1e-12)
+	require.Equal(t, []RULStats{{Degradation: simulators.Exponential, Samples: 1, MedianAbs: 6 * time.Hour,
+		P90Abs: 6 * time.Hour, MedianRel: 6.0 / 48, P90Rel: 6.0 / 48, MedianSigned: 6 * time.Hour}}, r.RULByDegradation)
 	require.Equal(t, 1, r.Duplicates, "WO-2 while WO-1 is open")
 
 	byAsset := map[string]FailureResult{}
@@ -115,6 +119,7 @@ func TestEvaluate(t *testing.T) {
 		"| median lead time (gradual, 2 with an order) | 25.0 h | ≥ 24.0 h | ✅ |",
 		"| false alarms per 100 healthy asset-months | 21.05 (2 in 9.5 asset-months) | ≤ 2.00 | ❌ |",
 		"| remaining-life error at order time (median abs, relative) | 6.0 h, 12% (1 trend orders) | | |",
+		"| … exponential wear (1): abs error median / p90, relative median / p90, signed median | 6.0 h / 6.0 h, 12% / 12%, +6.0 h | | |",
 		"| duplicate orders | 1 | ≤ 0 | ❌ |",
 		"| step faults detected within 24.0 h (median latency) | 1/1 (0.0 h) | | |",
 		"| A3 | bearing_wear | linear |",
@@ -145,6 +150,56 @@ func TestEvaluatePerfectRun(t *testing.T) {
 	require.Empty(t, r.FalseAlarms)
 }
 
+func TestEvaluateRULErrorPerDegradation(t *testing.T) {
+	tr := simulators.Truth{Scenario: "t", Site: "S", Start: t0, End: ptr(day(100))}
+	var orders []Order
+	// Ten linear failures, each with a trend order 100 h ahead predicting
+	// i·10 h too early (i = 1..10), and two exponential ones 50 h ahead,
+	// 5 h late and 10 h early.
+	for i := 1; i <= 10; i++ {
+		code := fmt.Sprintf("L%d", i)
+		fail := day(float64(10 + 5*i))
+		tr.Assets = append(tr.Assets, failing(code, simulators.Linear, fail.Add(-10*24*time.Hour), fail))
+		o := ord("WO-"+code, code, "trend", "bearing_wear", fail.Add(-100*time.Hour))
+		o.PredictedFailureAt = fail.Add(-time.Duration(10*i) * time.Hour)
+		o.LatestPredictedFailureAt = fail // ignored: not what the order was raised with
+		orders = append(orders, o)
+	}
+	for i, off := range []time.Duration{5 * time.Hour, -10 * time.Hour} {
+		code := fmt.Sprintf("E%d", i)
+		fail := day(float64(20 + 10*i))
+		tr.Assets = append(tr.Assets, failing(code, simulators.Exponential, fail.Add(-5*24*time.Hour), fail))
+		o := ord("WO-"+code, code, "trend", "bearing_wear", fail.Add(-50*time.Hour))
+		o.PredictedFailureAt = fail.Add(off)
+		orders = append(orders, o)
+		// A threshold order later on: no remaining-life sample.
+		orders = append(orders, ord("WO-T"+code, code, "threshold", "bearing_wear", fail.Add(-time.Hour)))
+	}
+	r := Evaluate(tr, orders, Options{})
+	require.Equal(t, 12, r.RULSamples)
+	require.Len(t, r.RULByDegradation, 2)
+	exp, lin := r.RULByDegradation[0], r.RULByDegradation[1]
+	require.Equal(t, simulators.Exponential, exp.Degradation)
+	require.Equal(t, 2, exp.Samples)
+	require.Equal(t, 7*time.Hour+30*time.Minute, exp.MedianAbs)
+	require.Equal(t, 10*time.Hour, exp.P90Abs)
+	require.InDelta(t, 0.15, exp.MedianRel, 1e-12)
+	require.InDelta(t, 0.2, exp.P90Rel, 1e-12)
+	require.Equal(t, -2*time.Hour-30*time.Minute, exp.MedianSigned)
+	require.Equal(t, simulators.Linear, lin.Degradation)
+	require.Equal(t, 10, lin.Samples)
+	require.Equal(t, 55*time.Hour, lin.MedianAbs)
+	require.Equal(t, 90*time.Hour, lin.P90Abs, "nearest rank: 9th of 10")
+	require.InDelta(t, 0.55, lin.MedianRel, 1e-12)
+	require.InDelta(t, 0.9, lin.P90Rel, 1e-12)
+	require.Equal(t, -55*time.Hour, lin.MedianSigned)
+	// Overall: 5, 10, 10..100 → median of 12 = (40+50)/2.
+	require.Equal(t, 45*time.Hour, r.MedianAbsRULError)
+	require.Equal(t, 90*time.Hour, r.P90AbsRULError)
+	require.Contains(t, r.Markdown(DefaultTargets()),
+		"| … linear wear (10): abs error median / p90, relative median / p90, signed median | 55.0 h / 90.0 h, 55% / 90%, -55.0 h | | |")
+}
+
 func TestEvaluateEmptyAndOpenEnded(t *testing.T) {
 	tr := handTruth()
 	tr.End = nil
@@ -153,6 +208,8 @@ func TestEvaluateEmptyAndOpenEnded(t *testing.T) {
 	require.Zero(t, r.GradualFailures, "no failure happened before day 15")
 	require.Equal(t, 5, r.PendingFailures)
 	require.True(t, math.IsNaN(r.MedianRelRULError))
+	require.True(t, math.IsNaN(r.P90RelRULError))
+	require.Empty(t, r.RULByDegradation)
 	require.Contains(t, r.Markdown(DefaultTargets()), "no trend orders")
 }
 
@@ -165,6 +222,30 @@ func TestClientPagesAndResolvesCodes(t *testing.T) {
 		{"id": "o2", "number": "WO-000002", "asset_id": "id-2", "source": "threshold", "failure_mode": "x",
 			"status": "cancelled", "created_at": day(2), "updated_at": day(3)},
 		{"id": "o3", "number": "WO-000003", "asset_id": "id-other", "source": "threshold", "status": "proposed", "created_at": day(2)},
+		{"id": "o4", "number": "WO-000004", "asset_id": "id-2", "source": "trend", "failure_mode": "seal_leak",
+			"status": "proposed", "created_at": day(4), "detected_at": day(4), "predicted_failure_at": day(20),
+			"evidence": map[string]any{"predicted_failure_at": day(20)}},
+		{"id": "o5", "number": "WO-000005", "asset_id": "id-2", "source": "trend", "failure_mode": "overheat",
+			"status": "proposed", "created_at": day(5), "detected_at": day(5), "predicted_failure_at": day(25)},
+	}
+	// The orders' histories (GET /work-orders/{id}): o1 was raised
+	// predicting day 7 (its created event's data), then updated to day 8
+	// (its evidence now); o4's created event carries no prediction, its
+	// first signal (by detected_at, listed last) predicted day 15; o5 has
+	// no history with a prediction, so its latest stays.
+	details := map[string]map[string]any{
+		"o1": {"id": "o1", "events": []map[string]any{
+			{"id": 3, "type": "evidence", "at": day(1).Add(time.Hour), "data": map[string]any{"signal": map[string]any{"predicted_failure_at": day(8)}}},
+			{"id": 1, "type": "created", "at": day(1), "note": "raised by trend signal",
+				"data": map[string]any{"signal": map[string]any{"kind": "trend", "predicted_failure_at": day(7)}}},
+			{"id": 4, "type": "approved", "at": day(1).Add(2 * time.Hour)},
+		}},
+		"o4": {"id": "o4", "events": []map[string]any{{"id": 5, "type": "created", "at": day(4)}},
+			"signals": []map[string]any{
+				{"id": 9, "kind": "trend", "detected_at": day(4).Add(time.Hour), "prediction": map[string]any{"predicted_failure_at": day(18)}},
+				{"id": 8, "kind": "trend", "detected_at": day(4), "prediction": map[string]any{"predicted_failure_at": day(15)}},
+			}},
+		"o5": {"id": "o5", "events": []map[string]any{{"id": 6, "type": "created", "at": day(5)}}},
 	}
 	assets := []map[string]any{
 		{"id": "id-1", "code": "P-1", "site_id": "s1", "site_code": "S"},
@@ -185,6 +266,9 @@ func TestClientPagesAndResolvesCodes(t *testing.T) {
 			items = orders
 		case "/api/v1/assets":
 			items = assets
+		case "/api/v1/work-orders/o1", "/api/v1/work-orders/o4", "/api/v1/work-orders/o5":
+			json.NewEncoder(w).Encode(details[strings.TrimPrefix(r.URL.Path, "/api/v1/work-orders/")])
+			return
 		default:
 			http.NotFound(w, r)
 			return
@@ -206,11 +290,15 @@ func TestClientPagesAndResolvesCodes(t *testing.T) {
 	require.NoError(t, err)
 	got, err := c.SiteOrders(t.Context(), "S")
 	require.NoError(t, err)
-	require.Equal(t, 6, gets)
-	require.Len(t, got, 2)
+	require.Equal(t, 3+5+3, gets, "3 asset pages, 5 order pages, 3 trend order details")
+	require.Len(t, got, 4)
 	require.Equal(t, "P-1", got[0].AssetCode)
 	require.Equal(t, day(1).Add(-time.Minute), got[0].DetectedAt)
-	require.Equal(t, day(8), got[0].PredictedFailureAt, "the prediction in the evidence wins")
+	require.Equal(t, day(7), got[0].PredictedFailureAt, "the prediction the order was raised with")
+	require.Equal(t, day(8), got[0].LatestPredictedFailureAt, "the prediction in the evidence beats the field")
+	require.Equal(t, day(15), got[2].PredictedFailureAt, "the first signal's prediction")
+	require.Equal(t, day(20), got[2].LatestPredictedFailureAt)
+	require.Equal(t, day(25), got[3].PredictedFailureAt, "no history with a prediction: the latest")
 	require.True(t, got[0].ClosedAt.IsZero())
 	require.Equal(t, "P-2", got[1].AssetCode)
 	require.Equal(t, day(3), got[1].ClosedAt)
