@@ -61,18 +61,6 @@ func startServe(t *testing.T, env *testEnv, token string, args ...string) (*apiC
 	return newAPIClient(addr, token), stop
 }
 
-// eventually polls cond until it returns true or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 type orderJSON struct {
 	ID             string         `json:"id"`
 	Number         string         `json:"number"`

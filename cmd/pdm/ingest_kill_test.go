@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -56,7 +54,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 				_ = cmd.Wait()
 			}
 		})
-		killWait(t, 60*time.Second, "pdm to subscribe", func() bool {
+		eventually(t, 60*time.Second, "pdm to subscribe", func() bool {
 			if cmd.ProcessState != nil {
 				t.Fatalf("pdm exited: %s", logs.String())
 			}
@@ -97,7 +95,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 		}
 	}()
 
-	killWait(t, 60*time.Second, "readings stored before the kill", func() bool {
+	eventually(t, 60*time.Second, "readings stored before the kill", func() bool {
 		c, _ := influxCount(e.InfluxURL, e.Bucket)
 		return c > 0 && published.Load() >= n/3
 	})
@@ -109,7 +107,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	start()
 	<-done
 	var got int
-	killWait(t, 90*time.Second, fmt.Sprintf("all %d readings in InfluxDB", n), func() bool {
+	eventually(t, 90*time.Second, fmt.Sprintf("all %d readings in InfluxDB", n), func() bool {
 		got, _ = influxCount(e.InfluxURL, e.Bucket)
 		if got > n {
 			t.Fatalf("InfluxDB has %d readings, more than the %d published", got, n)
@@ -117,17 +115,6 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 		return got == n
 	})
 	t.Logf("killed with %d of %d stored; after restart %d", before, n, got)
-}
-
-func killWait(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // influxCount counts the stored readings (points of metric m0).
@@ -179,7 +166,7 @@ func startKillTestBroker(t *testing.T) string {
 		t.Fatalf("Mosquitto (private, %s): %v", bin, err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	killWait(t, 10*time.Second, "private Mosquitto", func() bool {
+	eventually(t, 10*time.Second, "private Mosquitto", func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
 			c.Close()
@@ -187,22 +174,4 @@ func startKillTestBroker(t *testing.T) string {
 		return err == nil
 	})
 	return fmt.Sprintf("tcp://127.0.0.1:%d", port)
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and the test.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
