@@ -100,8 +100,21 @@ func newTestEnv(t testing.TB) *testEnv {
 	conn.Close()
 
 	// InfluxDB: a fresh database, dropped afterwards.
-	if err := influxQuery(ctx, e.InfluxURL, "CREATE DATABASE "+e.Bucket); err != nil {
-		t.Fatalf("InfluxDB not reachable at %s (run deploy/local/services.sh up): %v", e.InfluxURL, err)
+	// Under many tests creating and dropping databases at once, InfluxDB
+	// 1.8 now and then loses a CREATE DATABASE: create until a probe
+	// point (in a measurement of its own) is accepted.
+	for {
+		err := influxQuery(ctx, e.InfluxURL, "CREATE DATABASE "+e.Bucket)
+		if err == nil {
+			err = influxProbe(ctx, e.InfluxURL, e.Bucket)
+			if err == nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("InfluxDB not usable at %s (run deploy/local/services.sh up): %v", e.InfluxURL, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -126,6 +139,23 @@ func influxQuery(ctx context.Context, base, q string) error {
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("influx query %q: %s", q, resp.Status)
+	}
+	return nil
+}
+
+// influxProbe writes one point to measurement "probe" of db.
+func influxProbe(ctx context.Context, base, db string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/write?db="+url.QueryEscape(db), strings.NewReader("probe v=1"))
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("probe write to %s: %s", db, resp.Status)
 	}
 	return nil
 }
