@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,32 @@ func TestServeFailsNamingAnUnreachableDependency(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// An ingest-only replica needs no PostgreSQL and serves health, readiness
+// and metrics but not the API.
+func TestServeIngestOnlyNeedsNoPostgres(t *testing.T) {
+	env := newTestEnv(t)
+	env.PGURL = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"
+	api, _ := startServe(t, env, "unused-token-0123456789abcdef", "--only", "ingest", "--start-timeout", "1s")
+	base := strings.TrimSuffix(api.base, "/api/v1")
+	get := func(path string) int {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get("/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz: got %d, want 200", got)
+	}
+	eventually(t, 10*time.Second, "/readyz to answer 200 (broker and InfluxDB up)", func() bool { return get("/readyz") == http.StatusOK })
+	if got := get("/metrics"); got != http.StatusOK {
+		t.Errorf("/metrics: got %d, want 200", got)
+	}
+	if got := get("/api/v1/work-orders"); got != http.StatusNotFound {
+		t.Errorf("/api/v1/work-orders on an ingest-only replica: got %d, want 404", got)
 	}
 }

@@ -183,24 +183,10 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.apiOnly {
-		if d.engine != nil {
-			return applyChanges(srv, d.engine, d.log), nil
-		}
-		return srv, nil
+	if d.engine != nil {
+		return applyChanges(srv, d.engine, d.log), nil
 	}
-	// A worker role without the API still answers health, readiness and metrics.
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := d.ready(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	mux.Handle("GET /metrics", d.metrics)
-	return mux, nil
+	return srv, nil
 }
 
 type rejects struct{ p *ingest.Pipeline }

@@ -31,7 +31,8 @@ type serveHooks struct {
 
 // serve runs the roles of Config.Only (all when empty) until ctx ends, then
 // drains in-flight work and returns nil. A dependency that cannot be
-// reached at start is an error naming it.
+// reached at start is an error naming it. Everything is built before
+// anything starts, so a failing start leaves nothing running.
 func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *serveHooks) error {
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
@@ -39,6 +40,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
 
 	// Time series store.
 	ts, err := influx.New(influx.Config{URL: cfg.InfluxURL, Token: cfg.InfluxToken, Bucket: cfg.InfluxBucket})
@@ -50,23 +56,24 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		return fmt.Errorf("influxdb unreachable at %s: %w", cfg.InfluxURL, err)
 	}
 
-	core, err := openCore(ctx, cfg, log)
-	if err != nil {
-		return err
+	// The ticket core; an ingest-only replica needs no PostgreSQL.
+	var core *core
+	var adminToken string
+	if cfg.Only != "ingest" {
+		if core, err = openCore(ctx, cfg, log); err != nil {
+			return err
+		}
+		defer core.Close()
+		if err := core.enableOps(cfg, ts, log); err != nil {
+			return err
+		}
+		if adminToken, err = core.bootstrapAdmin(ctx, cfg.AdminToken); err != nil {
+			return err
+		}
+		if adminToken != "" && cfg.AdminToken == "" {
+			fmt.Fprintf(stdout, "admin token (shown once, keep it): %s\n", adminToken)
+		}
 	}
-	defer core.Close()
-	if err := core.enableOps(cfg, ts, log); err != nil {
-		return err
-	}
-	adminToken, err := core.bootstrapAdmin(ctx, cfg.AdminToken)
-	if err != nil {
-		return err
-	}
-	if adminToken != "" && cfg.AdminToken == "" {
-		fmt.Fprintf(stdout, "admin token (shown once, keep it): %s\n", adminToken)
-	}
-
-	g, gctx := errgroup.WithContext(ctx)
 
 	// Rules and prediction consume what ingest stored.
 	predictor := predict.New(predict.Options{})
@@ -87,6 +94,54 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			log.Warn("warm start incomplete", "err", err)
 		}
 		log.Info("warm start", "readings", n)
+	}
+
+	// Ingest.
+	var pipe *ingest.Pipeline
+	if cfg.runs("ingest") || cfg.Only == "predict" {
+		if pipe, err = newPipeline(cfg, ts, engine, reg, log); err != nil {
+			return err
+		}
+	}
+
+	// HTTP: the API, or only health, readiness and metrics for worker roles.
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	ready := func(ctx context.Context) error {
+		var errs []error
+		if core != nil {
+			if err := core.Ping(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("postgresql: %w", err))
+			}
+		}
+		if pipe != nil {
+			errs = append(errs, pipe.Ready(ctx))
+		} else if err := ts.Ping(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("influxdb: %w", err))
+		}
+		return errors.Join(errs...)
+	}
+	handler := workerHandler(metrics, ready)
+	if cfg.runs("api") {
+		handler, err = core.apiHandler(apiDeps{
+			log:     log,
+			metrics: metrics,
+			ready:   ready,
+			ts:      ts,
+			pipe:    pipe,
+			engine:  engine,
+			health: &predict.HealthService{Engine: engine, Assets: coreAssets{core}, Rules: core.ruleSource(),
+				History: ts, Predictor: predictor},
+			predictor: predictor,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	// Start.
+	g, gctx := errgroup.WithContext(ctx)
+	if engine != nil {
 		g.Go(func() error { return engine.Run(gctx) })
 		plog := log.With("component", "predict")
 		job := &predict.Job{Engine: engine, History: ts, Assets: assetLister{ts}, Predictor: predictor, Logger: plog}
@@ -94,50 +149,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			History: ts, Verify: core.svc.Verify, Logger: plog}
 		core.startPredictJobs(gctx, g, plog, job, ver, cfg.RepredictEvery, cfg.VerifyEvery)
 	}
-
-	// Ingest.
-	var pipe *ingest.Pipeline
-	if cfg.runs("ingest") || cfg.Only == "predict" {
-		pipe, err = newPipeline(cfg, ts, engine, reg, log)
-		if err != nil {
-			return err
-		}
+	if pipe != nil {
 		g.Go(func() error { return pipe.Run(gctx) })
 	}
-
-	// API.
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
-	}
-	handler, err := core.apiHandler(apiDeps{
-		log:     log,
-		metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		ts:      ts,
-		pipe:    pipe,
-		engine:  engine,
-		health: &predict.HealthService{Engine: engine, Assets: coreAssets{core}, Rules: core.ruleSource(),
-			History: ts, Predictor: predictor},
-		predictor: predictor,
-		apiOnly:   cfg.runs("api"),
-		ready: func(ctx context.Context) error {
-			var errs []error
-			if err := core.Ping(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("postgresql: %w", err))
-			}
-			if pipe != nil {
-				errs = append(errs, pipe.Ready(ctx))
-			} else if err := ts.Ping(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("influxdb: %w", err))
-			}
-			return errors.Join(errs...)
-		},
-	})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
@@ -150,7 +164,6 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})
-
 	if cfg.runs("api") {
 		// The ticket core's jobs (SLA, webhooks, dispatch, reorder,
 		// schedules) run beside the API; advisory locks keep each to one
@@ -165,6 +178,22 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	err = g.Wait()
 	log.Info("pdm stopped")
 	return err
+}
+
+// workerHandler serves what a replica without the API still answers:
+// health, readiness and metrics, all without a token.
+func workerHandler(metrics http.Handler, ready func(context.Context) error) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.Handle("GET /metrics", metrics)
+	return mux
 }
 
 // newPipeline builds the MQTT → InfluxDB pipeline. With --only predict it
