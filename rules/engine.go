@@ -64,6 +64,10 @@ type Config struct {
 	AssetTTL, UnknownTTL time.Duration
 	// RetryMin, RetryMax and DrainTimeout tune signal delivery (Outbox).
 	RetryMin, RetryMax, DrainTimeout time.Duration
+	// MaxHeld bounds the readings held while their asset lookup fails
+	// (default 100000); HeldRetry is how often Run retries them (default 1s).
+	MaxHeld   int
+	HeldRetry time.Duration
 }
 
 const shardCount = 32
@@ -96,6 +100,7 @@ type Engine struct {
 	sitesMu   sync.Mutex // guards sites
 	sites     map[string]*siteState
 	lateCount atomic.Uint64
+	held      held // readings waiting for their asset lookup to succeed
 }
 
 type cachedAsset struct {
@@ -152,6 +157,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.UnknownTTL <= 0 {
 		cfg.UnknownTTL = 15 * time.Second
 	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 100_000
+	}
+	if cfg.HeldRetry <= 0 {
+		cfg.HeldRetry = time.Second
+	}
 	e := &Engine{
 		cfg:     cfg,
 		log:     cfg.Logger,
@@ -159,6 +170,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		seed:    maphash.MakeSeed(),
 		lookups: map[[2]string]cachedAsset{},
 		sites:   map[string]*siteState{},
+		held:    held{max: cfg.MaxHeld},
 	}
 	for i := range e.shards {
 		e.shards[i].assets = map[string]map[string]*series{}
@@ -170,8 +182,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 // can deliver through the same queue).
 func (e *Engine) Outbox() *Outbox { return e.out }
 
-// Run loads the rules, then reloads them every ReloadEvery and delivers
-// signals until ctx ends; it drains pending signals before returning nil.
+// Run loads the rules, then reloads them every ReloadEvery, retries held
+// readings every HeldRetry and delivers signals until ctx ends; it drains
+// pending signals before returning nil.
 func (e *Engine) Run(ctx context.Context) error {
 	if err := e.Reload(ctx); err != nil {
 		e.log.Error("load rules", "err", err)
@@ -183,11 +196,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 	t := time.NewTicker(e.cfg.ReloadEvery)
 	defer t.Stop()
+	retry := time.NewTicker(e.cfg.HeldRetry)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			<-done
 			return nil
+		case <-retry.C:
+			e.retryHeld(ctx)
 		case <-t.C:
 			if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("reload rules", "err", err)
@@ -330,18 +347,39 @@ func (e *Engine) shardOf(assetID string) *shard {
 }
 
 // Consume evaluates readings (ingest.Consumer). It never blocks on signal
-// delivery.
+// delivery. Readings whose asset lookup fails (the registry is down) are
+// held and evaluated, in order, once lookups succeed again, so a database
+// outage delays detection but loses none.
 func (e *Engine) Consume(ctx context.Context, readings []ingest.Reading) {
-	e.consume(ctx, readings, e.out.Put)
+	e.held.mu.Lock()
+	defer e.held.mu.Unlock()
+	e.retryHeldLocked(ctx)
+	e.consume(ctx, readings, e.out.Put, &e.held)
 }
 
 var _ ingest.Consumer = (*Engine)(nil)
 
-func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal)) {
+// consume evaluates readings in order. With hold (its mutex held by the
+// caller), readings whose asset lookup fails, and the later readings of
+// that asset, are held for a retry; without, they are skipped.
+func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal), hold *held) {
 	rs := e.ruleSet(ctx)
 	touched := map[string]time.Time{}
 	for _, rd := range readings {
-		a, ok := e.lookup(ctx, rd.Site, rd.Asset)
+		if hold != nil && hold.has(rd.Site, rd.Asset) {
+			e.holdReading(hold, rd)
+			continue
+		}
+		a, ok, err := e.lookupErr(ctx, rd.Site, rd.Asset)
+		if err != nil {
+			if hold == nil {
+				e.log.Warn("asset lookup failed", "site", rd.Site, "asset", rd.Asset, "err", err)
+				continue
+			}
+			e.log.Warn("asset lookup failed, readings held for a retry", "site", rd.Site, "asset", rd.Asset, "err", err)
+			e.holdReading(hold, rd)
+			continue
+		}
 		if !ok {
 			continue
 		}
@@ -377,6 +415,13 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 	}
 	for site, w := range touched {
 		e.advance(site, w, rs, emit)
+	}
+}
+
+func (e *Engine) holdReading(h *held, rd ingest.Reading) {
+	if h.add(rd) && h.dropped%10_000 == 1 {
+		e.log.Error("too many readings held for asset lookups; oldest dropped from evaluation (they stay stored)",
+			"max_held", h.max, "dropped", h.dropped)
 	}
 }
 

@@ -102,7 +102,7 @@ func (e *Engine) WarmStart(ctx context.Context, h History, l AssetLister, now ti
 			continue
 		}
 		sort.SliceStable(rd, func(i, j int) bool { return rd[i].TS.Before(rd[j].TS) })
-		e.consume(ctx, rd, func(Signal) {})
+		e.consume(ctx, rd, func(Signal) {}, nil)
 		n += len(rd)
 	}
 	e.rearm()
