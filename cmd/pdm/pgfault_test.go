@@ -25,11 +25,14 @@ import (
 // TestServeSurvivesPostgresRestart stops `pdm serve`'s PostgreSQL while
 // readings that breach a rule arrive, and starts it again: ingest stores
 // every reading meanwhile, readiness says PostgreSQL is down while liveness
-// stays up, and once PostgreSQL is back the rule's work order appears
-// exactly once with the event-time detection. Then PostgreSQL restarts
-// under API traffic: no request turns into a false 404 or 4xx, and the API
-// answers again without restarting pdm. PostgreSQL is a private instance
-// (the shared one serves other tests); Mosquitto and InfluxDB are shared.
+// stays up, and once PostgreSQL is back the rule's work orders (and a
+// device event's) appear exactly once with the event-time detection. One
+// motor is cached in the rules engine before the outage, so its signal
+// waits in the outbox; the other is first seen during it, so its readings
+// wait for the asset lookup. Then PostgreSQL restarts under API traffic:
+// no request turns into a false 404 or 4xx, and the API answers again
+// without restarting pdm. PostgreSQL is a private instance (the shared one
+// serves other tests); Mosquitto and InfluxDB are shared.
 func TestServeSurvivesPostgresRestart(t *testing.T) {
 	env := newTestEnv(t)
 	pg := startPrivatePostgres(t)
@@ -41,13 +44,13 @@ func TestServeSurvivesPostgresRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	var site, warm, cold idCode
+	var site, warm, cold, evented idCode
 	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "PGF", "name": "PG fault site",
 		"location": map[string]float64{"lat": 48.1, "lon": 11.6}}, &site))
 	for _, a := range []struct {
 		code string
 		out  *idCode
-	}{{"M-1", &warm}, {"M-2", &cold}} {
+	}{{"M-1", &warm}, {"M-2", &cold}, {"M-3", &evented}} {
 		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": a.code, "type": "motor",
 			"name": "Motor " + a.code, "criticality": 3, "location": map[string]float64{"lat": 48.1, "lon": 11.6}}, a.out))
 	}
@@ -97,8 +100,11 @@ func TestServeSurvivesPostgresRestart(t *testing.T) {
 	eventually(t, 30*time.Second, "M-1's first reading stored", func() bool { return count("M-1") == 1 })
 	time.Sleep(time.Second) // evaluation follows the write asynchronously
 
-	// PostgreSQL goes down; both motors overheat meanwhile.
+	// PostgreSQL goes down; M-3 reports a critical device event (it waits,
+	// unacknowledged, for PostgreSQL), then M-1 and M-2 overheat.
 	pg.stop(t)
+	require.NoError(t, pub.Publish(ingest.EventTopic(env.TopicRoot, "PGF", "M-3"),
+		[]byte(`{"ts":"`+t0.Format(time.RFC3339)+`","code":"E42","severity":"critical","message":"overcurrent"}`))(ctx))
 	for i := 1; i < n; i += 5 {
 		publish("M-1", uint64(i/5+2), rs[i:min(i+5, n)])
 	}
@@ -147,6 +153,15 @@ func TestServeSurvivesPostgresRestart(t *testing.T) {
 	}
 	o := orderOf(warm)
 	orderOf(cold)
+	var evOrders listOf[orderJSON]
+	eventually(t, 60*time.Second, "the work order of M-3's device event", func() bool {
+		evOrders = listOf[orderJSON]{}
+		return api.do(ctx, "GET", "/work-orders?asset_id="+evented.ID, nil, &evOrders) == nil && len(evOrders.Items) > 0
+	})
+	require.Len(t, evOrders.Items, 1)
+	require.Equal(t, "event", evOrders.Items[0].Source)
+	require.NotNil(t, evOrders.Items[0].DetectedAt)
+	require.True(t, evOrders.Items[0].DetectedAt.Equal(t0), "event order detected_at %s, want %s", evOrders.Items[0].DetectedAt, t0)
 
 	// Phase 2: PostgreSQL restarts under API traffic; an approval sent
 	// while it is down fails as a server error and changes nothing.
@@ -213,7 +228,7 @@ func TestServeSurvivesPostgresRestart(t *testing.T) {
 	require.Equal(t, 1, approvals, "one approval event: %+v", got.Events)
 	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "AFTER", "name": "after",
 		"location": map[string]float64{"lat": 48, "lon": 11}}, nil))
-	for _, a := range []idCode{warm, cold} {
+	for _, a := range []idCode{warm, cold, evented} {
 		var orders listOf[orderJSON]
 		require.NoError(t, api.do(ctx, "GET", "/work-orders?asset_id="+a.ID, nil, &orders))
 		require.Len(t, orders.Items, 1, "still one order of %s", a.Code)
