@@ -202,6 +202,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			<-done
+			if n, _ := e.HeldReadings(); n > 0 {
+				e.log.Error("readings not evaluated at shutdown: their asset lookup kept failing (they stay stored)", "count", n)
+			}
 			return nil
 		case <-retry.C:
 			e.retryHeld(ctx)
