@@ -227,9 +227,20 @@ func TestEndToEnd(t *testing.T) {
 	}
 	require.True(t, found, "health lists vibration_rms: %+v", health)
 
+	// Metrics need no token and show the pipeline and the rules engine.
+	resp, err := http.Get(api.base[:len(api.base)-len("/api/v1")] + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, m := range []string{"pdm_ingest_readings_total", `pdm_ingest_rejected_total{reason="malformed_json"} 1`, "pdm_rules_signals_delivered_total", "pdm_rules_outbox_pending 0"} {
+		require.Contains(t, string(body), m)
+	}
+
 	// Without a token the API says 401; health needs none.
 	req, _ := http.NewRequestWithContext(ctx, "GET", api.base+"/work-orders", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)

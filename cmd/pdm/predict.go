@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 	"golang.org/x/sync/errgroup"
 
@@ -142,4 +143,28 @@ func (p healthProvider) Health(ctx context.Context, a workorders.AssetRef) ([]ht
 		out = append(out, mh)
 	}
 	return out, nil
+}
+
+// registerEngineMetrics exposes the rules engine's queues on /metrics.
+func registerEngineMetrics(reg prometheus.Registerer, e *rules.Engine) {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
+	reg.MustRegister(
+		gauge("pdm_rules_outbox_pending", "Signals waiting for delivery to the ticket core.",
+			func() float64 { return float64(e.Outbox().Stats().Pending) }),
+		counter("pdm_rules_signals_delivered_total", "Signals delivered to the ticket core.",
+			func() float64 { return float64(e.Outbox().Stats().Delivered) }),
+		counter("pdm_rules_signal_retries_total", "Failed signal deliveries that were retried.",
+			func() float64 { return float64(e.Outbox().Stats().Retries) }),
+		gauge("pdm_rules_held_readings", "Readings waiting for their asset lookup to succeed.",
+			func() float64 { h, _ := e.HeldReadings(); return float64(h) }),
+		counter("pdm_rules_held_dropped_total", "Readings dropped from evaluation because too many were held.",
+			func() float64 { _, d := e.HeldReadings(); return float64(d) }),
+		counter("pdm_rules_late_readings_total", "Readings ignored by rules because they were not newer than their series.",
+			func() float64 { return float64(e.LateReadings()) }),
+	)
 }

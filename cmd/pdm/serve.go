@@ -89,6 +89,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		if err != nil {
 			return err
 		}
+		registerEngineMetrics(reg, engine)
 		n, err := engine.WarmStart(ctx, ts, assetLister{ts}, time.Now())
 		if err != nil {
 			log.Warn("warm start incomplete", "err", err)
