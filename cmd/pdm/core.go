@@ -129,7 +129,14 @@ type assetLookup struct{ store *postgres.Store }
 
 func (c *core) assetLookup() rules.AssetLookup { return assetLookup{c.store} }
 
+// lookupTimeout bounds one asset lookup, so a hung PostgreSQL delays
+// evaluation (the engine holds and retries the readings) instead of
+// blocking the ingest hand-off.
+const lookupTimeout = 3 * time.Second
+
 func (l assetLookup) Asset(ctx context.Context, site, code string) (rules.AssetRef, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
 	a, err := l.store.AssetByCode(ctx, site, code)
 	if errors.Is(err, workorders.ErrNotFound) {
 		return rules.AssetRef{}, false, nil
