@@ -3,6 +3,8 @@ package ingest_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -106,7 +108,7 @@ func BenchmarkInfluxRaw(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchInfluxWrites(b, c.WriteLineProtocol)
+		benchInfluxWrites(b, c.WriteLineProtocol, 5000, 2)
 	})
 	// The official client's blocking write API with the same lines, to
 	// compare with the direct HTTP write the Writer uses.
@@ -118,12 +120,32 @@ func BenchmarkInfluxRaw(b *testing.B) {
 		benchInfluxWrites(b, func(ctx context.Context, body []byte) error {
 			lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
 			return w.WriteRecord(ctx, lines...)
-		})
+		}, 5000, 2)
 	})
 }
 
-func benchInfluxWrites(b *testing.B, write func(context.Context, []byte) error) {
-	const lines = 5000
+// BenchmarkInfluxRawSweep is the store's rate by request size and writers,
+// to choose the pipeline's defaults (PDM_BENCH_SWEEP=1 runs it; -benchtime
+// counts requests of 5,000 lines, scaled for other sizes).
+func BenchmarkInfluxRawSweep(b *testing.B) {
+	if os.Getenv("PDM_BENCH_SWEEP") == "" {
+		b.Skip("PDM_BENCH_SWEEP not set")
+	}
+	iurl := influxURL(b)
+	for _, lines := range []int{5000, 10000, 20000} {
+		for _, writers := range []int{2, 3, 4} {
+			b.Run(fmt.Sprintf("lines=%d/writers=%d", lines, writers), func(b *testing.B) {
+				c, err := influx.New(influx.Config{URL: iurl, Bucket: newInfluxDB(b, iurl)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				benchInfluxWrites(b, c.WriteLineProtocol, lines, writers)
+			})
+		}
+	}
+}
+
+func benchInfluxWrites(b *testing.B, write func(context.Context, []byte) error, lines, writers int) {
 	base := time.Now().Add(-24 * time.Hour)
 	var mu sync.Mutex
 	next := 0
@@ -132,7 +154,7 @@ func benchInfluxWrites(b *testing.B, write func(context.Context, []byte) error) 
 		k := next
 		next++
 		mu.Unlock()
-		rs := benchReadings(lines, base.Add(time.Duration(k)*lines*time.Millisecond))
+		rs := benchReadings(lines, base.Add(time.Duration(k*lines)*time.Millisecond))
 		var out []byte
 		for i := range rs {
 			rs[i].Site, rs[i].Asset = "s1", "a"+strconv.Itoa(i%100)
@@ -150,17 +172,18 @@ func benchInfluxWrites(b *testing.B, write func(context.Context, []byte) error) 
 			}
 		}
 	}()
+	reqs := max(1, b.N*5000/lines)
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	var n sync.Mutex
 	total := 0
-	for w := 0; w < 2; w++ {
+	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				n.Lock()
-				if total >= b.N {
+				if total >= reqs {
 					n.Unlock()
 					return
 				}
@@ -174,7 +197,7 @@ func benchInfluxWrites(b *testing.B, write func(context.Context, []byte) error) 
 		}()
 	}
 	wg.Wait()
-	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "readings/s")
+	b.ReportMetric(float64(reqs*lines)/b.Elapsed().Seconds(), "readings/s")
 }
 
 func benchTotal() int {
@@ -223,7 +246,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			db := newInfluxDB(b, iurl)
 			root := "bench/" + randID() + "/pdm/v1"
 			col := &latencyCollector{}
-			opts := rigOpts{broker: mq.URL, influxURL: iurl, db: db, root: root, clientID: "bench-" + randID()}
+			opts := rigOpts{broker: mq.URL, influxURL: iurl, db: db, root: root, clientID: "bench-" + randID(), cfg: benchConfig()}
 			// The session (and its subscription) exists first; the backlog is
 			// then published while ingest is down, so the timed part is
 			// ingest alone draining the broker, not the publishers (which
@@ -297,12 +320,20 @@ func BenchmarkEndToEnd(b *testing.B) {
 				tp, p := mk(i, ts, true)
 				topics, payloads = append(topics, tp), append(payloads, p)
 			}
+			ackLag0 := histBuckets(b, r.reg, "pdm_ingest_ack_lag_seconds")
+			write0 := histBuckets(b, r.reg, "pdm_ingest_write_seconds")
 			publishAll(b, pubs, topics, payloads, t0, interval)
 			waitFor(b, time.Minute, "latency samples", func() bool {
 				col.mu.Lock()
 				defer col.mu.Unlock()
 				return len(col.lat) >= nl
 			})
+			// Where the time goes at half rate: receive to ack (ours) and
+			// the write to InfluxDB; the rest of the latency is before the
+			// message reaches ingest (publisher and broker).
+			b.Logf("at half rate: ack lag (receive to ack) %s; write %s",
+				histQuantiles(histBuckets(b, r.reg, "pdm_ingest_ack_lag_seconds"), ackLag0),
+				histQuantiles(histBuckets(b, r.reg, "pdm_ingest_write_seconds"), write0))
 			col.mu.Lock()
 			lat := slices.Clone(col.lat)
 			col.mu.Unlock()
@@ -377,6 +408,54 @@ func logHist(b *testing.B, reg *prometheus.Registry, names ...string) {
 		h := mf.GetMetric()[0].GetHistogram()
 		b.Logf("%s: count %d mean %.4g", mf.GetName(), h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()))
 	}
+}
+
+// benchConfig is the pipeline's default configuration, or the batch size
+// and writers PDM_BENCH_BATCH and PDM_BENCH_WRITERS say (to compare).
+func benchConfig() ingest.Config {
+	var c ingest.Config
+	c.BatchSize, _ = strconv.Atoi(os.Getenv("PDM_BENCH_BATCH"))
+	c.MaxConcurrentWrites, _ = strconv.Atoi(os.Getenv("PDM_BENCH_WRITERS"))
+	return c
+}
+
+// histBuckets returns a histogram's cumulative bucket counts by upper bound.
+func histBuckets(b *testing.B, reg *prometheus.Registry, name string) map[float64]uint64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make(map[float64]uint64)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		for _, bk := range h.GetBucket() {
+			out[bk.GetUpperBound()] = bk.GetCumulativeCount()
+		}
+		out[math.Inf(1)] = h.GetSampleCount()
+	}
+	return out
+}
+
+// histQuantiles describes the observations between two histBuckets by the
+// bucket bounds their p50 and p99 fall under.
+func histQuantiles(after, before map[float64]uint64) string {
+	bounds := slices.Sorted(maps.Keys(after))
+	n := after[math.Inf(1)] - before[math.Inf(1)]
+	if n == 0 {
+		return "no observations"
+	}
+	q := func(f float64) string {
+		for _, ub := range bounds {
+			if float64(after[ub]-before[ub]) >= f*float64(n) {
+				return fmt.Sprintf("<= %gs", ub)
+			}
+		}
+		return "?"
+	}
+	return fmt.Sprintf("n %d, p50 %s, p99 %s, max %s", n, q(0.5), q(0.99), q(1))
 }
 
 // profileDrain writes a CPU profile of the drain phase to

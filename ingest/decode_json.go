@@ -20,7 +20,7 @@ func (d *Decoder) DecodeJSON(site, asset string, payload []byte, now time.Time) 
 	// Room for the metrics a payload of this size can hold (about 16 bytes
 	// each), so the slices do not grow while parsing.
 	n := len(payload)/16 + 1
-	p := jsonParser{b: payload, d: d, now: now, ms: make([]Metric, 0, n), spans: make([]int, 0, n/8+1), tss: make([]time.Time, 0, n/8+1)}
+	p := jsonParser{b: payload, d: d, now: now, ms: make([]Metric, 0, n), reads: make([]span, 0, n/8+1)}
 	return p.top(site, asset)
 }
 
@@ -31,9 +31,14 @@ type jsonParser struct {
 	now time.Time
 	// metrics of all readings, sliced per reading at the end.
 	ms    []Metric
-	spans []int // end index in ms of each reading
-	tss   []time.Time
+	reads []span
 	sbuf  []byte // scratch for unescaped strings
+}
+
+// span is one decoded reading: its time and the end index of its metrics.
+type span struct {
+	end int
+	ts  time.Time
 }
 
 func (p *jsonParser) bad(detail string) error {
@@ -115,10 +120,7 @@ func (p *jsonParser) top(site, asset string) ([]Reading, error) {
 				return p.bad("metrics repeated or beside readings")
 			}
 			haveSingle, haveMetrics = true, true
-			if err := p.metrics(); err != nil {
-				return err
-			}
-			p.spans = append(p.spans, len(p.ms))
+			return p.metrics()
 		default:
 			return p.skip(0)
 		}
@@ -138,21 +140,22 @@ func (p *jsonParser) top(site, asset string) ([]Reading, error) {
 		if !haveMetrics {
 			return nil, reject(ReasonEmpty, "no metrics")
 		}
-		p.tss = append(p.tss, ts)
+		p.reads = append(p.reads, span{end: len(p.ms), ts: ts})
 	}
-	if len(p.spans) == 0 {
+	if len(p.reads) == 0 {
 		return nil, reject(ReasonEmpty, "no readings")
 	}
-	out := make([]Reading, len(p.spans))
+	out := make([]Reading, len(p.reads))
 	start := 0
-	for k, end := range p.spans {
+	for k, r := range p.reads {
+		end := r.end
 		if end == start {
 			return nil, reject(ReasonEmpty, "reading "+strconv.Itoa(k)+" has no metrics")
 		}
-		if err := checkTS(p.tss[k], p.now); err != nil {
+		if err := checkTS(r.ts, p.now); err != nil {
 			return nil, err
 		}
-		out[k] = Reading{Site: site, Asset: asset, Gateway: gateway, TS: p.tss[k], Metrics: p.ms[start:end:end]}
+		out[k] = Reading{Site: site, Asset: asset, Gateway: gateway, TS: r.ts, Metrics: p.ms[start:end:end]}
 		start = end
 	}
 	return out, nil
@@ -211,10 +214,9 @@ func (p *jsonParser) reading() error {
 		return err
 	}
 	if !haveTS {
-		return reject(ReasonBadTS, "reading "+strconv.Itoa(len(p.spans))+": missing ts")
+		return reject(ReasonBadTS, "reading "+strconv.Itoa(len(p.reads))+": missing ts")
 	}
-	p.spans = append(p.spans, len(p.ms))
-	p.tss = append(p.tss, ts)
+	p.reads = append(p.reads, span{end: len(p.ms), ts: ts})
 	return nil
 }
 

@@ -29,11 +29,13 @@ func (p *lpParser) bad(detail string) error {
 
 func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
 	lines := sizeHint/8 + 1
+	type lineSpan struct {
+		span
+		gw string
+	}
 	var (
 		ms    = make([]Metric, 0, sizeHint)
-		spans = make([]int, 0, lines)
-		tss   = make([]time.Time, 0, lines)
-		gws   = make([]string, 0, lines)
+		spans = make([]lineSpan, 0, lines)
 		any   bool
 	)
 	b := p.b
@@ -71,9 +73,7 @@ func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
 		if len(ms) == start {
 			continue // only string fields
 		}
-		spans = append(spans, len(ms))
-		tss = append(tss, ts)
-		gws = append(gws, gw)
+		spans = append(spans, lineSpan{span{len(ms), ts}, gw})
 	}
 	if len(spans) == 0 {
 		if any {
@@ -83,12 +83,12 @@ func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
 	}
 	out := make([]Reading, len(spans))
 	start := 0
-	for k, end := range spans {
-		if err := checkTS(tss[k], p.now); err != nil {
+	for k, sp := range spans {
+		if err := checkTS(sp.ts, p.now); err != nil {
 			return nil, err
 		}
-		out[k] = Reading{Site: site, Asset: asset, Gateway: gws[k], TS: tss[k], Metrics: ms[start:end:end]}
-		start = end
+		out[k] = Reading{Site: site, Asset: asset, Gateway: sp.gw, TS: sp.ts, Metrics: ms[start:sp.end:sp.end]}
+		start = sp.end
 	}
 	return out, nil
 }
@@ -247,6 +247,14 @@ func (p *lpParser) skipString() error {
 
 // metricName returns measurement_field interned, or a reject.
 func (p *lpParser) metricName(j int, meas, field []byte, escaped bool) (string, error) {
+	// The name seen last at this position, compared without building the
+	// joined name first.
+	if !escaped && j < len(p.d.recent) {
+		if r := p.d.recent[j]; len(r) == len(meas)+1+len(field) && r[len(meas)] == '_' &&
+			r[:len(meas)] == string(meas) && r[len(meas)+1:] == string(field) {
+			return r, nil
+		}
+	}
 	buf := append(append(append(p.d.mbuf[:0], meas...), '_'), field...)
 	p.d.mbuf = buf
 	if escaped {

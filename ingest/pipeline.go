@@ -405,6 +405,15 @@ func (p *Pipeline) handle(dec *Decoder, m Message, b *batch, events chan<- event
 			return
 		}
 		m.Payload = nil // not needed any more; let it go
+		if b.msgs == nil {
+			// Size the batch for the messages already waiting, so that it
+			// need not grow (and copy) while it fills at high load, and
+			// stays small at low load.
+			nm := min(1+len(p.in), p.cfg.BatchSize/max(len(rs), 1)+1)
+			b.msgs = make([]Message, 0, nm)
+			b.ends = make([]int, 0, nm)
+			b.readings = make([]Reading, 0, min(nm*len(rs), p.cfg.BatchSize+len(rs)))
+		}
 		b.msgs = append(b.msgs, m)
 		b.readings = append(b.readings, rs...)
 		b.ends = append(b.ends, len(b.readings))
