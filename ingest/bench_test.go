@@ -322,12 +322,17 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 			ackLag0 := histBuckets(b, r.reg, "pdm_ingest_ack_lag_seconds")
 			write0 := histBuckets(b, r.reg, "pdm_ingest_write_seconds")
+			sampled := make(chan string)
+			sctx, stopSampling := context.WithCancel(context.Background())
+			go func() { sampled <- sampleQueues(sctx, b, r.reg) }()
 			publishAll(b, pubs, topics, payloads, t0, interval)
 			waitFor(b, time.Minute, "latency samples", func() bool {
 				col.mu.Lock()
 				defer col.mu.Unlock()
 				return len(col.lat) >= nl
 			})
+			stopSampling()
+			b.Logf("at half rate: %s", <-sampled)
 			// Where the time goes at half rate: receive to ack (ours) and
 			// the write to InfluxDB; the rest of the latency is before the
 			// message reaches ingest (publisher and broker).
@@ -417,6 +422,31 @@ func benchConfig() ingest.Config {
 	c.BatchSize, _ = strconv.Atoi(os.Getenv("PDM_BENCH_BATCH"))
 	c.MaxConcurrentWrites, _ = strconv.Atoi(os.Getenv("PDM_BENCH_WRITERS"))
 	return c
+}
+
+// sampleQueues samples the pipeline's queue gauges every 10 ms until ctx
+// ends and describes them: messages waiting for decoding, and readings
+// decoded but not yet written and acknowledged.
+func sampleQueues(ctx context.Context, b *testing.B, reg *prometheus.Registry) string {
+	var n int
+	var sumQ, maxQ, sumR, maxR float64
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if n == 0 {
+				return "no queue samples"
+			}
+			return fmt.Sprintf("queued messages mean %.0f max %.0f; readings in flight mean %.0f max %.0f",
+				sumQ/float64(n), maxQ, sumR/float64(n), maxR)
+		case <-t.C:
+		}
+		q, r := gauge(b, reg, "pdm_ingest_queued_messages"), gauge(b, reg, "pdm_ingest_in_flight_readings")
+		n++
+		sumQ, sumR = sumQ+q, sumR+r
+		maxQ, maxR = max(maxQ, q), max(maxR, r)
+	}
 }
 
 // histBuckets returns a histogram's cumulative bucket counts by upper bound.

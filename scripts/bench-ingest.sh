@@ -44,6 +44,12 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 		echo "| $fmt | ${c#*-} | $(val readings/s "$l") | $(val msgs/s "$l") | $(val cpu-ns/reading "$l") | $(val p50-ms "$l") | $(val p99-ms "$l") |"
 	done
 	echo
+	echo "Where the time goes at half rate (from the pipeline's histograms, so bounds are powers of two: \"<= 0.032s\" means between 16 and 32 ms): ack lag is receive to acknowledgement inside ingest; write is one request to InfluxDB; the queue gauges are sampled every 10 ms. Latency above the ack lag is spent before ingest receives the message (publisher and broker)."
+	echo
+	for c in json-1 json-50 lp-1 lp-50; do
+		awk -v c="$c" '/^--- BENCH: BenchmarkEndToEnd\// { on = ($3 ~ "/" c "(-[0-9]+)?$") } on && /at half rate/ { sub(/^.*at half rate: /, ""); print "- " c ": " $0 }' "$raw"
+	done
+	echo
 	echo "## Raw InfluxDB write rate (5,000 lines a request, 10 fields a line, 2 writers)"
 	echo
 	echo "| client | readings/s before the end-to-end runs | readings/s after |"
