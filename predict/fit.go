@@ -16,6 +16,11 @@ const (
 	ModelLinear      = "linear"      // y = a + b·t
 	ModelExponential = "exponential" // ln y = a + b·t (accelerating wear)
 	ModelQuadratic   = "quadratic"   // y = a + b·t + c·t² (accelerating wear)
+	// ModelKnee is the changepoint candidate y = a + b·t + c·min(0, t−τ):
+	// a line that starts (or steepens) at τ inside the window, as when
+	// wear sets in. It never predicts: when it explains the window best,
+	// the curvature is the onset, not acceleration, and the line does.
+	ModelKnee = "knee"
 )
 
 // Point is one (possibly aggregated) value in a fit window.
@@ -57,6 +62,10 @@ type FitOptions struct {
 	// otherwise competes when its curvature is towards the limit and
 	// significant (t ≥ MinT).
 	NoQuadratic bool
+	// KneeMargin is how much lower (better) the knee candidate's AIC must
+	// be than the best accelerating model's for the window to be read as
+	// the onset of linear wear (default 4).
+	KneeMargin float64
 }
 
 func (o FitOptions) withDefaults() FitOptions {
@@ -71,6 +80,9 @@ func (o FitOptions) withDefaults() FitOptions {
 	}
 	if o.MinT <= 0 {
 		o.MinT = 3
+	}
+	if o.KneeMargin <= 0 {
+		o.KneeMargin = 4
 	}
 	return o
 }
@@ -94,6 +106,9 @@ type Result struct {
 	// Crossing is the predicted crossing even when beyond the horizon
 	// (zero when the fit never crosses).
 	Crossing time.Time `json:"crossing,omitempty"`
+	// Onset is the knee's changepoint when the knee candidate overruled
+	// an accelerating model (zero otherwise).
+	Onset time.Time `json:"onset,omitempty"`
 }
 
 // Fit fits the candidate models to points (any order) of rule r's metric
@@ -196,6 +211,12 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	if m, err := fitModel(ModelLinear, xs, ys); err == nil {
 		cands = append(cands, m)
 	}
+	// Acceleration must stand out of the noise before an accelerating
+	// model may compete: the quadratic's curvature towards the limit,
+	// with a t statistic of at least MinT after allowing for residuals
+	// that wander together (autoShrink).
+	quad, qerr := fitModel(ModelQuadratic, xs, ys)
+	accel := qerr == nil && quad.c*dir > 0 && quad.tC*autoShrink(xs, ys, quad) >= o.MinT
 	positive := true
 	for _, y := range ys {
 		if y <= 0 {
@@ -203,18 +224,13 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 			break
 		}
 	}
-	if positive && limit > 0 {
+	if accel && positive && limit > 0 {
 		if m, err := fitModel(ModelExponential, xs, ys); err == nil {
 			cands = append(cands, m)
 		}
 	}
-	if !o.NoQuadratic {
-		// Only an accelerating curve (curvature towards the limit, itself
-		// significant) may compete: a bent line through noise must not
-		// extrapolate into a false alarm.
-		if m, err := fitModel(ModelQuadratic, xs, ys); err == nil && m.c*dir > 0 && m.tC >= o.MinT {
-			cands = append(cands, m)
-		}
+	if accel && !o.NoQuadratic {
+		cands = append(cands, quad)
 	}
 	if len(cands) == 0 {
 		res.Reason = ReasonFitFailed
@@ -226,6 +242,18 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 		res.AIC[c.name] = c.aic
 		if c.aic < best.aic-1e-9 {
 			best = c
+		}
+	}
+	if best.name != ModelLinear && cands[0].name == ModelLinear {
+		// Acceleration, or the onset of linear wear inside the window?
+		// A line that bends once (flat, then rising) reads as a curve
+		// to the accelerating models and extrapolates days too early.
+		if tau, aic, ok := knee(xs, ys, dir, spec.Window.D().Hours()); ok {
+			res.AIC[ModelKnee] = aic
+			if aic < best.aic-o.KneeMargin {
+				best = cands[0]
+				res.Onset = end.Add(hours(tau))
+			}
 		}
 	}
 	res.Model, res.Slope, res.Intercept, res.R2 = best.name, best.b, best.a, best.r2
@@ -504,6 +532,90 @@ func fitModel(name string, xs, ys []float64) (model, error) {
 	return m, nil
 }
 
+// autoShrink is sqrt((1−ρ)/(1+ρ)) for the lag-1 autocorrelation ρ > 0 of
+// m's residuals (1 when ρ ≤ 0): slow wander makes neighbouring residuals
+// alike, so n points carry less evidence than n independent ones, and a t
+// statistic computed as if they were independent is that much too large.
+func autoShrink(xs, ys []float64, m model) float64 {
+	var num, den, prev float64
+	for i, x := range xs {
+		e := ys[i] - m.predict(x)
+		if i > 0 {
+			num += e * prev
+		}
+		den += e * e
+		prev = e
+	}
+	if den == 0 {
+		return 1
+	}
+	rho := num / den
+	if rho <= 0 {
+		return 1
+	}
+	return math.Sqrt((1 - rho) / (1 + rho))
+}
+
+// knee searches the changepoint τ of y = a + b·t + c·min(0, t−τ) in
+// closed form over the points, with at least a third of the window and 8
+// points on each side, and returns the best τ and its AIC (4 parameters:
+// a, b, c and τ; SSE in original units, as for the other candidates). It
+// reports false when no split is a knee towards the limit: rising
+// towards it after τ, and less steeply (or not at all) before.
+func knee(xs, ys []float64, dir, window float64) (tau, aic float64, ok bool) {
+	n := len(xs)
+	const minSide = 8
+	if n < 2*minSide {
+		return 0, 0, false
+	}
+	span := window / 3
+	best := math.Inf(1)
+	for i := minSide; i <= n-minSide; i++ {
+		t := xs[i]
+		if t-xs[0] < span || -t < span {
+			continue
+		}
+		f := func(x float64) float64 { return math.Min(0, x-t) }
+		var xtx [3][3]float64
+		var xty [3]float64
+		for j, x := range xs {
+			v := [3]float64{1, x, f(x)}
+			for r := range v {
+				xty[r] += v[r] * ys[j]
+				for q := range v {
+					xtx[r][q] += v[r] * v[q]
+				}
+			}
+		}
+		inv, invOK := inverse3m(xtx)
+		if !invOK {
+			continue
+		}
+		var c [3]float64
+		for r := range c {
+			for q := range c {
+				c[r] += inv[r][q] * xty[q]
+			}
+		}
+		// Towards the limit after τ (slope b), less steep before (b + c).
+		if c[1]*dir <= 0 || c[2]*dir >= 0 {
+			continue
+		}
+		var sse float64
+		for j, x := range xs {
+			e := ys[j] - c[0] - c[1]*x - c[2]*f(x)
+			sse += e * e
+		}
+		if sse < best {
+			best, tau, ok = sse, t, true
+		}
+	}
+	if !ok {
+		return 0, 0, false
+	}
+	return tau, float64(n)*math.Log(math.Max(best, 1e-300)/float64(n)) + 2*4, true
+}
+
 // inverse2 inverts [[s0 s1] [s1 s2]].
 func inverse2(s0, s1, s2 float64) ([3][3]float64, bool) {
 	var m [3][3]float64
@@ -517,7 +629,11 @@ func inverse2(s0, s1, s2 float64) ([3][3]float64, bool) {
 
 // inverse3 inverts the 3×3 moment matrix [[s0 s1 s2] [s1 s2 s3] [s2 s3 s4]].
 func inverse3(s [5]float64) ([3][3]float64, bool) {
-	a := [3][3]float64{{s[0], s[1], s[2]}, {s[1], s[2], s[3]}, {s[2], s[3], s[4]}}
+	return inverse3m([3][3]float64{{s[0], s[1], s[2]}, {s[1], s[2], s[3]}, {s[2], s[3], s[4]}})
+}
+
+// inverse3m inverts a 3×3 matrix.
+func inverse3m(a [3][3]float64) ([3][3]float64, bool) {
 	var m [3][3]float64
 	c00 := a[1][1]*a[2][2] - a[1][2]*a[2][1]
 	c01 := a[1][2]*a[2][0] - a[1][0]*a[2][2]
