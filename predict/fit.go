@@ -60,7 +60,8 @@ type FitOptions struct {
 	MinT float64
 	// NoQuadratic drops the third candidate, y = a + b·t + c·t², which
 	// otherwise competes when its curvature is towards the limit and
-	// significant (t ≥ MinT).
+	// significant (see Fit); it is still fitted as the evidence of
+	// acceleration that the exponential model needs.
 	NoQuadratic bool
 	// KneeMargin is how much lower (better) the knee candidate's AIC must
 	// be than the best accelerating model's for the window to be read as
@@ -118,10 +119,20 @@ type Result struct {
 // now (per hour, in ln units for the exponential model).
 //
 // Candidates: linear (y = a + b·t), exponential (ln y = a + b·t, for
-// positive values and limit) and quadratic (y = a + b·t + c·t², only
-// when its curvature points towards the limit with t ≥ MinT). Choice: the
-// lowest AIC = n·ln(SSE/n) + 2k with SSE in the original units (k = 2 or
-// 3 parameters); on a tie the earlier candidate (linear) wins.
+// positive values and limit) and quadratic (y = a + b·t + c·t²). The two
+// accelerating models compete only when acceleration stands out: the
+// quadratic's curvature points towards the limit with a t statistic of at
+// least MinT after shrinking it for the lag-1 autocorrelation of its
+// residuals (slow wander is not acceleration). Choice: the lowest AIC =
+// n·ln(SSE/n) + 2k with SSE in the original units (k = 2 or 3
+// parameters); on a tie the earlier candidate (linear) wins. When an
+// accelerating model wins, the knee candidate (ModelKnee: flat or slow,
+// then a line from a changepoint inside the window, k = 4) may overrule
+// it by beating its AIC by KneeMargin: the window holds the onset of
+// linear wear, which the accelerating models would extrapolate into a
+// crossing days too early, and the line predicts (late while the onset
+// is in the window, accurate once the window has passed it). Result.Onset
+// then tells the changepoint.
 //
 // Robustness: a Theil–Sen line first, and points further than OutlierK
 // robust standard deviations from it (single spikes) are dropped; gaps

@@ -205,6 +205,29 @@ func TrendSignal(r *rules.Rule, a rules.AssetRef, res Result, detected time.Time
 	if p.Model == ModelExponential {
 		unit = "ln(value) per hour"
 	}
+	ev := map[string]any{
+		"metric":                     r.Metric,
+		"model":                      p.Model,
+		"window_start":               p.WindowStart,
+		"window_end":                 p.WindowEnd,
+		"points":                     p.Points,
+		"rejected_points":            res.Rejected,
+		"slope":                      p.Slope,
+		"slope_unit":                 unit,
+		"intercept":                  p.Intercept,
+		"r2":                         p.R2,
+		"aic":                        res.AIC,
+		"limit":                      res.Limit,
+		"direction":                  string(r.Direction),
+		"predicted_failure_at":       p.CrossingAt,
+		"predicted_failure_earliest": p.CrossingEarliest,
+		"predicted_failure_latest":   p.CrossingLatest,
+		"rul":                        p.RUL.String(),
+		"horizon":                    r.Predict.Horizon.String(),
+	}
+	if !res.Onset.IsZero() {
+		ev["onset"] = res.Onset
+	}
 	return rules.Signal{
 		Kind:        rules.KindTrend,
 		Level:       rules.LevelCritical,
@@ -220,26 +243,7 @@ func TrendSignal(r *rules.Rule, a rules.AssetRef, res Result, detected time.Time
 		Message: fmt.Sprintf("%s predicted to cross %g at %s (%s fit, r2 %.2f, remaining life %s)",
 			r.Metric, res.Limit, p.CrossingAt.Format(time.RFC3339), p.Model, p.R2, p.RUL),
 		Prediction: p,
-		Evidence: map[string]any{
-			"metric":                     r.Metric,
-			"model":                      p.Model,
-			"window_start":               p.WindowStart,
-			"window_end":                 p.WindowEnd,
-			"points":                     p.Points,
-			"rejected_points":            res.Rejected,
-			"slope":                      p.Slope,
-			"slope_unit":                 unit,
-			"intercept":                  p.Intercept,
-			"r2":                         p.R2,
-			"aic":                        res.AIC,
-			"limit":                      res.Limit,
-			"direction":                  string(r.Direction),
-			"predicted_failure_at":       p.CrossingAt,
-			"predicted_failure_earliest": p.CrossingEarliest,
-			"predicted_failure_latest":   p.CrossingLatest,
-			"rul":                        p.RUL.String(),
-			"horizon":                    r.Predict.Horizon.String(),
-		},
+		Evidence:   ev,
 	}
 }
 
