@@ -325,7 +325,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			sampled := make(chan string)
 			sctx, stopSampling := context.WithCancel(context.Background())
 			go func() { sampled <- sampleQueues(sctx, b, r.reg) }()
-			publishAll(b, pubs, topics, payloads, t0, interval)
+			pubLate := publishAll(b, pubs, topics, payloads, t0, interval)
 			waitFor(b, time.Minute, "latency samples", func() bool {
 				col.mu.Lock()
 				defer col.mu.Unlock()
@@ -333,6 +333,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			})
 			stopSampling()
 			b.Logf("at half rate: %s", <-sampled)
+			b.Logf("at half rate: %s", pubLate)
 			// Where the time goes at half rate: receive to ack (ours) and
 			// the write to InfluxDB; the rest of the latency is before the
 			// message reaches ingest (publisher and broker).
@@ -366,8 +367,12 @@ func benchPublishers(b *testing.B, broker string, n int) []paho.Client {
 }
 
 // publishAll publishes QoS 1 from all publishers, at most 500 unacknowledged
-// each; with interval > 0, message i goes out at start + i*interval.
-func publishAll(b *testing.B, pubs []paho.Client, topics []string, payloads [][]byte, start time.Time, interval time.Duration) {
+// each; with interval > 0, message i goes out at start + i*interval, and
+// the result describes how late the publishers handed messages to their
+// clients (latency the publisher side adds, not ingest).
+func publishAll(b *testing.B, pubs []paho.Client, topics []string, payloads [][]byte, start time.Time, interval time.Duration) string {
+	var mu sync.Mutex
+	var late []time.Duration
 	var wg sync.WaitGroup
 	for p, c := range pubs {
 		wg.Add(1)
@@ -379,6 +384,12 @@ func publishAll(b *testing.B, pubs []paho.Client, topics []string, payloads [][]
 					if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 						time.Sleep(d)
 					}
+				}
+				if interval > 0 {
+					d := time.Since(start.Add(time.Duration(i) * interval))
+					mu.Lock()
+					late = append(late, d)
+					mu.Unlock()
 				}
 				window = append(window, c.Publish(topics[i], 1, false, payloads[i]))
 				if len(window) >= 500 {
@@ -398,6 +409,12 @@ func publishAll(b *testing.B, pubs []paho.Client, topics []string, payloads [][]
 		}()
 	}
 	wg.Wait()
+	if len(late) == 0 {
+		return ""
+	}
+	slices.Sort(late)
+	return fmt.Sprintf("publisher lateness p50 %.1f ms, p99 %.1f ms", float64(late[len(late)/2].Microseconds())/1000,
+		float64(late[len(late)*99/100].Microseconds())/1000)
 }
 
 // logHist logs count and mean of histograms (to see where time goes).

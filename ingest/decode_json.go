@@ -93,7 +93,7 @@ func (p *jsonParser) top(site, asset string) ([]Reading, error) {
 			if !validCodeBytes(g) {
 				return reject(ReasonBadID, "gateway "+strconv.Quote(clip(string(g))))
 			}
-			gateway = string(g)
+			gateway = p.d.name(g)
 		case "seq":
 			n, err := p.num()
 			if err != nil {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 )
@@ -12,7 +13,9 @@ func (d *Decoder) DecodeLineProtocol(site, asset string, payload []byte, now tim
 		return nil, err
 	}
 	p := lpParser{b: payload, d: d, now: now}
-	return p.parse(site, asset, len(payload)/12+1)
+	// Each field has an '=' (tags have one too): room for all of them, so
+	// the metrics slice never grows while parsing.
+	return p.parse(site, asset, bytes.Count(payload, []byte{'='})+1)
 }
 
 type lpParser struct {
@@ -28,16 +31,20 @@ func (p *lpParser) bad(detail string) error {
 }
 
 func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
-	lines := sizeHint/8 + 1
+	lines := bytes.Count(p.b, []byte{'\n'}) + 1
 	type lineSpan struct {
 		span
 		gw string
 	}
+	var spanBuf [8]lineSpan // most payloads have a few lines: no allocation
 	var (
 		ms    = make([]Metric, 0, sizeHint)
-		spans = make([]lineSpan, 0, lines)
+		spans = spanBuf[:0]
 		any   bool
 	)
+	if lines > len(spanBuf) {
+		spans = make([]lineSpan, 0, lines)
+	}
 	b := p.b
 	for p.i < len(b) {
 		p.line++

@@ -66,7 +66,9 @@ type Config struct {
 	// busy (default 50ms). When a writer is idle and no message is waiting,
 	// a batch is written at once, so latency stays low at low load.
 	BatchWait time.Duration
-	// MaxConcurrentWrites is how many batches are written at once (default 2).
+	// MaxConcurrentWrites is how many batches are written at once (default
+	// 2). Up to 4 times as many written batches may wait for a slow write
+	// before them to be acknowledged in order.
 	MaxConcurrentWrites int
 	// MaxInFlight is how many received messages may wait for decoding
 	// before delivery blocks (default 10000). Keep the broker's in-flight
@@ -246,7 +248,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.log.Info("ingest running", "topic_root", p.cfg.TopicRoot, "batch_size", p.cfg.BatchSize)
 
 	toWrite := make(chan *batch)
-	ordered := make(chan *batch, p.cfg.MaxConcurrentWrites+1)
+	// Batches are acknowledged in order. While one write is slow (InfluxDB
+	// stalls a request now and then), the other writers go on writing the
+	// batches behind it, up to 4 per writer, so that the slow one's end
+	// acknowledges all of them at once instead of starting their writes
+	// only then. This bounds the readings held to about
+	// (4*MaxConcurrentWrites+2)*BatchSize.
+	ordered := make(chan *batch, 4*p.cfg.MaxConcurrentWrites)
 	toConsume := make(chan []Reading, 16)
 	events := make(chan eventItem, 1024)
 
