@@ -22,12 +22,11 @@ import (
 // (the platform's auto orders are idempotent per asset and failure mode,
 // and nothing completes them during the run); the orders are scored with
 // pdm-sim's evaluation.
-func replayEvalScenario(t testing.TB, interval time.Duration, opts predict.Options) eval.Report {
+func replayEvalScenario(t testing.TB, now time.Time, interval time.Duration, opts predict.Options) eval.Report {
 	t.Helper()
 	yml, err := simulators.BuiltinScenario("eval")
 	require.NoError(t, err)
 	yml = regexp.MustCompile(`(?m)^interval: .*$`).ReplaceAll(yml, []byte("interval: "+interval.String()))
-	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	s, err := simulators.ParseScenario(yml, now)
 	require.NoError(t, err)
 	end, ok := s.End()
@@ -81,7 +80,7 @@ func replayEvalScenario(t testing.TB, interval time.Duration, opts predict.Optio
 // caught at least 24 h ahead, no false alarm, no duplicate, and the
 // remaining life at order time within bounds per degradation.
 func TestEvalScenarioOffline(t *testing.T) {
-	r := replayEvalScenario(t, 30*time.Minute, predict.Options{})
+	r := replayEvalScenario(t, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 30*time.Minute, predict.Options{})
 	targets := eval.DefaultTargets()
 	t.Logf("offline evaluation (30 min sampling):\n%s", r.Markdown(targets))
 	pass, miss := r.Pass(targets)

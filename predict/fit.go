@@ -63,6 +63,10 @@ type FitOptions struct {
 	// significant (see Fit); it is still fitted as the evidence of
 	// acceleration that the exponential model needs.
 	NoQuadratic bool
+	// AccelMinT is the least t statistic of the quadratic's curvature,
+	// shrunk for autocorrelated residuals, for the window to count as
+	// accelerating (default 2.5; the unshrunk one must reach MinT too).
+	AccelMinT float64
 	// KneeMargin is how much lower (better) the knee candidate's AIC must
 	// be than the best accelerating model's for the window to be read as
 	// the onset of linear wear (default 4).
@@ -81,6 +85,9 @@ func (o FitOptions) withDefaults() FitOptions {
 	}
 	if o.MinT <= 0 {
 		o.MinT = 3
+	}
+	if o.AccelMinT <= 0 {
+		o.AccelMinT = 2.5
 	}
 	if o.KneeMargin <= 0 {
 		o.KneeMargin = 4
@@ -122,8 +129,8 @@ type Result struct {
 // positive values and limit) and quadratic (y = a + b·t + c·t²). The two
 // accelerating models compete only when acceleration stands out: the
 // quadratic's curvature points towards the limit with a t statistic of at
-// least MinT after shrinking it for the lag-1 autocorrelation of its
-// residuals (slow wander is not acceleration). Choice: the lowest AIC =
+// least MinT, and of at least AccelMinT after shrinking it for the lag-1
+// autocorrelation of its residuals (slow wander is not acceleration). Choice: the lowest AIC =
 // n·ln(SSE/n) + 2k with SSE in the original units (k = 2 or 3
 // parameters); on a tie the earlier candidate (linear) wins. When an
 // accelerating model wins, the knee candidate (ModelKnee: flat or slow,
@@ -224,10 +231,10 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	}
 	// Acceleration must stand out of the noise before an accelerating
 	// model may compete: the quadratic's curvature towards the limit,
-	// with a t statistic of at least MinT after allowing for residuals
-	// that wander together (autoShrink).
+	// with a t statistic of at least MinT, and of AccelMinT after
+	// allowing for residuals that wander together (autoShrink).
 	quad, qerr := fitModel(ModelQuadratic, xs, ys)
-	accel := qerr == nil && quad.c*dir > 0 && quad.tC*autoShrink(xs, ys, quad) >= o.MinT
+	accel := qerr == nil && quad.c*dir > 0 && quad.tC >= o.MinT && quad.tC*autoShrink(xs, ys, quad) >= o.AccelMinT
 	positive := true
 	for _, y := range ys {
 		if y <= 0 {
