@@ -6,7 +6,8 @@
 # protocol over HTTP, 5,000 lines a request) of the same machine in the same
 # run. Writes bench/ingest.md. Needs the services (deploy/local/services.sh
 # up) and their env (eval "$(deploy/local/services.sh env)").
-# PDM_BENCH_READINGS sets the readings per end-to-end case (default 200000).
+# PDM_BENCH_READINGS sets the readings per end-to-end case with 1 reading a
+# message (default 200000); the cases with 50 a message use five times as many.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PDM_BENCH_READINGS=${PDM_BENCH_READINGS:-200000}
@@ -30,7 +31,7 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 {
 	echo "# Ingest benchmarks"
 	echo
-	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) (load average before: $load0) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), broker and InfluxDB on the same machine; ${PDM_BENCH_READINGS} readings per end-to-end case, 10 metrics a reading. Produced by \`scripts/bench-ingest.sh\`."
+	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) (load average before: $load0) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), broker and InfluxDB on the same machine; ${PDM_BENCH_READINGS} readings per end-to-end case with 1 reading a message and $((PDM_BENCH_READINGS * 5)) with 50 (so that the drain lasts long enough to be a sustained rate), 10 metrics a reading. Produced by \`scripts/bench-ingest.sh\`."
 	echo
 	echo "## End to end (MQTT QoS 1 -> decoded -> InfluxDB -> acknowledged)"
 	echo
