@@ -439,12 +439,14 @@ func logHist(b *testing.B, reg *prometheus.Registry, names ...string) {
 	}
 }
 
-// benchConfig is the pipeline's default configuration, or the batch size
-// and writers PDM_BENCH_BATCH and PDM_BENCH_WRITERS say (to compare).
+// benchConfig is the pipeline's default configuration, or the batch size,
+// writers and batch wait PDM_BENCH_BATCH, PDM_BENCH_WRITERS and
+// PDM_BENCH_BATCH_WAIT say (to compare).
 func benchConfig() ingest.Config {
 	var c ingest.Config
 	c.BatchSize, _ = strconv.Atoi(os.Getenv("PDM_BENCH_BATCH"))
 	c.MaxConcurrentWrites, _ = strconv.Atoi(os.Getenv("PDM_BENCH_WRITERS"))
+	c.BatchWait, _ = time.ParseDuration(os.Getenv("PDM_BENCH_BATCH_WAIT"))
 	return c
 }
 
