@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"fmt"
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"maps"
 	"math"
 	"os"
@@ -235,7 +236,7 @@ func (c *latencyCollector) HandleEvent(context.Context, ingest.Event) error { re
 // to InfluxDB (acknowledged) with a backlog waiting in the broker, then
 // publish-to-durable latency at half that rate.
 func BenchmarkEndToEnd(b *testing.B) {
-	mq := startPrivateMosquitto(b)
+	mq := servicetest.StartMosquitto(b, "max_inflight_messages 5000")
 	iurl := influxURL(b)
 	for _, tc := range []struct {
 		name string

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"fmt"
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,12 +100,12 @@ func waitCount(t *testing.T, base, db string, want int, d time.Duration) {
 
 func TestFaultInfluxRestart(t *testing.T) {
 	t.Parallel()
-	inf := startPrivateInflux(t)
+	inf := servicetest.StartInfluxd(t)
 	db := newInfluxDB(t, inf.URL)
 	// A private broker too: while InfluxDB is down the broker must queue
 	// the whole backlog for the session (max_queued_messages 0); the
 	// shared one drops QoS 1 messages beyond its default 1000.
-	broker := startPrivateMosquitto(t).URL
+	broker := servicetest.StartMosquitto(t, "max_inflight_messages 5000").URL
 	root := "test/" + randID() + "/pdm/v1"
 	// The broker's in-flight window (5000) is larger than what the
 	// pipeline queues (MaxInFlight 500), so during the outage delivery
@@ -138,7 +139,7 @@ func TestFaultInfluxRestart(t *testing.T) {
 
 func TestFaultBrokerRestart(t *testing.T) {
 	t.Parallel()
-	mq := startPrivateMosquitto(t)
+	mq := servicetest.StartMosquitto(t, "max_inflight_messages 5000")
 	iurl := influxURL(t)
 	db := newInfluxDB(t, iurl)
 	root := "test/" + randID() + "/pdm/v1"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"log/slog"
 	"os"
 	"strings"
@@ -279,7 +280,7 @@ func TestPipelineFailsWhenBrokerUnreachable(t *testing.T) {
 	iurl := influxURL(t)
 	w, err := influx.New(influx.Config{URL: iurl, Bucket: "unused"})
 	require.NoError(t, err)
-	src, err := mqtt.New(mqtt.Config{URL: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), ClientID: "nobody-" + randID(),
+	src, err := mqtt.New(mqtt.Config{URL: fmt.Sprintf("tcp://127.0.0.1:%d", servicetest.FreePort(t)), ClientID: "nobody-" + randID(),
 		Topics: ingest.Subscriptions("pdm/v1", ""), ConnectTimeout: 2 * time.Second}, nil)
 	require.NoError(t, err)
 	p, err := ingest.NewPipeline(ingest.Config{}, ingest.Deps{Source: src, Writer: w})

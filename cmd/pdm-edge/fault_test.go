@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,7 +107,7 @@ func (r *recorder) checkFIFO(t *testing.T) map[string]map[int64]bool {
 }
 
 type rig struct {
-	broker  *broker
+	broker  *servicetest.Mosquitto
 	influx  string
 	db      string
 	root    string
@@ -122,10 +123,10 @@ type rig struct {
 // Mosquitto → the platform's ingest pipeline → InfluxDB.
 func newRig(t *testing.T, queueBytes int64) *rig {
 	t.Helper()
-	r := &rig{broker: startBroker(t), influx: influxURL(t), root: "test/" + randID() + "/pdm/v1"}
+	r := &rig{broker: servicetest.StartMosquitto(t, "max_inflight_messages 1000"), influx: influxURL(t), root: "test/" + randID() + "/pdm/v1"}
 	r.db = newInfluxDB(t, r.influx)
-	startIngest(t, r.broker.url(), r.influx, r.db, r.root)
-	r.rec = startRecorder(t, r.broker.url(), r.root)
+	startIngest(t, r.broker.URL, r.influx, r.db, r.root)
+	r.rec = startRecorder(t, r.broker.URL, r.root)
 
 	start := time.Now().Add(-24 * time.Hour)
 	var models []*simulators.Model
@@ -144,7 +145,7 @@ func newRig(t *testing.T, queueBytes int64) *rig {
 	r.queue = filepath.Join(dir, "queue.db")
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "gateway: gw-fault\nsite: site-f\ntopic_root: %s\nstatus_interval: 500ms\n", r.root)
-	fmt.Fprintf(&sb, "uplink:\n  url: %s\n  client_id: edge-%s\n  max_reconnect: 300ms\n", r.broker.url(), randID())
+	fmt.Fprintf(&sb, "uplink:\n  url: %s\n  client_id: edge-%s\n  max_reconnect: 300ms\n", r.broker.URL, randID())
 	fmt.Fprintf(&sb, "queue:\n  path: %s\n  max_bytes: %d\n  drain: fifo\n  batch: 50\n", r.queue, queueBytes)
 	fmt.Fprintf(&sb, "sources:\n  modbus:\n    - name: sim\n      url: %s\n      unit_id: 1\n      poll_interval: 50ms\n      registers:\n", dev.URL())
 	for _, g := range regs {
@@ -153,7 +154,7 @@ func newRig(t *testing.T, queueBytes int64) *rig {
 	r.config = filepath.Join(dir, "edge.yaml")
 	require.NoError(t, os.WriteFile(r.config, []byte(sb.String()), 0o600))
 	r.bin = buildAgent(t)
-	r.metrics = freePort(t)
+	r.metrics = servicetest.FreePort(t)
 	return r
 }
 
@@ -187,7 +188,7 @@ func TestFaultBrokerOutageAndSIGKILL(t *testing.T) {
 	waitFor(t, 30*time.Second, "readings flowing into InfluxDB", func() bool { return r.influxCount(t) >= 20 })
 
 	t.Log("data flowing; stopping the broker")
-	r.broker.stop()
+	r.broker.Stop()
 	waitMetric(t, a, "pdm_edge_uplink_connected", func(v float64) bool { return v == 0 })
 	waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v >= 40 })
 	t.Log("SIGKILL the agent during the outage")
@@ -197,7 +198,7 @@ func TestFaultBrokerOutageAndSIGKILL(t *testing.T) {
 	before := waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v >= 40 })
 	waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v >= before+20 })
 	t.Log("restoring the broker")
-	r.broker.start()
+	r.broker.Start()
 
 	// Data keeps flowing for a moment after the restore, then the device
 	// goes quiet so the count is final.
@@ -242,7 +243,7 @@ func TestFaultSmallQueueDropsOldest(t *testing.T) {
 	a := r.agent(t)
 	waitFor(t, 30*time.Second, "readings flowing into InfluxDB", func() bool { return r.influxCount(t) >= 10 })
 
-	r.broker.stop()
+	r.broker.Stop()
 	waitMetric(t, a, "pdm_edge_uplink_connected", func(v float64) bool { return v == 0 })
 	sent, err := a.metric("pdm_edge_items_sent_total")
 	require.NoError(t, err)
@@ -264,7 +265,7 @@ func TestFaultSmallQueueDropsOldest(t *testing.T) {
 		"every reading is sent, kept or counted as dropped")
 
 	require.NoError(t, r.dev.Stop()) // no new readings: the count is final
-	r.broker.start()
+	r.broker.Start()
 	a = r.agent(t)
 	waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v == 0 })
 	waitFor(t, 10*time.Second, "status reporting the drops", func() bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -28,7 +29,7 @@ func TestReloadOnSIGHUPAndLastWill(t *testing.T) {
 	good := fmt.Sprintf("gateway: gw-h\nsite: site-h\ntopic_root: %s\nstatus_interval: 200ms\nuplink:\n  url: %s\n  client_id: edge-h-%s\nqueue:\n  path: %s\n",
 		root, brokerURL, randID(), filepath.Join(dir, "q.db"))
 	require.NoError(t, os.WriteFile(cfgPath, []byte(good), 0o600))
-	a := startAgentProc(t, buildAgent(t), cfgPath, freePort(t))
+	a := startAgentProc(t, buildAgent(t), cfgPath, servicetest.FreePort(t))
 	waitFor(t, 10*time.Second, "online status", func() bool { return rec.lastStatus().State == "online" })
 
 	require.NoError(t, os.WriteFile(cfgPath, []byte(good+"rules:\n  deadband:\n    - {metric: Bad, band: 1}\n"), 0o600))

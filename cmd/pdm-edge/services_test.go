@@ -62,14 +62,6 @@ func sharedMQTT(t testing.TB) string {
 	return u
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -79,60 +71,6 @@ func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// broker is a private Mosquitto with persistence that a test may stop.
-type broker struct {
-	t    testing.TB
-	bin  string
-	conf string
-	port int
-	cmd  *exec.Cmd
-}
-
-func startBroker(t testing.TB) *broker {
-	t.Helper()
-	bin := envOr("PDM_MOSQUITTO_BIN", "/usr/sbin/mosquitto")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("Mosquitto binary (PDM_MOSQUITTO_BIN=%s) not found: %v", bin, err)
-	}
-	dir := t.TempDir()
-	b := &broker{t: t, bin: bin, port: freePort(t), conf: filepath.Join(dir, "mosquitto.conf")}
-	// "user root" keeps privileges when the test runs as root (Mosquitto
-	// would drop to its own user, which cannot write to our temp dir); it
-	// has no effect for other users.
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"+
-		"max_queued_messages 1000000\nmax_inflight_messages 1000\nlog_dest none\nuser root\n", b.port, dir)
-	require.NoError(t, os.WriteFile(b.conf, []byte(conf), 0o600))
-	b.start()
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *broker) url() string { return fmt.Sprintf("tcp://127.0.0.1:%d", b.port) }
-
-func (b *broker) start() {
-	b.t.Helper()
-	b.cmd = exec.Command(b.bin, "-c", b.conf)
-	require.NoError(b.t, b.cmd.Start())
-	waitFor(b.t, 10*time.Second, "private Mosquitto to listen", func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", b.port), 200*time.Millisecond)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
-}
-
-// stop stops the broker cleanly (it saves its persistence file).
-func (b *broker) stop() {
-	if b.cmd == nil {
-		return
-	}
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	_ = b.cmd.Wait()
-	b.cmd = nil
 }
 
 func influxURL(t testing.TB) string {

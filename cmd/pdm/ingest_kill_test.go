@@ -3,8 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,7 +29,7 @@ import (
 func TestIngestSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	broker := startKillTestBroker(t)
+	broker := servicetest.StartMosquitto(t, "max_inflight_messages 1000").URL
 	bin := filepath.Join(t.TempDir(), "pdm")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/pdm: %v\n%s", err, out)
@@ -141,37 +140,4 @@ func influxCount(base, db string) (int, error) {
 		return 0, nil
 	}
 	return int(out.Results[0].Series[0].Values[0][1].(float64)), nil
-}
-
-// startKillTestBroker runs a private Mosquitto with persistence on a free
-// port and returns its URL.
-func startKillTestBroker(t *testing.T) string {
-	t.Helper()
-	bin := getenvDefault("PDM_MOSQUITTO_BIN", "/usr/sbin/mosquitto")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "mosquitto.conf")
-	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nmax_queued_messages 0\nmax_inflight_messages 1000\n", port, dir)
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("Mosquitto (private, %s): %v", bin, err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	eventually(t, 10*time.Second, "private Mosquitto", func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return fmt.Sprintf("tcp://127.0.0.1:%d", port)
 }

@@ -1,0 +1,199 @@
+// Package servicetest starts private instances of the services that
+// deploy/local/services.sh runs (Mosquitto, InfluxDB 1.8), each on free
+// loopback ports with its files in the test's temporary directory, so that
+// fault tests can stop and restart them without touching the shared ones
+// other tests use. A missing binary fails the test, naming it; it never
+// skips.
+package servicetest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback TCP port nothing listens on right now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func binary(t testing.TB, env, def, name string) string {
+	t.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		bin = def
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s binary not found at %s (set %s; deploy/local/services.sh up installs it): %v", name, bin, env, err)
+	}
+	return bin
+}
+
+// waitUntil polls ok every 50 ms until it holds or d passes.
+func waitUntil(t testing.TB, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stopProcess asks cmd to stop (SIGTERM: both services save their state)
+// and kills it when it has not exited within grace.
+func stopProcess(cmd *exec.Cmd, grace time.Duration) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Mosquitto is a private broker with persistence: what it queued for a
+// persistent session survives Stop and Start.
+type Mosquitto struct {
+	t    testing.TB
+	bin  string
+	conf string
+	cmd  *exec.Cmd
+	// Port and URL (tcp://127.0.0.1:Port) of its listener.
+	Port int
+	URL  string
+}
+
+// StartMosquitto starts a broker ($PDM_MOSQUITTO_BIN, default
+// /usr/sbin/mosquitto) that keeps any number of queued messages; extra
+// lines are appended to its configuration (e.g. "max_inflight_messages
+// 1000"). It is stopped when the test ends.
+func StartMosquitto(t testing.TB, extra ...string) *Mosquitto {
+	t.Helper()
+	m := &Mosquitto{t: t, bin: binary(t, "PDM_MOSQUITTO_BIN", "/usr/sbin/mosquitto", "Mosquitto"), Port: FreePort(t)}
+	m.URL = fmt.Sprintf("tcp://127.0.0.1:%d", m.Port)
+	dir := t.TempDir()
+	m.conf = filepath.Join(dir, "mosquitto.conf")
+	// "user root" keeps privileges when the test runs as root (Mosquitto
+	// would drop to its own user, which cannot write to the temp dir); it
+	// has no effect for other users.
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"+
+		"autosave_interval 1\nmax_queued_messages 0\nlog_dest none\nuser root\n%s\n", m.Port, dir, strings.Join(extra, "\n"))
+	if err := os.WriteFile(m.conf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.Start()
+	t.Cleanup(m.Stop)
+	return m
+}
+
+// Start starts the broker again (after Stop) and waits until it listens.
+func (m *Mosquitto) Start() {
+	m.t.Helper()
+	m.cmd = exec.Command(m.bin, "-c", m.conf)
+	m.cmd.Stdout, m.cmd.Stderr = io.Discard, io.Discard
+	if err := m.cmd.Start(); err != nil {
+		m.t.Fatalf("Mosquitto (private): start: %v", err)
+	}
+	waitUntil(m.t, 10*time.Second, "the private Mosquitto to listen", func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", m.Port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+// Stop stops the broker cleanly (it saves its persistent state).
+func (m *Mosquitto) Stop() {
+	stopProcess(m.cmd, 10*time.Second)
+	m.cmd = nil
+}
+
+// Influxd is a private InfluxDB 1.8 server with Flux enabled.
+type Influxd struct {
+	t    testing.TB
+	bin  string
+	conf string
+	cmd  *exec.Cmd
+	// URL of its HTTP API.
+	URL string
+}
+
+// StartInfluxd starts influxd ($PDM_INFLUXD_BIN, default the services
+// script's cache) and waits until it answers /ping. It is stopped when the
+// test ends.
+func StartInfluxd(t testing.TB) *Influxd {
+	t.Helper()
+	home, _ := os.UserHomeDir()
+	p := &Influxd{t: t, bin: binary(t, "PDM_INFLUXD_BIN", filepath.Join(home, ".cache/pdm/influxdb-1.8.10/bin/influxd"), "InfluxDB")}
+	dir := t.TempDir()
+	port, rpc := FreePort(t), FreePort(t)
+	p.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	p.conf = filepath.Join(dir, "influxdb.conf")
+	conf := fmt.Sprintf(`reporting-disabled = true
+bind-address = "127.0.0.1:%d"
+[meta]
+  dir = "%s/meta"
+[data]
+  dir = "%s/data"
+  wal-dir = "%s/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:%d"
+  flux-enabled = true
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+`, rpc, dir, dir, dir, port)
+	if err := os.WriteFile(p.conf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Start starts influxd again (after Stop) and waits until it answers.
+func (p *Influxd) Start() {
+	p.t.Helper()
+	p.cmd = exec.Command(p.bin, "run", "-config", p.conf)
+	p.cmd.Stdout, p.cmd.Stderr = io.Discard, io.Discard
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatalf("InfluxDB (private): start: %v", err)
+	}
+	waitUntil(p.t, 30*time.Second, "the private InfluxDB to answer", func() bool {
+		resp, err := http.Get(p.URL + "/ping")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+}
+
+// Stop stops influxd cleanly.
+func (p *Influxd) Stop() {
+	stopProcess(p.cmd, 15*time.Second)
+	p.cmd = nil
+}
