@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"fmt"
-	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"maps"
 	"math"
 	"os"
@@ -21,6 +20,7 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/ingest/influx"
 )

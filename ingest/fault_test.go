@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"fmt"
-	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"github.com/openpdm/pdm/ingest"
 )
 

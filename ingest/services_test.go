@@ -10,11 +10,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 )
 
 // Helpers for tests against the real services (see HELPERS.md): a missing
@@ -48,16 +49,7 @@ func mqttURL(t testing.TB) string {
 	return u
 }
 
-func influxURL(t testing.TB) string {
-	t.Helper()
-	u := envOr("PDM_INFLUX_URL", "http://127.0.0.1:8086")
-	resp, err := http.Get(u + "/ping")
-	if err != nil {
-		t.Fatalf("InfluxDB is not reachable at %s (start it: deploy/local/services.sh up): %v", u, err)
-	}
-	resp.Body.Close()
-	return u
-}
+func influxURL(t testing.TB) string { return servicetest.InfluxURL(t) }
 
 // influxQuery runs an InfluxQL statement and returns the decoded response.
 func influxQuery(t testing.TB, base, db, q string) map[string]any {
@@ -83,28 +75,7 @@ func influxQuery(t testing.TB, base, db, q string) map[string]any {
 }
 
 // newInfluxDB creates a database of its own for the test and drops it after.
-func newInfluxDB(t testing.TB, base string) string {
-	t.Helper()
-	db := "pdm_t_" + randID()
-	// CREATE DATABASE on the shared server has been seen not to stick while
-	// many tests create and drop theirs: create until a probe write works.
-	waitFor(t, 10*time.Second, "InfluxDB database "+db, func() bool {
-		influxQuery(t, base, "", "CREATE DATABASE "+db)
-		resp, err := http.Post(base+"/write?db="+db, "text/plain", strings.NewReader("probe v=1 1\n"))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusNoContent
-	})
-	t.Cleanup(func() {
-		v := url.Values{"q": {"DROP DATABASE " + db}}
-		if resp, err := http.PostForm(base+"/query", v); err == nil {
-			resp.Body.Close()
-		}
-	})
-	return db
-}
+func newInfluxDB(t testing.TB, base string) string { return servicetest.InfluxDatabase(t, base) }
 
 // countPoints returns the number of points (readings) of field in db.
 func countPoints(t testing.TB, base, db, field string) int {

@@ -2,15 +2,10 @@ package predict
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/http"
-	"net/url"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/ingest/influx"
 	"github.com/openpdm/pdm/rules"
@@ -22,41 +17,8 @@ import (
 // test naming InfluxDB.
 func influxDB(t *testing.T) *influx.Client {
 	t.Helper()
-	base := os.Getenv("PDM_INFLUX_URL")
-	if base == "" {
-		base = "http://127.0.0.1:8086"
-	}
-	resp, err := http.Get(base + "/ping")
-	if err != nil {
-		t.Fatalf("InfluxDB is not reachable at %s: %v", base, err)
-	}
-	resp.Body.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	db := "pdm_t_" + hex.EncodeToString(b)
-	q := func(s string) {
-		resp, err := http.PostForm(base+"/query", url.Values{"q": {s}})
-		if err != nil {
-			t.Fatalf("InfluxDB: %s: %v", s, err)
-		}
-		resp.Body.Close()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		q("CREATE DATABASE " + db)
-		resp, err := http.Post(base+"/write?db="+db, "text/plain", strings.NewReader("probe v=1 1\n"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("InfluxDB: could not create database %s", db)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Cleanup(func() { q("DROP DATABASE " + db) })
+	base := servicetest.InfluxURL(t)
+	db := servicetest.InfluxDatabase(t, base)
 	c, err := influx.New(influx.Config{URL: base, Bucket: db})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)

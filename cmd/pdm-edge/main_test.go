@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 )
 
 // TestReloadOnSIGHUPAndLastWill runs pdm-edge as a process against the

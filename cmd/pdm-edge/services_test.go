@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/ingest/influx"
 	ingestmqtt "github.com/openpdm/pdm/ingest/mqtt"
@@ -73,16 +74,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 	}
 }
 
-func influxURL(t testing.TB) string {
-	t.Helper()
-	u := envOr("PDM_INFLUX_URL", "http://127.0.0.1:8086")
-	resp, err := http.Get(u + "/ping")
-	if err != nil {
-		t.Fatalf("InfluxDB is not reachable at %s (PDM_INFLUX_URL): %v", u, err)
-	}
-	resp.Body.Close()
-	return u
-}
+func influxURL(t testing.TB) string { return servicetest.InfluxURL(t) }
 
 func influxQuery(base, db, q string) (map[string]any, error) {
 	v := url.Values{"q": {q}}
@@ -102,14 +94,7 @@ func influxQuery(base, db, q string) (map[string]any, error) {
 	return out, json.Unmarshal(body, &out)
 }
 
-func newInfluxDB(t testing.TB, base string) string {
-	t.Helper()
-	db := "pdm_t_" + randID()
-	_, err := influxQuery(base, "", "CREATE DATABASE "+db)
-	require.NoError(t, err, "InfluxDB: create database")
-	t.Cleanup(func() { _, _ = influxQuery(base, "", "DROP DATABASE "+db) })
-	return db
-}
+func newInfluxDB(t testing.TB, base string) string { return servicetest.InfluxDatabase(t, base) }
 
 // influxTimes returns, per asset, the timestamps (ms) stored for field.
 func influxTimes(t testing.TB, base, db, field string) map[string][]int64 {

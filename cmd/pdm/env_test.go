@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 )
 
 // testEnv is one test's private slice of the real services: its own
@@ -53,7 +52,6 @@ func newTestEnv(t testing.TB) *testEnv {
 		InfluxURL: getenvDefault("PDM_INFLUX_URL", "http://127.0.0.1:8086"),
 		MQTTURL:   getenvDefault("PDM_MQTT_URL", "tcp://127.0.0.1:1883"),
 		TopicRoot: "test/" + id + "/pdm/v1",
-		Bucket:    "pdm_t_" + id,
 		ID:        id,
 	}
 
@@ -100,64 +98,8 @@ func newTestEnv(t testing.TB) *testEnv {
 	conn.Close()
 
 	// InfluxDB: a fresh database, dropped afterwards.
-	// Under many tests creating and dropping databases at once, InfluxDB
-	// 1.8 now and then loses a CREATE DATABASE: create until a probe
-	// point (in a measurement of its own) is accepted.
-	for {
-		err := influxQuery(ctx, e.InfluxURL, "CREATE DATABASE "+e.Bucket)
-		if err == nil {
-			err = influxProbe(ctx, e.InfluxURL, e.Bucket)
-			if err == nil {
-				break
-			}
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("InfluxDB not usable at %s (run deploy/local/services.sh up): %v", e.InfluxURL, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := influxQuery(ctx, e.InfluxURL, "DROP DATABASE "+e.Bucket); err != nil {
-			t.Logf("cleanup: %v", err)
-		}
-	})
+	e.Bucket = servicetest.InfluxDatabase(t, servicetest.InfluxURL(t))
 	return e
-}
-
-func influxQuery(ctx context.Context, base, q string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/query", strings.NewReader(url.Values{"q": {q}}.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("influx query %q: %s", q, resp.Status)
-	}
-	return nil
-}
-
-// influxProbe writes one point to measurement "probe" of db.
-func influxProbe(ctx context.Context, base, db string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/write?db="+url.QueryEscape(db), strings.NewReader("probe v=1"))
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("probe write to %s: %s", db, resp.Status)
-	}
-	return nil
 }
 
 // getenv returns a getenv func that answers from m first, then the real

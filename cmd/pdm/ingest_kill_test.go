@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"github.com/openpdm/pdm/ingest"
 )
 

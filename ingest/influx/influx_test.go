@@ -2,60 +2,20 @@ package influx
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/http"
-	"net/url"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/openpdm/pdm/deploy/local/servicetest"
 	"github.com/openpdm/pdm/ingest"
 )
 
 func testClient(t *testing.T) *Client {
 	t.Helper()
-	base := os.Getenv("PDM_INFLUX_URL")
-	if base == "" {
-		base = "http://127.0.0.1:8086"
-	}
-	resp, err := http.Get(base + "/ping")
-	if err != nil {
-		t.Fatalf("InfluxDB is not reachable at %s: %v", base, err)
-	}
-	resp.Body.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	db := "pdm_t_" + hex.EncodeToString(b)
-	q := func(s string) {
-		resp, err := http.PostForm(base+"/query", url.Values{"q": {s}})
-		if err != nil {
-			t.Fatalf("InfluxDB: %s: %v", s, err)
-		}
-		resp.Body.Close()
-	}
-	// CREATE DATABASE on the shared server has been seen not to stick while
-	// many tests create and drop theirs: create until a probe write works.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		q("CREATE DATABASE " + db)
-		resp, err := http.Post(base+"/write?db="+db, "text/plain", strings.NewReader("probe v=1 1\n"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("InfluxDB: could not create database %s", db)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Cleanup(func() { q("DROP DATABASE " + db) })
+	base := servicetest.InfluxURL(t)
+	db := servicetest.InfluxDatabase(t, base)
 	c, err := New(Config{URL: base, Bucket: db})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)

@@ -7,10 +7,13 @@
 package servicetest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,4 +199,61 @@ func (p *Influxd) Start() {
 func (p *Influxd) Stop() {
 	stopProcess(p.cmd, 15*time.Second)
 	p.cmd = nil
+}
+
+// InfluxURL returns the shared InfluxDB's URL (PDM_INFLUX_URL, default the
+// services script's) and fails the test, naming InfluxDB, when it does not
+// answer.
+func InfluxURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("PDM_INFLUX_URL")
+	if u == "" {
+		u = "http://127.0.0.1:8086"
+	}
+	resp, err := http.Get(u + "/ping")
+	if err != nil {
+		t.Fatalf("InfluxDB is not reachable at %s (start it: deploy/local/services.sh up): %v", u, err)
+	}
+	resp.Body.Close()
+	return u
+}
+
+// InfluxDatabase creates a database of the test's own on the InfluxDB at
+// base and drops it when the test ends. Under many tests creating and
+// dropping databases at once, InfluxDB 1.8 now and then loses a CREATE
+// DATABASE, so it creates until a probe point (measurement "probe") is
+// accepted.
+func InfluxDatabase(t testing.TB, base string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	db := "pdm_t_" + hex.EncodeToString(b)
+	query := func(q string) error {
+		resp, err := http.PostForm(base+"/query", url.Values{"q": {q}})
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("%s: %s", q, resp.Status)
+		}
+		return nil
+	}
+	waitUntil(t, 10*time.Second, "InfluxDB database "+db, func() bool {
+		if query("CREATE DATABASE "+db) != nil {
+			return false
+		}
+		resp, err := http.Post(base+"/write?db="+db, "text/plain", strings.NewReader("probe v=1 1\n"))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNoContent
+	})
+	t.Cleanup(func() {
+		if err := query("DROP DATABASE " + db); err != nil {
+			t.Logf("InfluxDB: drop %s: %v", db, err)
+		}
+	})
+	return db
 }
