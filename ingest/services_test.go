@@ -1,12 +1,9 @@
 package ingest_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,26 +25,9 @@ func envOr(k, def string) string {
 	return def
 }
 
-func randID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randID() string { return servicetest.RandomID() }
 
-func mqttURL(t testing.TB) string {
-	t.Helper()
-	u := envOr("PDM_MQTT_URL", "tcp://127.0.0.1:1883")
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatalf("Mosquitto: bad PDM_MQTT_URL %q", u)
-	}
-	c, err := net.DialTimeout("tcp", pu.Host, 2*time.Second)
-	if err != nil {
-		t.Fatalf("Mosquitto is not reachable at %s (start it: deploy/local/services.sh up): %v", u, err)
-	}
-	c.Close()
-	return u
-}
+func mqttURL(t testing.TB) string { return servicetest.MQTTURL(t) }
 
 func influxURL(t testing.TB) string { return servicetest.InfluxURL(t) }
 

@@ -3,13 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -40,28 +37,9 @@ func envOr(k, def string) string {
 	return def
 }
 
-func randID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randID() string { return servicetest.RandomID() }
 
-// sharedMQTT returns the shared Mosquitto's URL (PDM_MQTT_URL) and fails
-// the test naming it when it cannot be reached.
-func sharedMQTT(t testing.TB) string {
-	t.Helper()
-	u := envOr("PDM_MQTT_URL", "tcp://127.0.0.1:1883")
-	pu, err := url.Parse(u)
-	if err != nil {
-		t.Fatalf("Mosquitto: bad PDM_MQTT_URL %q", u)
-	}
-	c, err := net.DialTimeout("tcp", pu.Host, 2*time.Second)
-	if err != nil {
-		t.Fatalf("Mosquitto is not reachable at %s (PDM_MQTT_URL): %v", u, err)
-	}
-	c.Close()
-	return u
-}
+func sharedMQTT(t testing.TB) string { return servicetest.MQTTURL(t) }
 
 func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 	t.Helper()

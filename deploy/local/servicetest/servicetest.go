@@ -257,3 +257,32 @@ func InfluxDatabase(t testing.TB, base string) string {
 	})
 	return db
 }
+
+// MQTTURL returns the shared broker's URL (PDM_MQTT_URL, default the
+// services script's) and fails the test, naming Mosquitto, when nothing
+// accepts connections there.
+func MQTTURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("PDM_MQTT_URL")
+	if u == "" {
+		u = "tcp://127.0.0.1:1883"
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("Mosquitto: bad PDM_MQTT_URL %q", u)
+	}
+	c, err := net.DialTimeout("tcp", pu.Host, 2*time.Second)
+	if err != nil {
+		t.Fatalf("Mosquitto is not reachable at %s (start it: deploy/local/services.sh up): %v", u, err)
+	}
+	c.Close()
+	return u
+}
+
+// RandomID returns 12 random hex digits for names of the test's own
+// (databases, topic roots, client ids).
+func RandomID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
