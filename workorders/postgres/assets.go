@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -53,15 +54,12 @@ func (s *Store) GetSite(ctx context.Context, id string) (workorders.Site, error)
 // ListSites implements workorders.Store.
 func (s *Store) ListSites(ctx context.Context, p workorders.Page) ([]workorders.Site, string, error) {
 	var w where
-	if p.Cursor != "" {
-		t, id, err := parseTimeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(created_at, id) > (?, ?)", t, id)
+	ks := keyset{created: "created_at", key: "id"}
+	if err := ks.after(&w, p); err != nil {
+		return nil, "", err
 	}
 	lim := limitOf(p)
-	rows, err := s.pool.Query(ctx, `select `+siteCols+` from sites`+w.sql()+` order by created_at, id limit `+w.arg(lim+1), w.args...)
+	rows, err := s.pool.Query(ctx, `select `+siteCols+` from sites`+w.sql()+ks.orderLimit(&w, lim), w.args...)
 	if err != nil {
 		return nil, "", translate(err)
 	}
@@ -69,11 +67,7 @@ func (s *Store) ListSites(ctx context.Context, p workorders.Page) ([]workorders.
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	next := ""
-	if len(out) > lim {
-		out = out[:lim]
-		next = timeCursor(out[lim-1].CreatedAt, out[lim-1].ID)
-	}
+	out, next := cutPage(out, lim, func(v workorders.Site) (time.Time, string) { return v.CreatedAt, v.ID })
 	return out, next, nil
 }
 
@@ -157,16 +151,13 @@ func (s *Store) ListAssets(ctx context.Context, f workorders.AssetFilter) ([]wor
 	if f.Type != "" {
 		w.add("a.type = ?", f.Type)
 	}
-	if f.Page.Cursor != "" {
-		t, id, err := parseTimeCursor(f.Page.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(a.created_at, a.id) > (?, ?)", t, id)
+	ks := keyset{created: "a.created_at", key: "a.id"}
+	if err := ks.after(&w, f.Page); err != nil {
+		return nil, "", err
 	}
 	lim := limitOf(f.Page)
 	rows, err := s.pool.Query(ctx, `select `+assetCols+` from assets a join sites s on s.id = a.site_id`+w.sql()+
-		` order by a.created_at, a.id limit `+w.arg(lim+1), w.args...)
+		ks.orderLimit(&w, lim), w.args...)
 	if err != nil {
 		return nil, "", translate(err)
 	}
@@ -174,11 +165,7 @@ func (s *Store) ListAssets(ctx context.Context, f workorders.AssetFilter) ([]wor
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	next := ""
-	if len(out) > lim {
-		out = out[:lim]
-		next = timeCursor(out[lim-1].CreatedAt, out[lim-1].ID)
-	}
+	out, next := cutPage(out, lim, func(v workorders.Asset) (time.Time, string) { return v.CreatedAt, v.ID })
 	return out, next, nil
 }
 

@@ -172,16 +172,13 @@ func (s *Ops) EngineerByUser(ctx context.Context, userID string) (workorders.Eng
 // ListEngineers pages through engineers, newest first.
 func (s *Ops) ListEngineers(ctx context.Context, p workorders.Page) ([]workorders.Engineer, string, error) {
 	var w where
-	if p.Cursor != "" {
-		t, id, err := parseTimeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(e.created_at, e.id) < (?, ?)", t, id)
+	ks := keyset{created: "e.created_at", key: "e.id", desc: true}
+	if err := ks.after(&w, p); err != nil {
+		return nil, "", err
 	}
 	limit := limitOf(p)
 	rows, err := s.pool.Query(ctx, `select `+engineerCols+` from engineers e`+w.sql()+
-		fmt.Sprintf(` order by e.created_at desc, e.id desc limit %d`, limit+1), w.args...)
+		ks.orderLimit(&w, limit), w.args...)
 	if err != nil {
 		return nil, "", translateOps(err)
 	}
@@ -189,12 +186,7 @@ func (s *Ops) ListEngineers(ctx context.Context, p workorders.Page) ([]workorder
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[len(out)-1]
-		next = timeCursor(last.CreatedAt, last.ID)
-	}
+	out, next := cutPage(out, limit, func(v workorders.Engineer) (time.Time, string) { return v.CreatedAt, v.ID })
 	return out, next, nil
 }
 

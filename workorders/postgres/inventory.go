@@ -959,16 +959,13 @@ func (s *Ops) ListPurchaseRequests(ctx context.Context, f workorders.PurchaseFil
 		}
 		w.add(c.col+" = ?", c.v)
 	}
-	if f.Page.Cursor != "" {
-		t, id, err := parseTimeCursor(f.Page.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(r.created_at, r.id) < (?, ?)", t, id)
+	ks := keyset{created: "r.created_at", key: "r.id", desc: true}
+	if err := ks.after(&w, f.Page); err != nil {
+		return nil, "", err
 	}
 	limit := limitOf(f.Page)
 	rows, err := s.pool.Query(ctx, `select `+prCols+` from purchase_requests r join parts p on p.id = r.part_id`+w.sql()+
-		fmt.Sprintf(` order by r.created_at desc, r.id desc limit %d`, limit+1), w.args...)
+		ks.orderLimit(&w, limit), w.args...)
 	if err != nil {
 		return nil, "", translateOps(err)
 	}
@@ -976,12 +973,7 @@ func (s *Ops) ListPurchaseRequests(ctx context.Context, f workorders.PurchaseFil
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[len(out)-1]
-		next = timeCursor(last.CreatedAt, last.ID)
-	}
+	out, next := cutPage(out, limit, func(v workorders.PurchaseRequest) (time.Time, string) { return v.CreatedAt, v.ID })
 	return out, next, nil
 }
 

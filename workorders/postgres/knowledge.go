@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -49,16 +50,13 @@ func (s *Ops) ListArticles(ctx context.Context, failureMode string, p workorders
 	if failureMode != "" {
 		w.add("? = any(k.failure_modes)", failureMode)
 	}
-	if p.Cursor != "" {
-		t, id, err := parseTimeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(k.created_at, k.id) < (?, ?)", t, id)
+	ks := keyset{created: "k.created_at", key: "k.id", desc: true}
+	if err := ks.after(&w, p); err != nil {
+		return nil, "", err
 	}
 	limit := limitOf(p)
 	rows, err := s.pool.Query(ctx, `select `+articleCols+` from knowledge_articles k`+w.sql()+
-		fmt.Sprintf(` order by k.created_at desc, k.id desc limit %d`, limit+1), w.args...)
+		ks.orderLimit(&w, limit), w.args...)
 	if err != nil {
 		return nil, "", translateOps(err)
 	}
@@ -66,12 +64,7 @@ func (s *Ops) ListArticles(ctx context.Context, failureMode string, p workorders
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[len(out)-1]
-		next = timeCursor(last.CreatedAt, last.ID)
-	}
+	out, next := cutPage(out, limit, func(v workorders.Article) (time.Time, string) { return v.CreatedAt, v.ID })
 	return out, next, nil
 }
 

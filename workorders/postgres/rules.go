@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -70,15 +71,12 @@ func (s *Store) GetRule(ctx context.Context, id string) (rules.Rule, error) {
 // ListRules implements workorders.Store.
 func (s *Store) ListRules(ctx context.Context, p workorders.Page) ([]rules.Rule, string, error) {
 	var w where
-	if p.Cursor != "" {
-		t, id, err := parseTimeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(created_at, id) > (?, ?)", t, id)
+	ks := keyset{created: "created_at", key: "id"}
+	if err := ks.after(&w, p); err != nil {
+		return nil, "", err
 	}
 	lim := limitOf(p)
-	rows, err := s.pool.Query(ctx, `select `+ruleCols+` from rules`+w.sql()+` order by created_at, id limit `+w.arg(lim+1), w.args...)
+	rows, err := s.pool.Query(ctx, `select `+ruleCols+` from rules`+w.sql()+ks.orderLimit(&w, lim), w.args...)
 	if err != nil {
 		return nil, "", translate(err)
 	}
@@ -86,11 +84,7 @@ func (s *Store) ListRules(ctx context.Context, p workorders.Page) ([]rules.Rule,
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	next := ""
-	if len(out) > lim {
-		out = out[:lim]
-		next = timeCursor(out[lim-1].CreatedAt, out[lim-1].ID)
-	}
+	out, next := cutPage(out, lim, func(v rules.Rule) (time.Time, string) { return v.CreatedAt, v.ID })
 	return out, next, nil
 }
 

@@ -88,16 +88,13 @@ func (s *Ops) GetSchedule(ctx context.Context, id string) (workorders.Schedule, 
 // ListSchedules pages through schedules, newest first.
 func (s *Ops) ListSchedules(ctx context.Context, p workorders.Page) ([]workorders.Schedule, string, error) {
 	var w where
-	if p.Cursor != "" {
-		t, id, err := parseTimeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(m.created_at, m.id) < (?, ?)", t, id)
+	ks := keyset{created: "m.created_at", key: "m.id", desc: true}
+	if err := ks.after(&w, p); err != nil {
+		return nil, "", err
 	}
 	limit := limitOf(p)
 	rows, err := s.pool.Query(ctx, `select `+scheduleCols+` from maintenance_schedules m`+w.sql()+
-		fmt.Sprintf(` order by m.created_at desc, m.id desc limit %d`, limit+1), w.args...)
+		ks.orderLimit(&w, limit), w.args...)
 	if err != nil {
 		return nil, "", translateOps(err)
 	}
@@ -105,12 +102,7 @@ func (s *Ops) ListSchedules(ctx context.Context, p workorders.Page) ([]workorder
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[len(out)-1]
-		next = timeCursor(last.CreatedAt, last.ID)
-	}
+	out, next := cutPage(out, limit, func(v workorders.Schedule) (time.Time, string) { return v.CreatedAt, v.ID })
 	return out, next, nil
 }
 
@@ -198,16 +190,13 @@ func (s *Ops) ListOccurrences(ctx context.Context, scheduleID string, p workorde
 	}
 	var w where
 	w.add("o.schedule_id = ?", scheduleID)
-	if p.Cursor != "" {
-		t, id, err := parseTimeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(o.created_at, o.asset_id) < (?, ?)", t, id)
+	ks := keyset{created: "o.created_at", key: "o.asset_id", desc: true}
+	if err := ks.after(&w, p); err != nil {
+		return nil, "", err
 	}
 	limit := limitOf(p)
 	rows, err := s.pool.Query(ctx, `select `+occurrenceCols+` from schedule_occurrences o`+w.sql()+
-		fmt.Sprintf(` order by o.created_at desc, o.asset_id desc limit %d`, limit+1), w.args...)
+		ks.orderLimit(&w, limit), w.args...)
 	if err != nil {
 		return nil, "", translateOps(err)
 	}
@@ -215,12 +204,7 @@ func (s *Ops) ListOccurrences(ctx context.Context, scheduleID string, p workorde
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[len(out)-1]
-		next = timeCursor(last.CreatedAt, last.AssetID)
-	}
+	out, next := cutPage(out, limit, func(v workorders.Occurrence) (time.Time, string) { return v.CreatedAt, v.AssetID })
 	return out, next, nil
 }
 

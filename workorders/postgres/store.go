@@ -207,3 +207,50 @@ func (s *Store) WithLock(ctx context.Context, key int64, fn func(ctx context.Con
 	c.Release()
 	return true, ferr
 }
+
+// keyset pages a list ordered by (created, key), both named as the query
+// names them, ascending or descending. The cursor is the last row's pair
+// (timeCursor), so a page starts right after it whatever was inserted since.
+type keyset struct {
+	created, key string
+	desc         bool
+}
+
+// after adds to w the condition that starts the page after p's cursor
+// (nothing for the first page); a malformed cursor is a validation error.
+func (k keyset) after(w *where, p workorders.Page) error {
+	if p.Cursor == "" {
+		return nil
+	}
+	t, id, err := parseTimeCursor(p.Cursor)
+	if err != nil {
+		return err
+	}
+	op := ">"
+	if k.desc {
+		op = "<"
+	}
+	w.add("("+k.created+", "+k.key+") "+op+" (?, ?)", t, id)
+	return nil
+}
+
+// orderLimit returns the ORDER BY of the keyset and a LIMIT of one row more
+// than the page, which tells whether another page follows.
+func (k keyset) orderLimit(w *where, lim int) string {
+	dir := ""
+	if k.desc {
+		dir = " desc"
+	}
+	return " order by " + k.created + dir + ", " + k.key + dir + " limit " + w.arg(lim+1)
+}
+
+// cutPage drops the extra row orderLimit asked for and returns the cursor
+// of the next page ("" on the last page); key gives a row's (created, key).
+func cutPage[T any](out []T, lim int, key func(T) (time.Time, string)) ([]T, string) {
+	if len(out) <= lim {
+		return out, ""
+	}
+	out = out[:lim]
+	t, id := key(out[lim-1])
+	return out, timeCursor(t, id)
+}

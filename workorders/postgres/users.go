@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -39,16 +40,13 @@ func (s *Store) GetUser(ctx context.Context, id string) (workorders.User, error)
 // ListUsers implements workorders.Store.
 func (s *Store) ListUsers(ctx context.Context, p workorders.Page) ([]workorders.User, string, error) {
 	var w where
-	if p.Cursor != "" {
-		t, id, err := parseTimeCursor(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		w.add("(created_at, id) > (?, ?)", t, id)
+	ks := keyset{created: "created_at", key: "id"}
+	if err := ks.after(&w, p); err != nil {
+		return nil, "", err
 	}
 	lim := limitOf(p)
 	rows, err := s.pool.Query(ctx, `select id, name, role, created_at from users`+w.sql()+
-		` order by created_at, id limit `+w.arg(lim+1), w.args...)
+		ks.orderLimit(&w, lim), w.args...)
 	if err != nil {
 		return nil, "", translate(err)
 	}
@@ -61,11 +59,7 @@ func (s *Store) ListUsers(ctx context.Context, p workorders.Page) ([]workorders.
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	next := ""
-	if len(out) > lim {
-		out = out[:lim]
-		next = timeCursor(out[lim-1].CreatedAt, out[lim-1].ID)
-	}
+	out, next := cutPage(out, lim, func(v workorders.User) (time.Time, string) { return v.CreatedAt, v.ID })
 	return out, next, nil
 }
 
