@@ -4,7 +4,7 @@ SERVICES := deploy/local/services.sh
 WITH_ENV := eval "$$($(SERVICES) env)" &&
 GO ?= go
 
-.PHONY: all build test services services-down demo bench fuzz lint edge-release clean
+.PHONY: all build test services services-down demo bench fuzz lint edge-release clean check-bare-debian
 
 all: build
 
@@ -48,6 +48,11 @@ edge-release:
 			-ldflags "-s -w -X main.version=$$version" -o bin/release/$$name ./cmd/pdm-edge; \
 		printf '%-26s %9d bytes\n' $$name $$(stat -c %s bin/release/$$name); \
 	done
+
+## check-bare-debian: `make demo` and `make test` from nothing in a debootstrap'ed Debian 12
+## (as root; slow: downloads ~500 MB the first time). Not part of `make test`.
+check-bare-debian:
+	deploy/local/bare-debian-check.sh
 
 lint:
 	gofmt -l . | (! grep .)
