@@ -65,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		late: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pdm_ingest_late_readings_total",
-			Help: "Readings stored but not handed to rules/prediction because a newer reading of the asset was already handed on (late or redelivered).",
+			Help: "Readings not newer than one already handed on for their asset (late, backfilled or redelivered); rules and prediction check each series themselves.",
 		}),
 		eventErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pdm_ingest_event_errors_total",

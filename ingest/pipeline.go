@@ -570,8 +570,11 @@ type assetKey struct{ site, asset string }
 // readings are already in order per asset (the usual case: an asset's
 // messages arrive in order) is handed on as it is; otherwise it is sorted by
 // asset and time and readings of one asset with the same time are merged.
-// Readings not newer than the last one handed on for their asset (late or
-// redelivered) are stored but not handed on.
+// Readings not newer than the last one handed on for their asset are
+// counted (late) and handed on all the same: whether one is late is a
+// question per series (asset and metric), which the rules engine answers,
+// so a backfill of one metric, or of history replayed after the asset was
+// registered, is evaluated and not dropped here.
 func (p *Pipeline) consume(ctx context.Context, in <-chan []Reading) {
 	last := make(map[assetKey]time.Time)
 	seen := make(map[assetKey]time.Time) // per batch, reused
@@ -607,9 +610,9 @@ func (p *Pipeline) consume(ctx context.Context, in <-chan []Reading) {
 			k := assetKey{r.Site, r.Asset}
 			if t, ok := last[k]; ok && !r.TS.After(t) {
 				p.m.late.Inc()
-				continue
+			} else {
+				last[k] = r.TS
 			}
-			last[k] = r.TS
 			out = append(out, r)
 		}
 		if len(out) > 0 {

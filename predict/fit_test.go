@@ -93,3 +93,17 @@ func TestAutoShrink(t *testing.T) {
 	require.Less(t, s, 0.3, "smooth residuals carry little evidence")
 	require.Equal(t, 1.0, autoShrink(xs, make([]float64, 40), flat))
 }
+
+func TestReadable(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {-time.Hour, "0s"}, {30 * time.Second, "30s"}, {45*time.Minute + 10*time.Second + 300*time.Millisecond, "45m 10s"},
+		{5*time.Hour + 59*time.Minute + 56171995835, "5h 59m"}, {3 * time.Hour, "3h"}, {143*time.Hour + 59*time.Minute, "5d 23h"}, {48 * time.Hour, "2d"},
+	} {
+		if got := Readable(tt.d); got != tt.want {
+			t.Errorf("Readable(%v): got %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}

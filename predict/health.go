@@ -62,9 +62,36 @@ type PredictionHealth struct {
 	PredictedFailureAt *time.Time      `json:"predicted_failure_at,omitempty"`
 	Earliest           *time.Time      `json:"predicted_failure_earliest,omitempty"`
 	Latest             *time.Time      `json:"predicted_failure_latest,omitempty"`
-	RUL                *rules.Duration `json:"rul,omitempty"`
-	RULLower           *rules.Duration `json:"rul_lower,omitempty"`
-	RULUpper           *rules.Duration `json:"rul_upper,omitempty"`
+	// RUL and its bounds run from the window end to the crossing and to
+	// the interval's edges; nil when the fit does not cross the limit.
+	RUL      *time.Duration `json:"-"`
+	RULLower *time.Duration `json:"-"`
+	RULUpper *time.Duration `json:"-"`
+}
+
+// Readable formats a remaining life for people: the two largest units,
+// rounded down ("5d 23h", "3h 20m", "45m 10s", "30s"; "0s" for none).
+func Readable(d time.Duration) string {
+	if d < time.Second {
+		return "0s"
+	}
+	units := []struct {
+		d time.Duration
+		s string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}}
+	for i, u := range units {
+		if d < u.d {
+			continue
+		}
+		out := fmt.Sprintf("%d%s", d/u.d, u.s)
+		if i+1 < len(units) {
+			if r := (d % u.d) / units[i+1].d; r > 0 {
+				out += fmt.Sprintf(" %d%s", r, units[i+1].s)
+			}
+		}
+		return out
+	}
+	return "0s"
 }
 
 // HealthService answers health questions from the engine's live state
@@ -192,8 +219,8 @@ func predictionHealth(res Result) *PredictionHealth {
 		s, e := res.Start, res.End
 		ph.WindowStart, ph.WindowEnd = &s, &e
 	}
-	dur := func(d time.Duration) *rules.Duration {
-		v := rules.Duration(max(d, 0))
+	dur := func(d time.Duration) *time.Duration {
+		v := max(d, 0)
 		return &v
 	}
 	if p := res.Prediction; p != nil {

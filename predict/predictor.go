@@ -222,7 +222,8 @@ func TrendSignal(r *rules.Rule, a rules.AssetRef, res Result, detected time.Time
 		"predicted_failure_at":       p.CrossingAt,
 		"predicted_failure_earliest": p.CrossingEarliest,
 		"predicted_failure_latest":   p.CrossingLatest,
-		"rul":                        p.RUL.String(),
+		"rul":                        Readable(p.RUL.D()),
+		"rul_seconds":                p.RUL.D().Seconds(),
 		"horizon":                    r.Predict.Horizon.String(),
 	}
 	if !res.Onset.IsZero() {
@@ -241,7 +242,7 @@ func TrendSignal(r *rules.Rule, a rules.AssetRef, res Result, detected time.Time
 		Limit:       res.Limit,
 		DetectedAt:  detected,
 		Message: fmt.Sprintf("%s predicted to cross %g at %s (%s fit, r2 %.2f, remaining life %s)",
-			r.Metric, res.Limit, p.CrossingAt.Format(time.RFC3339), p.Model, p.R2, p.RUL),
+			r.Metric, res.Limit, p.CrossingAt.Format(time.RFC3339), p.Model, p.R2, Readable(p.RUL.D())),
 		Prediction: p,
 		Evidence:   ev,
 	}

@@ -1,7 +1,7 @@
 // Command pdm-sim runs a simulated fleet against the platform and scores
 // the platform's work orders against the fleet's ground truth.
 //
-//	pdm-sim fleet --scenario demo|FILE --truth truth.json [--mqtt-url URL]
+//	pdm-sim fleet --scenario demo|FILE --truth truth.json [--mqtt-url URL] [--token TOKEN]
 //	pdm-sim eval  --truth truth.json --api URL --token TOKEN [--lead 24h]
 //	pdm-sim truth --scenario demo|FILE --truth truth.json
 //	pdm-sim provision --scenario demo|FILE --api URL --token TOKEN
@@ -103,6 +103,9 @@ type fleetConfig struct {
 	MaxRate     float64
 	Every       time.Duration
 	LogLevel    string
+	API         string
+	Token       string
+	Provision   bool
 }
 
 func parseFleet(args []string, getenv func(string) string, stderr io.Writer) (fleetConfig, error) {
@@ -118,6 +121,9 @@ func parseFleet(args []string, getenv func(string) string, stderr io.Writer) (fl
 	fs.Float64Var(&c.MaxRate, "max-rate", 0, "readings per second at most (0: the scenario's max_rate, else no cap); keeps a replay from overflowing the broker's queue for the platform")
 	fs.DurationVar(&c.Every, "progress", 2*time.Second, "progress line interval (0: none)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "PDM_LOG_LEVEL", "info"), "debug, info, warn or error (PDM_LOG_LEVEL)")
+	fs.StringVar(&c.API, "api", envOr(getenv, "PDM_HTTP_ADDR", "127.0.0.1:8080"), "REST API URL or host:port for provisioning (PDM_HTTP_ADDR)")
+	fs.StringVar(&c.Token, "token", getenv("PDM_ADMIN_TOKEN"), "admin or planner token (PDM_ADMIN_TOKEN); with it the scenario's site, assets and rules are registered before publishing")
+	fs.BoolVar(&c.Provision, "provision", true, "register the scenario (as pdm-sim provision) before publishing when a token is given")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -162,6 +168,23 @@ func runFleet(ctx context.Context, args []string, getenv func(string) string, st
 		if err := truth.WriteFile(c.Truth); err != nil {
 			return err
 		}
+	}
+	// Register first: readings of assets the platform does not know are
+	// stored but raise nothing, so eval would find no orders.
+	switch {
+	case c.Provision && c.Token != "":
+		client, err := eval.NewClient(c.API, c.Token, nil)
+		if err != nil {
+			return err
+		}
+		p, err := client.Provision(ctx, s)
+		if err != nil {
+			return fmt.Errorf("provision (--provision=false to skip): %w", err)
+		}
+		printProvisioned(stdout, s, p)
+	case c.Provision:
+		fmt.Fprintln(stdout, "pdm-sim: no --token (PDM_ADMIN_TOKEN): the scenario's site, assets and rules are not registered; "+
+			"readings of unregistered assets raise no orders (run pdm-sim provision first, or give a token)")
 	}
 	if c.ClientID == "" {
 		b := make([]byte, 3)
@@ -214,6 +237,14 @@ wait:
 		fmt.Fprintf(stdout, "pdm-sim: ground truth in %s\n", c.Truth)
 	}
 	return err
+}
+
+func printProvisioned(w io.Writer, s *simulators.Scenario, p eval.Provisioned) {
+	fmt.Fprintf(w, "pdm-sim: site %s (%s): %d assets (%d new), %d new rules, %d updated\n",
+		s.Site, p.SiteID, len(p.AssetIDs), p.CreatedAssets, p.CreatedRules, len(p.UpdatedRules))
+	for _, name := range p.UpdatedRules {
+		fmt.Fprintf(w, "pdm-sim: rule %q had other settings: replaced with the scenario's\n", name)
+	}
 }
 
 // progressLine is one line of progress for a terminal or a log.
@@ -346,7 +377,6 @@ func runProvision(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "pdm-sim: site %s (%s): %d assets (%d new), %d new rules\n",
-		s.Site, p.SiteID, len(p.AssetIDs), p.CreatedAssets, p.CreatedRules)
+	printProvisioned(stdout, s, p)
 	return nil
 }

@@ -79,12 +79,40 @@ assets:
 	require.True(t, tok.WaitTimeout(5*time.Second))
 	require.NoError(t, tok.Error())
 
+	// With a token, fleet registers the scenario first (the README's
+	// order: fleet, then eval, works without a separate provision).
+	posts := map[string]int{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodGet {
+			json.NewEncoder(w).Encode(map[string]any{"items": []any{}})
+			return
+		}
+		var in map[string]any
+		json.NewDecoder(r.Body).Decode(&in)
+		posts[r.URL.Path]++
+		in["id"] = r.URL.Path + "/" + randHex(t)
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(in)
+	}))
+	defer api.Close()
+
 	truthPath := filepath.Join(dir, "truth.json")
 	var out, errb bytes.Buffer
-	err := run(t.Context(), []string{"fleet", "--scenario", scen, "--truth", truthPath, "--progress", "0"},
-		env(map[string]string{"PDM_MQTT_URL": mqttURL(), "PDM_MQTT_TOPIC_ROOT": root}), &out, &errb)
+	err := run(t.Context(), []string{"fleet", "--scenario", scen, "--truth", truthPath, "--progress", "0", "--api", api.URL},
+		env(map[string]string{"PDM_MQTT_URL": mqttURL(), "PDM_MQTT_TOPIC_ROOT": root, "PDM_ADMIN_TOKEN": "tok"}), &out, &errb)
 	require.NoError(t, err, errb.String())
 	require.Contains(t, out.String(), "done: assets 3, readings 216, messages 27")
+	require.Contains(t, out.String(), "site C1 (/api/v1/sites/")
+	require.Contains(t, out.String(), "3 assets (3 new), 0 new rules, 0 updated")
+	mu.Lock()
+	require.Equal(t, map[string]int{"/api/v1/sites": 1, "/api/v1/assets": 3}, posts)
+	mu.Unlock()
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -119,30 +119,35 @@ func (p healthProvider) Health(ctx context.Context, a workorders.AssetRef) ([]ht
 			mh.Value, mh.TS = &v, &ts
 		}
 		if ph := m.Prediction; ph != nil {
-			pr := &rules.Prediction{Model: ph.Model, Slope: ph.Slope, Intercept: ph.Intercept, R2: ph.R2, Points: ph.Points}
-			if ph.WindowStart != nil {
-				pr.WindowStart = *ph.WindowStart
-			}
-			if ph.WindowEnd != nil {
-				pr.WindowEnd = *ph.WindowEnd
-			}
-			if ph.PredictedFailureAt != nil {
-				pr.CrossingAt = *ph.PredictedFailureAt
-			}
-			if ph.Earliest != nil {
-				pr.CrossingEarliest = *ph.Earliest
-			}
-			if ph.Latest != nil {
-				pr.CrossingLatest = *ph.Latest
-			}
-			if ph.RUL != nil {
-				pr.RUL = *ph.RUL
-			}
-			mh.Prediction = pr
+			mh.Prediction = healthPrediction(ph)
 		}
 		out = append(out, mh)
 	}
 	return out, nil
+}
+
+// healthPrediction is the API's form of a prediction: status always,
+// crossing times and remaining life null when there is no crossing.
+func healthPrediction(ph *predict.PredictionHealth) *httpapi.HealthPrediction {
+	out := &httpapi.HealthPrediction{Status: ph.Status, Model: ph.Model, Slope: ph.Slope, Intercept: ph.Intercept,
+		R2: ph.R2, Points: ph.Points, Limit: ph.Limit, WindowStart: ph.WindowStart, WindowEnd: ph.WindowEnd,
+		PredictedFailureAt: ph.PredictedFailureAt, Earliest: ph.Earliest, Latest: ph.Latest}
+	if out.Status == "" {
+		out.Status = predict.ReasonFewPoints
+	}
+	secs := func(d *time.Duration) *float64 {
+		if d == nil {
+			return nil
+		}
+		v := d.Seconds()
+		return &v
+	}
+	out.RULSeconds, out.RULLowerSeconds, out.RULUpperSeconds = secs(ph.RUL), secs(ph.RULLower), secs(ph.RULUpper)
+	if ph.RUL != nil {
+		s := predict.Readable(*ph.RUL)
+		out.RUL = &s
+	}
+	return out
 }
 
 // registerEngineMetrics exposes the rules engine's queues on /metrics.

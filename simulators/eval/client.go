@@ -174,7 +174,7 @@ func (c *Client) SiteOrders(ctx context.Context, site string) ([]Order, error) {
 		}
 	}
 	if len(assets) == 0 {
-		return nil, fmt.Errorf("no assets of site %q registered at %s", site, c.base)
+		return nil, fmt.Errorf("no assets of site %q registered at %s (run pdm-sim provision, or pdm-sim fleet with a token, first)", site, c.base)
 	}
 	orders, err := c.Orders(ctx, assets)
 	if err != nil {

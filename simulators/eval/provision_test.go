@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,12 +23,31 @@ type fakeAPI struct {
 	assets []map[string]any
 	rules  []map[string]any
 	posts  int
+	puts   int
 	fail   string // path whose POST answers 422
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if id, ok := strings.CutPrefix(r.URL.Path, "/api/v1/rules/"); ok && r.Method == http.MethodPut {
+		var in map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		for i, it := range f.rules {
+			if it["id"] == id {
+				in["id"] = id
+				f.rules[i] = in
+				f.puts++
+				json.NewEncoder(w).Encode(in)
+				return
+			}
+		}
+		http.NotFound(w, r)
+		return
+	}
 	coll := map[string]*[]map[string]any{"/api/v1/sites": &f.sites, "/api/v1/assets": &f.assets, "/api/v1/rules": &f.rules}[r.URL.Path]
 	if coll == nil {
 		http.NotFound(w, r)
@@ -94,6 +114,21 @@ func TestProvisionIsIdempotent(t *testing.T) {
 	require.Equal(t, p.SiteID, again.SiteID)
 	require.Equal(t, p.AssetIDs, again.AssetIDs)
 	require.Len(t, api.assets, 20)
+	require.Empty(t, again.UpdatedRules)
+	require.Zero(t, api.puts, "rules with the scenario's settings are left alone")
+
+	// A rule of the same name with other settings is replaced and named.
+	api.mu.Lock()
+	api.rules[0]["critical"] = 9.9
+	api.rules[0]["for"] = "1h"
+	api.mu.Unlock()
+	third, err := c.Provision(t.Context(), s)
+	require.NoError(t, err)
+	require.Equal(t, []string{"pump bearing wear"}, third.UpdatedRules)
+	require.Zero(t, third.CreatedRules)
+	require.Equal(t, 1, api.puts)
+	require.Equal(t, 7.1, api.rules[0]["critical"])
+	require.Equal(t, "10m", api.rules[0]["for"])
 }
 
 func TestProvisionReportsTheAPIError(t *testing.T) {

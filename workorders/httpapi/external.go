@@ -62,7 +62,7 @@ type MetricHealth struct {
 	TS         *time.Time        `json:"ts"`
 	RuleID     string            `json:"rule_id,omitempty"`
 	RuleState  string            `json:"rule_state"`
-	Prediction *rules.Prediction `json:"prediction"`
+	Prediction *HealthPrediction `json:"prediction"`
 }
 
 // AssetHealth is the health endpoint's answer.
@@ -251,13 +251,26 @@ func (s *Server) runBacktest(c *gin.Context, r rules.Rule, from, to time.Time) {
 	if sigs == nil {
 		sigs = []rules.Signal{}
 	}
-	c.JSON(http.StatusOK, BacktestResult{Signals: sigs, Orders: wouldRaise(r, sigs)})
+	ctx := c.Request.Context()
+	crit := map[string]int{}
+	criticality := func(assetID string) int {
+		if v, ok := crit[assetID]; ok {
+			return v
+		}
+		v := 3 // an asset deleted since keeps the default
+		if a, err := s.svc.GetAsset(ctx, assetID); err == nil {
+			v = a.Criticality
+		}
+		crit[assetID] = v
+		return v
+	}
+	c.JSON(http.StatusOK, BacktestResult{Signals: sigs, Orders: wouldRaise(r, sigs, criticality)})
 }
 
 // wouldRaise applies the auto-order rules to backtest signals without
 // storing anything: one order per (asset, failure mode), later signals
-// raise its priority.
-func wouldRaise(r rules.Rule, sigs []rules.Signal) []BacktestOrder {
+// raise its priority; each priced with its asset's own criticality.
+func wouldRaise(r rules.Rule, sigs []rules.Signal, criticality func(assetID string) int) []BacktestOrder {
 	type key struct{ site, asset, mode string }
 	byKey := map[key]*BacktestOrder{}
 	var order []key
@@ -269,7 +282,7 @@ func wouldRaise(r rules.Rule, sigs []rules.Signal) []BacktestOrder {
 		}
 		mode := workorders.FailureModeOf(sig, &r)
 		k := key{sig.Site, sig.Asset, mode}
-		prio := workorders.AutoPriority(workorders.Priority(r.Priority), sig, 3)
+		prio := workorders.AutoPriority(workorders.Priority(r.Priority), sig, criticality(sig.AssetID))
 		o := byKey[k]
 		if o == nil {
 			o = &BacktestOrder{Site: sig.Site, Asset: sig.Asset, AssetID: sig.AssetID, FailureMode: mode,
