@@ -294,7 +294,14 @@ func (d *DispatchRunner) AfterTransition(ctx context.Context, o Order, e Event) 
 		d.Kick(e.Type)
 	case StatusAssigned:
 		if d.inv != nil && e.Type == string(StatusAssigned) {
-			_, err = d.inv.Reserve(ctx, o)
+			if e.From == StatusAssigned {
+				// Reassigned: what was reserved for the previous engineer's
+				// van goes back before the new engineer's reservation.
+				err = d.inv.Release(ctx, o, "reassigned")
+			}
+			if err == nil {
+				_, err = d.inv.Reserve(ctx, o)
+			}
 		}
 	case StatusCompleted:
 		if d.inv != nil {

@@ -170,16 +170,16 @@ type ActionRequest struct {
 
 // NewOrder is the input of a manual (or schedule) order.
 type NewOrder struct {
-	AssetID           string          `json:"asset_id"`
-	Title             string          `json:"title"`
-	Description       string          `json:"description"`
+	AssetID           string          `json:"asset_id" schema:"required,format=uuid"`
+	Title             string          `json:"title" schema:"required,minLength=1,maxLength=300"`
+	Description       string          `json:"description" schema:"maxLength=10000"`
 	Source            Source          `json:"source"`
-	FailureMode       string          `json:"failure_mode"`
-	RuleID            *string         `json:"rule_id"`
+	FailureMode       string          `json:"failure_mode" schema:"maxLength=128"`
+	RuleID            *string         `json:"rule_id" schema:"format=uuid"`
 	Priority          Priority        `json:"priority"`
 	DueAt             *time.Time      `json:"due_at"`
-	RequiredSkills    []string        `json:"required_skills"`
-	Parts             []rules.PartQty `json:"parts"`
+	RequiredSkills    []string        `json:"required_skills" schema:"maxItems=50"`
+	Parts             []rules.PartQty `json:"parts" schema:"maxItems=100"`
 	EstimatedDuration rules.Duration  `json:"estimated_duration"`
 	Evidence          map[string]any  `json:"evidence"`
 }

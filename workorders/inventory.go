@@ -249,6 +249,9 @@ type Part struct {
 	UpdatedAt time.Time      `json:"updated_at"`
 }
 
+// MaxUnitCost bounds a part's unit cost, so sums of costs stay finite.
+const MaxUnitCost = 1e9
+
 // ValidatePart checks a part and fills defaults.
 func ValidatePart(p *Part) error {
 	if !skuOK(p.SKU) {
@@ -261,8 +264,8 @@ func ValidatePart(p *Part) error {
 	if p.Unit == "" {
 		p.Unit = "pcs"
 	}
-	if p.UnitCost < 0 || math.IsNaN(p.UnitCost) || math.IsInf(p.UnitCost, 0) {
-		return Unprocessable("unit_cost", "must not be negative")
+	if p.UnitCost < 0 || p.UnitCost > MaxUnitCost || math.IsNaN(p.UnitCost) || math.IsInf(p.UnitCost, 0) {
+		return Invalid("unit_cost", "must be from 0 to %g", float64(MaxUnitCost))
 	}
 	if p.LeadTime == 0 {
 		p.LeadTime = rules.Duration(7 * 24 * time.Hour)
@@ -378,12 +381,12 @@ type MovementFilter struct {
 // StockChange is a manual movement through the API: a receipt, an
 // adjustment (signed) or a transfer to another location.
 type StockChange struct {
-	Kind         string `json:"kind"` // receipt, adjust, transfer
-	LocationID   string `json:"location_id"`
-	ToLocationID string `json:"to_location_id,omitempty"`
-	SKU          string `json:"sku"`
-	Qty          int    `json:"qty"`
-	Note         string `json:"note"`
+	Kind         string `json:"kind" schema:"required,enum=receipt|adjust|transfer"` // receipt, adjust, transfer
+	LocationID   string `json:"location_id" schema:"required,format=uuid"`
+	ToLocationID string `json:"to_location_id,omitempty" schema:"format=uuid"`
+	SKU          string `json:"sku" schema:"required,pattern=^[A-Za-z0-9._-]{1,64}$"`
+	Qty          int    `json:"qty" schema:"required,min=-1000000,max=1000000"`
+	Note         string `json:"note" schema:"maxLength=4000"`
 	Actor        string `json:"-"`
 }
 

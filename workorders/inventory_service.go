@@ -352,3 +352,64 @@ func (iv *Inventory) ReorderJob(ctx context.Context) error {
 	_, err := iv.svc.Store.WithLock(ctx, LockReorder, iv.RunReorder)
 	return err
 }
+
+// CheckUsed refuses parts an order cannot have used: SKUs not in the
+// catalogue (never created here) and quantities beyond what is reserved
+// for the job plus what the assignee's van holds. It changes nothing and
+// returns a *ValidationError naming every offending line.
+func (iv *Inventory) CheckUsed(ctx context.Context, o Order, used []rules.PartQty) error {
+	if len(used) == 0 {
+		return nil
+	}
+	reserved := map[string]int{}
+	st, err := iv.ops.OrderPartsState(ctx, o.ID)
+	switch {
+	case err == nil:
+		if st.State != PartsConsumed {
+			for _, r := range st.Reservations {
+				reserved[r.SKU] += r.Qty
+			}
+		}
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	van, err := iv.vanOf(ctx, o.AssigneeID)
+	if err != nil {
+		return err
+	}
+	want := map[string]int{}
+	for _, p := range used {
+		want[p.SKU] += p.Qty
+	}
+	var p Problems
+	checked := map[string]bool{}
+	for i, u := range used {
+		field := fmt.Sprintf("parts_used[%d]", i)
+		if checked[u.SKU] {
+			continue
+		}
+		checked[u.SKU] = true
+		part, err := iv.ops.GetPart(ctx, u.SKU)
+		if errors.Is(err, ErrNotFound) {
+			p.AddSemantic(field+".sku", "no part %s in the catalogue", u.SKU)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		have := reserved[u.SKU]
+		if van != nil {
+			rows, _, err := iv.ops.ListStock(ctx, StockFilter{LocationID: *van, PartID: part.ID, Page: Page{Limit: 1}})
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				have += max(r.Available, 0)
+			}
+		}
+		if want[u.SKU] > have {
+			p.AddSemantic(field+".qty", "%d of %s used, but only %d are reserved for this job or in the engineer's van", want[u.SKU], u.SKU, have)
+		}
+	}
+	return p.Err()
+}

@@ -136,5 +136,17 @@ type KPIStore interface {
 	KPIs(ctx context.Context, f KPIFilter) (KPIs, error)
 }
 
-// ReasonNoFaultFound is the reject/close reason that marks a false alarm.
-const ReasonNoFaultFound = "no_fault_found"
+// The reasons reject and close take (contract section 5). No fault found
+// marks a false alarm and counts against the rule's precision; other needs
+// a note saying what it was.
+const (
+	ReasonNoFaultFound  = "no_fault_found"
+	ReasonDuplicate     = "duplicate"
+	ReasonNotActionable = "not_actionable"
+	ReasonOther         = "other"
+)
+
+// Reasons lists the reject and close reasons.
+func Reasons() []string {
+	return []string{ReasonNoFaultFound, ReasonDuplicate, ReasonNotActionable, ReasonOther}
+}

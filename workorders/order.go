@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openpdm/pdm/rules"
@@ -29,20 +30,43 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 )
 
+// FieldError is one problem with one field of an input.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
 // ValidationError says what is wrong with an input. Semantic marks errors
 // that are well-formed but not acceptable (HTTP 422) as opposed to
-// malformed (HTTP 400).
+// malformed (HTTP 400). Fields, when set, lists every problem of the input
+// (Field and Message then repeat the first).
 type ValidationError struct {
 	Field    string
 	Message  string
 	Semantic bool
+	Fields   []FieldError
 }
 
 func (e *ValidationError) Error() string {
+	if len(e.Fields) > 1 {
+		parts := make([]string, len(e.Fields))
+		for i, f := range e.Fields {
+			parts[i] = f.Field + ": " + f.Message
+		}
+		return strings.Join(parts, "; ")
+	}
 	if e.Field == "" {
 		return e.Message
 	}
 	return e.Field + ": " + e.Message
+}
+
+// List returns every field problem of e.
+func (e *ValidationError) List() []FieldError {
+	if len(e.Fields) > 0 {
+		return e.Fields
+	}
+	return []FieldError{{Field: e.Field, Message: e.Message}}
 }
 
 // Invalid returns a 400-class ValidationError for field.
@@ -53,6 +77,59 @@ func Invalid(field, format string, args ...any) error {
 // Unprocessable returns a 422-class ValidationError for field.
 func Unprocessable(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...), Semantic: true}
+}
+
+// Problems collects every problem of an input so that one answer can name
+// them all. The zero value is ready to use.
+type Problems struct {
+	list     []FieldError
+	semantic bool // every problem so far is semantic (422)
+}
+
+// Add records a malformed field (400).
+func (p *Problems) Add(field, format string, args ...any) {
+	if len(p.list) == 0 {
+		p.semantic = false
+	}
+	p.list = append(p.list, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	p.semantic = false
+}
+
+// AddSemantic records a well-formed but unacceptable field (422).
+func (p *Problems) AddSemantic(field, format string, args ...any) {
+	if len(p.list) == 0 {
+		p.semantic = true
+	}
+	p.list = append(p.list, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// AddErr records err: a *ValidationError's fields keep their class; any
+// other error is returned for the caller to pass on.
+func (p *Problems) AddErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	for _, f := range ve.List() {
+		if ve.Semantic {
+			p.AddSemantic(f.Field, "%s", f.Message)
+		} else {
+			p.Add(f.Field, "%s", f.Message)
+		}
+	}
+	return nil
+}
+
+// Err returns the collected problems as one *ValidationError, or nil. It is
+// semantic (422) only when every problem is.
+func (p *Problems) Err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return &ValidationError{Field: p.list[0].Field, Message: p.list[0].Message, Semantic: p.semantic, Fields: p.list}
 }
 
 // Status is a work order's life-cycle state.
@@ -129,6 +206,7 @@ func Actions() []Action {
 // ErrIllegalTransition. It is the contract's life-cycle drawing:
 //
 //	proposed -approve-> approved -assign-> assigned -accept-> accepted -start-> in_progress
+//	assigned -assign-> assigned (reassign before acceptance)
 //	proposed -reject-> rejected;  assigned -decline-> approved
 //	in_progress -hold-> on_hold -resume-> in_progress
 //	in_progress -complete-> completed -verify-> verified -close-> closed
@@ -149,7 +227,8 @@ func Next(from Status, a Action) (Status, error) {
 	case ActReject:
 		return ok(StatusRejected, StatusProposed)
 	case ActAssign:
-		return ok(StatusAssigned, StatusApproved)
+		// From assigned (not yet accepted) it reassigns.
+		return ok(StatusAssigned, StatusApproved, StatusAssigned)
 	case ActAccept:
 		return ok(StatusAccepted, StatusAssigned)
 	case ActDecline:

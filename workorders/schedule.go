@@ -27,26 +27,26 @@ const (
 // `schedule` orders Lead ahead of the due time (meter: Lead in running
 // hours), never twice for one occurrence.
 type Schedule struct {
-	ID                string          `json:"id"`
-	Name              string          `json:"name"`
-	AssetID           *string         `json:"asset_id"`
-	AssetType         *string         `json:"asset_type"`
-	Kind              string          `json:"kind"`
+	ID                string          `json:"id" schema:"readOnly"`
+	Name              string          `json:"name" schema:"required,minLength=1,maxLength=200"`
+	AssetID           *string         `json:"asset_id" schema:"format=uuid"`
+	AssetType         *string         `json:"asset_type" schema:"maxLength=64"`
+	Kind              string          `json:"kind" schema:"required,enum=calendar|meter"`
 	Every             rules.Duration  `json:"every,omitempty"`
-	EveryHours        float64         `json:"every_hours,omitempty"`
-	MeterMetric       string          `json:"meter_metric,omitempty"`
-	MeterMode         string          `json:"meter_mode,omitempty"`
+	EveryHours        float64         `json:"every_hours,omitempty" schema:"min=0,max=1000000"`
+	MeterMetric       string          `json:"meter_metric,omitempty" schema:"pattern=^([a-z][a-z0-9_]{0,63})?$"`
+	MeterMode         string          `json:"meter_mode,omitempty" schema:"enum=|counter|above"`
 	IdleAbove         *float64        `json:"idle_above,omitempty"`
 	StartsAt          time.Time       `json:"starts_at"`
 	Lead              rules.Duration  `json:"lead"`
-	Title             string          `json:"title"`
+	Title             string          `json:"title" schema:"maxLength=300"`
 	Priority          Priority        `json:"priority"`
-	RequiredSkills    []string        `json:"required_skills"`
-	Parts             []rules.PartQty `json:"parts"`
+	RequiredSkills    []string        `json:"required_skills" schema:"maxItems=50"`
+	Parts             []rules.PartQty `json:"parts" schema:"maxItems=100"`
 	EstimatedDuration rules.Duration  `json:"estimated_duration"`
 	Active            bool            `json:"active"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
+	CreatedAt         time.Time       `json:"created_at" schema:"readOnly"`
+	UpdatedAt         time.Time       `json:"updated_at" schema:"readOnly"`
 }
 
 // ValidateSchedule checks a schedule and fills defaults.

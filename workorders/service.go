@@ -30,6 +30,20 @@ type Service struct {
 	// AfterTransition, when set, is called after each committed transition
 	// (for example to trigger dispatch on approval). It must not block long.
 	AfterTransition func(ctx context.Context, o Order, e Event)
+	// CheckPartsUsed, when set, refuses parts a completing order cannot
+	// have used (Inventory.CheckUsed) before anything changes.
+	CheckPartsUsed func(ctx context.Context, o Order, used []rules.PartQty) error
+}
+
+// errNotYours hides another engineer's order: it answers as if the order
+// did not exist, so that neither its existence nor its state leaks.
+func errNotYours(id string) error {
+	return fmt.Errorf("%w: no work order %s among your jobs", ErrNotFound, id)
+}
+
+// notYours reports whether an engineer actor may not see or act on o.
+func notYours(a Actor, o *Order) bool {
+	return a.Role == RoleEngineer && (o.AssigneeID == nil || a.ID == nil || *o.AssigneeID != *a.ID)
 }
 
 // NewService returns a Service over store with a 30-day repeat window.
@@ -361,15 +375,33 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 			return Order{}, Unprocessable("assignee_id", "user %s is a %s, not an engineer", u.Name, u.Role)
 		}
 	}
+	if req.Action == ActComplete && len(req.PartsUsed) > 0 && s.CheckPartsUsed != nil {
+		o, err := s.Store.GetOrder(ctx, id)
+		if err != nil {
+			return Order{}, err
+		}
+		if notYours(req.Actor, &o) {
+			return Order{}, errNotYours(id)
+		}
+		if _, err := Next(o.Status, req.Action); err != nil {
+			return Order{}, err
+		}
+		if err := s.CheckPartsUsed(ctx, o, req.PartsUsed); err != nil {
+			return Order{}, err
+		}
+	}
 	now := s.Now().UTC()
 	var ev Event
 	o, err := s.Store.UpdateOrder(ctx, id, func(o *Order) (Event, error) {
+		if notYours(req.Actor, o) {
+			return Event{}, errNotYours(id)
+		}
 		to, err := Next(o.Status, req.Action)
 		if err != nil {
 			return Event{}, err
 		}
-		if req.Actor.Role == RoleEngineer && (o.AssigneeID == nil || req.Actor.ID == nil || *o.AssigneeID != *req.Actor.ID) {
-			return Event{}, fmt.Errorf("%w: order %s is not assigned to you", ErrForbidden, o.Number)
+		if req.Action == ActAssign && o.Status == StatusAssigned && o.AssigneeID != nil && *o.AssigneeID == req.AssigneeID {
+			return Event{}, ErrNoChange
 		}
 		from := o.Status
 		data := map[string]any{}
@@ -398,6 +430,9 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 				o.ClosedAt = &now
 			}
 		case ActAssign:
+			if from == StatusAssigned && o.AssigneeID != nil {
+				data["reassigned_from"] = *o.AssigneeID
+			}
 			a := req.AssigneeID
 			o.AssigneeID = &a
 			data["assignee_id"] = a
@@ -499,8 +534,8 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, a Attachment) 
 	if err != nil {
 		return AttachmentMeta{}, err
 	}
-	if actor.Role == RoleEngineer && (o.AssigneeID == nil || actor.ID == nil || *o.AssigneeID != *actor.ID) {
-		return AttachmentMeta{}, fmt.Errorf("%w: order %s is not assigned to you", ErrForbidden, o.Number)
+	if notYours(actor, &o) {
+		return AttachmentMeta{}, errNotYours(a.OrderID)
 	}
 	switch a.Kind {
 	case "photo", "signature", "document":
@@ -518,13 +553,13 @@ func (s *Service) AddAttachment(ctx context.Context, actor Actor, a Attachment) 
 
 // OrderEdit changes an open order's descriptive fields; nil fields stay.
 type OrderEdit struct {
-	Title          *string          `json:"title"`
-	Description    *string          `json:"description"`
+	Title          *string          `json:"title" schema:"minLength=1,maxLength=300"`
+	Description    *string          `json:"description" schema:"maxLength=10000"`
 	Priority       *Priority        `json:"priority"`
 	DueAt          *time.Time       `json:"due_at"`
-	RequiredSkills *[]string        `json:"required_skills"`
-	Parts          *[]rules.PartQty `json:"parts"`
-	Note           string           `json:"note"`
+	RequiredSkills *[]string        `json:"required_skills" schema:"maxItems=50"`
+	Parts          *[]rules.PartQty `json:"parts" schema:"maxItems=100"`
+	Note           string           `json:"note" schema:"maxLength=4000"`
 }
 
 // EditOrder applies an edit to an open order and appends an "updated"

@@ -2,6 +2,7 @@ package workorders
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/url"
 	"regexp"
@@ -51,16 +52,27 @@ func validateName(field, v string, required bool) error {
 	return nil
 }
 
+// Bounds of part lists: quantities per line and lines per list.
+const (
+	MaxPartQty   = 10000
+	MaxPartLines = 100
+)
+
 func validateParts(field string, ps []rules.PartQty) error {
-	for _, p := range ps {
-		if strings.TrimSpace(p.SKU) == "" || len(p.SKU) > 64 {
-			return Invalid(field, "each part needs a sku of 1-64 characters")
+	var p Problems
+	if len(ps) > MaxPartLines {
+		p.Add(field, "at most %d lines", MaxPartLines)
+	}
+	for i, pq := range ps {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if !skuOK(pq.SKU) {
+			p.Add(f+".sku", "must match [A-Za-z0-9._-]{1,64}")
 		}
-		if p.Qty <= 0 {
-			return Unprocessable(field, "quantity of %s must be positive", p.SKU)
+		if pq.Qty <= 0 || pq.Qty > MaxPartQty {
+			p.Add(f+".qty", "must be from 1 to %d", MaxPartQty)
 		}
 	}
-	return nil
+	return p.Err()
 }
 
 func validateSkills(skills []string) error {
@@ -207,37 +219,47 @@ func ValidateSLAPolicy(p SLAPolicy) error {
 }
 
 func validateAction(req ActionRequest) error {
+	var p Problems
 	switch req.Action {
-	case ActReject, ActClose, ActDecline, ActHold:
+	case ActReject, ActClose:
+		switch req.Reason {
+		case "":
+			p.Add("reason", "required for %s: one of %s", req.Action, strings.Join(Reasons(), ", "))
+		case ReasonNoFaultFound, ReasonDuplicate, ReasonNotActionable:
+		case ReasonOther:
+			if strings.TrimSpace(req.Note) == "" {
+				p.Add("note", "required when reason is other")
+			}
+		default:
+			p.Add("reason", "must be one of %s", strings.Join(Reasons(), ", "))
+		}
+	case ActDecline, ActHold:
 		if strings.TrimSpace(req.Reason) == "" {
-			return Invalid("reason", "required for %s", req.Action)
+			p.Add("reason", "required for %s", req.Action)
 		}
 	case ActAssign:
 		if req.AssigneeID == "" {
-			return Invalid("assignee_id", "required for assign")
+			p.Add("assignee_id", "required for assign")
 		}
 	case ActComplete:
 		if req.LabourTime < 0 {
-			return Invalid("labour_time", "must not be negative")
+			p.Add("labour_time", "must not be negative")
 		}
-		if err := validateParts("parts_used", req.PartsUsed); err != nil {
-			return err
-		}
+		p.AddErr(validateParts("parts_used", req.PartsUsed))
 	case ActApprove:
 		if req.Priority != nil && !req.Priority.Valid() {
-			return Invalid("priority", "must be P1, P2, P3 or P4")
+			p.Add("priority", "must be P1, P2, P3 or P4")
 		}
-		if err := validateSkills(req.Skills); err != nil {
-			return err
-		}
-		if err := validateParts("parts", req.Parts); err != nil {
-			return err
-		}
+		p.AddErr(validateSkills(req.Skills))
+		p.AddErr(validateParts("parts", req.Parts))
 	}
-	if len(req.Reason) > 200 || len(req.Note) > 4000 {
-		return Invalid("note", "reason at most 200, note at most 4000 characters")
+	if len(req.Reason) > 200 {
+		p.Add("reason", "at most 200 characters")
 	}
-	return nil
+	if len(req.Note) > 4000 {
+		p.Add("note", "at most 4000 characters")
+	}
+	return p.Err()
 }
 
 // CreateSite validates and stores a site.

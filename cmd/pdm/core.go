@@ -81,6 +81,7 @@ func (c *core) enableOps(cfg Config, ts *influx.Client, log *slog.Logger) error 
 	}
 	c.disp = disp
 	c.svc.AfterTransition = disp.AfterTransition
+	c.svc.CheckPartsUsed = c.inv.CheckUsed
 	meter := func(ctx context.Context, site, asset, metric string, from, to time.Time) ([]workorders.MeterSample, error) {
 		pts, err := ts.Series(ctx, site, asset, metric, from, to, 0)
 		if err != nil {

@@ -10,10 +10,10 @@ import (
 )
 
 type slaIn struct {
-	Response    rules.Duration `json:"response"`
-	Resolution  rules.Duration `json:"resolution"`
+	Response    rules.Duration `json:"response" schema:"required"`
+	Resolution  rules.Duration `json:"resolution" schema:"required"`
 	PauseOnHold *bool          `json:"pause_on_hold"`
-	AtRisk      float64        `json:"at_risk"`
+	AtRisk      float64        `json:"at_risk" schema:"min=0,max=1"`
 }
 
 func (s *Server) slaRoutes() {
@@ -54,9 +54,9 @@ func (s *Server) slaRoutes() {
 }
 
 type webhookIn struct {
-	URL        string   `json:"url"`
-	Secret     string   `json:"secret"`
-	EventTypes []string `json:"event_types"`
+	URL        string   `json:"url" schema:"required,minLength=1,maxLength=2000"`
+	Secret     string   `json:"secret" schema:"required,minLength=8,maxLength=200"`
+	EventTypes []string `json:"event_types" schema:"maxItems=50"`
 	Active     *bool    `json:"active"`
 }
 

@@ -163,7 +163,7 @@ func TestThinPathAndLifeCycle(t *testing.T) {
 		{"complete", workorders.RoleEngineer, map[string]any{"resolution": "replaced bearing", "labour_time": "1h30m",
 			"parts_used": []map[string]any{{"sku": "BRG-6205", "qty": 2}}}, workorders.StatusCompleted},
 		{"verify", workorders.RolePlanner, nil, workorders.StatusVerified},
-		{"close", workorders.RolePlanner, map[string]any{"reason": "repaired"}, workorders.StatusClosed},
+		{"close", workorders.RolePlanner, map[string]any{"reason": "other", "note": "repaired"}, workorders.StatusClosed},
 	}
 	for _, st := range steps {
 		var out workorders.Order
@@ -271,10 +271,16 @@ func TestEngineerSeesOnlyOwnJobs(t *testing.T) {
 	e.mustJSON("POST", "/api/v1/work-orders/"+o.ID+"/assign", workorders.RolePlanner, map[string]any{"assignee_id": other.ID}, 200, nil)
 
 	me := e.tokens[workorders.RoleEngineer]
+	// Another engineer's order answers as if it did not exist: neither its
+	// existence nor its state leaks (issue #10).
 	code, b := e.do("GET", "/api/v1/work-orders/"+o.ID, me, nil)
-	require.Equal(t, 403, code, string(b))
-	code, _ = e.do("POST", "/api/v1/work-orders/"+o.ID+"/accept", me, nil)
-	require.Equal(t, 403, code)
+	require.Equal(t, 404, code, string(b))
+	code, b = e.do("POST", "/api/v1/work-orders/"+o.ID+"/accept", me, nil)
+	require.Equal(t, 404, code)
+	require.NotContains(t, string(b), "assigned")
+	code, b = e.do("POST", "/api/v1/work-orders/"+o.ID+"/complete", me, nil)
+	require.Equal(t, 404, code, "an illegal transition on another's order must not answer 409")
+	require.NotContains(t, string(b), "assigned")
 	var lst httpapi.List[workorders.Order]
 	e.mustJSON("GET", "/api/v1/me/jobs", workorders.RoleEngineer, nil, 200, &lst)
 	require.Empty(t, lst.Items)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders"
@@ -54,7 +53,7 @@ func (s *Server) OpenAPI() map[string]any {
 	types := withOpsSchemas(schemaTypes())
 	schemas := map[string]any{}
 	for name, v := range types {
-		schemas[name] = schemaOf(reflect.TypeOf(v), 0)
+		schemas[name] = s.schemas.of(reflect.TypeOf(v)).openAPI()
 	}
 	ref := func(name string) map[string]any {
 		if item, ok := strings.CutSuffix(name, "List"); ok {
@@ -78,13 +77,14 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		op := map[string]any{"summary": r.Summary, "tags": []string{r.Tag}, "operationId": strings.ToLower(r.Method) + opID(r.Path)}
 		var params []any
+		rc := checksOf(r)
 		for _, seg := range strings.Split(r.Path, "/") {
 			if name, ok := strings.CutPrefix(seg, ":"); ok {
-				params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+				params = append(params, map[string]any{"name": name, "in": "path", "required": true, "schema": rc.path[name].openAPI()})
 			}
 		}
 		for _, q := range r.Query {
-			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
+			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": rc.query[q].openAPI()})
 		}
 		if params != nil {
 			op["parameters"] = params
@@ -163,75 +163,4 @@ func opID(p string) string {
 		}
 	}
 	return b.String()
-}
-
-// schemaOf describes a Go type's JSON form.
-func schemaOf(t reflect.Type, depth int) map[string]any {
-	if depth > 6 {
-		return map[string]any{}
-	}
-	switch t {
-	case reflect.TypeOf(time.Time{}):
-		return map[string]any{"type": "string", "format": "date-time"}
-	case reflect.TypeOf(rules.Duration(0)):
-		return map[string]any{"type": "string", "example": "5m"}
-	case reflect.TypeOf(json.RawMessage{}):
-		return map[string]any{"type": "object"}
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		s := schemaOf(t.Elem(), depth)
-		s["nullable"] = true
-		return s
-	case reflect.String:
-		return map[string]any{"type": "string"}
-	case reflect.Bool:
-		return map[string]any{"type": "boolean"}
-	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint8:
-		return map[string]any{"type": "integer"}
-	case reflect.Float32, reflect.Float64:
-		return map[string]any{"type": "number"}
-	case reflect.Slice, reflect.Array:
-		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), depth+1)}
-	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), depth+1)}
-	case reflect.Interface:
-		return map[string]any{}
-	case reflect.Struct:
-		props := map[string]any{}
-		addStructFields(t, props, depth)
-		return map[string]any{"type": "object", "properties": props}
-	}
-	return map[string]any{}
-}
-
-func addStructFields(t reflect.Type, props map[string]any, depth int) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		name, _, _ := strings.Cut(tag, ",")
-		if name == "-" || (!f.IsExported() && !f.Anonymous) {
-			continue
-		}
-		if f.Anonymous && name == "" {
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				inner := map[string]any{}
-				addStructFields(ft, inner, depth)
-				for k, v := range inner {
-					if _, shadowed := props[k]; !shadowed {
-						props[k] = v
-					}
-				}
-				continue
-			}
-		}
-		if name == "" {
-			name = f.Name
-		}
-		props[name] = schemaOf(f.Type, depth+1)
-	}
 }

@@ -121,16 +121,16 @@ func (s *Server) noContent(c *gin.Context, err error) {
 // ---- engineers ----
 
 type engineerIn struct {
-	Name        string                 `json:"name"`
-	UserID      *string                `json:"user_id"`
-	SiteID      *string                `json:"site_id"`
+	Name        string                 `json:"name" schema:"required,minLength=1,maxLength=200"`
+	UserID      *string                `json:"user_id" schema:"format=uuid"`
+	SiteID      *string                `json:"site_id" schema:"format=uuid"`
 	Skills      workorders.SkillLevels `json:"skills"`
 	Home        *workorders.Location   `json:"home"`
 	Location    *workorders.Location   `json:"location"`
-	TimeZone    string                 `json:"time_zone"`
-	Shifts      []dispatch.Shift       `json:"shifts"`
-	TimeOff     []dispatch.Interval    `json:"time_off"`
-	MaxOpenJobs int                    `json:"max_open_jobs"`
+	TimeZone    string                 `json:"time_zone" schema:"maxLength=64"`
+	Shifts      []dispatch.Shift       `json:"shifts" schema:"maxItems=50"`
+	TimeOff     []dispatch.Interval    `json:"time_off" schema:"maxItems=200"`
+	MaxOpenJobs int                    `json:"max_open_jobs" schema:"min=0,max=1000"`
 	Active      *bool                  `json:"active"`
 }
 
@@ -252,11 +252,11 @@ func (s *Server) dispatchRoutes(o OpsConfig) {
 // ---- inventory ----
 
 type partIn struct {
-	SKU      string  `json:"sku"`
-	Name     string  `json:"name"`
-	Unit     string  `json:"unit"`
-	UnitCost float64 `json:"unit_cost"`
-	LeadTime string  `json:"lead_time"`
+	SKU      string  `json:"sku" schema:"required,pattern=^[A-Za-z0-9._-]{1,64}$"`
+	Name     string  `json:"name" schema:"required,minLength=1,maxLength=200"`
+	Unit     string  `json:"unit" schema:"maxLength=32"`
+	UnitCost float64 `json:"unit_cost" schema:"min=0,max=1e9"`
+	LeadTime string  `json:"lead_time" schema:"maxLength=64"`
 }
 
 func (in partIn) part() (workorders.Part, error) {
@@ -272,28 +272,28 @@ func (in partIn) part() (workorders.Part, error) {
 }
 
 type locationIn struct {
-	Code     string               `json:"code"`
-	Name     string               `json:"name"`
-	SiteID   *string              `json:"site_id"`
+	Code     string               `json:"code" schema:"required,pattern=^[A-Za-z0-9._-]{1,64}$"`
+	Name     string               `json:"name" schema:"required,minLength=1,maxLength=200"`
+	SiteID   *string              `json:"site_id" schema:"format=uuid"`
 	Location *workorders.Location `json:"location"`
 }
 
 type policyIn struct {
-	LocationID   string `json:"location_id"`
-	SKU          string `json:"sku"`
-	ReorderPoint int    `json:"reorder_point"`
-	ReorderQty   int    `json:"reorder_qty"`
+	LocationID   string `json:"location_id" schema:"required,format=uuid"`
+	SKU          string `json:"sku" schema:"required,pattern=^[A-Za-z0-9._-]{1,64}$"`
+	ReorderPoint int    `json:"reorder_point" schema:"min=0,max=1000000"`
+	ReorderQty   int    `json:"reorder_qty" schema:"min=0,max=1000000"`
 }
 
 type purchaseIn struct {
-	SKU        string `json:"sku"`
-	LocationID string `json:"location_id"`
-	Qty        int    `json:"qty"`
-	Note       string `json:"note"`
+	SKU        string `json:"sku" schema:"required,pattern=^[A-Za-z0-9._-]{1,64}$"`
+	LocationID string `json:"location_id" schema:"required,format=uuid"`
+	Qty        int    `json:"qty" schema:"required,min=1,max=1000000"`
+	Note       string `json:"note" schema:"maxLength=4000"`
 }
 
 type receiveIn struct {
-	Qty int `json:"qty"`
+	Qty int `json:"qty" schema:"min=0,max=1000000"`
 }
 
 func (s *Server) inventoryRoutes(o OpsConfig) {
@@ -615,16 +615,16 @@ func (s *Server) kpiRoutes(o OpsConfig) {
 // ---- knowledge ----
 
 type articleIn struct {
-	Title        string   `json:"title"`
-	Body         string   `json:"body"`
-	FailureModes []string `json:"failure_modes"`
-	AssetTypes   []string `json:"asset_types"`
-	Tags         []string `json:"tags"`
+	Title        string   `json:"title" schema:"required,minLength=1,maxLength=300"`
+	Body         string   `json:"body" schema:"required,maxLength=100000"`
+	FailureModes []string `json:"failure_modes" schema:"maxItems=50"`
+	AssetTypes   []string `json:"asset_types" schema:"maxItems=50"`
+	Tags         []string `json:"tags" schema:"maxItems=50"`
 }
 
 type resolutionIn struct {
-	Title string   `json:"title"`
-	Tags  []string `json:"tags"`
+	Title string   `json:"title" schema:"maxLength=300"`
+	Tags  []string `json:"tags" schema:"maxItems=50"`
 }
 
 func (s *Server) knowledgeRoutes(o OpsConfig) {

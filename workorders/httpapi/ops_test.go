@@ -31,6 +31,7 @@ func newOpsEnv(t *testing.T) *env {
 		disp, err := workorders.NewDispatchRunner(svc, ops, inv, dispatch.DefaultConfig(), nil, nil)
 		require.NoError(t, err)
 		svc.AfterTransition = disp.AfterTransition
+		svc.CheckPartsUsed = inv.CheckUsed
 		cfg.Ops = httpapi.OpsConfig{Store: ops, Dispatch: disp, Inventory: inv, KPIs: ops,
 			Knowledge: workorders.NewKnowledge(svc, ops), Schedules: workorders.NewScheduler(svc, ops, nil, nil, nil)}
 	})

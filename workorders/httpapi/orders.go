@@ -75,24 +75,31 @@ func (s *Server) ownOrder(c *gin.Context, id string) (workorders.Order, error) {
 	if err != nil {
 		return o, err
 	}
-	u := userOf(c)
-	if u.Role == workorders.RoleEngineer && (o.AssigneeID == nil || *o.AssigneeID != u.ID) {
-		return o, fmt.Errorf("%w: order %s is not assigned to you", workorders.ErrForbidden, o.Number)
+	if notMine(c, o.AssigneeID) {
+		return o, fmt.Errorf("%w: no work order %s among your jobs", workorders.ErrNotFound, id)
 	}
 	return o, nil
 }
 
+// notMine reports whether the caller is an engineer and the order with
+// this assignee is not theirs: such orders answer 404, as if they did not
+// exist, so that neither their existence nor their state leaks.
+func notMine(c *gin.Context, assignee *string) bool {
+	u := userOf(c)
+	return u.Role == workorders.RoleEngineer && (assignee == nil || *assignee != u.ID)
+}
+
 type actionIn struct {
-	Note       string               `json:"note"`
-	Reason     string               `json:"reason"`
+	Note       string               `json:"note" schema:"maxLength=4000"`
+	Reason     string               `json:"reason" schema:"maxLength=200"`
 	Priority   *workorders.Priority `json:"priority"`
 	DueAt      *time.Time           `json:"due_at"`
-	Skills     []string             `json:"required_skills"`
-	Parts      []rules.PartQty      `json:"parts"`
-	AssigneeID string               `json:"assignee_id"`
-	Resolution string               `json:"resolution"`
+	Skills     []string             `json:"required_skills" schema:"maxItems=50"`
+	Parts      []rules.PartQty      `json:"parts" schema:"maxItems=100"`
+	AssigneeID string               `json:"assignee_id" schema:"format=uuid"`
+	Resolution string               `json:"resolution" schema:"maxLength=4000"`
 	LabourTime rules.Duration       `json:"labour_time"`
-	PartsUsed  []rules.PartQty      `json:"parts_used"`
+	PartsUsed  []rules.PartQty      `json:"parts_used" schema:"maxItems=100"`
 	Evidence   map[string]any       `json:"evidence"`
 }
 
@@ -137,8 +144,8 @@ func (s *Server) orderRoutes() {
 			s.fail(c, err)
 			return
 		}
-		if u := userOf(c); u.Role == workorders.RoleEngineer && (d.AssigneeID == nil || *d.AssigneeID != u.ID) {
-			s.fail(c, fmt.Errorf("%w: order %s is not assigned to you", workorders.ErrForbidden, d.Number))
+		if notMine(c, d.AssigneeID) {
+			s.fail(c, fmt.Errorf("%w: no work order %s among your jobs", workorders.ErrNotFound, c.Param("id")))
 			return
 		}
 		out := OrderDetail{OrderDetail: d, SuggestedArticles: []Article{}}

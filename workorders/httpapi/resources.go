@@ -11,8 +11,8 @@ import (
 )
 
 type userIn struct {
-	Name string          `json:"name"`
-	Role workorders.Role `json:"role"`
+	Name string          `json:"name" schema:"required,minLength=1,maxLength=200"`
+	Role workorders.Role `json:"role" schema:"required"`
 }
 
 // Token is a newly issued bearer token (shown once).
@@ -88,8 +88,8 @@ func (s *Server) userRoutes() {
 }
 
 type siteIn struct {
-	Code     string               `json:"code"`
-	Name     string               `json:"name"`
+	Code     string               `json:"code" schema:"required,pattern=^[A-Za-z0-9_-]{1,64}$"`
+	Name     string               `json:"name" schema:"required,minLength=1,maxLength=200"`
 	Location *workorders.Location `json:"location"`
 }
 
@@ -156,13 +156,13 @@ func (s *Server) siteRoutes() {
 }
 
 type assetIn struct {
-	SiteID      string               `json:"site_id"`
-	Code        string               `json:"code"`
-	Type        string               `json:"type"`
-	Name        string               `json:"name"`
-	Criticality int                  `json:"criticality"`
+	SiteID      string               `json:"site_id" schema:"required,format=uuid"`
+	Code        string               `json:"code" schema:"required,pattern=^[A-Za-z0-9_-]{1,64}$"`
+	Type        string               `json:"type" schema:"required,minLength=1,maxLength=64"`
+	Name        string               `json:"name" schema:"required,minLength=1,maxLength=200"`
+	Criticality int                  `json:"criticality" schema:"min=1,max=5"`
 	Location    *workorders.Location `json:"location"`
-	ParentID    *string              `json:"parent_id"`
+	ParentID    *string              `json:"parent_id" schema:"format=uuid"`
 }
 
 func (in assetIn) asset(id string) workorders.Asset {

@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,11 +13,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -62,6 +65,8 @@ type Server struct {
 	engine *gin.Engine
 	routes []Route
 	auth   authCache
+	// schemas holds the declared schema of every request and response type.
+	schemas *schemas
 }
 
 // authCache remembers token hashes' users briefly, saving a query per request.
@@ -143,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AuthCacheTTL == 0 {
 		cfg.AuthCacheTTL = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, auth: authCache{ttl: cfg.AuthCacheTTL}}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, auth: authCache{ttl: cfg.AuthCacheTTL}, schemas: newSchemas()}
 	s.engine = gin.New()
 	s.engine.Use(gin.Recovery())
 	s.engine.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
@@ -167,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 	s.ingestRoutes()
 	s.opsRoutes()
 	for _, r := range s.routes {
-		s.engine.Handle(r.Method, r.Path, s.authorize(r), r.h)
+		s.engine.Handle(r.Method, r.Path, s.authorize(r), s.checkRequest(r), r.h)
 	}
 	return s, nil
 }
@@ -302,23 +307,41 @@ func (s *Server) fail(c *gin.Context, err error) {
 	status, code := statusOf(err)
 	msg := err.Error()
 	if status == http.StatusInternalServerError {
-		s.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		// The error may quote the input; log its start only.
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+		s.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.FullPath(), "err", msg)
 		msg = "internal error"
+	}
+	var ve *workorders.ValidationError
+	if errors.As(err, &ve) {
+		writeFields(c, status, code, msg, ve.List())
+		return
 	}
 	writeError(c, status, code, msg)
 }
 
-// ErrorBody is the contract's error JSON.
+// ErrorBody is the contract's error JSON: fields lists every invalid field
+// of the request (empty for errors that are not about fields).
 type ErrorBody struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+		Code    string                  `json:"code" schema:"required"`
+		Message string                  `json:"message" schema:"required"`
+		Fields  []workorders.FieldError `json:"fields" schema:"required"`
+	} `json:"error" schema:"required"`
 }
 
 func writeError(c *gin.Context, status int, code, msg string) {
+	writeFields(c, status, code, msg, nil)
+}
+
+func writeFields(c *gin.Context, status int, code, msg string, fields []workorders.FieldError) {
 	var b ErrorBody
-	b.Error.Code, b.Error.Message = code, msg
+	b.Error.Code, b.Error.Message, b.Error.Fields = code, msg, fields
+	if b.Error.Fields == nil {
+		b.Error.Fields = []workorders.FieldError{}
+	}
 	c.JSON(status, b)
 }
 
@@ -335,23 +358,222 @@ func list[T any](items []T, next string) List[T] {
 	return List[T]{Items: items, NextCursor: next}
 }
 
-// decode reads a JSON body strictly (unknown fields are errors).
+// decode reads a JSON body into v: at most MaxBodyBytes of valid UTF-8,
+// nested at most maxDepth deep, then checked against v's declared schema
+// (every problem reported at once) before it is decoded.
 func (s *Server) decode(c *gin.Context, v any) error {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
 		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
+		if errors.As(err, &mbe) {
 			return workorders.Invalid("body", "larger than %d bytes", s.cfg.MaxBodyBytes)
-		case errors.Is(err, io.EOF):
-			return workorders.Invalid("body", "empty; a JSON object is required")
 		}
-		return workorders.Invalid("body", "invalid JSON: %v", err)
+		return workorders.Invalid("body", "could not be read")
 	}
-	if dec.More() {
-		return workorders.Invalid("body", "trailing data after the JSON object")
+	return s.decodeBytes(body, v)
+}
+
+func (s *Server) decodeBytes(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return workorders.Invalid("body", "empty; a JSON object is required")
+	}
+	if !utf8.Valid(body) {
+		return workorders.Invalid("body", "not valid UTF-8")
+	}
+	if jsonDeeper(body, maxDepth) {
+		return workorders.Invalid("body", "nested deeper than %d levels", maxDepth)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
+		return workorders.Invalid("body", "invalid JSON: %s", syntaxMessage(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return workorders.Invalid("body", "trailing data after the JSON value")
+	}
+	var p workorders.Problems
+	s.schemas.of(reflect.TypeOf(v).Elem()).validate(raw, "", &p)
+	if err := p.Err(); err != nil {
+		return err
+	}
+	strict := json.NewDecoder(bytes.NewReader(body))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return workorders.Invalid(te.Field, "must be a %s", jsonKind(te.Type))
+		}
+		// Custom decoders (durations, skills) explain themselves without
+		// Go type names.
+		return workorders.Invalid("body", "%s", syntaxMessage(err))
+	}
+	return nil
+}
+
+// jsonDeeper reports whether the JSON text nests objects and arrays more
+// than max levels deep (scanning bytes, before anything is allocated).
+func jsonDeeper(b []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
+}
+
+// syntaxMessage describes a decoding error without Go type names.
+func syntaxMessage(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of input"
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "Go ") || strings.Contains(msg, "struct") {
+		return "malformed value"
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// jsonKind names a Go type by the JSON a client should send.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "value of another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	}
+	return "value of another type"
+}
+
+// routeChecks holds a route's declared parameter schemas.
+type routeChecks struct {
+	path  map[string]*schema
+	query map[string]*schema
+}
+
+func checksOf(r Route) routeChecks {
+	rc := routeChecks{path: map[string]*schema{}, query: map[string]*schema{}}
+	for _, seg := range strings.Split(r.Path, "/") {
+		if name, ok := strings.CutPrefix(seg, ":"); ok {
+			rc.path[name] = pathParamSchema(r.Path, name)
+		}
+	}
+	for _, q := range r.Query {
+		rc.query[q] = paramSchema(q)
+	}
+	return rc
+}
+
+// checkRequest validates a route's path and query parameters against
+// their declared schemas (every problem at once) and resolves a work-order
+// number (WO-000123) in the path to the order's id.
+func (s *Server) checkRequest(r Route) gin.HandlerFunc {
+	rc := checksOf(r)
+	orders := strings.HasPrefix(r.Path, apiPrefix+"/work-orders/:id")
+	return func(c *gin.Context) {
+		var p workorders.Problems
+		for _, pr := range c.Params {
+			if sc, ok := rc.path[pr.Key]; ok {
+				checkText(sc, pr.Value, pr.Key, &p)
+			}
+		}
+		if len(rc.query) > 0 && c.Request.URL.RawQuery != "" {
+			q := c.Request.URL.Query()
+			for name, sc := range rc.query {
+				for _, v := range q[name] {
+					checkText(sc, v, name, &p)
+				}
+			}
+		}
+		if err := p.Err(); err != nil {
+			s.fail(c, err)
+			c.Abort()
+			return
+		}
+		if orders {
+			if err := s.resolveNumber(c); err != nil {
+				s.fail(c, err)
+				c.Abort()
+				return
+			}
+		}
+		c.Next()
+	}
+}
+
+func checkText(sc *schema, v, name string, p *workorders.Problems) {
+	if !utf8.ValidString(v) {
+		p.Add(name, "not valid UTF-8")
+		return
+	}
+	// A parameter out of its range is a malformed request (400), unlike a
+	// body field out of its range (422).
+	var q workorders.Problems
+	sc.checkText(v, name, &q)
+	var ve *workorders.ValidationError
+	if errors.As(q.Err(), &ve) {
+		for _, f := range ve.List() {
+			p.Add(f.Field, "%s", f.Message)
+		}
+	}
+}
+
+// resolveNumber replaces a work-order number in the :id parameter by the
+// order's id; an unknown number is ErrNotFound.
+func (s *Server) resolveNumber(c *gin.Context) error {
+	for i, pr := range c.Params {
+		if pr.Key != "id" {
+			continue
+		}
+		m := orderNumRE.FindStringSubmatch(pr.Value)
+		if m == nil {
+			return nil
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n <= 0 {
+			return workorders.ErrNotFound
+		}
+		items, _, err := s.svc.ListOrders(c.Request.Context(), workorders.OrderFilter{Number: n, Page: workorders.Page{Limit: 1}})
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return fmt.Errorf("%w: no work order %s", workorders.ErrNotFound, workorders.FormatNumber(n))
+		}
+		c.Params[i].Value = items[0].ID
 	}
 	return nil
 }

@@ -352,6 +352,28 @@ func partIDBySKU(ctx context.Context, tx pgx.Tx, sku string) (string, error) {
 	return id, err
 }
 
+// knownParts returns the part ids of those skus the catalogue has; it
+// never adds any (used parts must exist, issue #10).
+func knownParts(ctx context.Context, tx pgx.Tx, skus []string) (map[string]string, error) {
+	ids := map[string]string{}
+	if len(skus) == 0 {
+		return ids, nil
+	}
+	rows, err := tx.Query(ctx, `select sku, id from parts where sku = any($1)`, skus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sku, id string
+		if err := rows.Scan(&sku, &id); err != nil {
+			return nil, err
+		}
+		ids[sku] = id
+	}
+	return ids, rows.Err()
+}
+
 // ensureParts returns the part ids of skus, adding unknown SKUs to the
 // catalogue (named after the SKU) so shortages can be requested.
 func ensureParts(ctx context.Context, tx pgx.Tx, skus []string) (map[string]string, error) {
@@ -802,7 +824,7 @@ func (s *Ops) ConsumeOrderParts(ctx context.Context, orderID string, used []rule
 			left[p.SKU] = p.Qty
 			skus = append(skus, p.SKU)
 		}
-		ids, err := ensureParts(ctx, tx, skus)
+		ids, err := knownParts(ctx, tx, skus)
 		if err != nil {
 			return err
 		}

@@ -164,7 +164,7 @@ func (s *Ops) KPIs(ctx context.Context, f workorders.KPIFilter) (workorders.KPIs
 	}
 
 	// Parts consumed in the period (by the consuming order's site).
-	err = q(`select p.sku, p.name, sum(-m.on_hand_delta)::int, sum(-m.on_hand_delta * p.unit_cost)::float8
+	err = q(`select p.sku, p.name, sum(-m.on_hand_delta::bigint), sum(-m.on_hand_delta::float8 * least(p.unit_cost, 1e9))::float8
 		from stock_movements m join parts p on p.id = m.part_id left join work_orders o on o.id = m.order_id
 		where m.kind = 'consume' and m.at >= $1 and m.at < $2 and ($3::uuid is null or o.site_id = $3::uuid)
 		group by p.sku, p.name order by p.sku`, func(r pgx.Rows) error {

@@ -54,6 +54,13 @@ func translate(err error) error {
 		case "22P02":
 			return workorders.Invalid("id", "not a valid UUID")
 		}
+		// Any other data exception (a value out of a column's range, a NUL
+		// byte, a string too long) or an exceeded limit (a tsvector, an
+		// index row) is the input's fault; the API validates before it gets
+		// here, this is the safety net that keeps it a 400.
+		if strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "54") {
+			return workorders.Invalid("", "a value is out of range or malformed (%s)", pe.Code)
+		}
 	}
 	return err
 }
