@@ -200,7 +200,7 @@ func (d *DispatchRunner) run(ctx context.Context, trigger string) (DispatchRun, 
 				job.SLASlackMinutes = &ch.Cost.SLASlackMinutes
 			}
 			_, err := d.svc.Act(ctx, o.ID, ActionRequest{Action: ActAssign, Actor: System("dispatcher"),
-				AssigneeID: *e.UserID, Note: ch.Why})
+				AssigneeID: *e.UserID, Note: ch.Why, OnlyUnassigned: true})
 			switch {
 			case err == nil:
 				job.Outcome = "assigned"

@@ -160,6 +160,10 @@ type ActionRequest struct {
 	Parts    []rules.PartQty
 	// AssigneeID: assign (a user id of role engineer).
 	AssigneeID string
+	// OnlyUnassigned makes assign refuse an order already assigned (the
+	// dispatcher must not override a hand assignment made while it
+	// planned); without it, assign reassigns an order not yet accepted.
+	OnlyUnassigned bool
 	// Complete.
 	Resolution string
 	LabourTime rules.Duration

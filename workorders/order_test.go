@@ -12,7 +12,7 @@ func TestNextFollowsTheContractDrawing(t *testing.T) {
 	legal := map[Action]map[Status]Status{
 		ActApprove:  {StatusProposed: StatusApproved},
 		ActReject:   {StatusProposed: StatusRejected},
-		ActAssign:   {StatusApproved: StatusAssigned},
+		ActAssign:   {StatusApproved: StatusAssigned, StatusAssigned: StatusAssigned}, // reassign (issue #14)
 		ActAccept:   {StatusAssigned: StatusAccepted},
 		ActDecline:  {StatusAssigned: StatusApproved},
 		ActStart:    {StatusAccepted: StatusInProgress},

@@ -400,8 +400,13 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 		if err != nil {
 			return Event{}, err
 		}
-		if req.Action == ActAssign && o.Status == StatusAssigned && o.AssigneeID != nil && *o.AssigneeID == req.AssigneeID {
-			return Event{}, ErrNoChange
+		if req.Action == ActAssign && o.Status == StatusAssigned {
+			if req.OnlyUnassigned {
+				return Event{}, fmt.Errorf("%w: order %s was assigned meanwhile", ErrIllegalTransition, o.Number)
+			}
+			if o.AssigneeID != nil && *o.AssigneeID == req.AssigneeID {
+				return Event{}, ErrNoChange
+			}
 		}
 		from := o.Status
 		data := map[string]any{}
