@@ -4,13 +4,17 @@ SERVICES := deploy/local/services.sh
 WITH_ENV := eval "$$($(SERVICES) env)" &&
 GO ?= go
 
-.PHONY: all build test services services-down demo bench fuzz lint edge-release clean check-bare-debian
+.PHONY: all build web test services services-down demo bench fuzz lint edge-release clean check-bare-debian
 
 all: build
 
-build:
+build: web
 	$(GO) build ./...
 	$(GO) build -o bin/ ./cmd/...
+
+## web: the console, engineers' app and public pages (web/ → web/dist/ui, embedded in pdm).
+web:
+	scripts/web.sh build
 
 services:
 	$(SERVICES) up
@@ -19,12 +23,14 @@ services-down:
 	$(SERVICES) down
 
 ## test: the whole suite with the race detector, against real PostgreSQL, Mosquitto and InfluxDB.
-test: services
+test: services web
+	scripts/web.sh deps-browser
+	scripts/web.sh test
 	$(WITH_ENV) $(GO) vet ./...
 	$(WITH_ENV) $(GO) test -race -count=1 -timeout 14m ./...
 
 ## demo: services up, migrate, seed a demo site, serve and run a simulated fleet.
-demo: services
+demo: services web
 	$(GO) build -o bin/ ./cmd/...
 	$(WITH_ENV) ./bin/pdm demo
 

@@ -179,6 +179,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		Telemetry: telemetryReader{d.ts},
 		Health:    healthProvider{d.health},
 		Ops:       c.ops,
+		Sessions:  c.store,
 		Backtester: backtester{
 			bt:     &rules.Backtester{History: d.ts, Observers: []rules.Observer{d.predictor}},
 			assets: c.store,
@@ -192,9 +193,9 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		return nil, err
 	}
 	if d.engine != nil {
-		return applyChanges(srv, d.engine, d.log), nil
+		return withWeb(applyChanges(srv, d.engine, d.log)), nil
 	}
-	return srv, nil
+	return withWeb(srv), nil
 }
 
 type rejects struct{ p *ingest.Pipeline }

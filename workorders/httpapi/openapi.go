@@ -45,6 +45,8 @@ func schemaTypes() map[string]any {
 		"Delivery":           workorders.Delivery{},
 		"DeliveryAttempt":    workorders.DeliveryAttempt{},
 		"Reject":             Reject{},
+		"SessionInput":       sessionIn{},
+		"Session":            Session{},
 	}
 }
 

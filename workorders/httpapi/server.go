@@ -52,6 +52,11 @@ type Config struct {
 	MaxAttachmentBytes int64
 	// MaxBodyBytes limits JSON request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// Sessions, when set, enables sign-in with a session cookie (POST and
+	// DELETE /session) for the web console.
+	Sessions SessionStore
+	// SessionTTL is how long a console session lasts (default 12 h).
+	SessionTTL time.Duration
 	// AuthCacheTTL is how long a token's user is remembered (default 30 s;
 	// negative disables the cache).
 	AuthCacheTTL time.Duration
@@ -145,6 +150,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
 	if cfg.AuthCacheTTL == 0 {
 		cfg.AuthCacheTTL = 30 * time.Second
 	}
@@ -159,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 	// Each resource group registers its routes here; later groups
 	// (dispatch, inventory, kpis, knowledge) add one line each.
 	s.systemRoutes()
+	s.sessionRoutes()
 	s.userRoutes()
 	s.siteRoutes()
 	s.assetRoutes()
@@ -234,20 +243,25 @@ func (s *Server) authorize(r Route) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		h := c.GetHeader("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || strings.TrimSpace(tok) == "" {
-			writeError(c, http.StatusUnauthorized, "unauthorized", "missing bearer token")
+		tok, cookie, err := credential(c)
+		if err != nil {
+			writeError(c, http.StatusUnauthorized, "unauthorized", err.Error())
 			c.Abort()
 			return
 		}
-		tok = strings.TrimSpace(tok)
+		if cookie && !safeMethod(c.Request.Method) && c.GetHeader(csrfHeader) == "" {
+			writeError(c, http.StatusForbidden, "csrf", "a session-authenticated change needs the "+csrfHeader+" header")
+			c.Abort()
+			return
+		}
 		key := string(workorders.HashToken(tok))
+		if cookie {
+			key = "s:" + key
+		}
 		now := time.Now()
 		u, ok := s.auth.get(key, now)
 		if !ok {
-			var err error
-			if u, err = s.svc.Authenticate(c.Request.Context(), tok); err != nil {
+			if u, err = s.userOfCredential(c.Request.Context(), tok, cookie); err != nil {
 				s.fail(c, err)
 				c.Abort()
 				return
@@ -262,6 +276,10 @@ func (s *Server) authorize(r Route) gin.HandlerFunc {
 		c.Set(string(userKey), u)
 		c.Next()
 	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
 func userOf(c *gin.Context) workorders.User {

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/openpdm/pdm/web"
+)
+
+// chromiumPath is Debian's Chromium, installed by deploy/local/services.sh.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PDM_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("Chromium is not installed: run deploy/local/services.sh up (apt-get install chromium)")
+	return ""
+}
+
+// newBrowser starts a headless Chromium for one test with an empty
+// profile and the flags that keep it off the (closed) network, and returns
+// a context that drives one tab in it.
+func newBrowser(t *testing.T, opts ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	if !web.Built() {
+		t.Fatal("the web bundle is not built into this test binary: run `make web` first (make test does)")
+	}
+	all := append(append([]chromedp.ExecAllocatorOption{}, chromedp.DefaultExecAllocatorOptions[:]...),
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1400, 900),
+	)
+	all = append(all, opts...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), all...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	// Start the browser now so a failure to launch names itself. The first
+	// Run must get ctx itself: the browser lives as long as that context.
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+// run runs browser actions with a deadline, failing the test with what.
+func runBrowser(t *testing.T, ctx context.Context, within time.Duration, what string, actions ...chromedp.Action) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if err := chromedp.Run(c, actions...); err != nil {
+		var loc, html string
+		lc, lcancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = chromedp.Run(lc, chromedp.Location(&loc), chromedp.OuterHTML("body", &html, chromedp.ByQuery))
+		lcancel()
+		if len(html) > 4000 {
+			html = html[:4000] + "…"
+		}
+		t.Fatalf("%s: %v\nat %s\n%s", what, err, loc, html)
+	}
+}

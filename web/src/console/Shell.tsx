@@ -1,0 +1,75 @@
+import { Link, Route, Switch, Redirect, useLocation } from 'wouter-preact';
+import { useQueryClient } from '@tanstack/preact-query';
+import { useI18n, languages, type MessageKey } from '../i18n';
+import { useClient } from '../lib/client';
+import type { User } from '../api/types';
+import { Review } from './Review';
+
+interface NavItem {
+  href: string;
+  label: MessageKey;
+}
+
+const nav: NavItem[] = [{ href: '/review', label: 'nav.review' }];
+
+export function Shell({ user }: { user: User }) {
+  const { t, lang, setLang } = useI18n();
+  const client = useClient();
+  const qc = useQueryClient();
+  const [loc] = useLocation();
+
+  const signOut = async () => {
+    try {
+      await client.delete('/session');
+    } finally {
+      qc.clear();
+      window.location.assign('/');
+    }
+  };
+
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <a class="brand" href="/review">
+          <span class="logo" aria-hidden="true" />
+          <span>pdm</span>
+        </a>
+        <nav aria-label="main">
+          {nav.map((n) => (
+            <Link href={n.href} class={loc.startsWith(n.href) ? 'active' : ''} aria-current={loc.startsWith(n.href) ? 'page' : undefined}>
+              {t(n.label)}
+            </Link>
+          ))}
+        </nav>
+        <div class="spacer" />
+        <select aria-label={t('nav.language')} value={lang} onChange={(e) => setLang((e.target as HTMLSelectElement).value as typeof lang)}>
+          {languages.map((l) => (
+            <option value={l.code}>{l.label}</option>
+          ))}
+        </select>
+        <span class="user" title={user.role}>
+          {user.name} <span class="badge">{user.role}</span>
+        </span>
+        <button type="button" class="ghost" onClick={signOut}>
+          {t('nav.signout')}
+        </button>
+      </header>
+      <main id="main">
+        <Switch>
+          <Route path="/">
+            <Redirect to="/review" />
+          </Route>
+          <Route path="/review">
+            <Review user={user} />
+          </Route>
+          <Route>
+            <section class="page">
+              <h1>{t('notfound.title')}</h1>
+              <Link href="/review">{t('notfound.back')}</Link>
+            </section>
+          </Route>
+        </Switch>
+      </main>
+    </div>
+  );
+}
