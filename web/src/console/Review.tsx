@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/preact-query';
-import { useI18n } from '../i18n';
+import { useI18n } from './i18n';
 import { useClient } from '../lib/client';
 import { ApiError } from '../lib/api';
 import { fetchAll, useAssets } from '../lib/queries';

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { useI18n, type MessageKey } from '../i18n';
+import { useI18n, type ConsoleKey } from './i18n';
 import { useClient } from '../lib/client';
 import { ApiError } from '../lib/api';
 import type { WorkOrder } from '../api/types';
@@ -140,7 +140,7 @@ export function RejectDialog({ orders, onClose }: { orders: WorkOrder[]; onClose
           {rejectReasons.map((r) => (
             <label class="radio">
               <input type="radio" name="reason" value={r} checked={reason === r} onChange={() => setReason(r)} />
-              {t(('reason.' + r) as MessageKey)}
+              {t(('reason.' + r) as ConsoleKey)}
             </label>
           ))}
         </fieldset>

@@ -1,30 +1,29 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { useQuery, useQueryClient } from '@tanstack/preact-query';
-import { I18nContext, initialLang, translate, type I18n, type Lang } from '../i18n';
+import { LangContext, initialLang, langStorageKey, translate, type LangState, type Lang } from '../i18n';
+import { consoleMessages } from './i18n';
 import { useClient } from '../lib/client';
 import { ApiError } from '../lib/api';
 import type { User } from '../api/types';
 import { SignIn } from './SignIn';
 import { Shell } from './Shell';
 
-const langKey = 'pdm.lang';
-
 export function Root() {
-  const [lang, setLangState] = useState<Lang>(() => initialLang(localStorage.getItem(langKey), navigator.languages ?? [navigator.language]));
-  const i18n = useMemo<I18n>(
+  const [lang, setLangState] = useState<Lang>(() => initialLang(localStorage.getItem(langStorageKey), navigator.languages ?? [navigator.language]));
+  const langState = useMemo<LangState>(
     () => ({
       lang,
-      t: (k, v) => translate(lang, k, v),
       setLang: (l) => {
-        localStorage.setItem(langKey, l);
+        localStorage.setItem(langStorageKey, l);
         setLangState(l);
       },
     }),
     [lang],
   );
+  const t = (k: 'app.tagline' | 'common.loading') => translate(consoleMessages, lang, k);
   useEffect(() => {
     document.documentElement.lang = lang;
-    document.title = 'pdm · ' + translate(lang, 'app.tagline');
+    document.title = 'pdm · ' + t('app.tagline');
   }, [lang]);
 
   const client = useClient();
@@ -49,7 +48,7 @@ export function Root() {
 
   let body;
   if (me.isPending) {
-    body = <div class="center muted">{i18n.t('common.loading')}</div>;
+    body = <div class="center muted">{t('common.loading')}</div>;
   } else if (!signedIn) {
     body = <SignIn onSignedIn={onSignedIn} />;
   } else {
@@ -60,5 +59,5 @@ export function Root() {
       </>
     );
   }
-  return <I18nContext.Provider value={i18n}>{body}</I18nContext.Provider>;
+  return <LangContext.Provider value={langState}>{body}</LangContext.Provider>;
 }

@@ -1,13 +1,14 @@
 import { Link, Route, Switch, Redirect, useLocation } from 'wouter-preact';
 import { useQueryClient } from '@tanstack/preact-query';
-import { useI18n, languages, type MessageKey } from '../i18n';
+import { languages } from '../i18n';
+import { useI18n, type ConsoleKey } from './i18n';
 import { useClient } from '../lib/client';
 import type { User } from '../api/types';
 import { Review } from './Review';
 
 interface NavItem {
   href: string;
-  label: MessageKey;
+  label: ConsoleKey;
 }
 
 const nav: NavItem[] = [{ href: '/review', label: 'nav.review' }];

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { useI18n, languages } from '../i18n';
+import { languages } from '../i18n';
+import { useI18n } from './i18n';
 import { useClient } from '../lib/client';
 import { ApiError } from '../lib/api';
 import type { Session, User } from '../api/types';

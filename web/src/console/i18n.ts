@@ -1,0 +1,9 @@
+// The console's dictionary: the shared strings and every screen's own.
+// A new screen adds its X.i18n.ts here.
+import { makeUseI18n, mergeMessages } from '../i18n';
+import { common } from '../i18n/common';
+import { reviewMessages } from './review.i18n';
+
+export const consoleMessages = mergeMessages(common, reviewMessages);
+export type ConsoleKey = keyof (typeof consoleMessages)['en'];
+export const useI18n = makeUseI18n(consoleMessages);
