@@ -193,9 +193,9 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		return nil, err
 	}
 	if d.engine != nil {
-		return withWeb(applyChanges(srv, d.engine, d.log)), nil
+		return withWeb(applyChanges(srv, d.engine, d.log))
 	}
-	return withWeb(srv), nil
+	return withWeb(srv)
 }
 
 type rejects struct{ p *ingest.Pipeline }
