@@ -249,10 +249,11 @@ func (d *DispatchRunner) redispatchOffShift(ctx context.Context, byUser map[stri
 		if !ok {
 			continue // not a dispatchable engineer: a manual choice, respected
 		}
-		deadline := now.Add(d.cfg.Horizon)
+		var due time.Time
 		if o.DueAt != nil {
-			deadline = *o.DueAt
+			due = *o.DueAt
 		}
+		deadline := dispatch.ShiftDeadline(d.cfg, now, due)
 		if start, ok := firstStart(av[e.ID], now); ok && start.Before(deadline) {
 			continue
 		}

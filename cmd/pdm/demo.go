@@ -70,10 +70,7 @@ func demo(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 
 	api := newAPIClient(addr, cfg.AdminToken)
-	err = seedDemo(ctx, addr, cfg.AdminToken, scen)
-	if err == nil {
-		err = seedDemoCrew(ctx, api, scen)
-	}
+	seeded, err := seedDemoSite(ctx, api, addr, cfg.AdminToken, scen)
 	if err != nil {
 		cancel()
 		<-served
@@ -90,8 +87,16 @@ func demo(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	fleetDone := make(chan error, 1)
 	go func() { fleetDone <- fleet.Run(ctx) }()
 
-	fmt.Fprintf(stdout, "\npdm demo is running\n  API:         http://%s/api/v1\n  admin token: %s\n  try:         curl -s -H 'Authorization: Bearer %s' http://%s/api/v1/work-orders\n  site %s: %d simulated assets; Ctrl-C stops\n\n",
-		addr, cfg.AdminToken, cfg.AdminToken, addr, scen.Site, len(scen.Assets))
+	if seeded.Continued {
+		_, open := demoCounts(ctx, api)
+		fmt.Fprintf(stdout, "\ncontinuing the demo: site %s exists from an earlier run; its assets, history and %s open work orders are kept (drop the database to start afresh)\n", scen.Site, open)
+	} else {
+		fmt.Fprintf(stdout, "\nfresh demo: seeded site %s with assets, rules, SLA policies, engineers, parts and knowledge articles\n", scen.Site)
+	}
+	fmt.Fprintf(stdout, "\npdm demo is running\n  console:     http://%s/  (sign in with the admin token)\n  API:         http://%s/api/v1\n  admin token: %s\n"+
+		"  engineer:    %s, token %s  (engineers' app: http://%s/app/)\n"+
+		"  try:         curl -s -H 'Authorization: Bearer %s' http://%s/api/v1/work-orders\n  site %s: %d simulated assets; Ctrl-C stops\n\n",
+		addr, addr, cfg.AdminToken, seeded.Engineer, seeded.EngineerToken, addr, cfg.AdminToken, addr, scen.Site, len(scen.Assets))
 
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
@@ -152,82 +157,4 @@ func seedDemo(ctx context.Context, addr, token string, scen *simulators.Scenario
 	}
 	_, err = c.Provision(ctx, scen)
 	return err
-}
-
-// seedDemoCrew gives the demo site people and parts so dispatch and the
-// inventory have something to work with: three engineers on shift around
-// the clock with the skills the scenario's rules ask for, a warehouse, and
-// the rules' spare parts in stock. Idempotent like Provision.
-func seedDemoCrew(ctx context.Context, api *apiClient, scen *simulators.Scenario) error {
-	skills := map[string]bool{}
-	parts := map[string]bool{}
-	for _, r := range scen.Rules {
-		for _, s := range r.Skills {
-			skills[s] = true
-		}
-		for _, p := range r.Parts {
-			parts[p.SKU] = true
-		}
-	}
-	all := map[string]int{}
-	for s := range skills {
-		all[s] = 3
-	}
-	var shifts []map[string]string
-	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
-		shifts = append(shifts, map[string]string{"day": d, "start": "00:00", "end": "23:59"})
-	}
-	have, err := listAll[idCode](ctx, api, "/engineers", nil)
-	if err != nil {
-		return fmt.Errorf("list engineers: %w", err)
-	}
-	named := map[string]bool{}
-	for _, e := range have {
-		named[e.Name] = true
-	}
-	crew := []struct {
-		name     string
-		lat, lon float64
-	}{{"Ada Demo", 52.52, 13.40}, {"Ben Demo", 52.50, 13.45}, {"Cleo Demo", 52.55, 13.35}}
-	for _, e := range crew {
-		if named[e.name] {
-			continue
-		}
-		err := api.do(ctx, "POST", "/engineers", map[string]any{"name": e.name, "skills": all,
-			"home": map[string]float64{"lat": e.lat, "lon": e.lon}, "shifts": shifts, "max_open_jobs": 4}, nil)
-		if err != nil {
-			return fmt.Errorf("create engineer %s: %w", e.name, err)
-		}
-	}
-	locs, err := listAll[idCode](ctx, api, "/stock-locations", nil)
-	if err != nil {
-		return fmt.Errorf("list stock locations: %w", err)
-	}
-	var whID string
-	for _, l := range locs {
-		if l.Code == "DEMO-WH" {
-			whID = l.ID
-		}
-	}
-	if whID == "" {
-		var wh idCode
-		if err := api.do(ctx, "POST", "/stock-locations", map[string]any{"code": "DEMO-WH", "name": "Demo warehouse",
-			"location": map[string]float64{"lat": 52.52, "lon": 13.405}}, &wh); err != nil {
-			return fmt.Errorf("create warehouse: %w", err)
-		}
-		whID = wh.ID
-		for sku := range parts {
-			if err := api.do(ctx, "POST", "/parts", map[string]any{"sku": sku, "name": "Spare " + sku, "unit": "pcs"}, nil); err != nil {
-				var aerr *apiError
-				if !errors.As(err, &aerr) || aerr.Status != 409 {
-					return fmt.Errorf("create part %s: %w", sku, err)
-				}
-			}
-			if err := api.do(ctx, "POST", "/stock/movements", map[string]any{"kind": "receipt", "location_id": whID,
-				"sku": sku, "qty": 10, "note": "demo opening stock"}, nil); err != nil {
-				return fmt.Errorf("stock %s: %w", sku, err)
-			}
-		}
-	}
-	return nil
 }

@@ -350,10 +350,7 @@ func newProblem(cfg Config, now time.Time, orders []Order, engineers []Engineer)
 		row := cell[i*len(engineers) : (i+1)*len(engineers)]
 		p.base[i] = row
 		var excl [4]int
-		deadline := o.DueAt
-		if deadline.IsZero() {
-			deadline = now.Add(cfg.Horizon)
-		}
+		deadline := ShiftDeadline(cfg, now, o.DueAt)
 		needs = needs[:0]
 		for sk, lvl := range o.Skills {
 			needs = append(needs, need{skillIdx[sk], max(lvl, 1)})
@@ -430,6 +427,18 @@ func (p *problem) price(o Order, e Engineer, start time.Time) Cost {
 	}
 	c.Total = c.TravelMinutes + c.LatenessCost
 	return c
+}
+
+// ShiftDeadline is when an engineer's shift must start at the latest to
+// be a candidate for an order due at due: the due time; for an order
+// without one, or one already overdue (nobody can make it any more, and
+// leaving it unassigned only makes it later), the end of the horizon, the
+// lateness cost then preferring whoever starts first.
+func ShiftDeadline(cfg Config, now, due time.Time) time.Time {
+	if due.IsZero() || !due.After(now) {
+		return now.Add(cfg.Horizon)
+	}
+	return due
 }
 
 // Solve assigns the batch of orders to engineers at minimum total cost:

@@ -299,6 +299,8 @@ func TestFeasibility(t *testing.T) {
 		{"full", Engineer{ID: "a", Skills: map[string]int{"vibration": 3}, Location: here, Available: shift, Open: 3, MaxOpen: 3}, order, "", ReasonCapacity},
 		{"declined", Engineer{ID: "a", Skills: map[string]int{"vibration": 3}, Location: here, Available: shift, MaxOpen: 3},
 			Order{ID: "wo", Priority: 2, Location: here, Exclude: []string{"a"}}, "", ReasonDeclined},
+		{"overdue: later shift within horizon", Engineer{ID: "a", Skills: map[string]int{"vibration": 3}, Location: here, Available: later, MaxOpen: 1},
+			Order{ID: "wo", Priority: 2, Skills: map[string]int{"vibration": 1}, Location: here, DueAt: t0.Add(-time.Hour)}, "a", ""},
 		{"no due: later shift within horizon", Engineer{ID: "a", Skills: map[string]int{"vibration": 3}, Location: here, Available: later, MaxOpen: 1},
 			Order{ID: "wo", Priority: 4, Skills: map[string]int{"vibration": 1}, Location: here}, "a", ""},
 	}
