@@ -273,7 +273,7 @@ func seedDemoParts(ctx context.Context, api *apiClient, scen *simulators.Scenari
 // demoArticles are the demo's knowledge articles, in English and Chinese,
 // for the failure modes of the demo's rules.
 var demoArticles = []struct {
-	title, body string
+	title, body  string
 	modes, types []string
 }{
 	{"Replacing a worn pump bearing (6205)",
