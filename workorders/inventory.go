@@ -334,7 +334,11 @@ type StockRow struct {
 	// predictions and unreserved open orders), by week.
 	Demand       float64   `json:"expected_demand"`
 	DemandByWeek []float64 `json:"expected_demand_by_week"`
-	// Suggested is what a purchase request would ask for now (0: none).
+	// OnOrder is the quantity of open purchase requests (open or
+	// ordered, not yet received) for this part and location.
+	OnOrder int `json:"on_order"`
+	// Suggested is what a new purchase request would ask for now, counting
+	// what is already on order (0: none).
 	Suggested   int       `json:"suggested_order_qty"`
 	OpenRequest *string   `json:"open_purchase_request_id"`
 	UpdatedAt   time.Time `json:"updated_at"`

@@ -235,7 +235,11 @@ func (iv *Inventory) Stock(ctx context.Context, f StockFilter) ([]StockRow, stri
 		if d, ok := demand[[2]string{r.LocationID, r.SKU}]; ok {
 			r.Demand, r.DemandByWeek = d.Qty, d.ByWeek
 		}
-		r.Suggested = Reorder(r.StockLevel, r.Demand)
+		// What is already on order arrives before anything ordered now:
+		// counting it keeps the view from inviting a double order.
+		withOrdered := r.StockLevel
+		withOrdered.OnHand += r.OnOrder
+		r.Suggested = Reorder(withOrdered, r.Demand)
 		if f.BelowReorder && r.Suggested == 0 {
 			continue
 		}

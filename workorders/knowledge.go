@@ -111,6 +111,34 @@ func SearchTerms(q string) []string {
 	return terms
 }
 
+// ShortTerm reports whether t is a word of fewer than three letters or
+// digits with no Chinese in it ("on", "at", "p1"): too short for trigram
+// matching, so stores match it only as a whole word, never inside others.
+func ShortTerm(t string) bool {
+	n := 0
+	for _, r := range t {
+		if isCJK(r) {
+			return false
+		}
+		n++
+	}
+	return n < 3
+}
+
+// stopWords are English words that say nothing about a fault; an order's
+// title full of them must not pull in every article that uses them.
+var stopWords = map[string]bool{
+	"the": true, "and": true, "for": true, "with": true, "from": true, "into": true, "over": true,
+	"after": true, "before": true, "than": true, "this": true, "that": true, "are": true, "was": true,
+	"has": true, "have": true, "not": true, "its": true, "via": true, "per": true, "new": true,
+}
+
+// SignificantTerm reports whether a search term of an order's title says
+// something about the fault: not a stop word, not a short word.
+func SignificantTerm(t string) bool {
+	return !ShortTerm(t) && !stopWords[t]
+}
+
 // KnowledgeStore is the persistence of the knowledge base; postgres.Ops
 // implements it. SearchArticles ranks by how many terms an article
 // matches (substring or trigram word similarity), boosted by a shared
@@ -156,7 +184,12 @@ func (k *Knowledge) Search(ctx context.Context, q, failureMode string, limit int
 // Suggest returns articles for an order: same failure mode first, then
 // articles whose text matches the order's title and failure mode.
 func (k *Knowledge) Suggest(ctx context.Context, o Order, limit int) ([]Article, error) {
-	terms := SearchTerms(o.Title + " " + strings.ReplaceAll(o.FailureMode, "_", " "))
+	var terms []string
+	for _, t := range SearchTerms(o.Title + " " + strings.ReplaceAll(o.FailureMode, "_", " ")) {
+		if SignificantTerm(t) {
+			terms = append(terms, t)
+		}
+	}
 	var modes []string
 	if o.FailureMode != "" {
 		modes = []string{o.FailureMode}

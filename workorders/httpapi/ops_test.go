@@ -212,6 +212,17 @@ func TestOpsThroughTheAPI(t *testing.T) {
 	require.Len(t, stock.Items, 1)
 	require.Equal(t, []int{5, 2, 3}, []int{stock.Items[0].OnHand, stock.Items[0].Reserved, stock.Items[0].Available})
 	require.Equal(t, 10, stock.Items[0].Suggested, "3 available < reorder point 4")
+	// An open purchase request for the part counts: no second order is
+	// suggested while it is open.
+	var open workorders.PurchaseRequest
+	e.mustJSON("POST", "/api/v1/purchase-requests", pl, map[string]any{"sku": "SEAL-1", "location_id": wh.ID, "qty": 10}, 201, &open)
+	e.mustJSON("GET", "/api/v1/stock?location_id="+wh.ID, workorders.RoleViewer, nil, 200, &stock)
+	require.Equal(t, 10, stock.Items[0].OnOrder)
+	require.Equal(t, 0, stock.Items[0].Suggested, "3 available + 10 on order >= reorder point 4")
+	require.Equal(t, &open.ID, stock.Items[0].OpenRequest)
+	e.mustJSON("POST", "/api/v1/purchase-requests/"+open.ID+"/cancel", pl, nil, 200, nil)
+	e.mustJSON("GET", "/api/v1/stock?location_id="+wh.ID, workorders.RoleViewer, nil, 200, &stock)
+	require.Equal(t, []int{0, 10}, []int{stock.Items[0].OnOrder, stock.Items[0].Suggested}, "cancelled: suggested again")
 	var ps workorders.PartsState
 	e.mustJSON("GET", "/api/v1/work-orders/"+o.ID+"/parts", workorders.RoleEngineer, nil, 200, &ps)
 	require.Equal(t, workorders.PartsReserved, ps.State)

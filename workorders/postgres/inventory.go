@@ -244,12 +244,14 @@ func (s *Ops) Warehouses(ctx context.Context) ([]workorders.StockPlace, error) {
 const stockCols = `s.location_id, s.part_id, p.sku, s.on_hand, s.reserved, s.reorder_point, s.reorder_qty,
 	l.code, l.kind, p.name, s.updated_at,
 	(select r.id from purchase_requests r where r.part_id = s.part_id and r.location_id = s.location_id
-		and r.status in ('open', 'ordered'))`
+		and r.status in ('open', 'ordered') order by r.created_at limit 1),
+	(select coalesce(sum(r.qty), 0)::int from purchase_requests r where r.part_id = s.part_id
+		and r.location_id = s.location_id and r.status in ('open', 'ordered'))`
 
 func scanStock(r pgx.Row) (workorders.StockRow, error) {
 	var x workorders.StockRow
 	err := r.Scan(&x.LocationID, &x.PartID, &x.SKU, &x.OnHand, &x.Reserved, &x.ReorderPoint, &x.ReorderQty,
-		&x.LocationCode, &x.LocationKind, &x.PartName, &x.UpdatedAt, &x.OpenRequest)
+		&x.LocationCode, &x.LocationKind, &x.PartName, &x.UpdatedAt, &x.OpenRequest, &x.OnOrder)
 	x.Available = x.OnHand - x.Reserved
 	x.DemandByWeek = []float64{}
 	return x, err

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -113,6 +114,13 @@ func (s *Ops) SearchArticles(ctx context.Context, terms, failureModes []string, 
 		score []string
 	)
 	for _, t := range terms {
+		if workorders.ShortTerm(t) {
+			// "on" or "at" inside other words is noise: whole words only.
+			re := w.arg(`(^|[^[:alnum:]_])` + regexp.QuoteMeta(t) + `($|[^[:alnum:]_])`)
+			conds = append(conds, "k.search ~ "+re)
+			score = append(score, fmt.Sprintf("case when k.search ~ %s then 1 else 0 end", re))
+			continue
+		}
 		pat := w.arg(likeEscape(t))
 		term := w.arg(t)
 		conds = append(conds, fmt.Sprintf("k.search like %s or %s <%% k.search", pat, term))

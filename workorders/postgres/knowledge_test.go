@@ -105,6 +105,14 @@ func TestKnowledgeFromResolutionAndSuggestions(t *testing.T) {
 	_, err = kb.SaveResolution(ctx, o.ID, f.admin, "", nil)
 	require.ErrorIs(t, err, workorders.ErrConflict, "one article per order")
 
+	// An unrelated article whose words only contain "on" and "at"
+	// ("station", "tension") must not follow the right one.
+	other := workorders.Article{Title: "Cooling tower belt", Body: "At the station, check the belt tension and the pulley alignment.",
+		FailureModes: []string{"belt_slip"}}
+	require.NoError(t, workorders.ValidateArticle(&other))
+	_, err = f.ops.CreateArticle(ctx, other)
+	require.NoError(t, err)
+
 	// A new order with the same failure mode gets it suggested.
 	o2, err := f.svc.CreateOrder(ctx, f.admin, workorders.NewOrder{AssetID: f.asset.ID, Title: "Vibration high on pump",
 		FailureMode: "bearing_wear"})
@@ -114,4 +122,13 @@ func TestKnowledgeFromResolutionAndSuggestions(t *testing.T) {
 	require.NotEmpty(t, sug)
 	require.Equal(t, a.ID, sug[0].ID)
 	require.Greater(t, sug[0].Score, 0.0)
+	require.NotContains(t, titles(sug), other.Title, "two-letter words match whole words, not inside others")
+
+	// Searched for, a two-letter word matches whole words only.
+	got, err := kb.Search(ctx, "on", "", 10)
+	require.NoError(t, err)
+	require.NotContains(t, titles(got), other.Title)
+	got, err = kb.Search(ctx, "at", "", 10)
+	require.NoError(t, err)
+	require.Contains(t, titles(got), other.Title, "'At the station' has the word")
 }
