@@ -362,7 +362,7 @@ func (d *DispatchRunner) CurrentPlan(ctx context.Context) (Plan, error) {
 	page := Page{Limit: 500}
 	for range 20 {
 		orders, next, err := d.svc.Store.ListOrders(ctx, OrderFilter{
-			Status: []Status{StatusAssigned, StatusAccepted, StatusInProgress, StatusOnHold}, Page: page})
+			Status: []Status{StatusAssigned, StatusAccepted, StatusEnRoute, StatusOnSite, StatusInProgress, StatusOnHold}, Page: page})
 		if err != nil {
 			return p, err
 		}
@@ -380,7 +380,7 @@ func (d *DispatchRunner) CurrentPlan(ctx context.Context) (Plan, error) {
 					return p, err
 				}
 				travel := 0.0
-				if pos != nil && o.Status != StatusInProgress {
+				if pos != nil && o.Status != StatusInProgress && o.Status != StatusOnSite {
 					travel = d.cfg.TravelTime(e.Position(), *pos).Minutes()
 				}
 				j.TravelMinutes = &travel

@@ -95,7 +95,7 @@ func (iv *Inventory) hold(ctx context.Context, orderID string, st PartsState) er
 	data, _ := json.Marshal(map[string]any{"reason": HoldWaitingForParts, "shortages": st.Shortages, "resume_to": st.ResumeStatus})
 	_, err := iv.svc.Store.UpdateOrder(ctx, orderID, func(o *Order) (Event, error) {
 		switch o.Status {
-		case StatusAssigned, StatusAccepted, StatusInProgress:
+		case StatusAssigned, StatusAccepted, StatusEnRoute, StatusOnSite, StatusInProgress:
 		default:
 			return Event{}, ErrNoChange
 		}
@@ -196,7 +196,7 @@ func (iv *Inventory) ResumeWaiting(ctx context.Context) (int, error) {
 }
 
 func (iv *Inventory) resume(ctx context.Context, orderID string, to Status) error {
-	if to != StatusAssigned && to != StatusAccepted && to != StatusInProgress {
+	if to != StatusAssigned && to != StatusAccepted && to != StatusEnRoute && to != StatusOnSite && to != StatusInProgress {
 		to = StatusAssigned
 	}
 	now := iv.Now().UTC()

@@ -142,6 +142,8 @@ const (
 	StatusRejected   Status = "rejected"
 	StatusAssigned   Status = "assigned"
 	StatusAccepted   Status = "accepted"
+	StatusEnRoute    Status = "en_route" // 出发: on the way to the asset
+	StatusOnSite     Status = "on_site"  // 到达: at the asset, not yet working
 	StatusInProgress Status = "in_progress"
 	StatusOnHold     Status = "on_hold"
 	StatusCompleted  Status = "completed"
@@ -153,7 +155,7 @@ const (
 // Statuses lists every status in life-cycle order.
 func Statuses() []Status {
 	return []Status{StatusProposed, StatusApproved, StatusRejected, StatusAssigned, StatusAccepted,
-		StatusInProgress, StatusOnHold, StatusCompleted, StatusVerified, StatusClosed, StatusCancelled}
+		StatusEnRoute, StatusOnSite, StatusInProgress, StatusOnHold, StatusCompleted, StatusVerified, StatusClosed, StatusCancelled}
 }
 
 // Open reports whether an order in status s still counts as open (the
@@ -186,6 +188,8 @@ const (
 	ActAssign   Action = "assign"
 	ActAccept   Action = "accept"
 	ActDecline  Action = "decline"
+	ActDepart   Action = "depart"
+	ActArrive   Action = "arrive"
 	ActStart    Action = "start"
 	ActHold     Action = "hold"
 	ActResume   Action = "resume"
@@ -198,7 +202,7 @@ const (
 
 // Actions lists every action.
 func Actions() []Action {
-	return []Action{ActApprove, ActReject, ActAssign, ActAccept, ActDecline, ActStart, ActHold,
+	return []Action{ActApprove, ActReject, ActAssign, ActAccept, ActDecline, ActDepart, ActArrive, ActStart, ActHold,
 		ActResume, ActComplete, ActVerify, ActClose, ActCancel, ActReopen}
 }
 
@@ -206,6 +210,7 @@ func Actions() []Action {
 // ErrIllegalTransition. It is the contract's life-cycle drawing:
 //
 //	proposed -approve-> approved -assign-> assigned -accept-> accepted -start-> in_progress
+//	accepted -depart-> en_route -arrive-> on_site -start-> in_progress (start also from en_route)
 //	assigned -assign-> assigned (reassign before acceptance)
 //	proposed -reject-> rejected;  assigned -decline-> approved
 //	in_progress -hold-> on_hold -resume-> in_progress
@@ -233,8 +238,12 @@ func Next(from Status, a Action) (Status, error) {
 		return ok(StatusAccepted, StatusAssigned)
 	case ActDecline:
 		return ok(StatusApproved, StatusAssigned)
+	case ActDepart:
+		return ok(StatusEnRoute, StatusAccepted)
+	case ActArrive:
+		return ok(StatusOnSite, StatusEnRoute)
 	case ActStart:
-		return ok(StatusInProgress, StatusAccepted)
+		return ok(StatusInProgress, StatusAccepted, StatusEnRoute, StatusOnSite)
 	case ActHold:
 		return ok(StatusOnHold, StatusInProgress)
 	case ActResume:
@@ -247,7 +256,7 @@ func Next(from Status, a Action) (Status, error) {
 		return ok(StatusClosed, StatusVerified)
 	case ActCancel:
 		return ok(StatusCancelled, StatusProposed, StatusApproved, StatusAssigned, StatusAccepted,
-			StatusInProgress, StatusOnHold)
+			StatusEnRoute, StatusOnSite, StatusInProgress, StatusOnHold)
 	case ActReopen:
 		return ok(StatusApproved, StatusRejected, StatusCancelled, StatusCompleted, StatusVerified, StatusClosed)
 	}
@@ -401,6 +410,10 @@ func EventTypeForAction(a Action, to Status) string {
 		return "held"
 	case ActStart:
 		return "started"
+	case ActDepart:
+		return "departed"
+	case ActArrive:
+		return "arrived"
 	}
 	return string(to)
 }

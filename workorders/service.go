@@ -33,6 +33,9 @@ type Service struct {
 	// CheckPartsUsed, when set, refuses parts a completing order cannot
 	// have used (Inventory.CheckUsed) before anything changes.
 	CheckPartsUsed func(ctx context.Context, o Order, used []rules.PartQty) error
+	// EstimateETA, when set, estimates the arrival of the order's engineer
+	// (user id) at its asset; depart records it in its event.
+	EstimateETA func(ctx context.Context, o Order, userID string, now time.Time) (ETA, error)
 }
 
 // errNotYours hides another engineer's order: it answers as if the order
@@ -391,6 +394,13 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 		}
 	}
 	now := s.Now().UTC()
+	var eta map[string]any
+	if req.Action == ActDepart && s.EstimateETA != nil {
+		// Estimated outside the row lock: it reads the engineer and the asset.
+		if o, err := s.Store.GetOrder(ctx, id); err == nil && !notYours(req.Actor, &o) {
+			eta = s.etaData(ctx, o, req.Actor, now)
+		}
+	}
 	var ev Event
 	o, err := s.Store.UpdateOrder(ctx, id, func(o *Order) (Event, error) {
 		if notYours(req.Actor, o) {
@@ -446,6 +456,10 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 			o.AssigneeID = nil
 		case ActAccept:
 			o.AcceptedAt = &now
+		case ActDepart:
+			for k, v := range eta {
+				data[k] = v
+			}
 		case ActStart:
 			if o.StartedAt == nil {
 				o.StartedAt = &now

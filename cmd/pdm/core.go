@@ -35,6 +35,8 @@ type core struct {
 	disp  *workorders.DispatchRunner
 	inv   *workorders.Inventory
 	sched *workorders.Scheduler
+	// field: the engineers' app's location history and ETAs.
+	field httpapi.FieldConfig
 }
 
 // openCore connects to PostgreSQL, applies the migrations (under an
@@ -82,6 +84,9 @@ func (c *core) enableOps(cfg Config, ts *influx.Client, log *slog.Logger) error 
 	c.disp = disp
 	c.svc.AfterTransition = disp.AfterTransition
 	c.svc.CheckPartsUsed = c.inv.CheckUsed
+	eta := workorders.ETAEstimator{Store: ops, Travel: dcfg}
+	c.svc.EstimateETA = eta.Estimate
+	c.field = httpapi.FieldConfig{Locations: ops, ETA: eta.Estimate}
 	meter := func(ctx context.Context, site, asset, metric string, from, to time.Time) ([]workorders.MeterSample, error) {
 		pts, err := ts.Series(ctx, site, asset, metric, from, to, 0)
 		if err != nil {
@@ -180,6 +185,10 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		Health:    healthProvider{d.health},
 		Ops:       c.ops,
 		Sessions:  c.store,
+		Field:     c.field,
+		// Idempotency-Key records live in PostgreSQL: a retry after a
+		// restart is answered, not applied again.
+		Idempotency: postgres.NewIdempotency(c.pool),
 		Backtester: backtester{
 			bt:     &rules.Backtester{History: d.ts, Observers: []rules.Observer{d.predictor}},
 			assets: c.store,

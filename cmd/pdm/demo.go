@@ -144,7 +144,7 @@ func demoCounts(ctx context.Context, api *apiClient) (signals, open string) {
 		return fmt.Sprint(len(page.Items))
 	}
 	signals = count("/signals", url.Values{})
-	open = count("/work-orders", url.Values{"status": {"proposed,approved,assigned,accepted,in_progress,on_hold"}})
+	open = count("/work-orders", url.Values{"status": {"proposed,approved,assigned,accepted,en_route,on_site,in_progress,on_hold"}})
 	return signals, open
 }
 

@@ -52,7 +52,7 @@ func schemaTypes() map[string]any {
 
 // OpenAPI returns the OpenAPI 3 document of the routes this server serves.
 func (s *Server) OpenAPI() map[string]any {
-	types := withOpsSchemas(schemaTypes())
+	types := withFieldSchemas(withOpsSchemas(schemaTypes()))
 	schemas := map[string]any{}
 	for name, v := range types {
 		schemas[name] = s.schemas.of(reflect.TypeOf(v)).openAPI()
@@ -87,6 +87,11 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		for _, q := range r.Query {
 			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": rc.query[q].openAPI()})
+		}
+		if r.Method == http.MethodPost && len(r.Roles) > 0 {
+			params = append(params, map[string]any{"name": IdempotencyHeader, "in": "header", "required": false,
+				"description": "replays the first answer to the same key from the same user within 7 days; another request with the key is a 422",
+				"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": maxIdempotencyKey}})
 		}
 		if params != nil {
 			op["parameters"] = params

@@ -153,6 +153,9 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 			return
 		}
 		items, next, err := o.Store.ListEngineers(c.Request.Context(), p)
+		for i := range items {
+			items[i] = redactEngineer(c, items[i])
+		}
 		s.ok(c, http.StatusOK, list(items, next), err)
 	})
 	s.handle(Route{Method: "POST", Path: "/engineers", Roles: planners(), Tag: "engineers",
@@ -177,7 +180,7 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 	s.handle(Route{Method: "GET", Path: "/engineers/:id", Roles: anyRole(), Tag: "engineers", Summary: "Get an engineer",
 		Response: "Engineer"}, func(c *gin.Context) {
 		e, err := o.Store.GetEngineer(c.Request.Context(), c.Param("id"))
-		s.ok(c, http.StatusOK, e, err)
+		s.ok(c, http.StatusOK, redactEngineer(c, e), err)
 	})
 	s.handle(Route{Method: "PUT", Path: "/engineers/:id", Roles: planners(), Tag: "engineers", Summary: "Replace an engineer",
 		Body: "EngineerInput", Response: "Engineer"}, func(c *gin.Context) {
@@ -364,7 +367,7 @@ func (s *Server) inventoryRoutes(o OpsConfig) {
 				return
 			}
 			items, next, err := st.ListStockLocations(c.Request.Context(), kind, p)
-			s.ok(c, http.StatusOK, list(items, next), err)
+			s.ok(c, http.StatusOK, list(s.redactVans(c, items), next), err)
 		})
 	s.handle(Route{Method: "POST", Path: "/stock-locations", Roles: planners(), Tag: "inventory",
 		Summary: "Create a warehouse (vans come with their engineer)", Body: "StockLocationIn", Response: "StockLocation",
@@ -385,7 +388,7 @@ func (s *Server) inventoryRoutes(o OpsConfig) {
 	s.handle(Route{Method: "GET", Path: "/stock-locations/:id", Roles: anyRole(), Tag: "inventory",
 		Summary: "Get a stock location", Response: "StockLocation"}, func(c *gin.Context) {
 		l, err := st.GetStockLocation(c.Request.Context(), c.Param("id"))
-		s.ok(c, http.StatusOK, l, err)
+		s.ok(c, http.StatusOK, s.redactVans(c, []workorders.StockLocation{l})[0], err)
 	})
 	s.handle(Route{Method: "PUT", Path: "/stock-locations/:id", Roles: planners(), Tag: "inventory",
 		Summary: "Replace a stock location's code, name, site and position", Body: "StockLocationIn", Response: "StockLocation"},

@@ -177,7 +177,7 @@ func (s *Server) orderRoutes() {
 	for _, a := range workorders.Actions() {
 		roles := planners()
 		switch a {
-		case workorders.ActAccept, workorders.ActDecline, workorders.ActStart, workorders.ActHold,
+		case workorders.ActAccept, workorders.ActDecline, workorders.ActDepart, workorders.ActArrive, workorders.ActStart, workorders.ActHold,
 			workorders.ActResume, workorders.ActComplete:
 			roles = fieldRoles()
 		}
@@ -247,8 +247,8 @@ func (s *Server) engineerJobRoutes() {
 			return
 		}
 		if len(f.Status) == 0 {
-			f.Status = []workorders.Status{workorders.StatusAssigned, workorders.StatusAccepted,
-				workorders.StatusInProgress, workorders.StatusOnHold}
+			f.Status = []workorders.Status{workorders.StatusAssigned, workorders.StatusAccepted, workorders.StatusEnRoute,
+				workorders.StatusOnSite, workorders.StatusInProgress, workorders.StatusOnHold}
 		}
 		f.AssigneeID = userOf(c).ID
 		items, next, err := s.svc.ListOrders(c.Request.Context(), f)

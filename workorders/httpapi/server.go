@@ -60,6 +60,11 @@ type Config struct {
 	// AuthCacheTTL is how long a token's user is remembered (default 30 s;
 	// negative disables the cache).
 	AuthCacheTTL time.Duration
+	// Field wires the engineers' app's location history and ETAs (field.go).
+	Field FieldConfig
+	// Idempotency, when set, makes every authenticated POST honour the
+	// Idempotency-Key header (idempotency.go).
+	Idempotency IdempotencyStore
 }
 
 // Server is the HTTP API.
@@ -72,6 +77,7 @@ type Server struct {
 	auth   authCache
 	// schemas holds the declared schema of every request and response type.
 	schemas *schemas
+	idem    idempotency
 }
 
 // authCache remembers token hashes' users briefly, saving a query per request.
@@ -180,8 +186,9 @@ func New(cfg Config) (*Server, error) {
 	s.webhookRoutes()
 	s.ingestRoutes()
 	s.opsRoutes()
+	s.fieldRoutes()
 	for _, r := range s.routes {
-		s.engine.Handle(r.Method, r.Path, s.authorize(r), s.checkRequest(r), r.h)
+		s.engine.Handle(r.Method, r.Path, s.authorize(r), s.idempotent(r), s.checkRequest(r), r.h)
 	}
 	return s, nil
 }

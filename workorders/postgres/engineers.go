@@ -57,12 +57,12 @@ func translateOps(err error) error {
 }
 
 // openStatuses are the statuses that count against an engineer's capacity.
-var openJobStatuses = []string{"assigned", "accepted", "in_progress", "on_hold"}
+var openJobStatuses = []string{"assigned", "accepted", "en_route", "on_site", "in_progress", "on_hold"}
 
 const engineerCols = `e.id, e.name, e.user_id, e.site_id, e.skills, e.home_lat, e.home_lon, e.lat, e.lon, e.location_at,
 	e.time_zone, e.shifts, e.time_off, e.max_open_jobs, e.active, e.created_at, e.updated_at,
 	(select count(*) from work_orders w where e.user_id is not null and w.assignee_id = e.user_id
-		and w.status in ('assigned', 'accepted', 'in_progress', 'on_hold'))::int,
+		and w.status in ('assigned', 'accepted', 'en_route', 'on_site', 'in_progress', 'on_hold'))::int,
 	(select v.id from stock_locations v where v.engineer_id = e.id)`
 
 func scanEngineer(r pgx.Row) (workorders.Engineer, error) {

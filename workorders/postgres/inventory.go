@@ -935,7 +935,7 @@ func (s *Ops) WaitingOrders(ctx context.Context) ([]workorders.PartsState, error
 // between assignment and reservation may have missed.
 func (s *Ops) OrdersNeedingParts(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `select w.id from work_orders w
-		where w.status in ('assigned', 'accepted', 'in_progress') and jsonb_array_length(w.parts) > 0
+		where w.status in ('assigned', 'accepted', 'en_route', 'on_site', 'in_progress') and jsonb_array_length(w.parts) > 0
 		  and not exists (select 1 from order_parts o where o.order_id = w.id and o.state in ('reserved', 'waiting', 'consumed'))
 		order by w.created_at`)
 	if err != nil {

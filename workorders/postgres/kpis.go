@@ -109,7 +109,7 @@ func (s *Ops) KPIs(ctx context.Context, f workorders.KPIFilter) (workorders.KPIs
 			count(*) filter (where $2 - o.created_at >= interval '7 days' and $2 - o.created_at < interval '30 days')::int,
 			count(*) filter (where $2 - o.created_at >= interval '30 days')::int
 		from work_orders o where o.created_at < $2 and $1::timestamptz is not null
-		  and o.status in ('proposed', 'approved', 'assigned', 'accepted', 'in_progress', 'on_hold') and `+inSite+`
+		  and o.status in ('proposed', 'approved', 'assigned', 'accepted', 'en_route', 'on_site', 'in_progress', 'on_hold') and `+inSite+`
 		group by o.status order by o.status`, func(r pgx.Rows) error {
 		var b workorders.BacklogKPI
 		if err := r.Scan(&b.Status, &b.Count, &b.Under1Day, &b.Days1To7, &b.Days7To30, &b.Over30Days); err != nil {

@@ -415,7 +415,7 @@ func (s *Store) SLACandidates(ctx context.Context, now time.Time) ([]workorders.
 			case when p.pause_on_hold then o.held_s + coalesce(extract(epoch from $1 - o.on_hold_since), 0) else 0 end as paused_s,
 			o.accepted_at is null as responding
 		from work_orders o join sla_policies p on p.priority = o.priority
-		where o.status in ('approved', 'assigned', 'accepted', 'in_progress', 'on_hold') and o.sla_state <> 'breached')
+		where o.status in ('approved', 'assigned', 'accepted', 'en_route', 'on_site', 'in_progress', 'on_hold') and o.sla_state <> 'breached')
 		select `+orderCols+` from c join work_orders o on o.id = c.id
 		where (c.responding and c.run_s > c.response_s * (case when c.sla_state = 'ok' then c.risk else 1 end))
 		   or (c.run_s - c.paused_s > c.resolution_s * (case when c.sla_state = 'ok' then c.risk else 1 end))
