@@ -19,7 +19,13 @@
 //     KindTrend signal at LevelCritical once Confirm consecutive fits
 //     predict a crossing within the horizon; while it holds, again every
 //     ReemitEvery or when the remaining life shrank by a quarter.
-//   - Fit is the pure fit with its gates (see Fit).
+//   - Fit is the pure fit with its gates (see Fit). A predicted crossing
+//     must then survive the levelling checks (levelling.go): the rise is
+//     sustained (visible in the older half of the window), is not a
+//     change of operating point (a step model, then only what follows
+//     the step counts) and does not level off (deceleration, or a
+//     saturating model whose level is below the limit). Warm-ups,
+//     run-ins and new operating points raise no trend orders.
 //   - rules.Engine.WarmStart replays each window from InfluxDB on start;
 //     Job.Run (cron) re-predicts from history what the stream missed;
 //     rules.Backtester with the Predictor as observer backtests trend

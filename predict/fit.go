@@ -71,6 +71,13 @@ type FitOptions struct {
 	// be than the best accelerating model's for the window to be read as
 	// the onset of linear wear (default 4).
 	KneeMargin float64
+	// StepMargin is how much lower the AIC of a step (two levels) or of a
+	// saturating model must be than the chosen model's for a predicted
+	// crossing to be vetoed as a change of operating point or a rise that
+	// levels off (default 4).
+	StepMargin float64
+	// NoLevelling turns the levelling checks off (see levelling).
+	NoLevelling bool
 }
 
 func (o FitOptions) withDefaults() FitOptions {
@@ -91,6 +98,9 @@ func (o FitOptions) withDefaults() FitOptions {
 	}
 	if o.KneeMargin <= 0 {
 		o.KneeMargin = 4
+	}
+	if o.StepMargin <= 0 {
+		o.StepMargin = 4
 	}
 	return o
 }
@@ -197,6 +207,7 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	// Robust outlier rejection: a Theil–Sen line, then drop points far
 	// from it in units of the median absolute deviation. Single spikes
 	// go; a trend (even a curved one) stays.
+	allXs, allYs := xs, ys
 	keep := rejectOutliers(xs, ys, o.OutlierK)
 	if n := len(xs) - len(keep); n > 0 {
 		nx, ny := make([]float64, 0, len(keep)), make([]float64, 0, len(keep))
@@ -324,6 +335,14 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	}
 	if hLate < 0 {
 		hLate = searchEnd
+	}
+	if !o.NoLevelling {
+		// On every point: what levels off or steps is what the outlier
+		// rejection around one line would cut away.
+		if reason := levelling(allXs, allYs, dir, limit, spec.Window.D().Hours(), horizon, tq, best, o); reason != "" {
+			res.Reason = reason
+			return res
+		}
 	}
 	res.Reason = ReasonOK
 	res.Prediction = &rules.Prediction{

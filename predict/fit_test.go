@@ -22,18 +22,20 @@ func handSeries(f func(h float64) float64) []Point {
 }
 
 func TestFitReadsTheOnsetOfLinearWearAsAKnee(t *testing.T) {
-	// Flat at 2.2 until 36 h before the window end, then +0.05/h: the
-	// true crossing of 7.1 is (7.1-4.0)/0.05 = 62 h after the end.
-	pts := handSeries(func(h float64) float64 { return 2.2 + 0.05*math.Max(0, h+36) })
+	// Flat at 2.2 until 44 h before the window end, then +0.05/h: the
+	// true crossing of 7.1 is (7.1-4.4)/0.05 = 54 h after the end. (An
+	// onset in the younger half of the window raises nothing yet:
+	// not_sustained.)
+	pts := handSeries(func(h float64) float64 { return 2.2 + 0.05*math.Max(0, h+44) })
 	end := pts[len(pts)-1].TS
-	truth := end.Add(62 * time.Hour)
+	truth := end.Add(54 * time.Hour)
 	r := vibRule()
 
 	res := Fit(pts, &r, FitOptions{})
 	require.Equal(t, ReasonOK, res.Reason, "%+v", res)
 	require.Equal(t, ModelLinear, res.Model)
 	require.Contains(t, res.AIC, ModelKnee)
-	require.WithinDuration(t, end.Add(-36*time.Hour), res.Onset, 4*time.Hour)
+	require.WithinDuration(t, end.Add(-44*time.Hour), res.Onset, 4*time.Hour)
 	// The line over the whole window is late while the onset is in it,
 	// never early.
 	require.False(t, res.Prediction.CrossingAt.Before(truth.Add(-2*time.Hour)),

@@ -50,18 +50,18 @@ type MetricHealth struct {
 // fit's slope and r2 are shown whenever a fit was made, the crossing and
 // remaining life whenever the fit crosses the limit.
 type PredictionHealth struct {
-	Status             string          `json:"status"`
-	Model              string          `json:"model,omitempty"`
-	Slope              float64         `json:"slope"`
-	Intercept          float64         `json:"intercept"`
-	R2                 float64         `json:"r2"`
-	Points             int             `json:"points"`
-	WindowStart        *time.Time      `json:"window_start,omitempty"`
-	WindowEnd          *time.Time      `json:"window_end,omitempty"`
-	Limit              float64         `json:"limit"`
-	PredictedFailureAt *time.Time      `json:"predicted_failure_at,omitempty"`
-	Earliest           *time.Time      `json:"predicted_failure_earliest,omitempty"`
-	Latest             *time.Time      `json:"predicted_failure_latest,omitempty"`
+	Status             string     `json:"status"`
+	Model              string     `json:"model,omitempty"`
+	Slope              float64    `json:"slope"`
+	Intercept          float64    `json:"intercept"`
+	R2                 float64    `json:"r2"`
+	Points             int        `json:"points"`
+	WindowStart        *time.Time `json:"window_start,omitempty"`
+	WindowEnd          *time.Time `json:"window_end,omitempty"`
+	Limit              float64    `json:"limit"`
+	PredictedFailureAt *time.Time `json:"predicted_failure_at,omitempty"`
+	Earliest           *time.Time `json:"predicted_failure_earliest,omitempty"`
+	Latest             *time.Time `json:"predicted_failure_latest,omitempty"`
 	// RUL and its bounds run from the window end to the crossing and to
 	// the interval's edges; nil when the fit does not cross the limit.
 	RUL      *time.Duration `json:"-"`

@@ -76,6 +76,9 @@ type Profile struct {
 	SpikeScale float64
 	// Dropout silences sensors now and then.
 	Dropout Dropout
+	// Disturbances are healthy movements (warm-ups, run-ins, operating
+	// point shifts, sensor drift) on top of everything else.
+	Disturbances []Disturbance
 }
 
 // Dropout describes sensor dropout: time is cut into periods of length
@@ -143,6 +146,7 @@ func NewModel(seed uint64, spec AssetSpec) (*Model, error) {
 	// must not change values already handed out.
 	p.Affects = maps.Clone(p.Affects)
 	p.Dropout.Metrics = slices.Clone(p.Dropout.Metrics)
+	p.Disturbances = slices.Clone(p.Disturbances)
 	spec.Type.Metrics = slices.Clone(spec.Type.Metrics)
 	if p.NoiseScale == 0 {
 		p.NoiseScale = 1
@@ -312,6 +316,11 @@ func (m *Model) value(i int, t time.Time) float64 {
 	if mm.extra != 0 {
 		v += m.Fraction(t) * mm.extra
 	}
+	for j, d := range p.Disturbances {
+		if d.Metric == mm.spec.Name {
+			v += d.offset(hash(m.key, uint64(j), 11), t)
+		}
+	}
 	if p.SpikeProb > 0 && unit(hash(mm.key, ms, 5)) < p.SpikeProb {
 		v += mm.base * p.SpikeScale * (0.5 + unit(hash(mm.key, ms, 6)))
 	}
@@ -390,6 +399,11 @@ func (s AssetSpec) validate() error {
 			if _, ok := s.Type.Metric(n); !ok {
 				return bad("dropout metric %q is not a metric of type %s", n, s.Type.Name)
 			}
+		}
+	}
+	for _, d := range p.Disturbances {
+		if err := d.validate(s.Type); err != nil {
+			return bad("%v", err)
 		}
 	}
 	switch p.Degradation {

@@ -30,7 +30,7 @@ var builtinScenarios embed.FS
 func BuiltinScenario(name string) ([]byte, error) {
 	b, err := builtinScenarios.ReadFile("scenarios/" + name + ".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("no built-in scenario %q (have demo, eval, load)", name)
+		return nil, fmt.Errorf("no built-in scenario %q (have demo, eval, load, stress)", name)
 	}
 	return b, nil
 }
@@ -142,13 +142,25 @@ type groupFile struct {
 	Affects       map[string]float64 `yaml:"affects"`
 	EventCode     string             `yaml:"event_code"`
 
-	Noise        *float64     `yaml:"noise"`
-	DailyAmp     *float64     `yaml:"daily_amp"`
-	SeasonAmp    *float64     `yaml:"season_amp"`
-	SeasonPeriod string       `yaml:"season_period"`
-	SpikeProb    *float64     `yaml:"spike_prob"`
-	SpikeScale   *float64     `yaml:"spike_scale"`
-	Dropout      *dropoutFile `yaml:"dropout"`
+	Noise        *float64      `yaml:"noise"`
+	DailyAmp     *float64      `yaml:"daily_amp"`
+	SeasonAmp    *float64      `yaml:"season_amp"`
+	SeasonPeriod string        `yaml:"season_period"`
+	SpikeProb    *float64      `yaml:"spike_prob"`
+	SpikeScale   *float64      `yaml:"spike_scale"`
+	Dropout      *dropoutFile  `yaml:"dropout"`
+	Disturb      []disturbFile `yaml:"disturb"`
+}
+
+type disturbFile struct {
+	Kind   string  `yaml:"kind"`
+	Metric string  `yaml:"metric"`
+	Amp    float64 `yaml:"amp"`
+	Tau    string  `yaml:"tau"`
+	At     string  `yaml:"at"`
+	Every  string  `yaml:"every"`
+	Length string  `yaml:"length"`
+	Prob   float64 `yaml:"prob"`
 }
 
 type dropoutFile struct {
@@ -341,6 +353,26 @@ func (g groupFile) models(s *Scenario, types map[string]Type, noise float64, now
 		if p.Dropout.Length, err = parseDur(d.Length); err != nil {
 			return nil, fmt.Errorf("dropout.length: %w", err)
 		}
+	}
+	for i, d := range g.Disturb {
+		x := Disturbance{Kind: DisturbanceKind(d.Kind), Metric: d.Metric, Amp: d.Amp, Prob: d.Prob}
+		for _, f := range []struct {
+			name, v string
+			dst     *time.Duration
+		}{{"tau", d.Tau, &x.Tau}, {"every", d.Every, &x.Every}, {"length", d.Length, &x.Length}} {
+			if f.v == "" {
+				continue
+			}
+			if *f.dst, err = parseDur(f.v); err != nil {
+				return nil, fmt.Errorf("disturb[%d].%s: %w", i, f.name, err)
+			}
+		}
+		if d.At != "" {
+			if x.At, err = parseAt(d.At, s.Start); err != nil {
+				return nil, fmt.Errorf("disturb[%d].at: %w", i, err)
+			}
+		}
+		p.Disturbances = append(p.Disturbances, x)
 	}
 	p.Metric, p.FailureMode, p.Affects, p.EventCode = g.Metric, g.FailureMode, g.Affects, g.EventCode
 	if g.Tau != "" {

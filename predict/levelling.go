@@ -1,0 +1,266 @@
+package predict
+
+import "math"
+
+// Gate reasons of the levelling checks (see levelling).
+const (
+	// ReasonNotSustained: the rise towards the limit is younger than a
+	// quarter of the window; wait for evidence that it goes on.
+	ReasonNotSustained = "not_sustained"
+	// ReasonStep: the window is explained by a change of level (a new
+	// operating point), not by a trend, and after the step nothing
+	// trends towards the limit.
+	ReasonStep = "step_change"
+	// ReasonLevellingOff: the rise decelerates, or a saturating model
+	// (approach to a level) explains the window better and its level is
+	// below the limit or is reached beyond the horizon.
+	ReasonLevellingOff = "levelling_off"
+)
+
+// levelling is the second opinion a predicted crossing must survive: a
+// trend order needs evidence that the approach to the limit goes on. It
+// returns "" when the crossing stands, else the reason it does not:
+//
+//   - not_sustained: the first three quarters of the window show no
+//     significant slope towards the limit (t < 2): the rise is confined to
+//     the last quarter, as at the start of a warm-up or a run-in.
+//   - step_change: two or three levels (k = 3 or 5) beat the line, the
+//     knee (a line from an onset) and the chosen model by an AIC of
+//     StepMargin, the last step is at
+//     least 3 residual standard deviations high (abrupt, not a cycle),
+//     and the points after it do not span half the window or do not
+//     predict a crossing within the horizon on their own.
+//   - levelling_off: the slope of the last third of the window is less
+//     than a quarter of the middle third's, by a t of at least 3; or
+//     a saturating model y = a + b·(1 − e^(−(t−t0)/τ)) (onset t0 inside
+//     or before the window, τ from window/48 to 4·window, k = 4) beats
+//     the chosen model by StepMargin and its level a + b lies below the
+//     limit (by the interval's edge) or is reached beyond the horizon.
+//
+// xs are hours relative to the window end (≤ 0), in time order.
+func levelling(xs, ys []float64, dir, limit, window, horizon, tq float64, best model, o FitOptions) string {
+	n := len(xs)
+	// Sustained: the rise is visible in the older half of the window.
+	var ox, oy []float64
+	for i, x := range xs {
+		if x <= -window/2 {
+			ox, oy = append(ox, x), append(oy, ys[i])
+		}
+	}
+	if len(ox) < 8 {
+		return ReasonNotSustained
+	}
+	if _, b, t := ols(ox, oy); b*dir <= 0 || t < 2 {
+		return ReasonNotSustained
+	}
+	aicLin := linAIC(xs, ys)
+	// The chosen model's AIC on these points.
+	var sseBest float64
+	for i, x := range xs {
+		yh := best.predict(x)
+		if best.name == ModelExponential {
+			yh = math.Exp(yh)
+		}
+		e := ys[i] - yh
+		sseBest += e * e
+	}
+	best.aic = float64(n)*math.Log(math.Max(sseBest, 1e-300)/float64(n)) + 2*float64(best.k)
+	ref := math.Min(best.aic, aicLin)
+	// A change of level.
+	if _, kaic, ok := knee(xs, ys, dir, window); ok {
+		ref = math.Min(ref, kaic) // a line from an onset is no step
+	}
+	if split, aic, jump, sd, ok := stepFit(ys); ok && aic < ref-o.StepMargin && math.Abs(jump) >= 3*sd {
+		// After a new operating point only what follows it counts: it
+		// must span half the window and trend on its own.
+		px, py := xs[split:], ys[split:]
+		if len(px) < 8 || -px[0] < window/2 {
+			return ReasonStep
+		}
+		if a, b, t := ols(px, py); b*dir <= 0 || t < o.MinT || (limit-a)/b > horizon {
+			return ReasonStep
+		}
+	}
+	// Deceleration: the last third rises markedly slower than the middle.
+	lo, hi := sliceX(xs, -2*window/3, -window/3), sliceX(xs, -window/3, 1)
+	if hi[1]-hi[0] >= 8 && lo[1]-lo[0] >= 8 {
+		_, bm, sm := olsSE(xs[lo[0]:lo[1]], ys[lo[0]:lo[1]])
+		_, br, sr := olsSE(xs[hi[0]:hi[1]], ys[hi[0]:hi[1]])
+		if bm*dir > 0 && br*dir < 0.25*bm*dir {
+			if se := math.Hypot(sm, sr); se > 0 && (bm-br)*dir/se >= 3 {
+				return ReasonLevellingOff
+			}
+		}
+	}
+	// Approach to a level.
+	if s, ok := saturating(xs, ys, dir, window); ok && s.aic < best.aic-o.StepMargin {
+		level := s.a + s.b
+		if dir*(level-limit)+tq*s.seLevel < 0 {
+			return ReasonLevellingOff
+		}
+		// The level is beyond the limit: when does the curve get there?
+		frac := (limit - s.a) / s.b // 1 − e^(−(x−x0)/τ) at the crossing
+		if frac >= 1 {
+			return ReasonLevellingOff
+		}
+		if x := s.x0 - s.tau*math.Log1p(-frac); x > horizon {
+			return ReasonLevellingOff
+		}
+	}
+	return ""
+}
+
+// linAIC is the AIC of the least-squares line (k = 2).
+func linAIC(xs, ys []float64) float64 {
+	a, b, _ := ols(xs, ys)
+	var sse float64
+	for i, x := range xs {
+		e := ys[i] - a - b*x
+		sse += e * e
+	}
+	n := float64(len(xs))
+	return n*math.Log(math.Max(sse, 1e-300)/n) + 4
+}
+
+// olsSE is the least-squares line and the slope's standard error.
+func olsSE(xs, ys []float64) (a, b, se float64) {
+	a, b, t := ols(xs, ys)
+	if t == 0 || math.IsInf(t, 0) {
+		return a, b, 0
+	}
+	return a, b, math.Abs(b) / t
+}
+
+// sliceX returns the index range [i, j) of xs (sorted) within [lo, hi).
+func sliceX(xs []float64, lo, hi float64) [2]int {
+	i := 0
+	for i < len(xs) && xs[i] < lo {
+		i++
+	}
+	j := i
+	for j < len(xs) && xs[j] < hi {
+		j++
+	}
+	return [2]int{i, j}
+}
+
+// stepFit finds the best split of ys into two or three constant levels
+// (at least max(6, n/12) points each) and returns the first index after
+// the last step, the AIC (k = 3 for one step, 5 for two), the size of the
+// last step and the residual standard deviation around the levels.
+func stepFit(ys []float64) (split int, aicBest, jump, sd float64, ok bool) {
+	n := len(ys)
+	side := max(6, n/12)
+	if n < 2*side {
+		return 0, 0, 0, 0, false
+	}
+	var s, s2 float64
+	ps, ps2 := make([]float64, n+1), make([]float64, n+1)
+	for i, y := range ys {
+		s += y
+		s2 += y * y
+		ps[i+1], ps2[i+1] = s, s2
+	}
+	sse := func(i, j int) float64 {
+		m := float64(j - i)
+		sum := ps[j] - ps[i]
+		return math.Max(ps2[j]-ps2[i]-sum*sum/m, 0)
+	}
+	fn := float64(n)
+	aic := func(v float64, k int) float64 { return fn*math.Log(math.Max(v, 1e-300)/fn) + 2*float64(k) }
+	mean := func(i, j int) float64 { return (ps[j] - ps[i]) / float64(j-i) }
+	bestAIC, prev := math.Inf(1), 0
+	var bestSSE float64
+	k0 := 3
+	for k := side; k <= n-side; k++ {
+		v := sse(0, k) + sse(k, n)
+		if a := aic(v, 3); a < bestAIC {
+			bestAIC, split, prev, bestSSE, k0 = a, k, 0, v, 3
+		}
+	}
+	for k := side; k <= n-2*side; k++ {
+		left := sse(0, k)
+		for l := k + side; l <= n-side; l++ {
+			v := left + sse(k, l) + sse(l, n)
+			if a := aic(v, 5); a < bestAIC {
+				bestAIC, split, prev, bestSSE, k0 = a, l, k, v, 5
+			}
+		}
+	}
+	jump = mean(split, n) - mean(prev, split)
+	sd = math.Sqrt(bestSSE / float64(n-k0))
+	return split, bestAIC, jump, sd, true
+}
+
+type satFit struct {
+	a, b, x0, tau, aic, seLevel float64
+}
+
+// saturating fits y = a + b·(1 − e^(−(x−x0)/τ)) for x > x0 (a before) on
+// a grid of onsets x0 (inside the window with at least 8 points after
+// it, or before the window) and time constants τ, rising towards the limit
+// (b·dir > 0), and returns the best by SSE with its AIC (k = 4) and the
+// standard error of the level a + b.
+func saturating(xs, ys []float64, dir, window float64) (satFit, bool) {
+	n := len(xs)
+	if n < 16 {
+		return satFit{}, false
+	}
+	var onsets []float64
+	for _, f := range []float64{2, 1, 0.5, 0.25} {
+		onsets = append(onsets, xs[0]-f*window)
+	}
+	step := max(1, n/18)
+	for i := 0; i <= n-8; i += step {
+		onsets = append(onsets, xs[i])
+	}
+	taus := []float64{1.0 / 48, 1.0 / 24, 1.0 / 16, 1.0 / 12, 1.0 / 8, 1.0 / 6, 1.0 / 4, 1.0 / 2, 1, 2, 4}
+	best := satFit{aic: math.Inf(1)}
+	bestSSE := math.Inf(1)
+	g := make([]float64, n)
+	for _, x0 := range onsets {
+		for _, tf := range taus {
+			tau := tf * window
+			var sg, sgg, sy, sgy float64
+			for i, x := range xs {
+				v := 0.0
+				if x > x0 {
+					v = -math.Expm1(-(x - x0) / tau)
+				}
+				g[i] = v
+				sg += v
+				sgg += v * v
+				sy += ys[i]
+				sgy += v * ys[i]
+			}
+			fn := float64(n)
+			det := fn*sgg - sg*sg
+			if det <= 1e-12*fn*fn {
+				continue
+			}
+			b := (fn*sgy - sg*sy) / det
+			a := (sy - b*sg) / fn
+			if b*dir <= 0 {
+				continue
+			}
+			var sse float64
+			for i := range xs {
+				e := ys[i] - a - b*g[i]
+				sse += e * e
+			}
+			if sse < bestSSE {
+				bestSSE = sse
+				// Var(a + b) = s²·[1 1](X'X)⁻¹[1 1]'.
+				s2 := sse / float64(n-4)
+				v := s2 * (sgg - 2*sg + fn) / det
+				best = satFit{a: a, b: b, x0: x0, tau: tau, seLevel: math.Sqrt(math.Max(v, 0))}
+			}
+		}
+	}
+	if math.IsInf(bestSSE, 1) {
+		return satFit{}, false
+	}
+	fn := float64(n)
+	best.aic = fn*math.Log(math.Max(bestSSE, 1e-300)/fn) + 8
+	return best, true
+}

@@ -1,0 +1,52 @@
+package predict
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Rises that level off, and changes of operating point, raise no trend
+// prediction, while sustained wear still does. Each healthy shape is one
+// the fit without the levelling checks would have raised an order for.
+func TestLevellingChecks(t *testing.T) {
+	sat := func(h, onset, amp, tau float64) float64 {
+		if h <= onset {
+			return 0
+		}
+		return amp * -math.Expm1(-(h-onset)/tau)
+	}
+	step := func(h, at, amp float64) float64 {
+		if h >= at {
+			return amp
+		}
+		return 0
+	}
+	levelling := []string{ReasonLevellingOff, ReasonStep, ReasonNotSustained}
+	tests := []struct {
+		name string
+		f    func(h float64) float64
+		want []string // nil: a prediction (ReasonOK)
+	}{
+		{"warm-up levelled off", func(h float64) float64 { return 2.2 + sat(h, -40, 4.2, 8) }, levelling},
+		{"run-in settling", func(h float64) float64 { return 2.2 + sat(h, -60, 3.6, 20) }, levelling},
+		{"two operating-point shifts", func(h float64) float64 { return 2.2 + step(h, -30, 1.6) + step(h, -10, 2.4) }, levelling},
+		{"linear wear", func(h float64) float64 { return 2.2 + 0.04*(h+72) }, nil},
+		{"exponential wear", func(h float64) float64 { return 2.2 + 4.9*math.Exp2((h-30)/24) }, nil},
+	}
+	r := vibRule()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pts := handSeries(tt.f)
+			res := Fit(pts, &r, FitOptions{})
+			if tt.want == nil {
+				require.Equal(t, ReasonOK, res.Reason, "%+v", res)
+				return
+			}
+			require.Contains(t, tt.want, res.Reason, "%+v", res)
+			off := Fit(pts, &r, FitOptions{NoLevelling: true})
+			require.Equal(t, ReasonOK, off.Reason, "without the checks the fit predicts a crossing: %+v", off)
+		})
+	}
+}
