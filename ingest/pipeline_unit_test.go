@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,17 +135,12 @@ func TestPipelineOrderRetryAndPoison(t *testing.T) {
 	for _, r := range cons.got {
 		got = append(got, fmt.Sprintf("%s@%d:%d", r.Asset, r.TS.UnixMilli(), len(r.Metrics)))
 	}
-	// Per asset in event-time order (how the messages fell into batches
-	// decides which late ones are left out; TestConsumeOrder pins that).
+	// Everything stored is handed on, late ones too: lateness is judged per
+	// series by the rules engine (TestConsumeOrder pins the order).
 	require.Contains(t, got, "a@4000:1")
 	require.Contains(t, got, "b@2000:1")
-	var lastA int64
-	for _, r := range cons.got {
-		if r.Asset == "a" {
-			require.Greater(t, r.TS.UnixMilli(), lastA)
-			lastA = r.TS.UnixMilli()
-		}
-	}
+	require.Contains(t, got, "a@2000:1", "a reading late for its asset is handed on all the same")
+	require.NotContains(t, strings.Join(got, " "), "a@5000", "the poison message is not handed on")
 }
 
 func TestPipelineDrainGivesUpWithoutAck(t *testing.T) {
