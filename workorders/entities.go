@@ -164,6 +164,8 @@ type ActionRequest struct {
 	// dispatcher must not override a hand assignment made while it
 	// planned); without it, assign reassigns an order not yet accepted.
 	OnlyUnassigned bool
+	// MergeInto: merge (the id of the open order this one joins).
+	MergeInto string
 	// Complete.
 	Resolution string
 	LabourTime rules.Duration

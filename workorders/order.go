@@ -150,19 +150,23 @@ const (
 	StatusVerified   Status = "verified"
 	StatusClosed     Status = "closed"
 	StatusCancelled  Status = "cancelled"
+	// StatusMerged: a request merged into another open order of the same
+	// asset; its requester follows that order.
+	StatusMerged Status = "merged"
 )
 
 // Statuses lists every status in life-cycle order.
 func Statuses() []Status {
 	return []Status{StatusProposed, StatusApproved, StatusRejected, StatusAssigned, StatusAccepted,
-		StatusEnRoute, StatusOnSite, StatusInProgress, StatusOnHold, StatusCompleted, StatusVerified, StatusClosed, StatusCancelled}
+		StatusEnRoute, StatusOnSite, StatusInProgress, StatusOnHold, StatusCompleted, StatusVerified, StatusClosed, StatusCancelled,
+		StatusMerged}
 }
 
 // Open reports whether an order in status s still counts as open (the
 // contract: not completed, verified, closed, rejected or cancelled).
 func (s Status) Open() bool {
 	switch s {
-	case StatusCompleted, StatusVerified, StatusClosed, StatusRejected, StatusCancelled:
+	case StatusCompleted, StatusVerified, StatusClosed, StatusRejected, StatusCancelled, StatusMerged:
 		return false
 	}
 	return s.Valid()
@@ -198,6 +202,10 @@ const (
 	ActClose    Action = "close"
 	ActCancel   Action = "cancel"
 	ActReopen   Action = "reopen"
+	// ActMerge merges a proposed or approved order into another open order
+	// (ActionRequest.MergeInto); it has its own endpoint, so it is not
+	// among Actions().
+	ActMerge Action = "merge"
 )
 
 // Actions lists every action.
@@ -259,6 +267,8 @@ func Next(from Status, a Action) (Status, error) {
 			StatusEnRoute, StatusOnSite, StatusInProgress, StatusOnHold)
 	case ActReopen:
 		return ok(StatusApproved, StatusRejected, StatusCancelled, StatusCompleted, StatusVerified, StatusClosed)
+	case ActMerge:
+		return ok(StatusMerged, StatusProposed, StatusApproved)
 	}
 	return "", Invalid("action", "unknown action %q", a)
 }
@@ -273,6 +283,8 @@ const (
 	SourceEvent     Source = "event"
 	SourceManual    Source = "manual"
 	SourceSchedule  Source = "schedule"
+	// SourceRequest: a customer's request (form, API or email).
+	SourceRequest Source = "request"
 )
 
 // Auto reports whether orders of source s are generated from signals.
@@ -282,7 +294,7 @@ func (s Source) Auto() bool {
 
 // Valid reports whether s is a known source.
 func (s Source) Valid() bool {
-	return s.Auto() || s == SourceManual || s == SourceSchedule
+	return s.Auto() || s == SourceManual || s == SourceSchedule || s == SourceRequest
 }
 
 // Priority is P1 (most urgent) to P4.
@@ -365,6 +377,9 @@ type Order struct {
 	OnHoldSince              *time.Time      `json:"on_hold_since,omitempty"`
 	HeldFor                  rules.Duration  `json:"held_for"`
 	SLAState                 string          `json:"sla_state"`
+	// StatusURL is the customer's status page of an order with a requester
+	// ("/s/{token}", relative to the server; empty when none or revoked).
+	StatusURL string `json:"status_url,omitempty"`
 }
 
 // FormatNumber renders a work-order sequence number as WO-000123.
@@ -422,7 +437,7 @@ func EventTypeForAction(a Action, to Status) string {
 func WebhookEventTypes() []string {
 	types := []string{EventCreated, EventEvidence, EventUpdated, EventSLAAtRisk, EventSLABreach,
 		EventEscalated, EventAttachment}
-	for _, a := range Actions() {
+	for _, a := range append(Actions(), ActMerge) {
 		to, _ := nextAny(a)
 		types = append(types, EventTypeForAction(a, to))
 	}

@@ -494,6 +494,12 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 		case ActCancel:
 			o.Reason = req.Reason
 			o.OnHoldSince = nil
+		case ActMerge:
+			if req.MergeInto == o.ID {
+				return Event{}, Unprocessable("into", "an order cannot be merged into itself")
+			}
+			data["merged_into"] = req.MergeInto
+			o.OnHoldSince = nil
 		case ActReopen:
 			o.ApprovedAt = &now
 			o.AssigneeID = nil

@@ -241,6 +241,10 @@ func validateAction(req ActionRequest) error {
 		if req.AssigneeID == "" {
 			p.Add("assignee_id", "required for assign")
 		}
+	case ActMerge:
+		if req.MergeInto == "" {
+			p.Add("into", "required for merge")
+		}
 	case ActComplete:
 		if req.LabourTime < 0 {
 			p.Add("labour_time", "must not be negative")

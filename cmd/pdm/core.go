@@ -21,6 +21,7 @@ import (
 	"github.com/openpdm/pdm/workorders/dispatch"
 	"github.com/openpdm/pdm/workorders/httpapi"
 	"github.com/openpdm/pdm/workorders/postgres"
+	"github.com/openpdm/pdm/workorders/requests"
 )
 
 // core is the ticket core as this process uses it: the pool, the store and
@@ -37,6 +38,8 @@ type core struct {
 	sched *workorders.Scheduler
 	// field: the engineers' app's location history and ETAs.
 	field httpapi.FieldConfig
+	// Customers' requests and status links (customers.go).
+	reqs *requests.Service
 }
 
 // openCore connects to PostgreSQL, applies the migrations (under an
@@ -184,6 +187,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		Telemetry: telemetryReader{d.ts},
 		Health:    healthProvider{d.health},
 		Ops:       c.ops,
+		Requests:  c.requestsConfig(d.log),
 		Sessions:  c.store,
 		Field:     c.field,
 		// Idempotency-Key records live in PostgreSQL: a retry after a
@@ -201,10 +205,15 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	var api http.Handler = srv
 	if d.engine != nil {
-		return withWeb(applyChanges(srv, d.engine, d.log))
+		api = applyChanges(srv, d.engine, d.log)
 	}
-	return withWeb(srv)
+	h, err := withWeb(api)
+	if err != nil {
+		return nil, err
+	}
+	return publicPages(c.reqs, h), nil
 }
 
 type rejects struct{ p *ingest.Pipeline }

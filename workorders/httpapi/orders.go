@@ -54,7 +54,7 @@ func orderFilter(c *gin.Context) (workorders.OrderFilter, error) {
 		}
 	}
 	if f.Source != "" && !workorders.Source(f.Source).Valid() {
-		return f, workorders.Invalid("source", "must be threshold, trend, event, manual or schedule")
+		return f, workorders.Invalid("source", "must be threshold, trend, event, manual, schedule or request")
 	}
 	if f.Priority != "" && !workorders.Priority(f.Priority).Valid() {
 		return f, workorders.Invalid("priority", "must be P1, P2, P3 or P4")

@@ -114,7 +114,8 @@ func typeEnums() map[reflect.Type][]string {
 	m[reflect.TypeOf(workorders.Status(""))] = st
 	m[reflect.TypeOf(workorders.Role(""))] = ro
 	m[reflect.TypeOf(workorders.Source(""))] = strs(string(workorders.SourceThreshold), string(workorders.SourceTrend),
-		string(workorders.SourceEvent), string(workorders.SourceManual), string(workorders.SourceSchedule))
+		string(workorders.SourceEvent), string(workorders.SourceManual), string(workorders.SourceSchedule),
+		string(workorders.SourceRequest))
 	return m
 }
 
@@ -713,6 +714,10 @@ func pathParamSchema(path, name string) *schema {
 		return &schema{Type: "string", MaxLength: 64, Pattern: skuPattern, re: regexp.MustCompile(skuPattern)}
 	case name == "priority":
 		return &schema{Type: "string", Enum: []string{"P1", "P2", "P3", "P4"}}
+	case strings.HasPrefix(path, apiPrefix+"/public/"):
+		// Site and asset codes, status tokens: any lookup of something
+		// else answers 404 like an unknown one.
+		return &schema{Type: "string", MaxLength: 64}
 	}
 	return &schema{Type: "string", Format: "uuid", MaxLength: 36}
 }

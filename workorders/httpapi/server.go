@@ -48,6 +48,8 @@ type Config struct {
 	Articles ArticleSuggester
 	// Ops wires dispatch, inventory, KPIs, knowledge and schedules (ops.go).
 	Ops OpsConfig
+	// Requests wires customers' requests and status links (requests.go).
+	Requests RequestsConfig
 	// MaxAttachmentBytes limits one attachment (default 10 MiB).
 	MaxAttachmentBytes int64
 	// MaxBodyBytes limits JSON request bodies (default 1 MiB).
@@ -187,6 +189,7 @@ func New(cfg Config) (*Server, error) {
 	s.ingestRoutes()
 	s.opsRoutes()
 	s.fieldRoutes()
+	s.requestRoutes()
 	for _, r := range s.routes {
 		s.engine.Handle(r.Method, r.Path, s.authorize(r), s.idempotent(r), s.checkRequest(r), r.h)
 	}

@@ -19,7 +19,7 @@ const orderCols = `o.id, o.number, o.asset_id, o.site_id, o.title, o.description
 	o.estimated_duration_s, o.evidence, o.detected_at, o.predicted_failure_at, o.predicted_failure_earliest,
 	o.predicted_failure_latest, o.follow_up_of, o.signal_count, o.reason, o.hold_reason, o.resolution, o.labour_s,
 	o.parts_used, o.accepted_at, o.started_at, o.completed_at, o.verified_at, o.closed_at, o.on_hold_since, o.held_s,
-	o.sla_state`
+	o.sla_state, o.status_path`
 
 func scanOrder(r pgx.Row) (workorders.Order, error) {
 	var (
@@ -32,7 +32,7 @@ func scanOrder(r pgx.Row) (workorders.Order, error) {
 		&est, &evidence, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest,
 		&o.PredictedFailureLatest, &o.FollowUpOf, &o.SignalCount, &o.Reason, &o.HoldReason, &o.Resolution, &lab,
 		&used, &o.AcceptedAt, &o.StartedAt, &o.CompletedAt, &o.VerifiedAt, &o.ClosedAt, &o.OnHoldSince, &held,
-		&o.SLAState)
+		&o.SLAState, &o.StatusURL)
 	if err != nil {
 		return o, err
 	}
