@@ -145,49 +145,12 @@ func (d *DispatchRunner) run(ctx context.Context, trigger string) (DispatchRun, 
 	if err := d.redispatchOffShift(ctx, byUser, av, now, &run); err != nil {
 		return run, err
 	}
-	orders, err := d.ops.DispatchOrders(ctx)
+	b, err := d.solveBatch(ctx, now, byUser, av)
 	if err != nil {
 		return run, err
 	}
-	// Engineers' loads are read after the off-shift pass changed them.
-	if engineers, err = d.ops.ActiveEngineers(ctx); err != nil {
-		return run, err
-	}
-	in := make([]dispatch.Engineer, 0, len(engineers))
-	byID := map[string]Engineer{}
-	for _, e := range engineers {
-		byID[e.ID] = e
-		byUser[*e.UserID] = e
-		in = append(in, dispatch.Engineer{ID: e.ID, Skills: e.Skills, Location: e.Position(),
-			Available: av[e.ID], Open: e.OpenJobs, MaxOpen: e.MaxOpenJobs})
-	}
-	batch := make([]dispatch.Order, 0, len(orders))
-	for _, o := range orders {
-		do := dispatch.Order{ID: o.ID, Priority: o.Priority.Rank(), Skills: RequiredSkillLevels(o.RequiredSkills),
-			Duration: o.EstimatedDuration.D()}
-		if do.Duration == 0 {
-			do.Duration = time.Hour
-		}
-		if o.DueAt != nil {
-			do.DueAt = *o.DueAt
-		}
-		if o.Position != nil {
-			do.Location = *o.Position
-		} else {
-			do.Unlocated = true
-		}
-		for _, u := range o.Declined {
-			if e, ok := byUser[u]; ok {
-				do.Exclude = append(do.Exclude, e.ID)
-			}
-		}
-		batch = append(batch, do)
-	}
-	plan, err := dispatch.Solve(d.cfg, now, batch, in)
-	if err != nil {
-		return run, err
-	}
-	run.Orders, run.Engineers, run.TotalCost = len(batch), len(in), plan.TotalCost
+	orders, byID, plan := b.orders, b.byID, b.plan
+	run.Orders, run.Engineers, run.TotalCost = len(orders), len(byID), plan.TotalCost
 	for i, ch := range plan.Choices {
 		o := orders[i]
 		job := PlannedJob{OrderID: o.ID, Number: o.Number, Priority: string(o.Priority), DueAt: o.DueAt,
@@ -234,6 +197,98 @@ func (d *DispatchRunner) run(ctx context.Context, trigger string) (DispatchRun, 
 			"unassigned", run.Unassigned, "total_cost", run.TotalCost)
 	}
 	return saved, nil
+}
+
+// batch is one solved dispatch batch.
+type batch struct {
+	orders []DispatchOrder
+	byID   map[string]Engineer
+	plan   dispatch.Plan
+}
+
+// solveBatch prices and solves every approved, unassigned order against
+// the active engineers (byUser and av are updated with the engineers'
+// current loads), changing nothing.
+func (d *DispatchRunner) solveBatch(ctx context.Context, now time.Time, byUser map[string]Engineer, av map[string][]dispatch.Interval) (batch, error) {
+	orders, err := d.ops.DispatchOrders(ctx)
+	if err != nil {
+		return batch{}, err
+	}
+	// Engineers' loads are read after the off-shift pass changed them.
+	engineers, err := d.ops.ActiveEngineers(ctx)
+	if err != nil {
+		return batch{}, err
+	}
+	in := make([]dispatch.Engineer, 0, len(engineers))
+	byID := map[string]Engineer{}
+	for _, e := range engineers {
+		byID[e.ID] = e
+		byUser[*e.UserID] = e
+		if _, ok := av[e.ID]; !ok {
+			av[e.ID] = d.availability(e, now)
+		}
+		in = append(in, dispatch.Engineer{ID: e.ID, Skills: e.Skills, Location: e.Position(),
+			Available: av[e.ID], Open: e.OpenJobs, MaxOpen: e.MaxOpenJobs})
+	}
+	in2 := make([]dispatch.Order, 0, len(orders))
+	for _, o := range orders {
+		do := dispatch.Order{ID: o.ID, Priority: o.Priority.Rank(), Skills: RequiredSkillLevels(o.RequiredSkills),
+			Duration: o.EstimatedDuration.D()}
+		if do.Duration == 0 {
+			do.Duration = time.Hour
+		}
+		if o.DueAt != nil {
+			do.DueAt = *o.DueAt
+		}
+		if o.Position != nil {
+			do.Location = *o.Position
+		} else {
+			do.Unlocated = true
+		}
+		for _, u := range o.Declined {
+			if e, ok := byUser[u]; ok {
+				do.Exclude = append(do.Exclude, e.ID)
+			}
+		}
+		in2 = append(in2, do)
+	}
+	plan, err := dispatch.Solve(d.cfg, now, in2, in)
+	if err != nil {
+		return batch{}, err
+	}
+	return batch{orders: orders, byID: byID, plan: plan}, nil
+}
+
+// Preview is what a dispatch run would do now, changing nothing: every
+// job's outcome is "proposed" or "unassigned", with its cost and reasons.
+func (d *DispatchRunner) Preview(ctx context.Context) (DispatchRun, error) {
+	now := d.Now().UTC()
+	run := DispatchRun{Trigger: "preview", StartedAt: now, Jobs: []PlannedJob{}}
+	b, err := d.solveBatch(ctx, now, map[string]Engineer{}, map[string][]dispatch.Interval{})
+	if err != nil {
+		return run, err
+	}
+	run.Orders, run.Engineers, run.TotalCost = len(b.orders), len(b.byID), b.plan.TotalCost
+	for i, ch := range b.plan.Choices {
+		o := b.orders[i]
+		job := PlannedJob{OrderID: o.ID, Number: o.Number, Priority: string(o.Priority), DueAt: o.DueAt,
+			Candidates: ch.Candidates, Feasible: ch.Feasible, Excluded: ch.Excluded, Why: ch.Why, Outcome: "unassigned"}
+		if ch.EngineerID != "" {
+			e := b.byID[ch.EngineerID]
+			job.EngineerID, job.EngineerName, job.AssigneeID, job.Cost = e.ID, e.Name, *e.UserID, ch.Cost
+			job.TravelMinutes = &ch.Cost.TravelMinutes
+			if o.DueAt != nil {
+				job.SLASlackMinutes = &ch.Cost.SLASlackMinutes
+			}
+			job.Outcome = "proposed"
+			run.Assigned++
+		} else {
+			run.Unassigned++
+		}
+		run.Jobs = append(run.Jobs, job)
+	}
+	run.FinishedAt = d.Now().UTC()
+	return run, nil
 }
 
 func (d *DispatchRunner) redispatchOffShift(ctx context.Context, byUser map[string]Engineer, av map[string][]dispatch.Interval, now time.Time, run *DispatchRun) error {

@@ -54,6 +54,19 @@ type KPIs struct {
 	PartsConsumption []PartKPI     `json:"parts_consumption"`
 	PredictionLead   LeadKPI       `json:"prediction_lead_time"`
 	Rules            []RuleKPI     `json:"rules"`
+	// BySource counts the orders created in the period per source and
+	// bucket (a day; a week for periods over 92 days), oldest first.
+	BySource []SourceBucketKPI `json:"orders_by_source"`
+	// Bucket is the length of a BySource bucket: "1d" or "7d".
+	Bucket string `json:"orders_by_source_bucket"`
+}
+
+// SourceBucketKPI is how many orders of each source were created in one
+// bucket of time.
+type SourceBucketKPI struct {
+	Start  time.Time      `json:"start"`
+	Counts map[Source]int `json:"counts"`
+	Total  int            `json:"total"`
 }
 
 // AssetKPI is per-asset reliability.

@@ -42,6 +42,12 @@ type Config struct {
 	RepredictEvery time.Duration // re-prediction over history
 	VerifyEvery    time.Duration // verification of completed orders
 
+	// MapTilesURL is a map tile server for the console ({z}/{x}/{y});
+	// empty: the console's offline base layer only.
+	MapTilesURL string
+	// MapTilesAttribution is shown on the map with the tiles.
+	MapTilesAttribution string
+
 	// Demo only.
 	Scenario string
 	Seed     bool
@@ -70,6 +76,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.Only, "only", envOr(getenv, "PDM_ONLY", ""), "run one role only: ingest, api or predict (PDM_ONLY)")
 	fs.StringVar(&c.ShareGroup, "share-group", envOr(getenv, "PDM_SHARE_GROUP", "pdm-ingest"), "MQTT shared subscription group; empty to subscribe unshared (PDM_SHARE_GROUP)")
 	fs.StringVar(&c.ClientID, "client-id", envOr(getenv, "PDM_CLIENT_ID", "pdm-"+host), "MQTT client id of this replica, stable across restarts (PDM_CLIENT_ID)")
+	fs.StringVar(&c.MapTilesURL, "map-tiles-url", envOr(getenv, "PDM_MAP_TILES_URL", ""), "map tile server URL template with {z}/{x}/{y} for the console; empty: offline base layer only (PDM_MAP_TILES_URL)")
+	fs.StringVar(&c.MapTilesAttribution, "map-tiles-attribution", envOr(getenv, "PDM_MAP_TILES_ATTRIBUTION", ""), "attribution shown with the map tiles (PDM_MAP_TILES_ATTRIBUTION)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "PDM_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PDM_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "PDM_LOG_FORMAT", "text"), "log format: text or json (PDM_LOG_FORMAT)")
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 15*time.Second, "how long to wait at start for PostgreSQL and InfluxDB to answer")

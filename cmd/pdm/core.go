@@ -176,6 +176,7 @@ type apiDeps struct {
 	// predictor runs in backtests as it runs in the engine.
 	predictor *predict.Predictor
 	apiOnly   bool // false: serve only health, readiness and metrics
+	console   httpapi.ConsoleConfig
 }
 
 func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
@@ -193,6 +194,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		// Idempotency-Key records live in PostgreSQL: a retry after a
 		// restart is answered, not applied again.
 		Idempotency: postgres.NewIdempotency(c.pool),
+		Console:     d.console,
 		Backtester: backtester{
 			bt:     &rules.Backtester{History: d.ts, Observers: []rules.Observer{d.predictor}},
 			assets: c.store,

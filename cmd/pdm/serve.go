@@ -20,6 +20,7 @@ import (
 	"github.com/openpdm/pdm/ingest/mqtt"
 	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders/httpapi"
 )
 
 // serveHooks lets tests and the demo learn what serve bound and started.
@@ -133,6 +134,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			health: &predict.HealthService{Engine: engine, Assets: coreAssets{core}, Rules: core.ruleSource(),
 				History: ts, Predictor: predictor},
 			predictor: predictor,
+			console:   httpapi.ConsoleConfig{MapTilesURL: cfg.MapTilesURL, MapTilesAttribution: cfg.MapTilesAttribution},
 		})
 		if err != nil {
 			return err

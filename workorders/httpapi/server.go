@@ -50,6 +50,8 @@ type Config struct {
 	Ops OpsConfig
 	// Requests wires customers' requests and status links (requests.go).
 	Requests RequestsConfig
+	// Console is what GET /config tells the web console (console.go).
+	Console ConsoleConfig
 	// MaxAttachmentBytes limits one attachment (default 10 MiB).
 	MaxAttachmentBytes int64
 	// MaxBodyBytes limits JSON request bodies (default 1 MiB).
@@ -190,6 +192,7 @@ func New(cfg Config) (*Server, error) {
 	s.opsRoutes()
 	s.fieldRoutes()
 	s.requestRoutes()
+	s.consoleRoutes()
 	for _, r := range s.routes {
 		s.engine.Handle(r.Method, r.Path, s.authorize(r), s.idempotent(r), s.checkRequest(r), r.h)
 	}

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"time"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -101,6 +103,36 @@ func (s *Ops) KPIs(ctx context.Context, f workorders.KPIFilter) (workorders.KPIs
 	}
 	k.SLA.Compliance = ratio(k.SLA.OnTime, k.SLA.Completed)
 	k.FirstTimeFix.Rate = ratio(k.FirstTimeFix.Count, k.FirstTimeFix.Total)
+
+	// Orders by source over time, in UTC days (weeks past 92 days).
+	k.Bucket, k.BySource = "1d", []workorders.SourceBucketKPI{}
+	trunc := "day"
+	if periodHours > 92*24 {
+		k.Bucket, trunc = "7d", "week"
+	}
+	err = q(`select date_trunc('`+trunc+`', o.created_at at time zone 'UTC') at time zone 'UTC', o.source, count(*)::int
+		from work_orders o where o.created_at >= $1 and o.created_at < $2 and `+inSite+`
+		group by 1, 2 order by 1, 2`, func(r pgx.Rows) error {
+		var (
+			at  time.Time
+			src workorders.Source
+			n   int
+		)
+		if err := r.Scan(&at, &src, &n); err != nil {
+			return err
+		}
+		at = at.UTC()
+		if l := len(k.BySource); l == 0 || !k.BySource[l-1].Start.Equal(at) {
+			k.BySource = append(k.BySource, workorders.SourceBucketKPI{Start: at, Counts: map[workorders.Source]int{}})
+		}
+		b := &k.BySource[len(k.BySource)-1]
+		b.Counts[src] += n
+		b.Total += n
+		return nil
+	})
+	if err != nil {
+		return k, err
+	}
 
 	// Backlog: orders open at the end of the period, by status and age.
 	err = q(`select o.status, count(*)::int,

@@ -108,6 +108,22 @@ func TestKPIs(t *testing.T) {
 	require.InDelta(t, 0.5, *r.Precision, 1e-9)
 	require.InDelta(t, 0.5, *r.FalseAlarmRate, 1e-9)
 
+	// Orders by source, in day buckets over the period.
+	require.Equal(t, "1d", k.Bucket)
+	bySource, total := map[workorders.Source]int{}, 0
+	for _, b := range k.BySource {
+		require.Equal(t, b.Start, b.Start.Truncate(24*time.Hour), "a bucket starts at a UTC midnight")
+		for src, n := range b.Counts {
+			bySource[src] += n
+		}
+		total += b.Total
+	}
+	require.Equal(t, map[workorders.Source]int{workorders.SourceThreshold: 2, workorders.SourceTrend: 1, workorders.SourceManual: 1}, bySource)
+	require.Equal(t, 4, total)
+	long, err := f.ops.KPIs(ctx, workorders.KPIFilter{From: start.Add(-200 * 24 * time.Hour), To: start.Add(24 * time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, "7d", long.Bucket)
+
 	// Another site sees nothing; a bad period is refused.
 	other, err := f.svc.CreateSite(ctx, workorders.Site{Code: "plant2", Name: "Plant 2"})
 	require.NoError(t, err)

@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/openpdm/pdm/workorders"
+)
+
+// ConsoleConfig is what the web console needs to know about this
+// installation (GET /config).
+type ConsoleConfig struct {
+	// MapTilesURL is a tile server URL template ({z}/{x}/{y}); empty means
+	// the console's offline base layer only (PDM_MAP_TILES_URL).
+	MapTilesURL string `json:"map_tiles_url"`
+	// MapTilesAttribution is shown on the map when tiles are used.
+	MapTilesAttribution string `json:"map_tiles_attribution"`
+}
+
+type checkIn struct {
+	OrderID    string `json:"order_id" schema:"required,format=uuid"`
+	EngineerID string `json:"engineer_id" schema:"required,format=uuid"`
+}
+
+type applyIn struct {
+	Jobs []checkIn `json:"jobs" schema:"required,maxItems=5000"`
+}
+
+// consoleSchemas are the schemas of this file's routes.
+func consoleSchemas(m map[string]any) map[string]any {
+	for k, v := range map[string]any{
+		"ConsoleConfig":      ConsoleConfig{},
+		"DispatchBoard":      workorders.Board{},
+		"AssignmentCheckIn":  checkIn{},
+		"AssignmentCheck":    workorders.AssignmentCheck{},
+		"DispatchApplyInput": applyIn{},
+	} {
+		m[k] = v
+	}
+	return m
+}
+
+func (s *Server) consoleRoutes() {
+	s.handle(Route{Method: "GET", Path: "/config", Roles: anyRole(), Tag: "console",
+		Summary: "What the console needs to know about this installation (map tiles)", Response: "ConsoleConfig"},
+		func(c *gin.Context) { c.JSON(http.StatusOK, s.cfg.Console) })
+	d := s.cfg.Ops.Dispatch
+	if d == nil {
+		return
+	}
+	s.handle(Route{Method: "GET", Path: "/dispatch/board", Roles: readers(), Tag: "dispatch",
+		Summary:  "The dispatch board: engineers with state, position and their jobs as a timed chain; approved orders nobody holds",
+		Response: "DispatchBoard"}, func(c *gin.Context) {
+		b, err := d.Board(c.Request.Context())
+		s.ok(c, http.StatusOK, b, err)
+	})
+	s.handle(Route{Method: "POST", Path: "/dispatch/check", Roles: planners(), Tag: "dispatch",
+		Summary: "What assigning an order to an engineer would violate (skills, shift, SLA, parts, capacity); changes nothing",
+		Body:    "AssignmentCheckIn", Response: "AssignmentCheck"}, func(c *gin.Context) {
+		var in checkIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		out, err := d.Check(c.Request.Context(), in.OrderID, in.EngineerID)
+		s.ok(c, http.StatusOK, out, err)
+	})
+	s.handle(Route{Method: "POST", Path: "/dispatch/preview", Roles: planners(), Tag: "dispatch",
+		Summary: "What a dispatch run would assign now, with costs and reasons; changes nothing", Response: "DispatchRun"},
+		func(c *gin.Context) {
+			run, err := d.Preview(c.Request.Context())
+			s.ok(c, http.StatusOK, run, err)
+		})
+	s.handle(Route{Method: "POST", Path: "/dispatch/apply", Roles: planners(), Tag: "dispatch",
+		Summary: "Apply a previewed plan: assign each order to its engineer unless it changed meanwhile (then skipped)",
+		Body:    "DispatchApplyInput", Response: "DispatchRun"}, func(c *gin.Context) {
+		var in applyIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		pairs := make([][2]string, len(in.Jobs))
+		for i, j := range in.Jobs {
+			pairs[i] = [2]string{j.OrderID, j.EngineerID}
+		}
+		run, ran, err := d.Apply(c.Request.Context(), actorOf(c), pairs)
+		if err == nil && !ran {
+			err = fmt.Errorf("%w: a dispatch run is in progress; retry shortly", workorders.ErrConflict)
+		}
+		s.ok(c, http.StatusOK, run, err)
+	})
+}
