@@ -116,9 +116,13 @@ func TestOrderToCompletion(t *testing.T) {
 		t.Fatalf("no FAN-1 stock at WH-1: %+v", l.Items)
 		return 0, 0
 	}
-	onHand, reserved := stock()
+	// The reservation follows the assignment's commit (AfterTransition).
+	var onHand, reserved int
+	eventually(t, 15*time.Second, "the fan reserved for the job", func() bool {
+		onHand, reserved = stock()
+		return reserved == 1
+	})
 	require.Equal(t, 3, onHand)
-	require.Equal(t, 1, reserved)
 
 	// Eva works the job through her own API.
 	var jobs listOf[orderJSON]
