@@ -131,3 +131,70 @@ func BenchmarkEngineThroughput(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "readings/s")
 	b.ReportMetric(float64(n*metrics)/b.Elapsed().Seconds(), "values/s")
 }
+
+// BenchmarkEngineDense is issue 15's case: 100 assets × 5 predicted
+// metrics sampled every second (12 h windows, so a refit every 7.5 min of
+// event time), through the rules engine with and without the predictor,
+// in batches of 500 readings. One op is one reading of 5 metrics; the
+// difference between the two is what detection costs per reading.
+func BenchmarkEngineDense(b *testing.B) {
+	for _, withPredict := range []bool{false, true} {
+		b.Run(fmt.Sprintf("predict=%v", withPredict), func(b *testing.B) {
+			const assets, metrics = 100, 5
+			var rs ruleList
+			for m := 0; m < metrics; m++ {
+				r := vibRule()
+				r.ID = fmt.Sprintf("r%d", m)
+				r.Metric = fmt.Sprintf("m%d", m)
+				r.Predict.Window = rules.Duration(12 * time.Hour)
+				if !withPredict {
+					r.Predict = nil
+				}
+				rs = append(rs, r)
+			}
+			var obs []rules.Observer
+			if withPredict {
+				obs = []rules.Observer{New(Options{})}
+			}
+			e, err := rules.NewEngine(rules.Config{Assets: benchAssets{}, Rules: rs,
+				Signal: func(context.Context, rules.Signal) error { return nil }, Observers: obs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			codes := make([]string, assets)
+			for i := range codes {
+				codes[i] = fmt.Sprintf("a%05d", i)
+			}
+			batch := make([]ingest.Reading, 0, 500)
+			rng := rand.New(rand.NewPCG(3, 4))
+			i := 0
+			next := func() {
+				a := i % assets
+				ts := seriesStart.Add(time.Duration(i/assets) * time.Second)
+				h := ts.Sub(seriesStart).Hours()
+				rd := ingest.Reading{Site: "s1", Asset: codes[a], TS: ts, Metrics: make([]ingest.Metric, metrics)}
+				for m := range rd.Metrics {
+					rd.Metrics[m] = ingest.Metric{Name: rs[m].Metric, Value: base + 0.0005*h + 0.1*math.Sin(h/24) + noise*rng.NormFloat64()}
+				}
+				batch = append(batch, rd)
+				if len(batch) == cap(batch) {
+					e.Consume(ctx, batch)
+					batch = batch[:0]
+				}
+				i++
+			}
+			for i < assets*13*3600 {
+				next()
+			}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				next()
+				n++
+			}
+			e.Consume(ctx, batch)
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "readings/s")
+		})
+	}
+}

@@ -106,7 +106,8 @@ type Series struct {
 	refit  time.Duration
 	window time.Duration
 
-	buckets   []bucket // ring in time order: buckets[head:] then [:head] — kept simple as a slice
+	buckets   []bucket // in time order; the last one is filling
+	sums      sums     // of the completed buckets
 	lastFit   time.Time
 	last      Result
 	streak    int
@@ -133,6 +134,7 @@ func (s *Series) Observe(ts time.Time, v float64) []rules.Signal {
 // add puts a reading into the window and evicts what left it.
 func (s *Series) add(ts time.Time, v float64) {
 	s.lastValue = rules.Sample{TS: ts, Value: v}
+	changed := false
 	idx := ts.UnixNano() / int64(s.width)
 	if n := len(s.buckets); n > 0 && s.buckets[n-1].idx == idx {
 		b := &s.buckets[n-1]
@@ -143,6 +145,7 @@ func (s *Series) add(ts time.Time, v float64) {
 		b.lastTS = ts
 	} else {
 		s.buckets = append(s.buckets, bucket{idx: idx, n: 1, sum: v, min: v, max: v, lastTS: ts})
+		changed = true
 	}
 	// Evict buckets that left the window.
 	cut := ts.Add(-s.window)
@@ -152,6 +155,10 @@ func (s *Series) add(ts time.Time, v float64) {
 	}
 	if drop > 0 {
 		s.buckets = append(s.buckets[:0], s.buckets[drop:]...)
+		changed = true
+	}
+	if changed {
+		s.recompute()
 	}
 }
 
@@ -165,6 +172,18 @@ func (s *Series) Points() []Point {
 }
 
 func (s *Series) fit(now time.Time) []rules.Signal {
+	// Most fits of a healthy series stop at the closed-form pre-check:
+	// answer it from the running sums without rebuilding the window.
+	if reason := s.quickCheck(); reason != "" {
+		n := 0
+		for i := range s.buckets {
+			n += s.buckets[i].n
+		}
+		s.last = Result{Reason: reason, Points: n, Limit: *s.rule.Critical,
+			Start: s.buckets[0].lastTS, End: s.buckets[len(s.buckets)-1].lastTS}
+		s.streak = 0
+		return nil
+	}
 	res := Fit(s.Points(), s.rule, s.opts.Fit)
 	s.last = res
 	if res.Prediction == nil {

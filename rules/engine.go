@@ -368,12 +368,31 @@ var _ ingest.Consumer = (*Engine)(nil)
 func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal), hold *held) {
 	rs := e.ruleSet(ctx)
 	touched := map[string]time.Time{}
+	// Readings of one asset often come in runs: the previous lookup is
+	// reused for the same codes (one cache read per run, not per reading).
+	var (
+		prevSite, prevCode string
+		prevRef            AssetRef
+		prevOK, havePrev   bool
+	)
 	for _, rd := range readings {
 		if hold != nil && hold.has(rd.Site, rd.Asset) {
 			e.holdReading(hold, rd)
+			havePrev = false
 			continue
 		}
-		a, ok, err := e.lookupErr(ctx, rd.Site, rd.Asset)
+		var (
+			a   AssetRef
+			ok  bool
+			err error
+		)
+		fresh := true
+		if havePrev && rd.Site == prevSite && rd.Asset == prevCode {
+			a, ok, fresh = prevRef, prevOK, false
+		} else {
+			a, ok, err = e.lookupErr(ctx, rd.Site, rd.Asset)
+			prevSite, prevCode, prevRef, prevOK, havePrev = rd.Site, rd.Asset, a, ok, err == nil
+		}
 		if err != nil {
 			if hold == nil {
 				e.log.Warn("asset lookup failed", "site", rd.Site, "asset", rd.Asset, "err", err)
@@ -389,19 +408,30 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 		if w, ok := touched[rd.Site]; !ok || rd.TS.After(w) {
 			touched[rd.Site] = rd.TS
 		}
-		e.noteAsset(rd.Site, a.ID)
-		covering := append(rs.byAsset[a.ID][:len(rs.byAsset[a.ID]):len(rs.byAsset[a.ID])], rs.byType[a.Type]...)
+		if fresh {
+			e.noteAsset(rd.Site, a.ID)
+		}
+		// No allocation in the usual case of type rules only.
+		covering := rs.byType[a.Type]
+		if own := rs.byAsset[a.ID]; len(own) > 0 {
+			covering = append(own[:len(own):len(own)], covering...)
+		}
 		if len(covering) == 0 {
 			continue
 		}
 		sh := e.shardOf(a.ID)
 		sh.mu.Lock()
+		m := sh.assets[a.ID]
 		for _, r := range covering {
 			v, ok := rd.Value(r.Metric)
 			if !ok {
 				continue
 			}
-			s := sh.get(a, r, e.cfg.Observers)
+			s := m[r.ID]
+			if s == nil || s.rule != r {
+				s = sh.get(a, r, e.cfg.Observers)
+				m = sh.assets[a.ID]
+			}
 			sigs, accepted := s.tracker.Step(r, a, rd.TS, v)
 			if !accepted {
 				e.lateCount.Add(1)
