@@ -5,13 +5,17 @@ import { useI18n, type ConsoleKey } from './i18n';
 import { useClient } from '../lib/client';
 import type { User } from '../api/types';
 import { Review } from './Review';
+import { Kpis } from './kpis/Kpis';
 
 interface NavItem {
   href: string;
   label: ConsoleKey;
 }
 
-const nav: NavItem[] = [{ href: '/review', label: 'nav.review' }];
+const nav: NavItem[] = [
+  { href: '/review', label: 'nav.review' },
+  { href: '/kpis', label: 'nav.kpis' },
+];
 
 export function Shell({ user }: { user: User }) {
   const { t, lang, setLang } = useI18n();
@@ -62,6 +66,9 @@ export function Shell({ user }: { user: User }) {
           </Route>
           <Route path="/review">
             <Review user={user} />
+          </Route>
+          <Route path="/kpis">
+            <Kpis />
           </Route>
           <Route>
             <section class="page">

@@ -3,7 +3,8 @@
 import { makeUseI18n, mergeMessages } from '../i18n';
 import { common } from '../i18n/common';
 import { reviewMessages } from './review.i18n';
+import { kpiMessages } from './kpis/kpis.i18n';
 
-export const consoleMessages = mergeMessages(common, reviewMessages);
+export const consoleMessages = mergeMessages(common, reviewMessages, kpiMessages);
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);
