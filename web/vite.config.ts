@@ -16,6 +16,7 @@ export default defineConfig({
     rollupOptions: {
       input: {
         console: resolve(__dirname, 'index.html'),
+        public: resolve(__dirname, 'pages/index.html'),
       },
     },
   },

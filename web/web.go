@@ -22,8 +22,8 @@ var dist embed.FS
 func entries() []struct{ prefix, page string } {
 	return []struct{ prefix, page string }{
 		{"/app/", "app/index.html"},
-		{"/r/", "public/index.html"},
-		{"/s/", "public/index.html"},
+		{"/r/", "pages/index.html"},
+		{"/s/", "pages/index.html"},
 		{"/", "index.html"},
 	}
 }

@@ -225,8 +225,11 @@ func (s *Store) Links(ctx context.Context, orderID string) ([]string, error) {
 
 // SaveSurvey implements requests.Store.
 func (s *Store) SaveSurvey(ctx context.Context, orderID string, score int, comment string) error {
+	// A second answer only adds the comment to a one-tap score.
 	tag, err := s.pool.Exec(ctx, `insert into order_surveys (order_id, score, comment) values ($1, $2, $3)
-		on conflict do nothing`, orderID, score, comment)
+		on conflict (order_id) do update set comment = excluded.comment
+		where order_surveys.comment = '' and order_surveys.score = excluded.score and excluded.comment <> ''`,
+		orderID, score, comment)
 	if err != nil {
 		return translate(err)
 	}

@@ -145,19 +145,19 @@ type Filter struct {
 // Form is what a public form shows about where a request goes.
 type Form struct {
 	SiteID    string      `json:"-"`
-	SiteCode  string      `json:"site_code"`
-	SiteName  string      `json:"site_name"`
+	SiteCode  string      `json:"site_code" schema:"required"`
+	SiteName  string      `json:"site_name" schema:"required"`
 	AssetID   string      `json:"-"`
 	AssetCode string      `json:"asset_code,omitempty"`
 	AssetName string      `json:"asset_name,omitempty"`
-	Assets    []FormAsset `json:"assets"`
+	Assets    []FormAsset `json:"assets" schema:"required"`
 }
 
 // FormAsset is one asset a site form offers.
 type FormAsset struct {
-	Code string `json:"code"`
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Code string `json:"code" schema:"required"`
+	Name string `json:"name" schema:"required"`
+	Type string `json:"type" schema:"required"`
 }
 
 // orders is the part of the ticket core requests drive.
@@ -507,6 +507,10 @@ func (s *Service) Survey(ctx context.Context, token string, score int, comment s
 		return err
 	}
 	if !v.Survey.Open {
+		if v.Survey.Score != nil && *v.Survey.Score == score && comment != "" && (v.Survey.Comment == nil || *v.Survey.Comment == "") {
+			// The comment after a one-tap score.
+			return s.store.SaveSurvey(ctx, v.orderID, score, comment)
+		}
 		if v.Survey.Score != nil {
 			return fmt.Errorf("%w: this order was already rated", workorders.ErrConflict)
 		}

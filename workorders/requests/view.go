@@ -31,40 +31,40 @@ const (
 // View is what a status link shows: nothing internal (no costs, parts,
 // notes, other orders, people other than the engineer's first name).
 type View struct {
-	Number      string      `json:"number"`
-	Title       string      `json:"title"`
-	Stage       Stage       `json:"stage"`
-	SiteName    string      `json:"site_name"`
-	AssetName   string      `json:"asset_name"`
-	SubmittedAt time.Time   `json:"submitted_at"`
-	Engineer    *string     `json:"engineer"`
-	ETA         *time.Time  `json:"eta"`
-	Timeline    []Step      `json:"timeline"`
-	Completion  *Completion `json:"completion"`
-	Survey      SurveyState `json:"survey"`
+	Number      string      `json:"number" schema:"required"`
+	Title       string      `json:"title" schema:"required"`
+	Stage       Stage       `json:"stage" schema:"required"`
+	SiteName    string      `json:"site_name" schema:"required"`
+	AssetName   string      `json:"asset_name" schema:"required"`
+	SubmittedAt time.Time   `json:"submitted_at" schema:"required"`
+	Engineer    *string     `json:"engineer" schema:"required"`
+	ETA         *time.Time  `json:"eta" schema:"required"`
+	Timeline    []Step      `json:"timeline" schema:"required"`
+	Completion  *Completion `json:"completion" schema:"required"`
+	Survey      SurveyState `json:"survey" schema:"required"`
 	// Merged says the request joined another request for the same fault;
 	// the page then follows that one.
-	Merged bool `json:"merged"`
+	Merged bool `json:"merged" schema:"required"`
 
 	orderID string
 }
 
 // Step is one entry of the customer's timeline.
 type Step struct {
-	Stage Stage     `json:"stage"`
-	At    time.Time `json:"at"`
+	Stage Stage     `json:"stage" schema:"required"`
+	At    time.Time `json:"at" schema:"required"`
 }
 
 // Completion is the completion report a customer sees.
 type Completion struct {
-	CompletedAt time.Time `json:"completed_at"`
-	Summary     string    `json:"summary"`
+	CompletedAt time.Time `json:"completed_at" schema:"required"`
+	Summary     string    `json:"summary" schema:"required"`
 }
 
 // SurveyState says whether the customer may rate and what they gave.
 type SurveyState struct {
-	Open    bool    `json:"open"`
-	Score   *int    `json:"score"`
+	Open    bool    `json:"open" schema:"required"`
+	Score   *int    `json:"score" schema:"required"`
 	Comment *string `json:"comment,omitempty"`
 }
 
