@@ -40,6 +40,8 @@ type core struct {
 	field httpapi.FieldConfig
 	// Customers' requests and status links (customers.go).
 	reqs *requests.Service
+	// live streams changes to the console (GET /api/v1/events).
+	live *httpapi.Hub
 }
 
 // openCore connects to PostgreSQL, applies the migrations (under an
@@ -180,6 +182,7 @@ type apiDeps struct {
 }
 
 func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
+	c.live = httpapi.NewHub(c.store, d.log.With("component", "live"))
 	hcfg := httpapi.Config{
 		Service:   c.svc,
 		Log:       d.log.With("component", "api"),
@@ -195,6 +198,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		// restart is answered, not applied again.
 		Idempotency: postgres.NewIdempotency(c.pool),
 		Console:     d.console,
+		Live:        c.live,
 		Backtester: backtester{
 			bt:     &rules.Backtester{History: d.ts, Observers: []rules.Observer{d.predictor}},
 			assets: c.store,
@@ -295,6 +299,9 @@ func (c *core) startJobs(ctx context.Context, g *errgroup.Group, log *slog.Logge
 				log.Warn("job failed", "job", name, "err", err)
 			}
 		}))
+	}
+	if c.live != nil {
+		g.Go(func() error { return c.live.Run(ctx) })
 	}
 	every(time.Minute, "sla", workorders.NewSLAJob(c.svc).Run)
 	every(15*time.Minute, "reorder", c.inv.ReorderJob)

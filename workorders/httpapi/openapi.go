@@ -47,6 +47,7 @@ func schemaTypes() map[string]any {
 		"Reject":             Reject{},
 		"SessionInput":       sessionIn{},
 		"Session":            Session{},
+		"LiveMessage":        LiveMessage{},
 	}
 }
 
@@ -114,6 +115,9 @@ func (s *Server) OpenAPI() map[string]any {
 		case "":
 		case "Binary":
 			ok["content"] = map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
+		case "EventStream":
+			ok["content"] = map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"},
+				"x-data": ref("LiveMessage")}}
 		case "Text":
 			ok["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
 		default:

@@ -695,6 +695,8 @@ func paramSchema(name string) *schema {
 		return &schema{Type: "string", MaxLength: 64, Pattern: `^([a-z][a-z0-9_]{0,63})?$`, re: regexp.MustCompile(`^([a-z][a-z0-9_]{0,63})?$`)}
 	case "q":
 		return &schema{Type: "string", MaxLength: 200}
+	case "last_event_id":
+		return &schema{Type: "integer", Min: ptr(0), Max: ptr(math.MaxInt64)}
 	}
 	if strings.HasSuffix(name, "_id") {
 		return &schema{Type: "string", Format: "uuid", MaxLength: 36}

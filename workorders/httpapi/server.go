@@ -61,6 +61,8 @@ type Config struct {
 	Sessions SessionStore
 	// SessionTTL is how long a console session lasts (default 12 h).
 	SessionTTL time.Duration
+	// Live streams changes to browsers (GET /events); nil answers 501.
+	Live *Hub
 	// AuthCacheTTL is how long a token's user is remembered (default 30 s;
 	// negative disables the cache).
 	AuthCacheTTL time.Duration
@@ -193,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 	s.fieldRoutes()
 	s.requestRoutes()
 	s.consoleRoutes()
+	s.eventRoutes()
 	for _, r := range s.routes {
 		s.engine.Handle(r.Method, r.Path, s.authorize(r), s.idempotent(r), s.checkRequest(r), r.h)
 	}

@@ -7,6 +7,7 @@ import { fetchAll, useAssets } from '../lib/queries';
 import { formatDateTime, formatDuration, secondsUntil } from '../lib/format';
 import type { User, WorkOrder } from '../api/types';
 import { byRisk } from './risk';
+import { useLiveState } from '../lib/live';
 import { ApproveDialog, RejectDialog } from './ReviewDialogs';
 
 export function Review({ user }: { user: User }) {
@@ -14,10 +15,12 @@ export function Review({ user }: { user: User }) {
   const client = useClient();
   const qc = useQueryClient();
   const canAct = user.role === 'admin' || user.role === 'planner';
+  // Live updates refresh the queue; it polls only while the stream is down.
+  const live = useLiveState();
   const orders = useQuery({
     queryKey: ['work-orders', { status: 'proposed' }],
     queryFn: () => fetchAll<WorkOrder>(client, '/work-orders', { status: 'proposed' }, 5000),
-    refetchInterval: 5_000,
+    refetchInterval: live === 'live' ? false : 5_000,
   });
   const assets = useAssets();
   const sorted = useMemo(() => {

@@ -6,6 +6,8 @@ import { useClient } from '../lib/client';
 import type { User } from '../api/types';
 import { Review } from './Review';
 import { Kpis } from './kpis/Kpis';
+import { useLive, useLiveState } from '../lib/live';
+import './screens.css';
 
 interface NavItem {
   href: string;
@@ -22,6 +24,8 @@ export function Shell({ user }: { user: User }) {
   const client = useClient();
   const qc = useQueryClient();
   const [loc] = useLocation();
+  useLive();
+  const live = useLiveState();
 
   const signOut = async () => {
     try {
@@ -47,6 +51,7 @@ export function Shell({ user }: { user: User }) {
           ))}
         </nav>
         <div class="spacer" />
+        <span class={`live-dot ${live}`} role="status" title={t(`live.${live}`)} aria-label={t(`live.${live}`)} />
         <select aria-label={t('nav.language')} value={lang} onChange={(e) => setLang((e.target as HTMLSelectElement).value as typeof lang)}>
           {languages.map((l) => (
             <option value={l.code}>{l.label}</option>

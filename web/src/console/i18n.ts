@@ -4,7 +4,13 @@ import { makeUseI18n, mergeMessages } from '../i18n';
 import { common } from '../i18n/common';
 import { reviewMessages } from './review.i18n';
 import { kpiMessages } from './kpis/kpis.i18n';
+import { liveMessages } from './live.i18n';
 
-export const consoleMessages = mergeMessages(common, reviewMessages, kpiMessages);
+export const consoleMessages = mergeMessages(
+  common,
+  reviewMessages,
+  kpiMessages,
+  liveMessages,
+);
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);
