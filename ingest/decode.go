@@ -27,9 +27,11 @@ func DecodeJSON(site, asset string, payload []byte, now time.Time) ([]Reading, e
 // DecodeLineProtocol decodes an InfluxDB line protocol payload of one asset:
 // field f of measurement m becomes metric m_f; integer, unsigned and boolean
 // fields become numbers (true = 1); string fields are ignored; a `gateway`
-// tag sets the reading's gateway, other tags are ignored. Timestamps are
-// nanoseconds; a line without one gets now. A rejected payload returns a
-// *RejectError and no readings.
+// tag sets the reading's gateway, `site` and `asset` tags are ignored (the
+// topic names them) and every other tag is folded into the metric name
+// (see foldTags), so series never merge. Timestamps are nanoseconds; a line
+// without one gets now. A rejected payload returns a *RejectError and no
+// readings.
 func DecodeLineProtocol(site, asset string, payload []byte, now time.Time) ([]Reading, error) {
 	var d Decoder
 	return d.DecodeLineProtocol(site, asset, payload, now)
@@ -39,9 +41,25 @@ func DecodeLineProtocol(site, asset string, payload []byte, now time.Time) ([]Re
 // Decoder remembers metric names it has seen (up to a bound) so that decoding
 // them again allocates nothing; it is not safe for concurrent use.
 type Decoder struct {
+	// IgnoreTags are line protocol tags that do not tell series apart and
+	// are dropped instead of folded into metric names (for example "host"
+	// when one Telegraf publishes each asset's topic). site, asset and
+	// gateway are never folded.
+	IgnoreTags []string
+
 	names  map[string]string
 	recent []string // the names seen last at each position of a reading
 	mbuf   []byte
+	pbuf   []byte
+}
+
+func (d *Decoder) ignoredTag(k []byte) bool {
+	for _, t := range d.IgnoreTags {
+		if t == string(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxInterned bounds the decoder's memory of metric names.

@@ -33,6 +33,10 @@ type jsonParser struct {
 	ms    []Metric
 	reads []span
 	sbuf  []byte // scratch for unescaped strings
+	// members of a flat object (no metrics, no readings) that are numbers
+	// or booleans, and the first of them that is not a valid metric.
+	flat    []Metric
+	flatErr error
 }
 
 // span is one decoded reading: its time and the end index of its metrics.
@@ -122,7 +126,7 @@ func (p *jsonParser) top(site, asset string) ([]Reading, error) {
 			haveSingle, haveMetrics = true, true
 			return p.metrics()
 		default:
-			return p.skip(0)
+			return p.flatMember(key)
 		}
 		return nil
 	})
@@ -132,6 +136,21 @@ func (p *jsonParser) top(site, asset string) ([]Reading, error) {
 	p.ws()
 	if p.i != len(p.b) {
 		return nil, p.bad("trailing data")
+	}
+	if !haveReadings && !haveMetrics && (len(p.flat) > 0 || p.flatErr != nil) {
+		// A flat object (Node-RED and the like): its numbers and booleans
+		// are one reading's metrics, at ts or else at the receive time.
+		if p.flatErr != nil {
+			return nil, p.flatErr
+		}
+		if !haveTS {
+			ts = p.now
+		}
+		if err := checkCollisions(p.flat, func(yield func(int, time.Time) bool) { yield(len(p.flat), ts) }); err != nil {
+			return nil, err
+		}
+		p.ms = append(p.ms, p.flat...)
+		haveSingle, haveTS, haveMetrics = true, true, true
 	}
 	if haveSingle {
 		if !haveTS {
@@ -159,6 +178,43 @@ func (p *jsonParser) top(site, asset string) ([]Reading, error) {
 		start = end
 	}
 	return out, nil
+}
+
+// flatMember parses the value of a top-level member that is not one of the
+// contract's keys. Numbers and booleans (true = 1) are kept as the metrics
+// of a flat object, in case the payload turns out to be one; strings, null,
+// objects and arrays are skipped (forward compatibility, and the text
+// fields such objects carry).
+func (p *jsonParser) flatMember(key []byte) error {
+	var v float64
+	switch c := p.next(); {
+	case c == '-' || c >= '0' && c <= '9':
+		n, err := p.num()
+		if err != nil {
+			return err
+		}
+		if v, err = parseNumber(n); err != nil || math.IsInf(v, 0) {
+			if p.flatErr == nil {
+				p.flatErr = reject(ReasonNonFinite, "metric "+strconv.Quote(clip(string(key))))
+			}
+			return nil
+		}
+	case c == 't' && len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "true":
+		p.i += 4
+		v = 1
+	case c == 'f' && len(p.b)-p.i >= 5 && string(p.b[p.i:p.i+5]) == "false":
+		p.i += 5
+	default:
+		return p.skip(0)
+	}
+	if !validMetricBytes(key) {
+		if p.flatErr == nil {
+			p.flatErr = reject(ReasonBadMetricName, strconv.Quote(clip(string(key))))
+		}
+		return nil
+	}
+	p.flat = append(p.flat, Metric{Name: p.d.name(key), Value: v})
+	return nil
 }
 
 func (p *jsonParser) readings() error {

@@ -19,11 +19,18 @@ func (d *Decoder) DecodeLineProtocol(site, asset string, payload []byte, now tim
 }
 
 type lpParser struct {
-	b    []byte
-	i    int
-	line int
-	d    *Decoder
-	now  time.Time
+	b      []byte
+	i      int
+	line   int
+	d      *Decoder
+	now    time.Time
+	tags   []lpTag // the current line's tags that tell series apart
+	folded bool    // some line had such tags
+}
+
+type lpTag struct {
+	k, v []byte
+	vesc bool
 }
 
 func (p *lpParser) bad(detail string) error {
@@ -87,6 +94,17 @@ func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
 			return nil, reject(ReasonEmpty, "no numeric fields")
 		}
 		return nil, reject(ReasonEmpty, "no lines")
+	}
+	if p.folded {
+		if err := checkCollisions(ms, func(yield func(int, time.Time) bool) {
+			for _, sp := range spans {
+				if !yield(sp.end, sp.ts) {
+					return
+				}
+			}
+		}); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]Reading, len(spans))
 	start := 0
@@ -158,7 +176,10 @@ func (p *lpParser) lineInto(ms []Metric) ([]Metric, string, time.Time, error) {
 	if len(meas) == 0 {
 		return ms, "", time.Time{}, p.bad("missing measurement")
 	}
-	// Tags.
+	// Tags. site and asset come from the topic, gateway sets the reading's
+	// gateway; every other tag tells series apart and is folded into the
+	// metric names (see foldTags).
+	p.tags = p.tags[:0]
 	for p.at(',') {
 		p.i++
 		k, kesc := p.token(true, true, true)
@@ -170,12 +191,27 @@ func (p *lpParser) lineInto(ms []Metric) ([]Metric, string, time.Time, error) {
 		if len(v) == 0 {
 			return ms, "", time.Time{}, p.bad("empty tag value")
 		}
-		if !kesc && string(k) == "gateway" {
+		switch {
+		case kesc:
+			p.tags = append(p.tags, lpTag{unescapeLP(k), v, vesc})
+		case string(k) == "gateway":
 			if vesc || !validCodeBytes(v) {
 				return ms, "", time.Time{}, reject(ReasonBadID, "gateway "+strconv.Quote(clip(string(v))))
 			}
 			gw = p.d.name(v)
+		case string(k) == "site" || string(k) == "asset" || p.d.ignoredTag(k):
+		default:
+			p.tags = append(p.tags, lpTag{k, v, vesc})
 		}
+	}
+	prefix := meas
+	if len(p.tags) > 0 {
+		var err error
+		if prefix, err = p.foldTags(meas, mesc); err != nil {
+			return ms, "", time.Time{}, err
+		}
+		mesc = false
+		p.folded = true
 	}
 	if !p.spaces() {
 		return ms, "", time.Time{}, p.bad("missing fields")
@@ -199,7 +235,7 @@ func (p *lpParser) lineInto(ms []Metric) ([]Metric, string, time.Time, error) {
 			if err != nil {
 				return ms, "", time.Time{}, p.bad("field " + strconv.Quote(clip(string(k))) + ": bad value " + strconv.Quote(clip(string(v))))
 			}
-			name, err := p.metricName(nfields-1, meas, k, mesc || kesc)
+			name, err := p.metricName(nfields-1, prefix, k, mesc || kesc)
 			if err != nil {
 				return ms, "", time.Time{}, err
 			}
@@ -308,3 +344,86 @@ func lpValue(v []byte) (float64, error) {
 }
 
 var errBadValue = &strconv.NumError{Func: "lpValue", Err: strconv.ErrSyntax}
+
+// foldTags returns the metric name prefix of a line whose tags tell series
+// apart: the measurement, then the value of each such tag in the order of
+// the tag keys, joined by '_'. A value is lower-cased and every byte other
+// than [a-z0-9] becomes '_' (so cpu=cpu-total gives cpu_cpu_total). Telegraf's
+//
+//	cpu,cpu=cpu0,host=h1 usage_idle=98.5
+//
+// thus becomes metric cpu_cpu0_h1_usage_idle (cpu_cpu0_usage_idle when host
+// is an ignored tag, see Limits.IgnoreTags). Two series of one message that
+// fold to the same metric at the same time are rejected
+// (ReasonSeriesCollision), never merged.
+func (p *lpParser) foldTags(meas []byte, mesc bool) ([]byte, error) {
+	if mesc {
+		return nil, reject(ReasonBadMetricName, strconv.Quote(clip(string(meas))))
+	}
+	tags := p.tags
+	// Insertion sort by key: a line has few tags, usually sorted already.
+	for i := 1; i < len(tags); i++ {
+		for j := i; j > 0 && bytes.Compare(tags[j].k, tags[j-1].k) < 0; j-- {
+			tags[j], tags[j-1] = tags[j-1], tags[j]
+		}
+	}
+	buf := append(p.d.pbuf[:0], meas...)
+	for _, t := range tags {
+		v := t.v
+		if t.vesc {
+			v = unescapeLP(v)
+		}
+		buf = append(buf, '_')
+		for _, c := range v {
+			switch {
+			case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			default:
+				c = '_'
+			}
+			buf = append(buf, c)
+		}
+	}
+	p.d.pbuf = buf
+	return buf, nil
+}
+
+// unescapeLP removes line protocol backslash escapes.
+func unescapeLP(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\\' && i+1 < len(b) {
+			i++
+		}
+		out = append(out, b[i])
+	}
+	return out
+}
+
+// checkCollisions rejects a message in which one metric name appears twice
+// at the same time: two series that fold to one name would otherwise
+// overwrite each other in InfluxDB. spans yields the end index in ms and the
+// time of each reading.
+func checkCollisions(ms []Metric, spans func(yield func(end int, ts time.Time) bool)) error {
+	type key struct {
+		name string
+		ts   int64
+	}
+	seen := make(map[key]struct{}, len(ms))
+	start := 0
+	var err error
+	spans(func(end int, ts time.Time) bool {
+		for _, m := range ms[start:end] {
+			k := key{m.Name, ts.UnixNano()}
+			if _, dup := seen[k]; dup {
+				err = reject(ReasonSeriesCollision, "metric "+m.Name+" twice at "+ts.UTC().Format(time.RFC3339Nano))
+				return false
+			}
+			seen[k] = struct{}{}
+		}
+		start = end
+		return true
+	})
+	return err
+}

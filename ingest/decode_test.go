@@ -59,6 +59,16 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "deep", payload: `{"x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `,"ts":1,"metrics":{"a":1}}`, reason: ReasonMalformedJSON},
 		{name: "control char", payload: "{\"ts\":1,\"metrics\":{\"a\x01\":1}}", reason: ReasonMalformedJSON},
 		{name: "too large", payload: `{"ts":1,"metrics":{"a":1}}` + strings.Repeat(" ", MaxPayloadBytes), reason: ReasonTooLarge},
+		{name: "flat object (Node-RED)", payload: `{"temperature":21.5,"humidity":40,"running":true,"door":false,"label":"pump 1","extra":null,"nested":{"x":1}}`,
+			want: []Reading{{Site: "s", Asset: "a", TS: testNow, Metrics: []Metric{{"temperature", 21.5}, {"humidity", 40}, {"running", 1}, {"door", 0}}}}},
+		{name: "flat object with ts and gateway", payload: `{"ts":1772366400000,"gateway":"gw-1","seq":3,"temp":1}`,
+			want: []Reading{{Site: "s", Asset: "a", Gateway: "gw-1", TS: ts, Metrics: []Metric{{"temp", 1}}}}},
+		{name: "flat object bad name", payload: `{"Temperature":21.5}`, reason: ReasonBadMetricName},
+		{name: "flat object overflow", payload: `{"temp":1e999}`, reason: ReasonNonFinite},
+		{name: "flat object repeated key", payload: `{"temp":1,"temp":2}`, reason: ReasonSeriesCollision},
+		{name: "flat object only text", payload: `{"label":"x"}`, reason: ReasonEmpty},
+		{name: "numbers beside metrics are not metrics", payload: `{"ts":1772366400000,"metrics":{"a":1},"version":2}`,
+			want: []Reading{{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"a", 1}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,14 +104,26 @@ func TestDecodeLineProtocol(t *testing.T) {
 		want    []Reading
 		reason  Reason
 	}{
-		{name: "one line", payload: "pump,gateway=gw-1,x=y vib=2.5,temp=70i,on=t,off=FALSE,n=3u " + ns,
+		{name: "one line", payload: "pump,gateway=gw-1,site=x,asset=y vib=2.5,temp=70i,on=t,off=FALSE,n=3u " + ns,
 			want: []Reading{{Site: "s", Asset: "a", Gateway: "gw-1", TS: ts, Metrics: []Metric{{"pump_vib", 2.5}, {"pump_temp", 70}, {"pump_on", 1}, {"pump_off", 0}, {"pump_n", 3}}}}},
+		{name: "tags fold into the metric name, by key order", payload: "pump,z=B,x=y-1 vib=2.5 " + ns,
+			want: []Reading{{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"pump_y_1_b_vib", 2.5}}}}},
+		{name: "telegraf cpu series stay apart", payload: "cpu,cpu=cpu0,host=h1 usage_idle=98.5,usage_user=1 " + ns + "\ncpu,cpu=cpu1,host=h1 usage_idle=97,usage_user=2 " + ns + "\ncpu,cpu=cpu-total,host=h1 usage_idle=97.75,usage_user=1.5 " + ns + "\nmem,host=h1 used_percent=41.5 " + ns + "\n",
+			want: []Reading{
+				{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"cpu_cpu0_h1_usage_idle", 98.5}, {"cpu_cpu0_h1_usage_user", 1}}},
+				{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"cpu_cpu1_h1_usage_idle", 97}, {"cpu_cpu1_h1_usage_user", 2}}},
+				{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"cpu_cpu_total_h1_usage_idle", 97.75}, {"cpu_cpu_total_h1_usage_user", 1.5}}},
+				{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"mem_h1_used_percent", 41.5}}}}},
+		{name: "series that fold to one name are rejected", payload: "cpu,cpu=cpu-total v=1 " + ns + "\ncpu,cpu=CPU_total v=2 " + ns, reason: ReasonSeriesCollision},
+		{name: "same folded name at other times is fine", payload: "cpu,cpu=a v=1 " + ns + "\ncpu,cpu=a v=2 1772366401000000000",
+			want: []Reading{{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"cpu_a_v", 1}}}, {Site: "s", Asset: "a", TS: ts.Add(time.Second), Metrics: []Metric{{"cpu_a_v", 2}}}}},
+		{name: "folded name too long", payload: "m,t=" + strings.Repeat("x", 70) + " v=1", reason: ReasonBadMetricName},
 		{name: "no timestamp uses receive time", payload: "m v=1\n",
 			want: []Reading{{Site: "s", Asset: "a", TS: testNow, Metrics: []Metric{{"m_v", 1}}}}},
 		{name: "comments blanks crlf strings", payload: "# c\n\n  m v=1,s=\"a b,\\\"c\" " + ns + "\r\nm w=-1.5e2  " + ns + " \n",
 			want: []Reading{{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"m_v", 1}}}, {Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"m_w", -150}}}}},
 		{name: "escaped tag value", payload: `m,t=a\ b v=1 ` + ns,
-			want: []Reading{{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"m_v", 1}}}}},
+			want: []Reading{{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"m_a_b_v", 1}}}}},
 		{name: "only strings", payload: `m s="x" ` + ns, reason: ReasonEmpty},
 		{name: "empty", payload: "\n# only a comment\n", reason: ReasonEmpty},
 		{name: "no fields", payload: "m " + ns, reason: ReasonBadLineProtocol},

@@ -88,6 +88,9 @@ type Config struct {
 	DrainTimeout time.Duration
 	// MaxRejects is how many recent rejects are kept (default 1000).
 	MaxRejects int
+	// IgnoreTags are line protocol tags dropped instead of folded into
+	// metric names (see Decoder.IgnoreTags).
+	IgnoreTags []string
 }
 
 func (c Config) withDefaults() Config {
@@ -333,7 +336,7 @@ func (p *Pipeline) deliver(m Message) bool {
 // bounds memory (back-pressure reaches the broker through its in-flight
 // window).
 func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch, events chan<- eventItem) {
-	var dec Decoder
+	dec := Decoder{IgnoreTags: p.cfg.IgnoreTags}
 	cur := p.newBatch()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

@@ -38,6 +38,11 @@ const (
 	ReasonEmpty Reason = "empty"
 	// ReasonBadEvent: a device event lacks a valid code or severity.
 	ReasonBadEvent Reason = "bad_event"
+	// ReasonSeriesCollision: two series of one message map to the same
+	// metric at the same time (line protocol tags that differ only in case
+	// or punctuation, or a metric repeated in one reading); storing both
+	// would silently keep one.
+	ReasonSeriesCollision Reason = "series_collision"
 	// ReasonStoreRejected: InfluxDB refused the message's points for good
 	// (HTTP 400, e.g. a field type conflict with data written by others).
 	ReasonStoreRejected Reason = "store_rejected"
@@ -47,7 +52,7 @@ const (
 func Reasons() []Reason {
 	return []Reason{ReasonMalformedJSON, ReasonBadLineProtocol, ReasonBadID, ReasonBadMetricName,
 		ReasonNonFinite, ReasonBadTS, ReasonFutureTS, ReasonTooLarge, ReasonBadTopic, ReasonEmpty,
-		ReasonBadEvent, ReasonStoreRejected}
+		ReasonBadEvent, ReasonStoreRejected, ReasonSeriesCollision}
 }
 
 // RejectError is returned by the decoders for input that the contract
