@@ -47,6 +47,11 @@ type Decoder struct {
 	// gateway are never folded.
 	IgnoreTags []string
 
+	// Seq and HasSeq are the JSON payload's seq after a Decode (HasSeq is
+	// false for payloads without one and for line protocol).
+	Seq    uint64
+	HasSeq bool
+
 	names  map[string]string
 	recent []string // the names seen last at each position of a reading
 	mbuf   []byte

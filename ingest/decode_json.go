@@ -14,6 +14,7 @@ import (
 // 8259 JSON. Unknown keys are skipped (forward compatibility); the known
 // ones must have the contract's types.
 func (d *Decoder) DecodeJSON(site, asset string, payload []byte, now time.Time) ([]Reading, error) {
+	d.Seq, d.HasSeq = 0, false
 	if err := checkCommon(site, asset, payload); err != nil {
 		return nil, err
 	}
@@ -103,9 +104,11 @@ func (p *jsonParser) top(site, asset string) ([]Reading, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := strconv.ParseUint(bstr(n), 10, 64); err != nil {
+			seq, err := strconv.ParseUint(bstr(n), 10, 64)
+			if err != nil {
 				return p.bad("seq is not a non-negative integer")
 			}
+			p.d.Seq, p.d.HasSeq = seq, true
 		case "readings":
 			if haveSingle || haveReadings {
 				return p.bad("both readings and ts/metrics")

@@ -9,6 +9,7 @@ import (
 // DecodeLineProtocol is the package-level DecodeLineProtocol using d's name
 // cache.
 func (d *Decoder) DecodeLineProtocol(site, asset string, payload []byte, now time.Time) ([]Reading, error) {
+	d.Seq, d.HasSeq = 0, false
 	if err := checkCommon(site, asset, payload); err != nil {
 		return nil, err
 	}

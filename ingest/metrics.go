@@ -20,6 +20,10 @@ type metrics struct {
 	inFlightMsgs     prometheus.Gauge
 	late             prometheus.Counter
 	eventErrors      prometheus.Counter
+	refused          prometheus.Counter
+	trackedAssets    prometheus.Gauge
+	trackedSeries    prometheus.Gauge
+	evictedAssets    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -71,6 +75,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "pdm_ingest_event_errors_total",
 			Help: "Failed device event handler calls (each is retried).",
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pdm_ingest_refused_total",
+			Help: "Messages refused unacknowledged because the queue in front of decoding was full; the broker delivers them again after a reconnect.",
+		}),
+		trackedAssets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pdm_ingest_tracked_assets",
+			Help: "Assets whose metric names ingest remembers (at most Limits.MaxAssets).",
+		}),
+		trackedSeries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pdm_ingest_tracked_series",
+			Help: "(asset, metric) names ingest remembers (at most Limits.MaxSeries).",
+		}),
+		evictedAssets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pdm_ingest_evicted_assets_total",
+			Help: "Assets forgotten, least recently seen first, to stay within Limits.MaxAssets and MaxSeries.",
+		}),
 	}
 	m.msgTelemetry = m.messages.WithLabelValues("telemetry")
 	m.msgEvent = m.messages.WithLabelValues("event")
@@ -82,7 +102,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.messages, m.readings, m.rejected, m.batchReadings, m.writeSeconds,
-		m.writeErrors, m.ackLag, m.inFlightReadings, m.inFlightMsgs, m.late, m.eventErrors} {
+		m.writeErrors, m.ackLag, m.inFlightReadings, m.inFlightMsgs, m.late, m.eventErrors, m.refused, m.trackedAssets,
+		m.trackedSeries, m.evictedAssets} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -30,9 +30,13 @@ type Message struct {
 // with a persistent paho session and manual acknowledgement.
 type Source interface {
 	// Start connects, subscribes and from then on calls deliver for each
-	// message until Stop. deliver may block (back-pressure). Start returns
-	// an error when the broker cannot be reached.
-	Start(ctx context.Context, deliver func(Message)) error
+	// message until Stop. deliver never blocks: it returns false when the
+	// pipeline's queue is full (or it is stopping) and has not taken the
+	// message; the source must then leave it unacknowledged and have the
+	// broker deliver it again later (ingest/mqtt reconnects once the queue
+	// has room, and the broker resends what is unacknowledged). Start
+	// returns an error when the broker cannot be reached.
+	Start(ctx context.Context, deliver func(Message) bool) error
 	// Stop sends pending acknowledgements and disconnects.
 	Stop()
 	// Connected reports whether the broker session is up.
@@ -72,11 +76,13 @@ type Config struct {
 	// a slow write before them to be acknowledged in order.
 	MaxConcurrentWrites int
 	// MaxInFlight is how many received messages may wait for decoding
-	// before delivery blocks (default 10000). Keep the broker's in-flight
-	// window per client (Mosquitto max_inflight_messages) at or below it.
+	// (default 10000); beyond it delivery is refused and the source has
+	// them delivered again (see Source). A broker in-flight window per
+	// client (Mosquitto max_inflight_messages) at or below it avoids those
+	// redeliveries.
 	MaxInFlight int
 	// MaxQueuedBytes bounds the payload bytes of messages waiting for
-	// decoding (default 64 MiB); delivery blocks beyond it. Together with
+	// decoding (default 64 MiB), like MaxInFlight. Together with
 	// MaxInFlight and BatchSize it bounds the memory ingest holds.
 	MaxQueuedBytes int
 	// RetryMin and RetryMax bound the exponential backoff of failed writes
@@ -91,6 +97,8 @@ type Config struct {
 	// IgnoreTags are line protocol tags dropped instead of folded into
 	// metric names (see Decoder.IgnoreTags).
 	IgnoreTags []string
+	// Limits bound what publishers can make ingest remember.
+	Limits Limits
 }
 
 func (c Config) withDefaults() Config {
@@ -131,6 +139,10 @@ type Deps struct {
 	Events EventHandler
 	// Registerer gets the pdm_ingest_* metrics (optional).
 	Registerer prometheus.Registerer
+	// KnownAsset reports whether an asset is registered (optional; it must
+	// answer from memory, without blocking). With it, unregistered assets
+	// are tracked up to Limits.MaxUnknownAssets.
+	KnownAsset func(site, asset string) bool
 	Logger     *slog.Logger     // optional (discard)
 	Now        func() time.Time // optional (time.Now); the receive clock
 }
@@ -160,6 +172,7 @@ func NewPipeline(cfg Config, deps Deps) (*Pipeline, error) {
 		return nil, errors.New("ingest: pipeline needs a Source and a Writer")
 	}
 	cfg = cfg.withDefaults()
+	cfg.Limits = cfg.Limits.withDefaults()
 	p := &Pipeline{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, rej: newRejectLog(cfg.MaxRejects)}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -232,16 +245,21 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	})
 	defer stopDrain()
 
-	// Payload bytes waiting for decoding are bounded.
+	// Payload bytes waiting for decoding are bounded. Delivery never
+	// blocks the source's network loop (keep-alives must go on): a message
+	// beyond the bounds is refused, left unacknowledged and comes again.
 	queued := semaphore.NewWeighted(int64(p.cfg.MaxQueuedBytes))
 	weight := func(m Message) int64 { return int64(min(len(m.Payload), p.cfg.MaxQueuedBytes)) }
-	deliver := func(m Message) {
-		if queued.Acquire(ctx, weight(m)) != nil {
-			return // stopping: not acknowledged, the broker delivers it again
+	deliver := func(m Message) bool {
+		if !queued.TryAcquire(weight(m)) {
+			p.m.refused.Inc()
+			return false
 		}
 		if !p.deliver(m) {
 			queued.Release(weight(m))
+			return false
 		}
+		return true
 	}
 	p.decoded = func(m Message) { queued.Release(weight(m)) }
 	if err := p.deps.Source.Start(ctx, deliver); err != nil {
@@ -310,18 +328,24 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return nil
 }
 
-// deliver queues a message from the Source; it reports false when the
-// pipeline is stopping (the message is then not acknowledged and the broker
-// delivers it again).
+// deliver queues a message from the Source without blocking; it reports
+// false when the queue is full or the pipeline is stopping (the message is
+// then not acknowledged and the broker delivers it again).
 func (p *Pipeline) deliver(m Message) bool {
 	if m.Received.IsZero() {
 		m.Received = p.now()
 	}
 	select {
+	case <-p.stopping:
+		return false
+	default:
+	}
+	select {
 	case p.in <- m:
 		p.m.inFlightMsgs.Inc()
 		return true
-	case <-p.stopping:
+	default:
+		p.m.refused.Inc()
 		return false
 	}
 }
@@ -337,6 +361,7 @@ func (p *Pipeline) deliver(m Message) bool {
 // window).
 func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch, events chan<- eventItem) {
 	dec := Decoder{IgnoreTags: p.cfg.IgnoreTags}
+	trk := newTracker(p.cfg.Limits, p.deps.KnownAsset, p.m)
 	cur := p.newBatch()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -358,7 +383,7 @@ func (p *Pipeline) batchLoop(ctx context.Context, toWrite, ordered chan<- *batch
 	}
 	add := func(m Message) {
 		p.m.inFlightMsgs.Dec()
-		p.handle(&dec, m, cur, events)
+		p.handle(&dec, trk, m, cur, events)
 		p.decoded(m)
 		if len(cur.readings) >= p.cfg.BatchSize {
 			flush()
@@ -406,12 +431,15 @@ func (p *Pipeline) newBatch() *batch {
 }
 
 // handle decodes one message into b, or rejects it, or queues its event.
-func (p *Pipeline) handle(dec *Decoder, m Message, b *batch, events chan<- eventItem) {
+func (p *Pipeline) handle(dec *Decoder, trk *tracker, m Message, b *batch, events chan<- eventItem) {
 	site, asset, kind := ParseTopic(p.cfg.TopicRoot, m.Topic)
 	switch kind {
 	case KindTelemetry:
 		p.m.msgTelemetry.Inc()
 		rs, err := dec.Decode(site, asset, m.Payload, m.Received)
+		if err == nil {
+			err = trk.admit(site, asset, rs, dec.Seq, dec.HasSeq, m.Received)
+		}
 		if err != nil {
 			p.reject(m, err)
 			return
@@ -577,9 +605,11 @@ type assetKey struct{ site, asset string }
 // counted (late) and handed on all the same: whether one is late is a
 // question per series (asset and metric), which the rules engine answers,
 // so a backfill of one metric, or of history replayed after the asset was
-// registered, is evaluated and not dropped here.
+// registered, is evaluated and not dropped here. The last times of at most
+// Limits.MaxAssets assets are remembered (least recently seen forgotten
+// first).
 func (p *Pipeline) consume(ctx context.Context, in <-chan []Reading) {
-	last := make(map[assetKey]time.Time)
+	last := newLRU[assetKey, time.Time]()
 	seen := make(map[assetKey]time.Time) // per batch, reused
 	for rs := range in {
 		clear(seen)
@@ -611,10 +641,17 @@ func (p *Pipeline) consume(ctx context.Context, in <-chan []Reading) {
 				continue
 			}
 			k := assetKey{r.Site, r.Asset}
-			if t, ok := last[k]; ok && !r.TS.After(t) {
-				p.m.late.Inc()
+			if t, ok := last.get(k); ok {
+				if !r.TS.After(*t) {
+					p.m.late.Inc()
+				} else {
+					*t = r.TS
+				}
 			} else {
-				last[k] = r.TS
+				last.add(k, r.TS)
+				for last.len() > p.cfg.Limits.MaxAssets {
+					last.removeOldest()
+				}
 			}
 			out = append(out, r)
 		}

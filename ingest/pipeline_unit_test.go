@@ -17,11 +17,11 @@ import (
 
 type fakeSource struct {
 	mu      sync.Mutex // guards deliver, acked
-	deliver func(Message)
+	deliver func(Message) bool
 	acked   map[string]int
 }
 
-func (s *fakeSource) Start(_ context.Context, d func(Message)) error {
+func (s *fakeSource) Start(_ context.Context, d func(Message) bool) error {
 	s.mu.Lock()
 	s.deliver, s.acked = d, map[string]int{}
 	s.mu.Unlock()
@@ -33,11 +33,14 @@ func (s *fakeSource) send(topic, payload string) {
 	s.mu.Lock()
 	d := s.deliver
 	s.mu.Unlock()
-	d(Message{Topic: topic, Payload: []byte(payload), Ack: func() {
+	m := Message{Topic: topic, Payload: []byte(payload), Ack: func() {
 		s.mu.Lock()
 		s.acked[payload]++
 		s.mu.Unlock()
-	}})
+	}}
+	for !d(m) { // refused: the broker would deliver it again
+		time.Sleep(time.Millisecond)
+	}
 }
 func (s *fakeSource) ackCount() int {
 	s.mu.Lock()

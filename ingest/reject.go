@@ -43,6 +43,18 @@ const (
 	// or punctuation, or a metric repeated in one reading); storing both
 	// would silently keep one.
 	ReasonSeriesCollision Reason = "series_collision"
+	// ReasonTooManyMetrics: a reading has more metrics than
+	// Limits.MaxMetricsPerReading.
+	ReasonTooManyMetrics Reason = "too_many_metrics"
+	// ReasonTooManyAssetMetrics: the message would give its asset more
+	// distinct metric names than Limits.MaxMetricsPerAsset.
+	ReasonTooManyAssetMetrics Reason = "too_many_asset_metrics"
+	// ReasonTooManyUnknownAssets: the asset is not registered and
+	// Limits.MaxUnknownAssets other unregistered assets are active.
+	ReasonTooManyUnknownAssets Reason = "too_many_unknown_assets"
+	// ReasonDuplicateSeqConflict: the message's (gateway, seq) came before
+	// with other readings (contract section 5); the first one stands.
+	ReasonDuplicateSeqConflict Reason = "duplicate_seq_conflict"
 	// ReasonStoreRejected: InfluxDB refused the message's points for good
 	// (HTTP 400, e.g. a field type conflict with data written by others).
 	ReasonStoreRejected Reason = "store_rejected"
@@ -52,7 +64,8 @@ const (
 func Reasons() []Reason {
 	return []Reason{ReasonMalformedJSON, ReasonBadLineProtocol, ReasonBadID, ReasonBadMetricName,
 		ReasonNonFinite, ReasonBadTS, ReasonFutureTS, ReasonTooLarge, ReasonBadTopic, ReasonEmpty,
-		ReasonBadEvent, ReasonStoreRejected, ReasonSeriesCollision}
+		ReasonBadEvent, ReasonStoreRejected, ReasonSeriesCollision, ReasonTooManyMetrics,
+		ReasonTooManyAssetMetrics, ReasonTooManyUnknownAssets, ReasonDuplicateSeqConflict}
 }
 
 // RejectError is returned by the decoders for input that the contract

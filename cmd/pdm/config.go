@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openpdm/pdm/ingest"
 )
 
 // Config is every setting of pdm. Each has a flag and an environment
@@ -34,6 +36,11 @@ type Config struct {
 
 	BatchSize     int
 	BatchInterval time.Duration
+
+	// Ingest bounds (ingest.Limits) and line protocol tags not folded into
+	// metric names.
+	IngestLimits     ingest.Limits
+	IngestIgnoreTags []string
 
 	// Dispatch cost model: travel time is great-circle distance × RoadFactor
 	// / SpeedKmh; LoadWeight weighs an engineer's open jobs.
@@ -83,6 +90,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.StartTimeout, "start-timeout", 15*time.Second, "how long to wait at start for PostgreSQL and InfluxDB to answer")
 	fs.IntVar(&c.BatchSize, "batch-size", 5000, "readings per InfluxDB write")
 	fs.DurationVar(&c.BatchInterval, "batch-interval", 100*time.Millisecond, "longest a reading waits for its batch")
+	fs.IntVar(&c.IngestLimits.MaxMetricsPerReading, "ingest-max-metrics-per-reading", envInt(getenv, "PDM_INGEST_MAX_METRICS_PER_READING", 500), "metrics one reading may carry (PDM_INGEST_MAX_METRICS_PER_READING)")
+	fs.IntVar(&c.IngestLimits.MaxMetricsPerAsset, "ingest-max-metrics-per-asset", envInt(getenv, "PDM_INGEST_MAX_METRICS_PER_ASSET", 1000), "distinct metric names one asset may have (PDM_INGEST_MAX_METRICS_PER_ASSET)")
+	fs.IntVar(&c.IngestLimits.MaxAssets, "ingest-max-assets", envInt(getenv, "PDM_INGEST_MAX_ASSETS", 100_000), "assets whose state ingest remembers, least recently seen forgotten first (PDM_INGEST_MAX_ASSETS)")
+	fs.IntVar(&c.IngestLimits.MaxSeries, "ingest-max-series", envInt(getenv, "PDM_INGEST_MAX_SERIES", 500_000), "(asset, metric) names ingest remembers (PDM_INGEST_MAX_SERIES)")
+	fs.IntVar(&c.IngestLimits.MaxUnknownAssets, "ingest-max-unknown-assets", envInt(getenv, "PDM_INGEST_MAX_UNKNOWN_ASSETS", 10_000), "unregistered assets tracked at once (PDM_INGEST_MAX_UNKNOWN_ASSETS)")
+	fs.IntVar(&c.IngestLimits.MaxGateways, "ingest-max-gateways", envInt(getenv, "PDM_INGEST_MAX_GATEWAYS", 4096), "gateways whose recent seq numbers are checked for conflicts (PDM_INGEST_MAX_GATEWAYS)")
+	ignoreTags := fs.String("ingest-ignore-tags", envOr(getenv, "PDM_INGEST_IGNORE_TAGS", ""), "comma-separated line protocol tags dropped instead of folded into metric names, e.g. host (PDM_INGEST_IGNORE_TAGS)")
 	fs.Float64Var(&c.RoadFactor, "dispatch-road-factor", envFloat(getenv, "PDM_DISPATCH_ROAD_FACTOR", 1.3), "road distance per great-circle distance (PDM_DISPATCH_ROAD_FACTOR)")
 	fs.Float64Var(&c.SpeedKmh, "dispatch-speed-kmh", envFloat(getenv, "PDM_DISPATCH_SPEED_KMH", 50), "average travel speed in km/h (PDM_DISPATCH_SPEED_KMH)")
 	fs.Float64Var(&c.LoadWeight, "dispatch-load-weight", envFloat(getenv, "PDM_DISPATCH_LOAD_WEIGHT", 30), "cost in minutes per open job an engineer already has (PDM_DISPATCH_LOAD_WEIGHT)")
@@ -96,6 +110,14 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	for _, tag := range strings.Split(*ignoreTags, ",") {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			c.IngestIgnoreTags = append(c.IngestIgnoreTags, tag)
+		}
+	}
+	if l := c.IngestLimits; l.MaxMetricsPerReading <= 0 || l.MaxMetricsPerAsset <= 0 || l.MaxAssets <= 0 || l.MaxSeries <= 0 || l.MaxUnknownAssets <= 0 || l.MaxGateways <= 0 {
+		return c, fmt.Errorf("the --ingest-max-* limits (or their PDM_INGEST_MAX_* variables) must be positive integers")
 	}
 	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 || c.StartTimeout <= 0 {
 		return c, fmt.Errorf("--batch-size, --batch-interval, --repredict-every, --verify-every and --start-timeout must be positive")
@@ -111,6 +133,18 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fmt.Errorf("--only must be ingest, api or predict, not %q", c.Only)
 	}
 	return c, nil
+}
+
+// envInt reads an integer variable; a malformed value gives -1, which the
+// validation reports.
+func envInt(getenv func(string) string, key string, def int) int {
+	if v := getenv(key); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		return -1
+	}
+	return def
 }
 
 // envFloat reads a float variable; a malformed value falls back to def and

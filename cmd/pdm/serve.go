@@ -217,7 +217,8 @@ func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, reg promet
 		deps.Consumer = engine
 		deps.Events = engine
 	}
-	return ingest.NewPipeline(ingest.Config{TopicRoot: cfg.TopicRoot, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchInterval}, deps)
+	return ingest.NewPipeline(ingest.Config{TopicRoot: cfg.TopicRoot, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchInterval,
+		Limits: cfg.IngestLimits, IgnoreTags: cfg.IngestIgnoreTags}, deps)
 }
 
 // discardWriter stores nothing: the predict-only role observes readings

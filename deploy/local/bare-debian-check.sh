@@ -60,6 +60,11 @@ mount -t sysfs sys "$DIR/sys"
 mount --bind /dev "$DIR/dev"
 mount --bind /dev/pts "$DIR/dev/pts"
 cp /etc/resolv.conf "$DIR/etc/resolv.conf"
+# Certificate authorities this machine adds (a TLS-inspecting proxy between
+# it and the package registries) are the machine's, not Debian's: carry them
+# over, as a machine behind such a proxy would have them.
+mkdir -p "$DIR/usr/local/share/ca-certificates"
+cp /usr/local/share/ca-certificates/*.crt "$DIR/usr/local/share/ca-certificates/" 2>/dev/null || true
 
 # The README's preconditions: Go and make.
 GOROOT_HOST=$(go env GOROOT)
@@ -83,7 +88,7 @@ run() {
 		GOPROXY="$(go env GOPROXY)" GOSUMDB="$(go env GOSUMDB)" GOTOOLCHAIN=local \
 		PDM_MQTT_PORT="$MQTT_PORT" PDM_INFLUX_PORT="$INFLUX_PORT" PDM_INFLUX_RPC_PORT="$INFLUX_RPC_PORT" \
 		PDM_HTTP_ADDR="127.0.0.1:$HTTP_PORT" CI=true \
-		bash -c "cd /root/pdm && $1"
+		bash -c "{ [ ! -x /usr/sbin/update-ca-certificates ] || update-ca-certificates >/dev/null 2>&1; } && cd /root/pdm && $1"
 }
 stop_services() { run 'deploy/local/services.sh down' || true; }
 trap 'stop_services; cleanup' EXIT

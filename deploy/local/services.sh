@@ -22,6 +22,7 @@
 #                     cluster `pdm<port>` is created and started on it.
 #   PDM_MQTT_PORT     Mosquitto listener [1883]
 #   PDM_INFLUX_PORT   InfluxDB HTTP [8086]; PDM_INFLUX_RPC_PORT its backup/RPC port [HTTP+2]
+#   PDM_TELEGRAF_BIN  Telegraf for the ingest tests [built into the cache]
 #   PDM_SERVICES_WAIT seconds to wait for a service to be healthy [60]
 set -euo pipefail
 
@@ -30,6 +31,8 @@ STATE_DIR=${PDM_SERVICES_DIR:-$ROOT/.services}
 CACHE_DIR=${PDM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pdm}
 INFLUX_VERSION=1.8.10
 INFLUXD=${PDM_INFLUXD_BIN:-$CACHE_DIR/influxdb-$INFLUX_VERSION/bin/influxd}
+TELEGRAF_VERSION=1.37.2
+TELEGRAF=${PDM_TELEGRAF_BIN:-$CACHE_DIR/telegraf-v$TELEGRAF_VERSION/telegraf}
 INFLUX_PORT=${PDM_INFLUX_PORT:-8086}
 INFLUX_RPC_PORT=${PDM_INFLUX_RPC_PORT:-$((INFLUX_PORT + 2))}
 PG_PORT=${PDM_PG_PORT:-}
@@ -328,6 +331,21 @@ EOF2
 
 influx_down() { stop_pid InfluxDB "$INFLUX_PID" "$INFLUX_DIR/influxdb.conf"; }
 
+# ------------------------------------------------------------------- Telegraf
+
+# The ingest tests run a real Telegraf publishing line protocol through its
+# MQTT output. Built once with only the plugins they use (Telegraf's
+# "custom" build tags), a few minutes the first time.
+telegraf_build() {
+	[ -x "$TELEGRAF" ] && return 0
+	command -v go >/dev/null 2>&1 || die "Go is needed to build Telegraf $TELEGRAF_VERSION"
+	log "building telegraf $TELEGRAF_VERSION (cpu, mem inputs; MQTT output) into $(dirname "$TELEGRAF") (a few minutes, once)"
+	mkdir -p "$(dirname "$TELEGRAF")"
+	(cd /tmp && GOBIN=$(dirname "$TELEGRAF") GOFLAGS=-mod=mod go install \
+		-tags "custom,inputs.cpu,inputs.mem,outputs.mqtt,serializers.influx" \
+		"github.com/influxdata/telegraf/cmd/telegraf@v$TELEGRAF_VERSION") || die "building telegraf failed"
+}
+
 # ---------------------------------------------------------------------- main
 
 print_env() {
@@ -338,6 +356,7 @@ export PDM_INFLUX_URL='http://127.0.0.1:$INFLUX_PORT'
 export PDM_INFLUX_BUCKET='pdm'
 export PDM_INFLUXD_BIN='$INFLUXD'
 export PDM_MOSQUITTO_BIN='$(mosquitto_bin)'
+export PDM_TELEGRAF_BIN='$TELEGRAF'
 EOF2
 }
 
@@ -363,6 +382,7 @@ up)
 	pg_up
 	mqtt_up
 	influx_up
+	telegraf_build
 	status
 	;;
 down)

@@ -44,6 +44,10 @@ type Config struct {
 	// KeepAlive (default 30s), ConnectTimeout (default 10s) and
 	// MaxReconnectInterval (default 10s).
 	KeepAlive, ConnectTimeout, MaxReconnectInterval time.Duration
+	// RedeliverAfter is how long after the pipeline refused a message (its
+	// queue was full) the source reconnects, so that the broker sends
+	// again what is unacknowledged (default 1s).
+	RedeliverAfter time.Duration
 }
 
 // Source is an ingest.Source backed by paho.
@@ -51,8 +55,11 @@ type Source struct {
 	cfg Config
 	log *slog.Logger
 
-	mu     sync.Mutex // guards client
+	mu     sync.Mutex // guards client, conn
 	client paho.Client
+	conn   net.Conn      // the current connection (tcp only)
+	refuse chan struct{} // cap 1: the pipeline refused a message
+	quit   chan struct{} // closed by Stop
 }
 
 var _ ingest.Source = (*Source)(nil)
@@ -71,20 +78,34 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if cfg.MaxReconnectInterval <= 0 {
 		cfg.MaxReconnectInterval = 10 * time.Second
 	}
+	if cfg.RedeliverAfter <= 0 {
+		cfg.RedeliverAfter = time.Second
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, log: log}, nil
+	return &Source{cfg: cfg, log: log, refuse: make(chan struct{}, 1), quit: make(chan struct{})}, nil
 }
 
 // Start connects with a persistent session and subscribes; every (re)connect
 // subscribes again, so the subscription is live after a broker restart even
 // if the broker lost the session. It returns an error when the broker
 // cannot be reached within ConnectTimeout or refuses the subscription.
-func (s *Source) Start(ctx context.Context, deliver func(ingest.Message)) error {
+//
+// The message handler runs on paho's network loop and never blocks, so
+// keep-alives go on whatever the pipeline does: a message the pipeline
+// refuses (its bounded queue is full) stays unacknowledged, and
+// RedeliverAfter later the source drops the connection; paho reconnects to
+// the same session and the broker sends every unacknowledged message again.
+func (s *Source) Start(ctx context.Context, deliver func(ingest.Message) bool) error {
 	subscribed := make(chan error, 1)
 	handler := func(_ paho.Client, m paho.Message) {
-		deliver(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack})
+		if !deliver(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}) {
+			select {
+			case s.refuse <- struct{}{}:
+			default:
+			}
+		}
 	}
 	o := paho.NewClientOptions().
 		AddBroker(s.cfg.URL).
@@ -142,7 +163,11 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message)) error 
 			if err != nil {
 				return nil, err
 			}
-			return newBufferedConn(conn), nil
+			bc := newBufferedConn(conn)
+			s.mu.Lock()
+			s.conn = bc
+			s.mu.Unlock()
+			return bc, nil
 		})
 	}
 	c := paho.NewClient(o)
@@ -167,7 +192,44 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message)) error 
 	s.mu.Lock()
 	s.client = c
 	s.mu.Unlock()
+	go s.redeliver(c)
 	return nil
+}
+
+// redeliver reconnects RedeliverAfter after the pipeline refused a message,
+// so that the broker sends the unacknowledged messages again.
+func (s *Source) redeliver(c paho.Client) {
+	for {
+		select {
+		case <-s.refuse:
+		case <-s.quit:
+			return
+		}
+		t := time.NewTimer(s.cfg.RedeliverAfter)
+		select {
+		case <-t.C:
+		case <-s.quit:
+			t.Stop()
+			return
+		}
+		// Refusals while waiting are covered by this reconnect.
+		select {
+		case <-s.refuse:
+		default:
+		}
+		s.mu.Lock()
+		conn := s.conn
+		s.mu.Unlock()
+		s.log.Info("mqtt: the pipeline refused messages while its queue was full; reconnecting so the broker sends them again")
+		if conn != nil {
+			_ = conn.Close() // paho sees the connection lost and reconnects
+		} else {
+			c.Disconnect(250)
+			if tok := c.Connect(); !tok.WaitTimeout(s.cfg.ConnectTimeout) || tok.Error() != nil {
+				s.log.Warn("mqtt: reconnect failed; paho retries", "err", tok.Error())
+			}
+		}
+	}
 }
 
 // bufferedConn reads through a buffer and coalesces writes.
@@ -294,6 +356,9 @@ func (s *Source) Stop() {
 	s.mu.Lock()
 	c := s.client
 	s.client = nil
+	if c != nil {
+		close(s.quit)
+	}
 	s.mu.Unlock()
 	if c != nil {
 		c.Disconnect(500)
