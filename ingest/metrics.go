@@ -21,6 +21,7 @@ type metrics struct {
 	late             prometheus.Counter
 	eventErrors      prometheus.Counter
 	refused          prometheus.Counter
+	lag              prometheus.Gauge
 	trackedAssets    prometheus.Gauge
 	trackedSeries    prometheus.Gauge
 	evictedAssets    prometheus.Counter
@@ -75,6 +76,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "pdm_ingest_event_errors_total",
 			Help: "Failed device event handler calls (each is retried).",
 		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pdm_ingest_lag_seconds",
+			Help: "Receive-to-acknowledge time of the message acknowledged last: how far ingest is behind (the autoscaling signal).",
+		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pdm_ingest_refused_total",
 			Help: "Messages refused unacknowledged because the queue in front of decoding was full; the broker delivers them again after a reconnect.",
@@ -103,7 +108,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.messages, m.readings, m.rejected, m.batchReadings, m.writeSeconds,
 		m.writeErrors, m.ackLag, m.inFlightReadings, m.inFlightMsgs, m.late, m.eventErrors, m.refused, m.trackedAssets,
-		m.trackedSeries, m.evictedAssets} {
+		m.trackedSeries, m.evictedAssets, m.lag} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

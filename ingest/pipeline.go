@@ -491,7 +491,9 @@ func (p *Pipeline) ack(m Message) {
 	if m.Ack != nil {
 		m.Ack()
 	}
-	p.m.ackLag.Observe(p.now().Sub(m.Received).Seconds())
+	lag := p.now().Sub(m.Received).Seconds()
+	p.m.ackLag.Observe(lag)
+	p.m.lag.Set(lag)
 }
 
 // write stores b, retrying transient failures until ctx ends. A batch the

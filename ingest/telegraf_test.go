@@ -90,7 +90,8 @@ func TestTelegrafLineProtocol(t *testing.T) {
 		}
 		names = fieldKeys(t, iurl, db)
 		for _, w := range want {
-			if !contains(names, w) {
+			// The field key is indexed a moment before its point is readable.
+			if !contains(names, w) || countPoints(t, iurl, db, w) == 0 {
 				return false
 			}
 		}
@@ -106,11 +107,6 @@ func TestTelegrafLineProtocol(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, len(idle), 2, "per-CPU and total series: %v", idle)
 	require.NotContains(t, names, "cpu_usage_idle", "series merged under the measurement's name")
-	// The total is not any one CPU's value: they were kept apart.
-	total := countPoints(t, iurl, db, "cpu_cpu_total_usage_idle")
-	cpu0 := countPoints(t, iurl, db, "cpu_cpu0_usage_idle")
-	require.Positive(t, total)
-	require.Positive(t, cpu0)
 }
 
 func fieldKeys(t testing.TB, base, db string) []string {
