@@ -68,26 +68,38 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// BenchmarkDecode measures the hand-written decoders (json-*, lp-*) and,
+// in the same run, the same payloads decoded with encoding/json
+// (json-*-std) and influxdata/line-protocol/v2 (lp-*-lib).
 func BenchmarkDecode(b *testing.B) {
 	now := time.Now()
 	rs := benchReadings(50, now.Add(-time.Hour))
+	var d ingest.Decoder
+	hand := d.Decode
 	for _, tc := range []struct {
 		name    string
 		payload []byte
 		n       int
+		decode  func(site, asset string, payload []byte, now time.Time) ([]ingest.Reading, error)
 	}{
-		{"json-1", ingest.AppendJSON(nil, "", 0, rs[:1]), 1},
-		{"json-50", ingest.AppendJSON(nil, "gw-1", 1, rs), 50},
-		{"lp-1", lpPayload(rs[:1]), 1},
-		{"lp-50", lpPayload(rs), 50},
+		{"json-1", ingest.AppendJSON(nil, "", 0, rs[:1]), 1, hand},
+		{"json-50", ingest.AppendJSON(nil, "gw-1", 1, rs), 50, hand},
+		{"lp-1", lpPayload(rs[:1]), 1, hand},
+		{"lp-50", lpPayload(rs), 50, hand},
+		{"json-1-std", ingest.AppendJSON(nil, "", 0, rs[:1]), 1, decodeJSONStd},
+		{"json-50-std", ingest.AppendJSON(nil, "gw-1", 1, rs), 50, decodeJSONStd},
+		{"lp-1-lib", lpPayload(rs[:1]), 1, decodeLPLib},
+		{"lp-50-lib", lpPayload(rs), 50, decodeLPLib},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			var d ingest.Decoder
+			if got, err := tc.decode("site-1", "asset-1", tc.payload, now); err != nil || len(got) != tc.n || len(got[0].Metrics) != 10 {
+				b.Fatalf("decode: %d readings, %v", len(got), err)
+			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(tc.payload)))
 			cpu0 := cpuTime()
 			for b.Loop() {
-				if _, err := d.Decode("site-1", "asset-1", tc.payload, now); err != nil {
+				if _, err := tc.decode("site-1", "asset-1", tc.payload, now); err != nil {
 					b.Fatal(err)
 				}
 			}
