@@ -23,6 +23,7 @@
 #   PDM_MQTT_PORT     Mosquitto listener [1883]
 #   PDM_INFLUX_PORT   InfluxDB HTTP [8086]; PDM_INFLUX_RPC_PORT its backup/RPC port [HTTP+2]
 #   PDM_TELEGRAF_BIN  Telegraf for the ingest tests [built into the cache]
+#   PDM_HELM_BIN      Helm for the chart's tests [built into the cache]
 #   PDM_SERVICES_WAIT seconds to wait for a service to be healthy [60]
 set -euo pipefail
 
@@ -31,6 +32,8 @@ STATE_DIR=${PDM_SERVICES_DIR:-$ROOT/.services}
 CACHE_DIR=${PDM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pdm}
 INFLUX_VERSION=1.8.10
 INFLUXD=${PDM_INFLUXD_BIN:-$CACHE_DIR/influxdb-$INFLUX_VERSION/bin/influxd}
+HELM_VERSION=3.22.0
+HELM=${PDM_HELM_BIN:-$CACHE_DIR/helm-v$HELM_VERSION/helm}
 TELEGRAF_VERSION=1.37.2
 TELEGRAF=${PDM_TELEGRAF_BIN:-$CACHE_DIR/telegraf-v$TELEGRAF_VERSION/telegraf}
 INFLUX_PORT=${PDM_INFLUX_PORT:-8086}
@@ -346,6 +349,19 @@ telegraf_build() {
 		"github.com/influxdata/telegraf/cmd/telegraf@v$TELEGRAF_VERSION") || die "building telegraf failed"
 }
 
+# ----------------------------------------------------------------------- Helm
+
+# make test lints and renders the Helm chart (deploy/kubernetes): Helm 3 from
+# the Go module proxy, built once (a few minutes the first time).
+helm_build() {
+	[ -x "$HELM" ] && return 0
+	command -v go >/dev/null 2>&1 || die "Go is needed to build Helm $HELM_VERSION"
+	log "building helm $HELM_VERSION into $(dirname "$HELM") (a few minutes, once)"
+	mkdir -p "$(dirname "$HELM")"
+	(cd /tmp && GOBIN=$(dirname "$HELM") GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION") ||
+		die "building helm failed"
+}
+
 # ---------------------------------------------------------------------- main
 
 print_env() {
@@ -357,6 +373,7 @@ export PDM_INFLUX_BUCKET='pdm'
 export PDM_INFLUXD_BIN='$INFLUXD'
 export PDM_MOSQUITTO_BIN='$(mosquitto_bin)'
 export PDM_TELEGRAF_BIN='$TELEGRAF'
+export PDM_HELM_BIN='$HELM'
 EOF2
 }
 
@@ -383,6 +400,7 @@ up)
 	mqtt_up
 	influx_up
 	telegraf_build
+	helm_build
 	status
 	;;
 down)
