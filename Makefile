@@ -28,6 +28,7 @@ test: services web
 	scripts/web.sh test
 	$(WITH_ENV) $(GO) vet ./...
 	$(WITH_ENV) $(GO) test -race -count=1 -timeout 14m ./...
+	$(GO) test -count=1 -run '^TestMillionBogusAssetsMemoryFlat$$' ./ingest
 
 ## demo: services up, migrate, seed a demo site, serve and run a simulated fleet.
 demo: services web
