@@ -55,18 +55,31 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 	echo
 	echo "| client | readings/s before the end-to-end runs | readings/s after |"
 	echo "|---|---:|---:|"
-	echo "| line protocol straight over HTTP (what ingest/influx does) | $(val readings/s "$(line BenchmarkInfluxRaw/http)") | $(val readings/s "$(line AfterInfluxRaw/http)") |"
-	echo "| influxdb-client-go/v2 blocking write API, same lines | $(val readings/s "$(line BenchmarkInfluxRaw/client-lib)") | $(val readings/s "$(line AfterInfluxRaw/client-lib)") |"
+	echo "| line protocol straight over HTTP | $(val readings/s "$(line BenchmarkInfluxRaw/http)") | $(val readings/s "$(line AfterInfluxRaw/http)") |"
+	echo "| influxdb-client-go/v2 blocking write API, same lines (what ingest/influx does) | $(val readings/s "$(line BenchmarkInfluxRaw/client-lib)") | $(val readings/s "$(line AfterInfluxRaw/client-lib)") |"
 	echo
 	echo "## Decoders (one core)"
 	echo
 	echo "CPU ns/reading is the process CPU time per reading (GC included); wall ns/reading also counts waiting for a core on a shared machine (load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg))."
 	echo
-	echo "| payload | CPU ns/reading | wall ns/reading | readings/s (wall) | allocs/message | bytes/message |"
-	echo "|---|---:|---:|---:|---:|---:|"
-	for c in json-1 json-50 lp-1 lp-50; do
+	echo "| payload | decoder | CPU ns/reading | wall ns/reading | readings/s (wall) | allocs/message | bytes/message |"
+	echo "|---|---|---:|---:|---:|---:|---:|"
+	for c in json-1 json-1-std json-50 json-50-std lp-1 lp-1-lib lp-50 lp-50-lib; do
 		l=$(line "BenchmarkDecode/$c")
-		echo "| $c | $(val cpu-ns/reading "$l") | $(val ns/reading "$l") | $(val readings/s "$l") | $(val allocs/op "$l") | $(val B/op "$l") |"
+		case $c in *-std) d="encoding/json" ;; *-lib) d="line-protocol/v2" ;; *) d="hand-written" ;; esac
+		echo "| ${c%-std} | $d | $(val cpu-ns/reading "$l") | $(val ns/reading "$l") | $(val readings/s "$l") | $(val allocs/op "$l") | $(val B/op "$l") |"
+	done
+	echo
+	echo "End to end, a decoder's cost adds to ingest's CPU per reading (the end-to-end table). Ingest CPU per reading with the library decoder instead = end-to-end CPU - hand-written decoder CPU + library decoder CPU; the hand-written decoder is kept only where that is at least twice the end-to-end CPU:"
+	echo
+	echo "| payload | end-to-end CPU ns/reading (hand-written) | with the library decoder | ratio |"
+	echo "|---|---:|---:|---:|"
+	for c in json-1 json-50 lp-1 lp-50; do
+		lib=$c-std; [[ $c == lp-* ]] && lib=$c-lib
+		e=$(val cpu-ns/reading "$(line "BenchmarkEndToEnd/$c")")
+		h=$(val cpu-ns/reading "$(line "BenchmarkDecode/$c")")
+		x=$(val cpu-ns/reading "$(line "BenchmarkDecode/$lib")")
+		awk -v c="$c" -v e="$e" -v h="$h" -v x="$x" 'BEGIN { if (e == "" || h == "" || x == "") { print "| " c " | | | |"; exit } w = e - h + x; printf "| %s | %.0f | %.0f | %.2f |\n", c, e, w, w / e }'
 	done
 } >"$out"
 echo "wrote $out"
