@@ -175,6 +175,15 @@ func TestFaultReplicasShareTheStream(t *testing.T) {
 	s := stream(t, publisher(t, broker), root, n)
 	<-s.done
 	waitCount(t, iurl, db, n, 60*time.Second)
+	// A replica counts a batch after InfluxDB has it and the broker got
+	// the acknowledgements: wait for the counters too.
+	waitFor(t, 10*time.Second, "every replica to count what it wrote", func() bool {
+		sum := 0.0
+		for _, r := range rigs {
+			sum += counter(t, r.reg, "pdm_ingest_readings_total")
+		}
+		return sum >= n
+	})
 	total := 0.0
 	for i, r := range rigs {
 		got := counter(t, r.reg, "pdm_ingest_readings_total")

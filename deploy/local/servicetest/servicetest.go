@@ -186,7 +186,7 @@ func (p *Influxd) Start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatalf("InfluxDB (private): start: %v", err)
 	}
-	waitUntil(p.t, 30*time.Second, "the private InfluxDB to answer", func() bool {
+	waitUntil(p.t, 90*time.Second, "the private InfluxDB to answer", func() bool {
 		resp, err := http.Get(p.URL + "/ping")
 		if err == nil {
 			resp.Body.Close()
