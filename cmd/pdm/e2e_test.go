@@ -196,8 +196,8 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, "malformed_json", rejects.Items[0].Reason)
 
 	// A redelivered batch changes nothing: same readings, still one order.
-	publish(topic, ingest.AppendJSON(nil, "gw-1", 3, readings[30:40]))
-	publish(topic, ingest.AppendJSON(nil, "gw-1", 7, readings[50:60]))
+	publish(topic, ingest.AppendJSON(nil, "gw-1", 4, readings[30:40]))
+	publish(topic, ingest.AppendJSON(nil, "gw-1", 6, readings[50:60]))
 	// A marker published after the duplicates tells when they were handled.
 	publish(ingest.TelemetryTopic(env.TopicRoot, "PLANT1", "MARK"),
 		[]byte(`{"ts":"`+t0.Format(time.RFC3339)+`","metrics":{"vibration_rms":0}}`))

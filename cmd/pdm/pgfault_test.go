@@ -90,7 +90,7 @@ func TestServeSurvivesPostgresRestart(t *testing.T) {
 	detected := t0.Add(7 * time.Minute)
 	publish := func(asset string, seq uint64, batch []ingest.Reading) {
 		t.Helper()
-		require.NoError(t, pub.Publish(ingest.TelemetryTopic(env.TopicRoot, "PGF", asset), ingest.AppendJSON(nil, "gw-pgf", seq, batch))(ctx))
+		require.NoError(t, pub.Publish(ingest.TelemetryTopic(env.TopicRoot, "PGF", asset), ingest.AppendJSON(nil, "gw-"+asset, seq, batch))(ctx))
 	}
 
 	// M-1's first reading arrives while PostgreSQL is up, so the engine has
