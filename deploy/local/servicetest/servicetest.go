@@ -9,6 +9,7 @@ package servicetest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -134,10 +136,11 @@ func (m *Mosquitto) Stop() {
 
 // Influxd is a private InfluxDB 1.8 server with Flux enabled.
 type Influxd struct {
-	t    testing.TB
-	bin  string
-	conf string
-	cmd  *exec.Cmd
+	t      testing.TB
+	bin    string
+	conf   string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
 	// URL of its HTTP API.
 	URL string
 }
@@ -150,10 +153,13 @@ func StartInfluxd(t testing.TB) *Influxd {
 	home, _ := os.UserHomeDir()
 	p := &Influxd{t: t, bin: binary(t, "PDM_INFLUXD_BIN", filepath.Join(home, ".cache/pdm/influxdb-1.8.10/bin/influxd"), "InfluxDB")}
 	dir := t.TempDir()
-	port, rpc := FreePort(t), FreePort(t)
-	p.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	p.conf = filepath.Join(dir, "influxdb.conf")
-	conf := fmt.Sprintf(`reporting-disabled = true
+	// A free port may be taken by another process before influxd binds it
+	// (many tests start servers at once): try other ports then.
+	for attempt := 1; ; attempt++ {
+		port, rpc := FreePort(t), FreePort(t)
+		p.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+		p.conf = filepath.Join(dir, "influxdb.conf")
+		conf := fmt.Sprintf(`reporting-disabled = true
 bind-address = "127.0.0.1:%d"
 [meta]
   dir = "%s/meta"
@@ -170,10 +176,18 @@ bind-address = "127.0.0.1:%d"
 [continuous_queries]
   enabled = false
 `, rpc, dir, dir, dir, port)
-	if err := os.WriteFile(p.conf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		if err := os.WriteFile(p.conf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := p.start()
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("InfluxDB (private): %v\n%s", err, out)
+		}
+		t.Logf("InfluxDB (private): %v; trying other ports", err)
 	}
-	p.Start()
 	t.Cleanup(p.Stop)
 	return p
 }
@@ -181,23 +195,83 @@ bind-address = "127.0.0.1:%d"
 // Start starts influxd again (after Stop) and waits until it answers.
 func (p *Influxd) Start() {
 	p.t.Helper()
-	p.cmd = exec.Command(p.bin, "run", "-config", p.conf)
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, io.Discard
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatalf("InfluxDB (private): start: %v", err)
+	if out, err := p.start(); err != nil {
+		p.t.Fatalf("InfluxDB (private): %v\n%s", err, out)
 	}
-	waitUntil(p.t, 90*time.Second, "the private InfluxDB to answer", func() bool {
+}
+
+// start starts influxd and waits until it answers, or returns why not and
+// its output.
+func (p *Influxd) start() (string, error) {
+	var out syncBuffer
+	p.cmd = exec.Command(p.bin, "run", "-config", p.conf)
+	p.cmd.Stdout, p.cmd.Stderr = &out, &out
+	if err := p.cmd.Start(); err != nil {
+		return "", fmt.Errorf("start: %w", err)
+	}
+	exited := make(chan struct{})
+	cmd := p.cmd
+	go func() { _ = cmd.Wait(); close(exited) }()
+	p.exited = exited
+	deadline := time.Now().Add(90 * time.Second)
+	for {
 		resp, err := http.Get(p.URL + "/ping")
 		if err == nil {
 			resp.Body.Close()
+			return "", nil
 		}
-		return err == nil
-	})
+		select {
+		case <-exited:
+			p.cmd = nil
+			return out.String(), errors.New("influxd exited before it answered")
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.stop(5 * time.Second)
+			return out.String(), errors.New("influxd did not answer within 90s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer collects a process's output (the last 64 KiB).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b = append(b.b, p...)
+	if len(b.b) > 64<<10 {
+		b.b = b.b[len(b.b)-64<<10:]
+	}
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.b)
 }
 
 // Stop stops influxd cleanly.
-func (p *Influxd) Stop() {
-	stopProcess(p.cmd, 15*time.Second)
+func (p *Influxd) Stop() { p.stop(15 * time.Second) }
+
+// stop asks influxd to stop and kills it when it has not exited within
+// grace.
+func (p *Influxd) stop(grace time.Duration) {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.exited:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
 	p.cmd = nil
 }
 
