@@ -100,7 +100,9 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 func (s *Source) Start(ctx context.Context, deliver func(ingest.Message) bool) error {
 	subscribed := make(chan error, 1)
 	handler := func(_ paho.Client, m paho.Message) {
-		if !deliver(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}) {
+		// Refused while the pipeline stops: left for the next session (no
+		// reconnect, which would drop the acknowledgements of the drain).
+		if !deliver(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}) && ctx.Err() == nil {
 			select {
 			case s.refuse <- struct{}{}:
 			default:
@@ -192,13 +194,13 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message) bool) e
 	s.mu.Lock()
 	s.client = c
 	s.mu.Unlock()
-	go s.redeliver(c)
+	go s.redeliver(ctx, c)
 	return nil
 }
 
 // redeliver reconnects RedeliverAfter after the pipeline refused a message,
 // so that the broker sends the unacknowledged messages again.
-func (s *Source) redeliver(c paho.Client) {
+func (s *Source) redeliver(ctx context.Context, c paho.Client) {
 	for {
 		select {
 		case <-s.refuse:
@@ -216,6 +218,9 @@ func (s *Source) redeliver(c paho.Client) {
 		select {
 		case <-s.refuse:
 		default:
+		}
+		if ctx.Err() != nil {
+			continue // stopping: the drain's acknowledgements must get out
 		}
 		s.mu.Lock()
 		conn := s.conn
