@@ -25,6 +25,8 @@ type Config struct {
 	InfluxToken  string
 	PGURL        string
 	AdminToken   string
+	// Customers' pages and notifications (customers.go).
+	PublicURL, SMTPAddr, SMTPFrom string
 
 	Only       string // "" (all roles), "ingest", "api", "predict"
 	ShareGroup string // MQTT shared subscription group; empty: no sharing
@@ -80,6 +82,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.InfluxToken, "influx-token", envOr(getenv, "PDM_INFLUX_TOKEN", ""), "InfluxDB token, on 1.8 user:password (PDM_INFLUX_TOKEN)")
 	fs.StringVar(&c.PGURL, "pg-url", envOr(getenv, "PDM_PG_URL", "postgres:///pdm?host=/var/run/postgresql"), "PostgreSQL connection string (PDM_PG_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", envOr(getenv, "PDM_ADMIN_TOKEN", ""), "bootstrap admin bearer token; generated and printed once when empty (PDM_ADMIN_TOKEN)")
+	fs.StringVar(&c.PublicURL, "public-url", envOr(getenv, "PDM_PUBLIC_URL", ""), "this server's public address for links in messages, e.g. https://pdm.example.com (PDM_PUBLIC_URL)")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", envOr(getenv, "PDM_SMTP_ADDR", ""), "SMTP relay host:port for notification email; empty sends none (PDM_SMTP_ADDR)")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", envOr(getenv, "PDM_SMTP_FROM", "pdm@localhost"), "sender address of notification email (PDM_SMTP_FROM)")
 	fs.StringVar(&c.Only, "only", envOr(getenv, "PDM_ONLY", ""), "run one role only: ingest, api or predict (PDM_ONLY)")
 	fs.StringVar(&c.ShareGroup, "share-group", envOr(getenv, "PDM_SHARE_GROUP", "pdm-ingest"), "MQTT shared subscription group; empty to subscribe unshared (PDM_SHARE_GROUP)")
 	fs.StringVar(&c.ClientID, "client-id", envOr(getenv, "PDM_CLIENT_ID", "pdm-"+host), "MQTT client id of this replica, stable across restarts (PDM_CLIENT_ID)")

@@ -20,6 +20,7 @@ import (
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/dispatch"
 	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/postgres"
 	"github.com/openpdm/pdm/workorders/requests"
 )
@@ -39,7 +40,9 @@ type core struct {
 	// field: the engineers' app's location history and ETAs.
 	field httpapi.FieldConfig
 	// Customers' requests and status links (customers.go).
-	reqs *requests.Service
+	reqs      *requests.Service
+	notifier  *notify.Notifier
+	publicURL string
 	// live streams changes to the console (GET /api/v1/events).
 	live *httpapi.Hub
 }
@@ -104,6 +107,7 @@ func (c *core) enableOps(cfg Config, ts *influx.Client, log *slog.Logger) error 
 		return out, nil
 	}
 	c.sched = workorders.NewScheduler(c.svc, ops, meter, log.With("component", "schedules"), time.Now)
+	c.enableCustomers(cfg, log)
 	c.ops = httpapi.OpsConfig{Store: ops, Dispatch: disp, Inventory: c.inv, KPIs: ops,
 		Knowledge: workorders.NewKnowledge(c.svc, ops), Schedules: c.sched}
 	return nil
@@ -315,6 +319,7 @@ func (c *core) startJobs(ctx context.Context, g *errgroup.Group, log *slog.Logge
 	})
 	wh := workorders.NewDispatcher(c.svc)
 	g.Go(func() error { return wh.Run(ctx) })
+	g.Go(func() error { return c.notifier.Run(ctx) })
 }
 
 // cronLogger adapts slog to robfig/cron's logger.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -9,15 +10,40 @@ import (
 
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/requests"
 )
 
-// requestsConfig builds customers' requests and status links.
+// enableCustomers builds customers' requests and the notifier, and hooks
+// the notifier to the life cycle after whatever is already hooked there.
+func (c *core) enableCustomers(cfg Config, log *slog.Logger) {
+	c.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	c.reqs = requests.New(c.store, c.svc, log.With("component", "requests"), time.Now)
+	senders := map[string]notify.Sender{notify.ChanWeCom: &notify.Chat{}, notify.ChanDingTalk: &notify.Chat{},
+		notify.ChanSlack: &notify.Chat{}}
+	if cfg.SMTPAddr != "" {
+		senders[notify.ChanEmail] = &notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom}
+	}
+	c.notifier = notify.New(c.store, senders, log.With("component", "notify"), time.Now)
+	c.notifier.PublicURL = c.publicURL
+	prev := c.svc.AfterTransition
+	c.svc.AfterTransition = func(ctx context.Context, o workorders.Order, e workorders.Event) {
+		if prev != nil {
+			prev(ctx, o, e)
+		}
+		c.notifier.AfterTransition(ctx, o, e)
+	}
+	c.reqs.OnCreated = func(ctx context.Context, cr requests.Created, _ requests.Record) {
+		c.notifier.RequestCreated(ctx, cr.Order)
+	}
+}
+
+// requestsConfig wires customers' requests and status links into the API.
 func (c *core) requestsConfig(log *slog.Logger) httpapi.RequestsConfig {
 	if c.reqs == nil {
 		c.reqs = requests.New(c.store, c.svc, log.With("component", "requests"), time.Now)
 	}
-	return httpapi.RequestsConfig{Service: c.reqs}
+	return httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL}
 }
 
 // publicPages answers a request form of an unknown site or asset

@@ -311,3 +311,6 @@ func scanRequestOrder(rows pgx.Rows) (requests.Record, workorders.Order, error) 
 type rowFunc func(dest ...any) error
 
 func (f rowFunc) Scan(dest ...any) error { return f(dest...) }
+
+// firstName is what customers are told of an engineer's name.
+func firstName(n string) string { return requests.FirstName(n) }

@@ -1,0 +1,389 @@
+// Package notify tells customers and planners what happened: request
+// received, engineer assigned, engineer en route with the ETA, work
+// completed with the survey invitation; for planners a new proposed order
+// and SLA at risk or breached. Messages are rendered from templates (zh-CN
+// and en, plain text and HTML) into a durable outbox in PostgreSQL and sent
+// from there by email (SMTP) or to chat webhooks (WeCom, DingTalk, Slack
+// bodies), each with its own retries: one failing receiver never delays
+// the others.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/openpdm/pdm/workorders"
+)
+
+// Kinds of messages.
+const (
+	KindRequestReceived = "request_received"
+	KindAssigned        = "engineer_assigned"
+	KindEnRoute         = "en_route"
+	KindCompleted       = "completed"
+	KindNewProposed     = "new_proposed_order"
+	KindSLAAtRisk       = "sla_at_risk"
+	KindSLABreached     = "sla_breached"
+)
+
+// Channel kinds.
+const (
+	ChanEmail    = "email"
+	ChanWeCom    = "wecom"
+	ChanDingTalk = "dingtalk"
+	ChanSlack    = "slack"
+)
+
+// Message is one outbox entry: one message to one receiver.
+type Message struct {
+	ID            int64      `json:"id"`
+	Kind          string     `json:"kind"`
+	Channel       string     `json:"channel"`
+	Target        string     `json:"target"`
+	OrderID       *string    `json:"order_id"`
+	Subject       string     `json:"subject"`
+	Text          string     `json:"text"`
+	HTML          string     `json:"-"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	LastError     string     `json:"last_error"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SentAt        *time.Time `json:"sent_at"`
+}
+
+// Statuses of a message.
+const (
+	StatusPending = "pending"
+	StatusSent    = "sent"
+	StatusFailed  = "failed"
+)
+
+// Subscription sends planner messages of some kinds to a channel.
+type Subscription struct {
+	ID        string    `json:"id"`
+	Channel   string    `json:"channel" schema:"required,enum=email|wecom|dingtalk|slack"`
+	Target    string    `json:"target" schema:"required,maxLength=500"`
+	Kinds     []string  `json:"kinds" schema:"maxItems=20"`
+	Locale    string    `json:"locale" schema:"enum=en|zh-CN"`
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at" schema:"readOnly"`
+}
+
+// Store is the outbox and the subscriptions.
+type Store interface {
+	// Enqueue adds messages to the outbox.
+	Enqueue(ctx context.Context, ms []Message) error
+	// Claim locks up to limit due pending messages for lease and returns
+	// them; another sender skips them until the lease ends.
+	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Message, error)
+	// Done records an attempt: sent, retry at next, or failed for good.
+	Done(ctx context.Context, id int64, status string, next time.Time, errText string) error
+	Subscriptions(ctx context.Context) ([]Subscription, error)
+	// Recipients returns the requesters following an order (their email
+	// and locale).
+	Recipients(ctx context.Context, orderID string) ([]Recipient, error)
+	// Facts returns what messages about an order say.
+	Facts(ctx context.Context, orderID string) (Facts, error)
+}
+
+// Recipient is a requester to tell.
+type Recipient struct {
+	Email     string
+	Locale    string
+	StatusURL string // "/s/{token}" or ""
+}
+
+// Facts are what a message about an order says.
+type Facts struct {
+	Number    string
+	Title     string
+	SiteName  string
+	AssetName string
+	Engineer  string
+	Priority  string
+}
+
+// Sender delivers one message; an error means try again later.
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Notifier renders messages into the outbox and sends them.
+type Notifier struct {
+	store   Store
+	senders map[string]Sender
+	log     *slog.Logger
+	now     func() time.Time
+	// PublicURL prefixes links in messages (https://pdm.example.com).
+	PublicURL string
+	// Workers is how many messages are sent at once (default 8).
+	Workers int
+	// SendTimeout bounds one attempt (default 15 s).
+	SendTimeout time.Duration
+
+	wake chan struct{}
+	mu   sync.Mutex // guards subs
+	subs []Subscription
+	subT time.Time
+}
+
+// New returns a Notifier; senders maps channel kinds to their senders (an
+// email sender under ChanEmail, a webhook sender under the chat kinds).
+func New(store Store, senders map[string]Sender, log *slog.Logger, now func() time.Time) *Notifier {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Notifier{store: store, senders: senders, log: log, now: now, Workers: 8, SendTimeout: 15 * time.Second,
+		wake: make(chan struct{}, 1)}
+}
+
+// Backoff returns the wait before attempt n+1 (n ≥ 1): 30 s doubling to
+// at most 2 h; after MaxAttempts a message fails for good.
+func Backoff(n int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < n && d < 2*time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, 2*time.Hour)
+}
+
+// MaxAttempts is how often a message is tried.
+const MaxAttempts = 12
+
+// Run sends due messages until ctx ends.
+func (n *Notifier) Run(ctx context.Context) error {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		for {
+			sent, err := n.SendDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				n.log.WarnContext(ctx, "notify: outbox", "err", err)
+			}
+			if sent == 0 || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-n.wake:
+		}
+	}
+}
+
+// SendDue claims due messages and sends them concurrently, each with its
+// own timeout and retries; it returns how many it tried.
+func (n *Notifier) SendDue(ctx context.Context) (int, error) {
+	workers := max(n.Workers, 1)
+	ms, err := n.store.Claim(ctx, n.now(), workers*8, n.SendTimeout*3)
+	if err != nil || len(ms) == 0 {
+		return 0, err
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(m Message) {
+			defer func() { <-sem; wg.Done() }()
+			n.attempt(ctx, m)
+		}(m)
+	}
+	wg.Wait()
+	return len(ms), nil
+}
+
+func (n *Notifier) attempt(ctx context.Context, m Message) {
+	s, ok := n.senders[m.Channel]
+	var err error
+	if !ok {
+		err = fmt.Errorf("no sender for %s configured", m.Channel)
+	} else {
+		sctx, cancel := context.WithTimeout(ctx, n.SendTimeout)
+		err = s.Send(sctx, m)
+		cancel()
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the lease runs out and another try follows
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err == nil {
+		if derr := n.store.Done(dctx, m.ID, StatusSent, time.Time{}, ""); derr != nil {
+			n.log.WarnContext(ctx, "notify: record", "id", m.ID, "err", derr)
+		}
+		return
+	}
+	status, next := StatusPending, n.now().Add(Backoff(m.Attempts+1))
+	var perm *PermanentError
+	if m.Attempts+1 >= MaxAttempts || errors.As(err, &perm) {
+		status = StatusFailed
+	}
+	msg := err.Error()
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	n.log.WarnContext(ctx, "notify: send failed", "id", m.ID, "channel", m.Channel, "attempt", m.Attempts+1, "err", msg)
+	if derr := n.store.Done(dctx, m.ID, status, next, msg); derr != nil {
+		n.log.WarnContext(ctx, "notify: record", "id", m.ID, "err", derr)
+	}
+}
+
+// PermanentError marks a failure that retrying cannot mend (a refused
+// address).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+func (n *Notifier) poke() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *Notifier) subscriptions(ctx context.Context) []Subscription {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.subs != nil && n.now().Sub(n.subT) < 10*time.Second {
+		return n.subs
+	}
+	subs, err := n.store.Subscriptions(ctx)
+	if err != nil {
+		n.log.WarnContext(ctx, "notify: subscriptions", "err", err)
+		return n.subs
+	}
+	n.subs, n.subT = subs, n.now()
+	if n.subs == nil {
+		n.subs = []Subscription{}
+	}
+	return n.subs
+}
+
+// InvalidateSubscriptions makes the next event read them again.
+func (n *Notifier) InvalidateSubscriptions() {
+	n.mu.Lock()
+	n.subs = nil
+	n.mu.Unlock()
+}
+
+// AfterTransition turns an order's event into messages (bind it to
+// workorders.Service.AfterTransition).
+func (n *Notifier) AfterTransition(ctx context.Context, o workorders.Order, e workorders.Event) {
+	var kinds []string
+	switch {
+	case e.Type == workorders.EventCreated && o.Status == workorders.StatusProposed:
+		kinds = append(kinds, KindNewProposed)
+	case e.To == workorders.StatusAssigned:
+		kinds = append(kinds, KindAssigned)
+	case e.To == workorders.StatusEnRoute:
+		kinds = append(kinds, KindEnRoute)
+	case e.To == workorders.StatusCompleted:
+		kinds = append(kinds, KindCompleted)
+	case e.Type == workorders.EventSLAAtRisk:
+		kinds = append(kinds, KindSLAAtRisk)
+	case e.Type == workorders.EventSLABreach:
+		kinds = append(kinds, KindSLABreached)
+	}
+	for _, k := range kinds {
+		if err := n.Notify(ctx, k, o, e); err != nil {
+			n.log.WarnContext(ctx, "notify: enqueue", "order_id", o.ID, "kind", k, "err", err)
+		}
+	}
+}
+
+// RequestCreated tells the requester their request was received and the
+// planners that a new order waits for review (bind it to
+// requests.Service.OnCreated).
+func (n *Notifier) RequestCreated(ctx context.Context, o workorders.Order) {
+	for _, k := range []string{KindRequestReceived, KindNewProposed} {
+		if err := n.Notify(ctx, k, o, workorders.Event{}); err != nil {
+			n.log.WarnContext(ctx, "notify: enqueue", "order_id", o.ID, "kind", k, "err", err)
+		}
+	}
+}
+
+// Notify renders kind for an order's requesters (customer kinds) or the
+// planners' subscriptions (planner kinds) into the outbox.
+func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, e workorders.Event) error {
+	ctx = context.WithoutCancel(ctx)
+	f, err := n.store.Facts(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	d := data{Facts: f, Kind: kind, ETA: etaOf(e), Base: n.PublicURL}
+	var ms []Message
+	id := o.ID
+	if customerKind(kind) {
+		rs, err := n.store.Recipients(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.Email == "" {
+				continue
+			}
+			d.Link = ""
+			if r.StatusURL != "" {
+				d.Link = n.PublicURL + r.StatusURL
+			}
+			subj, text, html, err := render(kind, r.Locale, d)
+			if err != nil {
+				return err
+			}
+			ms = append(ms, Message{Kind: kind, Channel: ChanEmail, Target: r.Email, OrderID: &id, Subject: subj, Text: text, HTML: html})
+		}
+	}
+	for _, s := range n.subscriptions(ctx) {
+		if !s.Active || !wants(s, kind) {
+			continue
+		}
+		d.Link = n.PublicURL + "/orders/" + o.ID
+		subj, text, html, err := render(kind, s.Locale, d)
+		if err != nil {
+			return err
+		}
+		ms = append(ms, Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: subj, Text: text, HTML: html})
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	if err := n.store.Enqueue(ctx, ms); err != nil {
+		return err
+	}
+	n.poke()
+	return nil
+}
+
+func customerKind(k string) bool {
+	switch k {
+	case KindRequestReceived, KindAssigned, KindEnRoute, KindCompleted:
+		return true
+	}
+	return false
+}
+
+// wants reports whether a subscription takes kind; without kinds it takes
+// the planners' ones.
+func wants(s Subscription, kind string) bool {
+	if len(s.Kinds) == 0 {
+		return !customerKind(kind)
+	}
+	for _, k := range s.Kinds {
+		if k == kind || k == "*" {
+			return true
+		}
+	}
+	return false
+}
