@@ -8,6 +8,7 @@ import { Review } from './Review';
 import { Kpis } from './kpis/Kpis';
 import { useLive, useLiveState } from '../lib/live';
 import './screens.css';
+import { Dispatch } from './dispatch/Dispatch';
 
 interface NavItem {
   href: string;
@@ -16,6 +17,7 @@ interface NavItem {
 
 const nav: NavItem[] = [
   { href: '/review', label: 'nav.review' },
+  { href: '/dispatch', label: 'nav.dispatch' },
   { href: '/kpis', label: 'nav.kpis' },
 ];
 
@@ -71,6 +73,9 @@ export function Shell({ user }: { user: User }) {
           </Route>
           <Route path="/review">
             <Review user={user} />
+          </Route>
+          <Route path="/dispatch">
+            <Dispatch user={user} />
           </Route>
           <Route path="/kpis">
             <Kpis />

@@ -5,12 +5,14 @@ import { common } from '../i18n/common';
 import { reviewMessages } from './review.i18n';
 import { kpiMessages } from './kpis/kpis.i18n';
 import { liveMessages } from './live.i18n';
+import { dispatchMessages } from './dispatch/dispatch.i18n';
 
 export const consoleMessages = mergeMessages(
   common,
   reviewMessages,
   kpiMessages,
   liveMessages,
+  dispatchMessages,
 );
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);

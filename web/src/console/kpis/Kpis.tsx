@@ -21,6 +21,12 @@ const sourceColor: Record<string, string> = {
   request: '#b08800',
 };
 
+/** How often the wall refreshes: ?refresh=N seconds (1-3600), else 30. */
+function refreshSeconds(): number {
+  const n = Number(new URLSearchParams(window.location.search).get('refresh'));
+  return Number.isFinite(n) && n >= 1 && n <= 3600 ? n : 30;
+}
+
 export function Kpis() {
   const { t, lang } = useI18n();
   const client = useClient();
@@ -33,7 +39,7 @@ export function Kpis() {
       const from = new Date(to.getTime() - days * 86400_000);
       return client.get<KPIs>('/kpis', { from: from.toISOString(), to: to.toISOString() });
     },
-    refetchInterval: 30_000,
+    refetchInterval: refreshSeconds() * 1000,
     refetchIntervalInBackground: true,
   });
 
@@ -70,7 +76,7 @@ export function Kpis() {
       {k && (
         <>
           <p class="muted small" data-testid="kpi-updated">
-            {t('kpis.updated', { time: formatDateTime(new Date(q.dataUpdatedAt).toISOString(), lang) })}
+            {t('kpis.updated', { time: formatDateTime(new Date(q.dataUpdatedAt).toISOString(), lang), n: refreshSeconds() })}
           </p>
           <div class="tiles">
             <Tile label={t('kpis.mttr')} value={hours(k.mttr_hours) ? t('kpis.hours', { n: hours(k.mttr_hours) }) : t('kpis.none')} />
