@@ -17,6 +17,7 @@ export default defineConfig({
       input: {
         console: resolve(__dirname, 'index.html'),
         public: resolve(__dirname, 'pages/index.html'),
+        app: resolve(__dirname, 'app/index.html'),
       },
     },
   },

@@ -436,7 +436,7 @@ func EventTypeForAction(a Action, to Status) string {
 // WebhookEventTypes lists the event names webhooks may subscribe to.
 func WebhookEventTypes() []string {
 	types := []string{EventCreated, EventEvidence, EventUpdated, EventSLAAtRisk, EventSLABreach,
-		EventEscalated, EventAttachment}
+		EventEscalated, EventAttachment, EventComment}
 	for _, a := range append(Actions(), ActMerge) {
 		to, _ := nextAny(a)
 		types = append(types, EventTypeForAction(a, to))

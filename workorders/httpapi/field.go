@@ -45,7 +45,13 @@ func withFieldSchemas(m map[string]any) map[string]any {
 	m["LocationBatchResult"] = LocationBatchResult{}
 	m["LocationPoint"] = workorders.LocationPoint{}
 	m["ETA"] = workorders.ETA{}
+	m["CommentInput"] = commentIn{}
+	m["Event"] = workorders.Event{}
 	return m
+}
+
+type commentIn struct {
+	Text string `json:"text" schema:"required,minLength=1,maxLength=4000"`
 }
 
 // fieldRoutes: batched location updates, location history, ETA.
@@ -98,6 +104,17 @@ func (s *Server) fieldRoutes() {
 			s.locationHistory(c, f, c.Param("id"))
 		})
 	}
+	s.handle(Route{Method: "POST", Path: "/work-orders/:id/comments", Roles: fieldRoles(), Tag: "work-orders",
+		Summary: "Comment on an order (an engineer's note); @name mentions are listed in the event for notification",
+		Body:    "CommentInput", Response: "Event", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in commentIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		ev, err := s.svc.Comment(c.Request.Context(), actorOf(c), c.Param("id"), in.Text)
+		s.ok(c, http.StatusCreated, ev, err)
+	})
 	if f.ETA != nil {
 		s.handle(Route{Method: "GET", Path: "/work-orders/:id/eta", Roles: anyRole(), Tag: "work-orders",
 			Summary: "When the order's engineer should reach the asset, from their last reported location", Response: "ETA"},

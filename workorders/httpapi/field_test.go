@@ -302,3 +302,25 @@ func TestLocationBatchAndPrivacy(t *testing.T) {
 	require.Equal(t, "departed", last.Type)
 	require.Contains(t, string(last.Data), `"eta"`)
 }
+
+// TestCommentsWithMentions: a note from the field is an event that
+// changes nothing of the order; @mentions of known users are listed.
+func TestCommentsWithMentions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withIdempotency)
+	_, _, _, o := e.seed()
+	var ev workorders.Event
+	e.mustJSON("POST", "/api/v1/work-orders/"+o.ID+"/comments", workorders.RolePlanner,
+		map[string]any{"text": "@engineer-user please check the seal, cc @nobody"}, 201, &ev)
+	require.Equal(t, workorders.EventComment, ev.Type)
+	require.Contains(t, string(ev.Data), e.users[workorders.RoleEngineer].ID)
+	require.NotContains(t, string(ev.Data), "nobody")
+	var got workorders.Order
+	e.mustJSON("GET", "/api/v1/work-orders/"+o.ID, workorders.RoleAdmin, nil, 200, &got)
+	require.Equal(t, workorders.StatusProposed, got.Status)
+	// Not the engineer's job: 404, as if it did not exist.
+	code, _ := e.do("POST", "/api/v1/work-orders/"+o.ID+"/comments", e.tokens[workorders.RoleEngineer], map[string]any{"text": "hi"})
+	require.Equal(t, 404, code)
+	code, b := e.do("POST", "/api/v1/work-orders/"+o.ID+"/comments", e.tokens[workorders.RolePlanner], map[string]any{"text": ""})
+	require.Equal(t, 400, code, string(b))
+}
