@@ -105,7 +105,7 @@ func TestAppOfflineJob(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	f := newAppFixture(t, ctx)
-	b := newBrowser(t)
+	b := newBrowser(t, chromedp.UserDataDir(profileDir(t)))
 	photo := filepath.Join(t.TempDir(), "photo.jpg")
 	writeJPEG(t, photo, 2400, 1800)
 
@@ -228,6 +228,24 @@ func TestAppOfflineJob(t *testing.T) {
 	require.Equal(t, 1, nb["comment"], "the note is kept and attached")
 	require.Len(t, bj.Attachments, 1, "the signature is kept and attached")
 	require.Equal(t, "Zhao Min", bj.Attachments[0].SignerName)
+}
+
+// profileDir is a Chromium profile removed after the test, tolerating
+// files the browser's service-worker and storage processes still write
+// while they shut down (t.TempDir fails the test on those).
+func profileDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pdm-app-profile-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
 }
 
 func writeJPEG(t *testing.T, path string, w, h int) {
