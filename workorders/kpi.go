@@ -59,6 +59,8 @@ type KPIs struct {
 	BySource []SourceBucketKPI `json:"orders_by_source"`
 	// Bucket is the length of a BySource bucket: "1d" or "7d".
 	Bucket string `json:"orders_by_source_bucket"`
+	// CSAT is customers' satisfaction (workorders/csat.go).
+	CSAT CSATKPI `json:"csat"`
 }
 
 // SourceBucketKPI is how many orders of each source were created in one

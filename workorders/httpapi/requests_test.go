@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -200,6 +201,19 @@ func TestPublicRequestStatusMergeAndSurvey(t *testing.T) {
 	e.mustJSON("DELETE", "/api/v1/work-orders/"+o.ID+"/status-link", workorders.RolePlanner, nil, 204, nil)
 	code, _ = e.do("GET", "/api/v1/public/status/"+tok, "", nil)
 	require.Equal(t, 404, code)
+	// The rating counts in /kpis: fleet-wide, for the engineer and the site.
+	k, err := postgres.NewOps(e.svc.Store.(*postgres.Store).Pool()).KPIs(ctx, workorders.KPIFilter{
+		From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, 1, k.CSAT.Completed)
+	require.Equal(t, 1, k.CSAT.Responses)
+	require.NotNil(t, k.CSAT.CSAT)
+	require.InDelta(t, 1.0, *k.CSAT.CSAT, 1e-9)
+	require.Len(t, k.CSAT.Engineers, 1)
+	require.Equal(t, eng.ID, k.CSAT.Engineers[0].ID)
+	require.InDelta(t, 4.0, *k.CSAT.Engineers[0].MeanScore, 1e-9)
+	require.Len(t, k.CSAT.Sites, 1)
+
 	var sl httpapi.StatusLink
 	e.mustJSON("POST", "/api/v1/work-orders/"+o.ID+"/status-link", workorders.RolePlanner, nil, 201, &sl)
 	e.mustJSON("GET", "/api/v1/public/status/"+tokenOf(t, sl.StatusURL), "", nil, 200, &v)

@@ -240,6 +240,10 @@ func (s *Ops) KPIs(ctx context.Context, f workorders.KPIFilter) (workorders.KPIs
 		k.Rules = append(k.Rules, x)
 		return nil
 	})
+	if err != nil {
+		return k, err
+	}
+	k.CSAT, err = csatKPI(ctx, s.pool, args...)
 	return k, err
 }
 
