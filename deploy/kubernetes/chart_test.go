@@ -55,7 +55,7 @@ type rendered struct {
 
 func render(t *testing.T, values string) rendered {
 	t.Helper()
-	out := helm(t, "template", "pdm", "pdm", "--namespace", "plant", "--values", values)
+	out := helm(t, "template", "pdm", "pdm", "--namespace", "plant", "--kube-version", "1.33.0", "--values", values)
 	var r rendered
 	for _, doc := range strings.Split(out, "\n---") {
 		var meta struct {
