@@ -67,10 +67,16 @@ func levelling(xs, ys []float64, dir, limit, window, horizon, tq float64, best m
 	best.aic = float64(n)*math.Log(math.Max(sseBest, 1e-300)/float64(n)) + 2*float64(best.k)
 	ref := math.Min(best.aic, aicLin)
 	// A change of level.
-	if _, kaic, ok := knee(xs, ys, dir, window); ok {
-		ref = math.Min(ref, kaic) // a line from an onset is no step
+	split, aic, jump, sd, ok := stepFit(ys)
+	ok = ok && aic < ref-o.StepMargin && math.Abs(jump) >= 3*sd
+	if ok {
+		// A line from an onset is no step (the knee costs O(n²): only
+		// when a step would otherwise win).
+		if _, kaic, kok := knee(xs, ys, dir, window); kok && aic >= kaic-o.StepMargin {
+			ok = false
+		}
 	}
-	if split, aic, jump, sd, ok := stepFit(ys); ok && aic < ref-o.StepMargin && math.Abs(jump) >= 3*sd {
+	if ok {
 		// After a new operating point only what follows it counts: it
 		// must span half the window and trend on its own.
 		px, py := xs[split:], ys[split:]
@@ -210,11 +216,11 @@ func saturating(xs, ys []float64, dir, window float64) (satFit, bool) {
 	for _, f := range []float64{2, 1, 0.5, 0.25} {
 		onsets = append(onsets, xs[0]-f*window)
 	}
-	step := max(1, n/18)
+	step := max(1, n/12)
 	for i := 0; i <= n-8; i += step {
 		onsets = append(onsets, xs[i])
 	}
-	taus := []float64{1.0 / 48, 1.0 / 24, 1.0 / 16, 1.0 / 12, 1.0 / 8, 1.0 / 6, 1.0 / 4, 1.0 / 2, 1, 2, 4}
+	taus := []float64{1.0 / 48, 1.0 / 24, 1.0 / 12, 1.0 / 8, 1.0 / 6, 1.0 / 4, 1.0 / 2, 1, 2, 4}
 	best := satFit{aic: math.Inf(1)}
 	bestSSE := math.Inf(1)
 	g := make([]float64, n)
