@@ -62,6 +62,11 @@ func TestConsoleReview(t *testing.T) {
 		chromedp.Evaluate(`document.cookie.includes("pdm_session")`, &cookieVisible))
 	require.False(t, cookieVisible, "the session cookie must be HttpOnly")
 
+	// The live stream is up, so the queue does not poll: what appears
+	// next arrives through server-sent events.
+	runBrowser(t, b, 15*time.Second, "live updates connected",
+		chromedp.WaitVisible(`.live-dot.live`, chromedp.ByQuery))
+
 	// Two breaches arrive while the planner watches.
 	pub, err := mqttpub.Dial(ctx, mqttpub.Options{URL: env.MQTTURL, ClientID: "console-pub-" + env.ID})
 	require.NoError(t, err)
@@ -126,6 +131,19 @@ func TestConsoleReview(t *testing.T) {
 	require.NoError(t, api.do(ctx, "GET", "/work-orders/"+fanOrder.ID, nil, &rejected))
 	require.Equal(t, "rejected", rejected.Status)
 	require.Equal(t, "duplicate", rejected.Reason)
+
+	// The approved order's page draws its evidence: the readings around
+	// the breach with the critical line.
+	var drawn int
+	runBrowser(t, b, 30*time.Second, "evidence chart",
+		chromedp.Navigate(base+"/orders/"+pumpOrder.Number),
+		chromedp.WaitVisible(`#evidence-title`, chromedp.ByID),
+		chromedp.WaitVisible(`.chart canvas`, chromedp.ByQuery),
+		chromedp.Evaluate(`+document.querySelector(".chart").dataset.points`, &drawn),
+		chromedp.Navigate(base+"/review"),
+		chromedp.WaitVisible("#review-title", chromedp.ByID),
+	)
+	require.GreaterOrEqual(t, drawn, 10, "the chart holds the ten readings")
 
 	// The Chinese interface.
 	var heading string

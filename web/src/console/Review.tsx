@@ -8,6 +8,7 @@ import { formatDateTime, formatDuration, secondsUntil } from '../lib/format';
 import type { User, WorkOrder } from '../api/types';
 import { byRisk } from './risk';
 import { useLiveState } from '../lib/live';
+import { Link } from 'wouter-preact';
 import { ApproveDialog, RejectDialog } from './ReviewDialogs';
 
 export function Review({ user }: { user: User }) {
@@ -167,7 +168,9 @@ export function Review({ user }: { user: User }) {
                       <span class={'prio prio-' + (o.priority ?? '').toLowerCase()}>{o.priority}</span>
                     </td>
                     <td>
-                      <div class="strong">{o.number}</div>
+                      <Link class="strong" href={`/orders/${o.number}`}>
+                        {o.number}
+                      </Link>
                       <div class="muted small clip">{o.title}</div>
                     </td>
                     <td>

@@ -6,6 +6,8 @@ import { useClient } from '../lib/client';
 import type { User } from '../api/types';
 import { Review } from './Review';
 import { Kpis } from './kpis/Kpis';
+import { OrderDetailPage } from './orders/OrderDetail';
+import { OrderList } from './orders/OrderList';
 import { useLive, useLiveState } from '../lib/live';
 import './screens.css';
 import { Dispatch } from './dispatch/Dispatch';
@@ -19,6 +21,7 @@ const nav: NavItem[] = [
   { href: '/review', label: 'nav.review' },
   { href: '/dispatch', label: 'nav.dispatch' },
   { href: '/kpis', label: 'nav.kpis' },
+  { href: '/orders', label: 'nav.orders' },
 ];
 
 export function Shell({ user }: { user: User }) {
@@ -80,6 +83,10 @@ export function Shell({ user }: { user: User }) {
           <Route path="/kpis">
             <Kpis />
           </Route>
+          <Route path="/orders">
+            <OrderList />
+          </Route>
+          <Route path="/orders/:ref">{(p: { ref: string }) => <OrderDetailPage orderRef={decodeURIComponent(p.ref)} user={user} />}</Route>
           <Route>
             <section class="page">
               <h1>{t('notfound.title')}</h1>

@@ -6,6 +6,8 @@ import { reviewMessages } from './review.i18n';
 import { kpiMessages } from './kpis/kpis.i18n';
 import { liveMessages } from './live.i18n';
 import { dispatchMessages } from './dispatch/dispatch.i18n';
+import { orderMessages } from './orders/order.i18n';
+import { listMessages } from './orders/list.i18n';
 
 export const consoleMessages = mergeMessages(
   common,
@@ -13,6 +15,8 @@ export const consoleMessages = mergeMessages(
   kpiMessages,
   liveMessages,
   dispatchMessages,
+  orderMessages,
+  listMessages,
 );
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);
