@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -101,61 +102,62 @@ func (s *Store) SiteAsset(ctx context.Context, siteCode, assetCode string) (requ
 }
 
 // PublicView implements requests.Store: the token's order, or the order
-// its request was merged into (following at most a few merges).
+// its request was merged into (following at most five merges), with its
+// customer-facing events, in one round trip.
 func (s *Store) PublicView(ctx context.Context, token string) (requests.View, error) {
 	var (
-		origin    string
-		submitted time.Time
+		f      requests.Facts
+		events []byte
 	)
-	err := s.pool.QueryRow(ctx, `select t.order_id, coalesce(r.created_at, o.created_at) from status_tokens t
-		join work_orders o on o.id = t.order_id left join order_requests r on r.order_id = t.order_id
-		where t.token = $1 and t.revoked_at is null`, token).Scan(&origin, &submitted)
+	row := s.pool.QueryRow(ctx, `with recursive tok as (
+			select t.order_id, coalesce(r.created_at, o.created_at) as submitted from status_tokens t
+			join work_orders o on o.id = t.order_id left join order_requests r on r.order_id = t.order_id
+			where t.token = $1 and t.revoked_at is null),
+		chain (id, depth) as (
+			select order_id, 0 from tok
+			union all
+			select r.merged_into, c.depth + 1 from chain c join order_requests r on r.order_id = c.id
+			where r.merged_into is not null and c.depth < 5),
+		target as (select id, depth from chain order by depth desc limit 1)
+		select `+orderCols+`, tok.order_id, tok.submitted, target.depth > 0, si.name, a.name, coalesce(u.name, ''),
+			sv.score, sv.comment,
+			(select coalesce(json_agg(json_build_array(e.id, e.type, e.to_status, e.at,
+				case when e.to_status = 'en_route' then e.data->'eta' end) order by e.id), '[]')
+			 from work_order_events e where e.order_id = o.id and e.to_status <> '')
+		from tok, target join work_orders o on o.id = target.id join sites si on si.id = o.site_id
+		join assets a on a.id = o.asset_id left join users u on u.id = o.assignee_id
+		left join order_surveys sv on sv.order_id = o.id`, token)
+	var origin string
+	o, err := scanOrder(rowFunc(func(dest ...any) error {
+		return row.Scan(append(dest, &origin, &f.SubmittedAt, &f.Merged, &f.SiteName, &f.AssetName, &f.AssigneeName,
+			&f.SurveyScore, &f.SurveyComment, &events)...)
+	}))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return requests.View{}, workorders.ErrNotFound
 	}
 	if err != nil {
 		return requests.View{}, translate(err)
 	}
-	f := requests.Facts{OrderID: origin, SubmittedAt: submitted.UTC()}
-	for range 5 {
-		var into *string
-		err := s.pool.QueryRow(ctx, `select merged_into from order_requests where order_id = $1`, f.OrderID).Scan(&into)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && into == nil) {
-			break
+	f.Order, f.OrderID = o, o.ID
+	utc(&f.SubmittedAt)
+	var raw [][]json.RawMessage
+	if err := json.Unmarshal(events, &raw); err != nil {
+		return requests.View{}, fmt.Errorf("status events: %w", err)
+	}
+	for _, r := range raw {
+		if len(r) != 5 {
+			continue
 		}
-		if err != nil {
-			return requests.View{}, translate(err)
+		var e workorders.Event
+		_ = json.Unmarshal(r[0], &e.ID)
+		_ = json.Unmarshal(r[1], &e.Type)
+		_ = json.Unmarshal(r[2], &e.To)
+		_ = json.Unmarshal(r[3], &e.At)
+		if string(r[4]) != "null" {
+			e.Data = append([]byte(`{"eta":`), append(r[4], '}')...)
 		}
-		f.OrderID, f.Merged = *into, true
-	}
-	f.Order, err = scanOrder(s.pool.QueryRow(ctx, `select `+orderCols+` from work_orders o where o.id = $1`, f.OrderID))
-	if err != nil {
-		return requests.View{}, translate(err)
-	}
-	err = s.pool.QueryRow(ctx, `select si.name, a.name, coalesce(u.name, ''), sv.score, sv.comment
-		from work_orders o join sites si on si.id = o.site_id join assets a on a.id = o.asset_id
-		left join users u on u.id = o.assignee_id left join order_surveys sv on sv.order_id = o.id
-		where o.id = $1`, f.OrderID).Scan(&f.SiteName, &f.AssetName, &f.AssigneeName, &f.SurveyScore, &f.SurveyComment)
-	if err != nil {
-		return requests.View{}, translate(err)
-	}
-	rows, err := s.pool.Query(ctx, `select id, order_id, type, actor_id, actor, at, from_status, to_status, '' as note, null::jsonb
-		from work_order_events where order_id = $1 and to_status <> '' order by id limit 200`, f.OrderID)
-	if err != nil {
-		return requests.View{}, translate(err)
-	}
-	f.Events, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Event, error) { return scanEvent(r) })
-	if err != nil {
-		return requests.View{}, translate(err)
-	}
-	// En-route events carry the ETA in their data: read just that.
-	for i, e := range f.Events {
-		if e.To == "en_route" {
-			var data []byte
-			if err := s.pool.QueryRow(ctx, `select coalesce(data, '{}') from work_order_events where id = $1`, e.ID).Scan(&data); err == nil {
-				f.Events[i].Data = data
-			}
-		}
+		e.At = e.At.UTC()
+		f.Events = append(f.Events, e)
 	}
 	return requests.BuildView(f), nil
 }
