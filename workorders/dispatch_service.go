@@ -26,6 +26,9 @@ type DispatchRunner struct {
 	Log *slog.Logger
 	// Interval is how often Loop runs without a trigger (default 1 min).
 	Interval time.Duration
+	// Withhold, when set, leaves the orders it returns true for to people
+	// (dispatch policy manual or claim; workorders/claims).
+	Withhold func(ctx context.Context, o DispatchOrder) (bool, error)
 	kick     chan string
 }
 
@@ -213,6 +216,19 @@ func (d *DispatchRunner) solveBatch(ctx context.Context, now time.Time, byUser m
 	orders, err := d.ops.DispatchOrders(ctx)
 	if err != nil {
 		return batch{}, err
+	}
+	if d.Withhold != nil {
+		kept := orders[:0]
+		for _, o := range orders {
+			held, err := d.Withhold(ctx, o)
+			if err != nil {
+				return batch{}, err
+			}
+			if !held {
+				kept = append(kept, o)
+			}
+		}
+		orders = kept
 	}
 	// Engineers' loads are read after the off-shift pass changed them.
 	engineers, err := d.ops.ActiveEngineers(ctx)

@@ -18,6 +18,7 @@ import (
 	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/claims"
 	"github.com/openpdm/pdm/workorders/dispatch"
 	"github.com/openpdm/pdm/workorders/httpapi"
 	"github.com/openpdm/pdm/workorders/notify"
@@ -39,6 +40,8 @@ type core struct {
 	sched *workorders.Scheduler
 	// field: the engineers' app's location history and ETAs.
 	field httpapi.FieldConfig
+	// claims: dispatch policies and claim mode.
+	claims *claims.Claims
 	// Customers' requests and status links (customers.go).
 	reqs      *requests.Service
 	notifier  *notify.Notifier
@@ -95,6 +98,8 @@ func (c *core) enableOps(cfg Config, ts *influx.Client, log *slog.Logger) error 
 	eta := workorders.ETAEstimator{Store: ops, Travel: dcfg}
 	c.svc.EstimateETA = eta.Estimate
 	c.field = httpapi.FieldConfig{Locations: ops, ETA: eta.Estimate}
+	c.claims = &claims.Claims{Store: ops, Ops: ops, Svc: c.svc, Now: time.Now}
+	disp.Withhold = c.claims.Withhold
 	meter := func(ctx context.Context, site, asset, metric string, from, to time.Time) ([]workorders.MeterSample, error) {
 		pts, err := ts.Series(ctx, site, asset, metric, from, to, 0)
 		if err != nil {
@@ -210,6 +215,9 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 	}
 	if d.pipe != nil {
 		hcfg.Rejects = rejects{d.pipe}
+	}
+	if c.claims != nil {
+		hcfg.Claims, hcfg.Policies = c.claims, c.claims.Store
 	}
 	srv, err := httpapi.New(hcfg)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/claims"
 )
 
 // Config holds the server's dependencies. Service is required; every
@@ -66,6 +67,9 @@ type Config struct {
 	// AuthCacheTTL is how long a token's user is remembered (default 30 s;
 	// negative disables the cache).
 	AuthCacheTTL time.Duration
+	// Claims and Policies wire claim mode and dispatch policies (claims.go).
+	Claims   ClaimService
+	Policies claims.Store
 	// Field wires the engineers' app's location history and ETAs (field.go).
 	Field FieldConfig
 	// Idempotency, when set, makes every authenticated POST honour the
@@ -193,6 +197,7 @@ func New(cfg Config) (*Server, error) {
 	s.ingestRoutes()
 	s.opsRoutes()
 	s.fieldRoutes()
+	s.claimRoutes()
 	s.requestRoutes()
 	s.consoleRoutes()
 	s.eventRoutes()

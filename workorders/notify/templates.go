@@ -44,31 +44,31 @@ type tmpl struct{ subject, text string }
 // body is the text body's paragraphs, escaped, plus the links as buttons.
 var templates = map[string]map[string]tmpl{
 	KindRequestReceived: {
-		"en": {"[{{.Number}}] We received your request", "Hello,\n\nwe received your request about {{.AssetName}} at {{.SiteName}}: \"{{.Title}}\".\nIts number is {{.Number}}.{{if .Link}}\n\nFollow it here: {{.Link}}{{end}}\n\nThank you."},
+		"en":    {"[{{.Number}}] We received your request", "Hello,\n\nwe received your request about {{.AssetName}} at {{.SiteName}}: \"{{.Title}}\".\nIts number is {{.Number}}.{{if .Link}}\n\nFollow it here: {{.Link}}{{end}}\n\nThank you."},
 		"zh-CN": {"【{{.Number}}】您的报修已受理", "您好：\n\n我们已收到您关于 {{.SiteName}} {{.AssetName}} 的报修：“{{.Title}}”。\n报修单号 {{.Number}}。{{if .Link}}\n\n查看处理进度：{{.Link}}{{end}}\n\n谢谢！"},
 	},
 	KindAssigned: {
-		"en": {"[{{.Number}}] An engineer is assigned", "Hello,\n\n{{if .Engineer}}{{.Engineer}}{{else}}an engineer{{end}} will take care of your request {{.Number}} ({{.AssetName}}).{{if .Link}}\n\nFollow it here: {{.Link}}{{end}}"},
+		"en":    {"[{{.Number}}] An engineer is assigned", "Hello,\n\n{{if .Engineer}}{{.Engineer}}{{else}}an engineer{{end}} will take care of your request {{.Number}} ({{.AssetName}}).{{if .Link}}\n\nFollow it here: {{.Link}}{{end}}"},
 		"zh-CN": {"【{{.Number}}】已为您安排工程师", "您好：\n\n{{if .Engineer}}{{.Engineer}}{{else}}工程师{{end}}将处理您的报修 {{.Number}}（{{.AssetName}}）。{{if .Link}}\n\n查看处理进度：{{.Link}}{{end}}"},
 	},
 	KindEnRoute: {
-		"en": {"[{{.Number}}] Your engineer is on the way", "Hello,\n\n{{if .Engineer}}{{.Engineer}}{{else}}Your engineer{{end}} is on the way to {{.SiteName}}.{{if .ETA}}\nExpected arrival: {{.When .ETA}}.{{end}}{{if .Link}}\n\nFollow it here: {{.Link}}{{end}}"},
+		"en":    {"[{{.Number}}] Your engineer is on the way", "Hello,\n\n{{if .Engineer}}{{.Engineer}}{{else}}Your engineer{{end}} is on the way to {{.SiteName}}.{{if .ETA}}\nExpected arrival: {{.When .ETA}}.{{end}}{{if .Link}}\n\nFollow it here: {{.Link}}{{end}}"},
 		"zh-CN": {"【{{.Number}}】工程师正在路上", "您好：\n\n{{if .Engineer}}{{.Engineer}}{{else}}工程师{{end}}正在前往 {{.SiteName}}。{{if .ETA}}\n预计到达：{{.When .ETA}}。{{end}}{{if .Link}}\n\n查看处理进度：{{.Link}}{{end}}"},
 	},
 	KindCompleted: {
-		"en": {"[{{.Number}}] Work completed: how did we do?", "Hello,\n\nthe work on {{.AssetName}} ({{.Number}}) is completed.{{if .Link}}\n\nThe report: {{.Link}}\n\nHow satisfied are you? One click rates us:\n1 {{.Rate 1}}\n2 {{.Rate 2}}\n3 {{.Rate 3}}\n4 {{.Rate 4}}\n5 {{.Rate 5}}{{end}}\n\nThank you."},
+		"en":    {"[{{.Number}}] Work completed: how did we do?", "Hello,\n\nthe work on {{.AssetName}} ({{.Number}}) is completed.{{if .Link}}\n\nThe report: {{.Link}}\n\nHow satisfied are you? One click rates us:\n1 {{.Rate 1}}\n2 {{.Rate 2}}\n3 {{.Rate 3}}\n4 {{.Rate 4}}\n5 {{.Rate 5}}{{end}}\n\nThank you."},
 		"zh-CN": {"【{{.Number}}】维修已完成，请您评价", "您好：\n\n{{.AssetName}}（{{.Number}}）的维修已完成。{{if .Link}}\n\n完工报告：{{.Link}}\n\n您对本次服务满意吗？点击即可评分：\n1 分 {{.Rate 1}}\n2 分 {{.Rate 2}}\n3 分 {{.Rate 3}}\n4 分 {{.Rate 4}}\n5 分 {{.Rate 5}}{{end}}\n\n谢谢！"},
 	},
 	KindNewProposed: {
-		"en": {"[{{.Number}}] New order to review: {{.Title}}", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}}: {{.Title}}\n{{.Link}}"},
+		"en":    {"[{{.Number}}] New order to review: {{.Title}}", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}}: {{.Title}}\n{{.Link}}"},
 		"zh-CN": {"【{{.Number}}】新工单待审核：{{.Title}}", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}}：{{.Title}}\n{{.Link}}"},
 	},
 	KindSLAAtRisk: {
-		"en": {"[{{.Number}}] SLA at risk", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} is at risk of missing its SLA: {{.Title}}\n{{.Link}}"},
+		"en":    {"[{{.Number}}] SLA at risk", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} is at risk of missing its SLA: {{.Title}}\n{{.Link}}"},
 		"zh-CN": {"【{{.Number}}】SLA 即将超时", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} 即将超出 SLA：{{.Title}}\n{{.Link}}"},
 	},
 	KindSLABreached: {
-		"en": {"[{{.Number}}] SLA breached", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} missed its SLA: {{.Title}}\n{{.Link}}"},
+		"en":    {"[{{.Number}}] SLA breached", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} missed its SLA: {{.Title}}\n{{.Link}}"},
 		"zh-CN": {"【{{.Number}}】SLA 已超时", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} 已超出 SLA：{{.Title}}\n{{.Link}}"},
 	},
 }
