@@ -51,6 +51,12 @@ type Config struct {
 	RepredictEvery time.Duration // re-prediction over history
 	VerifyEvery    time.Duration // verification of completed orders
 
+	// How often the ticket core's jobs run (each on one replica at a time).
+	SLAEvery       time.Duration // SLA at-risk, breach and escalation
+	ReorderEvery   time.Duration // purchase requests below reorder points
+	SchedulesEvery time.Duration // preventive schedules' orders
+	DispatchEvery  time.Duration // periodic dispatch (besides the triggered runs)
+
 	// MapTilesURL is a map tile server for the console ({z}/{x}/{y});
 	// empty: the console's offline base layer only.
 	MapTilesURL string
@@ -107,6 +113,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.Float64Var(&c.LoadWeight, "dispatch-load-weight", envFloat(getenv, "PDM_DISPATCH_LOAD_WEIGHT", 30), "cost in minutes per open job an engineer already has (PDM_DISPATCH_LOAD_WEIGHT)")
 	fs.DurationVar(&c.RepredictEvery, "repredict-every", 10*time.Minute, "how often prediction re-runs over InfluxDB history")
 	fs.DurationVar(&c.VerifyEvery, "verify-every", 5*time.Minute, "how often completed orders are checked for automatic verification")
+	fs.DurationVar(&c.SLAEvery, "sla-every", envDuration(getenv, "PDM_SLA_EVERY", time.Minute), "how often SLA clocks are checked for at-risk, breach and escalation (PDM_SLA_EVERY)")
+	fs.DurationVar(&c.ReorderEvery, "reorder-every", envDuration(getenv, "PDM_REORDER_EVERY", 15*time.Minute), "how often stock below its reorder point raises purchase requests (PDM_REORDER_EVERY)")
+	fs.DurationVar(&c.SchedulesEvery, "schedules-every", envDuration(getenv, "PDM_SCHEDULES_EVERY", 5*time.Minute), "how often preventive schedules raise their due orders (PDM_SCHEDULES_EVERY)")
+	fs.DurationVar(&c.DispatchEvery, "dispatch-every", envDuration(getenv, "PDM_DISPATCH_EVERY", time.Minute), "how often dispatch runs besides the runs approvals and declines trigger (PDM_DISPATCH_EVERY)")
 	if name == "demo" {
 		fs.StringVar(&c.Scenario, "scenario", "", "fleet scenario YAML (default: the built-in demo scenario)")
 	}
@@ -123,6 +133,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if l := c.IngestLimits; l.MaxMetricsPerReading <= 0 || l.MaxMetricsPerAsset <= 0 || l.MaxAssets <= 0 || l.MaxSeries <= 0 || l.MaxUnknownAssets <= 0 || l.MaxGateways <= 0 {
 		return c, fmt.Errorf("the --ingest-max-* limits (or their PDM_INGEST_MAX_* variables) must be positive integers")
+	}
+	for name, d := range map[string]time.Duration{"sla-every": c.SLAEvery, "reorder-every": c.ReorderEvery,
+		"schedules-every": c.SchedulesEvery, "dispatch-every": c.DispatchEvery} {
+		if d < time.Second || d > 24*time.Hour {
+			return c, fmt.Errorf("--%s (or its PDM_ variable) must be a duration between 1s and 24h, such as 5m", name)
+		}
 	}
 	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 || c.StartTimeout <= 0 {
 		return c, fmt.Errorf("--batch-size, --batch-interval, --repredict-every, --verify-every and --start-timeout must be positive")
@@ -146,6 +162,18 @@ func envInt(getenv func(string) string, key string, def int) int {
 	if v := getenv(key); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
 			return n
+		}
+		return -1
+	}
+	return def
+}
+
+// envDuration reads a duration variable; a malformed value gives -1,
+// which the validation reports.
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if v := getenv(key); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
 		}
 		return -1
 	}

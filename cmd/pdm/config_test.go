@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -51,6 +52,22 @@ func TestParseConfig(t *testing.T) {
 			}
 			return ""
 		}, wantErr: "dispatch-speed-kmh"},
+		{name: "job intervals: defaults, env and flag", args: []string{"--reorder-every", "2m"}, env: func(k string) string {
+			return map[string]string{"PDM_SLA_EVERY": "30s", "PDM_REORDER_EVERY": "1h", "PDM_MAP_TILES_URL": "http://tiles/{z}/{x}/{y}.png"}[k]
+		}, check: func(t *testing.T, c Config) {
+			got := []time.Duration{c.SLAEvery, c.ReorderEvery, c.SchedulesEvery, c.DispatchEvery}
+			want := []time.Duration{30 * time.Second, 2 * time.Minute, 5 * time.Minute, time.Minute}
+			if fmt.Sprint(got) != fmt.Sprint(want) || c.MapTilesURL != "http://tiles/{z}/{x}/{y}.png" {
+				t.Errorf("got %v and tiles %q, want %v and the env's tiles", got, c.MapTilesURL, want)
+			}
+		}},
+		{name: "bad job interval env", args: nil, env: func(k string) string {
+			if k == "PDM_SCHEDULES_EVERY" {
+				return "often"
+			}
+			return ""
+		}, wantErr: "schedules-every"},
+		{name: "job interval too short", args: []string{"--sla-every", "10ms"}, env: getenv, wantErr: "sla-every"},
 		{name: "unknown flag", args: []string{"--nope"}, env: getenv, wantErr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {

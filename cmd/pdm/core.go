@@ -38,6 +38,8 @@ type core struct {
 	disp  *workorders.DispatchRunner
 	inv   *workorders.Inventory
 	sched *workorders.Scheduler
+	// jobs holds the jobs' intervals (--sla-every and the like).
+	jobs Config
 	// field: the engineers' app's location history and ETAs.
 	field httpapi.FieldConfig
 	// claims: dispatch policies and claim mode.
@@ -92,7 +94,9 @@ func (c *core) enableOps(cfg Config, ts *influx.Client, log *slog.Logger) error 
 	if err != nil {
 		return fmt.Errorf("dispatch: %w", err)
 	}
+	disp.Interval = cfg.DispatchEvery
 	c.disp = disp
+	c.jobs = cfg
 	c.svc.AfterTransition = disp.AfterTransition
 	c.svc.CheckPartsUsed = c.inv.CheckUsed
 	eta := workorders.ETAEstimator{Store: ops, Travel: dcfg}
@@ -315,9 +319,9 @@ func (c *core) startJobs(ctx context.Context, g *errgroup.Group, log *slog.Logge
 	if c.live != nil {
 		g.Go(func() error { return c.live.Run(ctx) })
 	}
-	every(time.Minute, "sla", workorders.NewSLAJob(c.svc).Run)
-	every(15*time.Minute, "reorder", c.inv.ReorderJob)
-	every(5*time.Minute, "schedules", c.sched.Job)
+	every(c.jobs.SLAEvery, "sla", workorders.NewSLAJob(c.svc).Run)
+	every(c.jobs.ReorderEvery, "reorder", c.inv.ReorderJob)
+	every(c.jobs.SchedulesEvery, "schedules", c.sched.Job)
 	cr.Start()
 	g.Go(func() error { return c.disp.Loop(ctx) })
 	g.Go(func() error {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,6 +18,13 @@ type ConsoleConfig struct {
 	MapTilesURL string `json:"map_tiles_url"`
 	// MapTilesAttribution is shown on the map when tiles are used.
 	MapTilesAttribution string `json:"map_tiles_attribution"`
+}
+
+// JobRun says a background job ran on demand.
+type JobRun struct {
+	Job string    `json:"job"`
+	Ran bool      `json:"ran"`
+	At  time.Time `json:"at"`
 }
 
 type checkIn struct {
@@ -36,6 +44,7 @@ func consoleSchemas(m map[string]any) map[string]any {
 		"AssignmentCheckIn":  checkIn{},
 		"AssignmentCheck":    workorders.AssignmentCheck{},
 		"DispatchApplyInput": applyIn{},
+		"JobRun":             JobRun{},
 	} {
 		m[k] = v
 	}
@@ -46,6 +55,17 @@ func (s *Server) consoleRoutes() {
 	s.handle(Route{Method: "GET", Path: "/config", Roles: anyRole(), Tag: "console",
 		Summary: "What the console needs to know about this installation (map tiles)", Response: "ConsoleConfig"},
 		func(c *gin.Context) { c.JSON(http.StatusOK, s.cfg.Console) })
+	if inv := s.cfg.Ops.Inventory; inv != nil {
+		s.handle(Route{Method: "POST", Path: "/stock/reorder/run", Roles: planners(), Tag: "inventory",
+			Summary:  "Run the reorder job now (purchase requests for stock projected below its reorder point); 409 while it runs elsewhere",
+			Response: "JobRun"}, func(c *gin.Context) {
+			ran, err := s.svc.Store.WithLock(c.Request.Context(), workorders.LockReorder, inv.RunReorder)
+			if err == nil && !ran {
+				err = fmt.Errorf("%w: the reorder job is running on another replica; retry shortly", workorders.ErrConflict)
+			}
+			s.ok(c, http.StatusOK, JobRun{Job: "reorder", Ran: ran, At: time.Now().UTC()}, err)
+		})
+	}
 	d := s.cfg.Ops.Dispatch
 	if d == nil {
 		return

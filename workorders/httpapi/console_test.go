@@ -140,4 +140,19 @@ func TestDispatchBoardCheckPreviewApply(t *testing.T) {
 	// Reassigning to Bo by hand works (the assign action reassigns).
 	e.mustJSON("POST", "/api/v1/work-orders/"+o.ID+"/assign", pl, map[string]any{"assignee_id": bu.ID}, 200, &got)
 	require.Equal(t, bu.ID, *got.AssigneeID)
+
+	// Reorder, run now: stock below its reorder point gets a purchase
+	// request at once; a viewer may not run it.
+	e.mustJSON("PUT", "/api/v1/stock/policy", pl, map[string]any{"location_id": wh.ID, "sku": "BRG-6205", "reorder_point": 10, "reorder_qty": 20}, 200, nil)
+	var prs httpapi.List[workorders.PurchaseRequest]
+	e.mustJSON("GET", "/api/v1/purchase-requests?status=open", pl, nil, 200, &prs)
+	require.Empty(t, prs.Items)
+	var jr httpapi.JobRun
+	e.mustJSON("POST", "/api/v1/stock/reorder/run", pl, nil, 200, &jr)
+	require.True(t, jr.Ran)
+	e.mustJSON("GET", "/api/v1/purchase-requests?status=open", pl, nil, 200, &prs)
+	require.Len(t, prs.Items, 1)
+	require.Equal(t, "BRG-6205", prs.Items[0].SKU)
+	code, _ = e.do("POST", "/api/v1/stock/reorder/run", e.tokens[workorders.RoleViewer], nil)
+	require.Equal(t, 403, code)
 }
