@@ -100,6 +100,7 @@ type Engine struct {
 	sitesMu   sync.Mutex // guards sites
 	sites     map[string]*siteState
 	lateCount atomic.Uint64
+	reraised  atomic.Uint64
 	held      held // readings waiting for their asset lookup to succeed
 }
 
@@ -357,15 +358,20 @@ func (e *Engine) Consume(ctx context.Context, readings []ingest.Reading) {
 	e.held.mu.Lock()
 	defer e.held.mu.Unlock()
 	e.retryHeldLocked(ctx)
-	e.consume(ctx, readings, e.out.Put, &e.held)
+	e.consume(ctx, readings, e.out.Put, &e.held, nil)
 }
 
 var _ ingest.Consumer = (*Engine)(nil)
 
 // consume evaluates readings in order. With hold (its mutex held by the
 // caller), readings whose asset lookup fails, and the later readings of
-// that asset, are held for a retry; without, they are skipped.
-func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal), hold *held) {
+// that asset, are held for a retry; without, they are skipped. With
+// reraise (a replay of history), the threshold signals of series that are
+// synced (see Tracker.Synced) go to reraise: they are the very signals the
+// live evaluation raised, or would have raised had it seen the readings,
+// and the receiver drops those it already has; every other signal goes to
+// emit.
+func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal), hold *held, reraise func(Signal)) {
 	rs := e.ruleSet(ctx)
 	touched := map[string]time.Time{}
 	// Readings of one asset often come in runs: the previous lookup is
@@ -436,6 +442,14 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 			if !accepted {
 				e.lateCount.Add(1)
 				continue
+			}
+			if reraise != nil {
+				for _, sg := range sigs {
+					if s.tracker.Synced() && sg.Kind == KindThreshold && sg.Level != LevelClear {
+						reraise(sg)
+					}
+				}
+				sigs = nil
 			}
 			for _, o := range s.obs {
 				sigs = append(sigs, o.Observe(rd.TS, v)...)

@@ -42,6 +42,11 @@ type Tracker struct {
 	stale    bool
 	late     int
 	accepted int
+	// synced is set once a reading was back inside every limit by the
+	// hysteresis: from then on the tracker's state no longer depends on
+	// readings before it, so a replay from history that started anywhere
+	// earlier raises exactly the signals the live tracker raised.
+	synced bool
 }
 
 // State is a read-only snapshot of a Tracker for health views.
@@ -70,6 +75,12 @@ func (t *Tracker) Snapshot() State {
 	return st
 }
 
+// Synced reports whether a reading was back inside every limit by the
+// hysteresis since the tracker started: a tracker replayed from any point
+// of history before that reading is then in the very state the live one
+// is, and raises the same signals with the same event times.
+func (t *Tracker) Synced() bool { return t.synced }
+
 // LastTS returns the event time of the latest accepted reading.
 func (t *Tracker) LastTS() time.Time { return t.last.TS }
 
@@ -84,6 +95,10 @@ func (t *Tracker) Step(r *Rule, a AssetRef, ts time.Time, v float64) ([]Signal, 
 	}
 	t.last = Sample{TS: ts, Value: v}
 	t.accepted++
+	if !t.synced && (r.Critical == nil || r.Direction.Cleared(v, *r.Critical, r.Hysteresis)) &&
+		(r.Warn == nil || r.Direction.Cleared(v, *r.Warn, r.Hysteresis)) {
+		t.synced = true
+	}
 	var out []Signal
 	if t.stale {
 		t.stale = false

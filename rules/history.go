@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -48,16 +49,19 @@ func Lookback(r *Rule) time.Duration {
 }
 
 // WarmStart rebuilds the engine's state from history so that `for` timers
-// and prediction windows resume at once after a start: for every asset
-// with readings in the longest lookback before now that is registered and
-// covered by a rule, it replays the lookback through the engine with
-// signals muted (they were raised before the restart; raising them again
-// could reopen orders completed meanwhile). Run it before ingest starts
-// consuming; readings already consumed are never overwritten (late
-// readings are ignored per series). It returns the number of readings
+// and prediction windows resume at once after a start: every asset with
+// readings in the longest lookback before now is rebuilt (see Rebuild).
+// Run it before ingest starts consuming. It returns the number of readings
 // replayed; a failing asset is logged and skipped, and the joined errors
 // are returned at the end.
 func (e *Engine) WarmStart(ctx context.Context, h History, l AssetLister, now time.Time) (int, error) {
+	return e.RebuildWhere(ctx, h, l, now, nil)
+}
+
+// RebuildWhere rebuilds the assets with readings in the longest lookback
+// before now for which keep returns true (all when keep is nil); a
+// replica that takes over a partition rebuilds that partition's assets.
+func (e *Engine) RebuildWhere(ctx context.Context, h History, l AssetLister, now time.Time, keep func(site, asset string) bool) (int, error) {
 	rs := e.ruleSet(ctx)
 	longest := time.Duration(0)
 	for _, r := range rs.byID {
@@ -68,10 +72,35 @@ func (e *Engine) WarmStart(ctx context.Context, h History, l AssetLister, now ti
 	}
 	assets, err := l.ListAssets(ctx, now.Add(-longest), now)
 	if err != nil {
-		return 0, fmt.Errorf("warm start: list assets: %w", err)
+		return 0, fmt.Errorf("rebuild: list assets: %w", err)
 	}
+	if keep != nil {
+		assets = slices.DeleteFunc(assets, func(a AssetCode) bool { return !keep(a.Site, a.Asset) })
+	}
+	return e.Rebuild(ctx, h, assets, now)
+}
+
+// Rebuild replays each asset's lookback before now through the engine, so
+// that `for` timers, hysteresis and prediction windows hold what they
+// would hold had the engine seen the readings live. Assets that are not
+// registered or not covered by a rule are skipped.
+//
+// What the replay raises: a threshold signal of a series that is synced
+// (a reading back inside its limits came before, see Tracker.Synced) is
+// exactly what the live evaluation raised or would have raised from those
+// readings, with the same event time, so it is queued again: the ticket
+// core drops one it already has, and one that was lost (the process
+// crashed before delivering it, the replica that owned the asset died) is
+// delivered now. Other signals are muted: a breach that began before the
+// lookback was raised back then; predictions are re-armed and raised again
+// by the next reading if they still hold. Readings already consumed are
+// never overwritten (late readings are ignored per series). It returns the
+// number of readings replayed; a failing asset is logged and skipped, and
+// the joined errors are returned at the end.
+func (e *Engine) Rebuild(ctx context.Context, h History, assets []AssetCode, now time.Time) (int, error) {
 	var errs []error
 	n := 0
+	ids := map[string]struct{}{}
 	for _, ac := range assets {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
@@ -97,17 +126,28 @@ func (e *Engine) WarmStart(ctx context.Context, h History, l AssetLister, now ti
 		sort.Strings(names)
 		rd, err := h.ReadReadings(ctx, ac.Site, ac.Asset, names, now.Add(-lb), now)
 		if err != nil {
-			e.log.Warn("warm start: read history", "site", ac.Site, "asset", ac.Asset, "err", err)
+			e.log.Warn("rebuild: read history", "site", ac.Site, "asset", ac.Asset, "err", err)
 			errs = append(errs, fmt.Errorf("%s/%s: %w", ac.Site, ac.Asset, err))
 			continue
 		}
 		sort.SliceStable(rd, func(i, j int) bool { return rd[i].TS.Before(rd[j].TS) })
-		e.consume(ctx, rd, func(Signal) {}, nil)
+		e.consume(ctx, rd, func(Signal) {}, nil, e.reraise)
+		ids[a.ID] = struct{}{}
 		n += len(rd)
 	}
-	e.rearm()
+	e.rearm(func(id string) bool { _, ok := ids[id]; return ok })
 	return n, errors.Join(errs...)
 }
+
+// reraise queues a signal a rebuild raised again and counts it.
+func (e *Engine) reraise(s Signal) {
+	e.reraised.Add(1)
+	e.out.Put(s)
+}
+
+// Reraised counts the signals rebuilds queued again (most of them the
+// ticket core already had).
+func (e *Engine) Reraised() uint64 { return e.reraised.Load() }
 
 // Rearmer is implemented by series observers that remember what they
 // raised; after a warm start the engine calls Rearm so that what they
@@ -116,11 +156,14 @@ type Rearmer interface {
 	Rearm()
 }
 
-func (e *Engine) rearm() {
+func (e *Engine) rearm(which func(assetID string) bool) {
 	for i := range e.shards {
 		sh := &e.shards[i]
 		sh.mu.Lock()
-		for _, m := range sh.assets {
+		for id, m := range sh.assets {
+			if !which(id) {
+				continue
+			}
 			for _, s := range m {
 				for _, o := range s.obs {
 					if r, ok := o.(Rearmer); ok {

@@ -48,6 +48,15 @@ type Config struct {
 	// / SpeedKmh; LoadWeight weighs an engineer's open jobs.
 	RoadFactor, SpeedKmh, LoadWeight float64
 
+	// Detection across replicas: assets hash into Partitions partitions
+	// (0: every replica evaluates what it ingests itself, for a single
+	// replica); each is owned by one replica at a time through a lease of
+	// LeaseTTL; readings wait ReorderWindow at their owner to be put back
+	// in event order.
+	Partitions    int
+	LeaseTTL      time.Duration
+	ReorderWindow time.Duration
+
 	RepredictEvery time.Duration // re-prediction over history
 	VerifyEvery    time.Duration // verification of completed orders
 
@@ -111,6 +120,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.Float64Var(&c.RoadFactor, "dispatch-road-factor", envFloat(getenv, "PDM_DISPATCH_ROAD_FACTOR", 1.3), "road distance per great-circle distance (PDM_DISPATCH_ROAD_FACTOR)")
 	fs.Float64Var(&c.SpeedKmh, "dispatch-speed-kmh", envFloat(getenv, "PDM_DISPATCH_SPEED_KMH", 50), "average travel speed in km/h (PDM_DISPATCH_SPEED_KMH)")
 	fs.Float64Var(&c.LoadWeight, "dispatch-load-weight", envFloat(getenv, "PDM_DISPATCH_LOAD_WEIGHT", 30), "cost in minutes per open job an engineer already has (PDM_DISPATCH_LOAD_WEIGHT)")
+	fs.IntVar(&c.Partitions, "partitions", envInt(getenv, "PDM_PARTITIONS", 32), "detection partitions shared out among replicas through leases in PostgreSQL; 0: each replica evaluates what it ingests (one replica only) (PDM_PARTITIONS)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", envDuration(getenv, "PDM_LEASE_TTL", 15*time.Second), "how long a partition lease lasts unrenewed: a dead replica's partitions move after at most 4/3 of it (PDM_LEASE_TTL)")
+	fs.DurationVar(&c.ReorderWindow, "reorder-window", envDuration(getenv, "PDM_REORDER_WINDOW", time.Second), "how long streamed readings wait at their partition's owner to be put back in event order (PDM_REORDER_WINDOW)")
 	fs.DurationVar(&c.RepredictEvery, "repredict-every", 10*time.Minute, "how often prediction re-runs over InfluxDB history")
 	fs.DurationVar(&c.VerifyEvery, "verify-every", 5*time.Minute, "how often completed orders are checked for automatic verification")
 	fs.DurationVar(&c.SLAEvery, "sla-every", envDuration(getenv, "PDM_SLA_EVERY", time.Minute), "how often SLA clocks are checked for at-risk, breach and escalation (PDM_SLA_EVERY)")
@@ -142,6 +154,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 || c.StartTimeout <= 0 {
 		return c, fmt.Errorf("--batch-size, --batch-interval, --repredict-every, --verify-every and --start-timeout must be positive")
+	}
+	if c.Partitions < 0 || c.Partitions > 4096 || c.LeaseTTL < 3*time.Second || c.ReorderWindow <= 0 {
+		return c, fmt.Errorf("--partitions (PDM_PARTITIONS) must be 0-4096, --lease-ttl (PDM_LEASE_TTL) at least 3s and --reorder-window (PDM_REORDER_WINDOW) positive")
 	}
 	for name, v := range map[string]float64{"dispatch-road-factor": c.RoadFactor, "dispatch-speed-kmh": c.SpeedKmh, "dispatch-load-weight": c.LoadWeight} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -188,6 +203,19 @@ func envFloat(getenv func(string) string, key string, def float64) float64 {
 			return f
 		}
 		return math.NaN()
+	}
+	return def
+}
+
+// envDuration reads a duration variable; a malformed value reads as 0,
+// which validation rejects.
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if v := getenv(key); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0
+		}
+		return d
 	}
 	return def
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/ingest/influx"
 	"github.com/openpdm/pdm/ingest/mqtt"
+	pmqtt "github.com/openpdm/pdm/partition/mqtt"
 	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders/httpapi"
@@ -91,19 +92,32 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			return err
 		}
 		registerEngineMetrics(reg, engine)
-		n, err := engine.WarmStart(ctx, ts, assetLister{ts}, time.Now())
-		if err != nil {
-			log.Warn("warm start incomplete", "err", err)
+		if cfg.Partitions == 0 {
+			n, err := engine.WarmStart(ctx, ts, assetLister{ts}, time.Now())
+			if err != nil {
+				log.Warn("warm start incomplete", "err", err)
+			}
+			log.Info("warm start", "readings", n)
 		}
-		log.Info("warm start", "readings", n)
+	}
+
+	// Partitioned detection: this replica evaluates the partitions it
+	// holds a lease on, rebuilt from InfluxDB when it takes them.
+	var det *detection
+	if engine != nil && cfg.Partitions > 0 {
+		if det, err = newDetection(cfg, core, engine, ts, reg, log); err != nil {
+			return err
+		}
 	}
 
 	// Ingest.
 	var pipe *ingest.Pipeline
 	if cfg.runs("ingest") || cfg.Only == "predict" {
-		if pipe, err = newPipeline(cfg, ts, engine, reg, log); err != nil {
+		var closePipe func()
+		if pipe, closePipe, err = newPipeline(cfg, ts, engine, reg, log); err != nil {
 			return err
 		}
+		defer closePipe()
 	}
 
 	// HTTP: the API, or only health, readiness and metrics for worker roles.
@@ -144,6 +158,10 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 
 	// Start.
 	g, gctx := errgroup.WithContext(ctx)
+	if det != nil {
+		det.init(gctx, 2*cfg.StartTimeout)
+		det.start(gctx, g)
+	}
 	if engine != nil {
 		g.Go(func() error { return engine.Run(gctx) })
 		plog := log.With("component", "predict")
@@ -199,26 +217,52 @@ func workerHandler(metrics http.Handler, ready func(context.Context) error) http
 	return mux
 }
 
-// newPipeline builds the MQTT → InfluxDB pipeline. With --only predict it
-// is an observer: its own unshared subscription, nothing written, readings
-// only handed to the rules engine.
-func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, reg prometheus.Registerer, log *slog.Logger) (*ingest.Pipeline, error) {
-	clientID, group := cfg.ClientID, cfg.ShareGroup
+// newPipeline builds the MQTT → InfluxDB pipeline. With partitions, the
+// readings it stores are streamed to their partition's owner (maybe this
+// replica) before they are acknowledged; without, they go to this
+// replica's engine. With --only predict it is an observer: its own
+// subscription, nothing written; with partitions it takes only device
+// events (shared among predict replicas), the readings arriving on the
+// partition streams, without it sees every reading, unshared.
+func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, reg prometheus.Registerer, log *slog.Logger) (*ingest.Pipeline, func(), error) {
+	clientID := cfg.ClientID
+	topics := ingest.Subscriptions(cfg.TopicRoot, cfg.ShareGroup)
 	var w ingest.Writer = ts
-	if cfg.Only == "predict" {
-		clientID, group, w = cfg.ClientID+"-predict", "", discardWriter{}
+	closeW := func() {}
+	switch {
+	case cfg.Only == "predict" && cfg.Partitions > 0:
+		clientID, w = cfg.ClientID+"-predict", discardWriter{}
+		topics = ingest.Subscriptions(cfg.TopicRoot, cfg.ShareGroup+"-predict")[1:]
+	case cfg.Only == "predict":
+		clientID, w = cfg.ClientID+"-predict", discardWriter{}
+		topics = ingest.Subscriptions(cfg.TopicRoot, "")
+	case cfg.Partitions > 0:
+		pub, err := pmqtt.NewPublisher(pmqtt.Config{URL: cfg.MQTTURL, ClientID: cfg.ClientID, TopicRoot: cfg.TopicRoot,
+			Partitions: cfg.Partitions}, ts, log.With("component", "partition"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("mqtt (partition publisher): %w", err)
+		}
+		w, closeW = pub, pub.Close
 	}
-	src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: clientID, Topics: ingest.Subscriptions(cfg.TopicRoot, group)}, log.With("component", "mqtt"))
+	src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: clientID, Topics: topics}, log.With("component", "mqtt"))
 	if err != nil {
-		return nil, fmt.Errorf("mqtt: %w", err)
+		closeW()
+		return nil, nil, fmt.Errorf("mqtt: %w", err)
 	}
 	deps := ingest.Deps{Source: src, Writer: w, Registerer: reg, Logger: log.With("component", "ingest")}
 	if engine != nil {
-		deps.Consumer = engine
 		deps.Events = engine
+		if cfg.Partitions == 0 {
+			deps.Consumer = engine
+		}
 	}
-	return ingest.NewPipeline(ingest.Config{TopicRoot: cfg.TopicRoot, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchInterval,
+	p, err := ingest.NewPipeline(ingest.Config{TopicRoot: cfg.TopicRoot, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchInterval,
 		Limits: cfg.IngestLimits, IgnoreTags: cfg.IngestIgnoreTags}, deps)
+	if err != nil {
+		closeW()
+		return nil, nil, err
+	}
+	return p, closeW, nil
 }
 
 // discardWriter stores nothing: the predict-only role observes readings
