@@ -10,30 +10,35 @@ import (
 	"time"
 )
 
-// LeaseStore keeps the members and the partition leases. Times are the
-// store's own clock, so replicas' clocks need not agree. Every method
+// LeaseStore keeps the members and the partition leases. Expiry follows
+// the store's own clock, so replicas' clocks need not agree. Every method
 // returns an error when the store cannot be reached; the Manager then
 // changes nothing.
 type LeaseStore interface {
 	// Renew records member as alive for ttl, extends the leases it holds
-	// by ttl, and returns the live members and the partitions member
+	// by ttl, records marks (per partition, the latest event time member
+	// evaluated) and returns the live members and the partitions member
 	// holds.
-	Renew(ctx context.Context, member string, ttl time.Duration) (members []string, held []int, err error)
+	Renew(ctx context.Context, member string, ttl time.Duration, marks map[int]time.Time) (members []string, held []int, err error)
 	// Acquire takes those of parts that are free or expired for member
-	// and returns the ones it holds afterwards.
-	Acquire(ctx context.Context, member string, parts []int, ttl time.Duration) ([]int, error)
+	// and returns the ones it holds afterwards with their marks (zero
+	// when the partition was never evaluated).
+	Acquire(ctx context.Context, member string, parts []int, ttl time.Duration) (map[int]time.Time, error)
 	// Release frees parts if member holds them.
 	Release(ctx context.Context, member string, parts []int) error
 	// Leave removes member and frees every lease it holds.
 	Leave(ctx context.Context, member string) error
 }
 
-// Handler is told when this replica gains or loses a partition. Gain
-// returns an error when the replica cannot take the partition (its stream
-// could not be subscribed): the lease is released again.
+// Handler is told when this replica gains or loses a partition. Gain gets
+// how far the previous owner evaluated the partition in event time (zero
+// when unknown) and returns an error when the replica cannot take the
+// partition (its stream could not be subscribed): the lease is released
+// again. Marks returns how far this replica evaluated its partitions.
 type Handler interface {
-	Gain(ctx context.Context, p int) error
+	Gain(ctx context.Context, p int, mark time.Time) error
 	Lose(p int)
+	Marks() map[int]time.Time
 }
 
 // ManagerConfig configures a Manager.
@@ -53,9 +58,11 @@ type ManagerConfig struct {
 // leases, takes the partitions that rendezvous hashing gives it among the
 // live members once they are free, and hands over those it should no
 // longer hold (a member joined). When the store cannot be reached it keeps
-// what it holds: a partition evaluated twice for a while raises at worst a
-// signal the ticket core already has, one evaluated by nobody loses
-// alarms.
+// what it holds until a TTL has passed since its last renewal, then stops
+// evaluating them (another replica may hold them by then); their streams
+// wait in the broker, and the partitions are taken and rebuilt again when
+// the store answers. Detection of a partition is thus delayed, never
+// split between two replicas and never lost.
 type Manager struct {
 	cfg ManagerConfig
 	log *slog.Logger
@@ -66,6 +73,7 @@ type Manager struct {
 	gains, losses, failures atomic.Uint64
 	members                 atomic.Int64
 	started                 atomic.Bool
+	renewed                 time.Time // last successful renewal; used by tick only
 }
 
 // NewManager checks cfg and returns a manager; Run starts it.
@@ -141,13 +149,25 @@ func (m *Manager) tick(ctx context.Context) {
 		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, m.cfg.TTL/3)
-	members, held, err := m.cfg.Store.Renew(rctx, m.cfg.Member, m.cfg.TTL)
+	members, held, err := m.cfg.Store.Renew(rctx, m.cfg.Member, m.cfg.TTL, m.cfg.Handler.Marks())
 	cancel()
 	if err != nil {
 		m.failures.Add(1)
-		m.log.Warn("partition leases not renewed; keeping the partitions held", "err", err, "owned", len(m.Owned()))
+		owned := m.Owned()
+		if len(owned) > 0 && time.Since(m.renewed) >= m.cfg.TTL {
+			// The leases may have moved: stop, so two replicas never
+			// evaluate one partition. Its stream waits in the broker.
+			m.log.Error("partition leases expired unrenewed; detection of their partitions stops until the lease store answers",
+				"err", err, "partitions", owned)
+			for _, p := range owned {
+				m.lose(p)
+			}
+			return
+		}
+		m.log.Warn("partition leases not renewed", "err", err, "owned", len(owned))
 		return
 	}
+	m.renewed = time.Now()
 	m.members.Store(int64(len(members)))
 	if !slices.Contains(members, m.cfg.Member) {
 		members = append(members, m.cfg.Member)
@@ -196,9 +216,14 @@ func (m *Manager) tick(ctx context.Context) {
 		m.log.Warn("acquire partitions", "err", err)
 		return
 	}
-	var failed []int
-	for _, p := range got {
-		if err := m.cfg.Handler.Gain(ctx, p); err != nil {
+	var failed, taken []int
+	for _, p := range want {
+		mark, ok := got[p]
+		if !ok {
+			continue
+		}
+		taken = append(taken, p)
+		if err := m.cfg.Handler.Gain(ctx, p, mark); err != nil {
 			m.log.Error("cannot take partition, releasing it", "partition", p, "err", err)
 			failed = append(failed, p)
 			continue
@@ -208,8 +233,8 @@ func (m *Manager) tick(ctx context.Context) {
 		m.mu.Unlock()
 		m.gains.Add(1)
 	}
-	if len(got) > 0 {
-		m.log.Info("partitions taken", "partitions", got, "members", len(members))
+	if len(taken) > 0 {
+		m.log.Info("partitions taken", "partitions", taken, "members", len(members))
 	}
 	if len(failed) > 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.TTL/3)

@@ -20,12 +20,14 @@ type Detector interface {
 }
 
 // RebuildFunc replays history into the Detector for the assets keep
-// returns true for (rules.Engine.RebuildWhere bound to InfluxDB); it
-// returns the readings replayed.
-type RebuildFunc func(ctx context.Context, keep func(site, asset string) bool) (int, error)
+// returns true for, from their lookback before from up to now
+// (rules.Engine.RebuildWhere bound to InfluxDB); it returns the readings
+// replayed.
+type RebuildFunc func(ctx context.Context, keep func(site, asset string) bool, from time.Time) (int, error)
 
 // Stream subscribes to partition streams; it calls Owner.Deliver for each
-// message of a subscribed partition.
+// message of a subscribed partition, with a func that acknowledges the
+// message (called once its readings are evaluated).
 type Stream interface {
 	Subscribe(p int) error
 	Unsubscribe(p int) error
@@ -40,8 +42,12 @@ type OwnerConfig struct {
 	// an asset's readings that arrive out of order are put back in event
 	// order (default 1s).
 	ReorderWindow time.Duration
-	Logger        *slog.Logger
-	Now           func() time.Time // wall clock of the reorder window
+	// Pending lists the signals raised but not yet delivered (asset codes
+	// and event time), so a partition's mark never passes one: if this
+	// replica dies, the next owner's rebuild raises it again (optional).
+	Pending func(yield func(site, asset string, at time.Time))
+	Logger  *slog.Logger
+	Now     func() time.Time // wall clock of the reorder window
 }
 
 // Owner runs detection for the partitions this replica holds: it is the
@@ -59,7 +65,6 @@ type Owner struct {
 	mu    sync.Mutex // guards parts and buf
 	parts map[int]*owned
 	buf   reorder
-	wake  chan struct{}
 
 	rebuildSlots chan struct{} // bounds concurrent rebuilds
 
@@ -73,8 +78,9 @@ type Owner struct {
 }
 
 type owned struct {
-	ready   bool               // rebuilt: readings go to the reorder buffer
-	pending [][]ingest.Reading // stream readings that came during the rebuild
+	ready   bool      // rebuilt: readings go to the reorder buffer
+	mark    time.Time // latest event time evaluated (or the previous owner's)
+	pending []chunk   // stream messages that came during the rebuild
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -95,7 +101,7 @@ func NewOwner(cfg OwnerConfig) (*Owner, error) {
 		cfg.Now = time.Now
 	}
 	return &Owner{cfg: cfg, log: cfg.Logger, parts: map[int]*owned{}, buf: reorder{window: cfg.ReorderWindow},
-		wake: make(chan struct{}, 1), rebuildSlots: make(chan struct{}, 4)}, nil
+		rebuildSlots: make(chan struct{}, 4)}, nil
 }
 
 // SetStream binds the stream the owner subscribes through.
@@ -103,10 +109,15 @@ func (o *Owner) SetStream(s Stream) { o.stream = s }
 
 var _ Handler = (*Owner)(nil)
 
-// Gain subscribes to p's stream and starts rebuilding p's assets.
-func (o *Owner) Gain(ctx context.Context, p int) error {
+// Gain subscribes to p's stream and starts rebuilding p's assets from
+// their lookback before mark (before now when mark is zero or later).
+func (o *Owner) Gain(ctx context.Context, p int, mark time.Time) error {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	st := &owned{cancel: cancel, done: make(chan struct{})}
+	st := &owned{cancel: cancel, done: make(chan struct{}), mark: mark}
+	from := o.cfg.Now()
+	if !mark.IsZero() && mark.Before(from) {
+		from = mark
+	}
 	o.mu.Lock()
 	o.parts[p] = st
 	o.mu.Unlock()
@@ -129,7 +140,7 @@ func (o *Owner) Gain(ctx context.Context, p int) error {
 		case <-rctx.Done():
 		}
 		start := time.Now()
-		n, err := o.cfg.Rebuild(rctx, func(site, asset string) bool { return Of(site, asset, o.cfg.Partitions) == p })
+		n, err := o.cfg.Rebuild(rctx, func(site, asset string) bool { return Of(site, asset, o.cfg.Partitions) == p }, from)
 		if err != nil && rctx.Err() == nil {
 			o.log.Warn("partition rebuilt in part", "partition", p, "err", err)
 		}
@@ -138,15 +149,43 @@ func (o *Owner) Gain(ctx context.Context, p int) error {
 		o.rebuilt.Add(uint64(n))
 		o.mu.Lock()
 		st.ready = true
-		for _, rs := range st.pending {
-			o.buf.add(o.cfg.Now(), rs)
+		for _, c := range st.pending {
+			o.buf.add(c.at, c.rs, c.ack)
 		}
 		st.pending = nil
 		o.mu.Unlock()
 		o.log.Info("partition rebuilt", "partition", p, "readings", n, "took", took.Round(time.Millisecond))
-		o.kick()
 	}()
 	return nil
+}
+
+// Marks returns, per partition held, how far it is evaluated in event
+// time: the latest reading evaluated, or the earliest signal raised but
+// not yet delivered when that is earlier. The next owner rebuilds from
+// there, so what this replica raised and never delivered is raised again.
+func (o *Owner) Marks() map[int]time.Time {
+	pending := map[int]time.Time{}
+	if o.cfg.Pending != nil {
+		o.cfg.Pending(func(site, asset string, at time.Time) {
+			p := Of(site, asset, o.cfg.Partitions)
+			if t, ok := pending[p]; !ok || at.Before(t) {
+				pending[p] = at
+			}
+		})
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[int]time.Time, len(o.parts))
+	for p, st := range o.parts {
+		m := st.mark
+		if t, ok := pending[p]; ok && (m.IsZero() || t.Before(m)) {
+			m = t
+		}
+		if !m.IsZero() {
+			out[p] = m
+		}
+	}
+	return out
 }
 
 // WaitRebuilt waits until no partition is being rebuilt or ctx ends.
@@ -189,33 +228,29 @@ func (o *Owner) keep(site, asset string) bool {
 	return o.parts[Of(site, asset, o.cfg.Partitions)] != nil
 }
 
-// Deliver takes one message of partition p's stream.
-func (o *Owner) Deliver(p int, payload []byte) {
+// Deliver takes one message of partition p's stream; ack acknowledges it
+// once its readings are evaluated (a malformed message at once).
+func (o *Owner) Deliver(p int, payload []byte, ack func()) {
 	rs, err := Decode(payload)
 	if err != nil {
 		o.malformed.Add(1)
 		o.log.Warn("malformed partition stream message", "partition", p, "err", err)
+		ack()
 		return
 	}
 	o.mu.Lock()
 	st := o.parts[p]
 	switch {
 	case st == nil:
+		// Not this replica's (any more): not acknowledged, the session
+		// keeps it for the owner.
 		o.notOwned.Add(uint64(len(rs)))
 	case !st.ready:
-		st.pending = append(st.pending, rs)
+		st.pending = append(st.pending, chunk{at: o.cfg.Now(), rs: rs, ack: ack})
 	default:
-		o.buf.add(o.cfg.Now(), rs)
+		o.buf.add(o.cfg.Now(), rs, ack)
 	}
 	o.mu.Unlock()
-	o.kick()
-}
-
-func (o *Owner) kick() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Run evaluates the readings whose reorder window has passed until ctx
@@ -229,8 +264,6 @@ func (o *Owner) Run(ctx context.Context) error {
 			o.flush(context.WithoutCancel(ctx), o.cfg.Now().Add(o.cfg.ReorderWindow))
 			return nil
 		case <-t.C:
-		case <-o.wake:
-			continue // the ticker paces evaluation; wake only keeps Deliver cheap
 		}
 		o.flush(ctx, o.cfg.Now())
 	}
@@ -240,18 +273,24 @@ func (o *Owner) flush(ctx context.Context, now time.Time) {
 	o.evalMu.Lock()
 	defer o.evalMu.Unlock()
 	o.mu.Lock()
-	rs := o.buf.due(now)
+	rs, acks := o.buf.due(now)
 	// Readings of a partition lost meanwhile are not this replica's any
 	// more.
 	out := rs[:0]
 	for _, r := range rs {
 		if st := o.parts[Of(r.Site, r.Asset, o.cfg.Partitions)]; st != nil && st.ready {
 			out = append(out, r)
+			if r.TS.After(st.mark) {
+				st.mark = r.TS
+			}
 		}
 	}
 	o.mu.Unlock()
 	if len(out) > 0 {
 		o.cfg.Detector.Consume(ctx, out)
+	}
+	for _, ack := range acks {
+		ack()
 	}
 }
 

@@ -19,22 +19,20 @@ type reorder struct {
 }
 
 type chunk struct {
-	at time.Time
-	rs []ingest.Reading
+	at  time.Time
+	rs  []ingest.Reading
+	ack func() // acknowledges the message the readings came in; may be nil
 }
 
-func (r *reorder) add(now time.Time, rs []ingest.Reading) {
-	if len(rs) == 0 {
-		return
-	}
-	r.chunks = append(r.chunks, chunk{at: now, rs: rs})
+func (r *reorder) add(now time.Time, rs []ingest.Reading, ack func()) {
+	r.chunks = append(r.chunks, chunk{at: now, rs: rs, ack: ack})
 	r.held += len(rs)
 }
 
 // due removes and returns the readings that arrived at least window before
 // now, sorted by event time (stable, so an asset's readings with equal
-// times keep their order).
-func (r *reorder) due(now time.Time) []ingest.Reading {
+// times keep their order), and the acknowledgements of their messages.
+func (r *reorder) due(now time.Time) ([]ingest.Reading, []func()) {
 	cut := now.Add(-r.window)
 	i := 0
 	n := 0
@@ -43,15 +41,19 @@ func (r *reorder) due(now time.Time) []ingest.Reading {
 		i++
 	}
 	if i == 0 {
-		return nil
+		return nil, nil
 	}
 	out := make([]ingest.Reading, 0, n)
+	acks := make([]func(), 0, i)
 	for _, c := range r.chunks[:i] {
 		out = append(out, c.rs...)
+		if c.ack != nil {
+			acks = append(acks, c.ack)
+		}
 	}
 	clear(r.chunks[:i])
 	r.chunks = r.chunks[i:]
 	r.held -= n
 	slices.SortStableFunc(out, func(a, b ingest.Reading) int { return a.TS.Compare(b.TS) })
-	return out
+	return out, acks
 }

@@ -358,7 +358,7 @@ func (e *Engine) Consume(ctx context.Context, readings []ingest.Reading) {
 	e.held.mu.Lock()
 	defer e.held.mu.Unlock()
 	e.retryHeldLocked(ctx)
-	e.consume(ctx, readings, e.out.Put, &e.held, nil)
+	e.consume(ctx, readings, e.out.Put, &e.held, nil, time.Time{})
 }
 
 var _ ingest.Consumer = (*Engine)(nil)
@@ -369,9 +369,10 @@ var _ ingest.Consumer = (*Engine)(nil)
 // reraise (a replay of history), the threshold signals of series that are
 // synced (see Tracker.Synced) go to reraise: they are the very signals the
 // live evaluation raised, or would have raised had it seen the readings,
-// and the receiver drops those it already has; every other signal goes to
+// and the receiver drops those it already has; so do those detected after
+// after (readings no one evaluated before); every other signal goes to
 // emit.
-func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal), hold *held, reraise func(Signal)) {
+func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal), hold *held, reraise func(Signal), after time.Time) {
 	rs := e.ruleSet(ctx)
 	touched := map[string]time.Time{}
 	// Readings of one asset often come in runs: the previous lookup is
@@ -445,7 +446,8 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 			}
 			if reraise != nil {
 				for _, sg := range sigs {
-					if s.tracker.Synced() && sg.Kind == KindThreshold && sg.Level != LevelClear {
+					fresh := !after.IsZero() && sg.DetectedAt.After(after)
+					if (s.tracker.Synced() || fresh) && sg.Kind == KindThreshold && sg.Level != LevelClear {
 						reraise(sg)
 					}
 				}

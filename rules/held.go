@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/openpdm/pdm/ingest"
 )
@@ -61,7 +62,7 @@ func (e *Engine) retryHeldLocked(ctx context.Context) {
 		return
 	}
 	q := e.held.take()
-	e.consume(ctx, q, e.out.Put, &e.held, nil)
+	e.consume(ctx, q, e.out.Put, &e.held, nil, time.Time{})
 	if n := len(e.held.queue); n < len(q) {
 		e.log.Info("held readings evaluated after asset lookups recovered", "evaluated", len(q)-n, "still_held", n)
 	}

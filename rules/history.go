@@ -55,13 +55,15 @@ func Lookback(r *Rule) time.Duration {
 // replayed; a failing asset is logged and skipped, and the joined errors
 // are returned at the end.
 func (e *Engine) WarmStart(ctx context.Context, h History, l AssetLister, now time.Time) (int, error) {
-	return e.RebuildWhere(ctx, h, l, now, nil)
+	return e.RebuildWhere(ctx, h, l, now, now, nil)
 }
 
-// RebuildWhere rebuilds the assets with readings in the longest lookback
-// before now for which keep returns true (all when keep is nil); a
-// replica that takes over a partition rebuilds that partition's assets.
-func (e *Engine) RebuildWhere(ctx context.Context, h History, l AssetLister, now time.Time, keep func(site, asset string) bool) (int, error) {
+// RebuildWhere rebuilds the assets with readings between the longest
+// lookback before from and to for which keep returns true (all when keep
+// is nil), replaying each from its lookback before from up to to; a
+// replica that takes over a partition rebuilds that partition's assets
+// from where its previous owner had got to in event time.
+func (e *Engine) RebuildWhere(ctx context.Context, h History, l AssetLister, from, to time.Time, keep func(site, asset string) bool) (int, error) {
 	rs := e.ruleSet(ctx)
 	longest := time.Duration(0)
 	for _, r := range rs.byID {
@@ -70,17 +72,22 @@ func (e *Engine) RebuildWhere(ctx context.Context, h History, l AssetLister, now
 	if longest == 0 {
 		return 0, nil
 	}
-	assets, err := l.ListAssets(ctx, now.Add(-longest), now)
+	if from.After(to) {
+		from = to
+	}
+	assets, err := l.ListAssets(ctx, from.Add(-longest), to)
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: list assets: %w", err)
 	}
 	if keep != nil {
 		assets = slices.DeleteFunc(assets, func(a AssetCode) bool { return !keep(a.Site, a.Asset) })
 	}
-	return e.Rebuild(ctx, h, assets, now)
+	return e.Rebuild(ctx, h, assets, from, to)
 }
 
-// Rebuild replays each asset's lookback before now through the engine, so
+// Rebuild replays each asset's readings from its lookback before from up
+// to to (the lookback before now when from and to are now) through the
+// engine, so
 // that `for` timers, hysteresis and prediction windows hold what they
 // would hold had the engine seen the readings live. Assets that are not
 // registered or not covered by a rule are skipped.
@@ -91,13 +98,15 @@ func (e *Engine) RebuildWhere(ctx context.Context, h History, l AssetLister, now
 // readings, with the same event time, so it is queued again: the ticket
 // core drops one it already has, and one that was lost (the process
 // crashed before delivering it, the replica that owned the asset died) is
-// delivered now. Other signals are muted: a breach that began before the
-// lookback was raised back then; predictions are re-armed and raised again
-// by the next reading if they still hold. Readings already consumed are
+// delivered now. So is a threshold signal raised by a reading after from,
+// synced or not: no one evaluated that reading before. Other signals are
+// muted: a breach that began before the lookback was raised back then;
+// predictions are re-armed and raised again by the next reading if they
+// still hold. Readings already consumed are
 // never overwritten (late readings are ignored per series). It returns the
 // number of readings replayed; a failing asset is logged and skipped, and
 // the joined errors are returned at the end.
-func (e *Engine) Rebuild(ctx context.Context, h History, assets []AssetCode, now time.Time) (int, error) {
+func (e *Engine) Rebuild(ctx context.Context, h History, assets []AssetCode, from, to time.Time) (int, error) {
 	var errs []error
 	n := 0
 	ids := map[string]struct{}{}
@@ -124,14 +133,20 @@ func (e *Engine) Rebuild(ctx context.Context, h History, assets []AssetCode, now
 			names = append(names, m)
 		}
 		sort.Strings(names)
-		rd, err := h.ReadReadings(ctx, ac.Site, ac.Asset, names, now.Add(-lb), now)
+		rd, err := h.ReadReadings(ctx, ac.Site, ac.Asset, names, from.Add(-lb), to)
 		if err != nil {
 			e.log.Warn("rebuild: read history", "site", ac.Site, "asset", ac.Asset, "err", err)
 			errs = append(errs, fmt.Errorf("%s/%s: %w", ac.Site, ac.Asset, err))
 			continue
 		}
 		sort.SliceStable(rd, func(i, j int) bool { return rd[i].TS.Before(rd[j].TS) })
-		e.consume(ctx, rd, func(Signal) {}, nil, e.reraise)
+		e.consume(ctx, rd, func(Signal) {}, nil, func(s Signal) {
+			// Readings after from were never evaluated: what they raise
+			// is raised now even when the series is not synced (better a
+			// signal the ticket core folds into an open order than a lost
+			// one).
+			e.reraise(s)
+		}, from)
 		ids[a.ID] = struct{}{}
 		n += len(rd)
 	}

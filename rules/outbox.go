@@ -64,11 +64,12 @@ type Outbox struct {
 	retryMax time.Duration
 	drain    time.Duration
 
-	mu    sync.Mutex // guards queue, index, stats
-	queue *list.List // of Signal, oldest update first
-	index map[outboxKey]*list.Element
-	stats OutboxStats
-	wake  chan struct{}
+	mu       sync.Mutex // guards queue, index, stats, inflight
+	queue    *list.List // of Signal, oldest update first
+	index    map[outboxKey]*list.Element
+	stats    OutboxStats
+	inflight *Signal // being delivered
+	wake     chan struct{}
 }
 
 // NewOutbox returns an outbox delivering through send. retryMin and
@@ -131,7 +132,21 @@ func (o *Outbox) pop() (Signal, bool) {
 	}
 	s := o.queue.Remove(el).(Signal)
 	delete(o.index, keyOf(s))
+	o.inflight = &s
 	return s, true
+}
+
+// Each calls fn for every signal not yet delivered (queued or being
+// delivered), under the outbox's lock: fn must not call the outbox.
+func (o *Outbox) Each(fn func(Signal)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for el := o.queue.Front(); el != nil; el = el.Next() {
+		fn(el.Value.(Signal))
+	}
+	if o.inflight != nil {
+		fn(*o.inflight)
+	}
 }
 
 // requeue puts a failed signal back at the front unless a newer one with
@@ -140,6 +155,7 @@ func (o *Outbox) requeue(s Signal) {
 	k := keyOf(s)
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.inflight = nil
 	o.stats.Retries++
 	if _, ok := o.index[k]; ok {
 		o.stats.Superseded++
@@ -183,6 +199,11 @@ func (o *Outbox) Run(ctx context.Context) error {
 // deliver sends one signal and reports success; a failure is requeued.
 func (o *Outbox) deliver(ctx context.Context, s Signal) bool {
 	err := o.send(ctx, s)
+	if err == nil || errors.Is(err, ErrRejected) {
+		o.mu.Lock()
+		o.inflight = nil
+		o.mu.Unlock()
+	}
 	switch {
 	case err == nil:
 		o.mu.Lock()

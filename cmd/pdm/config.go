@@ -53,9 +53,12 @@ type Config struct {
 	// replica); each is owned by one replica at a time through a lease of
 	// LeaseTTL; readings wait ReorderWindow at their owner to be put back
 	// in event order.
-	Partitions    int
-	LeaseTTL      time.Duration
-	ReorderWindow time.Duration
+	Partitions int
+	LeaseTTL   time.Duration
+	// PartitionSession prefixes the broker sessions of the partition
+	// streams (default: the share group).
+	PartitionSession string
+	ReorderWindow    time.Duration
 
 	RepredictEvery time.Duration // re-prediction over history
 	VerifyEvery    time.Duration // verification of completed orders
@@ -121,6 +124,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.Float64Var(&c.SpeedKmh, "dispatch-speed-kmh", envFloat(getenv, "PDM_DISPATCH_SPEED_KMH", 50), "average travel speed in km/h (PDM_DISPATCH_SPEED_KMH)")
 	fs.Float64Var(&c.LoadWeight, "dispatch-load-weight", envFloat(getenv, "PDM_DISPATCH_LOAD_WEIGHT", 30), "cost in minutes per open job an engineer already has (PDM_DISPATCH_LOAD_WEIGHT)")
 	fs.IntVar(&c.Partitions, "partitions", envInt(getenv, "PDM_PARTITIONS", 32), "detection partitions shared out among replicas through leases in PostgreSQL; 0: each replica evaluates what it ingests (one replica only) (PDM_PARTITIONS)")
+	fs.StringVar(&c.PartitionSession, "partition-session", envOr(getenv, "PDM_PARTITION_SESSION", ""), "prefix of the broker sessions of the partition streams, the same on every replica (default: the share group) (PDM_PARTITION_SESSION)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", envDuration(getenv, "PDM_LEASE_TTL", 15*time.Second), "how long a partition lease lasts unrenewed: a dead replica's partitions move after at most 4/3 of it (PDM_LEASE_TTL)")
 	fs.DurationVar(&c.ReorderWindow, "reorder-window", envDuration(getenv, "PDM_REORDER_WINDOW", time.Second), "how long streamed readings wait at their partition's owner to be put back in event order (PDM_REORDER_WINDOW)")
 	fs.DurationVar(&c.RepredictEvery, "repredict-every", 10*time.Minute, "how often prediction re-runs over InfluxDB history")

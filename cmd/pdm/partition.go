@@ -33,17 +33,20 @@ func newDetection(cfg Config, c *core, engine *rules.Engine, ts *influx.Client, 
 	owner, err := partition.NewOwner(partition.OwnerConfig{
 		Partitions: cfg.Partitions,
 		Detector:   engine,
-		Rebuild: func(ctx context.Context, keep func(site, asset string) bool) (int, error) {
-			return engine.RebuildWhere(ctx, ts, lister, time.Now(), keep)
+		Rebuild: func(ctx context.Context, keep func(site, asset string) bool, from time.Time) (int, error) {
+			return engine.RebuildWhere(ctx, ts, lister, from, time.Now(), keep)
 		},
 		ReorderWindow: cfg.ReorderWindow,
-		Logger:        plog,
+		Pending: func(yield func(site, asset string, at time.Time)) {
+			engine.Outbox().Each(func(s rules.Signal) { yield(s.Site, s.Asset, s.DetectedAt) })
+		},
+		Logger: plog,
 	})
 	if err != nil {
 		return nil, err
 	}
 	stream, err := pmqtt.NewStream(pmqtt.Config{URL: cfg.MQTTURL, ClientID: cfg.ClientID, TopicRoot: cfg.TopicRoot,
-		Partitions: cfg.Partitions}, owner.Deliver, plog)
+		Partitions: cfg.Partitions}, sessionPrefix(cfg), owner.Deliver, plog)
 	if err != nil {
 		return nil, fmt.Errorf("mqtt (partition stream): %w", err)
 	}
@@ -137,4 +140,18 @@ func (m *memoLister) ListAssets(ctx context.Context, from, to time.Time) ([]rule
 	}
 	m.at, m.from, m.list = time.Now(), from, list
 	return list, nil
+}
+
+// sessionPrefix names the deployment's partition sessions in the broker:
+// every replica of one deployment must use the same (the share group, the
+// same on every replica, unless partitions are named with
+// PDM_PARTITION_SESSION).
+func sessionPrefix(cfg Config) string {
+	if cfg.PartitionSession != "" {
+		return cfg.PartitionSession
+	}
+	if cfg.ShareGroup != "" {
+		return cfg.ShareGroup
+	}
+	return "pdm"
 }

@@ -94,7 +94,9 @@ func NewPublisher(cfg Config, next ingest.Writer, log *slog.Logger) (*Publisher,
 	o := paho.NewClientOptions().AddBroker(cfg.URL).SetClientID(cfg.ClientID + "-pub").
 		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(false).
 		SetMaxReconnectInterval(5 * time.Second).SetConnectTimeout(cfg.Timeout).SetWriteTimeout(cfg.Timeout).
-		SetConnectionLostHandler(func(_ paho.Client, err error) { log.Warn("partition publisher lost the broker, reconnecting", "err", err) })
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			log.Warn("partition publisher lost the broker, reconnecting", "err", err)
+		})
 	c, err := connect(o, cfg.Timeout, cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("partition publisher: %w", err)

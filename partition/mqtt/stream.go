@@ -1,7 +1,9 @@
 package mqtt
 
 import (
+	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -10,95 +12,124 @@ import (
 	"github.com/openpdm/pdm/partition"
 )
 
-// Stream subscribes this replica to the streams of the partitions it owns.
-// Its session is persistent (client id ClientID+"-part"), so what is
-// streamed while the connection is down waits in the broker; on every
-// (re)connect it subscribes the owned partitions again and drops the
-// subscriptions of partitions it no longer owns.
+// Stream connects this replica to the streams of the partitions it owns.
+// Each partition has its own persistent session in the broker (client id
+// SessionPrefix + "-p" + n), which belongs to the partition, not to a
+// replica: what is streamed while no replica owns the partition (its
+// owner died, the lease has not moved yet) waits in that session, and the
+// next owner resumes it. Messages are acknowledged only once evaluated
+// (the ack func given to deliver), so a message whose owner died before
+// evaluating it goes to the next owner. The broker enforces that a session
+// has one connection: a replica that still thinks it owns a partition
+// cannot steal it back unnoticed, and the lease manager stops owners that
+// cannot renew their leases.
 type Stream struct {
 	cfg     Config
+	prefix  string
 	log     *slog.Logger
-	deliver func(p int, payload []byte)
-	c       paho.Client
+	deliver func(p int, payload []byte, ack func())
 
-	mu   sync.Mutex // guards subs
-	subs map[int]bool
+	mu      sync.Mutex // guards clients
+	clients map[int]paho.Client
 }
 
 var _ partition.Stream = (*Stream)(nil)
 
-// NewStream connects and returns a stream handing messages to deliver.
-func NewStream(cfg Config, deliver func(p int, payload []byte), log *slog.Logger) (*Stream, error) {
+// NewStream returns a stream handing messages to deliver; sessionPrefix
+// names the deployment's partition sessions (the same on every replica).
+func NewStream(cfg Config, sessionPrefix string, deliver func(p int, payload []byte, ack func()), log *slog.Logger) (*Stream, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
+	}
+	if sessionPrefix == "" {
+		return nil, fmt.Errorf("partition/mqtt: a session prefix is required")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Stream{cfg: cfg, log: log, deliver: deliver, subs: map[int]bool{}}
-	handler := func(_ paho.Client, m paho.Message) {
-		if p, ok := partition.ParseTopic(cfg.TopicRoot, m.Topic()); ok {
-			s.deliver(p, m.Payload())
-		}
-	}
-	o := paho.NewClientOptions().AddBroker(cfg.URL).SetClientID(cfg.ClientID + "-part").
-		SetCleanSession(false).SetOrderMatters(true).SetAutoReconnect(true).SetConnectRetry(false).
-		SetMaxReconnectInterval(5 * time.Second).SetKeepAlive(15 * time.Second).
-		SetConnectTimeout(cfg.Timeout).SetWriteTimeout(cfg.Timeout).
-		SetDefaultPublishHandler(handler).
-		SetOnConnectHandler(func(c paho.Client) { go s.resubscribe(c) }).
-		SetConnectionLostHandler(func(_ paho.Client, err error) { log.Warn("partition stream lost the broker, reconnecting", "err", err) })
-	c, err := connect(o, cfg.Timeout, cfg.URL)
-	if err != nil {
-		return nil, err
-	}
-	s.c = c
-	return s, nil
+	return &Stream{cfg: cfg, prefix: sessionPrefix, log: log, deliver: deliver, clients: map[int]paho.Client{}}, nil
 }
 
-// resubscribe restores the owned subscriptions and removes stale ones.
-func (s *Stream) resubscribe(c paho.Client) {
-	s.mu.Lock()
-	var stale []string
-	filters := map[string]byte{}
-	for p := range s.cfg.Partitions {
-		if s.subs[p] {
-			filters[partition.Topic(s.cfg.TopicRoot, p)] = 1
-		} else {
-			stale = append(stale, partition.Topic(s.cfg.TopicRoot, p))
-		}
-	}
-	s.mu.Unlock()
-	if len(stale) > 0 {
-		if err := wait(c.Unsubscribe(stale...), s.cfg.Timeout, "unsubscribe stale partitions"); err != nil {
-			s.log.Warn("partition stream", "err", err)
-		}
-	}
-	if len(filters) > 0 {
-		if err := wait(c.SubscribeMultiple(filters, nil), s.cfg.Timeout, "resubscribe partitions"); err != nil {
-			s.log.Warn("partition stream", "err", err)
-		}
-	}
-}
-
-// Subscribe starts receiving partition p.
+// Subscribe connects partition p's session and subscribes its topic; the
+// messages the session kept arrive first.
 func (s *Stream) Subscribe(p int) error {
+	topic := partition.Topic(s.cfg.TopicRoot, p)
+	handler := func(_ paho.Client, m paho.Message) {
+		if mp, ok := partition.ParseTopic(s.cfg.TopicRoot, m.Topic()); ok && mp == p {
+			s.deliver(p, m.Payload(), m.Ack)
+			return
+		}
+		m.Ack()
+	}
+	subscribed := make(chan error, 1)
+	o := paho.NewClientOptions().AddBroker(s.cfg.URL).SetClientID(s.prefix + "-p" + strconv.Itoa(p)).
+		SetCleanSession(false).SetAutoAckDisabled(true).SetOrderMatters(true).
+		SetAutoReconnect(true).SetConnectRetry(false).SetMaxReconnectInterval(5 * time.Second).
+		SetKeepAlive(15 * time.Second).SetConnectTimeout(s.cfg.Timeout).SetWriteTimeout(s.cfg.Timeout).
+		SetDefaultPublishHandler(handler).
+		SetOnConnectHandler(func(c paho.Client) {
+			go func() {
+				err := wait(c.Subscribe(topic, 1, nil), s.cfg.Timeout, "subscribe "+topic)
+				if err != nil {
+					s.log.Warn("partition stream", "partition", p, "err", err)
+				}
+				select {
+				case subscribed <- err:
+				default:
+				}
+			}()
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			s.log.Warn("partition stream lost the broker, reconnecting", "partition", p, "err", err)
+		})
+	c, err := connect(o, s.cfg.Timeout, s.cfg.URL)
+	if err != nil {
+		return err
+	}
+	select {
+	case err = <-subscribed:
+	case <-time.After(s.cfg.Timeout):
+		err = fmt.Errorf("subscribe %s timed out", topic)
+	}
+	if err != nil {
+		c.Disconnect(0)
+		return err
+	}
 	s.mu.Lock()
-	s.subs[p] = true
+	if old := s.clients[p]; old != nil {
+		old.Disconnect(0)
+	}
+	s.clients[p] = c
 	s.mu.Unlock()
-	return wait(s.c.Subscribe(partition.Topic(s.cfg.TopicRoot, p), 1, nil), s.cfg.Timeout, "subscribe partition")
+	return nil
 }
 
-// Unsubscribe stops receiving partition p.
+// Unsubscribe disconnects partition p's session; the broker keeps it (and
+// queues the stream) for the next owner.
 func (s *Stream) Unsubscribe(p int) error {
 	s.mu.Lock()
-	delete(s.subs, p)
+	c := s.clients[p]
+	delete(s.clients, p)
 	s.mu.Unlock()
-	return wait(s.c.Unsubscribe(partition.Topic(s.cfg.TopicRoot, p)), s.cfg.Timeout, "unsubscribe partition")
+	if c != nil {
+		c.Disconnect(250)
+	}
+	return nil
 }
 
-// Connected reports whether the broker connection is up.
-func (s *Stream) Connected() bool { return s.c.IsConnectionOpen() }
-
-// Close disconnects; the session and its subscriptions stay in the broker.
-func (s *Stream) Close() { s.c.Disconnect(250) }
+// Close disconnects every session.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	cs := s.clients
+	s.clients = map[int]paho.Client{}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Disconnect(250)
+		}()
+	}
+	wg.Wait()
+}

@@ -11,7 +11,10 @@ create table detect_leases (
     part       integer primary key check (part >= 0),
     owner      text not null,
     expires_at timestamptz not null,
-    taken_at   timestamptz not null default now()
+    taken_at   timestamptz not null default now(),
+    -- the latest event time the owner evaluated in the partition: the
+    -- next owner rebuilds from there
+    watermark  timestamptz
 );
 
 -- +goose Down

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/deploy/local/servicetest"
+	"github.com/openpdm/pdm/simulators"
+	"github.com/openpdm/pdm/simulators/eval"
+	"github.com/openpdm/pdm/simulators/mqttpub"
+)
+
+// replicaScenario is a fleet with sudden faults (fans whose current steps
+// over the limit, with a critical device event) and gradual wear (pumps
+// whose vibration grows exponentially), replayed from history at a rate
+// that spreads it over about half a minute.
+const replicaScenario = `
+name: replicas
+seed: 1307
+site: REP
+start: -31d
+duration: 30d
+interval: 15m
+acceleration: max
+max_rate: 1500
+batch: 24
+gateways: [gw-a, gw-b]
+assets:
+  - {type: pump, prefix: PH-, count: 5, profile: healthy}
+  - {type: fan, prefix: FH-, count: 3, profile: healthy, noise: 1.5}
+  - type: pump
+    prefix: PB-
+    count: 6
+    profile: exponential
+    metric: vibration_rms
+    failure_mode: bearing_wear
+    fail_value: 7.1
+    ramp: 8d
+    failure_at: 10d
+    failure_spread: 16d
+  - type: fan
+    prefix: FE-
+    count: 6
+    profile: step
+    metric: motor_current_a
+    failure_mode: electrical_fault
+    fail_value: 20
+    failure_at: 4d
+    failure_spread: 24d
+rules:
+  - name: pump bearing wear
+    asset_type: pump
+    metric: vibration_rms
+    direction: above
+    warn: 4.5
+    critical: 7.1
+    for: 30m
+    hysteresis: 0.3
+    predict: {window: 2d, horizon: 7d, min_r2: 0.6, min_points: 30}
+    failure_mode: bearing_wear
+    priority: P2
+    enabled: true
+  - name: fan motor overcurrent
+    asset_type: fan
+    metric: motor_current_a
+    direction: above
+    warn: 15
+    critical: 18
+    for: 30m
+    hysteresis: 0.5
+    failure_mode: electrical_fault
+    priority: P1
+    enabled: true
+`
+
+var (
+	pdmBinOnce sync.Once
+	pdmBin     string
+	pdmBinErr  error
+)
+
+// buildPDM builds the pdm binary once per test run.
+func buildPDM(t *testing.T) string {
+	t.Helper()
+	pdmBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pdm-bin-")
+		if err != nil {
+			pdmBinErr = err
+			return
+		}
+		pdmBin = filepath.Join(dir, "pdm")
+		if out, err := exec.Command("go", "build", "-o", pdmBin, ".").CombinedOutput(); err != nil {
+			pdmBinErr = fmt.Errorf("go build ./cmd/pdm: %v\n%s", err, out)
+		}
+	})
+	if pdmBinErr != nil {
+		t.Fatal(pdmBinErr)
+	}
+	return pdmBin
+}
+
+// replica is one `pdm serve` process.
+type replica struct {
+	name string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	base string // http://host:port
+}
+
+var servingAddr = regexp.MustCompile(`msg="pdm serving" http=(\S+)`)
+
+// startReplica starts `pdm serve` with env plus its own client id and
+// waits until it serves.
+func startReplica(t *testing.T, bin string, env []string, name string) *replica {
+	t.Helper()
+	r := &replica{name: name, logs: &syncBuffer{}}
+	r.cmd = exec.Command(bin, "serve")
+	r.cmd.Env = append(slices.Clone(env), "PDM_CLIENT_ID="+name)
+	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
+	require.NoError(t, r.cmd.Start())
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			_ = r.cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = r.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = r.cmd.Process.Kill()
+				<-done
+			}
+		}
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, r.logs.String())
+		}
+	})
+	eventually(t, 90*time.Second, name+" to serve", func() bool {
+		if r.cmd.ProcessState != nil {
+			t.Fatalf("%s exited:\n%s", name, r.logs.String())
+		}
+		m := servingAddr.FindStringSubmatch(r.logs.String())
+		if m == nil {
+			return false
+		}
+		r.base = "http://" + m[1]
+		return true
+	})
+	return r
+}
+
+func (r *replica) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGKILL))
+	_ = r.cmd.Wait()
+}
+
+func (r *replica) metric(t *testing.T, name string) float64 {
+	return metricValue(t, context.Background(), r.base, name)
+}
+
+// orderKey is what must match between runs: which asset got an order for
+// which failure mode.
+func orderKeys(orders []eval.Order) []string {
+	var out []string
+	for _, o := range orders {
+		out = append(out, o.AssetCode+" "+o.FailureMode)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// runFleet provisions the scenario through api and replays it into the
+// broker; during calls at each tenth of the readings published.
+func runFleet(t *testing.T, ctx context.Context, s *simulators.Scenario, apiRoot, token, brokerURL, topicRoot, id string, during func(p simulators.Progress)) (*eval.Client, simulators.Progress) {
+	t.Helper()
+	client, err := eval.NewClient(apiRoot, token, nil)
+	require.NoError(t, err)
+	_, err = client.Provision(ctx, s)
+	require.NoError(t, err)
+	pub, err := mqttpub.Dial(ctx, mqttpub.Options{URL: brokerURL, ClientID: "rep-sim-" + id})
+	require.NoError(t, err)
+	defer pub.Close()
+	fleet := simulators.NewFleet(s, pub, simulators.FleetOptions{TopicRoot: topicRoot})
+	done := make(chan error, 1)
+	go func() { done <- fleet.Run(ctx) }()
+	want, _, err := s.ExpectedReadings()
+	require.NoError(t, err)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+			p := fleet.Progress()
+			require.EqualValues(t, want, p.Readings, "the fleet published the whole scenario")
+			return client, p
+		case <-tick.C:
+			if during != nil {
+				during(fleet.Progress())
+			}
+		}
+	}
+}
+
+// settle waits until the platform's orders for site stop changing.
+func settle(t *testing.T, ctx context.Context, client *eval.Client, site string, quiet func() bool) []eval.Order {
+	t.Helper()
+	var orders []eval.Order
+	stable, last := 0, -1
+	eventually(t, 2*time.Minute, "the orders to settle", func() bool {
+		time.Sleep(500 * time.Millisecond)
+		got, err := client.SiteOrders(ctx, site)
+		if err != nil || !quiet() {
+			stable = 0
+			return false
+		}
+		orders = got
+		if len(got) == last {
+			stable++
+		} else {
+			stable, last = 0, len(got)
+		}
+		return stable >= 10
+	})
+	return orders
+}
+
+// TestThreeReplicasKillOne is the proof of partitioned detection: three
+// `pdm serve` processes share one broker (a private Mosquitto), one
+// PostgreSQL and one InfluxDB; a fleet with sudden faults and gradual wear
+// is replayed; a third of the way through one replica is killed with
+// SIGKILL, its partitions move to the other two (measured: the hand-over
+// time), and two thirds of the way through it starts again and takes its
+// share back. Every fault yields exactly one order, and the orders are the
+// ones a single replica raises from the same fleet.
+func TestThreeReplicasKillOne(t *testing.T) {
+	s, err := simulators.ParseScenario([]byte(replicaScenario), time.Now())
+	require.NoError(t, err)
+	wantN, _, err := s.ExpectedReadings()
+	require.NoError(t, err)
+	want := uint64(wantN)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+
+	// One replica: the reference.
+	ref := newTestEnv(t)
+	refToken := "rep-ref-" + ref.ID + "-0123456789abcdef"
+	refAPI, stopRef := startServe(t, ref, refToken)
+	refRoot := strings.TrimSuffix(refAPI.base, "/api/v1")
+	refClient, _ := runFleet(t, ctx, s, refRoot, refToken, ref.MQTTURL, ref.TopicRoot, ref.ID+"-ref", nil)
+	eventually(t, 2*time.Minute, "the reference replica to ingest every reading", func() bool {
+		return metricValue(t, ctx, refRoot, "pdm_ingest_readings_total") >= float64(want)
+	})
+	refOrders := settle(t, ctx, refClient, s.Site, func() bool {
+		return metricValue(t, ctx, refRoot, "pdm_partition_reorder_readings") == 0
+	})
+	stopRef()
+
+	// Three replicas.
+	e := newTestEnv(t)
+	broker := servicetest.StartMosquitto(t, "max_inflight_messages 1000").URL
+	bin := buildPDM(t)
+	token := "rep-admin-" + e.ID + "-0123456789abcdef"
+	env := append(os.Environ(),
+		"PDM_PG_URL="+e.PGURL, "PDM_INFLUX_URL="+e.InfluxURL, "PDM_INFLUX_BUCKET="+e.Bucket,
+		"PDM_MQTT_URL="+broker, "PDM_MQTT_TOPIC_ROOT="+e.TopicRoot, "PDM_HTTP_ADDR=127.0.0.1:0",
+		"PDM_SHARE_GROUP=rep-"+e.ID, "PDM_ADMIN_TOKEN="+token, "PDM_LOG_LEVEL=info", "PDM_LEASE_TTL=6s")
+	reps := []*replica{startReplica(t, bin, env, "r1-"+e.ID)}
+	reps = append(reps, startReplica(t, bin, env, "r2-"+e.ID), startReplica(t, bin, env, "r3-"+e.ID))
+	owned := func(rs ...*replica) int {
+		n := 0
+		for _, r := range rs {
+			n += int(r.metric(t, "pdm_partitions_owned"))
+		}
+		return n
+	}
+	eventually(t, 60*time.Second, "the three replicas to share the 32 partitions", func() bool {
+		for _, r := range reps {
+			if r.metric(t, "pdm_partitions_owned") < 1 {
+				return false
+			}
+		}
+		return owned(reps...) == 32
+	})
+
+	var killedAt time.Time
+	var handover time.Duration
+	restarted := false
+	client, p := runFleet(t, ctx, s, reps[0].base, token, broker, e.TopicRoot, e.ID, func(p simulators.Progress) {
+		switch {
+		case killedAt.IsZero() && p.Readings >= want/3:
+			reps[2].kill(t)
+			killedAt = time.Now()
+			t.Logf("killed %s at %d of %d readings", reps[2].name, p.Readings, want)
+		case !killedAt.IsZero() && handover == 0:
+			if owned(reps[:2]...) == 32 && reps[0].metric(t, "pdm_partition_rebuilding")+reps[1].metric(t, "pdm_partition_rebuilding") == 0 {
+				handover = time.Since(killedAt)
+				t.Logf("hand-over: the two survivors hold and have rebuilt all 32 partitions %s after the kill", handover.Round(100*time.Millisecond))
+			}
+		case handover > 0 && !restarted && p.Readings >= 2*want/3:
+			reps[2] = startReplica(t, bin, env, reps[2].name)
+			restarted = true
+			t.Logf("restarted %s at %d of %d readings", reps[2].name, p.Readings, want)
+		}
+	})
+	require.False(t, killedAt.IsZero())
+	require.NotZero(t, handover, "the survivors took the dead replica's partitions over before the fleet ended")
+	require.LessOrEqual(t, handover, 30*time.Second, "hand-over within 30 s")
+	if !restarted {
+		reps[2] = startReplica(t, bin, env, reps[2].name)
+	}
+	t.Logf("fleet: %d readings, %d messages, %d events", p.Readings, p.Messages, p.Events)
+
+	eventually(t, 2*time.Minute, "the replicas to ingest every reading", func() bool {
+		n := 0.0
+		for _, r := range reps {
+			n += r.metric(t, "pdm_ingest_readings_total")
+		}
+		// The killed replica's count died with it; its unacknowledged
+		// messages come again to its restarted self.
+		return n >= float64(want)/2 && owned(reps...) == 32
+	})
+	orders := settle(t, ctx, client, s.Site, func() bool {
+		for _, r := range reps {
+			if r.metric(t, "pdm_partition_reorder_readings") != 0 || r.metric(t, "pdm_partition_rebuilding") != 0 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Every fault: exactly one order, and the same orders as one replica.
+	truth := s.Truth()
+	end := p.SimTime
+	truth.End = &end
+	report := eval.Evaluate(truth, orders, eval.Options{})
+	t.Logf("three replicas, one killed and restarted:\n%s", report.Markdown(eval.DefaultTargets()))
+	keys := orderKeys(orders)
+	for i := 1; i < len(keys); i++ {
+		require.NotEqual(t, keys[i-1], keys[i], "duplicate order")
+	}
+	require.Equal(t, orderKeys(refOrders), keys, "the same orders as one replica")
+	for _, a := range truth.Assets {
+		if a.Fails() && a.FailureAt.Before(end) {
+			require.Contains(t, keys, a.Code+" "+a.FailureMode, "the fault of %s yields an order", a.Code)
+		}
+	}
+}
