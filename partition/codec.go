@@ -41,10 +41,11 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// Decode reads a batch written by Encode. Site and asset strings repeat
-// across a batch and are shared, not copied per reading.
+// Decode reads a batch written by Encode. Strings that repeat across the
+// batch (sites, assets, gateways, metric names) are shared, and the
+// metrics of all readings share one backing array.
 func Decode(b []byte) ([]ingest.Reading, error) {
-	d := decoder{b: b}
+	d := decoder{b: b, strs: map[string]string{}}
 	if d.byte() != codecVersion {
 		return nil, ErrCodec
 	}
@@ -52,27 +53,34 @@ func Decode(b []byte) ([]ingest.Reading, error) {
 	if d.err != nil || n > uint64(len(b)) {
 		return nil, ErrCodec
 	}
-	out := make([]ingest.Reading, 0, n)
-	var lastSite, lastAsset, lastGW string
-	for range n {
-		var r ingest.Reading
-		r.Site = d.str(&lastSite)
-		r.Asset = d.str(&lastAsset)
-		r.Gateway = d.str(&lastGW)
+	out := make([]ingest.Reading, n)
+	var ms []ingest.Metric
+	for i := range out {
+		r := &out[i]
+		r.Site = d.str()
+		r.Asset = d.str()
+		r.Gateway = d.str()
 		r.TS = time.Unix(0, d.varint()).UTC()
 		nm := d.uvarint()
 		if d.err != nil || nm > uint64(len(d.b)) {
 			return nil, ErrCodec
 		}
-		r.Metrics = make([]ingest.Metric, nm)
-		for j := range r.Metrics {
-			r.Metrics[j].Name = d.str(nil)
-			r.Metrics[j].Value = math.Float64frombits(d.u64())
+		if uint64(cap(ms)-len(ms)) < nm {
+			// Room for this reading's metrics and, at a guess, as many
+			// for each reading left.
+			ms = make([]ingest.Metric, 0, nm*uint64(len(out)-i))
+		}
+		start := len(ms)
+		for range nm {
+			name := d.str()
+			ms = append(ms, ingest.Metric{Name: name, Value: math.Float64frombits(d.u64())})
+		}
+		if nm > 0 {
+			r.Metrics = ms[start:len(ms):len(ms)]
 		}
 		if d.err != nil {
 			return nil, ErrCodec
 		}
-		out = append(out, r)
 	}
 	if len(d.b) != 0 {
 		return nil, ErrCodec
@@ -81,8 +89,9 @@ func Decode(b []byte) ([]ingest.Reading, error) {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	strs map[string]string // interned strings of this batch
 }
 
 func (d *decoder) fail() { d.err, d.b = ErrCodec, nil }
@@ -127,9 +136,8 @@ func (d *decoder) u64() uint64 {
 	return v
 }
 
-// str reads a string; with last, an equal string is shared with the
-// previous one instead of allocated again.
-func (d *decoder) str(last *string) string {
+// str reads a string, shared with an equal one read before.
+func (d *decoder) str() string {
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
 		d.fail()
@@ -137,12 +145,10 @@ func (d *decoder) str(last *string) string {
 	}
 	raw := d.b[:n]
 	d.b = d.b[n:]
-	if last != nil && *last == string(raw) {
-		return *last
+	if s, ok := d.strs[string(raw)]; ok {
+		return s
 	}
 	s := string(raw)
-	if last != nil {
-		*last = s
-	}
+	d.strs[s] = s
 	return s
 }

@@ -57,8 +57,8 @@ func TestTopic(t *testing.T) {
 func TestCodecRoundTrip(t *testing.T) {
 	ts := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
 	in := []ingest.Reading{
-		{Site: "S1", Asset: "P-1", Gateway: "gw", TS: ts, Metrics: []ingest.Metric{{"a", 1.5}, {"b", -2}}},
-		{Site: "S1", Asset: "P-1", TS: ts.Add(time.Second), Metrics: []ingest.Metric{{"a", math.MaxFloat64}}},
+		{Site: "S1", Asset: "P-1", Gateway: "gw", TS: ts, Metrics: []ingest.Metric{{Name: "a", Value: 1.5}, {Name: "b", Value: -2}}},
+		{Site: "S1", Asset: "P-1", TS: ts.Add(time.Second), Metrics: []ingest.Metric{{Name: "a", Value: math.MaxFloat64}}},
 		{Site: "S2", Asset: "X", TS: time.Unix(0, 0).UTC()},
 	}
 	b := Encode(nil, in)

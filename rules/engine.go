@@ -536,15 +536,19 @@ func (e *Engine) advance(site string, w time.Time, rs *ruleSet, emit func(Signal
 	}
 }
 
+// eventLookupTimeout bounds the asset lookup of a device event.
+const eventLookupTimeout = 500 * time.Millisecond
+
 // HandleEvent turns a device event into a signal (ingest.EventHandler):
 // a critical event becomes a KindEvent signal at LevelCritical (a
 // corrective order), a warning event a LevelWarn signal (no order), an
 // info event nothing. The failure mode is "device_event_" plus the code,
 // so repeats of one code update one order. Unlike readings, an event is
-// delivered synchronously: the error (lookup or delivery failure) makes
-// ingest retry and not acknowledge the event, so none is lost. Events of
-// unregistered assets and signals the receiver rejects (ErrRejected)
-// return nil.
+// delivered synchronously (cmd delivers into the signal spool on disk):
+// a delivery error makes ingest retry and not acknowledge the event, so
+// none is lost. When the asset lookup fails, the signal carries the codes
+// only. Events of unregistered assets and signals the receiver rejects
+// (ErrRejected) return nil.
 func (e *Engine) HandleEvent(ctx context.Context, ev ingest.Event) error {
 	var lvl Level
 	switch ev.Severity {
@@ -555,11 +559,13 @@ func (e *Engine) HandleEvent(ctx context.Context, ev ingest.Event) error {
 	default:
 		return nil
 	}
-	a, found, err := e.lookupErr(ctx, ev.Site, ev.Asset)
-	if err != nil {
-		return fmt.Errorf("event %s/%s %s: %w", ev.Site, ev.Asset, ev.Code, err)
-	}
-	if !found {
+	// The registry may be down or hung: the signal then goes on with the
+	// codes only (the receiver resolves them), so an outage never holds
+	// device events, nor the telemetry behind them, up.
+	lctx, cancel := context.WithTimeout(ctx, eventLookupTimeout)
+	a, found, err := e.lookupErr(lctx, ev.Site, ev.Asset)
+	cancel()
+	if err == nil && !found {
 		return nil
 	}
 	msg := ev.Message

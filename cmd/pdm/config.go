@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,9 @@ type Config struct {
 	// streams (default: the share group).
 	PartitionSession string
 	ReorderWindow    time.Duration
+
+	// DataDir holds the signal spool (signals-{client id}.db).
+	DataDir string
 
 	RepredictEvery time.Duration // re-prediction over history
 	VerifyEvery    time.Duration // verification of completed orders
@@ -123,6 +127,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.Float64Var(&c.RoadFactor, "dispatch-road-factor", envFloat(getenv, "PDM_DISPATCH_ROAD_FACTOR", 1.3), "road distance per great-circle distance (PDM_DISPATCH_ROAD_FACTOR)")
 	fs.Float64Var(&c.SpeedKmh, "dispatch-speed-kmh", envFloat(getenv, "PDM_DISPATCH_SPEED_KMH", 50), "average travel speed in km/h (PDM_DISPATCH_SPEED_KMH)")
 	fs.Float64Var(&c.LoadWeight, "dispatch-load-weight", envFloat(getenv, "PDM_DISPATCH_LOAD_WEIGHT", 30), "cost in minutes per open job an engineer already has (PDM_DISPATCH_LOAD_WEIGHT)")
+	fs.StringVar(&c.DataDir, "data-dir", envOr(getenv, "PDM_DATA_DIR", defaultDataDir(getenv)), "directory of the signal spool: raised signals wait there, synced to disk, until PostgreSQL takes them (PDM_DATA_DIR)")
 	fs.IntVar(&c.Partitions, "partitions", envInt(getenv, "PDM_PARTITIONS", 32), "detection partitions shared out among replicas through leases in PostgreSQL; 0: each replica evaluates what it ingests (one replica only) (PDM_PARTITIONS)")
 	fs.StringVar(&c.PartitionSession, "partition-session", envOr(getenv, "PDM_PARTITION_SESSION", ""), "prefix of the broker sessions of the partition streams, the same on every replica (default: the share group) (PDM_PARTITION_SESSION)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", envDuration(getenv, "PDM_LEASE_TTL", 15*time.Second), "how long a partition lease lasts unrenewed: a dead replica's partitions move after at most 4/3 of it (PDM_LEASE_TTL)")
@@ -209,6 +214,18 @@ func envFloat(getenv func(string) string, key string, def float64) float64 {
 		return math.NaN()
 	}
 	return def
+}
+
+// defaultDataDir is $XDG_STATE_HOME/pdm, else ~/.local/state/pdm, else a
+// pdm-data directory in the working directory.
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "pdm")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "pdm")
+	}
+	return "pdm-data"
 }
 
 // envDuration reads a duration variable; a malformed value reads as 0,

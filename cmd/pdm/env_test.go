@@ -24,6 +24,7 @@ type testEnv struct {
 	MQTTURL   string
 	TopicRoot string
 	ID        string
+	DataDir   string // the signal spool's directory
 }
 
 func getenvDefault(key, def string) string {
@@ -53,6 +54,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		MQTTURL:   getenvDefault("PDM_MQTT_URL", "tcp://127.0.0.1:1883"),
 		TopicRoot: "test/" + id + "/pdm/v1",
 		ID:        id,
+		DataDir:   t.TempDir(),
 	}
 
 	// PostgreSQL: a fresh database, dropped afterwards.
@@ -113,6 +115,7 @@ func (e *testEnv) getenv(m map[string]string) func(string) string {
 		"PDM_MQTT_TOPIC_ROOT": e.TopicRoot,
 		"PDM_CLIENT_ID":       "pdm-test-" + e.ID,
 		"PDM_SHARE_GROUP":     "pdm-test-" + e.ID,
+		"PDM_DATA_DIR":        e.DataDir,
 	}
 	for k, v := range m {
 		base[k] = v

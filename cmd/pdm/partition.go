@@ -14,6 +14,7 @@ import (
 	"github.com/openpdm/pdm/partition"
 	pmqtt "github.com/openpdm/pdm/partition/mqtt"
 	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/rules/spool"
 	"github.com/openpdm/pdm/workorders/postgres"
 )
 
@@ -27,7 +28,7 @@ type detection struct {
 
 // newDetection binds the rules engine to partition leases in PostgreSQL
 // and to the partition streams on the broker. Nothing runs until start.
-func newDetection(cfg Config, c *core, engine *rules.Engine, ts *influx.Client, reg prometheus.Registerer, log *slog.Logger) (*detection, error) {
+func newDetection(cfg Config, c *core, engine *rules.Engine, signals *spool.Spool, ts *influx.Client, reg prometheus.Registerer, log *slog.Logger) (*detection, error) {
 	plog := log.With("component", "partition")
 	lister := &memoLister{l: assetLister{ts}, ttl: 5 * time.Second}
 	owner, err := partition.NewOwner(partition.OwnerConfig{
@@ -38,7 +39,9 @@ func newDetection(cfg Config, c *core, engine *rules.Engine, ts *influx.Client, 
 		},
 		ReorderWindow: cfg.ReorderWindow,
 		Pending: func(yield func(site, asset string, at time.Time)) {
-			engine.Outbox().Each(func(s rules.Signal) { yield(s.Site, s.Asset, s.DetectedAt) })
+			each := func(s rules.Signal) { yield(s.Site, s.Asset, s.DetectedAt) }
+			engine.Outbox().Each(each)
+			signals.Each(each)
 		},
 		Logger: plog,
 	})

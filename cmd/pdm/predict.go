@@ -12,6 +12,7 @@ import (
 
 	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/rules/spool"
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/httpapi"
 )
@@ -148,6 +149,18 @@ func healthPrediction(ph *predict.PredictionHealth) *httpapi.HealthPrediction {
 		out.RUL = &s
 	}
 	return out
+}
+
+// registerSpoolMetrics exposes the signal spool on /metrics.
+func registerSpoolMetrics(reg prometheus.Registerer, s *spool.Spool) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pdm_signal_spool_pending", Help: "Signals synced to disk and waiting for PostgreSQL."},
+			func() float64 { return float64(s.Stats().Pending) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pdm_signal_spool_delivered_total", Help: "Signals the ticket core took from the spool."},
+			func() float64 { return float64(s.Stats().Delivered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pdm_signal_spool_retries_total", Help: "Failed deliveries from the spool that were retried."},
+			func() float64 { return float64(s.Stats().Retries) }),
+	)
 }
 
 // registerEngineMetrics exposes the rules engine's queues on /metrics.

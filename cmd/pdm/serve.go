@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	pmqtt "github.com/openpdm/pdm/partition/mqtt"
 	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/rules/spool"
 	"github.com/openpdm/pdm/workorders/httpapi"
 )
 
@@ -77,14 +79,22 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		}
 	}
 
-	// Rules and prediction consume what ingest stored.
+	// Rules and prediction consume what ingest stored. What they raise is
+	// synced to the signal spool on disk before PostgreSQL takes it.
 	predictor := predict.New(predict.Options{})
 	var engine *rules.Engine
+	var signals *spool.Spool
 	if cfg.runs("predict") {
+		path := filepath.Join(cfg.DataDir, "signals-"+cfg.ClientID+".db")
+		if signals, err = spool.Open(path, core.handleSignal, log.With("component", "spool")); err != nil {
+			return err
+		}
+		defer signals.Close()
+		registerSpoolMetrics(reg, signals)
 		engine, err = rules.NewEngine(rules.Config{
 			Assets:    core.assetLookup(),
 			Rules:     core.ruleSource(),
-			Signal:    core.handleSignal,
+			Signal:    signals.Put,
 			Observers: []rules.Observer{predictor},
 			Logger:    log.With("component", "rules"),
 		})
@@ -105,7 +115,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	// holds a lease on, rebuilt from InfluxDB when it takes them.
 	var det *detection
 	if engine != nil && cfg.Partitions > 0 {
-		if det, err = newDetection(cfg, core, engine, ts, reg, log); err != nil {
+		if det, err = newDetection(cfg, core, engine, signals, ts, reg, log); err != nil {
 			return err
 		}
 	}
@@ -163,6 +173,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		det.start(gctx, g)
 	}
 	if engine != nil {
+		g.Go(func() error { return signals.Run(gctx) })
 		g.Go(func() error { return engine.Run(gctx) })
 		plog := log.With("component", "predict")
 		job := &predict.Job{Engine: engine, History: ts, Assets: assetLister{ts}, Predictor: predictor, Logger: plog}
