@@ -81,7 +81,9 @@ func TestCodecRoundTrip(t *testing.T) {
 func TestReorderSortsWithinWindow(t *testing.T) {
 	r := reorder{window: time.Second}
 	t0 := time.Unix(1000, 0)
-	rd := func(sec int) ingest.Reading { return ingest.Reading{Site: "s", Asset: "a", TS: t0.Add(time.Duration(sec) * time.Second)} }
+	rd := func(sec int) ingest.Reading {
+		return ingest.Reading{Site: "s", Asset: "a", TS: t0.Add(time.Duration(sec) * time.Second)}
+	}
 	acked := 0
 	r.add(t0, []ingest.Reading{rd(3), rd(4)}, func() { acked++ })
 	r.add(t0.Add(500*time.Millisecond), []ingest.Reading{rd(1), rd(2)}, func() { acked++ })
