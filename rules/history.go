@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -80,7 +79,14 @@ func (e *Engine) RebuildWhere(ctx context.Context, h History, l AssetLister, fro
 		return 0, fmt.Errorf("rebuild: list assets: %w", err)
 	}
 	if keep != nil {
-		assets = slices.DeleteFunc(assets, func(a AssetCode) bool { return !keep(a.Site, a.Asset) })
+		// A new slice: the lister may share its result among callers.
+		var mine []AssetCode
+		for _, a := range assets {
+			if keep(a.Site, a.Asset) {
+				mine = append(mine, a)
+			}
+		}
+		assets = mine
 	}
 	return e.Rebuild(ctx, h, assets, from, to)
 }
