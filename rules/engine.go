@@ -101,7 +101,10 @@ type Engine struct {
 	sites     map[string]*siteState
 	lateCount atomic.Uint64
 	reraised  atomic.Uint64
-	held      held // readings waiting for their asset lookup to succeed
+	// eventLookupsOff: until then (Unix ns) device events skip registry
+	// lookups, which failed.
+	eventLookupsOff atomic.Int64
+	held            held // readings waiting for their asset lookup to succeed
 }
 
 type cachedAsset struct {
@@ -536,8 +539,36 @@ func (e *Engine) advance(site string, w time.Time, rs *ruleSet, emit func(Signal
 	}
 }
 
-// eventLookupTimeout bounds the asset lookup of a device event.
-const eventLookupTimeout = 500 * time.Millisecond
+// eventLookupTimeout bounds the asset lookup of a device event; after a
+// failed one, events skip lookups (but not the cache) for eventLookupPause.
+const (
+	eventLookupTimeout = 500 * time.Millisecond
+	eventLookupPause   = 5 * time.Second
+)
+
+var errLookupPaused = errors.New("asset lookups paused after a failure")
+
+// eventLookup resolves an event's asset without ever waiting long on the
+// registry.
+func (e *Engine) eventLookup(ctx context.Context, site, code string) (AssetRef, bool, error) {
+	now := e.cfg.Now()
+	if now.UnixNano() < e.eventLookupsOff.Load() {
+		e.lookupMu.Lock()
+		c, ok := e.lookups[[2]string{site, code}]
+		e.lookupMu.Unlock()
+		if ok && now.Before(c.expires) {
+			return c.ref, c.found, nil
+		}
+		return AssetRef{}, false, errLookupPaused
+	}
+	lctx, cancel := context.WithTimeout(ctx, eventLookupTimeout)
+	defer cancel()
+	a, found, err := e.lookupErr(lctx, site, code)
+	if err != nil {
+		e.eventLookupsOff.Store(now.Add(eventLookupPause).UnixNano())
+	}
+	return a, found, err
+}
 
 // HandleEvent turns a device event into a signal (ingest.EventHandler):
 // a critical event becomes a KindEvent signal at LevelCritical (a
@@ -562,9 +593,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev ingest.Event) error {
 	// The registry may be down or hung: the signal then goes on with the
 	// codes only (the receiver resolves them), so an outage never holds
 	// device events, nor the telemetry behind them, up.
-	lctx, cancel := context.WithTimeout(ctx, eventLookupTimeout)
-	a, found, err := e.lookupErr(lctx, ev.Site, ev.Asset)
-	cancel()
+	a, found, err := e.eventLookup(ctx, ev.Site, ev.Asset)
 	if err == nil && !found {
 		return nil
 	}
