@@ -68,6 +68,14 @@ type Config struct {
 	// (default 100000); HeldRetry is how often Run retries them (default 1s).
 	MaxHeld   int
 	HeldRetry time.Duration
+	// MaxCodes bounds the cached asset lookups, found or not (default
+	// 100000): codes are chosen by whoever publishes, so beyond it the
+	// expired and then arbitrary entries are evicted and counted.
+	MaxCodes int
+	// MaxAssets bounds the assets with rule state (default 200000); beyond
+	// it the assets whose latest reading is oldest lose their state
+	// (rebuilt from history if they report again) and are counted.
+	MaxAssets int
 }
 
 const shardCount = 32
@@ -92,15 +100,17 @@ type Engine struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
 
-	rules     atomic.Pointer[ruleSet]
-	reloadMu  sync.Mutex // serialises reloads
-	lastLoad  atomic.Int64
-	lookupMu  sync.Mutex // guards lookups
-	lookups   map[[2]string]cachedAsset
-	sitesMu   sync.Mutex // guards sites
-	sites     map[string]*siteState
-	lateCount atomic.Uint64
-	reraised  atomic.Uint64
+	rules                       atomic.Pointer[ruleSet]
+	reloadMu                    sync.Mutex // serialises reloads
+	lastLoad                    atomic.Int64
+	lookupMu                    sync.Mutex // guards lookups
+	lookups                     map[[2]string]cachedAsset
+	sitesMu                     sync.Mutex // guards sites
+	sites                       map[string]*siteState
+	lateCount                   atomic.Uint64
+	reraised                    atomic.Uint64
+	assets                      atomic.Int64 // assets with rule state
+	evictedCodes, evictedAssets atomic.Uint64
 	// eventLookupsOff: until then (Unix ns) device events skip registry
 	// lookups, which failed.
 	eventLookupsOff atomic.Int64
@@ -166,6 +176,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if cfg.HeldRetry <= 0 {
 		cfg.HeldRetry = time.Second
+	}
+	if cfg.MaxCodes <= 0 {
+		cfg.MaxCodes = 100_000
+	}
+	if cfg.MaxAssets <= 0 {
+		cfg.MaxAssets = 200_000
 	}
 	e := &Engine{
 		cfg:     cfg,
@@ -274,6 +290,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 			}
 			if len(m) == 0 {
 				delete(sh.assets, aid)
+				e.assets.Add(-1)
 			}
 		}
 		sh.mu.Unlock()
@@ -336,6 +353,9 @@ func (e *Engine) lookupErr(ctx context.Context, site, code string) (AssetRef, bo
 		ref.Site, ref.Code = site, code
 	}
 	e.lookupMu.Lock()
+	if _, ok := e.lookups[k]; !ok && len(e.lookups) >= e.cfg.MaxCodes {
+		e.evictLookupsLocked(now)
+	}
 	e.lookups[k] = cachedAsset{ref: ref, found: found, expires: now.Add(ttl)}
 	e.lookupMu.Unlock()
 	return ref, found, nil
@@ -439,7 +459,7 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 			}
 			s := m[r.ID]
 			if s == nil || s.rule != r {
-				s = sh.get(a, r, e.cfg.Observers)
+				s = e.series(sh, a, r)
 				m = sh.assets[a.ID]
 			}
 			sigs, accepted := s.tracker.Step(r, a, rd.TS, v)
@@ -449,8 +469,8 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 			}
 			if reraise != nil {
 				for _, sg := range sigs {
-					fresh := !after.IsZero() && sg.DetectedAt.After(after)
-					if (s.tracker.Synced() || fresh) && sg.Kind == KindThreshold && sg.Level != LevelClear {
+					unseen := !after.IsZero() && sg.DetectedAt.After(after)
+					if (s.tracker.Synced() || unseen) && sg.Kind == KindThreshold && sg.Level != LevelClear {
 						reraise(sg)
 					}
 				}
@@ -468,6 +488,9 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 	for site, w := range touched {
 		e.advance(site, w, rs, emit)
 	}
+	if e.assets.Load() > int64(e.cfg.MaxAssets) {
+		e.evictAssets()
+	}
 }
 
 func (e *Engine) holdReading(h *held, rd ingest.Reading) {
@@ -477,16 +500,17 @@ func (e *Engine) holdReading(h *held, rd ingest.Reading) {
 	}
 }
 
-func (sh *shard) get(a AssetRef, r *Rule, observers []Observer) *series {
+func (e *Engine) series(sh *shard, a AssetRef, r *Rule) *series {
 	m := sh.assets[a.ID]
 	if m == nil {
 		m = map[string]*series{}
 		sh.assets[a.ID] = m
+		e.assets.Add(1)
 	}
 	s := m[r.ID]
 	if s == nil || s.rule != r {
 		s = &series{rule: r, asset: a}
-		for _, o := range observers {
+		for _, o := range e.cfg.Observers {
 			if so := o.NewSeries(r, a); so != nil {
 				s.obs = append(s.obs, so)
 			}

@@ -384,3 +384,33 @@ func TestBacktest(t *testing.T) {
 	_, err = b.Backtest(context.Background(), pumpRule(), []AssetRef{a}, t0, t0.Add(time.Hour))
 	require.ErrorContains(t, err, "influx down")
 }
+
+func TestEngineStateIsBounded(t *testing.T) {
+	sk := &sink{}
+	e, fa, _ := newTestEngine(t, []Rule{pumpRule()}, sk)
+	e.cfg.MaxCodes, e.cfg.MaxAssets = 100, 10
+	ctx := context.Background()
+	// Codes nobody registered: the lookup cache stays bounded.
+	for i := range 1000 {
+		e.Consume(ctx, []ingest.Reading{reading("s1", fmt.Sprintf("bogus-%d", i), t0, "vibration_rms", 1.0)})
+	}
+	st := e.StateStats()
+	require.LessOrEqual(t, st.Codes, 100)
+	require.Greater(t, st.EvictedCodes, uint64(800))
+
+	// Registered assets: the state of the least recently reporting ones
+	// goes.
+	fa.mu.Lock()
+	for i := range 30 {
+		fa.m[fmt.Sprintf("s1/r-%d", i)] = AssetRef{ID: fmt.Sprintf("rid-%d", i), Type: "pump"}
+	}
+	fa.mu.Unlock()
+	for i := range 30 {
+		e.Consume(ctx, []ingest.Reading{reading("s1", fmt.Sprintf("r-%d", i), t0.Add(time.Duration(i)*time.Minute), "vibration_rms", 1.0)})
+	}
+	st = e.StateStats()
+	require.LessOrEqual(t, st.Assets, 10)
+	require.Equal(t, uint64(30-st.Assets), st.EvictedAssets)
+	require.NotEmpty(t, e.Status("rid-29"), "the latest reporting asset keeps its state")
+	require.Empty(t, e.Status("rid-0"))
+}

@@ -61,6 +61,10 @@ type Config struct {
 	PartitionSession string
 	ReorderWindow    time.Duration
 
+	// Bounds of the detection state: asset codes looked up (found or
+	// not) and assets with rule state.
+	MaxCodes, MaxAssets int
+
 	// DataDir holds the signal spool (signals-{client id}.db).
 	DataDir string
 
@@ -128,6 +132,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.Float64Var(&c.SpeedKmh, "dispatch-speed-kmh", envFloat(getenv, "PDM_DISPATCH_SPEED_KMH", 50), "average travel speed in km/h (PDM_DISPATCH_SPEED_KMH)")
 	fs.Float64Var(&c.LoadWeight, "dispatch-load-weight", envFloat(getenv, "PDM_DISPATCH_LOAD_WEIGHT", 30), "cost in minutes per open job an engineer already has (PDM_DISPATCH_LOAD_WEIGHT)")
 	fs.StringVar(&c.DataDir, "data-dir", envOr(getenv, "PDM_DATA_DIR", defaultDataDir(getenv)), "directory of the signal spool: raised signals wait there, synced to disk, until PostgreSQL takes them (PDM_DATA_DIR)")
+	fs.IntVar(&c.MaxCodes, "detect-max-codes", envInt(getenv, "PDM_DETECT_MAX_CODES", 100_000), "asset codes whose registry lookup detection caches, found or not; beyond, the oldest are evicted and counted (PDM_DETECT_MAX_CODES)")
+	fs.IntVar(&c.MaxAssets, "detect-max-assets", envInt(getenv, "PDM_DETECT_MAX_ASSETS", 200_000), "assets with rule state per replica; beyond, the least recently reporting lose it and are counted (PDM_DETECT_MAX_ASSETS)")
 	fs.IntVar(&c.Partitions, "partitions", envInt(getenv, "PDM_PARTITIONS", 32), "detection partitions shared out among replicas through leases in PostgreSQL; 0: each replica evaluates what it ingests (one replica only) (PDM_PARTITIONS)")
 	fs.StringVar(&c.PartitionSession, "partition-session", envOr(getenv, "PDM_PARTITION_SESSION", ""), "prefix of the broker sessions of the partition streams, the same on every replica (default: the share group) (PDM_PARTITION_SESSION)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", envDuration(getenv, "PDM_LEASE_TTL", 15*time.Second), "how long a partition lease lasts unrenewed: a dead replica's partitions move after at most 4/3 of it (PDM_LEASE_TTL)")
@@ -163,6 +169,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 || c.StartTimeout <= 0 {
 		return c, fmt.Errorf("--batch-size, --batch-interval, --repredict-every, --verify-every and --start-timeout must be positive")
+	}
+	if c.MaxCodes <= 0 || c.MaxAssets <= 0 {
+		return c, fmt.Errorf("--detect-max-codes (PDM_DETECT_MAX_CODES) and --detect-max-assets (PDM_DETECT_MAX_ASSETS) must be positive")
 	}
 	if c.Partitions < 0 || c.Partitions > 4096 || c.LeaseTTL < 3*time.Second || c.ReorderWindow <= 0 {
 		return c, fmt.Errorf("--partitions (PDM_PARTITIONS) must be 0-4096, --lease-ttl (PDM_LEASE_TTL) at least 3s and --reorder-window (PDM_REORDER_WINDOW) positive")

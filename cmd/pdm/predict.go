@@ -184,5 +184,15 @@ func registerEngineMetrics(reg prometheus.Registerer, e *rules.Engine) {
 			func() float64 { _, d := e.HeldReadings(); return float64(d) }),
 		counter("pdm_rules_late_readings_total", "Readings ignored by rules because they were not newer than their series.",
 			func() float64 { return float64(e.LateReadings()) }),
+		gauge("pdm_rules_tracked_assets", "Assets with rule state in this replica (bounded by PDM_DETECT_MAX_ASSETS).",
+			func() float64 { return float64(e.StateStats().Assets) }),
+		counter("pdm_rules_evicted_assets_total", "Assets whose rule state was evicted to stay within PDM_DETECT_MAX_ASSETS.",
+			func() float64 { return float64(e.StateStats().EvictedAssets) }),
+		gauge("pdm_rules_cached_codes", "Asset codes whose registry lookup is cached (bounded by PDM_DETECT_MAX_CODES).",
+			func() float64 { return float64(e.StateStats().Codes) }),
+		counter("pdm_rules_evicted_codes_total", "Cached asset-code lookups evicted to stay within PDM_DETECT_MAX_CODES.",
+			func() float64 { return float64(e.StateStats().EvictedCodes) }),
+		counter("pdm_rules_reraised_signals_total", "Signals raised again by rebuilds from history (the ticket core drops those it has).",
+			func() float64 { return float64(e.Reraised()) }),
 	)
 }

@@ -97,6 +97,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			Signal:    signals.Put,
 			Observers: []rules.Observer{predictor},
 			Logger:    log.With("component", "rules"),
+			MaxCodes:  cfg.MaxCodes,
+			MaxAssets: cfg.MaxAssets,
 		})
 		if err != nil {
 			return err
