@@ -24,6 +24,7 @@ import (
 // InfluxDB, from where the lease row says evaluation had got to, raises
 // it again.
 func TestBreachSurvivesCrashDuringPostgresOutage(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	pg := startPrivatePostgres(t)
 	bin := buildPDM(t)

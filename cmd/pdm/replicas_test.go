@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -247,6 +246,7 @@ func settle(t *testing.T, ctx context.Context, client *eval.Client, site string,
 // share back. Every fault yields exactly one order, and the orders are the
 // ones a single replica raises from the same fleet.
 func TestThreeReplicasKillOne(t *testing.T) {
+	t.Parallel()
 	s, err := simulators.ParseScenario([]byte(replicaScenario), time.Now())
 	require.NoError(t, err)
 	wantN, _, err := s.ExpectedReadings()
@@ -255,29 +255,32 @@ func TestThreeReplicasKillOne(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 
+	bin := buildPDM(t)
+	procEnv := func(e *testEnv, broker, token string) []string {
+		return append(os.Environ(),
+			"PDM_PG_URL="+e.PGURL, "PDM_INFLUX_URL="+e.InfluxURL, "PDM_INFLUX_BUCKET="+e.Bucket,
+			"PDM_MQTT_URL="+broker, "PDM_MQTT_TOPIC_ROOT="+e.TopicRoot, "PDM_HTTP_ADDR=127.0.0.1:0",
+			"PDM_SHARE_GROUP=rep-"+e.ID, "PDM_ADMIN_TOKEN="+token, "PDM_LOG_LEVEL=info", "PDM_LEASE_TTL=6s",
+			"PDM_DATA_DIR="+e.DataDir)
+	}
+
 	// One replica: the reference.
 	ref := newTestEnv(t)
 	refToken := "rep-ref-" + ref.ID + "-0123456789abcdef"
-	refAPI, stopRef := startServe(t, ref, refToken)
-	refRoot := strings.TrimSuffix(refAPI.base, "/api/v1")
-	refClient, _ := runFleet(t, ctx, s, refRoot, refToken, ref.MQTTURL, ref.TopicRoot, ref.ID+"-ref", nil)
+	one := startReplica(t, bin, procEnv(ref, ref.MQTTURL, refToken), "ref-"+ref.ID)
+	refClient, _ := runFleet(t, ctx, s, one.base, refToken, ref.MQTTURL, ref.TopicRoot, ref.ID+"-ref", nil)
 	eventually(t, 2*time.Minute, "the reference replica to ingest every reading", func() bool {
-		return metricValue(t, ctx, refRoot, "pdm_ingest_readings_total") >= float64(want)
+		return one.metric(t, "pdm_ingest_readings_total") >= float64(want)
 	})
 	refOrders := settle(t, ctx, refClient, s.Site, func() bool {
-		return metricValue(t, ctx, refRoot, "pdm_partition_reorder_readings") == 0
+		return one.metric(t, "pdm_partition_reorder_readings") == 0
 	})
-	stopRef()
 
 	// Three replicas.
 	e := newTestEnv(t)
 	broker := servicetest.StartMosquitto(t, "max_inflight_messages 1000").URL
-	bin := buildPDM(t)
 	token := "rep-admin-" + e.ID + "-0123456789abcdef"
-	env := append(os.Environ(),
-		"PDM_PG_URL="+e.PGURL, "PDM_INFLUX_URL="+e.InfluxURL, "PDM_INFLUX_BUCKET="+e.Bucket,
-		"PDM_MQTT_URL="+broker, "PDM_MQTT_TOPIC_ROOT="+e.TopicRoot, "PDM_HTTP_ADDR=127.0.0.1:0",
-		"PDM_SHARE_GROUP=rep-"+e.ID, "PDM_ADMIN_TOKEN="+token, "PDM_LOG_LEVEL=info", "PDM_LEASE_TTL=6s")
+	env := procEnv(e, broker, token)
 	reps := []*replica{startReplica(t, bin, env, "r1-"+e.ID)}
 	reps = append(reps, startReplica(t, bin, env, "r2-"+e.ID), startReplica(t, bin, env, "r3-"+e.ID))
 	owned := func(rs ...*replica) int {
