@@ -237,19 +237,6 @@ func defaultDataDir(getenv func(string) string) string {
 	return "pdm-data"
 }
 
-// envDuration reads a duration variable; a malformed value reads as 0,
-// which validation rejects.
-func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
-	if v := getenv(key); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return 0
-		}
-		return d
-	}
-	return def
-}
-
 func (c Config) runs(role string) bool { return c.Only == "" || c.Only == role }
 
 func newLogger(c Config, w io.Writer) (*slog.Logger, error) {
