@@ -174,6 +174,7 @@ func (s *Server) requestRoutes() {
 		rc.ReadBurst = 100
 	}
 	svc := rc.Service
+	s.labelRoutes()
 	creates := newLimiter(rate.Limit(rc.CreatePerMinute/60), rc.CreateBurst)
 	global := rate.NewLimiter(rate.Limit(rc.CreateGlobalPerMinute/60), int(rc.CreateGlobalPerMinute/6)+1)
 	reads := newLimiter(rate.Limit(rc.ReadPerSecond), rc.ReadBurst)

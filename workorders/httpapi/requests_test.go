@@ -269,3 +269,33 @@ func TestRequestBadInputAndLimits(t *testing.T) {
 	e.mustJSON("GET", "/api/v1/work-orders?source=request", workorders.RoleViewer, nil, 200, &lst)
 	require.Len(t, lst.Items, 2)
 }
+
+func TestAssetLabels(t *testing.T) {
+	t.Parallel()
+	e := newRequestsEnv(t)
+	site, asset, _, _ := e.seed()
+	get := func(path string) (int, string, []byte) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.tokens[workorders.RoleViewer])
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		return rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes()
+	}
+	code, ct, b := get("/api/v1/assets/" + asset.ID + "/label")
+	require.Equal(t, 200, code, string(b))
+	require.Equal(t, "image/png", ct)
+	img, err := png.Decode(bytes.NewReader(b))
+	require.NoError(t, err)
+	require.Greater(t, img.Bounds().Dx(), 300)
+	code, ct, b = get("/api/v1/assets/" + asset.ID + "/label?format=pdf")
+	require.Equal(t, 200, code, string(b))
+	require.Equal(t, "application/pdf", ct)
+	require.True(t, bytes.HasPrefix(b, []byte("%PDF")))
+	code, _, b = get("/api/v1/sites/" + site.ID + "/labels")
+	require.Equal(t, 200, code, string(b))
+	require.True(t, bytes.HasPrefix(b, []byte("%PDF")))
+	code, _, _ = get("/api/v1/assets/" + asset.ID + "/label?format=gif")
+	require.Equal(t, 400, code)
+	code, _, _ = get("/api/v1/assets/00000000-0000-0000-0000-000000000000/label")
+	require.Equal(t, 404, code)
+}
