@@ -114,3 +114,26 @@ func TestHubSlowSubscriber(t *testing.T) {
 		t.Fatalf("overflow %v after %d messages, want true after %d", slow.overflow, n, subscriberBuffer)
 	}
 }
+
+// TestAutoEvery: telemetry reads choose an averaging window from the range
+// so a chart never gets more than max_points per series.
+func TestAutoEvery(t *testing.T) {
+	for _, tt := range []struct {
+		span time.Duration
+		max  int
+		want time.Duration
+	}{
+		{time.Hour, 4000, 0},
+		{24 * time.Hour, 4000, 30 * time.Second},
+		{30 * 24 * time.Hour, 4000, 15 * time.Minute},
+		{365 * 24 * time.Hour, 100, 4 * 24 * time.Hour},
+		{24 * time.Hour, 100000, 0},
+	} {
+		if got := autoEvery(tt.span, tt.max); got != tt.want {
+			t.Errorf("autoEvery(%v, %d) = %v, want %v", tt.span, tt.max, got, tt.want)
+		}
+		if got := autoEvery(tt.span, tt.max); got > 0 && tt.span/got > time.Duration(tt.max) {
+			t.Errorf("autoEvery(%v, %d) = %v gives more than max points", tt.span, tt.max, got)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,6 +47,8 @@ type Point struct {
 type Series struct {
 	Metric string  `json:"metric"`
 	Points []Point `json:"points"`
+	// Every is the averaging window when the points are downsampled.
+	Every string `json:"every,omitempty"`
 }
 
 // TelemetryReader reads series from the time-series store; it returns an
@@ -160,12 +163,56 @@ func (s *Server) telemetry(c *gin.Context) {
 		}
 		q.Every = d.D()
 	}
+	if q.Every == 0 {
+		// Downsample on the server: at most max_points per series.
+		maxPoints := defaultMaxPoints
+		if v := c.Query("max_points"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 10 || n > 100000 {
+				s.fail(c, workorders.Invalid("max_points", "must be an integer from 10 to 100000"))
+				return
+			}
+			maxPoints = n
+		}
+		q.Every = autoEvery(q.To.Sub(q.From), maxPoints)
+	}
 	series, err := s.cfg.Telemetry.Telemetry(c.Request.Context(), q)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	if q.Every > 0 {
+		for i := range series {
+			series[i].Every = rules.Duration(q.Every).String()
+		}
+	}
 	c.JSON(http.StatusOK, list(series, ""))
+}
+
+// defaultMaxPoints is how many points a telemetry read returns at most
+// per series when the client names neither every nor max_points: enough
+// for a chart as wide as a screen, twice over.
+const defaultMaxPoints = 4000
+
+// niceSteps are the averaging windows a downsampled read uses.
+var niceSteps = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second,
+	30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
+	30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+
+// autoEvery returns the smallest nice window that keeps a range within
+// maxPoints, or 0 (raw readings) when readings a second apart would fit.
+func autoEvery(span time.Duration, maxPoints int) time.Duration {
+	if maxPoints <= 0 || span <= time.Duration(maxPoints)*time.Second {
+		return 0
+	}
+	want := span / time.Duration(maxPoints)
+	for _, st := range niceSteps {
+		if st >= want {
+			return st
+		}
+	}
+	days := (want + 24*time.Hour - 1) / (24 * time.Hour)
+	return days * 24 * time.Hour
 }
 
 func (s *Server) health(c *gin.Context) {

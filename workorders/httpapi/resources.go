@@ -232,7 +232,7 @@ func (s *Server) assetRoutes() {
 		c.Status(http.StatusNoContent)
 	})
 	s.handle(Route{Method: "GET", Path: "/assets/:id/telemetry", Roles: anyRole(), Tag: "assets",
-		Summary: "Read an asset's telemetry", Response: "TelemetryList", Query: []string{"metric", "from", "to", "every"}}, s.telemetry)
+		Summary: "Read an asset's telemetry", Response: "TelemetryList", Query: []string{"metric", "from", "to", "every", "max_points"}}, s.telemetry)
 	s.handle(Route{Method: "GET", Path: "/assets/:id/health", Roles: anyRole(), Tag: "assets",
 		Summary: "Latest value, rule state and prediction per metric", Response: "AssetHealth"}, s.health)
 }

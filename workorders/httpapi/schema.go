@@ -695,6 +695,8 @@ func paramSchema(name string) *schema {
 		return &schema{Type: "string", MaxLength: 64, Pattern: `^([a-z][a-z0-9_]{0,63})?$`, re: regexp.MustCompile(`^([a-z][a-z0-9_]{0,63})?$`)}
 	case "q":
 		return &schema{Type: "string", MaxLength: 200}
+	case "max_points":
+		return &schema{Type: "integer", Min: ptr(10), Max: ptr(100000)}
 	case "last_event_id":
 		return &schema{Type: "integer", Min: ptr(0), Max: ptr(math.MaxInt64)}
 	}

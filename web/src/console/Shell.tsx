@@ -8,6 +8,8 @@ import { Review } from './Review';
 import { Kpis } from './kpis/Kpis';
 import { OrderDetailPage } from './orders/OrderDetail';
 import { OrderList } from './orders/OrderList';
+import { AssetList } from './assets/AssetList';
+import { AssetPage } from './assets/AssetPage';
 import { useLive, useLiveState } from '../lib/live';
 import './screens.css';
 import { Dispatch } from './dispatch/Dispatch';
@@ -22,6 +24,7 @@ const nav: NavItem[] = [
   { href: '/dispatch', label: 'nav.dispatch' },
   { href: '/kpis', label: 'nav.kpis' },
   { href: '/orders', label: 'nav.orders' },
+  { href: '/assets', label: 'nav.assets' },
 ];
 
 export function Shell({ user }: { user: User }) {
@@ -83,6 +86,10 @@ export function Shell({ user }: { user: User }) {
           <Route path="/kpis">
             <Kpis />
           </Route>
+          <Route path="/assets">
+            <AssetList />
+          </Route>
+          <Route path="/assets/:id">{(p: { id: string }) => <AssetPage id={p.id} />}</Route>
           <Route path="/orders">
             <OrderList />
           </Route>

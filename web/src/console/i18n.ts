@@ -8,6 +8,7 @@ import { liveMessages } from './live.i18n';
 import { dispatchMessages } from './dispatch/dispatch.i18n';
 import { orderMessages } from './orders/order.i18n';
 import { listMessages } from './orders/list.i18n';
+import { assetMessages } from './assets/asset.i18n';
 
 export const consoleMessages = mergeMessages(
   common,
@@ -17,6 +18,7 @@ export const consoleMessages = mergeMessages(
   dispatchMessages,
   orderMessages,
   listMessages,
+  assetMessages,
 );
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);
