@@ -4,7 +4,7 @@ SERVICES := deploy/local/services.sh
 WITH_ENV := eval "$$($(SERVICES) env)" &&
 GO ?= go
 
-.PHONY: all build web test services services-down demo bench fuzz lint edge-release clean check-bare-debian
+.PHONY: all build web test services services-down demo bench bench-console fuzz lint edge-release clean check-bare-debian
 
 all: build
 
@@ -38,6 +38,10 @@ demo: services web
 ## bench: benchmarks; writes a markdown results table to bench/results.md.
 bench: services
 	$(WITH_ENV) ./scripts/bench.sh
+
+## bench-console: the console's bundle budgets (initial JS gzipped) into bench/console.md.
+bench-console:
+	./scripts/bench-console.sh
 
 ## fuzz: open-ended fuzzing of the decoders (FUZZTIME per target, default 1m).
 FUZZTIME ?= 1m
