@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -323,4 +324,18 @@ func TestCommentsWithMentions(t *testing.T) {
 	require.Equal(t, 404, code)
 	code, b := e.do("POST", "/api/v1/work-orders/"+o.ID+"/comments", e.tokens[workorders.RolePlanner], map[string]any{"text": ""})
 	require.Equal(t, 400, code, string(b))
+}
+
+// TestOpenAPIRefsResolve: every $ref of the served document names a schema
+// it holds (the web client's generator refuses the document otherwise).
+func TestOpenAPIRefsResolve(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withIdempotency, withField(t), withClaims(t))
+	doc := e.srv.OpenAPI()
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	for _, m := range regexp.MustCompile(`"#/components/schemas/([^"]+)"`).FindAllStringSubmatch(string(b), -1) {
+		require.Contains(t, schemas, m[1], "unresolved $ref")
+	}
 }
