@@ -12,7 +12,7 @@ func TestHandler(t *testing.T) {
 	h := newHandler(fstest.MapFS{
 		"index.html":        {Data: []byte("console")},
 		"app/index.html":    {Data: []byte("app")},
-		"public/index.html": {Data: []byte("public")},
+		"pages/index.html":  {Data: []byte("public")},
 		"assets/c-1.js":     {Data: []byte("js")},
 		"manifest.json":     {Data: []byte("{}")},
 	})
