@@ -10,11 +10,11 @@ import (
 
 func TestHandler(t *testing.T) {
 	h := newHandler(fstest.MapFS{
-		"index.html":        {Data: []byte("console")},
-		"app/index.html":    {Data: []byte("app")},
-		"pages/index.html":  {Data: []byte("public")},
-		"assets/c-1.js":     {Data: []byte("js")},
-		"manifest.json":     {Data: []byte("{}")},
+		"index.html":       {Data: []byte("console")},
+		"app/index.html":   {Data: []byte("app")},
+		"pages/index.html": {Data: []byte("public")},
+		"assets/c-1.js":    {Data: []byte("js")},
+		"manifest.json":    {Data: []byte("{}")},
 	})
 	tests := []struct {
 		name, method, path string
