@@ -10,6 +10,7 @@ import { OrderDetailPage } from './orders/OrderDetail';
 import { OrderList } from './orders/OrderList';
 import { AssetList } from './assets/AssetList';
 import { AssetPage } from './assets/AssetPage';
+import { Rules } from './rules/Rules';
 import { useLive, useLiveState } from '../lib/live';
 import './screens.css';
 import { Dispatch } from './dispatch/Dispatch';
@@ -25,6 +26,7 @@ const nav: NavItem[] = [
   { href: '/kpis', label: 'nav.kpis' },
   { href: '/orders', label: 'nav.orders' },
   { href: '/assets', label: 'nav.assets' },
+  { href: '/rules', label: 'nav.rules' },
 ];
 
 export function Shell({ user }: { user: User }) {
@@ -85,6 +87,9 @@ export function Shell({ user }: { user: User }) {
           </Route>
           <Route path="/kpis">
             <Kpis />
+          </Route>
+          <Route path="/rules">
+            <Rules />
           </Route>
           <Route path="/assets">
             <AssetList />

@@ -9,6 +9,7 @@ import { dispatchMessages } from './dispatch/dispatch.i18n';
 import { orderMessages } from './orders/order.i18n';
 import { listMessages } from './orders/list.i18n';
 import { assetMessages } from './assets/asset.i18n';
+import { rulesMessages } from './rules/rules.i18n';
 
 export const consoleMessages = mergeMessages(
   common,
@@ -19,6 +20,7 @@ export const consoleMessages = mergeMessages(
   orderMessages,
   listMessages,
   assetMessages,
+  rulesMessages,
 );
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);
