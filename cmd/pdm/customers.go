@@ -43,7 +43,11 @@ func (c *core) requestsConfig(log *slog.Logger) httpapi.RequestsConfig {
 	if c.reqs == nil {
 		c.reqs = requests.New(c.store, c.svc, log.With("component", "requests"), time.Now)
 	}
-	return httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL}
+	rc := httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL, Notify: c.store}
+	if c.notifier != nil {
+		rc.NotifyChanged = c.notifier.InvalidateSubscriptions
+	}
+	return rc
 }
 
 // publicPages answers a request form of an unknown site or asset

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/requests"
 )
 
@@ -35,6 +36,10 @@ type RequestsConfig struct {
 	// (default 20/s, 100 at once).
 	ReadPerSecond float64
 	ReadBurst     int
+	// Notify, when set, serves /notifications (subscriptions, outbox);
+	// NotifyChanged is called after a subscription changes.
+	Notify        NotifyAdmin
+	NotifyChanged func()
 }
 
 // RequestInput is the API's new request.
@@ -93,17 +98,19 @@ type SurveyInput struct {
 // withRequestSchemas adds the requests' schemas to the document's.
 func withRequestSchemas(m map[string]any) map[string]any {
 	for k, v := range map[string]any{
-		"RequestInput":       RequestInput{},
-		"PublicRequestInput": PublicRequestInput{},
-		"RequestCreated":     RequestCreated{},
-		"Request":            requests.Record{},
-		"MergeInput":         MergeInput{},
-		"LinkInput":          LinkInput{},
-		"Links":              Links{},
-		"StatusLink":         StatusLink{},
-		"SurveyInput":        SurveyInput{},
-		"RequestForm":        requests.Form{},
-		"PublicStatus":       requests.View{},
+		"RequestInput":             RequestInput{},
+		"PublicRequestInput":       PublicRequestInput{},
+		"RequestCreated":           RequestCreated{},
+		"Request":                  requests.Record{},
+		"MergeInput":               MergeInput{},
+		"LinkInput":                LinkInput{},
+		"Links":                    Links{},
+		"StatusLink":               StatusLink{},
+		"SurveyInput":              SurveyInput{},
+		"RequestForm":              requests.Form{},
+		"PublicStatus":             requests.View{},
+		"NotificationSubscription": notify.Subscription{},
+		"Notification":             notify.Message{},
 	} {
 		m[k] = v
 	}
@@ -175,6 +182,10 @@ func (s *Server) requestRoutes() {
 	}
 	svc := rc.Service
 	s.labelRoutes()
+	if rc.NotifyChanged == nil {
+		rc.NotifyChanged = func() {}
+	}
+	s.notifyRoutes(rc.Notify, rc.NotifyChanged)
 	creates := newLimiter(rate.Limit(rc.CreatePerMinute/60), rc.CreateBurst)
 	global := rate.NewLimiter(rate.Limit(rc.CreateGlobalPerMinute/60), int(rc.CreateGlobalPerMinute/6)+1)
 	reads := newLimiter(rate.Limit(rc.ReadPerSecond), rc.ReadBurst)

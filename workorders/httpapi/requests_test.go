@@ -17,6 +17,7 @@ import (
 
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/postgres"
 	"github.com/openpdm/pdm/workorders/requests"
 )
@@ -298,4 +299,31 @@ func TestAssetLabels(t *testing.T) {
 	require.Equal(t, 400, code)
 	code, _, _ = get("/api/v1/assets/00000000-0000-0000-0000-000000000000/label")
 	require.Equal(t, 404, code)
+}
+
+func TestNotificationSubscriptions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *httpapi.Config) {
+		st := c.Service.Store.(*postgres.Store)
+		c.Requests = httpapi.RequestsConfig{Service: requests.New(st, c.Service, nil, nil), Notify: st}
+	})
+	code, b := e.do("POST", "/api/v1/notifications/subscriptions", e.tokens[workorders.RoleAdmin],
+		map[string]any{"channel": "fax", "target": "x", "kinds": []string{"nope"}})
+	require.Equal(t, 400, code, string(b))
+	code, b = e.do("POST", "/api/v1/notifications/subscriptions", e.tokens[workorders.RoleAdmin],
+		map[string]any{"channel": "wecom", "target": "ftp://x", "kinds": []string{"nope"}})
+	require.Equal(t, 400, code, string(b))
+	require.Contains(t, string(b), `"target"`)
+	require.Contains(t, string(b), `"kinds[0]"`)
+	code, _ = e.do("POST", "/api/v1/notifications/subscriptions", e.tokens[workorders.RolePlanner],
+		map[string]any{"channel": "slack", "target": "https://hooks.example.com/x"})
+	require.Equal(t, 403, code)
+	var sub notify.Subscription
+	e.mustJSON("POST", "/api/v1/notifications/subscriptions", workorders.RoleAdmin,
+		map[string]any{"channel": "dingtalk", "target": "https://oapi.dingtalk.com/robot/send?access_token=x", "kinds": []string{"sla_breached"}, "locale": "zh-CN"}, 201, &sub)
+	var l httpapi.List[notify.Subscription]
+	e.mustJSON("GET", "/api/v1/notifications/subscriptions", workorders.RolePlanner, nil, 200, &l)
+	require.Len(t, l.Items, 1)
+	e.mustJSON("DELETE", "/api/v1/notifications/subscriptions/"+sub.ID, workorders.RoleAdmin, nil, 204, nil)
+	e.mustJSON("GET", "/api/v1/notifications/outbox?status=pending", workorders.RoleAdmin, nil, 200, nil)
 }

@@ -1,0 +1,104 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/notify"
+)
+
+// NotifyAdmin manages the planners' notification subscriptions and shows
+// the outbox (postgres.Store implements it).
+type NotifyAdmin interface {
+	Subscriptions(ctx context.Context) ([]notify.Subscription, error)
+	CreateSubscription(ctx context.Context, s notify.Subscription) (notify.Subscription, error)
+	DeleteSubscription(ctx context.Context, id string) error
+	Outbox(ctx context.Context, status string, limit int) ([]notify.Message, error)
+}
+
+func (s *Server) notifyRoutes(na NotifyAdmin, changed func()) {
+	if na == nil {
+		return
+	}
+	s.handle(Route{Method: "GET", Path: "/notifications/subscriptions", Roles: planners(), Tag: "notifications",
+		Summary: "Where planners' notifications go (email addresses, WeCom, DingTalk and Slack webhooks)",
+		Response: "NotificationSubscriptionList"}, func(c *gin.Context) {
+		subs, err := na.Subscriptions(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(subs, ""))
+	})
+	s.handle(Route{Method: "POST", Path: "/notifications/subscriptions", Roles: admins(), Tag: "notifications",
+		Summary: "Send notifications of some kinds (default: new proposed orders and SLA events) to an email address or chat webhook",
+		Body:    "NotificationSubscription", Response: "NotificationSubscription", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in notify.Subscription
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		var p workorders.Problems
+		if in.Channel == notify.ChanEmail {
+			if a, err := mail.ParseAddress(in.Target); err != nil || a.Address != in.Target {
+				p.Add("target", "must be an email address")
+			}
+		} else if u, err := url.Parse(in.Target); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.Add("target", "must be the webhook's http(s) URL")
+		}
+		kinds := map[string]bool{notify.KindRequestReceived: true, notify.KindAssigned: true, notify.KindEnRoute: true,
+			notify.KindCompleted: true, notify.KindNewProposed: true, notify.KindSLAAtRisk: true, notify.KindSLABreached: true, "*": true}
+		for i, k := range in.Kinds {
+			if !kinds[k] {
+				p.Add("kinds["+strconv.Itoa(i)+"]", "unknown kind %q", k)
+			}
+		}
+		if err := p.Err(); err != nil {
+			s.fail(c, err)
+			return
+		}
+		if in.Locale == "" {
+			in.Locale = "en"
+		}
+		in.Active = true
+		out, err := na.CreateSubscription(c.Request.Context(), in)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		changed()
+		c.JSON(http.StatusCreated, out)
+	})
+	s.handle(Route{Method: "DELETE", Path: "/notifications/subscriptions/:id", Roles: admins(), Tag: "notifications",
+		Summary: "Stop a subscription", Status: http.StatusNoContent}, func(c *gin.Context) {
+		if err := na.DeleteSubscription(c.Request.Context(), c.Param("id")); err != nil {
+			s.fail(c, err)
+			return
+		}
+		changed()
+		c.Status(http.StatusNoContent)
+	})
+	s.handle(Route{Method: "GET", Path: "/notifications/outbox", Roles: admins(), Tag: "notifications",
+		Summary: "The latest notifications and their delivery state (status=pending, sent or failed)",
+		Response: "NotificationList", Query: []string{"status"}}, func(c *gin.Context) {
+		st := c.Query("status")
+		switch st {
+		case "", notify.StatusPending, notify.StatusSent, notify.StatusFailed:
+		default:
+			s.fail(c, workorders.Invalid("status", "must be pending, sent or failed"))
+			return
+		}
+		ms, err := na.Outbox(c.Request.Context(), st, 200)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(ms, ""))
+	})
+}
