@@ -34,7 +34,7 @@ type appFixture struct {
 	jobB      orderJSON
 }
 
-func newAppFixture(t *testing.T, ctx context.Context) *appFixture {
+func newAppFixture(t testing.TB, ctx context.Context) *appFixture {
 	t.Helper()
 	env := newTestEnv(t)
 	token := "app-admin-" + env.ID + "-0123456789abcdef"
@@ -233,7 +233,7 @@ func TestAppOfflineJob(t *testing.T) {
 // profileDir is a Chromium profile removed after the test, tolerating
 // files the browser's service-worker and storage processes still write
 // while they shut down (t.TempDir fails the test on those).
-func profileDir(t *testing.T) string {
+func profileDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "pdm-app-profile-")
 	require.NoError(t, err)

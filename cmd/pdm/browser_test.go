@@ -13,7 +13,7 @@ import (
 )
 
 // chromiumPath is Debian's Chromium, installed by deploy/local/services.sh.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("PDM_CHROMIUM"); p != "" {
 		return p
@@ -30,7 +30,7 @@ func chromiumPath(t *testing.T) string {
 // newBrowser starts a headless Chromium for one test with an empty
 // profile and the flags that keep it off the (closed) network, and returns
 // a context that drives one tab in it.
-func newBrowser(t *testing.T, opts ...chromedp.ExecAllocatorOption) context.Context {
+func newBrowser(t testing.TB, opts ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if !web.Built() {
 		t.Fatal("the web bundle is not built into this test binary: run `make web` first (make test does)")
@@ -75,7 +75,7 @@ func newBrowser(t *testing.T, opts ...chromedp.ExecAllocatorOption) context.Cont
 }
 
 // run runs browser actions with a deadline, failing the test with what.
-func runBrowser(t *testing.T, ctx context.Context, within time.Duration, what string, actions ...chromedp.Action) {
+func runBrowser(t testing.TB, ctx context.Context, within time.Duration, what string, actions ...chromedp.Action) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, within)
 	defer cancel()

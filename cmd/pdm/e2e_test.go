@@ -18,7 +18,7 @@ import (
 
 // startServe runs `pdm serve` in-process against env and returns the API
 // client and a stop func that asserts a clean shutdown.
-func startServe(t *testing.T, env *testEnv, token string, args ...string) (*apiClient, func()) {
+func startServe(t testing.TB, env *testEnv, token string, args ...string) (*apiClient, func()) {
 	t.Helper()
 	cfg, err := parseConfig("serve", append([]string{"--http-addr", "127.0.0.1:0"}, args...),
 		env.getenv(map[string]string{"PDM_ADMIN_TOKEN": token}), io.Discard)

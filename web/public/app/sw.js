@@ -37,16 +37,14 @@ self.addEventListener('fetch', (e) => {
   const url = new URL(req.url);
   if (url.origin !== self.location.origin || url.pathname.startsWith('/api/')) return;
   if (req.mode === 'navigate' && url.pathname.startsWith('/app')) {
-    // The page: network first (a new version replaces the old), the kept
-    // shell when offline or when the network is slower than 3 s.
+    // The page: the kept shell at once (stale while revalidate), updated
+    // from the network in the background so the next start runs the new
+    // version; the network when nothing is kept yet.
     e.respondWith((async () => {
       const cache = await caches.open(SHELL);
-      try {
-        const net = fetch(req);
-        const resp = await Promise.race([net, new Promise((_, rej) => setTimeout(() => rej(new Error('slow')), 3000))]);
+      const update = fetch(req).then((resp) => {
         if (resp.ok) {
           cache.put(PAGE, resp.clone());
-          // A new page may name new assets: keep them too.
           resp.clone().text().then((html) => {
             for (const m of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) {
               cache.match(m[1]).then((hit) => hit || fetch(m[1]).then((r) => r.ok && cache.put(m[1], r)));
@@ -54,8 +52,16 @@ self.addEventListener('fetch', (e) => {
           });
         }
         return resp;
+      });
+      const kept = await cache.match(PAGE);
+      if (kept) {
+        e.waitUntil(update.catch(() => {}));
+        return kept;
+      }
+      try {
+        return await update;
       } catch {
-        return (await cache.match(PAGE)) || Response.error();
+        return Response.error();
       }
     })());
     return;

@@ -45,15 +45,23 @@ function Root() {
     retry: false,
     staleTime: 60_000,
     queryFn: async () => {
-      try {
-        const u = await client.get<User>('/me');
-        await putCached('/me', u);
-        return u;
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 0) return (await getCached<User>('/me'))?.data ?? null;
-        if (e instanceof ApiError && e.status === 401) return null;
-        throw e;
+      // A kept identity opens the app at once; the server checks it in the
+      // background (a 401 there asks for sign-in over the screen).
+      const check = client.get<User>('/me').then(
+        async (u) => (await putCached('/me', u), u),
+        (e: unknown) => {
+          if (e instanceof ApiError && e.status === 401) return null;
+          if (e instanceof ApiError && e.status === 0) return undefined;
+          throw e;
+        },
+      );
+      const kept = (await getCached<User>('/me'))?.data;
+      if (kept) {
+        check.then((u) => u && qc.setQueryData(['me'], u), () => {});
+        return kept;
       }
+      const u = await check;
+      return u === undefined ? null : u;
     },
   });
   useEffect(() => client.onUnauthorized(() => setExpired(true)), [client]);

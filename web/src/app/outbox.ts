@@ -131,6 +131,8 @@ export class Outbox {
 
   /** Sends what waits; concurrent calls run once more after the current run. */
   flush(): Promise<void> {
+    // The browser knows it is offline: wait for its online event.
+    if (typeof navigator !== 'undefined' && !navigator.onLine) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
