@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/app.md
-PDM_BENCH_MD=$out go test ./cmd/pdm -run '^$' -bench '^BenchmarkApp$' -benchtime 1x -count=1 -timeout 15m >/dev/null
+PDM_BENCH_MD="$PWD/$out" go test ./cmd/pdm -run '^$' -bench '^BenchmarkApp$' -benchtime 1x -count=1 -timeout 15m >/dev/null
 page=web/dist/ui/app/index.html
 js=0; jsgz=0; css=0; cssgz=0; n=0
 for a in $(grep -oE '/assets/[^"]+\.(js|css)' "$page" | sort -u); do
