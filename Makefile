@@ -43,11 +43,12 @@ bench: services
 bench-console:
 	./scripts/bench-console.sh
 
-## fuzz: open-ended fuzzing of the decoders (FUZZTIME per target, default 1m).
+## fuzz: open-ended fuzzing of the decoders and of the whole API (FUZZTIME per target, default 1m).
 FUZZTIME ?= 1m
 fuzz:
 	$(GO) test ./ingest -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz '^FuzzDecodeLineProtocol$$' -fuzztime $(FUZZTIME)
+	$(WITH_ENV) $(GO) test ./workorders/httpapi -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME)
 
 ## edge-release: static pdm-edge binaries (CGO off) for linux amd64, arm64 and armv7 in bin/release.
 edge-release:

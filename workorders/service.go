@@ -36,6 +36,10 @@ type Service struct {
 	// EstimateETA, when set, estimates the arrival of the order's engineer
 	// (user id) at its asset; depart records it in its event.
 	EstimateETA func(ctx context.Context, o Order, userID string, now time.Time) (ETA, error)
+	// AllowPrivateWebhooks lets webhooks target loopback, link-local,
+	// private and multicast addresses (off by default: the delivery log
+	// must not become a scanner of the internal network).
+	AllowPrivateWebhooks bool
 }
 
 // errNotYours hides another engineer's order: it answers as if the order
@@ -95,13 +99,17 @@ func (s *Service) CreateUser(ctx context.Context, name string, role Role) (User,
 	return u, tok, nil
 }
 
-// NewUserToken issues another token for a user, returned once.
-func (s *Service) NewUserToken(ctx context.Context, userID string) (string, error) {
+// NewUserToken issues another token for a user, returned once; with
+// o.Replace it rotates: the user's other tokens are revoked.
+func (s *Service) NewUserToken(ctx context.Context, userID string, o TokenOptions) (string, error) {
+	if o.ExpiresAt != nil && !o.ExpiresAt.After(s.Now()) {
+		return "", Unprocessable("expires_in", "must lie in the future")
+	}
 	tok, err := NewToken()
 	if err != nil {
 		return "", err
 	}
-	if err := s.Store.AddToken(ctx, userID, HashToken(tok)); err != nil {
+	if err := s.Store.AddToken(ctx, userID, HashToken(tok), o); err != nil {
 		return "", err
 	}
 	return tok, nil

@@ -49,13 +49,18 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context, p Page) ([]User, string, error)
 	UserByTokenHash(ctx context.Context, tokenHash []byte) (User, error)
-	// AddToken registers another token for a user.
-	AddToken(ctx context.Context, userID string, tokenHash []byte) error
+	// AddToken registers another token for a user (with Replace, instead
+	// of the user's other tokens).
+	AddToken(ctx context.Context, userID string, tokenHash []byte, o TokenOptions) error
+	// ListTokens describes a user's tokens (never their secrets).
+	ListTokens(ctx context.Context, userID string) ([]TokenInfo, error)
 	// RevokeTokens removes every token of a user and says how many.
 	RevokeTokens(ctx context.Context, userID string) (int, error)
 	// EnsureAdmin registers tokenHash for an admin user, creating the user
 	// "admin" when needed. With onlyIfNone it does nothing when an admin
-	// already exists. It reports whether it registered the token.
+	// already exists. Without it the token is the bootstrap token: it
+	// retires earlier bootstrap tokens, and a revoked one is
+	// ErrTokenRevoked. It reports whether it registered the token.
 	EnsureAdmin(ctx context.Context, tokenHash []byte, onlyIfNone bool) (bool, error)
 
 	CreateSite(ctx context.Context, s Site) (Site, error)
@@ -128,12 +133,36 @@ type Store interface {
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]DueDelivery, error)
 	// RecordAttempt logs an attempt and moves the delivery to its next state.
 	RecordAttempt(ctx context.Context, a DeliveryAttempt, outcome DeliveryOutcome) error
+	// PruneDeliveries deletes finished deliveries and attempts older than
+	// before (a bounded number per call) and says how many.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 
 	// WithLock runs fn while holding the session advisory lock key on one
 	// connection; when another session holds it, fn does not run and ran
 	// is false.
 	WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error)
 }
+
+// TokenOptions are the settings of a new token.
+type TokenOptions struct {
+	// ExpiresAt, when set, ends the token's validity.
+	ExpiresAt *time.Time
+	// Replace revokes the user's other tokens (rotation).
+	Replace bool
+}
+
+// TokenInfo describes a token without its secret.
+type TokenInfo struct {
+	ID         string     `json:"id"` // the first bytes of its hash, in hex
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Bootstrap  bool       `json:"bootstrap"`
+}
+
+// ErrTokenRevoked: PDM_ADMIN_TOKEN names a token that was revoked; it is
+// never registered again (set a new one).
+var ErrTokenRevoked = errors.New("this admin token was revoked; set a new PDM_ADMIN_TOKEN")
 
 // DueDelivery is a pending delivery with where to send it.
 type DueDelivery struct {

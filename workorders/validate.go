@@ -325,6 +325,11 @@ func (s *Service) CreateWebhook(ctx context.Context, w Webhook) (Webhook, error)
 	if err := ValidateWebhook(w); err != nil {
 		return Webhook{}, err
 	}
+	if !s.AllowPrivateWebhooks {
+		if err := CheckTarget(w.URL); err != nil {
+			return Webhook{}, err
+		}
+	}
 	return s.Store.CreateWebhook(ctx, w)
 }
 
@@ -332,6 +337,11 @@ func (s *Service) CreateWebhook(ctx context.Context, w Webhook) (Webhook, error)
 func (s *Service) UpdateWebhook(ctx context.Context, w Webhook) (Webhook, error) {
 	if err := ValidateWebhook(w); err != nil {
 		return Webhook{}, err
+	}
+	if !s.AllowPrivateWebhooks {
+		if err := CheckTarget(w.URL); err != nil {
+			return Webhook{}, err
+		}
 	}
 	return s.Store.UpdateWebhook(ctx, w)
 }

@@ -6,28 +6,53 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
-// SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body with the
-// webhook's secret>".
-const SignatureHeader = "X-PDM-Signature"
+// SignatureHeader carries "sha256=<hex HMAC-SHA256 with the webhook's
+// secret of the timestamp, a dot and the body>"; TimestampHeader the
+// timestamp (Unix seconds). A receiver recomputes the HMAC over
+// X-PDM-Timestamp + "." + the raw body, compares it in constant time and
+// refuses timestamps more than a few minutes old, so that a captured
+// delivery cannot be replayed (VerifySignature does all three).
+const (
+	SignatureHeader = "X-PDM-Signature"
+	TimestampHeader = "X-PDM-Timestamp"
+)
 
-// Sign returns the X-PDM-Signature value for body.
-func Sign(secret string, body []byte) string {
+// Sign returns the X-PDM-Signature value for body sent at ts (Unix seconds).
+func Sign(secret string, ts int64, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(strconv.FormatInt(ts, 10)))
+	m.Write([]byte{'.'})
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifySignature reports whether sig is body's signature under secret.
-func VerifySignature(secret string, body []byte, sig string) bool {
-	return hmac.Equal([]byte(Sign(secret, body)), []byte(sig))
+// VerifySignature reports whether sig is the signature of body sent at
+// timestamp (the X-PDM-Timestamp header) under secret, and the timestamp
+// lies within tolerance of now.
+func VerifySignature(secret string, timestamp string, body []byte, sig string, now time.Time, tolerance time.Duration) bool {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return false
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
+		return false
+	}
+	return hmac.Equal([]byte(Sign(secret, ts, body)), []byte(sig))
 }
 
 // Dispatcher sends the webhook outbox: every pending delivery, in event
@@ -50,12 +75,19 @@ type Dispatcher struct {
 	MaxAttempts int
 	// Batch is how many deliveries one poll sends at most (default 100).
 	Batch int
+	// Keep is how long finished deliveries and attempts stay in the log
+	// (default 7 days); older ones are pruned about once an hour.
+	Keep time.Duration
+	// Parallel is how many receivers are sent to at once (default 16);
+	// each receiver gets one delivery at a time, in event order, so a slow
+	// or failing receiver delays only its own deliveries.
+	Parallel int
 }
 
 // NewDispatcher returns a dispatcher over svc's store, clock and logger.
 func NewDispatcher(svc *Service) *Dispatcher {
-	return &Dispatcher{store: svc.Store, log: svc.Log, Now: svc.Now, Client: &http.Client{Timeout: 10 * time.Second},
-		Interval: time.Second, Batch: 100, Backoff: DefaultBackoff}
+	return &Dispatcher{store: svc.Store, log: svc.Log, Now: svc.Now, Client: WebhookClient(svc.AllowPrivateWebhooks),
+		Interval: time.Second, Batch: 100, Parallel: 16, Keep: 7 * 24 * time.Hour, Backoff: DefaultBackoff}
 }
 
 // DefaultBackoff is 1 s doubling per failed attempt, at most 5 min.
@@ -72,9 +104,16 @@ func DefaultBackoff(n int) time.Duration {
 func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.Interval)
 	defer t.Stop()
+	var pruned time.Time
 	for {
 		if _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "webhook delivery", "err", err)
+		}
+		if now := d.Now(); d.Keep > 0 && now.Sub(pruned) > time.Hour {
+			pruned = now
+			if _, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
+				d.log.WarnContext(ctx, "webhook outbox pruning", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -82,6 +121,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Prune deletes finished deliveries and attempts older than Keep.
+func (d *Dispatcher) Prune(ctx context.Context) (int, error) {
+	return d.store.PruneDeliveries(ctx, d.Now().Add(-d.Keep))
 }
 
 // RunOnce sends what is due now (under the lock) and returns how many
@@ -107,16 +151,35 @@ func (d *Dispatcher) drain(ctx context.Context) (int, error) {
 		if len(due) == 0 {
 			return sent, nil
 		}
-		progress := false
+		// The store gives at most one due delivery per webhook: send them
+		// side by side.
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex // guards progress, firstErr
+			progress bool
+			firstErr error
+		)
+		sem := make(chan struct{}, max(d.Parallel, 1))
 		for _, dd := range due {
-			ok, err := d.send(ctx, dd)
-			if err != nil {
-				return sent, err
-			}
-			if ok {
-				sent++
-				progress = true
-			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				ok, err := d.send(ctx, dd)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if ok {
+					sent++
+					progress = true
+				}
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return sent, firstErr
 		}
 		if !progress {
 			return sent, nil
@@ -159,7 +222,9 @@ func (d *Dispatcher) post(ctx context.Context, dd DueDelivery) (int, error) {
 	req.Header.Set("User-Agent", "pdm-webhooks/1")
 	req.Header.Set("X-PDM-Event", dd.EventType)
 	req.Header.Set("X-PDM-Delivery", strconv.FormatInt(dd.ID, 10))
-	req.Header.Set(SignatureHeader, Sign(dd.Secret, dd.Payload))
+	ts := d.Now().Unix()
+	req.Header.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+	req.Header.Set(SignatureHeader, Sign(dd.Secret, ts, dd.Payload))
 	resp, err := d.Client.Do(req)
 	if err != nil {
 		return 0, err
@@ -170,4 +235,58 @@ func (d *Dispatcher) post(ctx context.Context, dd DueDelivery) (int, error) {
 		return resp.StatusCode, fmt.Errorf("receiver answered %s", resp.Status)
 	}
 	return resp.StatusCode, nil
+}
+
+// ErrForbiddenTarget: a webhook's address is loopback, link-local,
+// private, unspecified or multicast and such targets are not allowed.
+var ErrForbiddenTarget = errors.New("webhook target address not allowed")
+
+// PublicAddr reports whether ip may receive webhooks when private targets
+// are not allowed.
+func PublicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsValid() && !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() ||
+		// Carrier-grade NAT and the IPv4 "this network" block.
+		netip.MustParsePrefix("100.64.0.0/10").Contains(ip) || netip.MustParsePrefix("0.0.0.0/8").Contains(ip))
+}
+
+// WebhookClient returns the client deliveries use: a 10 s timeout, no
+// redirects followed (a 3xx is a failed attempt) and, unless allowPrivate,
+// connections only to public addresses. The address is checked when the
+// connection is made, after DNS resolution, so a name that resolves
+// (or rebinds) to a private address is refused too.
+func WebhookClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil || !PublicAddr(ap.Addr()) {
+				return fmt.Errorf("%w: %s", ErrForbiddenTarget, address)
+			}
+			return nil
+		}
+	}
+	tr := &http.Transport{DialContext: dialer.DialContext, Proxy: nil, ForceAttemptHTTP2: true,
+		MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second}
+	return &http.Client{Timeout: 10 * time.Second, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// CheckTarget refuses a webhook URL whose host is an address literal (or
+// localhost) that is not public; names are checked again at delivery.
+func CheckTarget(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return Invalid("url", "must be an absolute http or https URL")
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return Unprocessable("url", "loopback targets are not allowed")
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && !PublicAddr(ip) {
+		return Unprocessable("url", "loopback, link-local, private and multicast targets are not allowed")
+	}
+	return nil
 }

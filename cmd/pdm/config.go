@@ -82,6 +82,8 @@ type Config struct {
 	MapTilesURL string
 	// MapTilesAttribution is shown on the map with the tiles.
 	MapTilesAttribution string
+	// WebhookAllowPrivate lets webhooks target private networks.
+	WebhookAllowPrivate bool
 
 	// Demo only.
 	Scenario string
@@ -144,6 +146,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.ReorderEvery, "reorder-every", envDuration(getenv, "PDM_REORDER_EVERY", 15*time.Minute), "how often stock below its reorder point raises purchase requests (PDM_REORDER_EVERY)")
 	fs.DurationVar(&c.SchedulesEvery, "schedules-every", envDuration(getenv, "PDM_SCHEDULES_EVERY", 5*time.Minute), "how often preventive schedules raise their due orders (PDM_SCHEDULES_EVERY)")
 	fs.DurationVar(&c.DispatchEvery, "dispatch-every", envDuration(getenv, "PDM_DISPATCH_EVERY", time.Minute), "how often dispatch runs besides the runs approvals and declines trigger (PDM_DISPATCH_EVERY)")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", envOr(getenv, "PDM_WEBHOOK_ALLOW_PRIVATE", "") == "true",
+		"let webhooks target loopback, link-local, private and multicast addresses (PDM_WEBHOOK_ALLOW_PRIVATE=true)")
 	if name == "demo" {
 		fs.StringVar(&c.Scenario, "scenario", "", "fleet scenario YAML (default: the built-in demo scenario)")
 	}

@@ -32,6 +32,8 @@ type core struct {
 	pool  *pgxpool.Pool
 	store *postgres.Store
 	svc   *workorders.Service
+	// forgetTokens drops the API's cached tokens (set once the API exists).
+	forgetTokens func()
 
 	// The operations side: dispatch, inventory, knowledge, schedules.
 	ops   httpapi.OpsConfig
@@ -78,6 +80,7 @@ func openCore(ctx context.Context, cfg Config, log *slog.Logger) (*core, error) 
 	}
 	store := postgres.New(pool)
 	svc := workorders.NewService(store, log.With("component", "workorders"), time.Now)
+	svc.AllowPrivateWebhooks = cfg.WebhookAllowPrivate
 	return &core{pool: pool, store: store, svc: svc}, nil
 }
 
@@ -228,6 +231,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		return nil, err
 	}
 	var api http.Handler = srv
+	c.forgetTokens = srv.ForgetTokens
 	if d.engine != nil {
 		api = applyChanges(srv, d.engine, d.log)
 	}

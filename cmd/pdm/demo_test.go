@@ -92,7 +92,13 @@ func TestDemo(t *testing.T) {
 	s = second.out.String()
 	require.Contains(t, s, "continuing the demo: site DT exists")
 	require.Regexp(t, `engineer: +Ada Demo, token \S{20,}`, s)
-	engineers, err := listAll[demoEngineer](ctx, newAPIClient(second.addr(t), admin), "/engineers", nil)
+	// Each run's admin token (PDM_ADMIN_TOKEN) retires the previous one.
+	admin2 := regexp.MustCompile(`admin token: (\S+)`).FindStringSubmatch(s)[1]
+	if admin2 != admin {
+		var me map[string]any
+		require.Error(t, newAPIClient(second.addr(t), admin).do(ctx, "GET", "/me", nil, &me), "the first run's admin token is retired")
+	}
+	engineers, err := listAll[demoEngineer](ctx, newAPIClient(second.addr(t), admin2), "/engineers", nil)
 	require.NoError(t, err)
 	require.Len(t, engineers, len(demoCrew), "a second run adds no engineers")
 	second.stop(t)

@@ -166,7 +166,12 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			return err
 		}
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Slow or idle clients cannot hold connections: headers within 10 s,
+	// the whole request (a 10 MiB attachment) within 60 s, the answer
+	// within 60 s (a long stream extends its own deadline with
+	// http.ResponseController), idle keep-alives closed after 2 min.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 
 	// Start.
 	g, gctx := errgroup.WithContext(ctx)
@@ -185,6 +190,10 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	}
 	if pipe != nil {
 		g.Go(func() error { return pipe.Run(gctx) })
+	}
+	if core != nil && core.forgetTokens != nil {
+		// Revocations on any replica reach this one's token cache at once.
+		g.Go(func() error { return core.store.ListenRevocations(gctx, core.forgetTokens) })
 	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

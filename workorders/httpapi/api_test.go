@@ -22,7 +22,7 @@ import (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	svc    *workorders.Service
 	srv    *httpapi.Server
 	tokens map[workorders.Role]string
@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func newEnv(t *testing.T, mutate ...func(*httpapi.Config)) *env {
+func newEnv(t testing.TB, mutate ...func(*httpapi.Config)) *env {
 	t.Helper()
 	store, _ := migratedStore(t)
 	svc := workorders.NewService(store, nil, nil)

@@ -31,6 +31,7 @@ func TestRoleMatrix(t *testing.T) {
 	att, err := e.svc.AddAttachment(ctx, workorders.System("t"), workorders.Attachment{AttachmentMeta: workorders.AttachmentMeta{
 		OrderID: o.ID, Kind: "photo", Filename: "a.png", ContentType: "image/png"}, Data: []byte("\x89PNG\r\n\x1a\n")})
 	require.NoError(t, err)
+	e.svc.AllowPrivateWebhooks = true
 	hook, err := e.svc.CreateWebhook(ctx, workorders.Webhook{URL: "http://127.0.0.1:9/x", Secret: "secret-123", Active: true})
 	require.NoError(t, err)
 	sigs, _, err := e.svc.ListSignals(ctx, workorders.SignalFilter{})

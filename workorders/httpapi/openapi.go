@@ -20,6 +20,8 @@ func schemaTypes() map[string]any {
 		"UserInput":          userIn{},
 		"CreatedUser":        CreatedUser{},
 		"Token":              Token{},
+		"TokenInput":         tokenIn{},
+		"TokenInfo":          workorders.TokenInfo{},
 		"User":               workorders.User{},
 		"SiteInput":          siteIn{},
 		"Site":               workorders.Site{},
@@ -54,9 +56,22 @@ func schemaTypes() map[string]any {
 // OpenAPI returns the OpenAPI 3 document of the routes this server serves.
 func (s *Server) OpenAPI() map[string]any {
 	types := withClaimSchemas(consoleSchemas(withRequestSchemas(withFieldSchemas(withOpsSchemas(schemaTypes())))))
+	// Only the schemas this server's routes use (routes of adapters not
+	// configured are absent, and so are their schemas).
+	used := map[string]bool{"Error": true}
+	for _, r := range s.routes {
+		for _, n := range []string{r.Body, r.Response} {
+			used[n] = true
+			if item, ok := strings.CutSuffix(n, "List"); ok {
+				used[item] = true
+			}
+		}
+	}
 	schemas := map[string]any{}
 	for name, v := range types {
-		schemas[name] = s.schemas.of(reflect.TypeOf(v)).openAPI()
+		if used[name] {
+			schemas[name] = s.schemas.of(reflect.TypeOf(v)).openAPI()
+		}
 	}
 	ref := func(name string) map[string]any {
 		if item, ok := strings.CutSuffix(name, "List"); ok {
@@ -124,6 +139,24 @@ func (s *Server) OpenAPI() map[string]any {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": ref(r.Response)}}
 		}
 		resps := map[string]any{itoa(r.Status): ok, "default": errResp("error")}
+		if params != nil || r.Body != "" {
+			resps["400"] = errResp("malformed input: every invalid field is listed in error.fields")
+		}
+		if len(rc.path) > 0 {
+			resps["404"] = errResp("no such record (for engineers: not one of their jobs)")
+		}
+		if r.Method != "GET" && len(rc.path) > 0 {
+			resps["409"] = errResp("conflict, such as an illegal state transition or not enough stock")
+		}
+		if r.Body != "" {
+			resps["422"] = errResp("well-formed input that cannot be accepted; error.fields says why")
+		}
+		if len(r.Roles) == 0 {
+			op["security"] = []any{}
+			if _, ok := resps["400"]; !ok {
+				resps["4XX"] = errResp("client error")
+			}
+		}
 		if len(r.Roles) > 0 {
 			resps["401"] = errResp("missing or invalid token")
 			resps["403"] = errResp("role may not")

@@ -20,7 +20,7 @@ import (
 
 // newOpsEnv is newEnv with dispatch, inventory, KPIs, knowledge and
 // schedules wired the way cmd wires them.
-func newOpsEnv(t *testing.T) *env {
+func newOpsEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnv(t, func(cfg *httpapi.Config) {
 		svc := cfg.Service

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,7 +18,15 @@ type userIn struct {
 
 // Token is a newly issued bearer token (shown once).
 type Token struct {
-	Token string `json:"token"`
+	Token     string     `json:"token" schema:"required"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+type tokenIn struct {
+	// ExpiresIn: the token's lifetime (none: until revoked).
+	ExpiresIn rules.Duration `json:"expires_in"`
+	// Replace revokes the user's other tokens (rotation).
+	Replace bool `json:"replace"`
 }
 
 // CreatedUser is the answer to POST /users: the token is shown only here.
@@ -65,22 +74,47 @@ func (s *Server) userRoutes() {
 			c.JSON(http.StatusOK, u)
 		})
 	s.handle(Route{Method: "POST", Path: "/users/:id/tokens", Roles: admins(), Tag: "users",
-		Summary: "Issue another token for a user; shown once", Response: "Token", Status: http.StatusCreated}, func(c *gin.Context) {
-		tok, err := s.svc.NewUserToken(c.Request.Context(), c.Param("id"))
+		Summary: "Issue another token for a user, shown once; optional expires_in; replace: true rotates (revokes the user's other tokens on every replica within a second)",
+		Body:    "TokenInput", Response: "Token", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in tokenIn
+		if c.Request.ContentLength != 0 {
+			if err := s.decode(c, &in); err != nil && !isEmptyBody(err) {
+				s.fail(c, err)
+				return
+			}
+		}
+		o := workorders.TokenOptions{Replace: in.Replace}
+		if in.ExpiresIn > 0 {
+			t := time.Now().Add(in.ExpiresIn.D()).UTC()
+			o.ExpiresAt = &t
+		}
+		tok, err := s.svc.NewUserToken(c.Request.Context(), c.Param("id"), o)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		c.JSON(http.StatusCreated, Token{Token: tok})
+		if in.Replace {
+			s.ForgetTokens()
+		}
+		c.JSON(http.StatusCreated, Token{Token: tok, ExpiresAt: o.ExpiresAt})
+	})
+	s.handle(Route{Method: "GET", Path: "/users/:id/tokens", Roles: admins(), Tag: "users",
+		Summary: "A user's tokens: created, expires and last used (never the secrets)", Response: "TokenInfoList"}, func(c *gin.Context) {
+		items, err := s.svc.ListTokens(c.Request.Context(), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(items, ""))
 	})
 	s.handle(Route{Method: "DELETE", Path: "/users/:id/tokens", Roles: admins(), Tag: "users",
-		Summary: "Revoke every token of a user (other replicas forget cached tokens within 30 s)", Status: http.StatusNoContent},
+		Summary: "Revoke every token of a user (every replica forgets them within a second)", Status: http.StatusNoContent},
 		func(c *gin.Context) {
 			if _, err := s.svc.RevokeTokens(c.Request.Context(), c.Param("id")); err != nil {
 				s.fail(c, err)
 				return
 			}
-			s.auth.clear()
+			s.ForgetTokens()
 			c.Status(http.StatusNoContent)
 		})
 	s.handle(Route{Method: "GET", Path: "/me", Roles: anyRole(), Tag: "users", Summary: "The calling user", Response: "User"},

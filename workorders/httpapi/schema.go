@@ -343,7 +343,7 @@ func (s *schema) openAPI() map[string]any {
 	if s.Format != "" {
 		out["format"] = s.Format
 	}
-	if s.Nullable {
+	if s.Nullable && s.Type != "" {
 		out["nullable"] = true
 	}
 	if s.ReadOnly {

@@ -64,8 +64,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// Live streams changes to browsers (GET /events); nil answers 501.
 	Live *Hub
-	// AuthCacheTTL is how long a token's user is remembered (default 30 s;
-	// negative disables the cache).
+	// AuthCacheTTL is how long a token's user is remembered, and an
+	// unknown token as unknown (default 30 s; negative disables the cache).
+	// Revocations clear it at once (ForgetTokens).
 	AuthCacheTTL time.Duration
 	// Claims and Policies wire claim mode and dispatch policies (claims.go).
 	Claims   ClaimService
@@ -75,6 +76,13 @@ type Config struct {
 	// Idempotency, when set, makes every authenticated POST honour the
 	// Idempotency-Key header (idempotency.go).
 	Idempotency IdempotencyStore
+	// AuthFailures limits failed authentications per client (default one
+	// every 2 s after a burst of 10). (The public endpoints limit their
+	// clients themselves, requests.go.)
+	AuthFailures RateLimit
+	// TrustedProxies may set X-Forwarded-For (default: none, the client is
+	// the connection's peer).
+	TrustedProxies []string
 }
 
 // Server is the HTTP API.
@@ -85,6 +93,9 @@ type Server struct {
 	engine *gin.Engine
 	routes []Route
 	auth   authCache
+	// unknown remembers unknown tokens; failures and public limit clients.
+	unknown  negativeCache
+	failures *clientLimiters
 	// schemas holds the declared schema of every request and response type.
 	schemas *schemas
 	idem    idempotency
@@ -172,8 +183,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AuthCacheTTL == 0 {
 		cfg.AuthCacheTTL = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, auth: authCache{ttl: cfg.AuthCacheTTL}, schemas: newSchemas()}
+	if cfg.AuthFailures == (RateLimit{}) {
+		cfg.AuthFailures = RateLimit{Every: 2 * time.Second, Burst: 10}
+	}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, auth: authCache{ttl: cfg.AuthCacheTTL}, schemas: newSchemas(),
+		unknown: negativeCache{ttl: cfg.AuthCacheTTL}, failures: newClientLimiters(cfg.AuthFailures)}
 	s.engine = gin.New()
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
+	}
 	s.engine.Use(gin.Recovery())
 	s.engine.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	s.engine.HandleMethodNotAllowed = true
@@ -282,7 +300,20 @@ func (s *Server) authorize(r Route) gin.HandlerFunc {
 		now := time.Now()
 		u, ok := s.auth.get(key, now)
 		if !ok {
-			if u, err = s.userOfCredential(c.Request.Context(), tok, cookie); err != nil {
+			client := c.ClientIP()
+			if blocked, wait := s.failures.blocked(client, now); blocked {
+				tooManyFailures(c, wait, "too many failed authentications from this client")
+				return
+			}
+			err := workorders.ErrUnauthenticated
+			if !s.unknown.has(key, now) {
+				u, err = s.userOfCredential(c.Request.Context(), tok, cookie)
+			}
+			if err != nil {
+				if errors.Is(err, workorders.ErrUnauthenticated) {
+					s.unknown.put(key, now)
+					s.failures.use(client, now)
+				}
 				s.fail(c, err)
 				c.Abort()
 				return

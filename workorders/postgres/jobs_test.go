@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +27,7 @@ func TestSLAJobMarksAtRiskThenBreachesAndEscalates(t *testing.T) {
 	_, err := f.svc.PutSLAPolicy(ctx, workorders.SLAPolicy{Priority: workorders.P3, Response: rules.Duration(time.Hour),
 		Resolve: rules.Duration(4 * time.Hour), PauseOnHold: true})
 	require.NoError(t, err)
+	f.svc.AllowPrivateWebhooks = true
 	hook, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: "http://127.0.0.1:9/hook", Secret: "s3cret-s3cret",
 		EventTypes: []string{"work_order.sla_breached"}, Active: true})
 	require.NoError(t, err)
@@ -128,6 +131,7 @@ func TestWebhookReceiverDownStillGetsEveryEvent(t *testing.T) {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	const secret = "webhook-secret-1"
+	f.svc.AllowPrivateWebhooks = true // the receiver is a local test server
 	hook, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: "http://" + addr + "/hook", Secret: secret, Active: true})
 	require.NoError(t, err)
 
@@ -167,7 +171,8 @@ func TestWebhookReceiverDownStillGetsEveryEvent(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		defer mu.Unlock()
-		if !workorders.VerifySignature(secret, body, r.Header.Get(workorders.SignatureHeader)) {
+		if !workorders.VerifySignature(secret, r.Header.Get(workorders.TimestampHeader), body, r.Header.Get(workorders.SignatureHeader),
+			time.Unix(0, clock.Load()), 5*time.Minute) {
 			bad++
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -201,15 +206,86 @@ func TestWebhookReceiverDownStillGetsEveryEvent(t *testing.T) {
 	for _, dl := range ds {
 		require.Equal(t, workorders.DeliveryDelivered, dl.Status)
 	}
+	// The outbox is pruned: finished deliveries and attempts older than Keep.
+	d.Keep = 24 * time.Hour
+	n, err = d.Prune(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing is old enough yet")
+	clock.Add(int64(48 * time.Hour))
+	n, err = d.Prune(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 5, n, "the 5 deliveries (their attempts go with them)")
+	ds, _, err = f.svc.ListDeliveries(ctx, hook.ID, workorders.Page{})
+	require.NoError(t, err)
+	require.Empty(t, ds)
+	log, _, err = f.svc.ListAttempts(ctx, hook.ID, workorders.Page{})
+	require.NoError(t, err)
+	require.Empty(t, log)
 }
 
 func TestWebhookSignature(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"a":1}`)
-	sig := workorders.Sign("k", body)
-	require.True(t, workorders.VerifySignature("k", body, sig))
-	require.False(t, workorders.VerifySignature("other", body, sig))
-	require.False(t, workorders.VerifySignature("k", []byte(`{"a":2}`), sig))
+	now := time.Unix(1772366400, 0)
+	ts := strconv.FormatInt(now.Unix(), 10)
+	sig := workorders.Sign("k", now.Unix(), body)
+	require.True(t, workorders.VerifySignature("k", ts, body, sig, now, 5*time.Minute))
+	require.False(t, workorders.VerifySignature("other", ts, body, sig, now, 5*time.Minute))
+	require.False(t, workorders.VerifySignature("k", ts, []byte(`{"a":2}`), sig, now, 5*time.Minute))
+	require.False(t, workorders.VerifySignature("k", "1772366401", body, sig, now, 5*time.Minute), "the timestamp is signed")
+	require.False(t, workorders.VerifySignature("k", ts, body, sig, now.Add(time.Hour), 5*time.Minute), "a replay an hour later")
+}
+
+func TestWebhookTargetsAndRedirects(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	// Private, loopback, link-local and multicast targets are refused.
+	for _, u := range []string{"http://127.0.0.1:9/h", "http://localhost/h", "http://10.1.2.3/h", "http://[::1]/h",
+		"http://169.254.169.254/latest/meta-data", "http://224.0.0.1/h", "http://0.0.0.0/h", "http://192.168.1.1/h"} {
+		_, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: u, Secret: "0123456789", Active: true})
+		var ve *workorders.ValidationError
+		require.ErrorAs(t, err, &ve, u)
+	}
+	// A name is checked when delivering (DNS rebinding): here a hook made
+	// while allowed, sent by a dispatcher that does not allow it.
+	var hits atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer target.Close()
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL, http.StatusFound)
+	}))
+	defer redirect.Close()
+	f.svc.AllowPrivateWebhooks = true
+	hook, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: strings.Replace(target.URL, "127.0.0.1", "localhost", 1),
+		Secret: "0123456789", Active: true})
+	require.NoError(t, err)
+	hook2, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: redirect.URL, Secret: "0123456789", Active: true})
+	require.NoError(t, err)
+	_, err = f.svc.CreateOrder(ctx, f.admin, workorders.NewOrder{AssetID: f.asset.ID, Title: "Check"})
+	require.NoError(t, err)
+
+	strict := workorders.NewDispatcher(f.svc)
+	strict.Client = workorders.WebhookClient(false)
+	strict.Now = func() time.Time { return time.Now().Add(time.Minute) }
+	n, err := strict.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	log, _, err := f.svc.ListAttempts(ctx, hook.ID, workorders.Page{})
+	require.NoError(t, err)
+	require.Len(t, log, 1)
+	require.Contains(t, log[0].Error, "not allowed")
+
+	// Redirects are never followed, even where private targets are allowed.
+	lax := workorders.NewDispatcher(f.svc)
+	lax.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	_, err = lax.RunOnce(ctx)
+	require.NoError(t, err)
+	log, _, err = f.svc.ListAttempts(ctx, hook2.ID, workorders.Page{})
+	require.NoError(t, err)
+	require.NotEmpty(t, log)
+	require.Equal(t, http.StatusFound, log[0].StatusCode)
+	require.EqualValues(t, 1, hits.Load(), "only the direct hook reached the target; the redirect was not followed")
 }
 
 func TestDispatcherRunStopsWithContext(t *testing.T) {
@@ -222,6 +298,7 @@ func TestDispatcherRunStopsWithContext(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	f.svc.AllowPrivateWebhooks = true
 	_, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: srv.URL, Secret: "0123456789", Active: true,
 		EventTypes: []string{"work_order.created"}})
 	require.NoError(t, err)

@@ -188,3 +188,22 @@ func (s *Store) RecordAttempt(ctx context.Context, a workorders.DeliveryAttempt,
 	})
 	return translate(err)
 }
+
+// PruneDeliveries implements workorders.Store: it deletes delivered and
+// failed deliveries (with their attempts) finished before before, and
+// attempts older than that of deliveries still pending, a bounded number
+// per call.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `delete from webhook_deliveries where id in (
+		select id from webhook_deliveries where status <> 'pending' and coalesce(delivered_at, next_attempt_at) < $1 limit 10000)`, before)
+	if err != nil {
+		return 0, translate(err)
+	}
+	n := int(tag.RowsAffected())
+	tag, err = s.pool.Exec(ctx, `delete from webhook_attempts where id in (
+		select id from webhook_attempts where at < $1 limit 10000)`, before)
+	if err != nil {
+		return n, translate(err)
+	}
+	return n + int(tag.RowsAffected()), nil
+}
