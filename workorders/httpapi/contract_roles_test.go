@@ -14,7 +14,8 @@ import (
 // 4: admin everything; planner assets, rules, review, dispatch, inventory;
 // engineer own jobs, own location, parts on own jobs; viewer read), not
 // read back from the router. Roles: A admin, P planner, E engineer, V
-// viewer; "-" needs no token. A route of these tags missing here fails.
+// viewer; "-" needs no token. A route of these tags missing here fails:
+// add it here, with the roles the contract gives it.
 const contractRoles = `
 GET /api/v1/assets APEV
 POST /api/v1/assets AP
@@ -25,6 +26,10 @@ GET /api/v1/assets/:id/health APEV
 GET /api/v1/assets/:id/telemetry APEV
 GET /api/v1/dispatch/plan APV
 POST /api/v1/dispatch/run AP
+GET /api/v1/dispatch/board APV
+POST /api/v1/dispatch/check AP
+POST /api/v1/dispatch/preview AP
+POST /api/v1/dispatch/apply AP
 GET /api/v1/engineers APEV
 POST /api/v1/engineers AP
 DELETE /api/v1/engineers/:id AP

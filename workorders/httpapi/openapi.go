@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/openpdm/pdm/rules"
@@ -56,22 +57,9 @@ func schemaTypes() map[string]any {
 // OpenAPI returns the OpenAPI 3 document of the routes this server serves.
 func (s *Server) OpenAPI() map[string]any {
 	types := withClaimSchemas(consoleSchemas(withRequestSchemas(withFieldSchemas(withOpsSchemas(schemaTypes())))))
-	// Only the schemas this server's routes use (routes of adapters not
-	// configured are absent, and so are their schemas).
-	used := map[string]bool{"Error": true}
-	for _, r := range s.routes {
-		for _, n := range []string{r.Body, r.Response} {
-			used[n] = true
-			if item, ok := strings.CutSuffix(n, "List"); ok {
-				used[item] = true
-			}
-		}
-	}
 	schemas := map[string]any{}
 	for name, v := range types {
-		if used[name] {
-			schemas[name] = s.schemas.of(reflect.TypeOf(v)).openAPI()
-		}
+		schemas[name] = s.schemas.of(reflect.TypeOf(v)).openAPI()
 	}
 	ref := func(name string) map[string]any {
 		if item, ok := strings.CutSuffix(name, "List"); ok {
@@ -170,6 +158,9 @@ func (s *Server) OpenAPI() map[string]any {
 		op["responses"] = resps
 		paths[p][strings.ToLower(r.Method)] = op
 	}
+	// Only the schemas the document refers to (routes of adapters not
+	// configured are absent, and so are their schemas).
+	schemas = referenced(paths, schemas)
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "pdm API", "version": "v1",
@@ -207,4 +198,27 @@ func opID(p string) string {
 		}
 	}
 	return b.String()
+}
+
+var schemaRefRE = regexp.MustCompile(`"#/components/schemas/([A-Za-z0-9_]+)"`)
+
+// referenced keeps the schemas that paths refer to, directly or through
+// other schemas.
+func referenced(paths map[string]map[string]any, schemas map[string]any) map[string]any {
+	out := map[string]any{}
+	todo := []any{paths}
+	for len(todo) > 0 {
+		b, _ := json.Marshal(todo[0])
+		todo = todo[1:]
+		for _, m := range schemaRefRE.FindAllStringSubmatch(string(b), -1) {
+			if _, done := out[m[1]]; done {
+				continue
+			}
+			if sc, ok := schemas[m[1]]; ok {
+				out[m[1]] = sc
+				todo = append(todo, sc)
+			}
+		}
+	}
+	return out
 }

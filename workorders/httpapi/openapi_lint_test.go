@@ -46,10 +46,13 @@ func TestOpenAPIDocumentLints(t *testing.T) {
 }
 
 // redoclyConfig: the recommended rules, all as errors, except those that
-// ask for things this API does not have (a server list, a licence) .
+// ask for things this API does not have (a server list, a licence) and
+// unused components (the live stream's message schema is referred to from
+// an extension, x-data, for the console's types).
 const redoclyConfig = `extends:
   - recommended-strict
 rules:
+  no-unused-components: warn
   no-server-example.com: off
   no-empty-servers: off
   info-license: off
