@@ -30,6 +30,17 @@ function toLocalInput(iso?: string | null): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+/** A failed request's message, unless it named fields (those show beside their field). */
+function RequestError({ error }: { error: ApiError | Error | null }) {
+  const { t } = useI18n();
+  if (!error || (error instanceof ApiError && error.fields.length > 0)) return null;
+  return (
+    <p class="field-error" role="alert">
+      {t('common.error', { message: error.message })}
+    </p>
+  );
+}
+
 export function ApproveDialog({ orders, onClose }: { orders: WorkOrder[]; onClose: (msg?: string) => void }) {
   const { t } = useI18n();
   const client = useClient();
@@ -86,11 +97,7 @@ export function ApproveDialog({ orders, onClose }: { orders: WorkOrder[]; onClos
         <label for="ap-note">{t('reject.note')}</label>
         <textarea id="ap-note" rows={2} value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
         <FieldError err={fe} field="note" />
-        {error && !(fe && fe.fields.length > 0) && (
-          <p class="field-error" role="alert">
-            {t('common.error', { message: error.message })}
-          </p>
-        )}
+        <RequestError error={error} />
         <div class="row end">
           <button type="button" class="ghost" onClick={() => onClose()}>
             {t('common.cancel')}
@@ -158,11 +165,7 @@ export function RejectDialog({ orders, onClose }: { orders: WorkOrder[]; onClose
         />
         {noteMissing && <p class="field-error">{t('reject.noteRequired')}</p>}
         <FieldError err={fe} field="note" />
-        {error && !(fe && fe.fields.length > 0) && (
-          <p class="field-error" role="alert">
-            {t('common.error', { message: error.message })}
-          </p>
-        )}
+        <RequestError error={error} />
         <div class="row end">
           <button type="button" class="ghost" onClick={() => onClose()}>
             {t('common.cancel')}
