@@ -29,7 +29,7 @@ func (s *Server) labelRoutes() {
 			URL: base(c) + "/r/" + url.PathEscape(a.SiteCode) + "/" + url.PathEscape(a.Code)}
 	}
 	s.handle(Route{Method: "GET", Path: "/assets/:id/label", Roles: readers(), Tag: "assets",
-		Summary: "A printable label for the asset: QR code of its request form with code and name (format=png or pdf)",
+		Summary:  "A printable label for the asset: QR code of its request form with code and name (format=png or pdf)",
 		Response: "Binary", Query: []string{"format"}}, func(c *gin.Context) {
 		format := c.DefaultQuery("format", "png")
 		if format != "png" && format != "pdf" {

@@ -27,7 +27,7 @@ func (s *Server) notifyRoutes(na NotifyAdmin, changed func()) {
 		return
 	}
 	s.handle(Route{Method: "GET", Path: "/notifications/subscriptions", Roles: planners(), Tag: "notifications",
-		Summary: "Where planners' notifications go (email addresses, WeCom, DingTalk and Slack webhooks)",
+		Summary:  "Where planners' notifications go (email addresses, WeCom, DingTalk and Slack webhooks)",
 		Response: "NotificationSubscriptionList"}, func(c *gin.Context) {
 		subs, err := na.Subscriptions(c.Request.Context())
 		if err != nil {
@@ -85,7 +85,7 @@ func (s *Server) notifyRoutes(na NotifyAdmin, changed func()) {
 		c.Status(http.StatusNoContent)
 	})
 	s.handle(Route{Method: "GET", Path: "/notifications/outbox", Roles: admins(), Tag: "notifications",
-		Summary: "The latest notifications and their delivery state (status=pending, sent or failed)",
+		Summary:  "The latest notifications and their delivery state (status=pending, sent or failed)",
 		Response: "NotificationList", Query: []string{"status"}}, func(c *gin.Context) {
 		st := c.Query("status")
 		switch st {
