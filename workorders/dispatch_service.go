@@ -17,7 +17,7 @@ import (
 // (Inventory) of assignment, decline, completion and cancellation.
 type DispatchRunner struct {
 	svc *Service
-	ops OpsStore
+	ops DispatchStore
 	inv *Inventory
 	cfg dispatch.Config
 	// Now is the clock.
@@ -33,7 +33,7 @@ type DispatchRunner struct {
 }
 
 // NewDispatchRunner returns a DispatchRunner. inv may be nil (no parts handling).
-func NewDispatchRunner(svc *Service, ops OpsStore, inv *Inventory, cfg dispatch.Config, log *slog.Logger, now func() time.Time) (*DispatchRunner, error) {
+func NewDispatchRunner(svc *Service, ops DispatchStore, inv *Inventory, cfg dispatch.Config, log *slog.Logger, now func() time.Time) (*DispatchRunner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dispatch config: %w", err)
 	}

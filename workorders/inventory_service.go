@@ -18,7 +18,7 @@ import (
 // reorder below the reorder point taking predicted demand into account.
 type Inventory struct {
 	svc *Service
-	ops OpsStore
+	ops InventoryStore
 	// Now is the clock.
 	Now func() time.Time
 	// Log receives the inventory's own log lines.
@@ -28,7 +28,7 @@ type Inventory struct {
 }
 
 // NewInventory returns an Inventory over the ticket core and the ops store.
-func NewInventory(svc *Service, ops OpsStore, log *slog.Logger, now func() time.Time) *Inventory {
+func NewInventory(svc *Service, ops InventoryStore, log *slog.Logger, now func() time.Time) *Inventory {
 	if now == nil {
 		now = time.Now
 	}

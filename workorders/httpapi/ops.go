@@ -18,7 +18,7 @@ import (
 // schedules into the API. With Store nil none of their routes exist.
 type OpsConfig struct {
 	// Store is the ops store (postgres.Ops).
-	Store     workorders.OpsStore
+	Store     OpsStore
 	Dispatch  *workorders.DispatchRunner
 	Inventory *workorders.Inventory
 	KPIs      workorders.KPIStore
@@ -145,6 +145,7 @@ func (in engineerIn) engineer() (workorders.Engineer, error) {
 }
 
 func (s *Server) engineerRoutes(o OpsConfig) {
+	var st engineerStore = o.Store
 	s.handle(Route{Method: "GET", Path: "/engineers", Roles: anyRole(), Tag: "engineers", Summary: "List engineers",
 		Response: "EngineerList", Query: []string{"limit", "cursor"}}, func(c *gin.Context) {
 		p, err := page(c)
@@ -152,7 +153,7 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 			s.fail(c, err)
 			return
 		}
-		items, next, err := o.Store.ListEngineers(c.Request.Context(), p)
+		items, next, err := st.ListEngineers(c.Request.Context(), p)
 		for i := range items {
 			items[i] = redactEngineer(c, items[i])
 		}
@@ -171,7 +172,7 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 			s.fail(c, err)
 			return
 		}
-		e, err = o.Store.CreateEngineer(c.Request.Context(), e)
+		e, err = st.CreateEngineer(c.Request.Context(), e)
 		if err == nil && o.Dispatch != nil {
 			o.Dispatch.Kick("engineer added")
 		}
@@ -179,7 +180,7 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 	})
 	s.handle(Route{Method: "GET", Path: "/engineers/:id", Roles: anyRole(), Tag: "engineers", Summary: "Get an engineer",
 		Response: "Engineer"}, func(c *gin.Context) {
-		e, err := o.Store.GetEngineer(c.Request.Context(), c.Param("id"))
+		e, err := st.GetEngineer(c.Request.Context(), c.Param("id"))
 		s.ok(c, http.StatusOK, redactEngineer(c, e), err)
 	})
 	s.handle(Route{Method: "PUT", Path: "/engineers/:id", Roles: planners(), Tag: "engineers", Summary: "Replace an engineer",
@@ -195,7 +196,7 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 			return
 		}
 		e.ID = c.Param("id")
-		e, err = o.Store.UpdateEngineer(c.Request.Context(), e)
+		e, err = st.UpdateEngineer(c.Request.Context(), e)
 		if err == nil && o.Dispatch != nil {
 			o.Dispatch.Kick("engineer changed")
 		}
@@ -203,10 +204,10 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 	})
 	s.handle(Route{Method: "DELETE", Path: "/engineers/:id", Roles: planners(), Tag: "engineers",
 		Summary: "Delete an engineer whose van has no stock history (else deactivate)", Status: http.StatusNoContent},
-		func(c *gin.Context) { s.noContent(c, o.Store.DeleteEngineer(c.Request.Context(), c.Param("id"))) })
+		func(c *gin.Context) { s.noContent(c, st.DeleteEngineer(c.Request.Context(), c.Param("id"))) })
 	s.handle(Route{Method: "GET", Path: "/me/engineer", Roles: fieldRoles(), Tag: "engineers",
 		Summary: "The calling user's engineer record", Response: "Engineer"}, func(c *gin.Context) {
-		e, err := o.Store.EngineerByUser(c.Request.Context(), userOf(c).ID)
+		e, err := st.EngineerByUser(c.Request.Context(), userOf(c).ID)
 		s.ok(c, http.StatusOK, e, err)
 	})
 	s.handle(Route{Method: "POST", Path: "/me/location", Roles: fieldRoles(), Tag: "engineers",
@@ -218,7 +219,7 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 				return
 			}
 			ctx := c.Request.Context()
-			e, err := o.Store.EngineerByUser(ctx, userOf(c).ID)
+			e, err := st.EngineerByUser(ctx, userOf(c).ID)
 			if err != nil {
 				s.fail(c, fmt.Errorf("no engineer record for this user: %w", err))
 				return
@@ -227,7 +228,7 @@ func (s *Server) engineerRoutes(o OpsConfig) {
 				s.fail(c, workorders.Unprocessable("location", "lat must be -90..90 and lon -180..180"))
 				return
 			}
-			e, err = o.Store.SetEngineerLocation(ctx, e.ID, in, time.Now().UTC())
+			e, err = st.SetEngineerLocation(ctx, e.ID, in, time.Now().UTC())
 			s.ok(c, http.StatusOK, e, err)
 		})
 }

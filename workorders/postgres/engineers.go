@@ -24,7 +24,12 @@ type Ops struct {
 	pool *pgxpool.Pool
 }
 
-var _ workorders.OpsStore = (*Ops)(nil)
+// Ops satisfies what its consumers declare: the dispatcher and inventory
+// here, the HTTP routes' httpapi.OpsStore where cmd/pdm wires it.
+var (
+	_ workorders.DispatchStore  = (*Ops)(nil)
+	_ workorders.InventoryStore = (*Ops)(nil)
+)
 
 // NewOps returns an Ops store over pool (the same pool as New's).
 func NewOps(pool *pgxpool.Pool) *Ops { return &Ops{pool: pool} }
