@@ -104,7 +104,7 @@ func (c *core) enableOps(cfg Config, ts *influx.Client, log *slog.Logger) error 
 	c.svc.CheckPartsUsed = c.inv.CheckUsed
 	eta := workorders.ETAEstimator{Store: ops, Travel: dcfg}
 	c.svc.EstimateETA = eta.Estimate
-	c.field = httpapi.FieldConfig{Locations: ops, ETA: eta.Estimate}
+	c.field = httpapi.FieldConfig{Locations: ops, ETA: eta.Estimate, Mentions: c.store}
 	c.claims = &claims.Claims{Store: ops, Ops: ops, Svc: c.svc, Now: time.Now}
 	disp.Withhold = c.claims.Withhold
 	meter := func(ctx context.Context, site, asset, metric string, from, to time.Time) ([]workorders.MeterSample, error) {

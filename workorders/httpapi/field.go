@@ -18,6 +18,10 @@ type FieldConfig struct {
 	Locations LocationStore
 	// ETA estimates an engineer's (user id) arrival at an order's asset.
 	ETA func(ctx context.Context, o workorders.Order, userID string, now time.Time) (workorders.ETA, error)
+	// Mentions finds the comments that mention a user (postgres.Store).
+	Mentions interface {
+		Mentions(ctx context.Context, userID string, limit int) ([]workorders.MentionItem, error)
+	}
 }
 
 // LocationStore keeps engineers' location history (postgres.Ops).
@@ -47,6 +51,7 @@ func withFieldSchemas(m map[string]any) map[string]any {
 	m["ETA"] = workorders.ETA{}
 	m["CommentInput"] = commentIn{}
 	m["Event"] = workorders.Event{}
+	m["Mention"] = workorders.MentionItem{}
 	return m
 }
 
@@ -115,6 +120,19 @@ func (s *Server) fieldRoutes() {
 		ev, err := s.svc.Comment(c.Request.Context(), actorOf(c), c.Param("id"), in.Text)
 		s.ok(c, http.StatusCreated, ev, err)
 	})
+	if f.Mentions != nil {
+		s.handle(Route{Method: "GET", Path: "/me/mentions", Roles: anyRole(), Tag: "engineers",
+			Summary:  "Comments that @mention the calling user, newest first, with the order they are on",
+			Response: "MentionList", Query: []string{"limit"}}, func(c *gin.Context) {
+			p, err := page(c)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			items, err := f.Mentions.Mentions(c.Request.Context(), userOf(c).ID, p.Limit)
+			s.ok(c, http.StatusOK, list(items, ""), err)
+		})
+	}
 	if f.ETA != nil {
 		s.handle(Route{Method: "GET", Path: "/work-orders/:id/eta", Roles: anyRole(), Tag: "work-orders",
 			Summary: "When the order's engineer should reach the asset, from their last reported location", Response: "ETA"},

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -44,22 +46,7 @@ func (s *Server) notifyRoutes(na NotifyAdmin, changed func()) {
 			s.fail(c, err)
 			return
 		}
-		var p workorders.Problems
-		if in.Channel == notify.ChanEmail {
-			if a, err := mail.ParseAddress(in.Target); err != nil || a.Address != in.Target {
-				p.Add("target", "must be an email address")
-			}
-		} else if u, err := url.Parse(in.Target); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			p.Add("target", "must be the webhook's http(s) URL")
-		}
-		kinds := map[string]bool{notify.KindRequestReceived: true, notify.KindAssigned: true, notify.KindEnRoute: true,
-			notify.KindCompleted: true, notify.KindNewProposed: true, notify.KindSLAAtRisk: true, notify.KindSLABreached: true, "*": true}
-		for i, k := range in.Kinds {
-			if !kinds[k] {
-				p.Add("kinds["+strconv.Itoa(i)+"]", "unknown kind %q", k)
-			}
-		}
-		if err := p.Err(); err != nil {
+		if err := s.checkSubscription(c, &in); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -84,6 +71,7 @@ func (s *Server) notifyRoutes(na NotifyAdmin, changed func()) {
 		changed()
 		c.Status(http.StatusNoContent)
 	})
+	s.personalNotifyRoutes(na, changed)
 	s.handle(Route{Method: "GET", Path: "/notifications/outbox", Roles: admins(), Tag: "notifications",
 		Summary:  "The latest notifications and their delivery state (status=pending, sent or failed)",
 		Response: "NotificationList", Query: []string{"status"}}, func(c *gin.Context) {
@@ -100,5 +88,98 @@ func (s *Server) notifyRoutes(na NotifyAdmin, changed func()) {
 			return
 		}
 		c.JSON(http.StatusOK, list(ms, ""))
+	})
+}
+
+// checkSubscription validates a subscription's target, kinds and user
+// (every problem at once).
+func (s *Server) checkSubscription(c *gin.Context, in *notify.Subscription) error {
+	var p workorders.Problems
+	if in.Channel == notify.ChanEmail {
+		if a, err := mail.ParseAddress(in.Target); err != nil || a.Address != in.Target {
+			p.Add("target", "must be an email address")
+		}
+	} else if u, err := url.Parse(in.Target); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p.Add("target", "must be the webhook's http(s) URL")
+	}
+	kinds := map[string]bool{notify.KindRequestReceived: true, notify.KindAssigned: true, notify.KindEnRoute: true,
+		notify.KindCompleted: true, notify.KindNewProposed: true, notify.KindSLAAtRisk: true, notify.KindSLABreached: true,
+		notify.KindTransferProposed: true, notify.KindMention: true, notify.KindHelpRequested: true,
+		notify.KindTransferred: true, "*": true}
+	for i, k := range in.Kinds {
+		if !kinds[k] {
+			p.Add("kinds["+strconv.Itoa(i)+"]", "unknown kind %q", k)
+		}
+	}
+	if in.UserID != nil {
+		if _, err := s.svc.Store.GetUser(c.Request.Context(), *in.UserID); err != nil {
+			p.AddSemantic("user_id", "no such user")
+		}
+	}
+	return p.Err()
+}
+
+// personalNotifyRoutes: each user's own subscriptions (where their
+// mentions, help requests and transfers are sent).
+func (s *Server) personalNotifyRoutes(na NotifyAdmin, changed func()) {
+	mine := func(c *gin.Context) ([]notify.Subscription, error) {
+		all, err := na.Subscriptions(c.Request.Context())
+		out := []notify.Subscription{}
+		for _, v := range all {
+			if v.UserID != nil && *v.UserID == userOf(c).ID {
+				out = append(out, v)
+			}
+		}
+		return out, err
+	}
+	s.handle(Route{Method: "GET", Path: "/me/notification-subscriptions", Roles: anyRole(), Tag: "notifications",
+		Summary:  "Where the calling user's own notifications (mentions, help requests, transfers) are sent",
+		Response: "NotificationSubscriptionList"}, func(c *gin.Context) {
+		subs, err := mine(c)
+		s.ok(c, http.StatusOK, list(subs, ""), err)
+	})
+	s.handle(Route{Method: "POST", Path: "/me/notification-subscriptions", Roles: anyRole(), Tag: "notifications",
+		Summary: "Send the calling user's own notifications (mentions, help requests, transfers; kinds narrow them) to an email address or chat webhook",
+		Body:    "NotificationSubscription", Response: "NotificationSubscription", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in notify.Subscription
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		uid := userOf(c).ID
+		in.UserID = &uid
+		if err := s.checkSubscription(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		if in.Locale == "" {
+			in.Locale = "en"
+		}
+		in.Active = true
+		out, err := na.CreateSubscription(c.Request.Context(), in)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		changed()
+		c.JSON(http.StatusCreated, out)
+	})
+	s.handle(Route{Method: "DELETE", Path: "/me/notification-subscriptions/:id", Roles: anyRole(), Tag: "notifications",
+		Summary: "Stop one of the calling user's own subscriptions", Status: http.StatusNoContent}, func(c *gin.Context) {
+		subs, err := mine(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if !slices.ContainsFunc(subs, func(v notify.Subscription) bool { return v.ID == c.Param("id") }) {
+			s.fail(c, fmt.Errorf("%w: no subscription %s of yours", workorders.ErrNotFound, c.Param("id")))
+			return
+		}
+		if err := na.DeleteSubscription(c.Request.Context(), c.Param("id")); err != nil {
+			s.fail(c, err)
+			return
+		}
+		changed()
+		c.Status(http.StatusNoContent)
 	})
 }

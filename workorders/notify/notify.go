@@ -10,6 +10,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,11 @@ const (
 	KindNewProposed     = "new_proposed_order"
 	KindSLAAtRisk       = "sla_at_risk"
 	KindSLABreached     = "sla_breached"
+	// Personal kinds go to one user's own subscriptions.
+	KindMention          = "mention"
+	KindHelpRequested    = "help_requested"
+	KindTransferred      = "job_transferred"
+	KindTransferProposed = "transfer_proposed"
 )
 
 // Channel kinds.
@@ -63,9 +69,12 @@ const (
 	StatusFailed  = "failed"
 )
 
-// Subscription sends planner messages of some kinds to a channel.
+// Subscription sends planner messages of some kinds to a channel; one
+// with a UserID is that user's own and receives the personal kinds
+// addressed to them (mentions, help requests, transfers).
 type Subscription struct {
 	ID        string    `json:"id"`
+	UserID    *string   `json:"user_id" schema:"format=uuid"`
 	Channel   string    `json:"channel" schema:"required,enum=email|wecom|dingtalk|slack"`
 	Target    string    `json:"target" schema:"required,maxLength=500"`
 	Kinds     []string  `json:"kinds" schema:"maxItems=20"`
@@ -301,6 +310,86 @@ func (n *Notifier) AfterTransition(ctx context.Context, o workorders.Order, e wo
 			n.log.WarnContext(ctx, "notify: enqueue", "order_id", o.ID, "kind", k, "err", err)
 		}
 	}
+	if kind, users := personal(e); kind != "" {
+		if err := n.NotifyUsers(ctx, kind, o, e, users); err != nil {
+			n.log.WarnContext(ctx, "notify: enqueue", "order_id", o.ID, "kind", kind, "err", err)
+		}
+	}
+}
+
+// personal returns the personal kind an event tells and whom it tells:
+// the people a comment mentions (not its author), the helper asked to
+// join, the engineer a job is transferred to.
+func personal(e workorders.Event) (string, []string) {
+	if len(e.Data) == 0 {
+		return "", nil
+	}
+	var d struct {
+		Mentions []workorders.Mention `json:"mentions"`
+		HelperID string               `json:"helper_id"`
+		To       string               `json:"to_user_id"`
+	}
+	if json.Unmarshal(e.Data, &d) != nil {
+		return "", nil
+	}
+	var users []string
+	switch e.Type {
+	case workorders.EventComment:
+		for _, m := range d.Mentions {
+			if e.ActorID == nil || m.UserID != *e.ActorID {
+				users = append(users, m.UserID)
+			}
+		}
+		return KindMention, users
+	case workorders.EventHelperAdded:
+		return KindHelpRequested, []string{d.HelperID}
+	case workorders.EventTransferred:
+		return KindTransferred, []string{d.To}
+	}
+	return "", nil
+}
+
+// NotifyUsers renders a personal kind about an order for each of users'
+// own subscriptions into the outbox (users without one are told in the
+// app only: GET /me/mentions, /me/jobs).
+func (n *Notifier) NotifyUsers(ctx context.Context, kind string, o workorders.Order, e workorders.Event, users []string) error {
+	if len(users) == 0 {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	want := map[string]bool{}
+	for _, u := range users {
+		want[u] = true
+	}
+	var subs []Subscription
+	for _, s := range n.subscriptions(ctx) {
+		if s.Active && s.UserID != nil && want[*s.UserID] && (len(s.Kinds) == 0 || wants(s, kind)) {
+			subs = append(subs, s)
+		}
+	}
+	if len(subs) == 0 {
+		return nil
+	}
+	f, err := n.store.Facts(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	d := data{Facts: f, Kind: kind, Base: n.PublicURL, Actor: e.Actor, Note: e.Note,
+		Link: n.PublicURL + "/app/jobs/" + o.ID}
+	id := o.ID
+	var ms []Message
+	for _, s := range subs {
+		subj, text, html, err := render(kind, s.Locale, d)
+		if err != nil {
+			return err
+		}
+		ms = append(ms, Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: subj, Text: text, HTML: html})
+	}
+	if err := n.store.Enqueue(ctx, ms); err != nil {
+		return err
+	}
+	n.poke()
+	return nil
 }
 
 // RequestCreated tells the requester their request was received and the
@@ -346,7 +435,7 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 		}
 	}
 	for _, s := range n.subscriptions(ctx) {
-		if !s.Active || !wants(s, kind) {
+		if !s.Active || s.UserID != nil || !wants(s, kind) {
 			continue
 		}
 		d.Link = n.PublicURL + "/orders/" + o.ID
@@ -374,11 +463,20 @@ func customerKind(k string) bool {
 	return false
 }
 
+// PersonalKind reports whether kind is addressed to one user.
+func PersonalKind(k string) bool {
+	switch k {
+	case KindMention, KindHelpRequested, KindTransferred:
+		return true
+	}
+	return false
+}
+
 // wants reports whether a subscription takes kind; without kinds it takes
 // the planners' ones.
 func wants(s Subscription, kind string) bool {
 	if len(s.Kinds) == 0 {
-		return !customerKind(kind)
+		return !customerKind(kind) && !PersonalKind(kind)
 	}
 	for _, k := range s.Kinds {
 		if k == kind || k == "*" {

@@ -230,3 +230,72 @@ func TestBackoff(t *testing.T) {
 	var perm *notify.PermanentError
 	require.True(t, errors.As(error(&notify.PermanentError{Err: io.EOF}), &perm))
 }
+
+// A comment's @mention reaches the mentioned user's own email (and only
+// theirs: not the author, not planners' subscriptions, not an unmentioned
+// colleague), and the comment is in the mentioned user's mentions.
+func TestMentionNotifiesTheMentionedUser(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, _ := pgtest.MigratedStore(t)
+	svc := workorders.NewService(store, nil, nil)
+	site, err := svc.CreateSite(ctx, workorders.Site{Code: "S1", Name: "Plant 1"})
+	require.NoError(t, err)
+	asset, err := svc.CreateAsset(ctx, workorders.Asset{SiteID: site.ID, Code: "P-1", Type: "pump", Name: "Feed pump", Criticality: 3})
+	require.NoError(t, err)
+	li, _, err := svc.CreateUser(ctx, "Li Na", workorders.RoleEngineer)
+	require.NoError(t, err)
+	zhang, _, err := svc.CreateUser(ctx, "Zhang Wei", workorders.RoleEngineer)
+	require.NoError(t, err)
+	other, _, err := svc.CreateUser(ctx, "Chen Jie", workorders.RoleEngineer)
+	require.NoError(t, err)
+	box, addr := startSMTP(t)
+	for _, s := range []notify.Subscription{
+		{UserID: &zhang.ID, Channel: notify.ChanEmail, Target: "zhang@example.com", Locale: "zh-CN", Active: true},
+		{UserID: &li.ID, Channel: notify.ChanEmail, Target: "li@example.com", Locale: "en", Active: true},
+		{UserID: &other.ID, Channel: notify.ChanEmail, Target: "chen@example.com", Locale: "en", Active: true},
+		{Channel: notify.ChanEmail, Target: "planners@example.com", Locale: "en", Active: true},
+	} {
+		_, err := store.CreateSubscription(ctx, s)
+		require.NoError(t, err)
+	}
+	n := notify.New(store, map[string]notify.Sender{notify.ChanEmail: &notify.SMTP{Addr: addr, From: "pdm@example.com"}}, nil, nil)
+	n.PublicURL = "https://pdm.example.com"
+	svc.AfterTransition = n.AfterTransition
+
+	o, err := svc.CreateOrder(ctx, workorders.System("t"), workorders.NewOrder{AssetID: asset.ID, Title: "Seal leaks", Priority: "P2"})
+	require.NoError(t, err)
+	admin := workorders.System("t")
+	for _, a := range []workorders.ActionRequest{{Action: workorders.ActAssign, AssigneeID: li.ID}} {
+		a.Actor = admin
+		_, err := svc.Act(ctx, o.ID, a)
+		require.NoError(t, err, a.Action)
+	}
+	_, err = n.SendDue(ctx)
+	require.NoError(t, err)
+	before := len(box.all())
+
+	actor := workorders.Actor{ID: &li.ID, Name: li.Name, Role: workorders.RoleEngineer}
+	ev, err := svc.Comment(ctx, actor, o.ID, "@Zhang_Wei can you bring the <seal> kit? cc @li_na")
+	require.NoError(t, err)
+	require.Contains(t, string(ev.Data), zhang.ID)
+	_, err = n.SendDue(ctx)
+	require.NoError(t, err)
+	msgs := box.all()[before:]
+	require.Len(t, msgs, 1, "only the mentioned colleague, not the author herself")
+	require.Equal(t, []string{"zhang@example.com"}, msgs[0].to)
+	body := decodeQP(msgs[0].data)
+	require.Contains(t, body, "提到了您")
+	require.Contains(t, body, "Li Na")
+	require.Contains(t, body, "&lt;seal&gt;", "HTML is escaped")
+	require.Contains(t, body, "https://pdm.example.com/app/jobs/"+o.ID)
+
+	ms, err := store.Mentions(ctx, zhang.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, ms, 1)
+	require.Equal(t, o.Number, ms[0].OrderNumber)
+	require.False(t, ms[0].Visible, "not Zhang's job")
+	ms, err = store.Mentions(ctx, other.ID, 10)
+	require.NoError(t, err)
+	require.Empty(t, ms)
+}

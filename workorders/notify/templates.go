@@ -19,6 +19,9 @@ type data struct {
 	// Link is the status page (customers) or the order in the console.
 	Link string
 	Base string
+	// Actor and Note: who did it and what they wrote (personal kinds).
+	Actor string
+	Note  string
 }
 
 // Rate returns the one-tap rating link for score n.
@@ -70,6 +73,18 @@ var templates = map[string]map[string]tmpl{
 	KindSLABreached: {
 		"en":    {"[{{.Number}}] SLA breached", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} missed its SLA: {{.Title}}\n{{.Link}}"},
 		"zh-CN": {"【{{.Number}}】SLA 已超时", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} 已超出 SLA：{{.Title}}\n{{.Link}}"},
+	},
+	KindMention: {
+		"en":    {"[{{.Number}}] {{.Actor}} mentioned you", "{{.Actor}} mentioned you on {{.Number}} ({{.AssetName}}, {{.SiteName}}):\n\n{{.Note}}\n\n{{.Link}}"},
+		"zh-CN": {"【{{.Number}}】{{.Actor}} 在工单中提到了您", "{{.Actor}} 在工单 {{.Number}}（{{.SiteName}} {{.AssetName}}）中提到了您：\n\n{{.Note}}\n\n{{.Link}}"},
+	},
+	KindHelpRequested: {
+		"en":    {"[{{.Number}}] {{.Actor}} asks for your help", "{{.Actor}} added you as a helper on {{.Number}} ({{.AssetName}}, {{.SiteName}}): {{.Title}}{{if .Note}}\n\n{{.Note}}{{end}}\n\n{{.Link}}"},
+		"zh-CN": {"【{{.Number}}】{{.Actor}} 请您协助", "{{.Actor}} 邀请您协助工单 {{.Number}}（{{.SiteName}} {{.AssetName}}）：{{.Title}}{{if .Note}}\n\n{{.Note}}{{end}}\n\n{{.Link}}"},
+	},
+	KindTransferred: {
+		"en":    {"[{{.Number}}] A job is transferred to you", "{{.Number}} ({{.AssetName}}, {{.SiteName}}) is now yours: {{.Title}}{{if .Note}}\n\n{{.Note}}{{end}}\n\n{{.Link}}"},
+		"zh-CN": {"【{{.Number}}】工单已转给您", "工单 {{.Number}}（{{.SiteName}} {{.AssetName}}）已转给您：{{.Title}}{{if .Note}}\n\n{{.Note}}{{end}}\n\n{{.Link}}"},
 	},
 }
 

@@ -69,14 +69,14 @@ func (s *Store) Outbox(ctx context.Context, status string, limit int) ([]notify.
 
 // Subscriptions implements notify.Store.
 func (s *Store) Subscriptions(ctx context.Context) ([]notify.Subscription, error) {
-	rows, err := s.pool.Query(ctx, `select id, channel, target, kinds, locale, active, created_at from notify_subscriptions
+	rows, err := s.pool.Query(ctx, `select id, user_id, channel, target, kinds, locale, active, created_at from notify_subscriptions
 		order by created_at, id`)
 	if err != nil {
 		return nil, translate(err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notify.Subscription, error) {
 		var v notify.Subscription
-		err := r.Scan(&v.ID, &v.Channel, &v.Target, &v.Kinds, &v.Locale, &v.Active, &v.CreatedAt)
+		err := r.Scan(&v.ID, &v.UserID, &v.Channel, &v.Target, &v.Kinds, &v.Locale, &v.Active, &v.CreatedAt)
 		utc(&v.CreatedAt)
 		return v, err
 	})
@@ -88,8 +88,8 @@ func (s *Store) CreateSubscription(ctx context.Context, v notify.Subscription) (
 	if v.Kinds == nil {
 		v.Kinds = []string{}
 	}
-	err := s.pool.QueryRow(ctx, `insert into notify_subscriptions (channel, target, kinds, locale, active)
-		values ($1, $2, $3, $4, $5) returning id, created_at`, v.Channel, v.Target, v.Kinds, v.Locale, v.Active).
+	err := s.pool.QueryRow(ctx, `insert into notify_subscriptions (channel, target, kinds, locale, active, user_id)
+		values ($1, $2, $3, $4, $5, $6) returning id, created_at`, v.Channel, v.Target, v.Kinds, v.Locale, v.Active, v.UserID).
 		Scan(&v.ID, &v.CreatedAt)
 	utc(&v.CreatedAt)
 	return v, translate(err)
