@@ -75,7 +75,7 @@ func EvaluateSLA(o Order, p SLAPolicy, now time.Time) SLAEval {
 // priority raised one step, an sla_breached event (and so a webhook). Run
 // it from a cron schedule; one replica runs it at a time (advisory lock).
 type SLAJob struct {
-	svc *Service
+	store slaStore
 	// Now is the job's clock.
 	Now func() time.Time
 	log *slog.Logger
@@ -83,13 +83,21 @@ type SLAJob struct {
 
 // NewSLAJob returns the SLA job over svc, using svc's clock and logger.
 func NewSLAJob(svc *Service) *SLAJob {
-	return &SLAJob{svc: svc, Now: svc.Now, log: svc.Log}
+	return &SLAJob{store: svc.Store, Now: svc.Now, log: svc.Log}
+}
+
+// slaStore is what the SLA job reads and changes.
+type slaStore interface {
+	ListSLAPolicies(ctx context.Context) ([]SLAPolicy, error)
+	SLACandidates(ctx context.Context, now time.Time) ([]Order, error)
+	UpdateOrder(ctx context.Context, id string, fn UpdateFunc) (Order, error)
+	WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error)
 }
 
 // Run evaluates every open order once. When another replica holds the
 // job's lock it returns nil without doing anything.
 func (j *SLAJob) Run(ctx context.Context) error {
-	ran, err := j.svc.Store.WithLock(ctx, LockSLAJob, j.run)
+	ran, err := j.store.WithLock(ctx, LockSLAJob, j.run)
 	if err != nil {
 		return fmt.Errorf("sla job: %w", err)
 	}
@@ -100,7 +108,7 @@ func (j *SLAJob) Run(ctx context.Context) error {
 }
 
 func (j *SLAJob) run(ctx context.Context) error {
-	policies, err := j.svc.Store.ListSLAPolicies(ctx)
+	policies, err := j.store.ListSLAPolicies(ctx)
 	if err != nil {
 		return err
 	}
@@ -112,7 +120,7 @@ func (j *SLAJob) run(ctx context.Context) error {
 		byPrio[p.Priority] = p
 	}
 	now := j.Now().UTC()
-	orders, err := j.svc.Store.SLACandidates(ctx, now)
+	orders, err := j.store.SLACandidates(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -122,7 +130,7 @@ func (j *SLAJob) run(ctx context.Context) error {
 		if !ok || slaRank(EvaluateSLA(o, p, now).State) <= slaRank(o.SLAState) {
 			continue
 		}
-		_, err := j.svc.Store.UpdateOrder(ctx, o.ID, func(o *Order) (Event, error) {
+		_, err := j.store.UpdateOrder(ctx, o.ID, func(o *Order) (Event, error) {
 			p, ok := byPrio[o.Priority]
 			if !ok || !o.Status.Open() || o.Status == StatusProposed {
 				return Event{}, ErrNoChange

@@ -39,12 +39,28 @@ const (
 	SLABreached = "breached"
 )
 
-// Store is the persistence the ticket core needs. workorders/postgres
-// implements it. Methods return ErrNotFound for missing records,
-// ErrConflict for uniqueness violations and *ValidationError for
-// references to records that do not exist.
+// Store is the persistence the ticket core (Service) needs, made of one
+// small interface per kind of record; workorders/postgres implements it.
+// Methods return ErrNotFound for missing records, ErrConflict for
+// uniqueness violations and *ValidationError for references to records
+// that do not exist. Consumers that need only part of it (jobs, route
+// groups) declare just the methods they call.
 type Store interface {
-	// Users and tokens. Tokens are given and looked up by their SHA-256 hash.
+	UserStore
+	SiteStore
+	AssetStore
+	RuleStore
+	SignalStore
+	OrderStore
+	AttachmentStore
+	SLAStore
+	WebhookStore
+	Locker
+}
+
+// UserStore holds users and their tokens; tokens are given and looked up
+// by their SHA-256 hash.
+type UserStore interface {
 	CreateUser(ctx context.Context, name string, role Role, tokenHash []byte) (User, error)
 	GetUser(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context, p Page) ([]User, string, error)
@@ -62,13 +78,19 @@ type Store interface {
 	// retires earlier bootstrap tokens, and a revoked one is
 	// ErrTokenRevoked. It reports whether it registered the token.
 	EnsureAdmin(ctx context.Context, tokenHash []byte, onlyIfNone bool) (bool, error)
+}
 
+// SiteStore holds sites.
+type SiteStore interface {
 	CreateSite(ctx context.Context, s Site) (Site, error)
 	GetSite(ctx context.Context, id string) (Site, error)
 	ListSites(ctx context.Context, p Page) ([]Site, string, error)
 	UpdateSite(ctx context.Context, s Site) (Site, error)
 	DeleteSite(ctx context.Context, id string) error
+}
 
+// AssetStore holds assets.
+type AssetStore interface {
 	CreateAsset(ctx context.Context, a Asset) (Asset, error)
 	GetAsset(ctx context.Context, id string) (Asset, error)
 	ListAssets(ctx context.Context, f AssetFilter) ([]Asset, string, error)
@@ -76,7 +98,10 @@ type Store interface {
 	DeleteAsset(ctx context.Context, id string) error
 	// AssetByCode finds an asset by its site's code and its own code.
 	AssetByCode(ctx context.Context, siteCode, assetCode string) (AssetRef, error)
+}
 
+// RuleStore holds detection rules.
+type RuleStore interface {
 	CreateRule(ctx context.Context, r rules.Rule) (rules.Rule, error)
 	GetRule(ctx context.Context, id string) (rules.Rule, error)
 	ListRules(ctx context.Context, p Page) ([]rules.Rule, string, error)
@@ -86,7 +111,10 @@ type Store interface {
 	EnabledRules(ctx context.Context) ([]rules.Rule, error)
 	// RulesVersion returns a counter that grows with every rule change.
 	RulesVersion(ctx context.Context) (int64, error)
+}
 
+// SignalStore holds signals and the auto orders they drive.
+type SignalStore interface {
 	// SaveSignal stores a signal and, when key and fn are set, applies fn to
 	// the key's auto order in the same transaction. It returns the stored
 	// signal and the order it created or updated (nil when none).
@@ -94,7 +122,10 @@ type Store interface {
 	ListSignals(ctx context.Context, f SignalFilter) ([]SignalRecord, string, error)
 	GetSignal(ctx context.Context, id int64) (SignalRecord, error)
 	OrderSignals(ctx context.Context, orderID string, limit int) ([]SignalRecord, error)
+}
 
+// OrderStore holds work orders and their events.
+type OrderStore interface {
 	// CreateOrder inserts o (ID, Number and times are filled in) with its
 	// first event.
 	CreateOrder(ctx context.Context, o Order, ev Event) (Order, error)
@@ -112,15 +143,24 @@ type Store interface {
 	// past the at-risk share of a running clock (past the budget itself for
 	// orders already at risk). EvaluateSLA decides.
 	SLACandidates(ctx context.Context, now time.Time) ([]Order, error)
+}
 
+// AttachmentStore holds orders' attachments.
+type AttachmentStore interface {
 	AddAttachment(ctx context.Context, a Attachment, ev Event) (AttachmentMeta, error)
 	GetAttachment(ctx context.Context, orderID, id string) (Attachment, error)
 	ListAttachments(ctx context.Context, orderID string) ([]AttachmentMeta, error)
+}
 
+// SLAStore holds SLA policies.
+type SLAStore interface {
 	ListSLAPolicies(ctx context.Context) ([]SLAPolicy, error)
 	PutSLAPolicy(ctx context.Context, p SLAPolicy) (SLAPolicy, error)
 	DeleteSLAPolicy(ctx context.Context, priority Priority) error
+}
 
+// WebhookStore holds webhooks and their outbox.
+type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w Webhook) (Webhook, error)
 	GetWebhook(ctx context.Context, id string) (Webhook, error)
 	ListWebhooks(ctx context.Context) ([]Webhook, error)
@@ -136,7 +176,10 @@ type Store interface {
 	// PruneDeliveries deletes finished deliveries and attempts older than
 	// before (a bounded number per call) and says how many.
 	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
+}
 
+// Locker holds the advisory locks of jobs that run on one replica only.
+type Locker interface {
 	// WithLock runs fn while holding the session advisory lock key on one
 	// connection; when another session holds it, fn does not run and ran
 	// is false.

@@ -59,7 +59,7 @@ func VerifySignature(secret string, timestamp string, body []byte, sig string, n
 // order per webhook, retried with exponential backoff until the receiver
 // answers 2xx. One replica sends at a time (advisory lock).
 type Dispatcher struct {
-	store Store
+	store outbox
 	log   *slog.Logger
 	// Client sends the requests (default: 10 s timeout).
 	Client *http.Client
@@ -82,6 +82,16 @@ type Dispatcher struct {
 	// each receiver gets one delivery at a time, in event order, so a slow
 	// or failing receiver delays only its own deliveries.
 	Parallel int
+}
+
+// outbox is what the dispatcher reads and records.
+type outbox interface {
+	// DueDeliveries returns pending deliveries due at now, oldest first,
+	// with their webhook.
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]DueDelivery, error)
+	RecordAttempt(ctx context.Context, a DeliveryAttempt, outcome DeliveryOutcome) error
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
+	WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error)
 }
 
 // NewDispatcher returns a dispatcher over svc's store, clock and logger.

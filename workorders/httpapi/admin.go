@@ -17,9 +17,10 @@ type slaIn struct {
 }
 
 func (s *Server) slaRoutes() {
+	var st slaService = s.svc
 	s.handle(Route{Method: "GET", Path: "/sla-policies", Roles: readers(), Tag: "sla", Summary: "List SLA policies",
 		Response: "SLAPolicyList"}, func(c *gin.Context) {
-		items, err := s.svc.ListSLAPolicies(c.Request.Context())
+		items, err := st.ListSLAPolicies(c.Request.Context())
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -36,7 +37,7 @@ func (s *Server) slaRoutes() {
 		}
 		p := workorders.SLAPolicy{Priority: workorders.Priority(c.Param("priority")), Response: in.Response,
 			Resolve: in.Resolution, PauseOnHold: in.PauseOnHold == nil || *in.PauseOnHold, AtRisk: in.AtRisk}
-		out, err := s.svc.PutSLAPolicy(c.Request.Context(), p)
+		out, err := st.PutSLAPolicy(c.Request.Context(), p)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -45,7 +46,7 @@ func (s *Server) slaRoutes() {
 	})
 	s.handle(Route{Method: "DELETE", Path: "/sla-policies/:priority", Roles: planners(), Tag: "sla",
 		Summary: "Delete the SLA policy of a priority", Status: http.StatusNoContent}, func(c *gin.Context) {
-		if err := s.svc.DeleteSLAPolicy(c.Request.Context(), workorders.Priority(c.Param("priority"))); err != nil {
+		if err := st.DeleteSLAPolicy(c.Request.Context(), workorders.Priority(c.Param("priority"))); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -67,9 +68,10 @@ func webhookOut(w workorders.Webhook) workorders.Webhook {
 }
 
 func (s *Server) webhookRoutes() {
+	var st webhookService = s.svc
 	s.handle(Route{Method: "GET", Path: "/webhooks", Roles: admins(), Tag: "webhooks", Summary: "List webhook subscriptions",
 		Response: "WebhookList"}, func(c *gin.Context) {
-		items, err := s.svc.ListWebhooks(c.Request.Context())
+		items, err := st.ListWebhooks(c.Request.Context())
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -87,7 +89,7 @@ func (s *Server) webhookRoutes() {
 			s.fail(c, err)
 			return
 		}
-		w, err := s.svc.CreateWebhook(c.Request.Context(), workorders.Webhook{URL: in.URL, Secret: in.Secret,
+		w, err := st.CreateWebhook(c.Request.Context(), workorders.Webhook{URL: in.URL, Secret: in.Secret,
 			EventTypes: in.EventTypes, Active: in.Active == nil || *in.Active})
 		if err != nil {
 			s.fail(c, err)
@@ -97,7 +99,7 @@ func (s *Server) webhookRoutes() {
 	})
 	s.handle(Route{Method: "GET", Path: "/webhooks/:id", Roles: admins(), Tag: "webhooks", Summary: "Get a webhook",
 		Response: "Webhook"}, func(c *gin.Context) {
-		w, err := s.svc.GetWebhook(c.Request.Context(), c.Param("id"))
+		w, err := st.GetWebhook(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -111,7 +113,7 @@ func (s *Server) webhookRoutes() {
 			s.fail(c, err)
 			return
 		}
-		old, err := s.svc.GetWebhook(c.Request.Context(), c.Param("id"))
+		old, err := st.GetWebhook(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -123,7 +125,7 @@ func (s *Server) webhookRoutes() {
 		if in.Active != nil {
 			w.Active = *in.Active
 		}
-		out, err := s.svc.UpdateWebhook(c.Request.Context(), w)
+		out, err := st.UpdateWebhook(c.Request.Context(), w)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -132,7 +134,7 @@ func (s *Server) webhookRoutes() {
 	})
 	s.handle(Route{Method: "DELETE", Path: "/webhooks/:id", Roles: admins(), Tag: "webhooks", Summary: "Delete a webhook",
 		Status: http.StatusNoContent}, func(c *gin.Context) {
-		if err := s.svc.DeleteWebhook(c.Request.Context(), c.Param("id")); err != nil {
+		if err := st.DeleteWebhook(c.Request.Context(), c.Param("id")); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -146,7 +148,7 @@ func (s *Server) webhookRoutes() {
 				s.fail(c, err)
 				return
 			}
-			items, next, err := s.svc.ListDeliveries(c.Request.Context(), c.Param("id"), p)
+			items, next, err := st.ListDeliveries(c.Request.Context(), c.Param("id"), p)
 			if err != nil {
 				s.fail(c, err)
 				return
@@ -161,7 +163,7 @@ func (s *Server) webhookRoutes() {
 				s.fail(c, err)
 				return
 			}
-			items, next, err := s.svc.ListAttempts(c.Request.Context(), c.Param("id"), p)
+			items, next, err := st.ListAttempts(c.Request.Context(), c.Param("id"), p)
 			if err != nil {
 				s.fail(c, err)
 				return

@@ -14,6 +14,7 @@ import (
 // labelRoutes serves printable QR labels pointing at assets' request
 // forms (/r/{site}/{asset}).
 func (s *Server) labelRoutes() {
+	var st labelSource = s.svc
 	base := func(c *gin.Context) string {
 		if u := strings.TrimRight(s.cfg.Requests.PublicURL, "/"); u != "" {
 			return u
@@ -36,12 +37,12 @@ func (s *Server) labelRoutes() {
 			s.fail(c, workorders.Invalid("format", "must be png or pdf"))
 			return
 		}
-		a, err := s.svc.GetAsset(c.Request.Context(), c.Param("id"))
+		a, err := st.GetAsset(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		site, err := s.svc.GetSite(c.Request.Context(), a.SiteID)
+		site, err := st.GetSite(c.Request.Context(), a.SiteID)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -65,7 +66,7 @@ func (s *Server) labelRoutes() {
 	s.handle(Route{Method: "GET", Path: "/sites/:id/labels", Roles: readers(), Tag: "sites",
 		Summary: "A PDF sheet of labels for every asset of the site (12 per A4 page)", Response: "Binary"}, func(c *gin.Context) {
 		ctx := c.Request.Context()
-		site, err := s.svc.GetSite(ctx, c.Param("id"))
+		site, err := st.GetSite(ctx, c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -73,7 +74,7 @@ func (s *Server) labelRoutes() {
 		var ls []labels.Label
 		p := workorders.Page{Limit: 500}
 		for {
-			as, next, err := s.svc.ListAssets(ctx, workorders.AssetFilter{SiteID: site.ID, Page: p})
+			as, next, err := st.ListAssets(ctx, workorders.AssetFilter{SiteID: site.ID, Page: p})
 			if err != nil {
 				s.fail(c, err)
 				return

@@ -274,6 +274,7 @@ func allowedAttachment(kind, ctype string) bool {
 }
 
 func (s *Server) attachmentRoutes() {
+	var st attachmentService = s.svc
 	s.handle(Route{Method: "POST", Path: "/work-orders/:id/attachments", Roles: fieldRoles(), Tag: "work-orders",
 		Summary: "Attach a photo, a signature image (signer_name required) or a document (multipart: file, kind, signer_name)",
 		Body:    "AttachmentUpload", Response: "Attachment", Status: http.StatusCreated}, func(c *gin.Context) {
@@ -326,7 +327,7 @@ func (s *Server) attachmentRoutes() {
 				fmt.Sprintf("%s attachments may not be %s (photos: jpeg, png, webp, gif; signatures: png, jpeg; documents: also pdf)", kind, ctype))
 			return
 		}
-		meta, err := s.svc.AddAttachment(c.Request.Context(), actorOf(c), workorders.Attachment{
+		meta, err := st.AddAttachment(c.Request.Context(), actorOf(c), workorders.Attachment{
 			AttachmentMeta: workorders.AttachmentMeta{OrderID: c.Param("id"), Kind: kind, Filename: fh.Filename,
 				ContentType: ctype, SignerName: c.PostForm("signer_name")},
 			Data: data,
@@ -343,7 +344,7 @@ func (s *Server) attachmentRoutes() {
 			s.fail(c, err)
 			return
 		}
-		items, err := s.svc.ListAttachments(c.Request.Context(), c.Param("id"))
+		items, err := st.ListAttachments(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -356,7 +357,7 @@ func (s *Server) attachmentRoutes() {
 			s.fail(c, err)
 			return
 		}
-		a, err := s.svc.GetAttachment(c.Request.Context(), c.Param("id"), c.Param("aid"))
+		a, err := st.GetAttachment(c.Request.Context(), c.Param("id"), c.Param("aid"))
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -36,6 +36,7 @@ type CreatedUser struct {
 }
 
 func (s *Server) userRoutes() {
+	var st userService = s.svc
 	s.handle(Route{Method: "POST", Path: "/users", Roles: admins(), Tag: "users", Summary: "Create a user; the token is shown once",
 		Body: "UserInput", Response: "CreatedUser", Status: http.StatusCreated}, func(c *gin.Context) {
 		var in userIn
@@ -43,7 +44,7 @@ func (s *Server) userRoutes() {
 			s.fail(c, err)
 			return
 		}
-		u, tok, err := s.svc.CreateUser(c.Request.Context(), in.Name, in.Role)
+		u, tok, err := st.CreateUser(c.Request.Context(), in.Name, in.Role)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -57,7 +58,7 @@ func (s *Server) userRoutes() {
 			s.fail(c, err)
 			return
 		}
-		items, next, err := s.svc.ListUsers(c.Request.Context(), p)
+		items, next, err := st.ListUsers(c.Request.Context(), p)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -66,7 +67,7 @@ func (s *Server) userRoutes() {
 	})
 	s.handle(Route{Method: "GET", Path: "/users/:id", Roles: admins(), Tag: "users", Summary: "Get a user", Response: "User"},
 		func(c *gin.Context) {
-			u, err := s.svc.GetUser(c.Request.Context(), c.Param("id"))
+			u, err := st.GetUser(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				s.fail(c, err)
 				return
@@ -88,7 +89,7 @@ func (s *Server) userRoutes() {
 			t := time.Now().Add(in.ExpiresIn.D()).UTC()
 			o.ExpiresAt = &t
 		}
-		tok, err := s.svc.NewUserToken(c.Request.Context(), c.Param("id"), o)
+		tok, err := st.NewUserToken(c.Request.Context(), c.Param("id"), o)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -100,7 +101,7 @@ func (s *Server) userRoutes() {
 	})
 	s.handle(Route{Method: "GET", Path: "/users/:id/tokens", Roles: admins(), Tag: "users",
 		Summary: "A user's tokens: created, expires and last used (never the secrets)", Response: "TokenInfoList"}, func(c *gin.Context) {
-		items, err := s.svc.ListTokens(c.Request.Context(), c.Param("id"))
+		items, err := st.ListTokens(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -110,7 +111,7 @@ func (s *Server) userRoutes() {
 	s.handle(Route{Method: "DELETE", Path: "/users/:id/tokens", Roles: admins(), Tag: "users",
 		Summary: "Revoke every token of a user (every replica forgets them within a second)", Status: http.StatusNoContent},
 		func(c *gin.Context) {
-			if _, err := s.svc.RevokeTokens(c.Request.Context(), c.Param("id")); err != nil {
+			if _, err := st.RevokeTokens(c.Request.Context(), c.Param("id")); err != nil {
 				s.fail(c, err)
 				return
 			}
@@ -128,6 +129,7 @@ type siteIn struct {
 }
 
 func (s *Server) siteRoutes() {
+	var st siteService = s.svc
 	s.handle(Route{Method: "GET", Path: "/sites", Roles: anyRole(), Tag: "sites", Summary: "List sites",
 		Response: "SiteList", Query: []string{"limit", "cursor"}}, func(c *gin.Context) {
 		p, err := page(c)
@@ -135,7 +137,7 @@ func (s *Server) siteRoutes() {
 			s.fail(c, err)
 			return
 		}
-		items, next, err := s.svc.ListSites(c.Request.Context(), p)
+		items, next, err := st.ListSites(c.Request.Context(), p)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -149,7 +151,7 @@ func (s *Server) siteRoutes() {
 			s.fail(c, err)
 			return
 		}
-		v, err := s.svc.CreateSite(c.Request.Context(), workorders.Site{Code: in.Code, Name: in.Name, Location: in.Location})
+		v, err := st.CreateSite(c.Request.Context(), workorders.Site{Code: in.Code, Name: in.Name, Location: in.Location})
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -158,7 +160,7 @@ func (s *Server) siteRoutes() {
 	})
 	s.handle(Route{Method: "GET", Path: "/sites/:id", Roles: anyRole(), Tag: "sites", Summary: "Get a site", Response: "Site"},
 		func(c *gin.Context) {
-			v, err := s.svc.GetSite(c.Request.Context(), c.Param("id"))
+			v, err := st.GetSite(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				s.fail(c, err)
 				return
@@ -172,7 +174,7 @@ func (s *Server) siteRoutes() {
 			s.fail(c, err)
 			return
 		}
-		v, err := s.svc.UpdateSite(c.Request.Context(), workorders.Site{ID: c.Param("id"), Code: in.Code, Name: in.Name, Location: in.Location})
+		v, err := st.UpdateSite(c.Request.Context(), workorders.Site{ID: c.Param("id"), Code: in.Code, Name: in.Name, Location: in.Location})
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -181,7 +183,7 @@ func (s *Server) siteRoutes() {
 	})
 	s.handle(Route{Method: "DELETE", Path: "/sites/:id", Roles: planners(), Tag: "sites", Summary: "Delete a site without assets",
 		Status: http.StatusNoContent}, func(c *gin.Context) {
-		if err := s.svc.DeleteSite(c.Request.Context(), c.Param("id")); err != nil {
+		if err := st.DeleteSite(c.Request.Context(), c.Param("id")); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -205,6 +207,7 @@ func (in assetIn) asset(id string) workorders.Asset {
 }
 
 func (s *Server) assetRoutes() {
+	var st assetService = s.svc
 	s.handle(Route{Method: "GET", Path: "/assets", Roles: anyRole(), Tag: "assets", Summary: "List or find assets",
 		Response: "AssetList", Query: []string{"site_id", "code", "type", "limit", "cursor"}}, func(c *gin.Context) {
 		p, err := page(c)
@@ -212,7 +215,7 @@ func (s *Server) assetRoutes() {
 			s.fail(c, err)
 			return
 		}
-		items, next, err := s.svc.ListAssets(c.Request.Context(), workorders.AssetFilter{
+		items, next, err := st.ListAssets(c.Request.Context(), workorders.AssetFilter{
 			SiteID: c.Query("site_id"), Code: c.Query("code"), Type: c.Query("type"), Page: p})
 		if err != nil {
 			s.fail(c, err)
@@ -227,7 +230,7 @@ func (s *Server) assetRoutes() {
 			s.fail(c, err)
 			return
 		}
-		v, err := s.svc.CreateAsset(c.Request.Context(), in.asset(""))
+		v, err := st.CreateAsset(c.Request.Context(), in.asset(""))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -236,7 +239,7 @@ func (s *Server) assetRoutes() {
 	})
 	s.handle(Route{Method: "GET", Path: "/assets/:id", Roles: anyRole(), Tag: "assets", Summary: "Get an asset", Response: "Asset"},
 		func(c *gin.Context) {
-			v, err := s.svc.GetAsset(c.Request.Context(), c.Param("id"))
+			v, err := st.GetAsset(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				s.fail(c, err)
 				return
@@ -250,7 +253,7 @@ func (s *Server) assetRoutes() {
 			s.fail(c, err)
 			return
 		}
-		v, err := s.svc.UpdateAsset(c.Request.Context(), in.asset(c.Param("id")))
+		v, err := st.UpdateAsset(c.Request.Context(), in.asset(c.Param("id")))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -259,7 +262,7 @@ func (s *Server) assetRoutes() {
 	})
 	s.handle(Route{Method: "DELETE", Path: "/assets/:id", Roles: planners(), Tag: "assets", Summary: "Delete an asset without work orders",
 		Status: http.StatusNoContent}, func(c *gin.Context) {
-		if err := s.svc.DeleteAsset(c.Request.Context(), c.Param("id")); err != nil {
+		if err := st.DeleteAsset(c.Request.Context(), c.Param("id")); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -278,6 +281,7 @@ type ruleIn struct {
 }
 
 func (s *Server) ruleRoutes() {
+	var st ruleService = s.svc
 	s.handle(Route{Method: "GET", Path: "/rules", Roles: readers(), Tag: "rules", Summary: "List rules",
 		Response: "RuleList", Query: []string{"limit", "cursor"}}, func(c *gin.Context) {
 		p, err := page(c)
@@ -285,7 +289,7 @@ func (s *Server) ruleRoutes() {
 			s.fail(c, err)
 			return
 		}
-		items, next, err := s.svc.ListRules(c.Request.Context(), p)
+		items, next, err := st.ListRules(c.Request.Context(), p)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -302,7 +306,7 @@ func (s *Server) ruleRoutes() {
 		r := in.Rule
 		r.ID = ""
 		r.Enabled = in.Enabled == nil || *in.Enabled
-		v, err := s.svc.CreateRule(c.Request.Context(), r)
+		v, err := st.CreateRule(c.Request.Context(), r)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -311,7 +315,7 @@ func (s *Server) ruleRoutes() {
 	})
 	s.handle(Route{Method: "GET", Path: "/rules/:id", Roles: readers(), Tag: "rules", Summary: "Get a rule", Response: "Rule"},
 		func(c *gin.Context) {
-			v, err := s.svc.GetRule(c.Request.Context(), c.Param("id"))
+			v, err := st.GetRule(c.Request.Context(), c.Param("id"))
 			if err != nil {
 				s.fail(c, err)
 				return
@@ -325,7 +329,7 @@ func (s *Server) ruleRoutes() {
 			s.fail(c, err)
 			return
 		}
-		old, err := s.svc.GetRule(c.Request.Context(), c.Param("id"))
+		old, err := st.GetRule(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -336,7 +340,7 @@ func (s *Server) ruleRoutes() {
 		if in.Enabled != nil {
 			r.Enabled = *in.Enabled
 		}
-		v, err := s.svc.UpdateRule(c.Request.Context(), r)
+		v, err := st.UpdateRule(c.Request.Context(), r)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -345,7 +349,7 @@ func (s *Server) ruleRoutes() {
 	})
 	s.handle(Route{Method: "DELETE", Path: "/rules/:id", Roles: planners(), Tag: "rules", Summary: "Delete a rule",
 		Status: http.StatusNoContent}, func(c *gin.Context) {
-		if err := s.svc.DeleteRule(c.Request.Context(), c.Param("id")); err != nil {
+		if err := st.DeleteRule(c.Request.Context(), c.Param("id")); err != nil {
 			s.fail(c, err)
 			return
 		}
@@ -360,6 +364,7 @@ func (s *Server) ruleRoutes() {
 }
 
 func (s *Server) signalRoutes() {
+	var st signalReader = s.svc
 	s.handle(Route{Method: "GET", Path: "/signals", Roles: readers(), Tag: "signals", Summary: "List signals, newest first",
 		Response: "SignalList", Query: []string{"asset_id", "rule_id", "kind", "level", "limit", "cursor"}}, func(c *gin.Context) {
 		p, err := page(c)
@@ -367,7 +372,7 @@ func (s *Server) signalRoutes() {
 			s.fail(c, err)
 			return
 		}
-		items, next, err := s.svc.ListSignals(c.Request.Context(), workorders.SignalFilter{AssetID: c.Query("asset_id"),
+		items, next, err := st.ListSignals(c.Request.Context(), workorders.SignalFilter{AssetID: c.Query("asset_id"),
 			RuleID: c.Query("rule_id"), Kind: c.Query("kind"), Level: c.Query("level"), Page: p})
 		if err != nil {
 			s.fail(c, err)
@@ -382,7 +387,7 @@ func (s *Server) signalRoutes() {
 			s.fail(c, workorders.ErrNotFound)
 			return
 		}
-		v, err := s.svc.GetSignal(c.Request.Context(), id)
+		v, err := st.GetSignal(c.Request.Context(), id)
 		if err != nil {
 			s.fail(c, err)
 			return
