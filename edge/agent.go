@@ -2,6 +2,8 @@ package edge
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +37,10 @@ type Status struct {
 	// ConfigError is the reason the latest config was rejected (the agent
 	// keeps running on the previous one); empty when it was applied.
 	ConfigError string `json:"config_error,omitempty"`
+	// ConfigSHA256 is the hex SHA-256 of the latest config topic payload
+	// the agent processed (applied, or rejected with ConfigError), so the
+	// platform can tell which of its configs the answer is about.
+	ConfigSHA256 string `json:"config_sha256,omitempty"`
 }
 
 // Agent is the gateway agent: it runs the sources, applies local rules,
@@ -46,11 +52,12 @@ type Agent struct {
 	q       *Queue
 	m       *agentMetrics
 
-	mu        sync.Mutex // guards file, remote, cfg, configErr, rules
+	mu        sync.Mutex // guards file, remote, cfg, configErr, configSum, rules
 	file      Config     // the config file's settings: the base for remote configs
 	remote    *Config    // the remote config accepted last, nil if none
 	cfg       Config     // the config in effect
 	configErr string
+	configSum string // hex SHA-256 of the latest remote payload processed
 	rules     *localRules
 
 	remoteIn    chan []byte   // config topic payloads, latest wins
@@ -109,12 +116,13 @@ func (a *Agent) Status(state string) Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return Status{
-		State:       state,
-		TS:          a.now().UTC(),
-		Version:     a.version,
-		Buffered:    s.Items,
-		Dropped:     s.Dropped,
-		ConfigError: a.configErr,
+		State:        state,
+		TS:           a.now().UTC(),
+		Version:      a.version,
+		Buffered:     s.Items,
+		Dropped:      s.Dropped,
+		ConfigError:  a.configErr,
+		ConfigSHA256: a.configSum,
 	}
 }
 
@@ -185,6 +193,10 @@ func (a *Agent) Reload(cfg Config) error {
 
 // applyRemote applies a config topic payload on top of the file config.
 func (a *Agent) applyRemote(payload []byte) error {
+	sum := sha256.Sum256(payload)
+	a.mu.Lock()
+	a.configSum = hex.EncodeToString(sum[:])
+	a.mu.Unlock()
 	r, err := ParseConfigJSON(payload)
 	if err == nil {
 		a.mu.Lock()

@@ -76,6 +76,9 @@ type Config struct {
 	ReorderEvery   time.Duration // purchase requests below reorder points
 	SchedulesEvery time.Duration // preventive schedules' orders
 	DispatchEvery  time.Duration // periodic dispatch (besides the triggered runs)
+	// GatewayOfflineAfter is how long a gateway may be offline before the
+	// console shows its alert.
+	GatewayOfflineAfter time.Duration
 
 	// MapTilesURL is a map tile server for the console ({z}/{x}/{y});
 	// empty: the console's offline base layer only.
@@ -145,6 +148,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.SLAEvery, "sla-every", envDuration(getenv, "PDM_SLA_EVERY", time.Minute), "how often SLA clocks are checked for at-risk, breach and escalation (PDM_SLA_EVERY)")
 	fs.DurationVar(&c.ReorderEvery, "reorder-every", envDuration(getenv, "PDM_REORDER_EVERY", 15*time.Minute), "how often stock below its reorder point raises purchase requests (PDM_REORDER_EVERY)")
 	fs.DurationVar(&c.SchedulesEvery, "schedules-every", envDuration(getenv, "PDM_SCHEDULES_EVERY", 5*time.Minute), "how often preventive schedules raise their due orders (PDM_SCHEDULES_EVERY)")
+	fs.DurationVar(&c.GatewayOfflineAfter, "gateway-offline-after", envDuration(getenv, "PDM_GATEWAY_OFFLINE_AFTER", 10*time.Minute), "how long an edge gateway may be offline before it raises an alert (PDM_GATEWAY_OFFLINE_AFTER)")
 	fs.DurationVar(&c.DispatchEvery, "dispatch-every", envDuration(getenv, "PDM_DISPATCH_EVERY", time.Minute), "how often dispatch runs besides the runs approvals and declines trigger (PDM_DISPATCH_EVERY)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", envOr(getenv, "PDM_WEBHOOK_ALLOW_PRIVATE", "") == "true",
 		"let webhooks target loopback, link-local, private and multicast addresses (PDM_WEBHOOK_ALLOW_PRIVATE=true)")
@@ -166,7 +170,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fmt.Errorf("the --ingest-max-* limits (or their PDM_INGEST_MAX_* variables) must be positive integers")
 	}
 	for name, d := range map[string]time.Duration{"sla-every": c.SLAEvery, "reorder-every": c.ReorderEvery,
-		"schedules-every": c.SchedulesEvery, "dispatch-every": c.DispatchEvery} {
+		"schedules-every": c.SchedulesEvery, "dispatch-every": c.DispatchEvery, "gateway-offline-after": c.GatewayOfflineAfter} {
 		if d < time.Second || d > 24*time.Hour {
 			return c, fmt.Errorf("--%s (or its PDM_ variable) must be a duration between 1s and 24h, such as 5m", name)
 		}

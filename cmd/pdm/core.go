@@ -52,6 +52,8 @@ type core struct {
 	publicURL string
 	// live streams changes to the console (GET /api/v1/events).
 	live *httpapi.Hub
+	// gateways: the edge gateways' status, config and alerts (gateways.go).
+	gateways *gatewayLink
 }
 
 // openCore connects to PostgreSQL, applies the migrations (under an
@@ -215,6 +217,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		Idempotency: postgres.NewIdempotency(c.pool),
 		Console:     d.console,
 		Live:        c.live,
+		Gateways:    c.gateways.service(),
 		Backtester: backtester{
 			bt:     &rules.Backtester{History: d.ts, Observers: []rules.Observer{d.predictor}},
 			assets: c.store,
@@ -322,6 +325,9 @@ func (c *core) startJobs(ctx context.Context, g *errgroup.Group, log *slog.Logge
 	}
 	if c.live != nil {
 		g.Go(func() error { return c.live.Run(ctx) })
+	}
+	if c.gateways != nil {
+		g.Go(func() error { return c.gateways.Run(ctx) })
 	}
 	every(c.jobs.SLAEvery, "sla", workorders.NewSLAJob(c.svc).Run)
 	every(c.jobs.ReorderEvery, "reorder", c.inv.ReorderJob)

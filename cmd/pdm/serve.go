@@ -150,6 +150,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	}
 	handler := workerHandler(metrics, ready)
 	if cfg.runs("api") {
+		core.gateways = newGatewayLink(cfg, core.store, log.With("component", "gateways"))
 		handler, err = core.apiHandler(apiDeps{
 			log:     log,
 			metrics: metrics,

@@ -36,6 +36,9 @@ DELETE /api/v1/engineers/:id AP
 GET /api/v1/engineers/:id APEV
 PUT /api/v1/engineers/:id AP
 GET /api/v1/engineers/:id/locations AP
+GET /api/v1/gateways APV
+GET /api/v1/gateways/:id APV
+PUT /api/v1/gateways/:id/config AP
 GET /api/v1/ingest/rejects APV
 GET /api/v1/knowledge APEV
 POST /api/v1/knowledge APE

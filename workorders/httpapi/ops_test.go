@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"regexp"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/dispatch"
+	"github.com/openpdm/pdm/workorders/gateways"
 	"github.com/openpdm/pdm/workorders/httpapi"
 	"github.com/openpdm/pdm/workorders/postgres"
 )
@@ -34,6 +36,8 @@ func newOpsEnv(t testing.TB) *env {
 		svc.CheckPartsUsed = inv.CheckUsed
 		cfg.Ops = httpapi.OpsConfig{Store: ops, Dispatch: disp, Inventory: inv, KPIs: ops,
 			Knowledge: workorders.NewKnowledge(svc, ops), Schedules: workorders.NewScheduler(svc, ops, nil, nil, nil)}
+		cfg.Gateways = &gateways.Service{Store: store, TopicRoot: "pdm/v1", OfflineAfter: time.Minute,
+			Log: slog.New(slog.DiscardHandler)}
 	})
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/claims"
+	"github.com/openpdm/pdm/workorders/gateways"
 )
 
 // Config holds the server's dependencies. Service is required; every
@@ -53,6 +54,8 @@ type Config struct {
 	Requests RequestsConfig
 	// Console is what GET /config tells the web console (console.go).
 	Console ConsoleConfig
+	// Gateways wires the edge gateways' status and config (gateways.go).
+	Gateways *gateways.Service
 	// MaxAttachmentBytes limits one attachment (default 10 MiB).
 	MaxAttachmentBytes int64
 	// MaxBodyBytes limits JSON request bodies (default 1 MiB).
@@ -218,6 +221,7 @@ func New(cfg Config) (*Server, error) {
 	s.claimRoutes()
 	s.requestRoutes()
 	s.consoleRoutes()
+	s.gatewayRoutes()
 	s.eventRoutes()
 	for _, r := range s.routes {
 		s.engine.Handle(r.Method, r.Path, s.authorize(r), s.idempotent(r), s.checkRequest(r), r.h)
