@@ -77,6 +77,9 @@ type FitOptions struct {
 	StepMargin float64
 	// NoLevelling turns the levelling checks off (see levelling).
 	NoLevelling bool
+	// NoDaily turns off taking the daily cycle out of the window (see
+	// deseason).
+	NoDaily bool
 }
 
 func (o FitOptions) withDefaults() FitOptions {
@@ -126,6 +129,9 @@ type Result struct {
 	// Onset is the knee's changepoint when the knee candidate overruled
 	// an accelerating model (zero otherwise).
 	Onset time.Time `json:"onset,omitempty"`
+	// DailyAmplitude is the amplitude of the daily cycle taken out of
+	// the window before the fits (0: none stood out).
+	DailyAmplitude float64 `json:"daily_amplitude,omitempty"`
 }
 
 // Fit fits the candidate models to points (any order) of rule r's metric
@@ -192,6 +198,13 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	for i, p := range pts {
 		xs[i] = p.TS.Sub(end).Hours()
 		ys[i] = p.Value
+	}
+	if !o.NoDaily {
+		ts := make([]time.Time, len(pts))
+		for i, p := range pts {
+			ts[i] = p.TS
+		}
+		ys, res.DailyAmplitude = deseason(ts, xs, ys)
 	}
 	dir := 1.0
 	if r.Direction == rules.Below {

@@ -15,6 +15,12 @@ const (
 	// (approach to a level) explains the window better and its level is
 	// below the limit or is reached beyond the horizon.
 	ReasonLevellingOff = "levelling_off"
+	// ReasonNotConfirmed: the prediction has not yet held for the
+	// confirmation span (Options.ConfirmSpan).
+	ReasonNotConfirmed = "not_confirmed"
+	// ReasonReceding: over the confirmation span the predicted crossing
+	// moved further out than time went on: the rise is slowing down.
+	ReasonReceding = "crossing_receding"
 )
 
 // levelling is the second opinion a predicted crossing must survive: a

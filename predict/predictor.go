@@ -28,6 +28,16 @@ type Options struct {
 	// event time (default 6h), or sooner when the remaining life shrank
 	// by more than a quarter since the last one.
 	ReemitEvery time.Duration
+	// ConfirmSpan is how long in event time the prediction must hold
+	// before a trend signal is raised (default: a quarter of the window),
+	// and over that span the predicted crossing must not recede by more
+	// than RecedeFraction of the span: wear goes on, so the crossing stays
+	// put or comes closer, while the tail of a run-in, a warm-up or any
+	// rise that levels off pushes a line's crossing further out with
+	// every fit. 0 takes the default; negative turns the span off.
+	ConfirmSpan time.Duration
+	// RecedeFraction (default 0.5): see ConfirmSpan.
+	RecedeFraction float64
 }
 
 func (o Options) withDefaults() Options {
@@ -39,6 +49,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReemitEvery <= 0 {
 		o.ReemitEvery = 6 * time.Hour
+	}
+	if o.RecedeFraction <= 0 {
+		o.RecedeFraction = 0.5
 	}
 	o.Fit = o.Fit.withDefaults()
 	return o
@@ -68,7 +81,12 @@ func (p *Predictor) NewSeries(r *rules.Rule, a rules.AssetRef) rules.SeriesObser
 	if refit <= 0 {
 		refit = max(w/96, time.Minute)
 	}
+	span := p.opts.ConfirmSpan
+	if span == 0 {
+		span = w / 4
+	}
 	return &Series{
+		span:   max(span, 0),
 		rule:   r,
 		asset:  a,
 		opts:   p.opts,
@@ -115,7 +133,13 @@ type Series struct {
 	lastRUL   time.Duration
 	emitted   int
 	lastValue rules.Sample
+	// span is ConfirmSpan; held are the recent predicted crossings (fit
+	// time, crossing), from the latest at or before the span on.
+	span time.Duration
+	held []heldCrossing
 }
+
+type heldCrossing struct{ at, crossing time.Time }
 
 // Observe adds a reading and, when a refit is due, fits the window and
 // returns a trend signal if the prediction holds.
@@ -191,8 +215,32 @@ func (s *Series) fit(now time.Time) []rules.Signal {
 		return nil
 	}
 	s.streak++
+	// The held crossings survive fits that predict nothing in between
+	// (a noisy stretch, a daily peak); a gap of half the span without
+	// any starts them afresh.
+	if n := len(s.held); n > 0 && now.Sub(s.held[n-1].at) > s.span/2 {
+		s.held = s.held[:0]
+	}
+	s.held = append(s.held, heldCrossing{at: now, crossing: res.Prediction.CrossingAt})
+	// Keep one fit at or before now − span as the reference.
+	for len(s.held) > 1 && !s.held[1].at.After(now.Add(-s.span)) {
+		s.held = s.held[1:]
+	}
 	if s.streak < s.opts.Confirm {
 		return nil
+	}
+	if s.span > 0 {
+		ref := s.held[0]
+		if now.Sub(ref.at) < s.span {
+			res.Reason = ReasonNotConfirmed
+			s.last = res
+			return nil
+		}
+		if recede := res.Prediction.CrossingAt.Sub(ref.crossing); recede > time.Duration(s.opts.RecedeFraction*float64(now.Sub(ref.at))) {
+			res.Reason = ReasonReceding
+			s.last = res
+			return nil
+		}
 	}
 	rul := res.Prediction.RUL.D()
 	due := s.lastEmit.IsZero() || now.Sub(s.lastEmit) >= s.opts.ReemitEvery ||
