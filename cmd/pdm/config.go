@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openpdm/pdm/ingest"
+	"github.com/openpdm/pdm/workorders/mailin"
 )
 
 // Config is every setting of pdm. Each has a flag and an environment
@@ -28,6 +29,13 @@ type Config struct {
 	AdminToken   string
 	// Customers' pages and notifications (customers.go).
 	PublicURL, SMTPAddr, SMTPFrom string
+	// Email intake (workorders/mailin): the SMTP listener's address
+	// (empty: none), its mailboxes (address=SITE[/ASSET],...), the largest
+	// message and the messages one sender may send an hour.
+	MailAddr      string
+	MailMailboxes string
+	MailMaxBytes  int
+	MailPerHour   int
 
 	Only       string // "" (all roles), "ingest", "api", "predict"
 	ShareGroup string // MQTT shared subscription group; empty: no sharing
@@ -116,6 +124,10 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.PublicURL, "public-url", envOr(getenv, "PDM_PUBLIC_URL", ""), "this server's public address for links in messages, e.g. https://pdm.example.com (PDM_PUBLIC_URL)")
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", envOr(getenv, "PDM_SMTP_ADDR", ""), "SMTP relay host:port for notification email; empty sends none (PDM_SMTP_ADDR)")
 	fs.StringVar(&c.SMTPFrom, "smtp-from", envOr(getenv, "PDM_SMTP_FROM", "pdm@localhost"), "sender address of notification email (PDM_SMTP_FROM)")
+	fs.StringVar(&c.MailAddr, "mail-addr", envOr(getenv, "PDM_MAIL_ADDR", ""), "SMTP listener for emailed requests, e.g. :2525; empty: none (PDM_MAIL_ADDR)")
+	fs.StringVar(&c.MailMailboxes, "mail-mailboxes", envOr(getenv, "PDM_MAIL_MAILBOXES", ""), "mailboxes the SMTP listener accepts and their sites: service@pdm.example.com=PLANT1,pump7@pdm.example.com=PLANT1/P-7 (PDM_MAIL_MAILBOXES)")
+	fs.IntVar(&c.MailMaxBytes, "mail-max-bytes", envInt(getenv, "PDM_MAIL_MAX_BYTES", 25<<20), "largest email accepted, bytes (PDM_MAIL_MAX_BYTES)")
+	fs.IntVar(&c.MailPerHour, "mail-per-hour", envInt(getenv, "PDM_MAIL_PER_HOUR", 20), "emails one sender address may send an hour (PDM_MAIL_PER_HOUR)")
 	fs.StringVar(&c.Only, "only", envOr(getenv, "PDM_ONLY", ""), "run one role only: ingest, api or predict (PDM_ONLY)")
 	fs.StringVar(&c.ShareGroup, "share-group", envOr(getenv, "PDM_SHARE_GROUP", "pdm-ingest"), "MQTT shared subscription group; empty to subscribe unshared (PDM_SHARE_GROUP)")
 	fs.StringVar(&c.ClientID, "client-id", envOr(getenv, "PDM_CLIENT_ID", "pdm-"+host), "MQTT client id of this replica, stable across restarts (PDM_CLIENT_ID)")
@@ -188,6 +200,18 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return c, fmt.Errorf("--%s (or its PDM_ variable) must be a number", name)
 		}
+	}
+	if c.MailAddr != "" {
+		mbs, err := mailin.ParseMailboxes(c.MailMailboxes)
+		if err != nil {
+			return c, fmt.Errorf("--mail-mailboxes (PDM_MAIL_MAILBOXES): %w", err)
+		}
+		if len(mbs) == 0 {
+			return c, fmt.Errorf("--mail-addr (PDM_MAIL_ADDR) needs --mail-mailboxes (PDM_MAIL_MAILBOXES), such as service@pdm.example.com=PLANT1")
+		}
+	}
+	if c.MailMaxBytes < 64<<10 || c.MailPerHour <= 0 {
+		return c, fmt.Errorf("--mail-max-bytes (PDM_MAIL_MAX_BYTES) must be at least 65536 and --mail-per-hour (PDM_MAIL_PER_HOUR) positive")
 	}
 	switch c.Only {
 	case "", "ingest", "api", "predict":

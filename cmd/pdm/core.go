@@ -21,6 +21,7 @@ import (
 	"github.com/openpdm/pdm/workorders/claims"
 	"github.com/openpdm/pdm/workorders/dispatch"
 	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/mailin"
 	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/postgres"
 	"github.com/openpdm/pdm/workorders/requests"
@@ -50,6 +51,8 @@ type core struct {
 	reqs      *requests.Service
 	notifier  *notify.Notifier
 	publicURL string
+	// mail is the email intake's SMTP listener (nil without PDM_MAIL_ADDR).
+	mail *mailin.Server
 	// live streams changes to the console (GET /api/v1/events).
 	live *httpapi.Hub
 	// gateways: the edge gateways' status, config and alerts (gateways.go).
@@ -342,6 +345,9 @@ func (c *core) startJobs(ctx context.Context, g *errgroup.Group, log *slog.Logge
 	wh := workorders.NewDispatcher(c.svc)
 	g.Go(func() error { return wh.Run(ctx) })
 	g.Go(func() error { return c.notifier.Run(ctx) })
+	if c.mail != nil {
+		g.Go(func() error { return c.mail.Run(ctx) })
+	}
 }
 
 // cronLogger adapts slog to robfig/cron's logger.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/mailin"
 	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/requests"
 )
@@ -21,11 +22,25 @@ func (c *core) enableCustomers(cfg Config, log *slog.Logger) {
 	c.reqs = requests.New(c.store, c.svc, log.With("component", "requests"), time.Now)
 	senders := map[string]notify.Sender{notify.ChanWeCom: &notify.Chat{}, notify.ChanDingTalk: &notify.Chat{},
 		notify.ChanSlack: &notify.Chat{}}
+	mbs, _ := mailin.ParseMailboxes(cfg.MailMailboxes) // checked by parseConfig
 	if cfg.SMTPAddr != "" {
-		senders[notify.ChanEmail] = &notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom}
+		s := &notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom}
+		if cfg.MailAddr != "" && len(mbs) > 0 {
+			// Customers' answers to notifications go to the intake and
+			// become comments on their order.
+			s.ReplyTo = mbs[0].Address
+		}
+		senders[notify.ChanEmail] = s
 	}
 	c.notifier = notify.New(c.store, senders, log.With("component", "notify"), time.Now)
 	c.notifier.PublicURL = c.publicURL
+	c.notifier.MailDomain = mailDomain(cfg.SMTPFrom)
+	if cfg.MailAddr != "" {
+		intake := mailin.NewIntake(c.store, c.reqs, c.svc, log.With("component", "mailin"))
+		c.mail = mailin.NewServer(mailin.Config{Addr: cfg.MailAddr, Domain: mailDomain(mbs[0].Address), Mailboxes: mbs,
+			MaxMessageBytes: int64(cfg.MailMaxBytes), PerSenderPerHour: float64(cfg.MailPerHour)}, intake,
+			log.With("component", "mailin"))
+	}
 	prev := c.svc.AfterTransition
 	c.svc.AfterTransition = func(ctx context.Context, o workorders.Order, e workorders.Event) {
 		if prev != nil {
@@ -36,6 +51,14 @@ func (c *core) enableCustomers(cfg Config, log *slog.Logger) {
 	c.reqs.OnCreated = func(ctx context.Context, cr requests.Created, _ requests.Record) {
 		c.notifier.RequestCreated(ctx, cr.Order)
 	}
+}
+
+// mailDomain is the domain part of an address (localhost when none).
+func mailDomain(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 && i < len(addr)-1 {
+		return strings.Trim(addr[i+1:], "<> ")
+	}
+	return "localhost"
 }
 
 // requestsConfig wires customers' requests and status links into the API.

@@ -10,6 +10,8 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,14 +48,17 @@ const (
 
 // Message is one outbox entry: one message to one receiver.
 type Message struct {
-	ID            int64      `json:"id"`
-	Kind          string     `json:"kind"`
-	Channel       string     `json:"channel"`
-	Target        string     `json:"target"`
-	OrderID       *string    `json:"order_id"`
-	Subject       string     `json:"subject"`
-	Text          string     `json:"text"`
-	HTML          string     `json:"-"`
+	ID      int64   `json:"id"`
+	Kind    string  `json:"kind"`
+	Channel string  `json:"channel"`
+	Target  string  `json:"target"`
+	OrderID *string `json:"order_id"`
+	Subject string  `json:"subject"`
+	Text    string  `json:"text"`
+	HTML    string  `json:"-"`
+	// MessageID is an email's Message-ID (without angle brackets), given
+	// when it is queued so that a reply to it finds its order.
+	MessageID     string     `json:"-"`
 	Status        string     `json:"status"`
 	Attempts      int        `json:"attempts"`
 	NextAttemptAt time.Time  `json:"next_attempt_at"`
@@ -130,6 +135,8 @@ type Notifier struct {
 	now     func() time.Time
 	// PublicURL prefixes links in messages (https://pdm.example.com).
 	PublicURL string
+	// MailDomain is the domain of emails' Message-IDs (default localhost).
+	MailDomain string
 	// Workers is how many messages are sent at once (default 8).
 	Workers int
 	// SendTimeout bounds one attempt (default 15 s).
@@ -431,7 +438,8 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 			if err != nil {
 				return err
 			}
-			ms = append(ms, Message{Kind: kind, Channel: ChanEmail, Target: r.Email, OrderID: &id, Subject: subj, Text: text, HTML: html})
+			ms = append(ms, Message{Kind: kind, Channel: ChanEmail, Target: r.Email, OrderID: &id, Subject: subj, Text: text, HTML: html,
+				MessageID: n.messageID()})
 		}
 	}
 	for _, s := range n.subscriptions(ctx) {
@@ -443,7 +451,11 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 		if err != nil {
 			return err
 		}
-		ms = append(ms, Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: subj, Text: text, HTML: html})
+		m := Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: subj, Text: text, HTML: html}
+		if s.Channel == ChanEmail {
+			m.MessageID = n.messageID()
+		}
+		ms = append(ms, m)
 	}
 	if len(ms) == 0 {
 		return nil
@@ -453,6 +465,18 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 	}
 	n.poke()
 	return nil
+}
+
+// messageID returns a fresh unguessable Message-ID: a reply naming it is
+// taken as a comment on its order, so it must not be guessable.
+func (n *Notifier) messageID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	d := n.MailDomain
+	if d == "" {
+		d = "localhost"
+	}
+	return "pdm." + base64.RawURLEncoding.EncodeToString(b) + "@" + d
 }
 
 func customerKind(k string) bool {

@@ -26,6 +26,9 @@ type SMTP struct {
 	From string // pdm@example.com
 	// Hello is the name given in HELO (default localhost).
 	Hello string
+	// ReplyTo, when set, is where replies go (the mail intake's mailbox,
+	// so that a customer's answer becomes a comment on the order).
+	ReplyTo string
 }
 
 // Send implements Sender.
@@ -57,7 +60,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("smtp data: %w", err)
 	}
-	if _, err := w.Write(Compose(s.From, m)); err != nil {
+	if _, err := w.Write(compose(s.From, s.ReplyTo, m)); err != nil {
 		return fmt.Errorf("smtp data: %w", err)
 	}
 	if err := w.Close(); err != nil {
@@ -75,7 +78,9 @@ func cmp(a, b string) string {
 
 // Compose renders m as a MIME message: multipart/alternative with the
 // plain text and the HTML, both quoted-printable UTF-8.
-func Compose(from string, m Message) []byte {
+func Compose(from string, m Message) []byte { return compose(from, "", m) }
+
+func compose(from, replyTo string, m Message) []byte {
 	var rb [12]byte
 	_, _ = rand.Read(rb[:])
 	boundary := "pdm-" + hex.EncodeToString(rb[:])
@@ -85,7 +90,14 @@ func Compose(from string, m Message) []byte {
 	h("To", m.Target)
 	h("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
 	h("Date", time.Now().UTC().Format(time.RFC1123Z))
-	h("Message-ID", fmt.Sprintf("<pdm-%d-%s@%s>", m.ID, hex.EncodeToString(rb[:4]), domainOf(from)))
+	if replyTo != "" {
+		h("Reply-To", replyTo)
+	}
+	if m.MessageID != "" {
+		h("Message-ID", "<"+m.MessageID+">")
+	} else {
+		h("Message-ID", fmt.Sprintf("<pdm-%d-%s@%s>", m.ID, hex.EncodeToString(rb[:4]), domainOf(from)))
+	}
 	h("MIME-Version", "1.0")
 	h("Auto-Submitted", "auto-generated")
 	h("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)

@@ -16,10 +16,10 @@ var _ notify.Store = (*Store)(nil)
 func (s *Store) Enqueue(ctx context.Context, ms []notify.Message) error {
 	rows := make([][]any, len(ms))
 	for i, m := range ms {
-		rows[i] = []any{m.Kind, m.Channel, m.Target, m.OrderID, m.Subject, m.Text, m.HTML}
+		rows[i] = []any{m.Kind, m.Channel, m.Target, m.OrderID, m.Subject, m.Text, m.HTML, m.MessageID}
 	}
 	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"notify_outbox"},
-		[]string{"kind", "channel", "target", "order_id", "subject", "body_text", "body_html"}, pgx.CopyFromRows(rows))
+		[]string{"kind", "channel", "target", "order_id", "subject", "body_text", "body_html", "message_id"}, pgx.CopyFromRows(rows))
 	return translate(err)
 }
 
@@ -31,7 +31,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.
 			order by next_attempt_at, id limit $2 for update skip locked)
 		update notify_outbox o set next_attempt_at = $3 from due where o.id = due.id
 		returning o.id, o.kind, o.channel, o.target, o.order_id, o.subject, o.body_text, o.body_html, o.status,
-			o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at`, now, limit, now.Add(lease))
+			o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at, o.message_id`, now, limit, now.Add(lease))
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -42,7 +42,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.
 func scanMessage(r pgx.CollectableRow) (notify.Message, error) {
 	var m notify.Message
 	err := r.Scan(&m.ID, &m.Kind, &m.Channel, &m.Target, &m.OrderID, &m.Subject, &m.Text, &m.HTML, &m.Status,
-		&m.Attempts, &m.NextAttemptAt, &m.LastError, &m.CreatedAt, &m.SentAt)
+		&m.Attempts, &m.NextAttemptAt, &m.LastError, &m.CreatedAt, &m.SentAt, &m.MessageID)
 	utc(&m.NextAttemptAt, &m.CreatedAt)
 	return m, err
 }
@@ -58,7 +58,7 @@ func (s *Store) Done(ctx context.Context, id int64, status string, next time.Tim
 // Outbox lists messages, newest first (status "" for all).
 func (s *Store) Outbox(ctx context.Context, status string, limit int) ([]notify.Message, error) {
 	rows, err := s.pool.Query(ctx, `select id, kind, channel, target, order_id, subject, body_text, body_html, status,
-		attempts, next_attempt_at, last_error, created_at, sent_at from notify_outbox
+		attempts, next_attempt_at, last_error, created_at, sent_at, message_id from notify_outbox
 		where $1 = '' or status = $1 order by id desc limit $2`, status, limit)
 	if err != nil {
 		return nil, translate(err)
