@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/require"
 
@@ -157,6 +159,29 @@ func TestGatewaysStatusConfigAndOfflineAlert(t *testing.T) {
 	require.NoError(t, api.do(ctx, "GET", "/gateways/"+gw.ID, nil, &one))
 	require.Equal(t, "applied", one.ConfigState)
 
+	// The console: a planner sees the gateway, its applied config and its
+	// asset; a bad edit is refused with the fields named next to it.
+	var planner struct {
+		Token string `json:"token"`
+	}
+	require.NoError(t, api.do(ctx, "POST", "/users", map[string]any{"name": "Li Na", "role": "planner"}, &planner))
+	b := newBrowser(t)
+	base := strings.TrimSuffix(api.base, "/api/v1")
+	row := `tr[data-gateway="gw-1"]`
+	runBrowser(t, b, 60*time.Second, "sign in and open the gateways",
+		chromedp.Navigate(base+"/gateways"),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", planner.Token, chromedp.ByID),
+		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(row+` [data-testid="gw-config"][data-config="applied"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(row+` a[href="/assets/`+pump.ID+`"]`, chromedp.ByQuery),
+		chromedp.Click(row+` button`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#gw-config-text`, chromedp.ByID),
+		chromedp.SetValue(`#gw-config-text`, `{"sources":{"modbus":[{"name":"plc","url":"http://plc","registers":[]}]}}`, chromedp.ByID),
+		chromedp.Click(`[data-testid="gw-editor"] button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="gw-errors"] li[data-field="sources.modbus[0].url"]`, chromedp.ByQuery),
+	)
+
 	// An agent that rejects the platform's config (an older agent that
 	// does not know a field) answers with the payload's hash and its error.
 	pub := paho.NewClient(paho.NewClientOptions().AddBroker(env.MQTTURL).SetClientID("old-agent-" + env.ID))
@@ -214,6 +239,10 @@ func TestGatewaysStatusConfigAndOfflineAlert(t *testing.T) {
 		return g.State == "offline" && g.AlertSince != nil
 	})
 	require.False(t, g.AlertSince.Before(g.StateSince.Add(-time.Second)), "alert since %s, offline since %s", g.AlertSince, g.StateSince)
+	runBrowser(t, b, 60*time.Second, "the alert shows in the console",
+		chromedp.WaitVisible(`[data-testid="gw-alert-badge"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(row+` [data-testid="gw-state"][data-state="alert"]`, chromedp.ByQuery),
+	)
 	old, _ = findGateway(ctx, api, "gw-old")
 	require.Nil(t, old.AlertSince, "an online gateway does not alert")
 }

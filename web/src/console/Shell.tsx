@@ -14,6 +14,8 @@ import { Rules } from './rules/Rules';
 import { useLive, useLiveState } from '../lib/live';
 import './screens.css';
 import { Dispatch } from './dispatch/Dispatch';
+import { Gateways, useGateways } from './gateways/Gateways';
+import { alerting } from './gateways/gateways';
 
 interface NavItem {
   href: string;
@@ -27,6 +29,7 @@ const nav: NavItem[] = [
   { href: '/orders', label: 'nav.orders' },
   { href: '/assets', label: 'nav.assets' },
   { href: '/rules', label: 'nav.rules' },
+  { href: '/gateways', label: 'nav.gateways' },
 ];
 
 export function Shell({ user }: { user: User }) {
@@ -36,6 +39,8 @@ export function Shell({ user }: { user: User }) {
   const [loc] = useLocation();
   useLive();
   const live = useLiveState();
+  // Gateways offline too long show on every screen.
+  const gwAlerts = alerting(useGateways().data);
 
   const signOut = async () => {
     try {
@@ -57,6 +62,11 @@ export function Shell({ user }: { user: User }) {
           {nav.map((n) => (
             <Link href={n.href} class={loc.startsWith(n.href) ? 'active' : ''} aria-current={loc.startsWith(n.href) ? 'page' : undefined}>
               {t(n.label)}
+              {n.href === '/gateways' && gwAlerts > 0 && (
+                <span class="badge danger" data-testid="gw-alert-badge" title={t('gw.alerts', { n: gwAlerts })}>
+                  {gwAlerts}
+                </span>
+              )}
             </Link>
           ))}
         </nav>
@@ -90,6 +100,9 @@ export function Shell({ user }: { user: User }) {
           </Route>
           <Route path="/rules">
             <Rules />
+          </Route>
+          <Route path="/gateways">
+            <Gateways user={user} />
           </Route>
           <Route path="/assets">
             <AssetList />

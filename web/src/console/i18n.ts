@@ -10,6 +10,7 @@ import { orderMessages } from './orders/order.i18n';
 import { listMessages } from './orders/list.i18n';
 import { assetMessages } from './assets/asset.i18n';
 import { rulesMessages } from './rules/rules.i18n';
+import { gatewayMessages } from './gateways/gateways.i18n';
 
 export const consoleMessages = mergeMessages(
   common,
@@ -21,6 +22,7 @@ export const consoleMessages = mergeMessages(
   listMessages,
   assetMessages,
   rulesMessages,
+  gatewayMessages,
 );
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);
