@@ -57,7 +57,11 @@ func VerifySignature(secret string, timestamp string, body []byte, sig string, n
 
 // Dispatcher sends the webhook outbox: every pending delivery, in event
 // order per webhook, retried with exponential backoff until the receiver
-// answers 2xx. One replica sends at a time (advisory lock).
+// answers 2xx. One replica sends at a time (advisory lock). Each receiver
+// is sent to independently: one delivery at a time (its order), its own
+// backoff (a failed head delays only that webhook's queue), and a slow
+// receiver holds one sending slot while the others carry on and later
+// polling rounds go on without waiting for it.
 type Dispatcher struct {
 	store outbox
 	log   *slog.Logger
@@ -65,7 +69,8 @@ type Dispatcher struct {
 	Client *http.Client
 	// Now is the dispatcher's clock.
 	Now func() time.Time
-	// Interval between polls of the outbox (default 1 s).
+	// Interval between polls of the outbox (default 1 s); a finished
+	// delivery triggers the next poll at once.
 	Interval time.Duration
 	// Backoff returns the wait before attempt n+1 after n failed attempts
 	// (default 1 s doubling up to 5 min).
@@ -73,21 +78,20 @@ type Dispatcher struct {
 	// MaxAttempts marks a delivery failed after this many attempts; 0
 	// retries forever, so a receiver down for a while gets every event.
 	MaxAttempts int
-	// Batch is how many deliveries one poll sends at most (default 100).
+	// Batch is how many due deliveries (one per receiver) one poll reads
+	// at most (default 100).
 	Batch int
 	// Keep is how long finished deliveries and attempts stay in the log
 	// (default 7 days); older ones are pruned about once an hour.
 	Keep time.Duration
-	// Parallel is how many receivers are sent to at once (default 16);
-	// each receiver gets one delivery at a time, in event order, so a slow
-	// or failing receiver delays only its own deliveries.
+	// Parallel is how many receivers are sent to at once (default 16).
 	Parallel int
 }
 
 // outbox is what the dispatcher reads and records.
 type outbox interface {
 	// DueDeliveries returns pending deliveries due at now, oldest first,
-	// with their webhook.
+	// with their webhook: only the head of each webhook's queue.
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]DueDelivery, error)
 	RecordAttempt(ctx context.Context, a DeliveryAttempt, outcome DeliveryOutcome) error
 	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
@@ -108,22 +112,21 @@ func DefaultBackoff(n int) time.Duration {
 	return min(time.Second<<max(n-1, 0), 5*time.Minute)
 }
 
-// Run sends deliveries until ctx ends: every Interval it takes the sending
-// lock (when no other replica holds it), sends what is due and lets the
-// lock and its connection go again. It returns nil when ctx is cancelled.
+// Run sends deliveries until ctx ends. The replica that gets the sending
+// lock keeps it and sends (polling every Interval) until ctx ends or the
+// database fails; the others try again every Interval. It returns nil when
+// ctx is cancelled, after the deliveries in flight have been recorded or
+// abandoned (an abandoned one stays pending and is sent again).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(d.Interval)
 	defer t.Stop()
-	var pruned time.Time
 	for {
-		if _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		_, err := d.store.WithLock(ctx, LockWebhooks, func(ctx context.Context) error {
+			_, err := d.loop(ctx, false)
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
 			d.log.WarnContext(ctx, "webhook delivery", "err", err)
-		}
-		if now := d.Now(); d.Keep > 0 && now.Sub(pruned) > time.Hour {
-			pruned = now
-			if _, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
-				d.log.WarnContext(ctx, "webhook outbox pruning", "err", err)
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -138,64 +141,120 @@ func (d *Dispatcher) Prune(ctx context.Context) (int, error) {
 	return d.store.PruneDeliveries(ctx, d.Now().Add(-d.Keep))
 }
 
-// RunOnce sends what is due now (under the lock) and returns how many
+// RunOnce sends what is due now (under the lock), each receiver until its
+// queue is empty or its head not yet due again, and returns how many
 // deliveries succeeded.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	var n int
 	_, err := d.store.WithLock(ctx, LockWebhooks, func(ctx context.Context) error {
 		var err error
-		n, err = d.drain(ctx)
+		n, err = d.loop(ctx, true)
 		return err
 	})
 	return n, err
 }
 
-// drain sends due deliveries until none is due.
-func (d *Dispatcher) drain(ctx context.Context) (int, error) {
-	sent := 0
-	for ctx.Err() == nil {
-		due, err := d.store.DueDeliveries(ctx, d.Now(), d.Batch)
-		if err != nil {
+// loop polls the outbox and starts one sender per receiver whose head is
+// due and that has none running; it never waits for a sender, only for
+// the next tick or a sender's end. With once it returns when nothing is
+// due and nothing is in flight; otherwise when ctx ends or a poll fails.
+func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex // guards busy, finished, ends, sent, firstErr
+		busy = map[string]bool{}
+		// finished is when (in ends, counted) a receiver's last sender
+		// ended: a poll read before that is stale for the receiver.
+		finished = map[string]int64{}
+		ends     int64
+		sent     int
+		firstErr error
+		pruned   time.Time
+	)
+	// Senders outlive no loop: on return they are cancelled and awaited.
+	sctx, cancel := context.WithCancel(ctx)
+	defer func() { cancel(); wg.Wait() }()
+	done := make(chan struct{}, 1)
+	t := time.NewTicker(max(d.Interval, time.Millisecond))
+	defer t.Stop()
+	parallel := max(d.Parallel, 1)
+	for {
+		mu.Lock()
+		inFlight := len(busy)
+		err := firstErr
+		polled := ends
+		mu.Unlock()
+		if once && err != nil {
 			return sent, err
 		}
-		if len(due) == 0 {
-			return sent, nil
-		}
-		// The store gives at most one due delivery per webhook: send them
-		// side by side.
-		var (
-			wg       sync.WaitGroup
-			mu       sync.Mutex // guards progress, firstErr
-			progress bool
-			firstErr error
-		)
-		sem := make(chan struct{}, max(d.Parallel, 1))
-		for _, dd := range due {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				ok, err := d.send(ctx, dd)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil && firstErr == nil {
-					firstErr = err
+		started, stale := 0, false
+		if inFlight < parallel {
+			due, err := d.store.DueDeliveries(ctx, d.Now(), max(d.Batch, 1)+inFlight)
+			if err != nil {
+				return sent, err
+			}
+			mu.Lock()
+			for _, dd := range due {
+				if finished[dd.WebhookID] > polled {
+					stale = true // read before its sender ended: poll again
+					continue
 				}
-				if ok {
-					sent++
-					progress = true
+				if busy[dd.WebhookID] || len(busy) >= parallel {
+					continue
 				}
-			}()
+				busy[dd.WebhookID] = true
+				started++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ok, err := d.send(sctx, dd)
+					mu.Lock()
+					delete(busy, dd.WebhookID)
+					ends++
+					finished[dd.WebhookID] = ends
+					if ok {
+						sent++
+					}
+					if err != nil && sctx.Err() == nil {
+						if firstErr == nil {
+							firstErr = err
+						}
+						if !once {
+							d.log.WarnContext(ctx, "webhook delivery", "webhook_id", dd.WebhookID, "err", err)
+						}
+					}
+					mu.Unlock()
+					select {
+					case done <- struct{}{}:
+					default:
+					}
+				}()
+			}
+			inFlight = len(busy)
+			mu.Unlock()
 		}
-		wg.Wait()
-		if firstErr != nil {
-			return sent, firstErr
+		if once && started == 0 && inFlight == 0 {
+			if !stale {
+				return sent, nil
+			}
+			continue
 		}
-		if !progress {
+		if now := d.Now(); !once && d.Keep > 0 && now.Sub(pruned) > time.Hour {
+			pruned = now
+			if _, err := d.Prune(ctx); err != nil && ctx.Err() == nil {
+				d.log.WarnContext(ctx, "webhook outbox pruning", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if once {
+				return sent, ctx.Err()
+			}
 			return sent, nil
+		case <-done:
+		case <-t.C:
 		}
 	}
-	return sent, ctx.Err()
 }
 
 // send makes one attempt and records it; it reports whether it was delivered.

@@ -323,3 +323,94 @@ func TestDispatcherRunStopsWithContext(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+func TestWebhookSlowReceiverDelaysOnlyItself(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.svc.AllowPrivateWebhooks = true // the receivers are local test servers
+
+	// The slow receiver holds every request until released.
+	release := make(chan struct{})
+	var slowGot atomic.Int32
+	slowEntered := make(chan struct{}, 100)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slowEntered <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		slowGot.Add(1)
+	}))
+	defer slow.Close()
+	defer close(release)
+	var mu sync.Mutex
+	var fastGot []string
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fastGot = append(fastGot, r.Header.Get("X-PDM-Event"))
+	}))
+	defer fast.Close()
+	for _, u := range []string{slow.URL, fast.URL} {
+		_, err := f.svc.CreateWebhook(ctx, workorders.Webhook{URL: u, Secret: "0123456789", Active: true})
+		require.NoError(t, err)
+	}
+
+	d := workorders.NewDispatcher(f.svc)
+	d.Now = time.Now
+	d.Interval = 20 * time.Millisecond
+	d.Client = &http.Client{Timeout: time.Hour} // the slow receiver never times out here
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+
+	o, err := f.svc.CreateOrder(ctx, f.admin, workorders.NewOrder{AssetID: f.asset.ID, Title: "Check"})
+	require.NoError(t, err)
+	select {
+	case <-slowEntered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow receiver never got its first delivery")
+	}
+	// While the slow receiver holds its first delivery, later events still
+	// reach the fast one, round after round.
+	eng, _, err := f.svc.CreateUser(ctx, "eng", workorders.RoleEngineer)
+	require.NoError(t, err)
+	for _, a := range []workorders.ActionRequest{{Action: workorders.ActAssign, AssigneeID: eng.ID}, {Action: workorders.ActAccept},
+		{Action: workorders.ActStart}} {
+		a.Actor = f.admin
+		_, err := f.svc.Act(ctx, o.ID, a)
+		require.NoError(t, err)
+	}
+	want := []string{"work_order.created", "work_order.assigned", "work_order.accepted", "work_order.started"}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(fastGot) == len(want)
+	}, 30*time.Second, 10*time.Millisecond, "the fast receiver gets every event while the slow one is stuck")
+	mu.Lock()
+	require.Equal(t, want, fastGot, "in order")
+	mu.Unlock()
+	require.Zero(t, slowGot.Load(), "the slow receiver is still on its first delivery")
+	require.Len(t, slowEntered, 0, "one delivery at a time per receiver")
+
+	// Released, the slow receiver gets its queue too, in turn.
+	release <- struct{}{}
+	for range len(want) - 1 {
+		select {
+		case <-slowEntered:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the slow receiver's next delivery never came")
+		}
+		release <- struct{}{}
+	}
+	require.Eventually(t, func() bool { return slowGot.Load() == int32(len(want)) }, 30*time.Second, 10*time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
