@@ -25,7 +25,7 @@ type Mention struct {
 // known users (names compared case-insensitively, spaces written as _ or
 // .) are listed in the event's data under "mentions", so that hooks (the
 // AfterTransition callback, webhooks on work_order.comment) can notify
-// them. Engineers comment only on their own jobs.
+// them. Engineers comment only on their own jobs and the jobs they help on.
 func (s *Service) Comment(ctx context.Context, actor Actor, orderID, text string) (Event, error) {
 	text = strings.TrimSpace(text)
 	if text == "" || utf8.RuneCountInString(text) > 4000 {
@@ -37,7 +37,7 @@ func (s *Service) Comment(ctx context.Context, actor Actor, orderID, text string
 	}
 	var ev Event
 	o, err := s.Store.UpdateOrder(ctx, orderID, func(o *Order) (Event, error) {
-		if notYours(actor, o) {
+		if notInvolved(actor, o) {
 			return Event{}, errNotYours(orderID)
 		}
 		var data json.RawMessage

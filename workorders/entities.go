@@ -132,7 +132,9 @@ type OrderFilter struct {
 	SiteID     string
 	Source     string
 	AssigneeID string
-	Priority   string
+	// Involving keeps the orders a user is assigned to or helps on.
+	Involving string
+	Priority  string
 	// Number finds one order by its human number (123 for WO-000123).
 	Number int64
 	Page   Page

@@ -380,6 +380,11 @@ type Order struct {
 	// StatusURL is the customer's status page of an order with a requester
 	// ("/s/{token}", relative to the server; empty when none or revoked).
 	StatusURL string `json:"status_url,omitempty"`
+	// HelperIDs are the users asked to help on the job: they see it and
+	// comment on it; the assignee alone acts on it.
+	HelperIDs []string `json:"helper_ids"`
+	// Transfer is a transfer to another engineer waiting for a planner.
+	Transfer *TransferRequest `json:"transfer_request"`
 }
 
 // FormatNumber renders a work-order sequence number as WO-000123.
@@ -436,7 +441,8 @@ func EventTypeForAction(a Action, to Status) string {
 // WebhookEventTypes lists the event names webhooks may subscribe to.
 func WebhookEventTypes() []string {
 	types := []string{EventCreated, EventEvidence, EventUpdated, EventSLAAtRisk, EventSLABreach,
-		EventEscalated, EventAttachment, EventComment}
+		EventEscalated, EventAttachment, EventComment, EventHelperAdded, EventHelperRemoved, EventTransferRequested,
+		EventTransferred, EventTransferRejected}
 	for _, a := range append(Actions(), ActMerge) {
 		to, _ := nextAny(a)
 		types = append(types, EventTypeForAction(a, to))

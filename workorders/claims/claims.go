@@ -30,16 +30,28 @@ const (
 // Policy is the dispatch policy of a site and priority; a nil SiteID or
 // Priority matches any.
 type Policy struct {
-	ID        int64                `json:"id"`
-	SiteID    *string              `json:"site_id"`
-	Priority  *workorders.Priority `json:"priority"`
-	Mode      Mode                 `json:"mode"`
-	RadiusKm  float64              `json:"radius_km"`
-	UpdatedAt time.Time            `json:"updated_at"`
+	ID       int64                `json:"id"`
+	SiteID   *string              `json:"site_id"`
+	Priority *workorders.Priority `json:"priority"`
+	Mode     Mode                 `json:"mode"`
+	RadiusKm float64              `json:"radius_km"`
+	// Transfer says whether engineers hand jobs to colleagues directly
+	// ("direct") or a planner approves each transfer ("approval").
+	Transfer  Transfer  `json:"transfer"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// Transfer is how a job changes engineer at an engineer's request.
+type Transfer string
+
+// The transfer policies.
+const (
+	TransferApproval Transfer = "approval"
+	TransferDirect   Transfer = "direct"
+)
+
 // Default is the policy where no row matches: the optimizer assigns.
-var Default = Policy{Mode: ModeAuto, RadiusKm: 50}
+var Default = Policy{Mode: ModeAuto, RadiusKm: 50, Transfer: TransferApproval}
 
 // Validate checks a policy's fields (every problem at once).
 func (p *Policy) Validate() error {
@@ -48,6 +60,13 @@ func (p *Policy) Validate() error {
 	case ModeAuto, ModeManual, ModeClaim:
 	default:
 		pr.Add("mode", "must be auto, manual or claim")
+	}
+	switch p.Transfer {
+	case "":
+		p.Transfer = TransferApproval
+	case TransferApproval, TransferDirect:
+	default:
+		pr.Add("transfer", "must be approval or direct")
 	}
 	if p.Priority != nil && !p.Priority.Valid() {
 		pr.Add("priority", "must be P1, P2, P3 or P4")
@@ -227,4 +246,15 @@ func (c *Claims) Claim(ctx context.Context, u workorders.User, id string) (worko
 		return workorders.Order{}, fmt.Errorf("%w: the order was claimed or assigned meanwhile", workorders.ErrConflict)
 	}
 	return o, err
+}
+
+// DirectTransfer reports whether an engineer may hand order o to a
+// colleague without a planner's approval (the policy of its site and
+// priority says direct).
+func (c *Claims) DirectTransfer(ctx context.Context, o workorders.Order) (bool, error) {
+	ps, err := c.Store.DispatchPolicies(ctx)
+	if err != nil {
+		return false, err
+	}
+	return Resolve(ps, o.SiteID, o.Priority).Transfer == TransferDirect, nil
 }

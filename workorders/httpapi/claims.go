@@ -14,6 +14,8 @@ import (
 type ClaimService interface {
 	Offers(ctx context.Context, userID string) ([]claims.Offer, error)
 	Claim(ctx context.Context, u workorders.User, orderID string) (workorders.Order, error)
+	// DirectTransfer reports whether engineers may transfer o without approval.
+	DirectTransfer(ctx context.Context, o workorders.Order) (bool, error)
 }
 
 type dispatchPolicyIn struct {
@@ -21,6 +23,7 @@ type dispatchPolicyIn struct {
 	Priority *workorders.Priority `json:"priority" schema:"enum=P1|P2|P3|P4"`
 	Mode     claims.Mode          `json:"mode" schema:"required,enum=auto|manual|claim"`
 	RadiusKm float64              `json:"radius_km" schema:"min=0,max=20000"`
+	Transfer claims.Transfer      `json:"transfer" schema:"enum=approval|direct"`
 }
 
 func withClaimSchemas(m map[string]any) map[string]any {
@@ -50,7 +53,7 @@ func (s *Server) claimRoutes() {
 			s.fail(c, err)
 			return
 		}
-		p := claims.Policy{SiteID: in.SiteID, Priority: in.Priority, Mode: in.Mode, RadiusKm: in.RadiusKm}
+		p := claims.Policy{SiteID: in.SiteID, Priority: in.Priority, Mode: in.Mode, RadiusKm: in.RadiusKm, Transfer: in.Transfer}
 		if err := p.Validate(); err != nil {
 			s.fail(c, err)
 			return

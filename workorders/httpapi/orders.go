@@ -75,10 +75,17 @@ func (s *Server) ownOrder(c *gin.Context, id string) (workorders.Order, error) {
 	if err != nil {
 		return o, err
 	}
-	if notMine(c, o.AssigneeID) {
+	if notInvolved(c, o) {
 		return o, fmt.Errorf("%w: no work order %s among your jobs", workorders.ErrNotFound, id)
 	}
 	return o, nil
+}
+
+// notInvolved reports whether the caller is an engineer who neither has
+// nor helps on o (such orders answer 404, as notMine).
+func notInvolved(c *gin.Context, o workorders.Order) bool {
+	u := userOf(c)
+	return u.Role == workorders.RoleEngineer && !o.Involves(u.ID)
 }
 
 // notMine reports whether the caller is an engineer and the order with
@@ -113,7 +120,7 @@ func (s *Server) orderRoutes() {
 			return
 		}
 		if u := userOf(c); u.Role == workorders.RoleEngineer {
-			f.AssigneeID = u.ID
+			f.Involving = u.ID
 		}
 		items, next, err := s.svc.ListOrders(c.Request.Context(), f)
 		if err != nil {
@@ -144,7 +151,7 @@ func (s *Server) orderRoutes() {
 			s.fail(c, err)
 			return
 		}
-		if notMine(c, d.AssigneeID) {
+		if notInvolved(c, d.Order) {
 			s.fail(c, fmt.Errorf("%w: no work order %s among your jobs", workorders.ErrNotFound, c.Param("id")))
 			return
 		}
@@ -239,7 +246,7 @@ func isEmptyBody(err error) bool {
 
 func (s *Server) engineerJobRoutes() {
 	s.handle(Route{Method: "GET", Path: "/me/jobs", Roles: fieldRoles(), Tag: "engineers",
-		Summary: "The calling engineer's jobs (default: open ones)", Response: "WorkOrderList",
+		Summary: "The calling engineer's jobs and the jobs they help on (default: open ones)", Response: "WorkOrderList",
 		Query: []string{"status", "limit", "cursor"}}, func(c *gin.Context) {
 		f, err := orderFilter(c)
 		if err != nil {
@@ -250,7 +257,7 @@ func (s *Server) engineerJobRoutes() {
 			f.Status = []workorders.Status{workorders.StatusAssigned, workorders.StatusAccepted, workorders.StatusEnRoute,
 				workorders.StatusOnSite, workorders.StatusInProgress, workorders.StatusOnHold}
 		}
-		f.AssigneeID = userOf(c).ID
+		f.Involving = userOf(c).ID
 		items, next, err := s.svc.ListOrders(c.Request.Context(), f)
 		if err != nil {
 			s.fail(c, err)

@@ -219,6 +219,7 @@ func New(cfg Config) (*Server, error) {
 	s.opsRoutes()
 	s.fieldRoutes()
 	s.claimRoutes()
+	s.collaborationRoutes()
 	s.requestRoutes()
 	s.consoleRoutes()
 	s.gatewayRoutes()

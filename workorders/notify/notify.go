@@ -311,6 +311,8 @@ func (n *Notifier) AfterTransition(ctx context.Context, o workorders.Order, e wo
 		kinds = append(kinds, KindSLAAtRisk)
 	case e.Type == workorders.EventSLABreach:
 		kinds = append(kinds, KindSLABreached)
+	case e.Type == workorders.EventTransferRequested:
+		kinds = append(kinds, KindTransferProposed)
 	}
 	for _, k := range kinds {
 		if err := n.Notify(ctx, k, o, e); err != nil {
@@ -418,7 +420,7 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 	if err != nil {
 		return err
 	}
-	d := data{Facts: f, Kind: kind, ETA: etaOf(e), Base: n.PublicURL}
+	d := data{Facts: f, Kind: kind, ETA: etaOf(e), Base: n.PublicURL, Actor: e.Actor, Note: e.Note}
 	var ms []Message
 	id := o.ID
 	if customerKind(kind) {

@@ -74,6 +74,10 @@ var templates = map[string]map[string]tmpl{
 		"en":    {"[{{.Number}}] SLA breached", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} missed its SLA: {{.Title}}\n{{.Link}}"},
 		"zh-CN": {"【{{.Number}}】SLA 已超时", "{{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}} 已超出 SLA：{{.Title}}\n{{.Link}}"},
 	},
+	KindTransferProposed: {
+		"en":    {"[{{.Number}}] Transfer to approve: {{.Title}}", "{{.Actor}} asks to transfer {{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}}: {{.Title}}{{if .Note}}\n{{.Note}}{{end}}\n{{.Link}}"},
+		"zh-CN": {"【{{.Number}}】转单待审批：{{.Title}}", "{{.Actor}} 申请转出工单 {{.Number}} {{.Priority}} {{.SiteName}} / {{.AssetName}}：{{.Title}}{{if .Note}}\n{{.Note}}{{end}}\n{{.Link}}"},
+	},
 	KindMention: {
 		"en":    {"[{{.Number}}] {{.Actor}} mentioned you", "{{.Actor}} mentioned you on {{.Number}} ({{.AssetName}}, {{.SiteName}}):\n\n{{.Note}}\n\n{{.Link}}"},
 		"zh-CN": {"【{{.Number}}】{{.Actor}} 在工单中提到了您", "{{.Actor}} 在工单 {{.Number}}（{{.SiteName}} {{.AssetName}}）中提到了您：\n\n{{.Note}}\n\n{{.Link}}"},

@@ -15,7 +15,7 @@ var _ claims.Store = (*Ops)(nil)
 
 // DispatchPolicies lists every dispatch policy.
 func (s *Ops) DispatchPolicies(ctx context.Context) ([]claims.Policy, error) {
-	rows, err := s.pool.Query(ctx, `select id, site_id, priority, mode, radius_km, updated_at from dispatch_policies
+	rows, err := s.pool.Query(ctx, `select id, site_id, priority, mode, radius_km, transfer, updated_at from dispatch_policies
 		order by site_id nulls first, priority nulls first`)
 	if err != nil {
 		return nil, translateOps(err)
@@ -26,7 +26,7 @@ func (s *Ops) DispatchPolicies(ctx context.Context) ([]claims.Policy, error) {
 func scanPolicy(r pgx.Row) (claims.Policy, error) {
 	var p claims.Policy
 	var prio *string
-	err := r.Scan(&p.ID, &p.SiteID, &prio, &p.Mode, &p.RadiusKm, &p.UpdatedAt)
+	err := r.Scan(&p.ID, &p.SiteID, &prio, &p.Mode, &p.RadiusKm, &p.Transfer, &p.UpdatedAt)
 	if prio != nil {
 		pr := workorders.Priority(*prio)
 		p.Priority = &pr
@@ -45,10 +45,11 @@ func (s *Ops) PutDispatchPolicy(ctx context.Context, p claims.Policy) (claims.Po
 		v := string(*p.Priority)
 		prio = &v
 	}
-	out, err := scanPolicy(s.pool.QueryRow(ctx, `insert into dispatch_policies (site_id, priority, mode, radius_km)
-		values ($1, $2, $3, $4)
-		on conflict (site_id, priority) do update set mode = excluded.mode, radius_km = excluded.radius_km, updated_at = now()
-		returning id, site_id, priority, mode, radius_km, updated_at`, p.SiteID, prio, p.Mode, p.RadiusKm))
+	out, err := scanPolicy(s.pool.QueryRow(ctx, `insert into dispatch_policies (site_id, priority, mode, radius_km, transfer)
+		values ($1, $2, $3, $4, $5)
+		on conflict (site_id, priority) do update set mode = excluded.mode, radius_km = excluded.radius_km,
+			transfer = excluded.transfer, updated_at = now()
+		returning id, site_id, priority, mode, radius_km, transfer, updated_at`, p.SiteID, prio, p.Mode, p.RadiusKm, p.Transfer))
 	if isFKViolation(err) {
 		return p, unprocessableSite()
 	}

@@ -14,8 +14,10 @@ const liveChannel = "pdm_live"
 // LiveAfter returns up to limit live events with ids above after, oldest
 // first.
 func (s *Store) LiveAfter(ctx context.Context, after int64, limit int) ([]workorders.LiveEvent, error) {
-	rows, err := s.pool.Query(ctx, `select id, at, type, coalesce(order_id::text, ''), audience::text[], data
-		from live_events where id > $1 order by id limit $2`, after, limit)
+	rows, err := s.pool.Query(ctx, `select e.id, e.at, e.type, coalesce(e.order_id::text, ''),
+			(e.audience || coalesce(w.helper_ids, '{}'))::text[], e.data
+		from live_events e left join work_orders w on w.id = e.order_id
+		where e.id > $1 order by e.id limit $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("live events: %w", translate(err))
 	}

@@ -19,22 +19,32 @@ const orderCols = `o.id, o.number, o.asset_id, o.site_id, o.title, o.description
 	o.estimated_duration_s, o.evidence, o.detected_at, o.predicted_failure_at, o.predicted_failure_earliest,
 	o.predicted_failure_latest, o.follow_up_of, o.signal_count, o.reason, o.hold_reason, o.resolution, o.labour_s,
 	o.parts_used, o.accepted_at, o.started_at, o.completed_at, o.verified_at, o.closed_at, o.on_hold_since, o.held_s,
-	o.sla_state, o.status_path`
+	o.sla_state, o.status_path, o.helper_ids, o.transfer`
 
 func scanOrder(r pgx.Row) (workorders.Order, error) {
 	var (
 		o                      workorders.Order
 		number, est, lab, held int64
 		parts, used, evidence  []byte
+		transfer               []byte
 	)
 	err := r.Scan(&o.ID, &number, &o.AssetID, &o.SiteID, &o.Title, &o.Description, &o.Source, &o.FailureMode, &o.RuleID,
 		&o.Priority, &o.Status, &o.CreatedAt, &o.UpdatedAt, &o.ApprovedAt, &o.DueAt, &o.AssigneeID, &o.RequiredSkills, &parts,
 		&est, &evidence, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest,
 		&o.PredictedFailureLatest, &o.FollowUpOf, &o.SignalCount, &o.Reason, &o.HoldReason, &o.Resolution, &lab,
 		&used, &o.AcceptedAt, &o.StartedAt, &o.CompletedAt, &o.VerifiedAt, &o.ClosedAt, &o.OnHoldSince, &held,
-		&o.SLAState, &o.StatusURL)
+		&o.SLAState, &o.StatusURL, &o.HelperIDs, &transfer)
 	if err != nil {
 		return o, err
+	}
+	if o.HelperIDs == nil {
+		o.HelperIDs = []string{}
+	}
+	if len(transfer) > 0 {
+		o.Transfer = new(workorders.TransferRequest)
+		if err := json.Unmarshal(transfer, o.Transfer); err != nil {
+			return o, fmt.Errorf("order %s transfer: %w", o.ID, err)
+		}
 	}
 	utc(&o.CreatedAt, &o.UpdatedAt)
 	utcp(&o.ApprovedAt, &o.DueAt, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest, &o.PredictedFailureLatest,
@@ -116,15 +126,23 @@ func updateOrder(ctx context.Context, tx pgx.Tx, o workorders.Order) (workorders
 			evidence = $12, predicted_failure_at = $13, predicted_failure_earliest = $14, predicted_failure_latest = $15,
 			signal_count = $16, reason = $17, hold_reason = $18, resolution = $19, labour_s = $20, parts_used = $21,
 			accepted_at = $22, started_at = $23, completed_at = $24, verified_at = $25, closed_at = $26,
-			on_hold_since = $27, held_s = $28, sla_state = $29
+			on_hold_since = $27, held_s = $28, sla_state = $29, helper_ids = $30, transfer = $31
 		where id = $1 returning *)
 		select `+orderCols+` from upd o`,
 		o.ID, o.Title, o.Description, o.Priority, o.Status, o.ApprovedAt, o.DueAt, o.AssigneeID, nonNil(o.RequiredSkills),
 		jsonOr(o.Parts, "[]"), secs(o.EstimatedDuration), rawOr(o.Evidence), o.PredictedFailureAt,
 		o.PredictedFailureEarliest, o.PredictedFailureLatest, o.SignalCount, o.Reason, o.HoldReason, o.Resolution,
 		secs(o.LabourTime), jsonOr(o.PartsUsed, "[]"), o.AcceptedAt, o.StartedAt, o.CompletedAt, o.VerifiedAt,
-		o.ClosedAt, o.OnHoldSince, secs(o.HeldFor), o.SLAState))
+		o.ClosedAt, o.OnHoldSince, secs(o.HeldFor), o.SLAState, nonNil(o.HelperIDs), transferJSON(o.Transfer)))
 	return out, translate(err)
+}
+
+func transferJSON(t *workorders.TransferRequest) []byte {
+	if t == nil {
+		return nil
+	}
+	b, _ := json.Marshal(t)
+	return b
 }
 
 // appendEvent inserts ev for o and, in the same transaction, one outbox
@@ -227,6 +245,12 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 			return "", nil, 0, workorders.Invalid(c.col[2:], "not a valid UUID")
 		}
 		w.add(c.col+" = ?", c.v)
+	}
+	if f.Involving != "" {
+		if !validID(f.Involving) {
+			return "", nil, 0, workorders.Invalid("involving", "not a valid UUID")
+		}
+		w.add("(o.assignee_id = ? or ?::uuid = any(o.helper_ids))", f.Involving, f.Involving)
 	}
 	if f.Source != "" {
 		w.add("o.source = ?", f.Source)
