@@ -137,11 +137,7 @@ func (s *Server) telemetry(c *gin.Context) {
 		return
 	}
 	q := TelemetryQuery{SiteCode: a.SiteCode, AssetCode: a.Code, Metric: c.Query("metric")}
-	if q.From, err = queryTime(c, "from"); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if q.To, err = queryTime(c, "to"); err != nil {
+	if q.From, q.To, err = queryRange(c); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -153,12 +153,7 @@ func (s *Server) fieldRoutes() {
 }
 
 func (s *Server) locationHistory(c *gin.Context, f FieldConfig, engineerID string) {
-	from, err := queryTime(c, "from")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	to, err := queryTime(c, "to")
+	from, to, err := queryRange(c)
 	if err != nil {
 		s.fail(c, err)
 		return

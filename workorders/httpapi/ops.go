@@ -596,12 +596,7 @@ func (s *Server) kpiRoutes(o OpsConfig) {
 	s.handle(Route{Method: "GET", Path: "/kpis", Roles: readers(), Tag: "kpis",
 		Summary:  "MTTR, MTBF per asset and fleet, SLA compliance, first-time fix, backlog by status and age, utilisation, parts consumption, prediction lead time, precision and false alarms per rule",
 		Response: "KPIs", Query: []string{"site_id", "from", "to"}}, func(c *gin.Context) {
-		from, err := queryTime(c, "from")
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		to, err := queryTime(c, "to")
+		from, to, err := queryRange(c)
 		if err != nil {
 			s.fail(c, err)
 			return

@@ -266,6 +266,10 @@ func TestOpsThroughTheAPI(t *testing.T) {
 	require.Equal(t, []workorders.PartKPI{{SKU: "SEAL-1", Name: "Seal", Qty: 1, Cost: 12.5}}, k.PartsConsumption)
 	code, b = e.do("GET", "/api/v1/kpis?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", e.tokens[ad], nil)
 	require.Equal(t, 422, code, string(b))
+	code, b = e.do("GET", "/api/v1/kpis?from=yesterday&to=2026-13-01", e.tokens[ad], nil)
+	require.Equal(t, 400, code, string(b))
+	require.Contains(t, string(b), `"field":"from"`, "both malformed bounds are named")
+	require.Contains(t, string(b), `"field":"to"`)
 
 	// A calendar schedule produces its order once.
 	var sch workorders.Schedule

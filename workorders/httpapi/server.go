@@ -666,6 +666,17 @@ func page(c *gin.Context) (workorders.Page, error) {
 	return p, nil
 }
 
+// queryRange parses the optional from and to query parameters (RFC 3339;
+// zero when absent), naming both when both are malformed.
+func queryRange(c *gin.Context) (from, to time.Time, err error) {
+	var p workorders.Problems
+	from, ferr := queryTime(c, "from")
+	_ = p.AddErr(ferr)
+	to, terr := queryTime(c, "to")
+	_ = p.AddErr(terr)
+	return from, to, p.Err()
+}
+
 func queryTime(c *gin.Context, name string) (time.Time, error) {
 	v := c.Query(name)
 	if v == "" {
