@@ -15,6 +15,8 @@ import { useLive, useLiveState } from '../lib/live';
 import './screens.css';
 import { Dispatch } from './dispatch/Dispatch';
 import { Gateways, useGateways } from './gateways/Gateways';
+import { Inventory } from './inventory/Inventory';
+import { Schedules } from './inventory/Schedules';
 import { alerting } from './gateways/gateways';
 
 interface NavItem {
@@ -29,6 +31,8 @@ const nav: NavItem[] = [
   { href: '/orders', label: 'nav.orders' },
   { href: '/assets', label: 'nav.assets' },
   { href: '/rules', label: 'nav.rules' },
+  { href: '/inventory', label: 'nav.inventory' },
+  { href: '/schedules', label: 'nav.schedules' },
   { href: '/gateways', label: 'nav.gateways' },
 ];
 
@@ -100,6 +104,12 @@ export function Shell({ user }: { user: User }) {
           </Route>
           <Route path="/rules">
             <Rules />
+          </Route>
+          <Route path="/inventory">
+            <Inventory user={user} />
+          </Route>
+          <Route path="/schedules">
+            <Schedules user={user} />
           </Route>
           <Route path="/gateways">
             <Gateways user={user} />

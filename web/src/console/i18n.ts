@@ -11,6 +11,7 @@ import { listMessages } from './orders/list.i18n';
 import { assetMessages } from './assets/asset.i18n';
 import { rulesMessages } from './rules/rules.i18n';
 import { gatewayMessages } from './gateways/gateways.i18n';
+import { inventoryMessages } from './inventory/inventory.i18n';
 
 export const consoleMessages = mergeMessages(
   common,
@@ -23,6 +24,7 @@ export const consoleMessages = mergeMessages(
   assetMessages,
   rulesMessages,
   gatewayMessages,
+  inventoryMessages,
 );
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);
