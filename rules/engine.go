@@ -474,7 +474,19 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 						reraise(sg)
 					}
 				}
-				sigs = nil
+				// A prediction from a reading no one evaluated before is
+				// raised with its own detection time (re-arming it would
+				// raise it at the next live reading: later, and shorter
+				// of lead); others were raised back then.
+				unseen := !after.IsZero() && rd.TS.After(after)
+				for _, o := range s.obs {
+					for _, sg := range o.Observe(rd.TS, v) {
+						if unseen && RaisesOrder(sg) {
+							reraise(sg)
+						}
+					}
+				}
+				continue
 			}
 			for _, o := range s.obs {
 				sigs = append(sigs, o.Observe(rd.TS, v)...)

@@ -104,11 +104,12 @@ func (e *Engine) RebuildWhere(ctx context.Context, h History, l AssetLister, fro
 // readings, with the same event time, so it is queued again: the ticket
 // core drops one it already has, and one that was lost (the process
 // crashed before delivering it, the replica that owned the asset died) is
-// delivered now. So is a threshold signal raised by a reading after from,
-// synced or not: no one evaluated that reading before. Other signals are
-// muted: a breach that began before the lookback was raised back then;
-// predictions are re-armed and raised again by the next reading if they
-// still hold. Readings already consumed are
+// delivered now. So is a threshold signal or a prediction raised by a
+// reading after from, synced or not, with that reading's time: no one
+// evaluated the reading before. Other signals are muted: a breach that
+// began before the lookback was raised back then; predictions are
+// re-armed and raised again by the next reading if they still hold.
+// Readings already consumed are
 // never overwritten (late readings are ignored per series). It returns the
 // number of readings replayed; a failing asset is logged and skipped, and
 // the joined errors are returned at the end.

@@ -143,6 +143,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.IntVar(&c.IngestLimits.MaxAssets, "ingest-max-assets", envInt(getenv, "PDM_INGEST_MAX_ASSETS", 100_000), "assets whose state ingest remembers, least recently seen forgotten first (PDM_INGEST_MAX_ASSETS)")
 	fs.IntVar(&c.IngestLimits.MaxSeries, "ingest-max-series", envInt(getenv, "PDM_INGEST_MAX_SERIES", 500_000), "(asset, metric) names ingest remembers (PDM_INGEST_MAX_SERIES)")
 	fs.IntVar(&c.IngestLimits.MaxUnknownAssets, "ingest-max-unknown-assets", envInt(getenv, "PDM_INGEST_MAX_UNKNOWN_ASSETS", 10_000), "unregistered assets tracked at once (PDM_INGEST_MAX_UNKNOWN_ASSETS)")
+	fs.DurationVar(&c.IngestLimits.UnknownAssetIdle, "ingest-unknown-asset-idle", envDuration(getenv, "PDM_INGEST_UNKNOWN_ASSET_IDLE", 10*time.Minute), "an unregistered asset silent this long gives its place among the tracked ones to another (PDM_INGEST_UNKNOWN_ASSET_IDLE)")
 	fs.IntVar(&c.IngestLimits.MaxGateways, "ingest-max-gateways", envInt(getenv, "PDM_INGEST_MAX_GATEWAYS", 4096), "gateways whose recent seq numbers are checked for conflicts (PDM_INGEST_MAX_GATEWAYS)")
 	ignoreTags := fs.String("ingest-ignore-tags", envOr(getenv, "PDM_INGEST_IGNORE_TAGS", ""), "comma-separated line protocol tags dropped instead of folded into metric names, e.g. host (PDM_INGEST_IGNORE_TAGS)")
 	fs.Float64Var(&c.RoadFactor, "dispatch-road-factor", envFloat(getenv, "PDM_DISPATCH_ROAD_FACTOR", 1.3), "road distance per great-circle distance (PDM_DISPATCH_ROAD_FACTOR)")
@@ -180,6 +181,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if l := c.IngestLimits; l.MaxMetricsPerReading <= 0 || l.MaxMetricsPerAsset <= 0 || l.MaxAssets <= 0 || l.MaxSeries <= 0 || l.MaxUnknownAssets <= 0 || l.MaxGateways <= 0 {
 		return c, fmt.Errorf("the --ingest-max-* limits (or their PDM_INGEST_MAX_* variables) must be positive integers")
+	}
+	if c.IngestLimits.UnknownAssetIdle <= 0 {
+		return c, fmt.Errorf("--ingest-unknown-asset-idle (PDM_INGEST_UNKNOWN_ASSET_IDLE) must be a positive duration, such as 10m")
 	}
 	for name, d := range map[string]time.Duration{"sla-every": c.SLAEvery, "reorder-every": c.ReorderEvery,
 		"schedules-every": c.SchedulesEvery, "dispatch-every": c.DispatchEvery, "gateway-offline-after": c.GatewayOfflineAfter} {

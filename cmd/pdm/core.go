@@ -359,8 +359,8 @@ func (c cronLogger) Error(err error, msg string, kv ...any) {
 }
 
 // applyChanges makes rule and asset changes made through this process's API
-// take effect in its rules engine at once (other replicas pick them up on
-// their periodic reload).
+// take effect in its rules engine at once, before the answer (other
+// replicas reload on PostgreSQL's notification, see ListenDetectChanges).
 func applyChanges(next http.Handler, e *rules.Engine, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {

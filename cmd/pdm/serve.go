@@ -24,6 +24,7 @@ import (
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/rules/spool"
 	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/postgres"
 )
 
 // serveHooks lets tests and the demo learn what serve bound and started.
@@ -122,11 +123,22 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		}
 	}
 
-	// Ingest.
+	// Ingest. Where the registry is at hand, it tells registered assets
+	// from others (the unknown-asset limit) from memory.
 	var pipe *ingest.Pipeline
+	var known *knownAssets
 	if cfg.runs("ingest") || cfg.Only == "predict" {
+		if core != nil {
+			known = newKnownAssets(core.store, log.With("component", "ingest"))
+			known.register(reg)
+			lctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+			if err := known.load(lctx); err != nil {
+				log.Warn("registered asset codes not loaded: every asset counts as registered until they are", "err", err)
+			}
+			cancel()
+		}
 		var closePipe func()
-		if pipe, closePipe, err = newPipeline(cfg, ts, engine, reg, log); err != nil {
+		if pipe, closePipe, err = newPipeline(cfg, ts, engine, known, reg, log); err != nil {
 			return err
 		}
 		defer closePipe()
@@ -192,6 +204,14 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	if pipe != nil {
 		g.Go(func() error { return pipe.Run(gctx) })
 	}
+	if known != nil {
+		g.Go(func() error { return known.Run(gctx) })
+	}
+	if core != nil && (engine != nil || known != nil) {
+		// Rule and asset changes made through any replica reach this
+		// one's engine and ingest at once, not on a periodic reload.
+		g.Go(func() error { return core.store.ListenDetectChanges(gctx, detectChanged(gctx, engine, known, log)) })
+	}
 	if core != nil && core.forgetTokens != nil {
 		// Revocations on any replica reach this one's token cache at once.
 		g.Go(func() error { return core.store.ListenRevocations(gctx, core.forgetTokens) })
@@ -224,6 +244,26 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	return err
 }
 
+// detectChanged applies a change announced by PostgreSQL to the rules
+// engine and the registered asset codes (either may be nil).
+func detectChanged(ctx context.Context, engine *rules.Engine, known *knownAssets, log *slog.Logger) func(what string) {
+	return func(what string) {
+		if what == postgres.ChangedAssets || what == postgres.ChangedAll {
+			if engine != nil {
+				engine.ForgetAll()
+			}
+			if known != nil {
+				known.poke()
+			}
+		}
+		if engine != nil && (what == postgres.ChangedRules || what == postgres.ChangedAll) {
+			if err := engine.Reload(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("reload rules after a change", "err", err)
+			}
+		}
+	}
+}
+
 // workerHandler serves what a replica without the API still answers:
 // health, readiness and metrics, all without a token.
 func workerHandler(metrics http.Handler, ready func(context.Context) error) http.Handler {
@@ -247,7 +287,7 @@ func workerHandler(metrics http.Handler, ready func(context.Context) error) http
 // subscription, nothing written; with partitions it takes only device
 // events (shared among predict replicas), the readings arriving on the
 // partition streams, without it sees every reading, unshared.
-func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, reg prometheus.Registerer, log *slog.Logger) (*ingest.Pipeline, func(), error) {
+func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, known *knownAssets, reg prometheus.Registerer, log *slog.Logger) (*ingest.Pipeline, func(), error) {
 	clientID := cfg.ClientID
 	topics := ingest.Subscriptions(cfg.TopicRoot, cfg.ShareGroup)
 	var w ingest.Writer = ts
@@ -273,6 +313,9 @@ func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, reg promet
 		return nil, nil, fmt.Errorf("mqtt: %w", err)
 	}
 	deps := ingest.Deps{Source: src, Writer: w, Registerer: reg, Logger: log.With("component", "ingest")}
+	if known != nil {
+		deps.KnownAsset = known.Known
+	}
 	if engine != nil {
 		deps.Events = engine
 		if cfg.Partitions == 0 {
