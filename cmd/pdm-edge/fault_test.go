@@ -171,6 +171,31 @@ func waitMetric(t *testing.T, a *agentProc, name string, ok func(float64) bool) 
 	return v
 }
 
+// waitQuiet waits until the agent takes no more readings and its queue is
+// empty. A poll already under way when the device stops may still enqueue
+// after the queue first reads empty, so "empty" alone is not final: the
+// count of items sent must also hold still across several poll
+// intervals while the queue stays empty.
+func waitQuiet(t *testing.T, a *agentProc) {
+	t.Helper()
+	last, stableSince := -1.0, time.Time{}
+	waitFor(t, 60*time.Second, "the agent quiet with an empty queue", func() bool {
+		got, err := a.metric("pdm_edge_items_sent_total")
+		if err != nil {
+			return false
+		}
+		items, err := a.metric("pdm_edge_queue_items")
+		if err != nil {
+			return false
+		}
+		if got != last || items != 0 {
+			last, stableSince = got, time.Now()
+			return false
+		}
+		return time.Since(stableSince) >= 2*time.Second
+	})
+}
+
 func (r *rig) influxCount(t *testing.T) int {
 	n, err := countInflux(r.influx, r.db, "vibration_rms")
 	require.NoError(t, err)
@@ -204,7 +229,7 @@ func TestFaultBrokerOutageAndSIGKILL(t *testing.T) {
 	// goes quiet so the count is final.
 	waitMetric(t, a, "pdm_edge_uplink_connected", func(v float64) bool { return v == 1 })
 	require.NoError(t, r.dev.Stop())
-	waitMetric(t, a, "pdm_edge_queue_items", func(v float64) bool { return v == 0 })
+	waitQuiet(t, a)
 	t.Log("queue drained")
 	a.term(t)
 
