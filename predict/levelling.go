@@ -106,6 +106,16 @@ func levelling(xs, ys []float64, dir, limit, window, horizon, tq float64, best m
 	}
 	// Approach to a level.
 	if s, ok := saturating(xs, ys, dir, window); ok && s.aic < best.aic-o.StepMargin {
+		if m, ok := riseOnTrend(xs, ys, dir, window, s); ok {
+			// A rise that levels off on a trend that goes on: the
+			// saturating part at its level plus the line must cross
+			// within the horizon.
+			f := func(x float64) float64 { return dir * (m.predict(x) - limit) }
+			if h := firstRoot(f, 0, 4*horizon); h < 0 || h > horizon {
+				return ReasonLevellingOff
+			}
+			return ""
+		}
 		level := s.a + s.b
 		if dir*(level-limit)+tq*s.seLevel < 0 {
 			return ReasonLevellingOff
@@ -218,15 +228,7 @@ func saturating(xs, ys []float64, dir, window float64) (satFit, bool) {
 	if n < 16 {
 		return satFit{}, false
 	}
-	var onsets []float64
-	for _, f := range []float64{2, 1, 0.5, 0.25} {
-		onsets = append(onsets, xs[0]-f*window)
-	}
-	step := max(1, n/12)
-	for i := 0; i <= n-8; i += step {
-		onsets = append(onsets, xs[i])
-	}
-	taus := []float64{1.0 / 48, 1.0 / 24, 1.0 / 12, 1.0 / 8, 1.0 / 6, 1.0 / 4, 1.0 / 2, 1, 2, 4}
+	onsets, taus := satOnsets(xs, window), satTaus
 	best := satFit{aic: math.Inf(1)}
 	bestSSE := math.Inf(1)
 	g := make([]float64, n)
@@ -275,4 +277,93 @@ func saturating(xs, ys []float64, dir, window float64) (satFit, bool) {
 	fn := float64(n)
 	best.aic = fn*math.Log(math.Max(bestSSE, 1e-300)/fn) + 8
 	return best, true
+}
+
+// riseOnTrend reports whether the window is a rise that levels off on top
+// of a trend that goes on (a warm-up on a wearing machine): the saturating
+// model plus a line (y = a + b·(1 − e^(−(x−x0)/τ)) + c·x, over the same
+// grid of onsets and time constants) beats the saturating model alone by
+// an F of at least 9 (a t of 3 for c), with c towards the limit, and the
+// points before the rise's onset trend towards the limit on their own. The
+// level of the saturating part then says nothing about the limit: the
+// line's crossing, which must still hold over the confirmation span,
+// does.
+func riseOnTrend(xs, ys []float64, dir, window float64, sat satFit) (satLine, bool) {
+	n := len(xs)
+	one := make([]float64, n)
+	g := make([]float64, n)
+	for i := range one {
+		one[i] = 1
+	}
+	satSSE := func(x0, tau float64) ([]float64, float64, bool) {
+		for i, x := range xs {
+			g[i] = 0
+			if x > x0 {
+				g[i] = -math.Expm1(-(x - x0) / tau)
+			}
+		}
+		return lsq([][]float64{one, g, xs}, ys)
+	}
+	// The saturating model's own SSE, from its AIC.
+	sse0 := float64(n) * math.Exp((sat.aic-8)/float64(n))
+	best := math.Inf(1)
+	var m satLine
+	for _, x0 := range satOnsets(xs, window) {
+		for _, tf := range satTaus {
+			c, sse, ok := satSSE(x0, tf*window)
+			if ok && c[1]*dir > 0 && sse < best {
+				best = sse
+				m = satLine{a: c[0], b: c[1], c: c[2], x0: x0, tau: tf * window}
+			}
+		}
+	}
+	if math.IsInf(best, 1) || m.c*dir <= 0 || best <= 0 {
+		return m, false
+	}
+	if (sse0-best)/(best/float64(n-5)) < 9 {
+		return m, false
+	}
+	// The trend must show before the rise set in, on its own: early in a
+	// run-in the line may only be standing in for the curve's part that
+	// has not levelled yet.
+	var bx, by []float64
+	for i, x := range xs {
+		if x <= m.x0 {
+			bx, by = append(bx, x), append(by, ys[i])
+		}
+	}
+	if len(bx) < 8 {
+		return m, false
+	}
+	_, b, t := ols(bx, by)
+	return m, b*dir > 0 && t >= 2
+}
+
+// satLine is y = a + b·(1 − e^(−(x−x0)/τ)) + c·x.
+type satLine struct{ a, b, c, x0, tau float64 }
+
+func (m satLine) predict(x float64) float64 {
+	g := 0.0
+	if x > m.x0 {
+		g = -math.Expm1(-(x - m.x0) / m.tau)
+	}
+	return m.a + m.b*g + m.c*x
+}
+
+// satTaus are the saturating model's time constants, in windows.
+var satTaus = []float64{1.0 / 48, 1.0 / 24, 1.0 / 12, 1.0 / 8, 1.0 / 6, 1.0 / 4, 1.0 / 2, 1, 2, 4}
+
+// satOnsets are the saturating model's onsets: before the window, and
+// inside it with at least 8 points after.
+func satOnsets(xs []float64, window float64) []float64 {
+	n := len(xs)
+	var onsets []float64
+	for _, f := range []float64{2, 1, 0.5, 0.25} {
+		onsets = append(onsets, xs[0]-f*window)
+	}
+	step := max(1, n/12)
+	for i := 0; i <= n-8; i += step {
+		onsets = append(onsets, xs[i])
+	}
+	return onsets
 }

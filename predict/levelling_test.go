@@ -34,6 +34,11 @@ func TestLevellingChecks(t *testing.T) {
 		{"two operating-point shifts", func(h float64) float64 { return 2.2 + step(h, -30, 1.6) + step(h, -10, 2.4) }, levelling},
 		{"linear wear", func(h float64) float64 { return 2.2 + 0.04*(h+72) }, nil},
 		{"exponential wear", func(h float64) float64 { return 2.2 + 4.9*math.Exp2((h-30)/24) }, nil},
+		// A warm-up on a wearing machine levels off, the wear under it
+		// does not: the wear's crossing stands.
+		// (Before riseOnTrend the saturating model vetoed this one.)
+		{"warm-up on linear wear", func(h float64) float64 { return 3.5 + 0.02*h + sat(h, -30, 1.2, 4) }, nil},
+		{"the same warm-up, no wear", func(h float64) float64 { return 3.5 + sat(h, -30, 1.2, 4) }, []string{ReasonNoTrend, ReasonBeyondHorizon, ReasonLevellingOff, ReasonStep, ReasonNotSustained}},
 	}
 	r := vibRule()
 	for _, tt := range tests {
