@@ -50,7 +50,8 @@ type Verifier struct {
 	History rules.History
 	Verify  VerifyFunc
 	Logger  *slog.Logger
-	// HealthyFor is how long the metric must stay healthy (default 24h).
+	// HealthyFor is how long the metric must stay healthy (default 24h)
+	// unless the rule sets verify_for.
 	HealthyFor time.Duration
 	// Now is the wall clock that ends the history read (default time.Now).
 	Now func() time.Time
@@ -129,6 +130,9 @@ func (v *Verifier) check(ctx context.Context, o CompletedOrder, need time.Durati
 		if val, ok := x.Value(r.Metric); ok {
 			samples = append(samples, rules.Sample{TS: x.TS, Value: val})
 		}
+	}
+	if r.VerifyFor > 0 {
+		need = r.VerifyFor.D() // the rule's own post-repair window
 	}
 	ev, ok := HealthyRun(&r, samples, need)
 	if !ok {

@@ -39,9 +39,13 @@ type Rule struct {
 	Parts             []PartQty    `json:"parts"`
 	EstimatedDuration Duration     `json:"estimated_duration"`
 	AutoApprove       bool         `json:"auto_approve"`
-	Enabled           bool         `json:"enabled"`
-	CreatedAt         time.Time    `json:"created_at"`
-	UpdatedAt         time.Time    `json:"updated_at"`
+	// VerifyFor is how long after a repair the metric must stay healthy
+	// before the rule's completed order is verified automatically (post-
+	// repair verification); zero means the default, 24h.
+	VerifyFor Duration  `json:"verify_for,omitempty"`
+	Enabled   bool      `json:"enabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // PredictSpec turns on trend prediction for a rule's metric.

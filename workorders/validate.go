@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/openpdm/pdm/rules"
 )
@@ -156,6 +157,9 @@ func ValidateRule(r rules.Rule) error {
 	}
 	if r.Hysteresis < 0 || math.IsNaN(r.Hysteresis) {
 		return Invalid("hysteresis", "must not be negative")
+	}
+	if r.VerifyFor != 0 && (r.VerifyFor < rules.Duration(time.Minute) || r.VerifyFor > rules.Duration(90*24*time.Hour)) {
+		return Invalid("verify_for", "must be between 1m and 90d (empty: 24h)")
 	}
 	if r.Priority != "" && !Priority(r.Priority).Valid() {
 		return Invalid("priority", "must be P1, P2, P3 or P4")

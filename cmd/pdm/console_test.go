@@ -34,7 +34,7 @@ func TestConsoleReview(t *testing.T) {
 		"name": "Exhaust fan 1", "criticality": 2, "location": map[string]float64{"lat": 31.2, "lon": 121.5}}, &fan))
 	for _, r := range []map[string]any{
 		{"name": "pump bearing", "asset_type": "pump", "metric": "vibration_rms", "direction": "above", "critical": 7.1,
-			"for": "2m", "failure_mode": "bearing_wear", "priority": "P2", "enabled": true},
+			"for": "2m", "failure_mode": "bearing_wear", "priority": "P2", "enabled": true, "verify_for": "12h"},
 		{"name": "fan bearing", "asset_type": "fan", "metric": "vibration_rms", "direction": "above", "critical": 7.1,
 			"for": "2m", "failure_mode": "fan_imbalance", "priority": "P3", "enabled": true},
 	} {
@@ -135,15 +135,18 @@ func TestConsoleReview(t *testing.T) {
 	// The approved order's page draws its evidence: the readings around
 	// the breach with the critical line.
 	var drawn int
+	var verifyFor string
 	runBrowser(t, b, 30*time.Second, "evidence chart",
 		chromedp.Navigate(base+"/orders/"+pumpOrder.Number),
 		chromedp.WaitVisible(`#evidence-title`, chromedp.ByID),
 		chromedp.WaitVisible(`.chart canvas`, chromedp.ByQuery),
 		chromedp.Evaluate(`+document.querySelector(".chart").dataset.points`, &drawn),
+		chromedp.Text(`[data-testid="verify-for"]`, &verifyFor, chromedp.ByQuery),
 		chromedp.Navigate(base+"/review"),
 		chromedp.WaitVisible("#review-title", chromedp.ByID),
 	)
 	require.GreaterOrEqual(t, drawn, 10, "the chart holds the ten readings")
+	require.Contains(t, verifyFor, "12h", "the order shows its rule's post-repair verification window")
 
 	// The Chinese interface.
 	var heading string

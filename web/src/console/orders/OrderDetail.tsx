@@ -19,6 +19,8 @@ import { evidenceColumns, secs, type Evidence, type Point } from './evidence';
 
 interface Rule {
   id?: string;
+  name?: string;
+  verify_for?: string;
   metric?: string;
   warn?: number | null;
   critical?: number | null;
@@ -70,7 +72,7 @@ export function OrderDetailPage({ orderRef, user }: { orderRef: string; user: Us
           {t(`status.${o.status}` as never)}
         </span>
       </header>
-      <OrderFacts o={o} />
+      <OrderFacts o={o} user={user} />
       <Actions o={o} user={user} />
       <EvidenceSection o={o} user={user} />
       <div class="order-grid">
@@ -86,10 +88,17 @@ export function OrderDetailPage({ orderRef, user }: { orderRef: string; user: Us
   );
 }
 
-function OrderFacts({ o }: { o: WorkOrderDetail }) {
+function OrderFacts({ o, user }: { o: WorkOrderDetail; user: User }) {
   const { t } = useI18n();
+  const client = useClient();
   const assets = useAssets();
   const a = assets.data?.get(o.asset_id ?? '');
+  const rule = useQuery<Rule>({
+    queryKey: ['rules', o.rule_id],
+    queryFn: () => client.get<Rule>(`/rules/${o.rule_id}`),
+    enabled: !!o.rule_id && user.role !== 'engineer',
+    staleTime: 60_000,
+  });
   return (
     <dl class="facts">
       <dt>{t('order.asset')}</dt>
@@ -102,6 +111,14 @@ function OrderFacts({ o }: { o: WorkOrderDetail }) {
       <dd>{o.failure_mode || '—'}</dd>
       <dt>{t('order.assignee')}</dt>
       <dd>{o.assignee_id ?? t('order.unassigned')}</dd>
+      {rule.data && (
+        <>
+          <dt>{t('order.verifyFor')}</dt>
+          <dd data-testid="verify-for">
+            {rule.data.verify_for ? t('order.verifyRule', { d: rule.data.verify_for, rule: rule.data.name ?? '' }) : t('order.verifyDefault', { rule: rule.data.name ?? '' })}
+          </dd>
+        </>
+      )}
     </dl>
   );
 }

@@ -19,6 +19,7 @@ interface Rule {
   warn?: number | null;
   critical?: number | null;
   for?: string;
+  verify_for?: string;
   enabled?: boolean;
   [k: string]: unknown;
 }
@@ -143,6 +144,19 @@ function RuleEditor({ rule }: { rule: Rule }) {
           {t('rules.for')}
           <input value={draft.for ?? ''} onInput={(e) => setDraft({ ...draft, for: (e.target as HTMLInputElement).value })} />
           <FieldError err={err} field="for" />
+        </label>
+        <label>
+          {t('rules.verifyFor')}
+          <input
+            value={draft.verify_for ?? ''}
+            placeholder="24h"
+            onInput={(e) => {
+              const v = (e.target as HTMLInputElement).value.trim();
+              const { verify_for: _v, ...rest } = draft;
+              setDraft(v ? { ...rest, verify_for: v } : rest);
+            }}
+          />
+          <FieldError err={err} field="verify_for" />
         </label>
         <label>
           <input type="checkbox" checked={!!draft.enabled} onChange={(e) => setDraft({ ...draft, enabled: (e.target as HTMLInputElement).checked })} /> {t('rules.enabled')}
