@@ -125,6 +125,42 @@ type Model struct {
 	expDen  float64
 	dropAll bool
 	dropSet map[string]bool
+	shake   *shake
+}
+
+// shake is a rig shared with a degrading asset: metric idx of this asset
+// moves by share of src's degradation of the same metric.
+type shake struct {
+	src   *Model
+	idx   int
+	delta float64 // share × src's delta at failure
+}
+
+// shakeWith puts m on one rig with src (set while the scenario is built,
+// before the model is used): src's degrading metric moves m's metric of
+// the same name by share (0 < share ≤ 1) of src's degradation, so m rises
+// and falls with it without failing.
+func (m *Model) shakeWith(src *Model, share float64) error {
+	if src == nil {
+		return fmt.Errorf("asset: not in the scenario")
+	}
+	if src == m {
+		return fmt.Errorf("asset %s: an asset cannot shake with itself", m.Code())
+	}
+	p := src.spec.Profile
+	if (p.Degradation != Linear && p.Degradation != Exponential) || src.degIdx < 0 {
+		return fmt.Errorf("asset %s: not a gradually degrading asset (linear or exponential)", src.Code())
+	}
+	if !(share > 0 && share <= 1) {
+		return fmt.Errorf("share: want 0 < share ≤ 1")
+	}
+	for i, mm := range m.metrics {
+		if mm.spec.Name == p.Metric && !mm.spec.Counter {
+			m.shake = &shake{src: src, idx: i, delta: share * src.metrics[src.degIdx].extra}
+			return nil
+		}
+	}
+	return fmt.Errorf("asset %s: type %s has no metric %q", m.Code(), m.spec.Type.Name, p.Metric)
 }
 
 type modelMetric struct {
@@ -315,6 +351,9 @@ func (m *Model) value(i int, t time.Time) float64 {
 	}
 	if mm.extra != 0 {
 		v += m.Fraction(t) * mm.extra
+	}
+	if m.shake != nil && m.shake.idx == i {
+		v += m.shake.src.Fraction(t) * m.shake.delta
 	}
 	for j, d := range p.Disturbances {
 		if d.Metric == mm.spec.Name {

@@ -150,6 +150,15 @@ type groupFile struct {
 	SpikeScale   *float64      `yaml:"spike_scale"`
 	Dropout      *dropoutFile  `yaml:"dropout"`
 	Disturb      []disturbFile `yaml:"disturb"`
+	// ShakesWith puts the group's assets on one rig (a shaft, a frame,
+	// a skid) with a degrading asset: its degrading metric moves theirs
+	// by Share of its own degradation (see Model).
+	ShakesWith *shakeFile `yaml:"shakes_with"`
+}
+
+type shakeFile struct {
+	Asset string  `yaml:"asset"`
+	Share float64 `yaml:"share"`
 }
 
 type disturbFile struct {
@@ -254,18 +263,31 @@ func ParseScenario(b []byte, now time.Time) (*Scenario, error) {
 	if len(f.Assets) == 0 {
 		return nil, fmt.Errorf("assets: none")
 	}
-	codes := map[string]bool{}
+	codes := map[string]*Model{}
+	groups := make([][]*Model, len(f.Assets))
 	for gi, g := range f.Assets {
 		ms, err := g.models(s, types, noise, now)
 		if err != nil {
 			return nil, fmt.Errorf("assets[%d]: %w", gi, err)
 		}
 		for _, m := range ms {
-			if codes[m.Code()] {
+			if codes[m.Code()] != nil {
 				return nil, fmt.Errorf("assets[%d]: asset code %q used twice", gi, m.Code())
 			}
-			codes[m.Code()] = true
+			codes[m.Code()] = m
 			s.Assets = append(s.Assets, m)
+		}
+		groups[gi] = ms
+	}
+	for gi, g := range f.Assets {
+		if g.ShakesWith == nil {
+			continue
+		}
+		src := codes[g.ShakesWith.Asset]
+		for _, m := range groups[gi] {
+			if err := m.shakeWith(src, g.ShakesWith.Share); err != nil {
+				return nil, fmt.Errorf("assets[%d].shakes_with: %w", gi, err)
+			}
 		}
 	}
 	for i, r := range f.Rules {
