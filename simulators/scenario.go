@@ -30,7 +30,7 @@ var builtinScenarios embed.FS
 func BuiltinScenario(name string) ([]byte, error) {
 	b, err := builtinScenarios.ReadFile("scenarios/" + name + ".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("no built-in scenario %q (have demo, eval, load, stress)", name)
+		return nil, fmt.Errorf("no built-in scenario %q (have demo, eval, load, rig, stress)", name)
 	}
 	return b, nil
 }
