@@ -66,7 +66,7 @@ func (c *core) requestsConfig(log *slog.Logger) httpapi.RequestsConfig {
 	if c.reqs == nil {
 		c.reqs = requests.New(c.store, c.svc, log.With("component", "requests"), time.Now)
 	}
-	rc := httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL, Notify: c.store}
+	rc := httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL, Notify: c.store, Reports: c.store}
 	if c.notifier != nil {
 		rc.NotifyChanged = c.notifier.InvalidateSubscriptions
 	}

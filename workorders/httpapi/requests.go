@@ -40,6 +40,8 @@ type RequestsConfig struct {
 	// NotifyChanged is called after a subscription changes.
 	Notify        NotifyAdmin
 	NotifyChanged func()
+	// Reports, when set, serves /reports (数据复盘) and /exports (reports.go).
+	Reports ReportsStore
 }
 
 // RequestInput is the API's new request.
@@ -114,7 +116,7 @@ func withRequestSchemas(m map[string]any) map[string]any {
 	} {
 		m[k] = v
 	}
-	return m
+	return withReportSchemas(m)
 }
 
 // limiter keeps a token bucket per client address.
@@ -186,6 +188,7 @@ func (s *Server) requestRoutes() {
 		rc.NotifyChanged = func() {}
 	}
 	s.notifyRoutes(rc.Notify, rc.NotifyChanged)
+	s.reportRoutes(rc.Reports)
 	creates := newLimiter(rate.Limit(rc.CreatePerMinute/60), rc.CreateBurst)
 	global := rate.NewLimiter(rate.Limit(rc.CreateGlobalPerMinute/60), int(rc.CreateGlobalPerMinute/6)+1)
 	reads := newLimiter(rate.Limit(rc.ReadPerSecond), rc.ReadBurst)
