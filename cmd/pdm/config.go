@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -203,6 +204,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	for name, v := range map[string]float64{"dispatch-road-factor": c.RoadFactor, "dispatch-speed-kmh": c.SpeedKmh, "dispatch-load-weight": c.LoadWeight} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return c, fmt.Errorf("--%s (or its PDM_ variable) must be a number", name)
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("--public-url (PDM_PUBLIC_URL) must be an absolute http(s) URL such as https://pdm.example.com")
 		}
 	}
 	if c.MailAddr != "" {

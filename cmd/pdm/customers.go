@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -19,6 +21,12 @@ import (
 // the notifier to the life cycle after whatever is already hooked there.
 func (c *core) enableCustomers(cfg Config, log *slog.Logger) {
 	c.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if c.publicURL == "" {
+		// Links in emails must be absolute: without PDM_PUBLIC_URL they
+		// point at the API's own address.
+		c.publicURL = defaultPublicURL(cfg.HTTPAddr)
+		log.Info("PDM_PUBLIC_URL not set; links in messages use the API's address", "public_url", c.publicURL)
+	}
 	c.reqs = requests.New(c.store, c.svc, log.With("component", "requests"), time.Now)
 	senders := map[string]notify.Sender{notify.ChanWeCom: &notify.Chat{}, notify.ChanDingTalk: &notify.Chat{},
 		notify.ChanSlack: &notify.Chat{}}
@@ -51,6 +59,23 @@ func (c *core) enableCustomers(cfg Config, log *slog.Logger) {
 	c.reqs.OnCreated = func(ctx context.Context, cr requests.Created, _ requests.Record) {
 		c.notifier.RequestCreated(ctx, cr.Order)
 	}
+}
+
+// defaultPublicURL is http://host:port of the API's listen address (this
+// machine's name when it listens on every interface).
+func defaultPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://localhost"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // mailDomain is the domain part of an address (localhost when none).

@@ -22,8 +22,9 @@ import (
 // (workorders/requests). With Service nil none of their routes exist.
 type RequestsConfig struct {
 	Service *requests.Service
-	// PublicURL, when set (https://pdm.example.com), makes status_url
-	// absolute in answers to new requests.
+	// PublicURL (https://pdm.example.com) prefixes status_url in answers
+	// to new requests and new links; without it they are absolute under
+	// the address the request came to.
 	PublicURL string
 	// CreatePerMinute and CreateBurst limit new public requests per client
 	// address (default 2 a minute, 5 at once); CreateGlobalPerMinute limits
@@ -192,7 +193,18 @@ func (s *Server) requestRoutes() {
 	creates := newLimiter(rate.Limit(rc.CreatePerMinute/60), rc.CreateBurst)
 	global := rate.NewLimiter(rate.Limit(rc.CreateGlobalPerMinute/60), int(rc.CreateGlobalPerMinute/6)+1)
 	reads := newLimiter(rate.Limit(rc.ReadPerSecond), rc.ReadBurst)
-	statusURL := func(path string) string { return strings.TrimRight(rc.PublicURL, "/") + path }
+	// statusURL is absolute: under PublicURL, or else under the address
+	// this request came to.
+	statusURL := func(c *gin.Context, path string) string {
+		if u := strings.TrimRight(rc.PublicURL, "/"); u != "" {
+			return u + path
+		}
+		scheme := "http"
+		if c.Request.TLS != nil {
+			scheme = "https"
+		}
+		return scheme + "://" + c.Request.Host + path
+	}
 	readLimited := func(h gin.HandlerFunc) gin.HandlerFunc {
 		return func(c *gin.Context) {
 			if !reads.allow(clientAddr(c)) {
@@ -220,7 +232,7 @@ func (s *Server) requestRoutes() {
 			s.fail(c, err)
 			return
 		}
-		c.JSON(http.StatusCreated, RequestCreated{Number: out.Order.Number, OrderID: out.Order.ID, StatusURL: statusURL(out.StatusURL)})
+		c.JSON(http.StatusCreated, RequestCreated{Number: out.Order.Number, OrderID: out.Order.ID, StatusURL: statusURL(c, out.StatusURL)})
 	})
 	s.handle(Route{Method: "GET", Path: "/requests", Roles: readers(), Tag: "requests",
 		Summary:  "Customers' requests, newest first, each with its order (open=true: only those awaiting review)",
@@ -301,7 +313,7 @@ func (s *Server) requestRoutes() {
 				s.fail(c, err)
 				return
 			}
-			c.JSON(http.StatusCreated, StatusLink{StatusURL: statusURL("/s/" + tok)})
+			c.JSON(http.StatusCreated, StatusLink{StatusURL: statusURL(c, "/s/"+tok)})
 		})
 	s.handle(Route{Method: "DELETE", Path: "/work-orders/:id/status-link", Roles: planners(), Tag: "requests",
 		Summary: "Revoke every status link of an order", Status: http.StatusNoContent}, func(c *gin.Context) {
@@ -374,7 +386,7 @@ func (s *Server) requestRoutes() {
 			return
 		}
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusCreated, RequestCreated{Number: out.Order.Number, OrderID: out.Order.ID, StatusURL: statusURL(out.StatusURL)})
+		c.JSON(http.StatusCreated, RequestCreated{Number: out.Order.Number, OrderID: out.Order.ID, StatusURL: statusURL(c, out.StatusURL)})
 	})
 }
 

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"archive/zip"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -152,7 +153,12 @@ func (ew *Writer) Close() error {
 	if err := ew.sw.Flush(); err != nil {
 		return err
 	}
-	return ew.f.Write(ew.w)
+	// excelize assembles the zip in a bytes.Buffer before writing it out
+	// (the whole file in memory); its zip writer goes straight to w
+	// instead, so the buffer stays empty and the sheet streams from the
+	// stream writer's temporary file into w.
+	ew.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(ew.w) })
+	return ew.f.Write(io.Discard)
 }
 
 // text renders one value for CSV. Text that a spreadsheet would take for a
