@@ -7,8 +7,8 @@ import "time"
 // crosses the limit within the horizon, otherwise the gate that stopped it
 // (insufficient_points, window_not_covered, low_r2,
 // no_trend_towards_limit, slope_not_significant, beyond_horizon,
-// not_sustained, levelling_off, step_change, already_beyond_limit,
-// fit_failed). The
+// not_sustained, levelling_off, step_change, not_confirmed,
+// crossing_receding, already_beyond_limit, fit_failed). The
 // crossing times and remaining life are null when the fit does not cross
 // the limit; with a status other than ok they may still be set (a crossing
 // beyond the horizon), and then no order follows from them.
