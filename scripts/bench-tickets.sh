@@ -3,7 +3,10 @@
 # 1,000,000) with COPY into a scratch database, then measures the p50/p99
 # latency of the filtered work-order list and of the detail endpoint under
 # 100 concurrent HTTP clients, saturated (closed loop) and paced at
-# PDM_BENCH_RATE requests/s (comma-separated, default 200,500; open loop). Writes bench/tickets.md.
+# PDM_BENCH_RATE requests/s (comma-separated, default 200,500; open loop),
+# each with and without the parameter checks (validation) back to back.
+# PDM_BENCH_DB=name keeps the seeded database for later runs. Writes
+# bench/tickets.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${PDM_PG_URL:-}" ]]; then
@@ -32,11 +35,23 @@ grep -q '^ok' "$raw" || { echo "benchmark failed" >&2; exit 1; }
 	echo "- closed-loop: each client sends its next request as soon as the previous answer arrives (latency is mostly queueing);"
 	echo "  paced: requests are due at a fixed total rate and latency counts from the due time (open loop)."
 	echo
-	echo "| endpoint | orders | load | p50 ms | p99 ms | req/s |"
-	echo "|---|---:|---|---:|---:|---:|"
+	echo "| endpoint | orders | load | validation | p50 ms | p99 ms | req/s |"
+	echo "|---|---:|---|---|---:|---:|---:|"
 	grep '^BenchmarkTickets/.*p99_ms' "$raw" | while read -r name _ _ _ p50 _ p99 _ rps _; do
-		IFS=/ read -r _ ep orders clients load <<<"${name%-*}"
-		echo "| ${ep} | ${orders#orders=} | ${clients#clients=} client(s), ${load} | ${p50} | ${p99} | ${rps} |"
+		IFS=/ read -r _ ep orders clients load checks <<<"${name%-*}"
+		echo "| ${ep} | ${orders#orders=} | ${clients#clients=} client(s), ${load} | ${checks#validation=} | ${p50} | ${p99} | ${rps} |"
 	done
+	echo
+	echo "Cost of validation (p99 with the checks over p99 without, same load, measured back to back):"
+	echo
+	grep '^BenchmarkTickets/.*p99_ms' "$raw" | awk '{
+		name = $1; sub(/-[0-9]+$/, "", name); n = split(name, f, "/")
+		key = f[2] " " f[4] " " f[5]; p99 = $7
+		if (f[6] == "validation=on") on[key] = p99; else off[key] = p99
+		if (!(key in seen)) { seen[key] = 1; keys[++k] = key }
+	} END {
+		for (i = 1; i <= k; i++) if ((keys[i] in on) && (keys[i] in off) && off[keys[i]] > 0)
+			printf "- %s: %+.1f %% (%s ms vs %s ms)\n", keys[i], (on[keys[i]] / off[keys[i]] - 1) * 100, on[keys[i]], off[keys[i]]
+	}'
 } >"$out"
 cat "$out"

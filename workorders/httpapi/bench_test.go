@@ -29,6 +29,7 @@ import (
 type benchSeed struct {
 	pool      *pgxpool.Pool
 	srv       *httptest.Server
+	plain     *httptest.Server // the same API without the parameter checks
 	token     string
 	sites     []string
 	assets    []string
@@ -196,6 +197,12 @@ func (s *benchSeed) finish(b *testing.B, svc *workorders.Service) *benchSeed {
 	}
 	s.srv = httptest.NewServer(api)
 	b.Cleanup(s.srv.Close)
+	plain, err := httpapi.New(httpapi.WithoutRequestChecks(httpapi.Config{Service: svc}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.plain = httptest.NewServer(plain)
+	b.Cleanup(s.plain.Close)
 	return s
 }
 
@@ -281,23 +288,36 @@ func BenchmarkTickets(b *testing.B) {
 		name string
 		path func(*rand.Rand) string
 	}{{"list", lists}, {"detail", detail}} {
-		loads := []struct {
+		type load struct {
 			clients int
 			rate    float64
-		}{{1, 0}, {100, 0}}
-		for _, r := range benchRates() {
-			loads = append(loads, struct {
-				clients int
-				rate    float64
-			}{100, r})
 		}
-		for _, load := range loads {
-			rate, clients := load.rate, load.clients
+		loads := []load{{1, 0}, {100, 0}}
+		for _, r := range benchRates() {
+			loads = append(loads, load{100, r})
+		}
+		// Each load runs with the parameter checks (validation=on) and
+		// without (off), back to back, so that their cost is measured under
+		// the same conditions.
+		type variant struct {
+			load
+			checks bool
+		}
+		var variants []variant
+		for _, l := range loads {
+			variants = append(variants, variant{l, true}, variant{l, false})
+		}
+		for _, v := range variants {
+			rate, clients := v.rate, v.clients
 			mode := "closed-loop"
 			if rate > 0 {
 				mode = fmt.Sprintf("paced=%.0frps", rate)
 			}
-			b.Run(fmt.Sprintf("%s/orders=%d/clients=%d/%s", bc.name, n, clients, mode), func(b *testing.B) {
+			base, checks := s.srv.URL, "on"
+			if !v.checks {
+				base, checks = s.plain.URL, "off"
+			}
+			b.Run(fmt.Sprintf("%s/orders=%d/clients=%d/%s/validation=%s", bc.name, n, clients, mode, checks), func(b *testing.B) {
 				lat := make([]time.Duration, b.N)
 				begin := time.Now()
 				var next int64
@@ -318,7 +338,7 @@ func BenchmarkTickets(b *testing.B) {
 							if k >= int64(b.N) {
 								return
 							}
-							req, _ := http.NewRequest("GET", s.srv.URL+bc.path(r), nil)
+							req, _ := http.NewRequest("GET", base+bc.path(r), nil)
 							req.Header.Set("Authorization", "Bearer "+s.token)
 							t0 := time.Now()
 							if rate > 0 {
