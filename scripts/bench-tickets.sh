@@ -3,8 +3,9 @@
 # 1,000,000) with COPY into a scratch database, then measures the p50/p99
 # latency of the filtered work-order list and of the detail endpoint under
 # 100 concurrent HTTP clients, saturated (closed loop) and paced at
-# PDM_BENCH_RATE requests/s (comma-separated, default 200,500; open loop),
-# each with and without the parameter checks (validation) back to back.
+# PDM_BENCH_RATE requests/s (comma-separated, default 200,500; open loop).
+# Every other request goes to the same API without its parameter checks,
+# so the cost of validation is measured in the same moments of the run.
 # PDM_BENCH_DB=name keeps the seeded database for later runs. Writes
 # bench/tickets.md.
 set -euo pipefail
@@ -35,23 +36,24 @@ grep -q '^ok' "$raw" || { echo "benchmark failed" >&2; exit 1; }
 	echo "- closed-loop: each client sends its next request as soon as the previous answer arrives (latency is mostly queueing);"
 	echo "  paced: requests are due at a fixed total rate and latency counts from the due time (open loop)."
 	echo
-	echo "| endpoint | orders | load | validation | p50 ms | p99 ms | req/s |"
-	echo "|---|---:|---|---|---:|---:|---:|"
-	grep '^BenchmarkTickets/.*p99_ms' "$raw" | while read -r name _ _ _ p50 _ p99 _ rps _; do
-		IFS=/ read -r _ ep orders clients load checks <<<"${name%-*}"
-		echo "| ${ep} | ${orders#orders=} | ${clients#clients=} client(s), ${load} | ${checks#validation=} | ${p50} | ${p99} | ${rps} |"
-	done
-	echo
-	echo "Cost of validation (p99 with the checks over p99 without, same load, measured back to back):"
-	echo
+	echo "| endpoint | orders | load | p50 ms | p99 ms | req/s | p50 ms, no checks | p99 ms, no checks | p99 cost of validation |"
+	echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
 	grep '^BenchmarkTickets/.*p99_ms' "$raw" | awk '{
-		name = $1; sub(/-[0-9]+$/, "", name); n = split(name, f, "/")
-		key = f[2] " " f[4] " " f[5]; p99 = $7
-		if (f[6] == "validation=on") on[key] = p99; else off[key] = p99
-		if (!(key in seen)) { seen[key] = 1; keys[++k] = key }
-	} END {
-		for (i = 1; i <= k; i++) if ((keys[i] in on) && (keys[i] in off) && off[keys[i]] > 0)
-			printf "- %s: %+.1f %% (%s ms vs %s ms)\n", keys[i], (on[keys[i]] / off[keys[i]] - 1) * 100, on[keys[i]], off[keys[i]]
+		name = $1; sub(/-[0-9]+$/, "", name); split(name, f, "/")
+		for (i = 3; i < NF; i++) m[$(i + 1)] = $i
+		cost = m["p99_nocheck_ms"] > 0 ? sprintf("%+.1f %%", (m["p99_ms"] / m["p99_nocheck_ms"] - 1) * 100) : "?"
+		sub(/^orders=/, "", f[3]); sub(/^clients=/, "", f[4])
+		printf "| %s | %s | %s client(s), %s | %s | %s | %s | %s | %s | %s |\n", f[2], f[3], f[4], f[5],
+			m["p50_ms"], m["p99_ms"], m["req/s"], m["p50_nocheck_ms"], m["p99_nocheck_ms"], cost
 	}'
+	echo
+	echo "Validation: even requests go to the API, odd ones to the same API built without its path and query"
+	echo "checks (httpapi.WithoutRequestChecks, test-only), interleaved in one run; the budget is a cost of at most 5 %."
+	echo
+	echo "Query plans (EXPLAIN ANALYZE on the seeded database; TestListQueriesUseIndexes pins them): every list filter is"
+	echo "an index scan in (created_at, id) order that stops after limit+1 rows (about 50 buffers); several statuses"
+	echo "are one index scan per status, merged; pages are keyset cursors and no count is taken. Planning a custom plan"
+	echo "costs about as much as running it (0.1-0.3 ms each, unloaded); on 2 shared cores the closed-loop p99 is"
+	echo "queueing for the CPU: 100 clients / throughput."
 } >"$out"
 cat "$out"
