@@ -54,7 +54,9 @@ type OutboxStats struct {
 // latest evidence, which is what the receiver would keep anyway, and the
 // earliest DetectedAt of the two), so the
 // queue is bounded by the number of distinct keys, not by time. Delivery
-// is in order of the latest update per key; failures are retried with
+// is in order of each key's first undelivered signal (a prediction raised
+// before a breach reaches the receiver first, also when it was raised
+// again since, as a rebuild does in one burst); failures are retried with
 // exponential backoff. What is still queued when the process dies is lost;
 // the re-prediction job and the rebuild from history raise it again.
 type Outbox struct {
@@ -100,13 +102,16 @@ func (o *Outbox) Put(s Signal) {
 	o.mu.Lock()
 	if el, ok := o.index[k]; ok {
 		// Keep the earliest detection: it is what lead time is measured
-		// from when the receiver opens an order from this signal.
-		if old := o.queue.Remove(el).(Signal); old.DetectedAt.Before(s.DetectedAt) {
+		// from when the receiver opens an order from this signal. And its
+		// place in the queue.
+		if old := el.Value.(Signal); old.DetectedAt.Before(s.DetectedAt) {
 			s.DetectedAt = old.DetectedAt
 		}
+		el.Value = s
 		o.stats.Superseded++
+	} else {
+		o.index[k] = o.queue.PushBack(s)
 	}
-	o.index[k] = o.queue.PushBack(s)
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:

@@ -88,3 +88,27 @@ func TestRebuildRaisesUnseenPredictionsWithTheirTime(t *testing.T) {
 		})
 	}
 }
+
+// A prediction raised before a breach is delivered before it, also when it
+// was raised again after the breach (a rebuild raises both in one burst):
+// the order the receiver opens comes from the prediction, with its lead.
+func TestOutboxDeliversInOrderOfFirstRaise(t *testing.T) {
+	sk := &sink{}
+	o := NewOutbox(sk.send, nil, time.Millisecond, time.Millisecond, time.Second)
+	trend := Signal{Kind: KindTrend, Level: LevelCritical, AssetID: "a1", RuleID: "r1", FailureMode: "wear", DetectedAt: t0}
+	breach := Signal{Kind: KindThreshold, Level: LevelCritical, AssetID: "a1", RuleID: "r1", FailureMode: "wear", DetectedAt: t0.Add(time.Hour)}
+	again := trend
+	again.DetectedAt, again.Value = t0.Add(2*time.Hour), 2
+	o.Put(trend)
+	o.Put(breach)
+	o.Put(again)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = o.Run(ctx) }()
+	waitFor(t, "delivery", func() bool { return len(sk.got()) == 2 })
+	got := sk.got()
+	require.Equal(t, KindTrend, got[0].Kind)
+	require.Equal(t, t0, got[0].DetectedAt, "the earliest detection")
+	require.Equal(t, 2.0, got[0].Value, "the newest evidence")
+	require.Equal(t, KindThreshold, got[1].Kind)
+}

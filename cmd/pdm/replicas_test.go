@@ -142,7 +142,7 @@ func startReplica(t *testing.T, bin string, env []string, name string) *replica 
 				<-done
 			}
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("PDM_TEST_REPLICA_LOGS") != "" {
 			t.Logf("%s log:\n%s", name, r.logs.String())
 		}
 	})
@@ -260,7 +260,7 @@ func TestThreeReplicasKillOne(t *testing.T) {
 		return append(os.Environ(),
 			"PDM_PG_URL="+e.PGURL, "PDM_INFLUX_URL="+e.InfluxURL, "PDM_INFLUX_BUCKET="+e.Bucket,
 			"PDM_MQTT_URL="+broker, "PDM_MQTT_TOPIC_ROOT="+e.TopicRoot, "PDM_HTTP_ADDR=127.0.0.1:0",
-			"PDM_SHARE_GROUP=rep-"+e.ID, "PDM_ADMIN_TOKEN="+token, "PDM_LOG_LEVEL=info", "PDM_LEASE_TTL=6s",
+			"PDM_SHARE_GROUP=rep-"+e.ID, "PDM_ADMIN_TOKEN="+token, "PDM_LOG_LEVEL="+getenvDefault("PDM_TEST_REPLICA_LOG_LEVEL", "info"), "PDM_LEASE_TTL=6s",
 			"PDM_DATA_DIR="+e.DataDir)
 	}
 
@@ -302,6 +302,15 @@ func TestThreeReplicasKillOne(t *testing.T) {
 	var killedAt time.Time
 	var handover time.Duration
 	restarted := false
+	// handedOver measures the hand-over: the two survivors hold and have
+	// rebuilt all 32 partitions.
+	handedOver := func() bool {
+		if handover == 0 && owned(reps[:2]...) == 32 && reps[0].metric(t, "pdm_partition_rebuilding")+reps[1].metric(t, "pdm_partition_rebuilding") == 0 {
+			handover = time.Since(killedAt)
+			t.Logf("hand-over: the two survivors hold and have rebuilt all 32 partitions %s after the kill", handover.Round(100*time.Millisecond))
+		}
+		return handover > 0
+	}
 	client, p := runFleet(t, ctx, s, reps[0].base, token, broker, e.TopicRoot, e.ID, func(p simulators.Progress) {
 		switch {
 		case killedAt.IsZero() && p.Readings >= want/3:
@@ -309,10 +318,7 @@ func TestThreeReplicasKillOne(t *testing.T) {
 			killedAt = time.Now()
 			t.Logf("killed %s at %d of %d readings", reps[2].name, p.Readings, want)
 		case !killedAt.IsZero() && handover == 0:
-			if owned(reps[:2]...) == 32 && reps[0].metric(t, "pdm_partition_rebuilding")+reps[1].metric(t, "pdm_partition_rebuilding") == 0 {
-				handover = time.Since(killedAt)
-				t.Logf("hand-over: the two survivors hold and have rebuilt all 32 partitions %s after the kill", handover.Round(100*time.Millisecond))
-			}
+			handedOver()
 		case handover > 0 && !restarted && p.Readings >= 2*want/3:
 			reps[2] = startReplica(t, bin, env, reps[2].name)
 			restarted = true
@@ -320,7 +326,12 @@ func TestThreeReplicasKillOne(t *testing.T) {
 		}
 	})
 	require.False(t, killedAt.IsZero())
-	require.NotZero(t, handover, "the survivors took the dead replica's partitions over before the fleet ended")
+	// On a loaded machine the fleet may end first: the hand-over is
+	// measured on, from the kill, all the same.
+	for !handedOver() && time.Since(killedAt) <= 30*time.Second {
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NotZero(t, handover, "the survivors took the dead replica's partitions over")
 	require.LessOrEqual(t, handover, 30*time.Second, "hand-over within 30 s")
 	if !restarted {
 		reps[2] = startReplica(t, bin, env, reps[2].name)
@@ -344,6 +355,11 @@ func TestThreeReplicasKillOne(t *testing.T) {
 		}
 		return true
 	})
+
+	for _, r := range reps {
+		t.Logf("%s: %.0f readings ingested, %.0f evaluated late and ignored, %.0f replayed by rebuilds", r.name,
+			r.metric(t, "pdm_ingest_readings_total"), r.metric(t, "pdm_rules_late_readings_total"), r.metric(t, "pdm_partition_rebuilt_readings_total"))
+	}
 
 	// Every fault: exactly one order, and the same orders as one replica.
 	truth := s.Truth()

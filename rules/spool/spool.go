@@ -185,7 +185,11 @@ func (s *Spool) Stats() Stats {
 	return st
 }
 
-// next returns the oldest waiting signal.
+// next returns the waiting signal detected first (in event time; the
+// earliest put among equal times): a prediction raised before a breach
+// reaches the receiver first, so the order it opens carries its lead time,
+// also when the prediction was raised again since (a newer put of one key
+// keeps the key's earliest detection).
 func (s *Spool) next() (string, entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -193,11 +197,19 @@ func (s *Spool) next() (string, entry, bool) {
 	var be entry
 	found := false
 	for k, e := range s.pending {
-		if !found || e.seq < be.seq {
+		if !found || before(e, be) {
 			bk, be, found = k, e, true
 		}
 	}
 	return bk, be, found
+}
+
+// before orders entries for delivery: earliest detection, then earliest put.
+func before(a, b entry) bool {
+	if c := a.sig.DetectedAt.Compare(b.sig.DetectedAt); c != 0 {
+		return c < 0
+	}
+	return a.seq < b.seq
 }
 
 // done removes a delivered signal unless a newer one took its key.
@@ -220,7 +232,7 @@ func (s *Spool) done(k string, e entry) error {
 	return nil
 }
 
-// Run delivers waiting signals, oldest first, until ctx ends; a failed
+// Run delivers waiting signals, detected first first (see next), until ctx ends; a failed
 // delivery is retried with exponential backoff. It returns nil; what is
 // not delivered stays on disk for the next run.
 func (s *Spool) Run(ctx context.Context) error {
@@ -282,7 +294,15 @@ func (s *Spool) sorted() []rules.Signal {
 	for _, e := range s.pending {
 		es = append(es, e)
 	}
-	slices.SortFunc(es, func(a, b entry) int { return int(a.seq) - int(b.seq) })
+	slices.SortFunc(es, func(a, b entry) int {
+		if before(a, b) {
+			return -1
+		}
+		if before(b, a) {
+			return 1
+		}
+		return 0
+	})
 	out := make([]rules.Signal, len(es))
 	for i, e := range es {
 		out[i] = e.sig

@@ -79,10 +79,12 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	require.NoError(t, sp.Close())
-	require.Equal(t, "B", rc.got[0].Asset, "oldest first")
-	require.Equal(t, "A", rc.got[1].Asset)
-	require.Equal(t, 9.0, rc.got[1].Value)
-	require.Equal(t, t0, rc.got[1].DetectedAt)
+	// Detected first, delivered first: A (t0, its newer evidence) before B
+	// (t0+1m), although A was put again after B.
+	require.Equal(t, "A", rc.got[0].Asset, "detected first, delivered first")
+	require.Equal(t, 9.0, rc.got[0].Value)
+	require.Equal(t, t0, rc.got[0].DetectedAt)
+	require.Equal(t, "B", rc.got[1].Asset)
 
 	// Nothing is delivered twice.
 	sp, err = Open(path, rc.send, nil)
