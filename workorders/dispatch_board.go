@@ -127,7 +127,7 @@ func (d *DispatchRunner) Board(ctx context.Context) (Board, error) {
 	byUser := map[string][]Order{}
 	page := Page{Limit: 500}
 	for range 40 {
-		orders, next, err := d.svc.Store.ListOrders(ctx, OrderFilter{Status: openStatuses, Page: page})
+		orders, next, err := d.orders.ListOrders(ctx, OrderFilter{Status: openStatuses, Page: page})
 		if err != nil {
 			return b, err
 		}
@@ -262,7 +262,7 @@ type AssignmentCheck struct {
 // nothing.
 func (d *DispatchRunner) Check(ctx context.Context, orderID, engineerID string) (AssignmentCheck, error) {
 	now := d.Now().UTC()
-	o, err := d.svc.Store.GetOrder(ctx, orderID)
+	o, err := d.orders.GetOrder(ctx, orderID)
 	if err != nil {
 		return AssignmentCheck{}, err
 	}
@@ -407,7 +407,7 @@ func (d *DispatchRunner) shortages(ctx context.Context, o Order, e Engineer, at 
 func (d *DispatchRunner) Apply(ctx context.Context, actor Actor, pairs [][2]string) (DispatchRun, bool, error) {
 	now := d.Now().UTC()
 	run := DispatchRun{Trigger: "apply", StartedAt: now, Jobs: []PlannedJob{}}
-	ran, err := d.svc.Store.WithLock(ctx, LockDispatch, func(ctx context.Context) error {
+	ran, err := d.orders.WithLock(ctx, LockDispatch, func(ctx context.Context) error {
 		for _, p := range pairs {
 			job := PlannedJob{OrderID: p[0], EngineerID: p[1], Candidates: []dispatch.Cost{}, Outcome: "skipped"}
 			run.Orders++

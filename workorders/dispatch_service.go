@@ -16,10 +16,11 @@ import (
 // lock). Through AfterTransition it also drives the parts side
 // (Inventory) of assignment, decline, completion and cancellation.
 type DispatchRunner struct {
-	svc *Service
-	ops DispatchStore
-	inv *Inventory
-	cfg dispatch.Config
+	svc    *Service // assigns and declines (Act)
+	orders dispatchOrders
+	ops    DispatchStore
+	inv    *Inventory
+	cfg    dispatch.Config
 	// Now is the clock.
 	Now func() time.Time
 	// Log receives the dispatcher's own log lines.
@@ -30,6 +31,14 @@ type DispatchRunner struct {
 	// (dispatch policy manual or claim; workorders/claims).
 	Withhold func(ctx context.Context, o DispatchOrder) (bool, error)
 	kick     chan string
+}
+
+// dispatchOrders is what the dispatcher reads of the ticket core (and its
+// lock).
+type dispatchOrders interface {
+	GetOrder(ctx context.Context, id string) (Order, error)
+	ListOrders(ctx context.Context, f OrderFilter) ([]Order, string, error)
+	WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error)
 }
 
 // NewDispatchRunner returns a DispatchRunner. inv may be nil (no parts handling).
@@ -43,7 +52,7 @@ func NewDispatchRunner(svc *Service, ops DispatchStore, inv *Inventory, cfg disp
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &DispatchRunner{svc: svc, ops: ops, inv: inv, cfg: cfg, Now: now, Log: log, Interval: time.Minute,
+	return &DispatchRunner{svc: svc, orders: svc.Store, ops: ops, inv: inv, cfg: cfg, Now: now, Log: log, Interval: time.Minute,
 		kick: make(chan string, 1)}, nil
 }
 
@@ -83,7 +92,7 @@ func (d *DispatchRunner) Loop(ctx context.Context) error {
 // replica holds the lock (then nothing happens here).
 func (d *DispatchRunner) Run(ctx context.Context, trigger string) (DispatchRun, bool, error) {
 	var out DispatchRun
-	ran, err := d.svc.Store.WithLock(ctx, LockDispatch, func(ctx context.Context) error {
+	ran, err := d.orders.WithLock(ctx, LockDispatch, func(ctx context.Context) error {
 		var err error
 		out, err = d.run(ctx, trigger)
 		return err
@@ -432,7 +441,7 @@ func (d *DispatchRunner) CurrentPlan(ctx context.Context) (Plan, error) {
 	}
 	page := Page{Limit: 500}
 	for range 20 {
-		orders, next, err := d.svc.Store.ListOrders(ctx, OrderFilter{
+		orders, next, err := d.orders.ListOrders(ctx, OrderFilter{
 			Status: []Status{StatusAssigned, StatusAccepted, StatusEnRoute, StatusOnSite, StatusInProgress, StatusOnHold}, Page: page})
 		if err != nil {
 			return p, err

@@ -17,14 +17,21 @@ import (
 // it arrives, consume on completion, release on decline or cancel, and
 // reorder below the reorder point taking predicted demand into account.
 type Inventory struct {
-	svc *Service
-	ops InventoryStore
+	orders inventoryOrders
+	ops    InventoryStore
 	// Now is the clock.
 	Now func() time.Time
 	// Log receives the inventory's own log lines.
 	Log *slog.Logger
 	// Horizon is how far ahead predicted demand counts (default 28 days).
 	Horizon time.Duration
+}
+
+// inventoryOrders is what Inventory reads and changes of the ticket core.
+type inventoryOrders interface {
+	GetOrder(ctx context.Context, id string) (Order, error)
+	UpdateOrder(ctx context.Context, id string, fn UpdateFunc) (Order, error)
+	WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error)
 }
 
 // NewInventory returns an Inventory over the ticket core and the ops store.
@@ -35,7 +42,7 @@ func NewInventory(svc *Service, ops InventoryStore, log *slog.Logger, now func()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Inventory{svc: svc, ops: ops, Now: now, Log: log, Horizon: 28 * 24 * time.Hour}
+	return &Inventory{orders: svc.Store, ops: ops, Now: now, Log: log, Horizon: 28 * 24 * time.Hour}
 }
 
 // vanOf returns the van of the engineer a user is, nil when none.
@@ -93,7 +100,7 @@ func (iv *Inventory) hold(ctx context.Context, orderID string, st PartsState) er
 		parts = append(parts, fmt.Sprintf("%s×%d", s.SKU, s.Qty))
 	}
 	data, _ := json.Marshal(map[string]any{"reason": HoldWaitingForParts, "shortages": st.Shortages, "resume_to": st.ResumeStatus})
-	_, err := iv.svc.Store.UpdateOrder(ctx, orderID, func(o *Order) (Event, error) {
+	_, err := iv.orders.UpdateOrder(ctx, orderID, func(o *Order) (Event, error) {
 		switch o.Status {
 		case StatusAssigned, StatusAccepted, StatusEnRoute, StatusOnSite, StatusInProgress:
 		default:
@@ -160,7 +167,7 @@ func (iv *Inventory) ResumeWaiting(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, w := range waiting {
-		o, err := iv.svc.Store.GetOrder(ctx, w.OrderID)
+		o, err := iv.orders.GetOrder(ctx, w.OrderID)
 		if err != nil {
 			return n, err
 		}
@@ -200,7 +207,7 @@ func (iv *Inventory) resume(ctx context.Context, orderID string, to Status) erro
 		to = StatusAssigned
 	}
 	now := iv.Now().UTC()
-	_, err := iv.svc.Store.UpdateOrder(ctx, orderID, func(o *Order) (Event, error) {
+	_, err := iv.orders.UpdateOrder(ctx, orderID, func(o *Order) (Event, error) {
 		if o.Status != StatusOnHold || o.HoldReason != HoldWaitingForParts {
 			return Event{}, ErrNoChange
 		}
@@ -338,7 +345,7 @@ func (iv *Inventory) Reconcile(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
-		o, err := iv.svc.Store.GetOrder(ctx, id)
+		o, err := iv.orders.GetOrder(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -353,7 +360,7 @@ func (iv *Inventory) Reconcile(ctx context.Context) error {
 // ReorderJob is RunReorder for cron: it runs on one replica at a time
 // (advisory lock LockReorder) and does nothing where another holds it.
 func (iv *Inventory) ReorderJob(ctx context.Context) error {
-	_, err := iv.svc.Store.WithLock(ctx, LockReorder, iv.RunReorder)
+	_, err := iv.orders.WithLock(ctx, LockReorder, iv.RunReorder)
 	return err
 }
 

@@ -155,13 +155,19 @@ type KnowledgeStore interface {
 // Knowledge is the knowledge base: search, suggestions for an order, and
 // articles made from completed orders' resolutions.
 type Knowledge struct {
-	svc   *Service
+	core  knowledgeCore
 	store KnowledgeStore
+}
+
+// knowledgeCore is what suggestions read of the ticket core.
+type knowledgeCore interface {
+	GetOrder(ctx context.Context, id string) (Order, error)
+	GetAsset(ctx context.Context, id string) (Asset, error)
 }
 
 // NewKnowledge returns the knowledge base over the ticket core and store.
 func NewKnowledge(svc *Service, store KnowledgeStore) *Knowledge {
-	return &Knowledge{svc: svc, store: store}
+	return &Knowledge{core: svc.Store, store: store}
 }
 
 // Store returns the underlying store (CRUD goes straight to it).
@@ -204,7 +210,7 @@ func (k *Knowledge) Suggest(ctx context.Context, o Order, limit int) ([]Article,
 // resolution into an article tagged with its failure mode and asset type.
 // An order gives at most one article (ErrConflict the second time).
 func (k *Knowledge) SaveResolution(ctx context.Context, orderID string, actor Actor, title string, tags []string) (Article, error) {
-	o, err := k.svc.Store.GetOrder(ctx, orderID)
+	o, err := k.core.GetOrder(ctx, orderID)
 	if err != nil {
 		return Article{}, err
 	}
@@ -223,7 +229,7 @@ func (k *Knowledge) SaveResolution(ctx context.Context, orderID string, actor Ac
 	if o.FailureMode != "" {
 		a.FailureModes = []string{o.FailureMode}
 	}
-	if asset, err := k.svc.Store.GetAsset(ctx, o.AssetID); err == nil && asset.Type != "" {
+	if asset, err := k.core.GetAsset(ctx, o.AssetID); err == nil && asset.Type != "" {
 		a.AssetTypes = []string{asset.Type}
 	}
 	var b strings.Builder

@@ -215,15 +215,24 @@ type ScheduleStore interface {
 // Scheduler produces preventive orders from schedules. Run it as a cron
 // job under LockSchedules.
 type Scheduler struct {
-	svc   *Service
-	store ScheduleStore
-	meter MeterReader
+	svc    *Service // creates the orders
+	assets scheduleAssets
+	store  ScheduleStore
+	meter  MeterReader
 	// Now is the clock.
 	Now func() time.Time
 	// Log receives the scheduler's own log lines.
 	Log *slog.Logger
 	// MaxGap: longer silences of a meter stream count as stopped.
 	MaxGap time.Duration
+}
+
+// scheduleAssets is what the scheduler reads of the ticket core (and its
+// lock).
+type scheduleAssets interface {
+	GetAsset(ctx context.Context, id string) (Asset, error)
+	ListAssets(ctx context.Context, f AssetFilter) ([]Asset, string, error)
+	WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error)
 }
 
 // NewScheduler returns a Scheduler; meter may be nil (meter schedules then
@@ -235,7 +244,7 @@ func NewScheduler(svc *Service, store ScheduleStore, meter MeterReader, log *slo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{svc: svc, store: store, meter: meter, Now: now, Log: log, MaxGap: 15 * time.Minute}
+	return &Scheduler{svc: svc, assets: svc.Store, store: store, meter: meter, Now: now, Log: log, MaxGap: 15 * time.Minute}
 }
 
 // Store returns the schedule store (CRUD goes straight to it).
@@ -254,7 +263,7 @@ type ScheduleRunResult struct {
 // left without an order by a crash is completed by the next run.
 func (sc *Scheduler) Run(ctx context.Context) (ScheduleRunResult, error) {
 	var res ScheduleRunResult
-	ran, err := sc.svc.Store.WithLock(ctx, LockSchedules, func(ctx context.Context) error {
+	ran, err := sc.assets.WithLock(ctx, LockSchedules, func(ctx context.Context) error {
 		var err error
 		res, err = sc.run(ctx)
 		return err
@@ -311,7 +320,7 @@ func (sc *Scheduler) run(ctx context.Context) (ScheduleRunResult, error) {
 
 func (sc *Scheduler) assetsOf(ctx context.Context, s Schedule) ([]Asset, error) {
 	if s.AssetID != nil {
-		a, err := sc.svc.Store.GetAsset(ctx, *s.AssetID)
+		a, err := sc.assets.GetAsset(ctx, *s.AssetID)
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil
 		}
@@ -323,7 +332,7 @@ func (sc *Scheduler) assetsOf(ctx context.Context, s Schedule) ([]Asset, error) 
 	var out []Asset
 	p := Page{Limit: 500}
 	for {
-		as, next, err := sc.svc.Store.ListAssets(ctx, AssetFilter{Type: *s.AssetType, Page: p})
+		as, next, err := sc.assets.ListAssets(ctx, AssetFilter{Type: *s.AssetType, Page: p})
 		if err != nil {
 			return nil, err
 		}
