@@ -43,6 +43,9 @@ func (c *core) enableCustomers(cfg Config, log *slog.Logger) {
 	c.notifier = notify.New(c.store, senders, log.With("component", "notify"), time.Now)
 	c.notifier.PublicURL = c.publicURL
 	c.notifier.MailDomain = mailDomain(cfg.SMTPFrom)
+	// Events that tell someone something are recorded with the event in
+	// its transaction; the notifier's relay renders them.
+	c.notifier.Pending = c.store
 	if cfg.MailAddr != "" {
 		intake := mailin.NewIntake(c.store, c.reqs, c.svc, log.With("component", "mailin"))
 		c.mail = mailin.NewServer(mailin.Config{Addr: cfg.MailAddr, Domain: mailDomain(mbs[0].Address), Mailboxes: mbs,
@@ -54,11 +57,9 @@ func (c *core) enableCustomers(cfg Config, log *slog.Logger) {
 		if prev != nil {
 			prev(ctx, o, e)
 		}
-		c.notifier.AfterTransition(ctx, o, e)
+		c.notifier.Poke()
 	}
-	c.reqs.OnCreated = func(ctx context.Context, cr requests.Created, _ requests.Record) {
-		c.notifier.RequestCreated(ctx, cr.Order)
-	}
+	c.reqs.OnCreated = func(context.Context, requests.Created, requests.Record) { c.notifier.Poke() }
 }
 
 // defaultPublicURL is http://host:port of the API's listen address (this

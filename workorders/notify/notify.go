@@ -137,6 +137,9 @@ type Notifier struct {
 	PublicURL string
 	// MailDomain is the domain of emails' Message-IDs (default localhost).
 	MailDomain string
+	// Pending, when set, is where the store records events to tell in
+	// their own transaction; Run relays them (see Relay).
+	Pending PendingStore
 	// Workers is how many messages are sent at once (default 8).
 	Workers int
 	// SendTimeout bounds one attempt (default 15 s).
@@ -180,6 +183,9 @@ func (n *Notifier) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		for {
+			if _, err := n.Relay(ctx); err != nil && ctx.Err() == nil {
+				n.log.WarnContext(ctx, "notify: relay", "err", err)
+			}
 			sent, err := n.SendDue(ctx)
 			if err != nil && ctx.Err() == nil {
 				n.log.WarnContext(ctx, "notify: outbox", "err", err)
@@ -294,12 +300,14 @@ func (n *Notifier) InvalidateSubscriptions() {
 	n.mu.Unlock()
 }
 
-// AfterTransition turns an order's event into messages (bind it to
-// workorders.Service.AfterTransition).
-func (n *Notifier) AfterTransition(ctx context.Context, o workorders.Order, e workorders.Event) {
+// kindsOf returns the shared kinds an order's event tells.
+func kindsOf(o workorders.Order, e workorders.Event) []string {
 	var kinds []string
 	switch {
 	case e.Type == workorders.EventCreated && o.Status == workorders.StatusProposed:
+		if o.Source == workorders.SourceRequest {
+			kinds = append(kinds, KindRequestReceived)
+		}
 		kinds = append(kinds, KindNewProposed)
 	case e.To == workorders.StatusAssigned:
 		kinds = append(kinds, KindAssigned)
@@ -314,15 +322,53 @@ func (n *Notifier) AfterTransition(ctx context.Context, o workorders.Order, e wo
 	case e.Type == workorders.EventTransferRequested:
 		kinds = append(kinds, KindTransferProposed)
 	}
-	for _, k := range kinds {
-		if err := n.Notify(ctx, k, o, e); err != nil {
-			n.log.WarnContext(ctx, "notify: enqueue", "order_id", o.ID, "kind", k, "err", err)
+	return kinds
+}
+
+// Wants reports whether an order's event tells anyone anything: the
+// store then records it for the relay in the event's own transaction
+// (Relay), so a committed event is never left untold.
+func Wants(o workorders.Order, e workorders.Event) bool {
+	if len(kindsOf(o, e)) > 0 {
+		return true
+	}
+	kind, users := personal(e)
+	return kind != "" && len(users) > 0
+}
+
+// eventMessages renders every message an order's event causes.
+func (n *Notifier) eventMessages(ctx context.Context, o workorders.Order, e workorders.Event) ([]Message, error) {
+	var all []Message
+	for _, k := range kindsOf(o, e) {
+		ms, err := n.messages(ctx, k, o, e)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
 		}
+		all = append(all, ms...)
 	}
 	if kind, users := personal(e); kind != "" {
-		if err := n.NotifyUsers(ctx, kind, o, e, users); err != nil {
-			n.log.WarnContext(ctx, "notify: enqueue", "order_id", o.ID, "kind", kind, "err", err)
+		ms, err := n.userMessages(ctx, kind, o, e, users)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kind, err)
 		}
+		all = append(all, ms...)
+	}
+	return all, nil
+}
+
+// AfterTransition turns an order's event into messages at once (without
+// Pending; with it, bind Poke instead and let Relay take the events the
+// store recorded).
+func (n *Notifier) AfterTransition(ctx context.Context, o workorders.Order, e workorders.Event) {
+	if e.Type == workorders.EventCreated && o.Source == workorders.SourceRequest {
+		return // RequestCreated tells these
+	}
+	ms, err := n.eventMessages(ctx, o, e)
+	if err == nil {
+		err = n.enqueue(ctx, ms)
+	}
+	if err != nil {
+		n.log.WarnContext(ctx, "notify: enqueue", "order_id", o.ID, "err", err)
 	}
 }
 
@@ -362,8 +408,16 @@ func personal(e workorders.Event) (string, []string) {
 // own subscriptions into the outbox (users without one are told in the
 // app only: GET /me/mentions, /me/jobs).
 func (n *Notifier) NotifyUsers(ctx context.Context, kind string, o workorders.Order, e workorders.Event, users []string) error {
+	ms, err := n.userMessages(ctx, kind, o, e, users)
+	if err != nil {
+		return err
+	}
+	return n.enqueue(ctx, ms)
+}
+
+func (n *Notifier) userMessages(ctx context.Context, kind string, o workorders.Order, e workorders.Event, users []string) ([]Message, error) {
 	if len(users) == 0 {
-		return nil
+		return nil, nil
 	}
 	ctx = context.WithoutCancel(ctx)
 	want := map[string]bool{}
@@ -377,11 +431,11 @@ func (n *Notifier) NotifyUsers(ctx context.Context, kind string, o workorders.Or
 		}
 	}
 	if len(subs) == 0 {
-		return nil
+		return nil, nil
 	}
 	f, err := n.store.Facts(ctx, o.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d := data{Facts: f, Kind: kind, Base: n.PublicURL, Actor: e.Actor, Note: e.Note,
 		Link: n.PublicURL + "/app/jobs/" + o.ID}
@@ -390,15 +444,11 @@ func (n *Notifier) NotifyUsers(ctx context.Context, kind string, o workorders.Or
 	for _, s := range subs {
 		subj, text, html, err := render(kind, s.Locale, d)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ms = append(ms, Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: subj, Text: text, HTML: html})
 	}
-	if err := n.store.Enqueue(ctx, ms); err != nil {
-		return err
-	}
-	n.poke()
-	return nil
+	return ms, nil
 }
 
 // RequestCreated tells the requester their request was received and the
@@ -415,10 +465,31 @@ func (n *Notifier) RequestCreated(ctx context.Context, o workorders.Order) {
 // Notify renders kind for an order's requesters (customer kinds) or the
 // planners' subscriptions (planner kinds) into the outbox.
 func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, e workorders.Event) error {
+	ms, err := n.messages(ctx, kind, o, e)
+	if err != nil {
+		return err
+	}
+	return n.enqueue(ctx, ms)
+}
+
+func (n *Notifier) enqueue(ctx context.Context, ms []Message) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	if err := n.store.Enqueue(context.WithoutCancel(ctx), ms); err != nil {
+		return err
+	}
+	n.poke()
+	return nil
+}
+
+// messages renders kind for an order's requesters (customer kinds) or the
+// planners' subscriptions (planner kinds).
+func (n *Notifier) messages(ctx context.Context, kind string, o workorders.Order, e workorders.Event) ([]Message, error) {
 	ctx = context.WithoutCancel(ctx)
 	f, err := n.store.Facts(ctx, o.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d := data{Facts: f, Kind: kind, ETA: etaOf(e), Base: n.PublicURL, Actor: e.Actor, Note: e.Note}
 	var ms []Message
@@ -426,7 +497,7 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 	if customerKind(kind) {
 		rs, err := n.store.Recipients(ctx, o.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, r := range rs {
 			if r.Email == "" {
@@ -438,7 +509,7 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 			}
 			subj, text, html, err := render(kind, r.Locale, d)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			ms = append(ms, Message{Kind: kind, Channel: ChanEmail, Target: r.Email, OrderID: &id, Subject: subj, Text: text, HTML: html,
 				MessageID: n.messageID()})
@@ -451,7 +522,7 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 		d.Link = n.PublicURL + "/orders/" + o.ID
 		subj, text, html, err := render(kind, s.Locale, d)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		m := Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: subj, Text: text, HTML: html}
 		if s.Channel == ChanEmail {
@@ -459,14 +530,7 @@ func (n *Notifier) Notify(ctx context.Context, kind string, o workorders.Order, 
 		}
 		ms = append(ms, m)
 	}
-	if len(ms) == 0 {
-		return nil
-	}
-	if err := n.store.Enqueue(ctx, ms); err != nil {
-		return err
-	}
-	n.poke()
-	return nil
+	return ms, nil
 }
 
 // messageID returns a fresh unguessable Message-ID: a reply naming it is

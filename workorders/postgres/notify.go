@@ -138,3 +138,73 @@ func (s *Store) Facts(ctx context.Context, orderID string) (notify.Facts, error)
 	f.Engineer = firstName(eng)
 	return f, translate(err)
 }
+
+var _ notify.PendingStore = (*Store)(nil)
+
+// PendingEvents implements notify.PendingStore.
+func (s *Store) PendingEvents(ctx context.Context, limit int) ([]notify.Pending, error) {
+	rows, err := s.pool.Query(ctx, `select p.event_id, e.type, e.actor_id, e.actor, e.at, e.from_status, e.to_status, e.note,
+			e.data, `+orderCols+`
+		from notify_pending p join work_order_events e on e.id = p.event_id join work_orders o on o.id = p.order_id
+		where p.next_at <= now() order by p.next_at, p.event_id limit $1`, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []notify.Pending
+	for rows.Next() {
+		var p notify.Pending
+		e := &p.Event
+		o, err := scanOrder(rowFunc(func(dest ...any) error {
+			return rows.Scan(append([]any{&p.EventID, &e.Type, &e.ActorID, &e.Actor, &e.At, &e.From, &e.To, &e.Note, &e.Data},
+				dest...)...)
+		}))
+		if err != nil {
+			return nil, translate(err)
+		}
+		e.ID, e.OrderID, p.Order = p.EventID, o.ID, o
+		utc(&e.At)
+		out = append(out, p)
+	}
+	return out, translate(rows.Err())
+}
+
+// ResolvePending implements notify.PendingStore.
+func (s *Store) ResolvePending(ctx context.Context, eventID int64, ms []notify.Message) (bool, error) {
+	done := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `delete from notify_pending where event_id = $1`, eventID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		rows := make([][]any, len(ms))
+		for i, m := range ms {
+			rows[i] = []any{m.Kind, m.Channel, m.Target, m.OrderID, m.Subject, m.Text, m.HTML, m.MessageID}
+		}
+		if len(rows) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"notify_outbox"},
+				[]string{"kind", "channel", "target", "order_id", "subject", "body_text", "body_html", "message_id"},
+				pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+		}
+		done = true
+		return nil
+	})
+	return done, translate(err)
+}
+
+// DeferPending implements notify.PendingStore: retried after a minute,
+// dropped after ten tries.
+func (s *Store) DeferPending(ctx context.Context, eventID int64, errText string) error {
+	if len(errText) > 500 {
+		errText = errText[:500]
+	}
+	_, err := s.pool.Exec(ctx, `update notify_pending set attempts = attempts + 1, next_at = now() + interval '1 minute',
+		last_error = $2 where event_id = $1`, eventID, errText)
+	if err != nil {
+		return translate(err)
+	}
+	_, err = s.pool.Exec(ctx, `delete from notify_pending where event_id = $1 and attempts >= 10`, eventID)
+	return translate(err)
+}

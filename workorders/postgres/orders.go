@@ -12,6 +12,7 @@ import (
 
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/notify"
 )
 
 const orderCols = `o.id, o.number, o.asset_id, o.site_id, o.title, o.description, o.source, o.failure_mode, o.rule_id,
@@ -165,6 +166,13 @@ func appendEvent(ctx context.Context, tx pgx.Tx, o workorders.Order, ev workorde
 	utc(&ev.At)
 	if err != nil {
 		return ev, fmt.Errorf("append event: %w", translate(err))
+	}
+	if notify.Wants(o, ev) {
+		// Told by the notifier's relay; recorded here so that the event
+		// and its notification commit together.
+		if _, err := tx.Exec(ctx, `insert into notify_pending (event_id, order_id) values ($1, $2)`, ev.ID, o.ID); err != nil {
+			return ev, fmt.Errorf("notify pending: %w", err)
+		}
 	}
 	typ := "work_order." + ev.Type
 	var n int
