@@ -4,7 +4,7 @@ SERVICES := deploy/local/services.sh
 WITH_ENV := eval "$$($(SERVICES) env)" &&
 GO ?= go
 
-.PHONY: all build web test services services-down demo bench bench-console fuzz lint edge-release clean check-bare-debian
+.PHONY: all build web test services services-down demo bench bench-console screenshots fuzz lint edge-release clean check-bare-debian
 
 all: build
 
@@ -42,6 +42,11 @@ bench: services
 ## bench-console: the console's bundle budgets (initial JS gzipped) into bench/console.md.
 bench-console:
 	./scripts/bench-console.sh
+
+## screenshots: every console screen, photographed in Chromium against a demo-seeded pdm, into docs/screenshots/.
+screenshots: services web
+	scripts/web.sh deps-browser
+	$(WITH_ENV) $(GO) test -tags screenshots -count=1 -timeout 10m -run '^TestConsoleScreenshots$$' ./cmd/pdm -screenshots $(CURDIR)/docs/screenshots
 
 ## fuzz: open-ended fuzzing of the decoders and of the whole API (FUZZTIME per target, default 1m).
 FUZZTIME ?= 1m

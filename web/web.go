@@ -74,8 +74,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// A missing asset is a 404, not the page: a stale tab must not
-		// receive HTML for a script.
-		if strings.HasPrefix(name, "assets/") || strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".css") {
+		// receive HTML for a script. The console's own /assets/{id} pages
+		// (a name without an extension) are the page.
+		if (strings.HasPrefix(name, "assets/") && strings.Contains(path.Base(name), ".")) ||
+			strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".css") {
 			http.NotFound(w, r)
 			return
 		}
@@ -121,7 +123,7 @@ go build -o bin/ ./cmd/...</pre>
 </body></html>`
 
 func notBuilt(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/assets/") {
+	if strings.HasPrefix(r.URL.Path, "/assets/") && strings.Contains(path.Base(r.URL.Path), ".") {
 		http.NotFound(w, r)
 		return
 	}

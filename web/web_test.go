@@ -31,6 +31,7 @@ func TestHandler(t *testing.T) {
 		{"hashed asset is immutable", "GET", "/assets/c-1.js", 200, "js", "public, max-age=31536000, immutable"},
 		{"other file", "GET", "/manifest.json", 200, "{}", "no-cache"},
 		{"missing asset is 404, not the page", "GET", "/assets/old-9.js", 404, "", ""},
+		{"the console's asset page is the page", "GET", "/assets/5f6943ac-b395-4bc9-aa1f-38f086c1cf67", 200, "console", "no-cache"},
 		{"path traversal stays inside", "GET", "/../../etc/passwd", 200, "console", "no-cache"},
 		{"no writes", "POST", "/", 405, "", ""},
 	}
