@@ -68,6 +68,8 @@ func TestRoleMatrix(t *testing.T) {
 				}
 			case ":aid":
 				segs[i] = att.ID
+			case ":user_id":
+				segs[i] = eng.ID
 			case ":priority":
 				segs[i] = "P1"
 			default:
