@@ -268,13 +268,19 @@ func TestThreeReplicasKillOne(t *testing.T) {
 	ref := newTestEnv(t)
 	refToken := "rep-ref-" + ref.ID + "-0123456789abcdef"
 	one := startReplica(t, bin, procEnv(ref, ref.MQTTURL, refToken), "ref-"+ref.ID)
-	refClient, _ := runFleet(t, ctx, s, one.base, refToken, ref.MQTTURL, ref.TopicRoot, ref.ID+"-ref", nil)
+	refClient, refP := runFleet(t, ctx, s, one.base, refToken, ref.MQTTURL, ref.TopicRoot, ref.ID+"-ref", nil)
 	eventually(t, 2*time.Minute, "the reference replica to ingest every reading", func() bool {
 		return one.metric(t, "pdm_ingest_readings_total") >= float64(want)
 	})
 	refOrders := settle(t, ctx, refClient, s.Site, func() bool {
 		return one.metric(t, "pdm_partition_reorder_readings") == 0
 	})
+	{
+		truth := s.Truth()
+		end := refP.SimTime
+		truth.End = &end
+		t.Logf("one replica (the reference):\n%s", eval.Evaluate(truth, refOrders, eval.Options{}).Markdown(eval.DefaultTargets()))
+	}
 
 	// Three replicas.
 	e := newTestEnv(t)
