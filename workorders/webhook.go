@@ -161,12 +161,15 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 	var (
 		wg   sync.WaitGroup
-		mu   sync.Mutex // guards busy, finished, ends, sent, firstErr
+		mu   sync.Mutex // guards busy, finished, ends, failed, sent, firstErr
 		busy = map[string]bool{}
 		// finished is when (in ends, counted) a receiver's last sender
 		// ended: a poll read before that is stale for the receiver.
 		finished = map[string]int64{}
 		ends     int64
+		// failed: receivers whose attempt failed; RunOnce tries each at
+		// most once per call whatever the backoff.
+		failed   = map[string]bool{}
 		sent     int
 		firstErr error
 		pruned   time.Time
@@ -199,7 +202,7 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 					stale = true // read before its sender ended: poll again
 					continue
 				}
-				if busy[dd.WebhookID] || len(busy) >= parallel {
+				if busy[dd.WebhookID] || len(busy) >= parallel || (once && failed[dd.WebhookID]) {
 					continue
 				}
 				busy[dd.WebhookID] = true
@@ -214,6 +217,8 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 					finished[dd.WebhookID] = ends
 					if ok {
 						sent++
+					} else {
+						failed[dd.WebhookID] = true
 					}
 					if err != nil && sctx.Err() == nil {
 						if firstErr == nil {
