@@ -18,6 +18,8 @@ import { Gateways, useGateways } from './gateways/Gateways';
 import { Inventory } from './inventory/Inventory';
 import { Schedules } from './inventory/Schedules';
 import { alerting } from './gateways/gateways';
+import { Inbox } from './customers/Inbox';
+import { Reports } from './customers/Reports';
 
 interface NavItem {
   href: string;
@@ -26,8 +28,10 @@ interface NavItem {
 
 const nav: NavItem[] = [
   { href: '/review', label: 'nav.review' },
+  { href: '/requests', label: 'nav.inbox' },
   { href: '/dispatch', label: 'nav.dispatch' },
   { href: '/kpis', label: 'nav.kpis' },
+  { href: '/reports', label: 'nav.reports' },
   { href: '/orders', label: 'nav.orders' },
   { href: '/assets', label: 'nav.assets' },
   { href: '/rules', label: 'nav.rules' },
@@ -101,6 +105,12 @@ export function Shell({ user }: { user: User }) {
           </Route>
           <Route path="/kpis">
             <Kpis />
+          </Route>
+          <Route path="/requests">
+            <Inbox canMerge={user.role === 'admin' || user.role === 'planner'} />
+          </Route>
+          <Route path="/reports">
+            <Reports />
           </Route>
           <Route path="/rules">
             <Rules />

@@ -12,6 +12,7 @@ import { assetMessages } from './assets/asset.i18n';
 import { rulesMessages } from './rules/rules.i18n';
 import { gatewayMessages } from './gateways/gateways.i18n';
 import { inventoryMessages } from './inventory/inventory.i18n';
+import { customersMessages } from './customers/customers.i18n';
 
 export const consoleMessages = mergeMessages(
   common,
@@ -25,6 +26,7 @@ export const consoleMessages = mergeMessages(
   rulesMessages,
   gatewayMessages,
   inventoryMessages,
+  customersMessages,
 );
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);
