@@ -3,6 +3,7 @@ package workorders
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,3 +33,25 @@ func (e LiveEvent) VisibleTo(u User) bool {
 	}
 	return slices.Contains(e.Audience, u.ID)
 }
+
+// OfferChange reports whether e may change what engineers are offered in
+// claim mode: an order became, or stopped being, approved (and so
+// unassigned). Engineers outside its audience are told only that offers
+// changed (LiveOffersChanged), never the order's details.
+func (e LiveEvent) OfferChange() bool {
+	if !strings.HasPrefix(e.Type, "work_order.") || len(e.Data) == 0 {
+		return false
+	}
+	var d struct {
+		Status     string `json:"status"`
+		FromStatus string `json:"from_status"`
+	}
+	if json.Unmarshal(e.Data, &d) != nil {
+		return false
+	}
+	return d.Status == string(StatusApproved) || d.FromStatus == string(StatusApproved)
+}
+
+// LiveOffersChanged is the event type engineers get for an OfferChange of
+// an order not theirs: reload GET /me/offers.
+const LiveOffersChanged = "offers.changed"

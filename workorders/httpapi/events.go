@@ -419,6 +419,10 @@ type stream struct {
 
 func (st *stream) event(e workorders.LiveEvent, mark int64) bool {
 	if !e.VisibleTo(st.user) {
+		if e.OfferChange() {
+			return st.send(LiveMessage{ID: e.ID, Type: workorders.LiveOffersChanged, At: e.At, OrderID: e.OrderID,
+				Data: json.RawMessage(`{"id":"` + e.OrderID + `"}`)}, mark)
+		}
 		return true
 	}
 	return st.send(LiveMessage{ID: e.ID, Type: e.Type, At: e.At, OrderID: e.OrderID, Data: e.Data}, mark)

@@ -174,12 +174,17 @@ func TestLiveAcrossReplicas(t *testing.T) {
 	require.Equal(t, o.Number, data.Number)
 	require.NotEmpty(t, got.id)
 
-	// The engineer sees nothing of an order that is not theirs, then its
-	// assignment to them.
+	// The engineer sees nothing of an order that is not theirs but that
+	// offers changed (an approved order may be offered for claiming), then
+	// its assignment to them.
 	code, body = call(t, "POST", a.url+"/api/v1/work-orders/"+o.ID+"/assign", planner,
 		map[string]any{"assignee_id": e.users[workorders.RoleEngineer].ID})
 	require.Equal(t, 200, code, string(body))
 	ev, ok := engOnB.next(func(m httpapi.LiveMessage) bool { return m.OrderID != "" }, 5*time.Second)
+	require.True(t, ok, "engineer never heard of the new approved order")
+	require.Equal(t, workorders.LiveOffersChanged, ev.msg.Type)
+	require.JSONEq(t, `{"id":"`+o.ID+`"}`, string(ev.msg.Data), "no details of an order not theirs")
+	ev, ok = engOnB.next(func(m httpapi.LiveMessage) bool { return m.OrderID != "" }, 5*time.Second)
 	require.True(t, ok, "engineer never saw their assignment")
 	require.Equal(t, "work_order.assigned", ev.msg.Type, "the engineer's first order event is their assignment")
 	require.Equal(t, o.ID, ev.msg.OrderID)

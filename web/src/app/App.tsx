@@ -14,6 +14,8 @@ import { Jobs } from './Jobs';
 import { Job } from './Job';
 import { Scan, AssetJobs } from './Scan';
 import { OutboxView } from './OutboxView';
+import { Offers } from './Offers';
+import { Mentions } from './Mentions';
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(() => initialLang(localStorage.getItem(langStorageKey), navigator.languages ?? [navigator.language]));
@@ -115,6 +117,8 @@ function Shell() {
           <Route path="/scan" component={Scan} />
           <Route path="/assets/:id">{(p) => <AssetJobs id={p.id} />}</Route>
           <Route path="/outbox" component={OutboxView} />
+          <Route path="/offers" component={Offers} />
+          <Route path="/mentions" component={Mentions} />
           <Route>
             <p class="muted">{t('notfound.title')}</p>
           </Route>
@@ -122,6 +126,8 @@ function Shell() {
       </main>
       <nav class="tabs" aria-label="pdm">
         <Link href="/">{t('nav.jobs')}</Link>
+        <Link href="/offers">{t('nav.offers')}</Link>
+        <Link href="/mentions">{t('nav.mentions')}</Link>
         <Link href="/scan">{t('nav.scan')}</Link>
         <Link href="/outbox">{t('nav.outbox')}</Link>
       </nav>

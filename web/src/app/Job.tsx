@@ -1,6 +1,7 @@
 import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
-import type { Asset, WorkOrderDetail } from '../api/types';
+import { useQueryClient } from '@tanstack/preact-query';
+import type { Asset, User, WorkOrderDetail } from '../api/types';
 import { formatDateTime } from '../lib/format';
 import { useI18n, type AppKey } from './i18n';
 import { useKept } from './data';
@@ -11,6 +12,7 @@ import { mapLinks } from './media';
 import { ActionForm, CompleteForm, NoteForm, PhotoButton } from './Forms';
 import { SignatureForm } from './Signature';
 import { Conflicts } from './OutboxView';
+import { CollabInfo, PickEngineerForm } from './Collab';
 
 const Chart = lazy(() => import('./Chart'));
 
@@ -26,12 +28,15 @@ interface ETA {
   distance_km: number;
 }
 
-type Sheet = '' | 'decline' | 'hold' | 'complete' | 'note' | 'signature';
+type Sheet = '' | 'decline' | 'hold' | 'complete' | 'note' | 'signature' | 'help' | 'transfer';
+
+const transferable = ['assigned', 'accepted', 'en_route', 'on_site', 'on_hold'];
 
 export function Job({ id }: { id: string }) {
   const { t, lang } = useI18n();
   const box = useOutbox();
   const ops = useOps();
+  const me = useQueryClient().getQueryData<User | null>(['me']);
   const detail = useKept<WorkOrderDetail>(`/work-orders/${id}`);
   const d = detail.data?.data;
   const asset = useKept<Asset>(d ? `/assets/${d.asset_id}` : undefined, 60_000);
@@ -55,6 +60,9 @@ export function Job({ id }: { id: string }) {
   const loc = a?.location;
   const pendingFiles = ops.filter((o) => o.orderId === id && o.kind === 'attachment');
   const pendingNotes = ops.filter((o) => o.orderId === id && o.kind === 'comment');
+  // Helpers see the job, note and photograph; its engineer alone acts on it.
+  const mine = !me || me.role !== 'engineer' || d.assignee_id === me.id;
+  const helpers = d.helper_ids ?? [];
   const articles = ((d as unknown as { suggested_articles?: Article[] }).suggested_articles ?? []) as Article[];
   return (
     <section class="job-detail">
@@ -71,10 +79,11 @@ export function Job({ id }: { id: string }) {
       {detail.data.offline && <p class="notice small">{t('jobs.cachedAt', { t: formatDateTime(new Date(detail.data.at).toISOString(), lang) })}</p>}
       {eta.data && <p class="small">{t('job.eta', { t: formatDateTime(eta.data.data.eta, lang), km: eta.data.data.distance_km.toFixed(1) })}</p>}
       <Conflicts orderId={id} />
+      <CollabInfo helperIds={helpers} transfer={d.transfer_request} mine={mine} />
 
       {isOpen(status) && (
         <div class="actions">
-          {actionsFrom(status).map((x, i) => {
+          {(mine ? actionsFrom(status) : []).map((x, i) => {
             const needsForm = x === 'decline' || x === 'hold' || x === 'complete';
             return (
               <button
@@ -93,7 +102,25 @@ export function Job({ id }: { id: string }) {
           <button data-action="signature" onClick={() => setSheet('signature')}>
             {t('act.signature')}
           </button>
+          {mine && (
+            <button data-action="help" onClick={() => setSheet('help')}>
+              {t('collab.help')}
+            </button>
+          )}
+          {mine && transferable.includes(status) && !d.transfer_request && (
+            <button data-action="transfer" onClick={() => setSheet('transfer')}>
+              {t('collab.transfer')}
+            </button>
+          )}
         </div>
+      )}
+      {(sheet === 'help' || sheet === 'transfer') && (
+        <PickEngineerForm
+          kind={sheet}
+          exclude={[d.assignee_id ?? '', ...(sheet === 'help' ? helpers : [])]}
+          onSubmit={(b) => act(sheet === 'help' ? 'helpers' : 'transfer', b)}
+          onCancel={() => setSheet('')}
+        />
       )}
       {(sheet === 'decline' || sheet === 'hold') && <ActionForm action={sheet} onSubmit={(b) => act(sheet, b)} onCancel={() => setSheet('')} />}
       {sheet === 'complete' && (
