@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"io"
 	"mime"
@@ -38,6 +39,10 @@ const (
 	maxIdempotencyKey      = 255
 	maxStoredAnswer        = 1 << 20
 	purgeEvery             = 1000
+	// answerLostAfter: a key applied this long ago without a stored
+	// answer lost it (the process died between the change and storing
+	// the answer).
+	answerLostAfter = 30 * time.Second
 )
 
 // idempotency is the middleware's state.
@@ -81,7 +86,7 @@ func (s *Server) idempotent(r Route) gin.HandlerFunc {
 		c.Request.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), c.Request.Body))
 		u := userOf(c)
 		req := workorders.IdempotentRequest{UserID: u.ID, Key: key, Method: r.Method, Path: c.Request.URL.Path,
-			Fingerprint: fingerprint(c.Request, body)}
+			Fingerprint: fingerprint(c.Request, body), Claim: rand.Text()}
 		ctx := c.Request.Context()
 		rec, claimed, err := s.cfg.Idempotency.Claim(ctx, req, workorders.IdempotencyWindow)
 		if err != nil {
@@ -99,6 +104,9 @@ func (s *Server) idempotent(r Route) gin.HandlerFunc {
 				s.log.WarnContext(ctx, "purge idempotency keys", "err", err)
 			}
 		}
+		// The store marks the key applied in the transaction of the change.
+		c.Request = c.Request.WithContext(workorders.WithIdempotencyMark(ctx,
+			workorders.IdempotencyMark{UserID: u.ID, Key: key, Claim: req.Claim}))
 		cw := &captureWriter{ResponseWriter: c.Writer}
 		c.Writer = cw
 		c.Next()
@@ -123,6 +131,8 @@ func (s *Server) replay(c *gin.Context, req workorders.IdempotentRequest, rec wo
 		writeFields(c, http.StatusUnprocessableEntity, "idempotency_key_reused",
 			"this Idempotency-Key was used for another request ("+rec.Method+" "+rec.Path+"); use a new key for a new request",
 			[]workorders.FieldError{{Field: IdempotencyHeader, Message: "already used for another request"}})
+	case rec.Status == 0 && rec.Applied && time.Since(rec.CreatedAt) > answerLostAfter:
+		s.replayLost(c, rec)
 	case rec.Status == 0:
 		writeError(c, http.StatusConflict, "idempotency_key_in_use",
 			"the first request with this Idempotency-Key is still being served; retry shortly")
@@ -134,6 +144,31 @@ func (s *Server) replay(c *gin.Context, req workorders.IdempotentRequest, rec wo
 		}
 		c.Data(rec.Status, ct, rec.Body)
 	}
+}
+
+// replayLost answers a request that was applied but whose answer was lost
+// (a crash between the change's commit and storing the answer): nothing
+// is applied again; the answer is the order as it stands now (for order
+// routes) or a note that the request was applied.
+func (s *Server) replayLost(c *gin.Context, rec workorders.IdempotentRecord) {
+	c.Header(IdempotentReplayHeader, "true")
+	if id, ok := orderOfPath(rec.Path); ok {
+		if o, err := s.ownOrder(c, id); err == nil {
+			c.JSON(http.StatusOK, o)
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"applied": true, "message": "this request was applied earlier; its answer was not kept"})
+}
+
+// orderOfPath returns the order id of /api/v1/work-orders/{id}/... paths.
+func orderOfPath(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/api/v1/work-orders/")
+	if !ok {
+		return "", false
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	return id, id != ""
 }
 
 func validIdempotencyKey(k string) bool {

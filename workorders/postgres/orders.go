@@ -149,6 +149,9 @@ func transferJSON(t *workorders.TransferRequest) []byte {
 // appendEvent inserts ev for o and, in the same transaction, one outbox
 // delivery per active webhook subscribed to the event's type.
 func appendEvent(ctx context.Context, tx pgx.Tx, o workorders.Order, ev workorders.Event) (workorders.Event, error) {
+	if err := markApplied(ctx, tx); err != nil {
+		return ev, err
+	}
 	ev.OrderID = o.ID
 	if ev.Actor == "" {
 		ev.Actor = "system"
