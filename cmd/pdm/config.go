@@ -85,6 +85,10 @@ type Config struct {
 	ReorderEvery   time.Duration // purchase requests below reorder points
 	SchedulesEvery time.Duration // preventive schedules' orders
 	DispatchEvery  time.Duration // periodic dispatch (besides the triggered runs)
+	// DispatchRebalance is what happens when re-planning assigned, not yet
+	// accepted orders lowers the total cost: propose (the board shows the
+	// moves for a planner to approve), auto (they move) or off.
+	DispatchRebalance string
 	// GatewayOfflineAfter is how long a gateway may be offline before the
 	// console shows its alert.
 	GatewayOfflineAfter time.Duration
@@ -162,6 +166,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.SLAEvery, "sla-every", envDuration(getenv, "PDM_SLA_EVERY", time.Minute), "how often SLA clocks are checked for at-risk, breach and escalation (PDM_SLA_EVERY)")
 	fs.DurationVar(&c.ReorderEvery, "reorder-every", envDuration(getenv, "PDM_REORDER_EVERY", 15*time.Minute), "how often stock below its reorder point raises purchase requests (PDM_REORDER_EVERY)")
 	fs.DurationVar(&c.SchedulesEvery, "schedules-every", envDuration(getenv, "PDM_SCHEDULES_EVERY", 5*time.Minute), "how often preventive schedules raise their due orders (PDM_SCHEDULES_EVERY)")
+	fs.StringVar(&c.DispatchRebalance, "dispatch-rebalance", envOr(getenv, "PDM_DISPATCH_REBALANCE", "propose"), "when re-planning assigned, not yet accepted orders lowers the total cost: propose (a planner approves the moves on the board), auto (they move every --dispatch-every) or off (PDM_DISPATCH_REBALANCE)")
 	fs.DurationVar(&c.GatewayOfflineAfter, "gateway-offline-after", envDuration(getenv, "PDM_GATEWAY_OFFLINE_AFTER", 10*time.Minute), "how long an edge gateway may be offline before it raises an alert (PDM_GATEWAY_OFFLINE_AFTER)")
 	fs.DurationVar(&c.DispatchEvery, "dispatch-every", envDuration(getenv, "PDM_DISPATCH_EVERY", time.Minute), "how often dispatch runs besides the runs approvals and declines trigger (PDM_DISPATCH_EVERY)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", envOr(getenv, "PDM_WEBHOOK_ALLOW_PRIVATE", "") == "true",
@@ -222,6 +227,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.MailMaxBytes < 64<<10 || c.MailPerHour <= 0 {
 		return c, fmt.Errorf("--mail-max-bytes (PDM_MAIL_MAX_BYTES) must be at least 65536 and --mail-per-hour (PDM_MAIL_PER_HOUR) positive")
+	}
+	switch c.DispatchRebalance {
+	case "propose", "auto", "off":
+	default:
+		return c, fmt.Errorf("--dispatch-rebalance (PDM_DISPATCH_REBALANCE) must be propose, auto or off, not %q", c.DispatchRebalance)
 	}
 	switch c.Only {
 	case "", "ingest", "api", "predict":

@@ -335,6 +335,9 @@ func (c *core) startJobs(ctx context.Context, g *errgroup.Group, log *slog.Logge
 	every(c.jobs.SLAEvery, "sla", workorders.NewSLAJob(c.svc).Run)
 	every(c.jobs.ReorderEvery, "reorder", c.inv.ReorderJob)
 	every(c.jobs.SchedulesEvery, "schedules", c.sched.Job)
+	if c.jobs.DispatchRebalance == "auto" {
+		every(c.jobs.DispatchEvery, "rebalance", c.disp.RebalanceJob)
+	}
 	cr.Start()
 	g.Go(func() error { return c.disp.Loop(ctx) })
 	g.Go(func() error {

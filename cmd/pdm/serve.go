@@ -173,7 +173,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			health: &predict.HealthService{Engine: engine, Assets: coreAssets{core}, Rules: core.ruleSource(),
 				History: ts, Predictor: predictor},
 			predictor: predictor,
-			console:   httpapi.ConsoleConfig{MapTilesURL: cfg.MapTilesURL, MapTilesAttribution: cfg.MapTilesAttribution},
+			console: httpapi.ConsoleConfig{MapTilesURL: cfg.MapTilesURL, MapTilesAttribution: cfg.MapTilesAttribution,
+				DispatchRebalance: cfg.DispatchRebalance},
 		})
 		if err != nil {
 			return err

@@ -18,6 +18,10 @@ type ConsoleConfig struct {
 	MapTilesURL string `json:"map_tiles_url"`
 	// MapTilesAttribution is shown on the map when tiles are used.
 	MapTilesAttribution string `json:"map_tiles_attribution"`
+	// DispatchRebalance is propose (the board shows the optimizer's moves
+	// of assigned, not yet accepted orders for approval), auto (they
+	// happen on their own) or off (PDM_DISPATCH_REBALANCE).
+	DispatchRebalance string `json:"dispatch_rebalance" schema:"enum=|propose|auto|off"`
 }
 
 // JobRun says a background job ran on demand.
@@ -45,6 +49,7 @@ func consoleSchemas(m map[string]any) map[string]any {
 		"AssignmentCheck":    workorders.AssignmentCheck{},
 		"DispatchApplyInput": applyIn{},
 		"JobRun":             JobRun{},
+		"Rebalance":          workorders.Rebalance{},
 	} {
 		m[k] = v
 	}
@@ -106,6 +111,31 @@ func (s *Server) consoleRoutes() {
 			pairs[i] = [2]string{j.OrderID, j.EngineerID}
 		}
 		run, ran, err := d.Apply(c.Request.Context(), actorOf(c), pairs)
+		if err == nil && !ran {
+			err = fmt.Errorf("%w: a dispatch run is in progress; retry shortly", workorders.ErrConflict)
+		}
+		s.ok(c, http.StatusOK, run, err)
+	})
+	s.handle(Route{Method: "POST", Path: "/dispatch/rebalance/preview", Roles: planners(), Tag: "dispatch",
+		Summary: "Re-plan the dispatcher's assigned, not yet accepted orders with the waiting ones: the moves that lower " +
+			"the total cost, with the cost before and after; changes nothing", Response: "Rebalance"},
+		func(c *gin.Context) {
+			rb, err := d.Rebalance(c.Request.Context())
+			s.ok(c, http.StatusOK, rb, err)
+		})
+	s.handle(Route{Method: "POST", Path: "/dispatch/rebalance/apply", Roles: planners(), Tag: "dispatch",
+		Summary: "Apply proposed moves: reassign each order to its engineer unless it was accepted or changed meanwhile (then skipped)",
+		Body:    "DispatchApplyInput", Response: "DispatchRun"}, func(c *gin.Context) {
+		var in applyIn
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		moves := make([][2]string, len(in.Jobs))
+		for i, j := range in.Jobs {
+			moves[i] = [2]string{j.OrderID, j.EngineerID}
+		}
+		run, ran, err := d.ApplyMoves(c.Request.Context(), actorOf(c), moves)
 		if err == nil && !ran {
 			err = fmt.Errorf("%w: a dispatch run is in progress; retry shortly", workorders.ErrConflict)
 		}

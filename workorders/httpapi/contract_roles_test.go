@@ -30,6 +30,8 @@ GET /api/v1/dispatch/board APV
 POST /api/v1/dispatch/check AP
 POST /api/v1/dispatch/preview AP
 POST /api/v1/dispatch/apply AP
+POST /api/v1/dispatch/rebalance/preview AP
+POST /api/v1/dispatch/rebalance/apply AP
 GET /api/v1/engineers APEV
 POST /api/v1/engineers AP
 DELETE /api/v1/engineers/:id AP

@@ -12,6 +12,7 @@ import { useClient } from '../../lib/client';
 import { formatDateTime, formatDuration } from '../../lib/format';
 import type { User } from '../../api/types';
 import { Dialog } from '../ui';
+import { RebalanceBanner } from './Rebalance';
 import { span, stateColor, type Board, type Check, type Job, type Lane, type Run } from './board';
 
 const DispatchMap = lazy(() => import('./DispatchMap'));
@@ -130,6 +131,7 @@ export function Dispatch({ user }: { user: User }) {
           {flash}
         </p>
       )}
+      {canAct && <RebalanceBanner />}
       {board.error && <p class="notice">{t('common.error', { message: (board.error as Error).message })}</p>}
       {b && (
         <div class="dispatch-grid">

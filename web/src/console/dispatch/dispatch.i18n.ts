@@ -53,6 +53,10 @@ export const dispatchMessages = defineMessages(
     'v.declined': 'Declined before',
     'v.not_dispatchable': 'No user account',
     'v.status': 'Cannot assign now',
+    'rebalance.title': 'The optimizer would move {n} assigned order(s), saving {saving}',
+    'rebalance.cost': 'Total cost now {before}, after the moves {after} (only orders nobody accepted yet move).',
+    'rebalance.approve': 'Approve {n} move(s)',
+    'rebalance.applied': '{n} order(s) moved, {skipped} skipped',
   },
   {
     'nav.dispatch': '派工',
@@ -105,5 +109,9 @@ export const dispatchMessages = defineMessages(
     'v.declined': '曾拒绝此单',
     'v.not_dispatchable': '无用户账号',
     'v.status': '当前不能派工',
+    'rebalance.title': '优化器建议改派 {n} 个已指派工单，可节省 {saving}',
+    'rebalance.cost': '当前总成本 {before}，改派后 {after}（只改派尚未接单的工单）。',
+    'rebalance.approve': '批准 {n} 项改派',
+    'rebalance.applied': '已改派 {n} 个工单，跳过 {skipped} 个',
   },
 );
