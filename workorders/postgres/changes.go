@@ -43,7 +43,12 @@ func (s *Store) listenDetect(ctx context.Context, changed func(string)) error {
 	}
 	// The connection carries a LISTEN: never hand it back to the pool.
 	pc := conn.Hijack()
-	defer pc.Close(context.Background())
+	defer func() {
+		// A hung server must not hold the shutdown.
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = pc.Close(cctx)
+	}()
 	if _, err := pc.Exec(ctx, "listen "+DetectChannel); err != nil {
 		return err
 	}
