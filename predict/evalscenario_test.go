@@ -2,8 +2,10 @@ package predict_test
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/simulators"
 	"github.com/openpdm/pdm/simulators/eval"
+	"github.com/openpdm/pdm/workorders"
 )
 
 // replayEvalScenario is the offline path of the evaluation: the built-in
@@ -194,22 +197,159 @@ func replayAsset(s *simulators.Scenario, m *simulators.Model, end time.Time, opt
 	return orders
 }
 
-// BenchmarkRigScenario measures what "one cause, one order" has to fix
+// BenchmarkRigScenario measures "one cause, one order"
 // (simulators/scenarios/rig.yaml, hourly sampling): on six rigs one
-// bearing wears out and shakes its three neighbours (35 % of its rise);
-// every order on a neighbour is a false alarm today, as nothing links it
-// to the failing bearing's order.
+// bearing wears out and shakes its three neighbours (35 % of its rise).
+// grouping=off: every asset's first order-raising signal is an order, as
+// before grouping; grouping=on: the signals of all assets in time order go
+// through workorders.ChooseLeader the way the platform's auto-order path
+// does (a rig is the code's prefix before "-", the assets' common parent
+// on the platform), and a linked signal raises no order.
 func BenchmarkRigScenario(b *testing.B) {
-	var r eval.Report
-	for range b.N {
-		r = replayScenarioSeed(b, "rig", "", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Hour, predict.Options{})
+	for _, grouping := range []bool{false, true} {
+		b.Run(fmt.Sprintf("grouping=%v", grouping), func(b *testing.B) {
+			var r eval.Report
+			var linked int
+			for range b.N {
+				r, linked = replayRig(b, grouping)
+			}
+			b.ReportMetric(r.Recall, "recall")
+			b.ReportMetric(float64(len(r.FalseAlarms)), "neighbour_orders")
+			b.ReportMetric(float64(linked), "linked_signals")
+			b.ReportMetric(r.FalseAlarmsPer100, "false_alarms/100_asset_months")
+			var sb strings.Builder
+			for _, f := range r.FalseAlarms {
+				fmt.Fprintf(&sb, "false alarm: %s %s at %s\n", f.Asset, f.Source, f.DetectedAt.Format(time.RFC3339))
+			}
+			b.Logf("rig scenario, grouping=%v:\n%s\n%s", grouping, r.Markdown(eval.DefaultTargets()), sb.String())
+		})
 	}
-	b.ReportMetric(r.Recall, "recall")
-	b.ReportMetric(float64(len(r.FalseAlarms)), "neighbour_orders")
-	b.ReportMetric(r.FalseAlarmsPer100, "false_alarms/100_asset_months")
-	var sb strings.Builder
-	for _, f := range r.FalseAlarms {
-		fmt.Fprintf(&sb, "false alarm: %s %s at %s\n", f.Asset, f.Source, f.DetectedAt.Format(time.RFC3339))
+}
+
+// TestRigScenarioGrouping: with grouping, the rig scenario gives one order
+// per failing bearing and none for the neighbours it shakes.
+func TestRigScenarioGrouping(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays 40 days of 32 assets")
 	}
-	b.Logf("rig scenario:\n%s\n%s", r.Markdown(eval.DefaultTargets()), sb.String())
+	r, linked := replayRig(t, true)
+	require.Equal(t, 1.0, r.Recall)
+	require.Empty(t, r.FalseAlarms)
+	require.Positive(t, linked)
+}
+
+// replayRig replays the rig scenario at hourly sampling; with grouping,
+// order-raising signals of assets without an order of their own are
+// linked to a neighbour's order when workorders.ChooseLeader says so.
+func replayRig(t testing.TB, grouping bool) (eval.Report, int) {
+	t.Helper()
+	yml, err := simulators.BuiltinScenario("rig")
+	require.NoError(t, err)
+	yml = regexp.MustCompile(`(?m)^interval: .*$`).ReplaceAll(yml, []byte("interval: 1h"))
+	s, err := simulators.ParseScenario(yml, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	end, ok := s.End()
+	require.True(t, ok)
+	type assetSig struct {
+		code, mode string
+		sig        rules.Signal
+	}
+	per := make([][]assetSig, len(s.Assets))
+	var wg sync.WaitGroup
+	for i, m := range s.Assets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, sg := range replayAssetSignals(s, m, end, predict.Options{}) {
+				per[i] = append(per[i], assetSig{m.Code(), sg.mode, sg.sig})
+			}
+		}()
+	}
+	wg.Wait()
+	var all []assetSig
+	for _, p := range per {
+		all = append(all, p...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].sig.DetectedAt.Before(all[j].sig.DetectedAt) })
+	group := func(code string) string { g, _, _ := strings.Cut(code, "-"); return g }
+	type open struct {
+		leader workorders.Leader
+		group  string
+	}
+	opened := map[string]*open{} // by code/mode
+	var orders []eval.Order
+	linked := 0
+	for _, a := range all {
+		key := a.code + "/" + a.mode
+		if o := opened[key]; o != nil {
+			if p := a.sig.Prediction; p != nil {
+				o.leader.CrossingEarliest = p.CrossingEarliest
+				if math.Abs(p.Slope) > math.Abs(o.leader.Slope) {
+					o.leader.Slope = p.Slope // the steepest rise of the leader's order
+				}
+			} else {
+				o.leader.Breach = a.sig.Kind == rules.KindThreshold // keeps its last fitted slope
+			}
+			continue
+		}
+		if grouping {
+			var leaders []workorders.Leader
+			for k, o := range opened {
+				if o.group == group(a.code) && strings.HasSuffix(k, "/"+a.mode) {
+					leaders = append(leaders, o.leader)
+				}
+			}
+			if _, ok := workorders.ChooseLeader(a.sig, leaders); ok {
+				linked++
+				continue
+			}
+		}
+		l := workorders.Leader{OrderID: key, AssetID: a.code, DetectedAt: a.sig.DetectedAt, Breach: a.sig.Kind == rules.KindThreshold}
+		o := eval.Order{Number: key, AssetCode: a.code, Source: string(a.sig.Kind), FailureMode: a.mode,
+			Status: "proposed", CreatedAt: a.sig.DetectedAt, DetectedAt: a.sig.DetectedAt}
+		if p := a.sig.Prediction; p != nil {
+			o.PredictedFailureAt = p.CrossingAt
+			l.Slope, l.CrossingEarliest = p.Slope, p.CrossingEarliest
+		}
+		opened[key] = &open{leader: l, group: group(a.code)}
+		orders = append(orders, o)
+	}
+	return eval.Evaluate(s.Truth(), orders, eval.Options{}), linked
+}
+
+type modeSignal struct {
+	mode string
+	sig  rules.Signal
+}
+
+// replayAssetSignals replays one asset's readings through its rules and
+// returns every order-raising signal (see replayAsset).
+func replayAssetSignals(s *simulators.Scenario, m *simulators.Model, end time.Time, opts predict.Options) []modeSignal {
+	stop := end
+	if p := m.Profile(); p.Degradation == simulators.Linear || p.Degradation == simulators.Exponential {
+		if f := p.FailAt.Add(24 * time.Hour); f.Before(end) {
+			stop = f
+		}
+	}
+	var rds []ingest.Reading
+	for ts := s.Start; ts.Before(stop); ts = ts.Add(s.Interval) {
+		if rd, ok := m.Reading(s.Site, ts); ok {
+			rds = append(rds, rd)
+		}
+	}
+	asset := rules.AssetRef{Site: s.Site, Code: m.Code(), ID: m.Code(), Type: m.Type().Name}
+	var out []modeSignal
+	for j := range s.Rules {
+		r := s.Rules[j]
+		if r.AssetType != asset.Type {
+			continue
+		}
+		r.ID = r.Name
+		for _, sig := range rules.Replay(&r, asset, rds, []rules.Observer{predict.New(opts)}) {
+			if rules.RaisesOrder(sig) {
+				out = append(out, modeSignal{r.FailureMode, sig})
+			}
+		}
+	}
+	return out
 }
