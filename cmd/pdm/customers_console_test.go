@@ -68,4 +68,17 @@ func TestPlannerMergesFromInboxAndReadsReports(t *testing.T) {
 		chromedp.WaitVisible(`//section[@data-testid="report-channels"]//tr[td[2][text()="2"]]`),
 		chromedp.WaitVisible(`//section[@data-testid="report-channels"]//a[text()="XLSX"]`),
 	)
+
+	// Notification settings: a planner sees where notifications go (only
+	// an admin changes them).
+	require.NoError(t, api.do(ctx, "POST", "/notifications/subscriptions", map[string]any{"channel": "email",
+		"target": "planners@example.com", "locale": "zh-CN"}, nil))
+	runBrowser(t, b, 40*time.Second, "notification settings",
+		chromedp.Navigate(base+"/notifications"),
+		chromedp.WaitVisible(`//table[@data-testid="subscriptions"]//td[text()="planners@example.com"]`),
+	)
+	var forms int
+	runBrowser(t, b, 5*time.Second, "no add form for planners",
+		chromedp.Evaluate(`document.querySelectorAll('[data-testid="add-subscription"]').length`, &forms))
+	require.Zero(t, forms)
 }

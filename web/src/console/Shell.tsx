@@ -20,6 +20,7 @@ import { Schedules } from './inventory/Schedules';
 import { alerting } from './gateways/gateways';
 import { Inbox } from './customers/Inbox';
 import { Reports } from './customers/Reports';
+import { Notifications } from './customers/Notifications';
 
 interface NavItem {
   href: string;
@@ -38,6 +39,7 @@ const nav: NavItem[] = [
   { href: '/inventory', label: 'nav.inventory' },
   { href: '/schedules', label: 'nav.schedules' },
   { href: '/gateways', label: 'nav.gateways' },
+  { href: '/notifications', label: 'nav.notifications' },
 ];
 
 export function Shell({ user }: { user: User }) {
@@ -111,6 +113,9 @@ export function Shell({ user }: { user: User }) {
           </Route>
           <Route path="/reports">
             <Reports />
+          </Route>
+          <Route path="/notifications">
+            <Notifications admin={user.role === 'admin'} />
           </Route>
           <Route path="/rules">
             <Rules />
