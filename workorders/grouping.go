@@ -1,6 +1,7 @@
 package workorders
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"time"
@@ -16,6 +17,14 @@ const (
 	EventLinked = "linked"
 	EventSplit  = "split"
 )
+
+// GroupStore is the optional store method grouping needs
+// (workorders/postgres implements it): the open threshold and trend auto
+// orders for a failure mode on an asset's neighbours (same parent, its
+// parent, its children).
+type GroupStore interface {
+	GroupOrders(ctx context.Context, assetID, failureMode string) ([]Order, error)
+}
 
 // LinkShare is the largest share of the leader's slope a neighbour's
 // slope may have and still be linked: a neighbour shaken by a failing

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -222,12 +223,27 @@ func (s *Service) handleSignal(ctx context.Context, sig rules.Signal) (SignalRec
 		return out, nil, err
 	}
 	key := &AutoKey{AssetID: asset.ID, FailureMode: mode}
+	leader, err := s.groupLeader(ctx, sig, asset.ID, mode)
+	if err != nil {
+		return SignalRecord{}, nil, fmt.Errorf("signal for %s/%s: group: %w", sig.Site, sig.Asset, err)
+	}
+	linked := false
 	fn := func(open, previous *Order) (*Order, Event, error) {
+		if open == nil && leader != nil {
+			// One cause, one order: the neighbour's rise is evidence on
+			// the leader's order (linked below), not an order of its own.
+			linked = true
+			return nil, Event{}, nil
+		}
 		return s.planAuto(sig, rule, *asset, mode, open, previous)
 	}
 	out, o, err := s.Store.SaveSignal(ctx, rec, key, fn)
 	if err != nil {
 		return SignalRecord{}, nil, fmt.Errorf("signal for %s/%s: %w", sig.Site, sig.Asset, err)
+	}
+	if linked && o == nil {
+		s.link(ctx, *leader, *asset, out)
+		return out, nil, nil
 	}
 	if o != nil {
 		typ := EventEvidence
@@ -239,6 +255,59 @@ func (s *Service) handleSignal(ctx context.Context, sig rules.Signal) (SignalRec
 			"failure_mode", mode, "status", o.Status, "priority", o.Priority)
 	}
 	return out, o, nil
+}
+
+// groupLeader returns the neighbour order a trend signal of an asset is
+// linked to (ChooseLeader over the store's GroupOrders, each leader's slope
+// the steepest of its order's trend signals), nil when none.
+func (s *Service) groupLeader(ctx context.Context, sig rules.Signal, assetID, mode string) (*Leader, error) {
+	gs, ok := s.Store.(GroupStore)
+	if !ok || sig.Kind != rules.KindTrend || sig.Prediction == nil {
+		return nil, nil
+	}
+	orders, err := gs.GroupOrders(ctx, assetID, mode)
+	if err != nil || len(orders) == 0 {
+		return nil, err
+	}
+	var leaders []Leader
+	for _, o := range orders {
+		l, ok := LeaderFromOrder(o)
+		if !ok {
+			continue
+		}
+		sigs, err := s.Store.OrderSignals(ctx, o.ID, 200)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range sigs {
+			if r.Prediction != nil && math.Abs(r.Prediction.Slope) > math.Abs(l.Slope) {
+				l.Slope = r.Prediction.Slope
+			}
+		}
+		leaders = append(leaders, l)
+	}
+	l, ok := ChooseLeader(sig, leaders)
+	if !ok {
+		return nil, nil
+	}
+	return &l, nil
+}
+
+// link records a linked neighbour's signal as an event on the leader's
+// order (the signal itself is stored on the neighbour's asset). A failure
+// to append it is logged: the signal is stored either way.
+func (s *Service) link(ctx context.Context, l Leader, a AssetRef, rec SignalRecord) {
+	data, _ := json.Marshal(map[string]any{"asset_id": a.ID, "asset": a.Code, "site": a.SiteCode,
+		"signal_id": rec.ID, "signal": json.RawMessage(rec.Evidence)})
+	ev := Event{Type: EventLinked, Actor: "system", Data: data,
+		Note: fmt.Sprintf("linked %s/%s: rises with this order's asset (one cause, one order)", a.SiteCode, a.Code)}
+	o, err := s.Store.UpdateOrder(ctx, l.OrderID, func(o *Order) (Event, error) { return ev, nil })
+	if err != nil {
+		s.Log.WarnContext(ctx, "link neighbour signal", "order_id", l.OrderID, "asset_id", a.ID, "err", err)
+		return
+	}
+	s.after(ctx, o, ev)
+	s.Log.InfoContext(ctx, "linked neighbour signal", "order_id", o.ID, "number", o.Number, "asset_id", a.ID)
 }
 
 func (s *Service) planAuto(sig rules.Signal, rule *rules.Rule, a AssetRef, mode string, open, previous *Order) (*Order, Event, error) {
@@ -535,6 +604,9 @@ func (s *Service) Act(ctx context.Context, id string, req ActionRequest) (Order,
 }
 
 func (s *Service) after(ctx context.Context, o Order, e Event) {
+	if e.OrderID == "" {
+		e.OrderID = o.ID
+	}
 	if s.AfterTransition != nil {
 		s.AfterTransition(ctx, o, e)
 	}
