@@ -55,10 +55,10 @@ func TestPlannerMergesFromInboxAndReadsReports(t *testing.T) {
 		chromedp.WaitVisible(row+` input`, chromedp.ByQuery),
 		chromedp.SendKeys(row+` input`, first.Number, chromedp.ByQuery),
 		chromedp.Click(row+` button[type="submit"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(row+` [role="status"]`, chromedp.ByQuery),
-		chromedp.Text(row+` [role="status"]`, &merged, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="inbox-notice"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="inbox-notice"]`, &merged, chromedp.ByQuery),
 	)
-	require.Contains(t, merged, first.Number)
+	require.Contains(t, merged, second.Number+" merged into "+first.Number)
 	var o orderJSON
 	require.NoError(t, api.do(ctx, "GET", "/work-orders/"+second.OrderID, nil, &o))
 	require.Equal(t, "merged", o.Status)

@@ -26,6 +26,7 @@ export function Inbox({ canMerge }: { canMerge: boolean }) {
   const client = useClient();
   const [channel, setChannel] = useState('');
   const [openOnly, setOpenOnly] = useState(true);
+  const [notice, setNotice] = useState('');
   const q = useInfiniteQuery({
     queryKey: ['requests', channel, openOnly],
     initialPageParam: '',
@@ -53,6 +54,11 @@ export function Inbox({ canMerge }: { canMerge: boolean }) {
         </div>
       </div>
       {q.error && <p class="notice">{t('common.error', { message: (q.error as Error).message })}</p>}
+      {notice && (
+        <p role="status" data-testid="inbox-notice">
+          {notice}
+        </p>
+      )}
       {q.isSuccess && items.length === 0 && <p class="muted">{t('inbox.empty')}</p>}
       {items.length > 0 && (
         <div class="table-wrap">
@@ -70,7 +76,7 @@ export function Inbox({ canMerge }: { canMerge: boolean }) {
             </thead>
             <tbody>
               {items.map((r) => (
-                <InboxRow r={r} canMerge={canMerge} lang={lang} />
+                <InboxRow key={r.order_id} r={r} canMerge={canMerge} lang={lang} onMerged={setNotice} />
               ))}
             </tbody>
           </table>
@@ -87,7 +93,7 @@ export function Inbox({ canMerge }: { canMerge: boolean }) {
   );
 }
 
-function InboxRow({ r, canMerge, lang }: { r: Request; canMerge: boolean; lang: 'en' | 'zh-CN' }) {
+function InboxRow({ r, canMerge, lang, onMerged }: { r: Request; canMerge: boolean; lang: 'en' | 'zh-CN'; onMerged: (m: string) => void }) {
   const { t } = useI18n();
   const o = r.order;
   const who = [r.requester?.name, r.requester?.email || r.requester?.phone].filter(Boolean).join(' · ');
@@ -104,12 +110,12 @@ function InboxRow({ r, canMerge, lang }: { r: Request; canMerge: boolean; lang: 
       </td>
       <td>{formatDateTime(r.created_at ?? '', lang)}</td>
       <td>{o?.status}</td>
-      {canMerge && <td>{o && mergeable.includes(o.status ?? '') && <MergeForm order={o} />}</td>}
+      {canMerge && <td>{o && mergeable.includes(o.status ?? '') && <MergeForm order={o} onMerged={onMerged} />}</td>}
     </tr>
   );
 }
 
-function MergeForm({ order }: { order: Order }) {
+function MergeForm({ order, onMerged }: { order: Order; onMerged: (m: string) => void }) {
   const { t } = useI18n();
   const client = useClient();
   const qc = useQueryClient();
@@ -127,7 +133,9 @@ function MergeForm({ order }: { order: Order }) {
     setErr('');
     try {
       await client.post(`/work-orders/${order.id}/merge`, { into });
-      setDone(t('inbox.merged', { number: order.number ?? '', into }));
+      const msg = t('inbox.merged', { number: order.number ?? '', into });
+      setDone(msg);
+      onMerged(msg);
       void qc.invalidateQueries({ queryKey: ['requests'] });
     } catch (x) {
       const ae = x as ApiError;
