@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 	"github.com/stretchr/testify/require"
@@ -15,7 +16,9 @@ import (
 // shows the orders offered to them, live: one claimed by a colleague
 // vanishes without a reload, a new one appears; the engineer claims it and
 // lands on the job, which is theirs on the server. The engineer then asks
-// the colleague for help through the app, and the colleague sees the job.
+// the colleague for help through the app, and the colleague sees the job;
+// then asks to transfer it to them, which a planner sees in the console
+// and approves.
 func TestAppOffersLive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -102,4 +105,34 @@ func TestAppOffersLive(t *testing.T) {
 		}
 		return colleague.do(ctx, "GET", "/work-orders/"+second.ID, nil, &d) == nil && len(d.HelperIDs) == 1 && d.HelperIDs[0] == li.ID
 	}, 30*time.Second, 200*time.Millisecond, "the colleague sees the job as its helper")
+
+	// The engineer asks to transfer the job (the site's policy wants a
+	// planner's approval); the planner sees the request in the console and
+	// approves it.
+	runBrowser(t, b, 30*time.Second, "ask for a transfer",
+		chromedp.Navigate(f.base+"/app/jobs/"+second.ID),
+		chromedp.Click(`button[data-action="transfer"]`, chromedp.ByQuery),
+		chromedp.WaitReady(fmt.Sprintf(`#who option[value=%q]`, li.ID), chromedp.ByQuery),
+		chromedp.SetValue(`#who`, li.ID, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="transfer-form"] button[type="submit"]`, chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector('[data-testid="netbar"]').dataset.pending === "0"`, nil,
+			chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Reload(),
+		chromedp.WaitVisible(`[data-testid="transfer-pending"]`, chromedp.ByQuery),
+	)
+	runBrowser(t, b, 60*time.Second, "the planner approves it in the console",
+		network.ClearBrowserCookies(),
+		chromedp.Navigate(f.base+"/"),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", f.api.token, chromedp.ByID),
+		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`nav[aria-label="main"] a[href="/orders"]`, chromedp.ByQuery),
+		chromedp.Navigate(f.base+"/orders/"+second.Number),
+		chromedp.WaitVisible(`[data-testid="transfer-request"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`button[data-action="transfer-approve"]`, chromedp.ByQuery),
+	)
+	require.NoError(t, f.api.do(ctx, "POST", "/work-orders/"+second.ID+"/transfer/approve", map[string]any{}, nil))
+	require.NoError(t, f.api.do(ctx, "GET", "/work-orders/"+second.ID, nil, &got))
+	require.Equal(t, li.ID, got.AssigneeID, "approved: the colleague's job now")
+	require.Equal(t, "assigned", got.Status)
 }

@@ -16,6 +16,7 @@ import { ApproveDialog, RejectDialog, rejectReasons } from '../ReviewDialogs';
 import { Dialog, FieldError } from '../ui';
 import { Chart, type Limit, type Marker } from '../Chart';
 import { evidenceColumns, secs, type Evidence, type Point } from './evidence';
+import { TransferPanel } from './Transfer';
 
 interface Rule {
   id?: string;
@@ -74,6 +75,7 @@ export function OrderDetailPage({ orderRef, user }: { orderRef: string; user: Us
       </header>
       <OrderFacts o={o} user={user} />
       <Actions o={o} user={user} />
+      <TransferPanel o={o} user={user} />
       <EvidenceSection o={o} user={user} />
       <div class="order-grid">
         <Timeline o={o} />
