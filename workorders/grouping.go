@@ -3,6 +3,7 @@ package workorders
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"time"
 
@@ -124,4 +125,71 @@ func leads(a, b Leader) bool {
 		return a.Breach
 	}
 	return a.CrossingEarliest.Before(b.CrossingEarliest)
+}
+
+// SplitOrder splits an asset linked to an order (EventLinked) out into an
+// auto order of its own, proposed, for the same failure mode, carrying the
+// asset's latest linked signal as its evidence; the leader's order records
+// EventSplit. From then on the asset's signals go to its own order. 422
+// when the asset is not linked to the order; 409 when the asset already
+// has an open auto order for the failure mode.
+func (s *Service) SplitOrder(ctx context.Context, actor Actor, orderID, assetID string) (Order, error) {
+	if assetID == "" {
+		return Order{}, Invalid("asset_id", "required")
+	}
+	lead, err := s.Store.GetOrder(ctx, orderID)
+	if err != nil {
+		return Order{}, err
+	}
+	evs, err := s.Store.ListEvents(ctx, orderID)
+	if err != nil {
+		return Order{}, err
+	}
+	var sigID int64 = -1
+	for _, e := range evs {
+		var d struct {
+			AssetID  string `json:"asset_id"`
+			SignalID int64  `json:"signal_id"`
+		}
+		if e.Type == EventLinked && json.Unmarshal(e.Data, &d) == nil && d.AssetID == assetID {
+			sigID = d.SignalID
+		}
+	}
+	if sigID < 0 {
+		return Order{}, Unprocessable("asset_id", "not linked to order %s", lead.Number)
+	}
+	rec, err := s.Store.GetSignal(ctx, sigID)
+	if err != nil {
+		return Order{}, err
+	}
+	a, err := s.Store.GetAsset(ctx, assetID)
+	if err != nil {
+		return Order{}, err
+	}
+	o := Order{
+		AssetID: assetID, Title: fmt.Sprintf("Predicted %s on %s/%s (%s)", lead.FailureMode, a.SiteCode, a.Code, rec.Metric),
+		Source: SourceTrend, FailureMode: lead.FailureMode, RuleID: lead.RuleID, Priority: lead.Priority,
+		Status: StatusProposed, DueAt: lead.DueAt, RequiredSkills: lead.RequiredSkills, Parts: lead.Parts,
+		EstimatedDuration: lead.EstimatedDuration, Evidence: rec.Evidence, DetectedAt: timePtr(rec.DetectedAt), SignalCount: 1,
+	}
+	if p := rec.Prediction; p != nil {
+		o.PredictedFailureAt = timePtr(p.CrossingAt)
+		o.PredictedFailureEarliest = timePtr(p.CrossingEarliest)
+		o.PredictedFailureLatest = timePtr(p.CrossingLatest)
+	}
+	data, _ := json.Marshal(map[string]any{"split_from": lead.ID, "signal_id": sigID})
+	created, err := s.Store.CreateOrder(ctx, o, Event{Type: EventCreated, ActorID: actor.ID, Actor: actor.Name, To: o.Status,
+		Note: "split from " + lead.Number + " by a planner", Data: data})
+	if err != nil {
+		return Order{}, err
+	}
+	data, _ = json.Marshal(map[string]any{"asset_id": assetID, "order_id": created.ID, "number": created.Number})
+	ev := Event{OrderID: lead.ID, Type: EventSplit, ActorID: actor.ID, Actor: actor.Name, Data: data,
+		Note: fmt.Sprintf("%s/%s split out into %s", a.SiteCode, a.Code, created.Number)}
+	if lead, err = s.Store.UpdateOrder(ctx, lead.ID, func(*Order) (Event, error) { return ev, nil }); err != nil {
+		return Order{}, err
+	}
+	s.after(ctx, created, Event{OrderID: created.ID, Type: EventCreated, Actor: actor.Name, To: created.Status})
+	s.after(ctx, lead, ev)
+	return created, nil
 }

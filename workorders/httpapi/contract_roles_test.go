@@ -131,6 +131,7 @@ POST /api/v1/work-orders/:id/verify AP
 POST /api/v1/work-orders/:id/close AP
 POST /api/v1/work-orders/:id/cancel AP
 POST /api/v1/work-orders/:id/reopen AP
+POST /api/v1/work-orders/:id/split AP
 GET /api/v1/work-orders/:id/attachments APEV
 POST /api/v1/work-orders/:id/attachments APE
 GET /api/v1/work-orders/:id/attachments/:aid APEV

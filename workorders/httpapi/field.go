@@ -50,6 +50,7 @@ func withFieldSchemas(m map[string]any) map[string]any {
 	m["LocationPoint"] = workorders.LocationPoint{}
 	m["ETA"] = workorders.ETA{}
 	m["CommentInput"] = commentIn{}
+	m["SplitInput"] = splitIn{}
 	m["Event"] = workorders.Event{}
 	m["Mention"] = workorders.MentionItem{}
 	return m

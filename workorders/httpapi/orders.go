@@ -111,6 +111,7 @@ type actionIn struct {
 }
 
 func (s *Server) orderRoutes() {
+	s.groupingRoutes()
 	s.handle(Route{Method: "GET", Path: "/work-orders", Roles: anyRole(), Tag: "work-orders",
 		Summary: "List work orders, newest first (engineers see their own)", Response: "WorkOrderList",
 		Query: []string{"status", "asset_id", "site_id", "source", "assignee_id", "priority", "number", "limit", "cursor"}}, func(c *gin.Context) {

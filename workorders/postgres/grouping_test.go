@@ -158,10 +158,29 @@ func TestIndependentNeighbourFailuresKeepTwoOrders(t *testing.T) {
 	require.NotNil(t, rec.AssetID)
 	require.Contains(t, string(links[0].Data), *rec.AssetID)
 
-	// p3 breaching its limit is a failure of its own.
+	// A planner splits p3 out: its own proposed order with the linked
+	// evidence, the split recorded on p1's order; p3's next trend signal
+	// goes to its own order. An asset not linked cannot be split.
+	_, err = f.svc.SplitOrder(ctx, f.admin, o1.ID, o4.AssetID)
+	require.ErrorAs(t, err, new(*workorders.ValidationError))
+	split, err := f.svc.SplitOrder(ctx, f.admin, o1.ID, *rec.AssetID)
+	require.NoError(t, err)
+	require.Equal(t, *rec.AssetID, split.AssetID)
+	require.Equal(t, workorders.StatusProposed, split.Status)
+	require.Equal(t, "bearing_wear", split.FailureMode)
+	d, err = f.svc.OrderDetail(ctx, o1.ID)
+	require.NoError(t, err)
+	require.Equal(t, workorders.EventSplit, d.Events[len(d.Events)-1].Type)
+	_, o6, err := f.svc.HandleSignalOrder(ctx, trend("p3", at.Add(9*time.Hour), 0.3e-5, 140*time.Hour))
+	require.NoError(t, err)
+	require.NotNil(t, o6)
+	require.Equal(t, split.ID, o6.ID)
+
+	// p3 breaching its limit is evidence on its own order.
 	br := f.signal(rules.KindThreshold, at.Add(9*time.Hour))
 	br.Asset = "p3"
 	_, o5, err := f.svc.HandleSignalOrder(ctx, br)
 	require.NoError(t, err)
 	require.NotNil(t, o5)
+	require.Equal(t, split.ID, o5.ID)
 }
