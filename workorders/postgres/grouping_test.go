@@ -171,6 +171,8 @@ func TestIndependentNeighbourFailuresKeepTwoOrders(t *testing.T) {
 	d, err = f.svc.OrderDetail(ctx, o1.ID)
 	require.NoError(t, err)
 	require.Equal(t, workorders.EventSplit, d.Events[len(d.Events)-1].Type)
+	_, err = f.svc.SplitOrder(ctx, f.admin, o1.ID, *rec.AssetID)
+	require.ErrorIs(t, err, workorders.ErrConflict, "p3 has its own open order now")
 	_, o6, err := f.svc.HandleSignalOrder(ctx, trend("p3", at.Add(9*time.Hour), 0.3e-5, 140*time.Hour))
 	require.NoError(t, err)
 	require.NotNil(t, o6)
