@@ -130,8 +130,9 @@ func TestAppOffersLive(t *testing.T) {
 		chromedp.Navigate(f.base+"/orders/"+second.Number),
 		chromedp.WaitVisible(`[data-testid="transfer-request"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`button[data-action="transfer-approve"]`, chromedp.ByQuery),
+		chromedp.Click(`button[data-action="transfer-approve"]`, chromedp.ByQuery),
+		chromedp.WaitNotPresent(`[data-testid="transfer-request"]`, chromedp.ByQuery),
 	)
-	require.NoError(t, f.api.do(ctx, "POST", "/work-orders/"+second.ID+"/transfer/approve", map[string]any{}, nil))
 	require.NoError(t, f.api.do(ctx, "GET", "/work-orders/"+second.ID, nil, &got))
 	require.Equal(t, li.ID, got.AssigneeID, "approved: the colleague's job now")
 	require.Equal(t, "assigned", got.Status)
