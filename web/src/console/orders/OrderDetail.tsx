@@ -17,6 +17,7 @@ import { Dialog, FieldError } from '../ui';
 import { Chart, type Limit, type Marker } from '../Chart';
 import { evidenceColumns, secs, type Evidence, type Point } from './evidence';
 import { TransferPanel } from './Transfer';
+import { LinkedPanel } from './Linked';
 
 interface Rule {
   id?: string;
@@ -76,6 +77,7 @@ export function OrderDetailPage({ orderRef, user }: { orderRef: string; user: Us
       <OrderFacts o={o} user={user} />
       <Actions o={o} user={user} />
       <TransferPanel o={o} user={user} />
+      <LinkedPanel o={o} user={user} />
       <EvidenceSection o={o} user={user} />
       <div class="order-grid">
         <Timeline o={o} />
