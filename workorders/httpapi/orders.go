@@ -128,6 +128,9 @@ func (s *Server) orderRoutes() {
 			s.fail(c, err)
 			return
 		}
+		for i := range items {
+			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
+		}
 		c.JSON(http.StatusOK, list(items, next))
 	})
 	s.handle(Route{Method: "POST", Path: "/work-orders", Roles: planners(), Tag: "work-orders",
@@ -156,6 +159,7 @@ func (s *Server) orderRoutes() {
 			s.fail(c, fmt.Errorf("%w: no work order %s among your jobs", workorders.ErrNotFound, c.Param("id")))
 			return
 		}
+		d.StatusURL = s.statusURL(c, d.StatusURL)
 		out := OrderDetail{OrderDetail: d, SuggestedArticles: []Article{}}
 		if s.cfg.Articles != nil {
 			arts, err := s.cfg.Articles.SuggestArticles(c.Request.Context(), d.Order, 5)
@@ -263,6 +267,9 @@ func (s *Server) engineerJobRoutes() {
 		if err != nil {
 			s.fail(c, err)
 			return
+		}
+		for i := range items {
+			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
 		}
 		c.JSON(http.StatusOK, list(items, next))
 	})

@@ -285,6 +285,23 @@ func TestStatusURLIsAbsoluteWithoutPublicURL(t *testing.T) {
 	var created httpapi.RequestCreated
 	require.NoError(t, json.Unmarshal(b, &created))
 	require.True(t, strings.HasPrefix(created.StatusURL, "http://example.com/s/"), created.StatusURL)
+
+	// The order's own answers (detail and list) carry the same absolute link.
+	var o workorders.Order
+	e.mustJSON("GET", "/api/v1/work-orders/"+created.OrderID, workorders.RolePlanner, nil, 200, &o)
+	require.Equal(t, created.StatusURL, o.StatusURL)
+	var l struct {
+		Items []workorders.Order `json:"items"`
+	}
+	e.mustJSON("GET", "/api/v1/work-orders?source=request", workorders.RolePlanner, nil, 200, &l)
+	found := false
+	for _, it := range l.Items {
+		if it.ID == created.OrderID {
+			found = true
+			require.Equal(t, created.StatusURL, it.StatusURL)
+		}
+	}
+	require.True(t, found, "the request's order is listed")
 }
 
 // BenchmarkExport exports 1,000,000 work orders as CSV and XLSX through a

@@ -193,18 +193,7 @@ func (s *Server) requestRoutes() {
 	creates := newLimiter(rate.Limit(rc.CreatePerMinute/60), rc.CreateBurst)
 	global := rate.NewLimiter(rate.Limit(rc.CreateGlobalPerMinute/60), int(rc.CreateGlobalPerMinute/6)+1)
 	reads := newLimiter(rate.Limit(rc.ReadPerSecond), rc.ReadBurst)
-	// statusURL is absolute: under PublicURL, or else under the address
-	// this request came to.
-	statusURL := func(c *gin.Context, path string) string {
-		if u := strings.TrimRight(rc.PublicURL, "/"); u != "" {
-			return u + path
-		}
-		scheme := "http"
-		if c.Request.TLS != nil {
-			scheme = "https"
-		}
-		return scheme + "://" + c.Request.Host + path
-	}
+	statusURL := s.statusURL
 	readLimited := func(h gin.HandlerFunc) gin.HandlerFunc {
 		return func(c *gin.Context) {
 			if !reads.allow(clientAddr(c)) {
@@ -512,4 +501,21 @@ func (s *Server) publicRequest(c *gin.Context) (requests.Input, error) {
 	}
 	requests.Check(&in, &p)
 	return in, p.Err()
+}
+
+// statusURL makes a status link's path ("/s/{token}") absolute: under
+// Requests.PublicURL, or else under the address this request came to. An
+// empty path (no requester, or a revoked link) stays empty.
+func (s *Server) statusURL(c *gin.Context, path string) string {
+	if path == "" || strings.Contains(path, "://") {
+		return path
+	}
+	if u := strings.TrimRight(s.cfg.Requests.PublicURL, "/"); u != "" {
+		return u + path
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host + path
 }

@@ -115,6 +115,16 @@ function OrderFacts({ o, user }: { o: WorkOrderDetail; user: User }) {
       <dd>{o.failure_mode || '—'}</dd>
       <dt>{t('order.assignee')}</dt>
       <dd>{o.assignee_id ?? t('order.unassigned')}</dd>
+      {o.status_url && (
+        <>
+          <dt>{t('order.statusLink')}</dt>
+          <dd>
+            <a href={o.status_url} target="_blank" rel="noopener noreferrer" data-testid="status-link">
+              {o.status_url}
+            </a>
+          </dd>
+        </>
+      )}
       {rule.data && (
         <>
           <dt>{t('order.verifyFor')}</dt>
