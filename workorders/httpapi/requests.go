@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
 
 	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/keyrate"
 	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/requests"
 )
@@ -120,34 +120,6 @@ func withRequestSchemas(m map[string]any) map[string]any {
 	return withReportSchemas(m)
 }
 
-// limiter keeps a token bucket per client address.
-type limiter struct {
-	every rate.Limit
-	burst int
-	mu    sync.Mutex // guards m
-	m     map[string]*rate.Limiter
-}
-
-func newLimiter(every rate.Limit, burst int) *limiter {
-	return &limiter{every: every, burst: burst, m: map[string]*rate.Limiter{}}
-}
-
-func (l *limiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.m[key]
-	if !ok {
-		// Forget everyone at 100,000 addresses: memory stays bounded and a
-		// flood from many addresses still meets the global limit.
-		if len(l.m) >= 100_000 {
-			l.m = map[string]*rate.Limiter{}
-		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.m[key] = lim
-	}
-	return lim.Allow()
-}
-
 // clientAddr is the client's address as the connection shows it (a
 // forwarded header is not trusted: anyone can write one).
 func clientAddr(c *gin.Context) string {
@@ -190,13 +162,13 @@ func (s *Server) requestRoutes() {
 	}
 	s.notifyRoutes(rc.Notify, rc.NotifyChanged)
 	s.reportRoutes(rc.Reports)
-	creates := newLimiter(rate.Limit(rc.CreatePerMinute/60), rc.CreateBurst)
+	creates := keyrate.New(rate.Limit(rc.CreatePerMinute/60), rc.CreateBurst)
 	global := rate.NewLimiter(rate.Limit(rc.CreateGlobalPerMinute/60), int(rc.CreateGlobalPerMinute/6)+1)
-	reads := newLimiter(rate.Limit(rc.ReadPerSecond), rc.ReadBurst)
+	reads := keyrate.New(rate.Limit(rc.ReadPerSecond), rc.ReadBurst)
 	statusURL := s.statusURL
 	readLimited := func(h gin.HandlerFunc) gin.HandlerFunc {
 		return func(c *gin.Context) {
-			if !reads.allow(clientAddr(c)) {
+			if !reads.Allow(clientAddr(c)) {
 				tooMany(c, "requests")
 				return
 			}
@@ -354,7 +326,7 @@ func (s *Server) requestRoutes() {
 		Summary: "File a request from the public form (JSON, or multipart/form-data with the same fields and up to 5 `photos`)",
 		Body:    "PublicRequestInput", Response: "RequestCreated", Status: http.StatusCreated}, func(c *gin.Context) {
 		addr := clientAddr(c)
-		if !creates.allow(addr) {
+		if !creates.Allow(addr) {
 			tooMany(c, "requests")
 			return
 		}

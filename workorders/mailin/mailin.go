@@ -20,13 +20,13 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"golang.org/x/time/rate"
 
 	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/keyrate"
 	"github.com/openpdm/pdm/workorders/requests"
 )
 
@@ -322,7 +322,7 @@ type Server struct {
 	intake    *Intake
 	log       *slog.Logger
 	boxes     map[string]Mailbox
-	perSender *limiter
+	perSender *keyrate.Limiter
 	global    *rate.Limiter
 	srv       *smtp.Server
 }
@@ -351,7 +351,7 @@ func NewServer(cfg Config, intake *Intake, log *slog.Logger) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, intake: intake, log: log, boxes: map[string]Mailbox{},
-		perSender: &limiter{every: rate.Limit(cfg.PerSenderPerHour / 3600), burst: cfg.SenderBurst, m: map[string]*rate.Limiter{}},
+		perSender: keyrate.New(rate.Limit(cfg.PerSenderPerHour/3600), cfg.SenderBurst),
 		global:    rate.NewLimiter(rate.Limit(cfg.GlobalPerMinute/60), int(cfg.GlobalPerMinute/4)+1)}
 	for _, mb := range cfg.Mailboxes {
 		s.boxes[strings.ToLower(mb.Address)] = mb
@@ -427,28 +427,6 @@ func (s *Server) mailbox(to string) (Mailbox, bool) {
 		mb.Asset = sub
 	}
 	return mb, true
-}
-
-// limiter keeps a token bucket per key.
-type limiter struct {
-	every rate.Limit
-	burst int
-	mu    sync.Mutex // guards m
-	m     map[string]*rate.Limiter
-}
-
-func (l *limiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.m[key]
-	if !ok {
-		if len(l.m) >= 100_000 {
-			l.m = map[string]*rate.Limiter{}
-		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.m[key] = lim
-	}
-	return lim.Allow()
 }
 
 type errorLog struct{ l *slog.Logger }

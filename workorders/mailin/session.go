@@ -41,7 +41,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if len(from) > 254 || !strings.Contains(from, "@") {
 		return smtpErr(553, smtp.EnhancedCode{5, 1, 7}, "bad sender address")
 	}
-	if !ss.s.perSender.allow(from) {
+	if !ss.s.perSender.Allow(from) {
 		return smtpErr(450, smtp.EnhancedCode{4, 7, 1}, "too many messages from this sender; try again later")
 	}
 	if !ss.s.global.Allow() {
