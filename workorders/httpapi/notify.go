@@ -46,21 +46,7 @@ func (s *Server) notifyRoutes(na NotifyAdmin, changed func()) {
 			s.fail(c, err)
 			return
 		}
-		if err := s.checkSubscription(c, &in); err != nil {
-			s.fail(c, err)
-			return
-		}
-		if in.Locale == "" {
-			in.Locale = "en"
-		}
-		in.Active = true
-		out, err := na.CreateSubscription(c.Request.Context(), in)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		changed()
-		c.JSON(http.StatusCreated, out)
+		s.createSubscription(c, na, changed, in)
 	})
 	s.handle(Route{Method: "DELETE", Path: "/notifications/subscriptions/:id", Roles: admins(), Tag: "notifications",
 		Summary: "Stop a subscription", Status: http.StatusNoContent}, func(c *gin.Context) {
@@ -89,6 +75,26 @@ func (s *Server) notifyRoutes(na NotifyAdmin, changed func()) {
 		}
 		c.JSON(http.StatusOK, list(ms, ""))
 	})
+}
+
+// createSubscription checks a decoded subscription, fills its defaults,
+// stores it and answers 201 (planners' and a user's own subscriptions alike).
+func (s *Server) createSubscription(c *gin.Context, na NotifyAdmin, changed func(), in notify.Subscription) {
+	if err := s.checkSubscription(c, &in); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if in.Locale == "" {
+		in.Locale = "en"
+	}
+	in.Active = true
+	out, err := na.CreateSubscription(c.Request.Context(), in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	changed()
+	c.JSON(http.StatusCreated, out)
 }
 
 // checkSubscription validates a subscription's target, kinds and user
@@ -148,21 +154,7 @@ func (s *Server) personalNotifyRoutes(na NotifyAdmin, changed func()) {
 		}
 		uid := userOf(c).ID
 		in.UserID = &uid
-		if err := s.checkSubscription(c, &in); err != nil {
-			s.fail(c, err)
-			return
-		}
-		if in.Locale == "" {
-			in.Locale = "en"
-		}
-		in.Active = true
-		out, err := na.CreateSubscription(c.Request.Context(), in)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		changed()
-		c.JSON(http.StatusCreated, out)
+		s.createSubscription(c, na, changed, in)
 	})
 	s.handle(Route{Method: "DELETE", Path: "/me/notification-subscriptions/:id", Roles: anyRole(), Tag: "notifications",
 		Summary: "Stop one of the calling user's own subscriptions", Status: http.StatusNoContent}, func(c *gin.Context) {
