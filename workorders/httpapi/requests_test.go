@@ -327,3 +327,40 @@ func TestNotificationSubscriptions(t *testing.T) {
 	e.mustJSON("DELETE", "/api/v1/notifications/subscriptions/"+sub.ID, workorders.RoleAdmin, nil, 204, nil)
 	e.mustJSON("GET", "/api/v1/notifications/outbox?status=pending", workorders.RoleAdmin, nil, 200, nil)
 }
+
+// TestPersonalNotificationSubscriptions: a user's own subscriptions are
+// bound to the caller whatever the body says, listed only to them, and
+// bad input names its fields and stores nothing.
+func TestPersonalNotificationSubscriptions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *httpapi.Config) {
+		st := c.Service.Store.(*postgres.Store)
+		c.Requests = httpapi.RequestsConfig{Service: requests.New(st, c.Service, nil, nil), Notify: st}
+	})
+	eng := e.users[workorders.RoleEngineer]
+	planner := e.users[workorders.RolePlanner]
+	code, b := e.do("POST", "/api/v1/me/notification-subscriptions", e.tokens[workorders.RoleEngineer],
+		map[string]any{"channel": "wecom", "target": "ftp://x", "kinds": []string{"nope"}})
+	require.Equal(t, 400, code, string(b))
+	require.Contains(t, string(b), `"target"`)
+	require.Contains(t, string(b), `"kinds[0]"`)
+
+	var sub notify.Subscription
+	e.mustJSON("POST", "/api/v1/me/notification-subscriptions", workorders.RoleEngineer,
+		map[string]any{"channel": "email", "target": "li@example.com", "user_id": planner.ID}, 201, &sub)
+	require.NotNil(t, sub.UserID)
+	require.Equal(t, eng.ID, *sub.UserID, "bound to the caller, not to the user_id in the body")
+	require.Equal(t, "en", sub.Locale, "the default locale")
+	require.True(t, sub.Active)
+
+	var l httpapi.List[notify.Subscription]
+	e.mustJSON("GET", "/api/v1/me/notification-subscriptions", workorders.RoleEngineer, nil, 200, &l)
+	require.Len(t, l.Items, 1, "the rejected one was not stored")
+	e.mustJSON("GET", "/api/v1/me/notification-subscriptions", workorders.RolePlanner, nil, 200, &l)
+	require.Empty(t, l.Items, "another user sees none of them")
+	code, _ = e.do("DELETE", "/api/v1/me/notification-subscriptions/"+sub.ID, e.tokens[workorders.RolePlanner], nil)
+	require.Equal(t, 404, code, "nor can delete them")
+	e.mustJSON("DELETE", "/api/v1/me/notification-subscriptions/"+sub.ID, workorders.RoleEngineer, nil, 204, nil)
+	e.mustJSON("GET", "/api/v1/me/notification-subscriptions", workorders.RoleEngineer, nil, 200, &l)
+	require.Empty(t, l.Items)
+}
