@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -106,7 +107,10 @@ func runModbus(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer dev.Close()
 	if c.EdgeConfig != "" {
-		if err := os.WriteFile(c.EdgeConfig, []byte(edgeConfigYAML(c, s.Site, dev.URL(), regs)), 0o600); err != nil {
+		// Written whole or not at all (a temporary file renamed into
+		// place): the device already answers, so a reader may look for the
+		// file at any moment and must never see half of it.
+		if err := writeFileAtomic(c.EdgeConfig, []byte(edgeConfigYAML(c, s.Site, dev.URL(), regs))); err != nil {
 			return fmt.Errorf("write edge config: %w", err)
 		}
 	}
@@ -130,4 +134,22 @@ func edgeConfigYAML(c modbusConfig, site, url string, regs []simmodbus.Register)
 			r.Address, r.Type, r.WordOrder, r.Metric, r.Asset)
 	}
 	return b.String()
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it into place.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // gone after the rename; cleans up on failure
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,7 +38,10 @@ func TestRunModbusServesScenario(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, math.IsNaN(float64(v)) || v == 0, "first metric of the first asset: got %v", v)
 
-	// The written edge config is valid and polls this device.
+	// The written edge config is valid and polls this device. The device
+	// answers before the file is written (it needs the device's address),
+	// so wait for the file to appear; it appears whole.
+	require.Eventually(t, func() bool { _, err := os.Stat(cfgPath); return err == nil }, 10*time.Second, 20*time.Millisecond, "edge config written")
 	cfg, err := edge.LoadConfigFile(cfgPath)
 	require.NoError(t, err)
 	require.Len(t, cfg.Sources.Modbus, 1)
