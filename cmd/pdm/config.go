@@ -37,6 +37,8 @@ type Config struct {
 	MailMailboxes string
 	MailMaxBytes  int
 	MailPerHour   int
+	// LabelFont lists the fonts asset labels are drawn with (PDM_LABEL_FONT).
+	LabelFont string
 
 	Only       string // "" (all roles), "ingest", "api", "predict"
 	ShareGroup string // MQTT shared subscription group; empty: no sharing
@@ -133,6 +135,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.MailMailboxes, "mail-mailboxes", envOr(getenv, "PDM_MAIL_MAILBOXES", ""), "mailboxes the SMTP listener accepts and their sites: service@pdm.example.com=PLANT1,pump7@pdm.example.com=PLANT1/P-7 (PDM_MAIL_MAILBOXES)")
 	fs.IntVar(&c.MailMaxBytes, "mail-max-bytes", envInt(getenv, "PDM_MAIL_MAX_BYTES", 25<<20), "largest email accepted, bytes (PDM_MAIL_MAX_BYTES)")
 	fs.IntVar(&c.MailPerHour, "mail-per-hour", envInt(getenv, "PDM_MAIL_PER_HOUR", 20), "emails one sender address may send an hour (PDM_MAIL_PER_HOUR)")
+	fs.StringVar(&c.LabelFont, "label-font", envOr(getenv, "PDM_LABEL_FONT", ""), "font files for asset labels, separated by ':'; each character is drawn with the first that has it; empty: DejaVu Sans and Droid Sans Fallback from their Debian packages (PDM_LABEL_FONT)")
 	fs.StringVar(&c.Only, "only", envOr(getenv, "PDM_ONLY", ""), "run one role only: ingest, api or predict (PDM_ONLY)")
 	fs.StringVar(&c.ShareGroup, "share-group", envOr(getenv, "PDM_SHARE_GROUP", "pdm-ingest"), "MQTT shared subscription group; empty to subscribe unshared (PDM_SHARE_GROUP)")
 	fs.StringVar(&c.ClientID, "client-id", envOr(getenv, "PDM_CLIENT_ID", "pdm-"+host), "MQTT client id of this replica, stable across restarts (PDM_CLIENT_ID)")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/labels"
 	"github.com/openpdm/pdm/workorders/mailin"
 	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/requests"
@@ -92,7 +93,8 @@ func (c *core) requestsConfig(log *slog.Logger) httpapi.RequestsConfig {
 	if c.reqs == nil {
 		c.reqs = requests.New(c.store, c.svc, log.With("component", "requests"), time.Now)
 	}
-	rc := httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL, Notify: c.store, Reports: c.store}
+	rc := httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL, Notify: c.store, Reports: c.store,
+		Labels: labels.New(labels.FindFonts(c.jobs.LabelFont, log.With("component", "labels")))}
 	if c.notifier != nil {
 		rc.NotifyChanged = c.notifier.InvalidateSubscriptions
 	}

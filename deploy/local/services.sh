@@ -68,8 +68,8 @@ apt_install() {
 # deps installs every Debian package the README's two commands (`make demo`,
 # `make test`) need beyond Go and make: gcc and the C library headers (the
 # race detector needs cgo), curl, PostgreSQL, Mosquitto (broker and
-# clients), Node.js and npm (the web console's build and tests) and
-# Chromium (the console's browser tests).
+# clients), Node.js and npm (the web console's build and tests),
+# Chromium (the console's browser tests) and the fonts asset labels use.
 deps() {
 	local missing=() cmd pkg
 	while read -r cmd pkg; do
@@ -87,6 +87,10 @@ deps() {
 		git git
 	EOF2
 	[ -e /usr/include/stdlib.h ] || missing+=(libc6-dev)
+	# Asset labels draw Latin with DejaVu Sans and Chinese with Droid Sans
+	# Fallback (workorders/labels; PDM_LABEL_FONT overrides).
+	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+	[ -e /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
 	[ -d /etc/ssl/certs ] && [ -n "$(ls /etc/ssl/certs 2>/dev/null)" ] || missing+=(ca-certificates)
 	[ -d /usr/share/postgresql-common ] && [ -n "$(ls /usr/share/postgresql/*/extension/pg_trgm.control 2>/dev/null)" ] || missing+=(postgresql-contrib)
 	if [ ${#missing[@]} -gt 0 ]; then

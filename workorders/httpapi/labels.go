@@ -15,6 +15,10 @@ import (
 // forms (/r/{site}/{asset}).
 func (s *Server) labelRoutes() {
 	var st labelSource = s.svc
+	rend := s.cfg.Requests.Labels
+	if rend == nil {
+		rend = labels.New(nil)
+	}
 	base := func(c *gin.Context) string {
 		if u := strings.TrimRight(s.cfg.Requests.PublicURL, "/"); u != "" {
 			return u
@@ -51,10 +55,10 @@ func (s *Server) labelRoutes() {
 		var b []byte
 		ct := "image/png"
 		if format == "pdf" {
-			b, err = labels.PDF([]labels.Label{l})
+			b, err = rend.PDF([]labels.Label{l})
 			ct = "application/pdf"
 		} else {
-			b, err = labels.PNG(l)
+			b, err = rend.PNG(l)
 		}
 		if err != nil {
 			s.fail(c, err)
@@ -89,7 +93,7 @@ func (s *Server) labelRoutes() {
 			}
 			p.Cursor = next
 		}
-		b, err := labels.PDF(ls)
+		b, err := rend.PDF(ls)
 		if err != nil {
 			s.fail(c, err)
 			return

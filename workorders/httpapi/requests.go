@@ -14,6 +14,7 @@ import (
 
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/keyrate"
+	"github.com/openpdm/pdm/workorders/labels"
 	"github.com/openpdm/pdm/workorders/notify"
 	"github.com/openpdm/pdm/workorders/requests"
 )
@@ -26,6 +27,9 @@ type RequestsConfig struct {
 	// to new requests and new links; without it they are absolute under
 	// the address the request came to.
 	PublicURL string
+	// Labels draws the assets' QR labels (nil: a built-in face with ASCII
+	// only).
+	Labels *labels.Renderer
 	// CreatePerMinute and CreateBurst limit new public requests per client
 	// address (default 2 a minute, 5 at once); CreateGlobalPerMinute limits
 	// them across all addresses (default 300), so spam cannot flood the
