@@ -1,13 +1,57 @@
 #!/usr/bin/env bash
 # Benchmarks of rules evaluation and trend prediction; writes bench/predict.md.
 # Usage: scripts/bench-predict.sh   (BENCHTIME=2s by default)
+#        ONLY=fleet scripts/bench-predict.sh   rewrites only the fleet
+#        section (between the fleet-bench markers) from fleet/'s benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench
 benchtime=${BENCHTIME:-2s}
 raw=$(mktemp)
 kept=$(mktemp)
-trap 'rm -f "$raw" "$kept"' EXIT
+fleet=$(mktemp)
+trap 'rm -f "$raw" "$kept" "$fleet" "$fleet.md"' EXIT
+
+# The fleet model's run-to-failure proof (issue 15): its table goes between
+# the markers in the kept, hand-written part.
+fleet_section() {
+	local load
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	go test ./fleet -run '^$' -bench BenchmarkRunToFailure -benchtime 1x -count 1 | tee "$fleet" >&2
+	{
+		echo "<!-- fleet-bench -->"
+		echo "Command: \`go test ./fleet -run '^\$' -bench BenchmarkRunToFailure -benchtime 1x\`"
+		echo "($(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%dT%H:%MZ), load average at start: $load)."
+		echo
+		echo "| seed | fleet RMSE | fleet RMSE (capped truth) | linear RMSE | linear RMSE (capped truth) | 90 % interval coverage | mean width | trend rule: units predicted, RMSE |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---|"
+		awk '/^BenchmarkRunToFailure\// {
+			name=$1; sub(/-[0-9]+$/, "", name); sub(/.*seed=/, "", name)
+			delete v
+			for (i=3; i<=NF; i+=2) v[$(i+1)]=$i
+			tr = (v["trend_predicted"]+0 > 0) ? sprintf("%d of 100, %.1f", v["trend_predicted"], v["trend_rmse"]) : "0 of 100"
+			printf "| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f | %s |\n", name, v["fleet_rmse"], v["fleet_rmse_capped"], v["linear_rmse"], v["linear_rmse_capped"], v["coverage"], v["width"], tr
+			f+=v["fleet_rmse"]; l+=v["linear_rmse"]; c+=v["coverage"]; n++
+		}
+		END { if (n) printf "| mean | %.1f | | %.1f | | %.2f | | |\n", f/n, l/n, c/n }' "$fleet"
+		echo "<!-- /fleet-bench -->"
+	} >"$fleet.md"
+}
+
+# splice_fleet FILE: replaces the marked fleet section of FILE.
+splice_fleet() {
+	awk -v repl="$fleet.md" '
+		/^<!-- fleet-bench -->$/ { while ((getline l < repl) > 0) print l; skip=1; next }
+		/^<!-- \/fleet-bench -->$/ { skip=0; next }
+		!skip' "$1" >"$1.new" && mv "$1.new" "$1"
+}
+
+if [ "${ONLY:-}" = fleet ]; then
+	fleet_section
+	splice_fleet bench/predict.md
+	echo "bench-predict: rewrote the fleet section of bench/predict.md" >&2
+	exit 0
+fi
 # The hand-written sections (from the first "## Issue" heading on) are kept.
 [ -f bench/predict.md ] && sed -n '/^## Issue/,$p' bench/predict.md >"$kept"
 go test ./predict -run '^$' -bench . -benchmem -benchtime "$benchtime" -count 1 | tee "$raw" >&2
@@ -42,4 +86,6 @@ go test ./predict -run '^$' -bench . -benchmem -benchtime "$benchtime" -count 1 
 		cat "$kept"
 	fi
 } >bench/predict.md
+fleet_section
+splice_fleet bench/predict.md
 echo "bench-predict: wrote bench/predict.md" >&2

@@ -1,0 +1,125 @@
+// Package fleet learns an asset type's remaining life from its fleet's
+// failure history: windowed features over several metrics, a ridge
+// regression or a nearest-neighbour similarity to past trajectories (the
+// one with the lower cross-validated error), and a split-conformal
+// interval calibrated on failures held out of training. It is pure: the
+// histories come in as rows of numbers, the model goes out as JSON, and
+// cmd binds the stores.
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Spec says how a history becomes features; it is stored with the model,
+// so a model always scores with the features it was trained on.
+type Spec struct {
+	// Metrics are the columns of a history's rows, in order.
+	Metrics []string `json:"metrics"`
+	// Windows are the trailing windows, in steps (default 5, 15 and 30),
+	// over which each metric's level (mean), slope (per step) and spread
+	// (standard deviation) are taken.
+	Windows []int `json:"windows"`
+	// Cap is where the remaining-life target is capped, in steps (the
+	// piecewise-linear target of the CMAPSS literature: early in a life
+	// the remaining life cannot be told apart from the data, so the
+	// target is min(RUL, Cap)).
+	Cap float64 `json:"cap"`
+	// StepSeconds is how long a step is on the platform (0 for data
+	// counted in cycles).
+	StepSeconds float64 `json:"step_seconds,omitempty"`
+}
+
+// DefaultCap is the usual CMAPSS cap of the remaining-life target.
+const DefaultCap = 125
+
+func (s Spec) withDefaults() Spec {
+	if len(s.Windows) == 0 {
+		s.Windows = []int{5, 15, 30}
+	}
+	if s.Cap <= 0 {
+		s.Cap = DefaultCap
+	}
+	return s
+}
+
+func (s Spec) validate() error {
+	var errs []error
+	if len(s.Metrics) == 0 {
+		errs = append(errs, errors.New("spec: no metrics"))
+	}
+	for _, w := range s.Windows {
+		if w < 2 {
+			errs = append(errs, fmt.Errorf("spec: window %d is under 2 steps", w))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// MinRows is the fewest rows a history needs before it can be scored:
+// the longest window.
+func (s Spec) MinRows() int {
+	m := 0
+	for _, w := range s.Windows {
+		m = max(m, w)
+	}
+	return m
+}
+
+// Width is the number of features.
+func (s Spec) Width() int { return len(s.Metrics)*len(s.Windows)*3 + 1 }
+
+// Names are the features' names, in order, for the evidence of an order.
+func (s Spec) Names() []string {
+	n := make([]string, 0, s.Width())
+	for _, m := range s.Metrics {
+		for _, w := range s.Windows {
+			n = append(n, fmt.Sprintf("%s_level_%d", m, w), fmt.Sprintf("%s_slope_%d", m, w), fmt.Sprintf("%s_std_%d", m, w))
+		}
+	}
+	return append(n, "age")
+}
+
+// Features computes the features of rows[0..end] (inclusive) into dst
+// (grown as needed) and returns it. Rows hold one value per metric;
+// NaN values (gaps) are skipped. A window longer than the history takes
+// what there is. The last feature is the age: the number of steps seen.
+func (s Spec) Features(rows [][]float64, end int, dst []float64) []float64 {
+	dst = dst[:0]
+	for k := range s.Metrics {
+		for _, w := range s.Windows {
+			from := max(0, end-w+1)
+			var n, st, sy, stt, sty, syy float64
+			for i := from; i <= end; i++ {
+				y := rows[i][k]
+				if math.IsNaN(y) {
+					continue
+				}
+				t := float64(i - end)
+				n++
+				st += t
+				sy += y
+				stt += t * t
+				sty += t * y
+				syy += y * y
+			}
+			if n == 0 {
+				dst = append(dst, 0, 0, 0)
+				continue
+			}
+			mean := sy / n
+			slope := 0.0
+			if d := n*stt - st*st; d > 0 {
+				slope = (n*sty - st*sy) / d
+			}
+			sd := 0.0
+			if n > 1 {
+				sd = math.Sqrt(math.Max(0, (syy-n*mean*mean)/(n-1)))
+			}
+			dst = append(dst, mean, slope, sd)
+		}
+	}
+	return append(dst, float64(end+1))
+}

@@ -1,0 +1,264 @@
+package fleet
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Model kinds.
+const (
+	KindRidge = "ridge"
+	KindKNN   = "knn"
+)
+
+// Model is a trained remaining-life model of one asset type: plain data,
+// stored as JSON.
+type Model struct {
+	Kind string `json:"kind"`
+	Spec Spec   `json:"spec"`
+	// Mean and Scale standardise the features.
+	Mean  []float64 `json:"mean"`
+	Scale []float64 `json:"scale"`
+	// Ridge: y = Intercept + Coef · standardised features.
+	Lambda    float64   `json:"lambda,omitempty"`
+	Coef      []float64 `json:"coef,omitempty"`
+	Intercept float64   `json:"intercept"`
+	// KNN: the mean target of the K nearest stored points over the
+	// standardised features Select, distances weighted by Weight.
+	K       int         `json:"k,omitempty"`
+	Select  []int       `json:"select,omitempty"`
+	Weight  []float64   `json:"weight,omitempty"`
+	Points  [][]float64 `json:"points,omitempty"`
+	Targets []float64   `json:"targets,omitempty"`
+	// Coverage is the nominal coverage of the interval; Intervals are its
+	// half-widths in steps for predictions in each of len(Intervals)
+	// equal bins of [0, Cap] (split-conformal on held-out failures, per
+	// bin: errors grow with the remaining life, and an interval near the
+	// failure should not be as wide as one far from it).
+	Coverage  float64   `json:"coverage"`
+	Intervals []float64 `json:"intervals"`
+}
+
+// Estimate is a model's answer for one history, in steps.
+type Estimate struct {
+	RUL   float64 `json:"rul"`
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
+	// Features are the history's features (named by Spec.Names).
+	Features []float64 `json:"features"`
+}
+
+// ErrShortHistory is returned when a history has fewer rows than the
+// model's longest window.
+var ErrShortHistory = errors.New("history shorter than the longest feature window")
+
+// Predict estimates the remaining life after the last of rows.
+func (m *Model) Predict(rows [][]float64) (Estimate, error) {
+	if len(rows) < m.Spec.MinRows() {
+		return Estimate{}, fmt.Errorf("%d rows, need %d: %w", len(rows), m.Spec.MinRows(), ErrShortHistory)
+	}
+	for i, r := range rows {
+		if len(r) != len(m.Spec.Metrics) {
+			return Estimate{}, fmt.Errorf("row %d has %d values, want %d", i, len(r), len(m.Spec.Metrics))
+		}
+	}
+	x := m.Spec.Features(rows, len(rows)-1, nil)
+	y := m.predict(x, make([]float64, len(x)))
+	q := m.interval(y)
+	return Estimate{RUL: y, Lower: math.Max(0, y-q), Upper: y + q, Features: x}, nil
+}
+
+// interval is the half-width for a prediction y.
+func (m *Model) interval(y float64) float64 {
+	return m.Intervals[bin(y, m.Spec.Cap, len(m.Intervals))]
+}
+
+// bin is the bin of y among n equal bins of [0, cap].
+func bin(y, cap float64, n int) int {
+	return min(max(int(y/cap*float64(n)), 0), n-1)
+}
+
+// predict scores raw features x; z is scratch of the same length.
+func (m *Model) predict(x, z []float64) float64 {
+	for j := range x {
+		z[j] = (x[j] - m.Mean[j]) / m.Scale[j]
+	}
+	var y float64
+	switch m.Kind {
+	case KindKNN:
+		y = m.knn(z)
+	default:
+		y = m.Intercept
+		for j, c := range m.Coef {
+			y += c * z[j]
+		}
+	}
+	return math.Min(math.Max(y, 0), m.Spec.Cap)
+}
+
+func (m *Model) knn(z []float64) float64 {
+	k := min(m.K, len(m.Points))
+	// The k best so far, kept sorted by distance (k is small).
+	best := make([]struct{ d, y float64 }, 0, k+1)
+	for i, p := range m.Points {
+		var d float64
+		for j, w := range m.Weight {
+			e := p[j] - z[m.Select[j]]
+			d += w * e * e
+			if len(best) == k && d >= best[k-1].d {
+				break
+			}
+		}
+		if len(best) == k && d >= best[k-1].d {
+			continue
+		}
+		at, _ := slices.BinarySearchFunc(best, d, func(b struct{ d, y float64 }, d float64) int {
+			switch {
+			case b.d < d:
+				return -1
+			case b.d > d:
+				return 1
+			}
+			return 0
+		})
+		best = slices.Insert(best, at, struct{ d, y float64 }{d, m.Targets[i]})
+		if len(best) > k {
+			best = best[:k]
+		}
+	}
+	var s float64
+	for _, b := range best {
+		s += b.y
+	}
+	return s / float64(len(best))
+}
+
+// standardise sets m.Mean and m.Scale from the rows of x.
+func (m *Model) standardise(x [][]float64) {
+	w := len(x[0])
+	m.Mean = make([]float64, w)
+	m.Scale = make([]float64, w)
+	for _, r := range x {
+		for j, v := range r {
+			m.Mean[j] += v
+		}
+	}
+	for j := range m.Mean {
+		m.Mean[j] /= float64(len(x))
+	}
+	for _, r := range x {
+		for j, v := range r {
+			d := v - m.Mean[j]
+			m.Scale[j] += d * d
+		}
+	}
+	for j := range m.Scale {
+		m.Scale[j] = math.Sqrt(m.Scale[j] / float64(len(x)))
+		if m.Scale[j] < 1e-12 {
+			m.Scale[j] = 1
+		}
+	}
+}
+
+// fitRidge fits y = b0 + β·z on standardised z, minimising
+// |y − b0 − Zβ|² + λ·n·|β|² (λ = 0: ordinary least squares).
+func fitRidge(spec Spec, x [][]float64, y []float64, lambda float64) (Model, error) {
+	m := Model{Kind: KindRidge, Spec: spec, Lambda: lambda}
+	m.standardise(x)
+	n, w := len(x), len(x[0])
+	var ym float64
+	for _, v := range y {
+		ym += v
+	}
+	ym /= float64(n)
+	z := mat.NewDense(n, w, nil)
+	for i, r := range x {
+		for j, v := range r {
+			z.Set(i, j, (v-m.Mean[j])/m.Scale[j])
+		}
+	}
+	yc := mat.NewVecDense(n, nil)
+	for i, v := range y {
+		yc.SetVec(i, v-ym)
+	}
+	var ztz mat.SymDense
+	ztz.SymOuterK(1, z.T())
+	// A tiny ridge keeps OLS solvable when features are collinear.
+	reg := math.Max(lambda*float64(n), 1e-9*float64(n))
+	for j := range w {
+		ztz.SetSym(j, j, ztz.At(j, j)+reg)
+	}
+	var zty mat.VecDense
+	zty.MulVec(z.T(), yc)
+	var ch mat.Cholesky
+	if !ch.Factorize(&ztz) {
+		return Model{}, errors.New("ridge: normal equations not positive definite")
+	}
+	var beta mat.VecDense
+	if err := ch.SolveVecTo(&beta, &zty); err != nil {
+		return Model{}, fmt.Errorf("ridge: %w", err)
+	}
+	m.Intercept = ym
+	m.Coef = make([]float64, w)
+	for j := range w {
+		m.Coef[j] = beta.AtVec(j)
+	}
+	return m, nil
+}
+
+// knnFeatures is how many features a kNN model compares.
+const knnFeatures = 16
+
+// fitKNN stores (a stride of) the standardised points on the knnFeatures
+// features most correlated with the target, weighted by corr², so
+// features that carry nothing about the remaining life do not drown the
+// ones that do.
+func fitKNN(spec Spec, x [][]float64, y []float64, k, maxPoints int) Model {
+	m := Model{Kind: KindKNN, Spec: spec, K: k}
+	m.standardise(x)
+	n, w := len(x), len(x[0])
+	var ym, yv float64
+	for _, v := range y {
+		ym += v
+	}
+	ym /= float64(n)
+	for _, v := range y {
+		yv += (v - ym) * (v - ym)
+	}
+	weight := make([]float64, w)
+	for j := range w {
+		var c float64
+		for i, r := range x {
+			c += (r[j] - m.Mean[j]) / m.Scale[j] * (y[i] - ym)
+		}
+		if yv > 0 {
+			r := c / math.Sqrt(yv*float64(n))
+			weight[j] = r * r
+		}
+	}
+	order := make([]int, w)
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(weight[b], weight[a]) })
+	m.Select = order[:min(knnFeatures, w)]
+	slices.Sort(m.Select)
+	for _, j := range m.Select {
+		m.Weight = append(m.Weight, weight[j])
+	}
+	stride := max(1, (n+maxPoints-1)/maxPoints)
+	for i := 0; i < n; i += stride {
+		p := make([]float64, len(m.Select))
+		for c, j := range m.Select {
+			p[c] = (x[i][j] - m.Mean[j]) / m.Scale[j]
+		}
+		m.Points = append(m.Points, p)
+		m.Targets = append(m.Targets, y[i])
+	}
+	return m
+}

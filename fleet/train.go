@@ -1,0 +1,300 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Unit is one failed unit's history: one row per step, one value per
+// metric of the Spec, the last row being the step in which it failed.
+type Unit struct {
+	ID   string
+	Rows [][]float64
+}
+
+// Options tune Train; the zero value takes the defaults.
+type Options struct {
+	// Coverage is the interval's nominal coverage (default 0.9).
+	Coverage float64
+	// CalFraction is the share of failed units held out of training to
+	// calibrate the interval (default 0.3, at least 2 units).
+	CalFraction float64
+	// Folds is the number of unit-wise cross-validation folds that choose
+	// the model (default 4).
+	Folds int
+	// Seed shuffles the units before they are split.
+	Seed uint64
+	// Lambdas are the ridge penalties tried (default 0.001 to 1).
+	Lambdas []float64
+	// Ks are the neighbour counts tried (default 15 and 40).
+	Ks []int
+	// MaxPoints bounds the points a kNN model stores (default 3000).
+	MaxPoints int
+	// Horizon is the remaining life, in steps, within which the interval
+	// is calibrated (default 1.2 × Spec.Cap): beyond the cap the model
+	// answers "about Cap or more" by construction.
+	Horizon float64
+}
+
+func (o Options) withDefaults(s Spec) Options {
+	if o.Coverage <= 0 || o.Coverage >= 1 {
+		o.Coverage = 0.9
+	}
+	if o.CalFraction <= 0 || o.CalFraction >= 1 {
+		o.CalFraction = 0.3
+	}
+	if o.Folds < 2 {
+		o.Folds = 4
+	}
+	if len(o.Lambdas) == 0 {
+		o.Lambdas = []float64{0.001, 0.01, 0.1, 1}
+	}
+	if len(o.Ks) == 0 {
+		o.Ks = []int{15, 40}
+	}
+	if o.MaxPoints <= 0 {
+		o.MaxPoints = 3000
+	}
+	if o.Horizon <= 0 {
+		o.Horizon = 1.2 * s.Cap
+	}
+	return o
+}
+
+// MinUnits is the fewest failed units Train accepts: enough for folds
+// and a calibration set of two.
+const MinUnits = 6
+
+// ErrTooFewUnits is returned when there are fewer than MinUnits usable
+// failed units.
+var ErrTooFewUnits = errors.New("too few failed units with enough history")
+
+// Report holds a training's figures.
+type Report struct {
+	Kind       string  `json:"kind"`
+	Lambda     float64 `json:"lambda,omitempty"`
+	K          int     `json:"k,omitempty"`
+	Units      int     `json:"n_units"`
+	TrainUnits int     `json:"n_train_units"`
+	CalUnits   int     `json:"n_calibration_units"`
+	// CV is each candidate's cross-validated RMSE (steps, capped target).
+	CV map[string]float64 `json:"cv_rmse"`
+	// ValidationRMSE is the chosen model's RMSE on the held-out units'
+	// cut points within Horizon, against the capped target (steps).
+	ValidationRMSE float64 `json:"validation_rmse"`
+	// ValidationCoverage is cross-conformal: the interval from one half
+	// of the held-out units, its coverage on the other half, both ways.
+	ValidationCoverage float64 `json:"validation_coverage"`
+	// Intervals are the interval's half-widths per bin of the
+	// prediction (steps).
+	Intervals []float64 `json:"intervals"`
+}
+
+// Train fits a model of spec on the failed units: units are shuffled and
+// split into training and calibration units; candidates (ridge for each
+// of Lambdas, kNN for each of Ks) are compared by unit-wise
+// cross-validation on the training units, the best is refitted on all of
+// them, and the interval is the conformal quantile of |residual| on the
+// calibration units. Units shorter than the longest window are skipped.
+func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
+	spec = spec.withDefaults()
+	if err := spec.validate(); err != nil {
+		return Model{}, Report{}, err
+	}
+	o := opts.withDefaults(spec)
+	var use []Unit
+	for _, u := range units {
+		if len(u.Rows) < spec.MinRows() {
+			continue
+		}
+		for i, r := range u.Rows {
+			if len(r) != len(spec.Metrics) {
+				return Model{}, Report{}, fmt.Errorf("unit %s row %d: %d values, want %d", u.ID, i, len(r), len(spec.Metrics))
+			}
+		}
+		use = append(use, u)
+	}
+	if len(use) < MinUnits {
+		return Model{}, Report{}, fmt.Errorf("%d usable, need %d: %w", len(use), MinUnits, ErrTooFewUnits)
+	}
+	r := rand.New(rand.NewPCG(o.Seed, 0xf1ee7))
+	r.Shuffle(len(use), func(i, j int) { use[i], use[j] = use[j], use[i] })
+	nCal := max(2, int(math.Round(o.CalFraction*float64(len(use)))))
+	cal, train := use[:nCal], use[nCal:]
+	rep := Report{Units: len(use), TrainUnits: len(train), CalUnits: len(cal), CV: map[string]float64{}}
+
+	// Cross-validation: each candidate's squared errors over the folds.
+	folds := min(o.Folds, len(train))
+	type cand struct {
+		name   string
+		lambda float64
+		k      int
+	}
+	var cands []cand
+	for _, l := range o.Lambdas {
+		cands = append(cands, cand{name: fmt.Sprintf("ridge lambda=%g", l), lambda: l})
+	}
+	for _, k := range o.Ks {
+		cands = append(cands, cand{name: fmt.Sprintf("knn k=%d", k), k: k})
+	}
+	sse := make([]float64, len(cands))
+	oof := make([][]scored, len(cands)) // out-of-fold points per candidate
+	var count float64
+	for f := range folds {
+		var fit, hold []Unit
+		for i, u := range train {
+			if i%folds == f {
+				hold = append(hold, u)
+			} else {
+				fit = append(fit, u)
+			}
+		}
+		x, y := cutPoints(spec, fit, math.Inf(1), true)
+		hx, hy := cutPoints(spec, hold, o.Horizon, true)
+		count += float64(len(hy))
+		for c, cd := range cands {
+			m, err := fitCandidate(spec, x, y, cd.lambda, cd.k, o.MaxPoints)
+			if err != nil {
+				sse[c] = math.Inf(1)
+				continue
+			}
+			z := make([]float64, spec.Width())
+			for i := range hy {
+				p := m.predict(hx[i], z)
+				sse[c] += (p - hy[i]) * (p - hy[i])
+				oof[c] = append(oof[c], scored{pred: p, res: math.Abs(p - hy[i])})
+			}
+		}
+	}
+	best := 0
+	for c, cd := range cands {
+		rep.CV[cd.name] = math.Sqrt(sse[c] / count)
+		if sse[c] < sse[best] {
+			best = c
+		}
+	}
+	x, y := cutPoints(spec, train, math.Inf(1), true)
+	m, err := fitCandidate(spec, x, y, cands[best].lambda, cands[best].k, o.MaxPoints)
+	if err != nil {
+		return Model{}, Report{}, err
+	}
+	rep.Kind, rep.Lambda, rep.K = m.Kind, m.Lambda, m.K
+
+	// Calibration: |residual| on the held-out units' cut points.
+	res := func(us []Unit) []scored {
+		cx, cy := cutPoints(spec, us, o.Horizon, true)
+		z := make([]float64, spec.Width())
+		out := make([]scored, len(cy))
+		for i := range cy {
+			p := m.predict(cx[i], z)
+			out[i] = scored{pred: p, res: math.Abs(p - cy[i])}
+		}
+		return out
+	}
+	all := res(cal)
+	var s float64
+	for _, e := range all {
+		s += e.res * e.res
+	}
+	rep.ValidationRMSE = math.Sqrt(s / float64(len(all)))
+	a, b := res(cal[:nCal/2]), res(cal[nCal/2:])
+	rep.ValidationCoverage = (covered(b, calibrate(a, spec.Cap, o.Coverage), spec.Cap)*float64(len(b)) +
+		covered(a, calibrate(b, spec.Cap, o.Coverage), spec.Cap)*float64(len(a))) / float64(len(a)+len(b))
+	m.Coverage = o.Coverage
+	// The interval: the held-out units' residuals and the chosen
+	// candidate's out-of-fold ones, so a hundred units calibrate it
+	// rather than thirty (the folds' models saw fewer units, so their
+	// residuals err on the wide side).
+	m.Intervals = calibrate(append(all, oof[best]...), spec.Cap, o.Coverage)
+	rep.Intervals = m.Intervals
+	return m, rep, nil
+}
+
+func fitCandidate(spec Spec, x [][]float64, y []float64, lambda float64, k, maxPoints int) (Model, error) {
+	if k > 0 {
+		return fitKNN(spec, x, y, k, maxPoints), nil
+	}
+	return fitRidge(spec, x, y, lambda)
+}
+
+// cutPoints gives the features and remaining-life targets at every cut
+// point of the units with a full longest window and a remaining life
+// within horizon; capped caps the target at spec.Cap.
+func cutPoints(spec Spec, units []Unit, horizon float64, capped bool) ([][]float64, []float64) {
+	var x [][]float64
+	var y []float64
+	for _, u := range units {
+		n := len(u.Rows)
+		for i := spec.MinRows() - 1; i < n; i++ {
+			rul := float64(n - 1 - i)
+			if rul > horizon {
+				continue
+			}
+			if capped {
+				rul = math.Min(rul, spec.Cap)
+			}
+			x = append(x, spec.Features(u.Rows, i, nil))
+			y = append(y, rul)
+		}
+	}
+	return x, y
+}
+
+// ConformalQuantile is the split-conformal half-width for coverage from
+// calibration residuals: the ⌈(n+1)·coverage⌉-th smallest |residual|
+// (+Inf when there are too few residuals for that coverage).
+func ConformalQuantile(residuals []float64, coverage float64) float64 {
+	n := len(residuals)
+	k := int(math.Ceil(float64(n+1) * coverage))
+	if n == 0 || k > n {
+		return math.Inf(1)
+	}
+	s := slices.Clone(residuals)
+	for i, v := range s {
+		s[i] = math.Abs(v)
+	}
+	slices.Sort(s)
+	return s[k-1]
+}
+
+// scored is a calibration point: the prediction and |residual|.
+type scored struct{ pred, res float64 }
+
+// bins is how many bins of the prediction the interval is calibrated in.
+const bins = 3
+
+// calibrate gives the conformal half-width per bin of the prediction; a
+// bin with too few points for the coverage takes the overall one.
+func calibrate(pts []scored, cap, coverage float64) []float64 {
+	per := make([][]float64, bins)
+	all := make([]float64, len(pts))
+	for i, p := range pts {
+		b := bin(p.pred, cap, bins)
+		per[b] = append(per[b], p.res)
+		all[i] = p.res
+	}
+	q := make([]float64, bins)
+	for b := range q {
+		q[b] = ConformalQuantile(per[b], coverage)
+		if math.IsInf(q[b], 1) {
+			q[b] = ConformalQuantile(all, coverage)
+		}
+	}
+	return q
+}
+
+func covered(pts []scored, q []float64, cap float64) float64 {
+	if len(pts) == 0 {
+		return 0
+	}
+	var c float64
+	for _, p := range pts {
+		if p.res <= q[bin(p.pred, cap, len(q))] {
+			c++
+		}
+	}
+	return c / float64(len(pts))
+}
