@@ -29,57 +29,57 @@ const (
 // Board is the dispatch board: every active engineer's lane and the
 // approved orders nobody holds yet.
 type Board struct {
-	GeneratedAt time.Time       `json:"generated_at"`
-	Engineers   []BoardEngineer `json:"engineers"`
-	Unassigned  []BoardJob      `json:"unassigned"`
+	GeneratedAt time.Time       `json:"generated_at" schema:"required"`
+	Engineers   []BoardEngineer `json:"engineers" schema:"required,nonNull"`
+	Unassigned  []BoardJob      `json:"unassigned" schema:"required,nonNull"`
 }
 
 // BoardEngineer is one engineer's lane.
 type BoardEngineer struct {
-	ID       string         `json:"id"`
-	Name     string         `json:"name"`
-	UserID   *string        `json:"user_id"`
-	Position dispatch.Point `json:"position"`
+	ID       string         `json:"id" schema:"required"`
+	Name     string         `json:"name" schema:"required"`
+	UserID   *string        `json:"user_id" schema:"required"`
+	Position dispatch.Point `json:"position" schema:"required"`
 	// LocationAt is when the position was reported (nil: at home).
-	LocationAt *time.Time `json:"location_at"`
+	LocationAt *time.Time `json:"location_at" schema:"required"`
 	// State is idle, travelling, on_site or off_shift.
-	State string `json:"state"`
+	State string `json:"state" schema:"required,enum=idle|travelling|on_site|off_shift"`
 	// NextShiftAt is when an engineer off shift is next on (nil: not
 	// within the planning horizon).
-	NextShiftAt *time.Time          `json:"next_shift_at"`
-	Shifts      []dispatch.Interval `json:"shifts"`
+	NextShiftAt *time.Time          `json:"next_shift_at" schema:"required"`
+	Shifts      []dispatch.Interval `json:"shifts" schema:"required,nonNull"`
 	Skills      SkillLevels         `json:"skills"`
-	OpenJobs    int                 `json:"open_jobs"`
-	MaxOpenJobs int                 `json:"max_open_jobs"`
+	OpenJobs    int                 `json:"open_jobs" schema:"required"`
+	MaxOpenJobs int                 `json:"max_open_jobs" schema:"required"`
 	// Dispatchable is false for engineers without a user account or
 	// inactive ones: dispatch never assigns them.
-	Dispatchable bool `json:"dispatchable"`
+	Dispatchable bool `json:"dispatchable" schema:"required"`
 	// Jobs are the engineer's open orders in the order they will be done,
 	// each with its estimated start and finish.
-	Jobs []BoardJob `json:"jobs"`
+	Jobs []BoardJob `json:"jobs" schema:"required,nonNull"`
 }
 
 // BoardJob is an order on the board, with its estimated times when it is
 // on an engineer's lane.
 type BoardJob struct {
-	OrderID          string          `json:"order_id"`
-	Number           string          `json:"number"`
-	Title            string          `json:"title"`
-	Status           Status          `json:"status"`
-	Priority         Priority        `json:"priority"`
-	AssetID          string          `json:"asset_id"`
-	SiteID           string          `json:"site_id"`
-	DueAt            *time.Time      `json:"due_at"`
-	RequiredSkills   []string        `json:"required_skills"`
-	EstimatedMinutes float64         `json:"estimated_minutes"`
-	Position         *dispatch.Point `json:"position"`
+	OrderID          string          `json:"order_id" schema:"required"`
+	Number           string          `json:"number" schema:"required"`
+	Title            string          `json:"title" schema:"required"`
+	Status           Status          `json:"status" schema:"required"`
+	Priority         Priority        `json:"priority" schema:"required"`
+	AssetID          string          `json:"asset_id" schema:"required"`
+	SiteID           string          `json:"site_id" schema:"required"`
+	DueAt            *time.Time      `json:"due_at" schema:"required"`
+	RequiredSkills   []string        `json:"required_skills" schema:"required,nonNull"`
+	EstimatedMinutes float64         `json:"estimated_minutes" schema:"required"`
+	Position         *dispatch.Point `json:"position" schema:"required"`
 	// StartAt, ArriveAt and FinishAt are estimates (lanes only).
 	StartAt       *time.Time `json:"start_at,omitempty"`
 	ArriveAt      *time.Time `json:"arrive_at,omitempty"`
 	FinishAt      *time.Time `json:"finish_at,omitempty"`
 	TravelMinutes *float64   `json:"travel_minutes,omitempty"`
 	// Late is true when the estimated finish is after the due time.
-	Late bool `json:"late"`
+	Late bool `json:"late" schema:"required"`
 }
 
 // openStatuses are the statuses of orders an engineer holds.
@@ -238,24 +238,24 @@ func dueKey(t *time.Time) int64 {
 type Violation struct {
 	// Code is missing_skill, off_shift, sla_breach, parts_unavailable,
 	// at_capacity, declined, not_dispatchable or status.
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    string `json:"code" schema:"required"`
+	Message string `json:"message" schema:"required"`
 }
 
 // AssignmentCheck is what giving one order to one engineer would mean.
 type AssignmentCheck struct {
-	OrderID    string      `json:"order_id"`
-	EngineerID string      `json:"engineer_id"`
-	OK         bool        `json:"ok"`
-	Violations []Violation `json:"violations"`
+	OrderID    string      `json:"order_id" schema:"required"`
+	EngineerID string      `json:"engineer_id" schema:"required"`
+	OK         bool        `json:"ok" schema:"required"`
+	Violations []Violation `json:"violations" schema:"required,nonNull"`
 	// TravelMinutes, StartAt, ArriveAt and FinishAt estimate the job
 	// done next by this engineer; SLASlackMinutes is due minus finish
 	// (nil without a due time).
-	TravelMinutes   float64   `json:"travel_minutes"`
-	StartAt         time.Time `json:"start_at"`
-	ArriveAt        time.Time `json:"arrive_at"`
-	FinishAt        time.Time `json:"finish_at"`
-	SLASlackMinutes *float64  `json:"sla_slack_minutes"`
+	TravelMinutes   float64   `json:"travel_minutes" schema:"required"`
+	StartAt         time.Time `json:"start_at" schema:"required"`
+	ArriveAt        time.Time `json:"arrive_at" schema:"required"`
+	FinishAt        time.Time `json:"finish_at" schema:"required"`
+	SLASlackMinutes *float64  `json:"sla_slack_minutes" schema:"required"`
 }
 
 // Check tells what assigning order to engineer would violate, changing

@@ -219,16 +219,16 @@ type DispatchOrder struct {
 
 // DispatchRun is one run of the dispatcher with its plan.
 type DispatchRun struct {
-	ID         int64          `json:"id"`
-	Trigger    string         `json:"trigger"`
-	StartedAt  time.Time      `json:"started_at"`
-	FinishedAt time.Time      `json:"finished_at"`
-	Orders     int            `json:"orders"`
-	Engineers  int            `json:"engineers"`
-	Assigned   int            `json:"assigned"`
-	Unassigned int            `json:"unassigned"`
-	TotalCost  float64        `json:"total_cost"`
-	Jobs       []PlannedJob   `json:"jobs"`
+	ID         int64          `json:"id" schema:"required"`
+	Trigger    string         `json:"trigger" schema:"required"`
+	StartedAt  time.Time      `json:"started_at" schema:"required"`
+	FinishedAt time.Time      `json:"finished_at" schema:"required"`
+	Orders     int            `json:"orders" schema:"required"`
+	Engineers  int            `json:"engineers" schema:"required"`
+	Assigned   int            `json:"assigned" schema:"required"`
+	Unassigned int            `json:"unassigned" schema:"required"`
+	TotalCost  float64        `json:"total_cost" schema:"required"`
+	Jobs       []PlannedJob   `json:"jobs" schema:"required,nonNull"`
 	Errors     []string       `json:"errors,omitempty"`
 	Config     map[string]any `json:"config,omitempty"`
 }
@@ -236,9 +236,9 @@ type DispatchRun struct {
 // PlannedJob is one order's line of a dispatch plan: who got it, the
 // travel and SLA slack, and why.
 type PlannedJob struct {
-	OrderID      string `json:"order_id"`
-	Number       string `json:"number"`
-	Priority     string `json:"priority"`
+	OrderID      string `json:"order_id" schema:"required"`
+	Number       string `json:"number" schema:"required"`
+	Priority     string `json:"priority" schema:"required"`
 	EngineerID   string `json:"engineer_id,omitempty"`
 	EngineerName string `json:"engineer_name,omitempty"`
 	// AssigneeID is the engineer's user id (the order's assignee_id).
@@ -247,11 +247,11 @@ type PlannedJob struct {
 	SLASlackMinutes *float64                `json:"sla_slack_minutes,omitempty"`
 	DueAt           *time.Time              `json:"due_at,omitempty"`
 	Cost            *dispatch.Cost          `json:"cost,omitempty"`
-	Candidates      []dispatch.Cost         `json:"candidates"`
-	Feasible        int                     `json:"feasible"`
+	Candidates      []dispatch.Cost         `json:"candidates" schema:"required"`
+	Feasible        int                     `json:"feasible" schema:"required"`
 	Excluded        map[dispatch.Reason]int `json:"excluded,omitempty"`
-	Why             string                  `json:"why"`
-	Outcome         string                  `json:"outcome"` // assigned, unassigned, failed
+	Why             string                  `json:"why" schema:"required"`
+	Outcome         string                  `json:"outcome" schema:"required"` // assigned, unassigned, failed
 }
 
 // sortedKeys returns m's keys in order (stable JSON and messages).

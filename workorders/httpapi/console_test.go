@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -40,6 +41,16 @@ func TestDispatchBoardCheckPreviewApply(t *testing.T) {
 		cfg.Console = httpapi.ConsoleConfig{MapTilesURL: "http://tiles.example/{z}/{x}/{y}.png"}
 	})
 	const pl, ad = workorders.RolePlanner, workorders.RoleAdmin
+	// answer is mustJSON that also holds the answer to the OpenAPI
+	// document the console's types are generated from (required members
+	// present, non-null ones not null).
+	answer := func(method, path string, role workorders.Role, body any, schema string, out any) {
+		t.Helper()
+		code, b := e.do(method, path, e.tokens[role], body)
+		require.Equal(t, 200, code, "%s %s: %s", method, path, b)
+		require.NoError(t, httpapi.CheckAnswer(schema, b), "%s %s: %s", method, path, b)
+		require.NoError(t, json.Unmarshal(b, out), string(b))
+	}
 	_, _, _, o := e.seed() // needs vibration and BRG-6205 × 2; due long ago
 
 	var cfg httpapi.ConsoleConfig
@@ -62,7 +73,7 @@ func TestDispatchBoardCheckPreviewApply(t *testing.T) {
 		"time_off": []map[string]any{{"start": now.Add(-time.Hour), "end": now.Add(3 * time.Hour)}}}, 201, &bo)
 
 	var board workorders.Board
-	e.mustJSON("GET", "/api/v1/dispatch/board", workorders.RoleViewer, nil, 200, &board)
+	answer("GET", "/api/v1/dispatch/board", workorders.RoleViewer, nil, "DispatchBoard", &board)
 	require.Len(t, board.Unassigned, 1)
 	require.Equal(t, o.ID, board.Unassigned[0].OrderID)
 	require.NotNil(t, board.Unassigned[0].Position, "the site's location stands in for the asset's")
@@ -74,7 +85,7 @@ func TestDispatchBoardCheckPreviewApply(t *testing.T) {
 
 	check := func(orderID, engineerID string) workorders.AssignmentCheck {
 		var c workorders.AssignmentCheck
-		e.mustJSON("POST", "/api/v1/dispatch/check", pl, map[string]any{"order_id": orderID, "engineer_id": engineerID}, 200, &c)
+		answer("POST", "/api/v1/dispatch/check", pl, map[string]any{"order_id": orderID, "engineer_id": engineerID}, "AssignmentCheck", &c)
 		return c
 	}
 	c := check(o.ID, bo.ID)
@@ -105,7 +116,7 @@ func TestDispatchBoardCheckPreviewApply(t *testing.T) {
 
 	// The preview proposes Ada and changes nothing.
 	var run workorders.DispatchRun
-	e.mustJSON("POST", "/api/v1/dispatch/preview", pl, nil, 200, &run)
+	answer("POST", "/api/v1/dispatch/preview", pl, nil, "DispatchRun", &run)
 	require.Len(t, run.Jobs, 1)
 	require.Equal(t, "proposed", run.Jobs[0].Outcome)
 	require.Equal(t, ada.ID, run.Jobs[0].EngineerID)
@@ -116,7 +127,7 @@ func TestDispatchBoardCheckPreviewApply(t *testing.T) {
 
 	// Applying it assigns; applying again skips the order that changed.
 	body := map[string]any{"jobs": []map[string]string{{"order_id": o.ID, "engineer_id": ada.ID}}}
-	e.mustJSON("POST", "/api/v1/dispatch/apply", pl, body, 200, &run)
+	answer("POST", "/api/v1/dispatch/apply", pl, body, "DispatchRun", &run)
 	require.Equal(t, 1, run.Assigned)
 	e.mustJSON("GET", "/api/v1/work-orders/"+o.ID, pl, nil, 200, &got)
 	require.Equal(t, workorders.StatusAssigned, got.Status)
@@ -127,7 +138,7 @@ func TestDispatchBoardCheckPreviewApply(t *testing.T) {
 
 	// On the board the job sits on Ada's lane with estimated times; a
 	// check of the same pair says she already holds it.
-	e.mustJSON("GET", "/api/v1/dispatch/board", workorders.RoleViewer, nil, 200, &board)
+	answer("GET", "/api/v1/dispatch/board", workorders.RoleViewer, nil, "DispatchBoard", &board)
 	require.Empty(t, board.Unassigned)
 	for _, l := range board.Engineers {
 		if l.Name == "Ada" {

@@ -24,9 +24,10 @@ import (
 // required, its enum, range, length and pattern come from the Go type and
 // its `schema` struct tag (or, for types of other packages, fieldRules).
 //
-// Tag syntax, comma separated: required, readOnly, min=N, max=N,
+// Tag syntax, comma separated: required, nonNull, readOnly, min=N, max=N,
 // minLength=N, maxLength=N, maxItems=N, enum=a|b|c, format=F, and last,
-// because it may hold commas, pattern=RE.
+// because it may hold commas, pattern=RE. nonNull is for answers only: a
+// slice or map the server always sends as [] or {}, never null.
 
 // Limits every JSON value obeys unless its declaration says otherwise.
 const (
@@ -149,6 +150,10 @@ func fieldRules() map[reflect.Type]map[string]string {
 			"end":   "required,maxLength=5,pattern=^[0-9]{1,2}:[0-9]{2}$",
 		},
 		reflect.TypeOf(dispatch.Interval{}): {"start": "required", "end": "required"},
+		reflect.TypeOf(dispatch.Point{}):    {"lat": "required", "lon": "required"},
+		reflect.TypeOf(dispatch.Cost{}): {"engineer_id": "required", "travel_minutes": "required", "start_at": "required",
+			"arrive_at": "required", "finish_at": "required", "sla_slack_minutes": "required", "lateness_cost": "required",
+			"load_cost": "required", "total": "required"},
 		reflect.TypeOf(workorders.Location{}): {
 			"lat": "required,min=-90,max=90", "lon": "required,min=-180,max=180",
 		},
@@ -303,6 +308,8 @@ func applyTag(s *schema, tag string) (required bool) {
 		switch k {
 		case "required":
 			required = true
+		case "nonNull":
+			s.Nullable = false
 		case "readOnly":
 			s.ReadOnly = true
 		case "min":

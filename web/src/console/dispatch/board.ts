@@ -1,4 +1,5 @@
-// Pure helpers of the dispatch board (unit-tested).
+// Pure helpers of the dispatch board (unit-tested) and its API types.
+import type { components } from '../../api/schema';
 
 export interface Span {
   left: number; // percent of the window
@@ -6,7 +7,7 @@ export interface Span {
 }
 
 /** Where [start, end) falls in the window [from, from+hours) as percentages, clipped; null when outside. */
-export function span(start: string | undefined, end: string | undefined, from: number, hours: number): Span | null {
+export function span(start: string | null | undefined, end: string | null | undefined, from: number, hours: number): Span | null {
   if (!start || !end) return null;
   const s = Date.parse(start);
   const e = Date.parse(end);
@@ -33,76 +34,14 @@ export function worstPriority(orders: { asset_id?: string; priority?: string }[]
 export const priorityColor: Record<string, string> = { P1: '#c62828', P2: '#d9480f', P3: '#b08800', P4: '#57606a' };
 export const stateColor: Record<string, string> = { idle: '#1a7f37', travelling: '#1f6feb', on_site: '#8250df', off_shift: '#8c959f' };
 
-// The board's API shapes as the server always sends them (the generated
-// schema marks response fields optional; these say what is always there).
-export interface Point {
-  lat: number;
-  lon: number;
-}
-export interface Job {
-  order_id: string;
-  number: string;
-  title: string;
-  status: string;
-  priority: string;
-  asset_id: string;
-  site_id: string;
-  due_at: string | null;
-  required_skills: string[];
-  estimated_minutes: number;
-  position: Point | null;
-  start_at?: string;
-  arrive_at?: string;
-  finish_at?: string;
-  travel_minutes?: number;
-  late: boolean;
-}
-export interface Lane {
-  id: string;
-  name: string;
-  user_id: string | null;
-  position: Point;
-  location_at: string | null;
-  state: 'idle' | 'travelling' | 'on_site' | 'off_shift';
-  next_shift_at: string | null;
-  shifts: { start: string; end: string }[];
-  open_jobs: number;
-  max_open_jobs: number;
-  dispatchable: boolean;
-  jobs: Job[];
-}
-export interface Board {
-  generated_at: string;
-  engineers: Lane[];
-  unassigned: Job[];
-}
-export interface Check {
-  order_id: string;
-  engineer_id: string;
-  ok: boolean;
-  violations: { code: string; message: string }[];
-  travel_minutes: number;
-  start_at: string;
-  arrive_at: string;
-  finish_at: string;
-  sla_slack_minutes: number | null;
-}
-export interface PlannedJob {
-  order_id: string;
-  number: string;
-  priority: string;
-  engineer_id?: string;
-  engineer_name?: string;
-  travel_minutes?: number;
-  sla_slack_minutes?: number;
-  cost?: { total: number };
-  why: string;
-  outcome: string;
-}
-export interface Run {
-  orders: number;
-  assigned: number;
-  unassigned: number;
-  total_cost: number;
-  jobs: PlannedJob[];
-}
+// The board's API shapes, generated from the served OpenAPI document
+// (web/openapi.json → src/api/schema.d.ts): the server marks what it always
+// sends as required, so the build fails when the two drift.
+type Schemas = components['schemas'];
+export type Board = Schemas['DispatchBoard'];
+export type Lane = NonNullable<Board['engineers']>[number];
+export type Job = NonNullable<Board['unassigned']>[number];
+export type Point = NonNullable<Job['position']>;
+export type Check = Schemas['AssignmentCheck'];
+export type Run = Schemas['DispatchRun'];
+export type PlannedJob = NonNullable<Run['jobs']>[number];
