@@ -47,6 +47,7 @@ func (c *core) enableCustomers(cfg Config, log *slog.Logger) {
 	// Events that tell someone something are recorded with the event in
 	// its transaction; the notifier's relay renders them.
 	c.notifier.Pending = c.store
+	c.notifier.Templates = c.store
 	if cfg.MailAddr != "" {
 		intake := mailin.NewIntake(c.store, c.reqs, c.svc, log.With("component", "mailin"))
 		c.mail = mailin.NewServer(mailin.Config{Addr: cfg.MailAddr, Domain: mailDomain(mbs[0].Address), Mailboxes: mbs,
@@ -93,10 +94,13 @@ func (c *core) requestsConfig(log *slog.Logger) httpapi.RequestsConfig {
 	if c.reqs == nil {
 		c.reqs = requests.New(c.store, c.svc, log.With("component", "requests"), time.Now)
 	}
-	rc := httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL, Notify: c.store, Reports: c.store,
+	rc := httpapi.RequestsConfig{Service: c.reqs, PublicURL: c.publicURL, Notify: c.store, Templates: c.store, Reports: c.store,
 		Labels: labels.New(labels.FindFonts(c.jobs.LabelFont, log.With("component", "labels")))}
 	if c.notifier != nil {
-		rc.NotifyChanged = c.notifier.InvalidateSubscriptions
+		rc.NotifyChanged = func() {
+			c.notifier.InvalidateSubscriptions()
+			c.notifier.InvalidateTemplates()
+		}
 	}
 	return rc
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/mail"
@@ -173,5 +174,125 @@ func (s *Server) personalNotifyRoutes(na NotifyAdmin, changed func()) {
 		}
 		changed()
 		c.Status(http.StatusNoContent)
+	})
+}
+
+// NotifyTemplates stores the administrators' notification templates
+// (postgres.Store implements it); the defaults live in notify.
+type NotifyTemplates interface {
+	CustomTemplates(ctx context.Context) ([]notify.Template, error)
+	PutTemplate(ctx context.Context, t notify.Template) error
+	DeleteTemplate(ctx context.Context, kind, locale, channel string) error
+}
+
+// templateParamSchema declares the template routes' path parameters.
+func templateParamSchema(name string) *schema {
+	switch name {
+	case "kind":
+		return &schema{Type: "string", Enum: notify.Kinds()}
+	case "locale":
+		return &schema{Type: "string", Enum: notify.Locales()}
+	case "channel":
+		return &schema{Type: "string", Enum: []string{notify.TemplateEmail, notify.TemplateChat}}
+	}
+	return &schema{Type: "string", MaxLength: 64}
+}
+
+// withTemplateSchemas adds the templates' schemas to the document's.
+func withTemplateSchemas(m map[string]any) map[string]any {
+	m["NotificationTemplate"] = notify.Template{}
+	m["NotificationTemplateInput"] = notify.TemplateParts{}
+	m["NotificationPreview"] = notify.Rendered{}
+	return m
+}
+
+// templateRoutes lets administrators edit what notifications say, per
+// kind, locale and channel; planners read them and preview drafts.
+func (s *Server) templateRoutes(nt NotifyTemplates, changed func()) {
+	if nt == nil {
+		return
+	}
+	const one = "/notifications/templates/:kind/:locale/:channel"
+	s.handle(Route{Method: "GET", Path: "/notifications/templates", Roles: planners(), Tag: "notifications",
+		Summary:  "What every kind of notification says, per locale and channel (email: subject, plain and HTML body; chat: text): the administrators' versions and the built-in defaults",
+		Response: "NotificationTemplateList"}, func(c *gin.Context) {
+		custom, err := nt.CustomTemplates(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, list(notify.Templates(custom), ""))
+	})
+	get := func(c *gin.Context) (notify.Template, error) {
+		custom, err := nt.CustomTemplates(c.Request.Context())
+		if err != nil {
+			return notify.Template{}, err
+		}
+		return notify.LookupTemplate(custom, c.Param("kind"), c.Param("locale"), c.Param("channel"))
+	}
+	s.handle(Route{Method: "GET", Path: one, Roles: planners(), Tag: "notifications",
+		Summary: "One notification template and its built-in default", Response: "NotificationTemplate"}, func(c *gin.Context) {
+		t, err := get(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, t)
+	})
+	s.handle(Route{Method: "PUT", Path: one, Roles: admins(), Tag: "notifications",
+		Summary: "Replace a notification template (text/template; html is html/template): it is parsed and rendered against a sample order first, and every invalid part is named (400) with nothing stored",
+		Body:    "NotificationTemplateInput", Response: "NotificationTemplate"}, func(c *gin.Context) {
+		var in notify.TemplateParts
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		kind, locale, channel := c.Param("kind"), c.Param("locale"), c.Param("channel")
+		if _, err := notify.CheckTemplate(kind, locale, channel, in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		t := notify.Template{Kind: kind, Locale: locale, Channel: channel, TemplateParts: in, BasedOn: notify.DefaultVersion}
+		if err := nt.PutTemplate(c.Request.Context(), t); err != nil {
+			s.fail(c, err)
+			return
+		}
+		changed()
+		out, err := get(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, out)
+	})
+	s.handle(Route{Method: "DELETE", Path: one, Roles: admins(), Tag: "notifications",
+		Summary: "Reset a notification template to the built-in default (answers the default)", Response: "NotificationTemplate"}, func(c *gin.Context) {
+		err := nt.DeleteTemplate(c.Request.Context(), c.Param("kind"), c.Param("locale"), c.Param("channel"))
+		if err != nil && !errors.Is(err, workorders.ErrNotFound) {
+			s.fail(c, err)
+			return
+		}
+		changed()
+		out, err := get(c)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, out)
+	})
+	s.handle(Route{Method: "POST", Path: one + "/preview", Roles: planners(), Tag: "notifications",
+		Summary: "Render a draft template against a sample order without storing it; every invalid part is named (400)",
+		Body:    "NotificationTemplateInput", Response: "NotificationPreview"}, func(c *gin.Context) {
+		var in notify.TemplateParts
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		r, err := notify.CheckTemplate(c.Param("kind"), c.Param("locale"), c.Param("channel"), in)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, r)
 	})
 }

@@ -45,6 +45,9 @@ type RequestsConfig struct {
 	// NotifyChanged is called after a subscription changes.
 	Notify        NotifyAdmin
 	NotifyChanged func()
+	// Templates, when set, serves /notifications/templates; NotifyChanged
+	// is called after a template changes too.
+	Templates NotifyTemplates
 	// Reports, when set, serves /reports (数据复盘) and /exports (reports.go).
 	Reports ReportsStore
 }
@@ -121,7 +124,7 @@ func withRequestSchemas(m map[string]any) map[string]any {
 	} {
 		m[k] = v
 	}
-	return withReportSchemas(m)
+	return withReportSchemas(withTemplateSchemas(m))
 }
 
 // clientAddr is the client's address as the connection shows it (a
@@ -165,6 +168,7 @@ func (s *Server) requestRoutes() {
 		rc.NotifyChanged = func() {}
 	}
 	s.notifyRoutes(rc.Notify, rc.NotifyChanged)
+	s.templateRoutes(rc.Templates, rc.NotifyChanged)
 	s.reportRoutes(rc.Reports)
 	creates := keyrate.New(rate.Limit(rc.CreatePerMinute/60), rc.CreateBurst)
 	global := rate.NewLimiter(rate.Limit(rc.CreateGlobalPerMinute/60), int(rc.CreateGlobalPerMinute/6)+1)

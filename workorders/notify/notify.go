@@ -149,6 +149,17 @@ type Notifier struct {
 	mu   sync.Mutex // guards subs
 	subs []Subscription
 	subT time.Time
+	// Templates, when set, gives the administrators' custom templates
+	// (read again 10 s after the last read, or after InvalidateTemplates).
+	Templates TemplateSource
+	tmu       sync.Mutex // guards tset, tsetT
+	tset      *TemplateSet
+	tsetT     time.Time
+}
+
+// TemplateSource gives the custom templates.
+type TemplateSource interface {
+	CustomTemplates(ctx context.Context) ([]Template, error)
 }
 
 // New returns a Notifier; senders maps channel kinds to their senders (an
@@ -291,6 +302,50 @@ func (n *Notifier) subscriptions(ctx context.Context) []Subscription {
 		n.subs = []Subscription{}
 	}
 	return n.subs
+}
+
+// templateSet returns the templates, reading the custom ones again after
+// 10 s; when they cannot be read it keeps the last ones (the defaults at
+// first).
+func (n *Notifier) templateSet(ctx context.Context) *TemplateSet {
+	n.tmu.Lock()
+	defer n.tmu.Unlock()
+	if n.tset != nil && (n.Templates == nil || n.now().Sub(n.tsetT) < 10*time.Second) {
+		return n.tset
+	}
+	var custom []Template
+	if n.Templates != nil {
+		var err error
+		if custom, err = n.Templates.CustomTemplates(ctx); err != nil {
+			n.log.WarnContext(ctx, "notify: templates", "err", err)
+			if n.tset != nil {
+				return n.tset
+			}
+			custom = nil
+		}
+	}
+	ts, err := NewTemplateSet(custom)
+	if err != nil {
+		n.log.WarnContext(ctx, "notify: custom template left out, the default is used", "err", err)
+	}
+	n.tset, n.tsetT = ts, n.now()
+	return ts
+}
+
+// InvalidateTemplates makes the next message read the templates again.
+func (n *Notifier) InvalidateTemplates() {
+	n.tmu.Lock()
+	n.tset = nil
+	n.tmu.Unlock()
+}
+
+// render renders kind for a receiver's locale and channel.
+func (n *Notifier) render(ctx context.Context, kind, locale, channel string, d data) (Rendered, error) {
+	r, custom, err := n.templateSet(ctx).render(kind, locale, channel, d)
+	if custom != nil {
+		n.log.WarnContext(ctx, "notify: custom template failed, the default is used", "err", custom)
+	}
+	return r, err
 }
 
 // InvalidateSubscriptions makes the next event read them again.
@@ -442,11 +497,11 @@ func (n *Notifier) userMessages(ctx context.Context, kind string, o workorders.O
 	id := o.ID
 	var ms []Message
 	for _, s := range subs {
-		subj, text, html, err := render(kind, s.Locale, d)
+		r, err := n.render(ctx, kind, s.Locale, s.Channel, d)
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: subj, Text: text, HTML: html})
+		ms = append(ms, Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: r.Subject, Text: r.Text, HTML: r.HTML})
 	}
 	return ms, nil
 }
@@ -507,11 +562,11 @@ func (n *Notifier) messages(ctx context.Context, kind string, o workorders.Order
 			if r.StatusURL != "" {
 				d.Link = n.PublicURL + r.StatusURL
 			}
-			subj, text, html, err := render(kind, r.Locale, d)
+			m, err := n.render(ctx, kind, r.Locale, ChanEmail, d)
 			if err != nil {
 				return nil, err
 			}
-			ms = append(ms, Message{Kind: kind, Channel: ChanEmail, Target: r.Email, OrderID: &id, Subject: subj, Text: text, HTML: html,
+			ms = append(ms, Message{Kind: kind, Channel: ChanEmail, Target: r.Email, OrderID: &id, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 				MessageID: n.messageID()})
 		}
 	}
@@ -520,11 +575,11 @@ func (n *Notifier) messages(ctx context.Context, kind string, o workorders.Order
 			continue
 		}
 		d.Link = n.PublicURL + "/orders/" + o.ID
-		subj, text, html, err := render(kind, s.Locale, d)
+		r, err := n.render(ctx, kind, s.Locale, s.Channel, d)
 		if err != nil {
 			return nil, err
 		}
-		m := Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: subj, Text: text, HTML: html}
+		m := Message{Kind: kind, Channel: s.Channel, Target: s.Target, OrderID: &id, Subject: r.Subject, Text: r.Text, HTML: r.HTML}
 		if s.Channel == ChanEmail {
 			m.MessageID = n.messageID()
 		}

@@ -135,7 +135,12 @@ type Chat struct {
 
 // Send implements Sender.
 func (c *Chat) Send(ctx context.Context, m Message) error {
-	content := m.Subject + "\n" + m.Text
+	// Chat messages are rendered as one text (their template); messages
+	// queued before chat templates existed carry a subject.
+	content := m.Text
+	if m.Subject != "" {
+		content = m.Subject + "\n" + m.Text
+	}
 	var body any
 	switch m.Channel {
 	case ChanWeCom, ChanDingTalk:

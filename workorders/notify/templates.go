@@ -3,8 +3,13 @@ package notify
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	htmltemplate "html/template"
+	"io"
+	"slices"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -92,45 +97,369 @@ var templates = map[string]map[string]tmpl{
 	},
 }
 
-const htmlLayout = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;max-width:36rem">
-{{range .}}<p>{{.}}</p>
+// Template channels: an email has a subject, a plain body and an HTML
+// body; a chat message (WeCom, DingTalk, Slack) has one text.
+const (
+	TemplateEmail = "email"
+	TemplateChat  = "chat"
+)
+
+// TemplateChannel is the template channel a message channel uses.
+func TemplateChannel(channel string) string {
+	if channel == ChanEmail {
+		return TemplateEmail
+	}
+	return TemplateChat
+}
+
+// Kinds lists every kind of message, in the order screens show them.
+func Kinds() []string {
+	return []string{KindRequestReceived, KindAssigned, KindEnRoute, KindCompleted, KindNewProposed, KindSLAAtRisk,
+		KindSLABreached, KindTransferProposed, KindMention, KindHelpRequested, KindTransferred}
+}
+
+// Locales lists the languages messages are written in.
+func Locales() []string { return []string{"en", "zh-CN"} }
+
+// DefaultVersion is the version of the built-in templates. Raise it when
+// a default's text changes: custom templates edited from an older version
+// are then marked outdated, so an administrator sees there is something
+// new to carry over.
+const DefaultVersion = 1
+
+// defaultHTML is the built-in HTML body of every kind: the plain body's
+// paragraphs, escaped.
+const defaultHTML = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;max-width:36rem">
+{{range .Paragraphs}}<p>{{.}}</p>
 {{end}}</body></html>`
 
-var htmlT = htmltemplate.Must(htmltemplate.New("html").Parse(htmlLayout))
+// TemplateParts are a template's sources: Subject and Text are
+// text/template, HTML is html/template (it also sees .Text, the rendered
+// plain body, and .Paragraphs, its paragraphs). A chat template has Text
+// only.
+type TemplateParts struct {
+	Subject string `json:"subject" schema:"maxLength=500"`
+	Text    string `json:"text" schema:"required,maxLength=20000"`
+	HTML    string `json:"html" schema:"maxLength=50000"`
+}
 
-// render returns a kind's subject, plain text and HTML in locale (en when
-// unknown).
-func render(kind, locale string, d data) (subject, text, html string, err error) {
+// Template is what one kind of message says in one locale on one
+// channel: the built-in default, or an administrator's version of it.
+type Template struct {
+	Kind    string `json:"kind" schema:"required"`
+	Locale  string `json:"locale" schema:"required,enum=en|zh-CN"`
+	Channel string `json:"channel" schema:"required,enum=email|chat"`
+	TemplateParts
+	// Custom: an administrator's version is used instead of the default.
+	Custom bool `json:"custom"`
+	// BasedOn is the DefaultVersion a custom template was edited from;
+	// Outdated says the default has changed since.
+	BasedOn        int        `json:"based_on"`
+	DefaultVersion int        `json:"default_version"`
+	Outdated       bool       `json:"outdated"`
+	UpdatedAt      *time.Time `json:"updated_at"`
+	// Default is the built-in template (to compare with, or reset to).
+	Default TemplateParts `json:"default"`
+}
+
+// Rendered is a template rendered against data.
+type Rendered struct {
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html"`
+}
+
+// DefaultTemplate returns the built-in template of kind in locale on a
+// template channel (false when there is none).
+func DefaultTemplate(kind, locale, channel string) (TemplateParts, bool) {
 	byLang, ok := templates[kind]
 	if !ok {
-		return "", "", "", workorders.Invalid("kind", "unknown message kind %q", kind)
+		return TemplateParts{}, false
 	}
 	tm, ok := byLang[locale]
 	if !ok {
-		tm = byLang["en"]
+		return TemplateParts{}, false
 	}
-	exec := func(src string) (string, error) {
-		t, err := template.New(kind).Parse(src)
-		if err != nil {
-			return "", err
+	switch channel {
+	case TemplateEmail:
+		return TemplateParts{Subject: tm.subject, Text: tm.text, HTML: defaultHTML}, true
+	case TemplateChat:
+		// A chat message is the subject line and the plain body.
+		return TemplateParts{Text: tm.subject + "\n" + tm.text}, true
+	}
+	return TemplateParts{}, false
+}
+
+// Templates lists every template: the defaults with the custom ones
+// (custom, from the store) in their place.
+func Templates(custom []Template) []Template {
+	byKey := map[string]Template{}
+	for _, t := range custom {
+		byKey[t.Kind+"/"+t.Locale+"/"+t.Channel] = t
+	}
+	var all []Template
+	for _, k := range Kinds() {
+		for _, l := range Locales() {
+			for _, ch := range []string{TemplateEmail, TemplateChat} {
+				all = append(all, withDefault(byKey[k+"/"+l+"/"+ch], k, l, ch))
+			}
 		}
-		var b bytes.Buffer
-		err = t.Execute(&b, d)
-		return b.String(), err
 	}
-	if subject, err = exec(tm.subject); err != nil {
-		return "", "", "", err
+	return all
+}
+
+// withDefault completes a stored template (or a zero one: the default)
+// with the default's parts and version.
+func withDefault(t Template, kind, locale, channel string) Template {
+	def, _ := DefaultTemplate(kind, locale, channel)
+	if !t.Custom {
+		t = Template{TemplateParts: def}
 	}
-	subject = strings.Join(strings.Fields(subject), " ")
-	if text, err = exec(tm.text); err != nil {
-		return "", "", "", err
+	t.Kind, t.Locale, t.Channel = kind, locale, channel
+	t.Default, t.DefaultVersion = def, DefaultVersion
+	t.Outdated = t.Custom && t.BasedOn < DefaultVersion
+	return t
+}
+
+// LookupTemplate returns the template of kind, locale and channel given the
+// custom ones; the error names every unknown part.
+func LookupTemplate(custom []Template, kind, locale, channel string) (Template, error) {
+	if err := checkKey(kind, locale, channel); err != nil {
+		return Template{}, err
 	}
-	// The HTML body: the same paragraphs, escaped by html/template.
-	var b bytes.Buffer
-	if err := htmlT.Execute(&b, strings.Split(text, "\n\n")); err != nil {
-		return "", "", "", err
+	for _, t := range custom {
+		if t.Kind == kind && t.Locale == locale && t.Channel == channel {
+			return withDefault(t, kind, locale, channel), nil
+		}
 	}
-	return subject, text, b.String(), nil
+	return withDefault(Template{}, kind, locale, channel), nil
+}
+
+func checkKey(kind, locale, channel string) error {
+	var p workorders.Problems
+	if _, ok := templates[kind]; !ok {
+		p.Add("kind", "unknown kind %q; one of %s", kind, strings.Join(Kinds(), ", "))
+	}
+	if !slices.Contains(Locales(), locale) {
+		p.Add("locale", "must be en or zh-CN")
+	}
+	if channel != TemplateEmail && channel != TemplateChat {
+		p.Add("channel", "must be email or chat")
+	}
+	return p.Err()
+}
+
+// maxOutput bounds what one template may write when rendered.
+const maxOutput = 256 << 10
+
+// compiled is a template ready to render.
+type compiled struct {
+	subject, text *template.Template
+	html          *htmltemplate.Template
+}
+
+func compile(name string, tp TemplateParts, channel string) (compiled, *workorders.Problems) {
+	var p workorders.Problems
+	var c compiled
+	var err error
+	if c.text, err = template.New(name).Parse(tp.Text); err != nil {
+		p.Add("text", "%s", templateErr(err))
+	}
+	if strings.TrimSpace(tp.Text) == "" {
+		p.Add("text", "must not be empty")
+	}
+	if channel == TemplateChat {
+		if tp.Subject != "" {
+			p.Add("subject", "a chat message has no subject: put it in text")
+		}
+		if tp.HTML != "" {
+			p.Add("html", "a chat message has no HTML body")
+		}
+		return c, &p
+	}
+	if strings.TrimSpace(tp.Subject) == "" {
+		p.Add("subject", "must not be empty")
+	} else if c.subject, err = template.New(name).Parse(tp.Subject); err != nil {
+		p.Add("subject", "%s", templateErr(err))
+	}
+	html := tp.HTML
+	if html == "" {
+		html = defaultHTML
+	}
+	if c.html, err = htmltemplate.New(name).Parse(html); err != nil {
+		p.Add("html", "%s", templateErr(err))
+	}
+	return c, &p
+}
+
+// templateErr is a parse or execution error without the template's name
+// (the field already says which part failed).
+func templateErr(err error) string {
+	msg := err.Error()
+	for _, pre := range []string{"template: ", "html/template:"} {
+		msg = strings.TrimPrefix(msg, pre)
+	}
+	return strings.TrimSpace(msg)
+}
+
+// htmlData is what an HTML body sees: the data, the rendered plain body
+// and its paragraphs.
+type htmlData struct {
+	data
+	Text       string
+	Paragraphs []string
+}
+
+// limitWriter fails once more than n bytes are written, which ends a
+// runaway template ({{range 1000000000}}).
+type limitWriter struct {
+	b bytes.Buffer
+	n int
+}
+
+var errTooLong = errors.New("renders more than 256 KiB")
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if w.b.Len()+len(p) > w.n {
+		return 0, errTooLong
+	}
+	return w.b.Write(p)
+}
+
+func execute(t interface{ Execute(io.Writer, any) error }, d any) (string, error) {
+	w := &limitWriter{n: maxOutput}
+	err := t.Execute(w, d)
+	return w.b.String(), err
+}
+
+// render executes a compiled template; a problem names the part that
+// failed.
+func (c compiled) render(d data, channel string) (Rendered, *workorders.Problems) {
+	var p workorders.Problems
+	var r Rendered
+	var err error
+	if r.Text, err = execute(c.text, d); err != nil {
+		p.Add("text", "%s", templateErr(err))
+	}
+	if channel == TemplateChat {
+		return r, &p
+	}
+	if r.Subject, err = execute(c.subject, d); err != nil {
+		p.Add("subject", "%s", templateErr(err))
+	}
+	r.Subject = strings.Join(strings.Fields(r.Subject), " ")
+	if r.Subject == "" && err == nil {
+		p.Add("subject", "renders empty")
+	}
+	if r.HTML, err = execute(c.html, htmlData{data: d, Text: r.Text, Paragraphs: strings.Split(r.Text, "\n\n")}); err != nil {
+		p.Add("html", "%s", templateErr(err))
+	}
+	return r, &p
+}
+
+// SampleData is what a template is checked and previewed against: an
+// order with every fact set, an ETA, links, an actor and a note.
+func sampleData(kind, locale string) data {
+	eta := time.Date(2026, 5, 4, 9, 30, 0, 0, time.UTC)
+	d := data{Facts: Facts{Number: "WO-1042", Title: "Pump vibration high", SiteName: "Plant 1", AssetName: "Pump P-7",
+		Engineer: "Li", Priority: "P2"}, Kind: kind, ETA: &eta, Link: "https://pdm.example.com/s/sample-token",
+		Base: "https://pdm.example.com", Actor: "Wang Fang", Note: "Please check the bearing."}
+	if locale == "zh-CN" {
+		d.Title, d.SiteName, d.AssetName, d.Engineer, d.Actor, d.Note = "泵振动偏高", "一号厂", "7 号泵", "李工", "王芳", "请检查轴承。"
+	}
+	return d
+}
+
+// CheckTemplate parses tp as the template of kind, locale and channel
+// and renders it against sample data (an order with every fact, an ETA,
+// links, an actor and a note, and again without the optional ones); the
+// error names every invalid part at once (400), the key's parts too.
+func CheckTemplate(kind, locale, channel string, tp TemplateParts) (Rendered, error) {
+	if err := checkKey(kind, locale, channel); err != nil {
+		return Rendered{}, err
+	}
+	c, p := compile(kind, tp, channel)
+	if err := p.Err(); err != nil {
+		return Rendered{}, err
+	}
+	full := sampleData(kind, locale)
+	r, p := c.render(full, channel)
+	if err := p.Err(); err != nil {
+		return Rendered{}, err
+	}
+	// Facts an order may lack: no engineer, ETA, link, actor or note.
+	bare := full
+	bare.Engineer, bare.ETA, bare.Link, bare.Actor, bare.Note = "", nil, "", "", ""
+	if _, p := c.render(bare, channel); p.Err() != nil {
+		return Rendered{}, p.Err()
+	}
+	return r, nil
+}
+
+// TemplateSet renders messages with the defaults and custom templates.
+type TemplateSet struct {
+	custom map[string]compiled
+	mu     sync.Mutex // guards defs
+	defs   map[string]compiled
+}
+
+// NewTemplateSet compiles the custom templates; one that does not compile
+// is left out (the default is used) and reported in the error.
+func NewTemplateSet(custom []Template) (*TemplateSet, error) {
+	ts := &TemplateSet{custom: map[string]compiled{}, defs: map[string]compiled{}}
+	var errs []error
+	for _, t := range custom {
+		c, p := compile(t.Kind, t.TemplateParts, t.Channel)
+		if err := p.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("template %s/%s/%s: %w", t.Kind, t.Locale, t.Channel, err))
+			continue
+		}
+		ts.custom[t.Kind+"/"+t.Locale+"/"+t.Channel] = c
+	}
+	return ts, errors.Join(errs...)
+}
+
+func (ts *TemplateSet) def(kind, locale, channel string) (compiled, error) {
+	key := kind + "/" + locale + "/" + channel
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if c, ok := ts.defs[key]; ok {
+		return c, nil
+	}
+	tp, ok := DefaultTemplate(kind, locale, channel)
+	if !ok {
+		return compiled{}, workorders.Invalid("kind", "unknown message kind %q", kind)
+	}
+	c, p := compile(kind, tp, channel)
+	if err := p.Err(); err != nil {
+		return compiled{}, fmt.Errorf("default template %s: %w", key, err)
+	}
+	ts.defs[key] = c
+	return c, nil
+}
+
+// render returns a kind's message in locale (en when unknown) for a
+// message channel: subject, plain text and HTML for email, text for chat.
+// A custom template that fails on this message's data gives way to the
+// default (custom says which failed).
+func (ts *TemplateSet) render(kind, locale, msgChannel string, d data) (r Rendered, custom error, err error) {
+	if !slices.Contains(Locales(), locale) {
+		locale = "en"
+	}
+	ch := TemplateChannel(msgChannel)
+	if c, ok := ts.custom[kind+"/"+locale+"/"+ch]; ok {
+		r, p := c.render(d, ch)
+		if p.Err() == nil {
+			return r, nil, nil
+		}
+		custom = fmt.Errorf("custom template %s/%s/%s: %w", kind, locale, ch, p.Err())
+	}
+	c, err := ts.def(kind, locale, ch)
+	if err != nil {
+		return Rendered{}, custom, err
+	}
+	r, p := c.render(d, ch)
+	return r, custom, p.Err()
 }
 
 func etaOf(e workorders.Event) *time.Time {
