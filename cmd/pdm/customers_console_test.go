@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +82,79 @@ func TestPlannerMergesFromInboxAndReadsReports(t *testing.T) {
 	runBrowser(t, b, 5*time.Second, "no add form for planners",
 		chromedp.Evaluate(`document.querySelectorAll('[data-testid="add-subscription"]').length`, &forms))
 	require.Zero(t, forms)
+}
+
+// TestAdminEditsNotificationTemplate drives the template editor in
+// Chromium against a real `pdm serve`: an invalid draft names its field
+// and is not saved; a valid one previews against the sample order, is
+// saved, and the API serves it; a reset brings the built-in one back.
+func TestAdminEditsNotificationTemplate(t *testing.T) {
+	env := newTestEnv(t)
+	token := "tmpl-admin-" + env.ID + "-0123456789abcdef"
+	api, _ := startServe(t, env, token)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b := newBrowser(t)
+	base := strings.TrimSuffix(api.base, "/api/v1")
+	// set types into a Preact-controlled field (replacing its text).
+	set := func(sel, v string) chromedp.Action {
+		return chromedp.Evaluate(`(() => { const el = document.querySelector(`+jsString(sel)+`);
+			el.value = `+jsString(v)+`; el.dispatchEvent(new Event('input', { bubbles: true })); return true })()`, nil)
+	}
+	const subject = `[data-testid="templates"] input`
+	const text = `[data-testid="templates"] textarea`
+	button := func(label string) string {
+		return `//section[@data-testid="templates"]//button[text()="` + label + `"]`
+	}
+	var state, fieldErr, preview string
+	runBrowser(t, b, 40*time.Second, "invalid draft",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", token, chromedp.ByID),
+		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#review-title", chromedp.ByID),
+		chromedp.Navigate(base+"/notifications"),
+		chromedp.WaitVisible(`[data-testid="template-state"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="template-state"]`, &state, chromedp.ByQuery),
+		set(subject, "Received {{.Nope}}"),
+		chromedp.Click(button("Save")),
+		chromedp.WaitVisible(`[data-field="subject"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-field="subject"]`, &fieldErr, chromedp.ByQuery),
+	)
+	require.Equal(t, "built-in", state)
+	require.Contains(t, fieldErr, "Nope")
+	var got struct {
+		Custom  bool   `json:"custom"`
+		Subject string `json:"subject"`
+	}
+	require.NoError(t, api.do(ctx, "GET", "/notifications/templates/request_received/en/email", nil, &got))
+	require.False(t, got.Custom, "an invalid draft is not stored")
+
+	runBrowser(t, b, 40*time.Second, "preview and save",
+		set(subject, "Received: {{.Number}} {{.AssetName}}"),
+		set(text, "Hello,\n\n{{.Title}} is in our queue."),
+		chromedp.Click(button("Preview")),
+		chromedp.WaitVisible(`[data-testid="template-preview"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="template-preview"]`, &preview, chromedp.ByQuery),
+		chromedp.Click(button("Save")),
+		chromedp.WaitVisible(`//span[@data-testid="template-state"][text()="customised"]`),
+	)
+	require.Contains(t, preview, "Received: WO-1042 Pump P-7")
+	require.Contains(t, preview, "Pump vibration high is in our queue.")
+	require.NoError(t, api.do(ctx, "GET", "/notifications/templates/request_received/en/email", nil, &got))
+	require.True(t, got.Custom)
+	require.Equal(t, "Received: {{.Number}} {{.AssetName}}", got.Subject)
+
+	runBrowser(t, b, 40*time.Second, "reset",
+		chromedp.Click(button("Reset to built-in")),
+		chromedp.WaitVisible(`//span[@data-testid="template-state"][text()="built-in"]`),
+	)
+	require.NoError(t, api.do(ctx, "GET", "/notifications/templates/request_received/en/email", nil, &got))
+	require.False(t, got.Custom)
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

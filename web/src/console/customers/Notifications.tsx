@@ -1,7 +1,7 @@
 // Notification settings: where planners' notifications go (email, WeCom,
 // DingTalk, Slack) and of which kinds, and the outbox with each message's
-// delivery state. The messages' templates are built in (zh-CN and en,
-// plain text and HTML); each subscription picks its language.
+// delivery state, and the messages' templates (Templates.tsx); each
+// subscription picks its language.
 import { useState } from 'preact/hooks';
 import { useQuery, useQueryClient } from '@tanstack/preact-query';
 import { useI18n } from '../i18n';
@@ -9,6 +9,7 @@ import { useClient } from '../../lib/client';
 import { formatDateTime } from '../../lib/format';
 import type { ApiError } from '../../lib/api';
 import type { components } from '../../api/schema';
+import { Templates } from './Templates';
 
 type Sub = components['schemas']['NotificationSubscription'];
 type Msg = Required<components['schemas']['Notification']>;
@@ -116,6 +117,7 @@ export function Notifications({ admin }: { admin: boolean }) {
           )}
         </form>
       )}
+      <Templates admin={admin} />
       {admin && (
         <>
           <h2>{t('notify.outbox')}</h2>
@@ -136,7 +138,7 @@ export function Notifications({ admin }: { admin: boolean }) {
                     <td>{formatDateTime(m.created_at, lang)}</td>
                     <td>{m.kind}</td>
                     <td>{m.target}</td>
-                    <td>{m.subject}</td>
+                    <td>{m.subject || m.text.split('\n')[0]}</td>
                     <td title={m.last_error}>
                       <span class="badge">{m.status}</span> {m.attempts > 1 ? `×${m.attempts}` : ''}
                     </td>
