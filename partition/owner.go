@@ -15,6 +15,9 @@ import (
 // engine).
 type Detector interface {
 	Consume(ctx context.Context, readings []ingest.Reading)
+	// ConsumeReplayed evaluates readings a rebuild has already replayed
+	// (their late copies ask for no re-evaluation).
+	ConsumeReplayed(ctx context.Context, readings []ingest.Reading)
 	// Drop forgets the assets keep returns false for.
 	Drop(keep func(site, asset string) bool) int
 }
@@ -140,6 +143,13 @@ func (o *Owner) Gain(ctx context.Context, p int, mark time.Time) error {
 		case <-rctx.Done():
 		}
 		start := time.Now()
+		// Stream messages that came before the rebuild reads history
+		// were stored before it: the rebuild replays them.
+		o.mu.Lock()
+		for i := range st.pending {
+			st.pending[i].replayed = true
+		}
+		o.mu.Unlock()
 		n, err := o.cfg.Rebuild(rctx, func(site, asset string) bool { return Of(site, asset, o.cfg.Partitions) == p }, from)
 		if err != nil && rctx.Err() == nil {
 			o.log.Warn("partition rebuilt in part", "partition", p, "err", err)
@@ -150,7 +160,7 @@ func (o *Owner) Gain(ctx context.Context, p int, mark time.Time) error {
 		o.mu.Lock()
 		st.ready = true
 		for _, c := range st.pending {
-			o.buf.add(c.at, c.rs, c.ack)
+			o.buf.add(c)
 		}
 		st.pending = nil
 		o.mu.Unlock()
@@ -248,7 +258,7 @@ func (o *Owner) Deliver(p int, payload []byte, ack func()) {
 	case !st.ready:
 		st.pending = append(st.pending, chunk{at: o.cfg.Now(), rs: rs, ack: ack})
 	default:
-		o.buf.add(o.cfg.Now(), rs, ack)
+		o.buf.add(chunk{at: o.cfg.Now(), rs: rs, ack: ack})
 	}
 	o.mu.Unlock()
 }
@@ -273,21 +283,28 @@ func (o *Owner) flush(ctx context.Context, now time.Time) {
 	o.evalMu.Lock()
 	defer o.evalMu.Unlock()
 	o.mu.Lock()
-	rs, acks := o.buf.due(now)
+	live, replayed, acks := o.buf.due(now)
 	// Readings of a partition lost meanwhile are not this replica's any
 	// more.
-	out := rs[:0]
-	for _, r := range rs {
-		if st := o.parts[Of(r.Site, r.Asset, o.cfg.Partitions)]; st != nil && st.ready {
-			out = append(out, r)
-			if r.TS.After(st.mark) {
-				st.mark = r.TS
+	mine := func(rs []ingest.Reading) []ingest.Reading {
+		out := rs[:0]
+		for _, r := range rs {
+			if st := o.parts[Of(r.Site, r.Asset, o.cfg.Partitions)]; st != nil && st.ready {
+				out = append(out, r)
+				if r.TS.After(st.mark) {
+					st.mark = r.TS
+				}
 			}
 		}
+		return out
 	}
+	live, replayed = mine(live), mine(replayed)
 	o.mu.Unlock()
-	if len(out) > 0 {
-		o.cfg.Detector.Consume(ctx, out)
+	if len(replayed) > 0 {
+		o.cfg.Detector.ConsumeReplayed(ctx, replayed)
+	}
+	if len(live) > 0 {
+		o.cfg.Detector.Consume(ctx, live)
 	}
 	for _, ack := range acks {
 		ack()

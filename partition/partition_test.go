@@ -85,18 +85,21 @@ func TestReorderSortsWithinWindow(t *testing.T) {
 		return ingest.Reading{Site: "s", Asset: "a", TS: t0.Add(time.Duration(sec) * time.Second)}
 	}
 	acked := 0
-	r.add(t0, []ingest.Reading{rd(3), rd(4)}, func() { acked++ })
-	r.add(t0.Add(500*time.Millisecond), []ingest.Reading{rd(1), rd(2)}, func() { acked++ })
-	r.add(t0.Add(2*time.Second), []ingest.Reading{rd(5)}, nil)
-	got, acks := r.due(t0.Add(1500 * time.Millisecond))
+	r.add(chunk{at: t0, rs: []ingest.Reading{rd(3), rd(4)}, ack: func() { acked++ }})
+	r.add(chunk{at: t0.Add(500 * time.Millisecond), rs: []ingest.Reading{rd(1), rd(2)}, ack: func() { acked++ }})
+	r.add(chunk{at: t0.Add(500 * time.Millisecond), rs: []ingest.Reading{rd(0)}, replayed: true})
+	r.add(chunk{at: t0.Add(2 * time.Second), rs: []ingest.Reading{rd(5)}})
+	got, replayed, acks := r.due(t0.Add(1500 * time.Millisecond))
 	require.Len(t, got, 4)
 	for i, x := range got {
 		require.Equal(t, rd(i+1).TS, x.TS)
 	}
+	require.Equal(t, []ingest.Reading{rd(0)}, replayed, "readings a rebuild replayed come apart")
 	require.Len(t, acks, 2)
 	require.Equal(t, 1, r.held)
-	got, _ = r.due(t0.Add(1500 * time.Millisecond))
+	got, replayed, _ = r.due(t0.Add(1500 * time.Millisecond))
 	require.Empty(t, got)
+	require.Empty(t, replayed)
 }
 
 // fakeStore is an in-memory LeaseStore with its own clock.

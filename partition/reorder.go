@@ -22,17 +22,21 @@ type chunk struct {
 	at  time.Time
 	rs  []ingest.Reading
 	ack func() // acknowledges the message the readings came in; may be nil
+	// replayed: the message arrived before its partition's rebuild read
+	// history, so the rebuild replayed its readings already.
+	replayed bool
 }
 
-func (r *reorder) add(now time.Time, rs []ingest.Reading, ack func()) {
-	r.chunks = append(r.chunks, chunk{at: now, rs: rs, ack: ack})
-	r.held += len(rs)
+func (r *reorder) add(c chunk) {
+	r.chunks = append(r.chunks, c)
+	r.held += len(c.rs)
 }
 
 // due removes and returns the readings that arrived at least window before
 // now, sorted by event time (stable, so an asset's readings with equal
-// times keep their order), and the acknowledgements of their messages.
-func (r *reorder) due(now time.Time) ([]ingest.Reading, []func()) {
+// times keep their order), those of replayed chunks apart, and the
+// acknowledgements of their messages.
+func (r *reorder) due(now time.Time) (live, replayed []ingest.Reading, acks []func()) {
 	cut := now.Add(-r.window)
 	i := 0
 	n := 0
@@ -41,12 +45,16 @@ func (r *reorder) due(now time.Time) ([]ingest.Reading, []func()) {
 		i++
 	}
 	if i == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	out := make([]ingest.Reading, 0, n)
-	acks := make([]func(), 0, i)
+	live = make([]ingest.Reading, 0, n)
+	acks = make([]func(), 0, i)
 	for _, c := range r.chunks[:i] {
-		out = append(out, c.rs...)
+		if c.replayed {
+			replayed = append(replayed, c.rs...)
+		} else {
+			live = append(live, c.rs...)
+		}
 		if c.ack != nil {
 			acks = append(acks, c.ack)
 		}
@@ -54,6 +62,8 @@ func (r *reorder) due(now time.Time) ([]ingest.Reading, []func()) {
 	clear(r.chunks[:i])
 	r.chunks = r.chunks[i:]
 	r.held -= n
-	slices.SortStableFunc(out, func(a, b ingest.Reading) int { return a.TS.Compare(b.TS) })
-	return out, acks
+	byTime := func(a, b ingest.Reading) int { return a.TS.Compare(b.TS) }
+	slices.SortStableFunc(live, byTime)
+	slices.SortStableFunc(replayed, byTime)
+	return live, replayed, acks
 }

@@ -76,6 +76,14 @@ type Config struct {
 	// it the assets whose latest reading is oldest lose their state
 	// (rebuilt from history if they report again) and are counted.
 	MaxAssets int
+	// History, when set, is read to re-evaluate assets whose readings came
+	// late (see late.go); without it late readings are only counted.
+	History History
+	// LateSettle (default 2s), LateMaxDelay (default 10 × LateSettle),
+	// LateMinInterval (default 10s), MaxReevaluations (a second, default
+	// 50) and MaxLateAssets (default 10000) pace and bound re-evaluations.
+	LateSettle, LateMaxDelay, LateMinInterval time.Duration
+	MaxReevaluations, MaxLateAssets           int
 }
 
 const shardCount = 32
@@ -115,6 +123,10 @@ type Engine struct {
 	// lookups, which failed.
 	eventLookupsOff atomic.Int64
 	held            held // readings waiting for their asset lookup to succeed
+	late            lateQueue
+	lateDone        atomic.Uint64 // re-evaluations done
+	lateReplayed    atomic.Uint64 // readings they replayed
+	lateFailed      atomic.Uint64 // re-evaluations that failed (retried)
 }
 
 type cachedAsset struct {
@@ -183,6 +195,21 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.MaxAssets <= 0 {
 		cfg.MaxAssets = 200_000
 	}
+	if cfg.LateSettle <= 0 {
+		cfg.LateSettle = 2 * time.Second
+	}
+	if cfg.LateMaxDelay <= 0 {
+		cfg.LateMaxDelay = 10 * cfg.LateSettle
+	}
+	if cfg.LateMinInterval <= 0 {
+		cfg.LateMinInterval = 10 * time.Second
+	}
+	if cfg.MaxReevaluations <= 0 {
+		cfg.MaxReevaluations = 50
+	}
+	if cfg.MaxLateAssets <= 0 {
+		cfg.MaxLateAssets = 10_000
+	}
 	e := &Engine{
 		cfg:     cfg,
 		log:     cfg.Logger,
@@ -218,6 +245,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer t.Stop()
 	retry := time.NewTicker(e.cfg.HeldRetry)
 	defer retry.Stop()
+	var lateC <-chan time.Time
+	if e.cfg.History != nil {
+		late := time.NewTicker(e.lateTick())
+		defer late.Stop()
+		lateC = late.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -228,6 +261,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-retry.C:
 			e.retryHeld(ctx)
+		case <-lateC:
+			e.ReevaluateLate(ctx)
 		case <-t.C:
 			if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
 				e.log.Error("reload rules", "err", err)
@@ -381,7 +416,7 @@ func (e *Engine) Consume(ctx context.Context, readings []ingest.Reading) {
 	e.held.mu.Lock()
 	defer e.held.mu.Unlock()
 	e.retryHeldLocked(ctx)
-	e.consume(ctx, readings, e.out.Put, &e.held, nil, time.Time{})
+	e.consume(ctx, readings, e.out.Put, &e.held, nil, time.Time{}, true)
 }
 
 var _ ingest.Consumer = (*Engine)(nil)
@@ -394,8 +429,9 @@ var _ ingest.Consumer = (*Engine)(nil)
 // live evaluation raised, or would have raised had it seen the readings,
 // and the receiver drops those it already has; so do those detected after
 // after (readings no one evaluated before); every other signal goes to
-// emit.
-func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal), hold *held, reraise func(Signal), after time.Time) {
+// emit. With noteLate (live readings, not replays), an asset with late
+// readings is queued for a re-evaluation from history.
+func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit func(Signal), hold *held, reraise func(Signal), after time.Time, noteLate bool) {
 	rs := e.ruleSet(ctx)
 	touched := map[string]time.Time{}
 	// Readings of one asset often come in runs: the previous lookup is
@@ -452,6 +488,7 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 		sh := e.shardOf(a.ID)
 		sh.mu.Lock()
 		m := sh.assets[a.ID]
+		late := false
 		for _, r := range covering {
 			v, ok := rd.Value(r.Metric)
 			if !ok {
@@ -465,6 +502,7 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 			sigs, accepted := s.tracker.Step(r, a, rd.TS, v)
 			if !accepted {
 				e.lateCount.Add(1)
+				late = true
 				continue
 			}
 			if reraise != nil {
@@ -496,6 +534,9 @@ func (e *Engine) consume(ctx context.Context, readings []ingest.Reading, emit fu
 			}
 		}
 		sh.mu.Unlock()
+		if late && noteLate && e.cfg.History != nil {
+			e.late.note(a, rd.TS, e.cfg.Now(), e.cfg.MaxLateAssets)
+		}
 	}
 	for site, w := range touched {
 		e.advance(site, w, rs, emit)

@@ -17,6 +17,7 @@ func (e *Engine) ForgetAll() {
 // replica that hands a partition over drops its assets; the next owner
 // rebuilds them from history). It returns how many assets it dropped.
 func (e *Engine) Drop(keep func(site, asset string) bool) int {
+	e.late.forget(keep)
 	dropped := map[string]string{} // asset id → site
 	for i := range e.shards {
 		sh := &e.shards[i]

@@ -62,7 +62,7 @@ func (e *Engine) retryHeldLocked(ctx context.Context) {
 		return
 	}
 	q := e.held.take()
-	e.consume(ctx, q, e.out.Put, &e.held, nil, time.Time{})
+	e.consume(ctx, q, e.out.Put, &e.held, nil, time.Time{}, true)
 	if n := len(e.held.queue); n < len(q) {
 		e.log.Info("held readings evaluated after asset lookups recovered", "evaluated", len(q)-n, "still_held", n)
 	}

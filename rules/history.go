@@ -153,7 +153,7 @@ func (e *Engine) Rebuild(ctx context.Context, h History, assets []AssetCode, fro
 			// signal the ticket core folds into an open order than a lost
 			// one).
 			e.reraise(s)
-		}, from)
+		}, from, false)
 		ids[a.ID] = struct{}{}
 		n += len(rd)
 	}

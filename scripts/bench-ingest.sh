@@ -58,6 +58,24 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 	echo "| line protocol straight over HTTP | $(val readings/s "$(line BenchmarkInfluxRaw/http)") | $(val readings/s "$(line AfterInfluxRaw/http)") |"
 	echo "| influxdb-client-go/v2 blocking write API, same lines (what ingest/influx does) | $(val readings/s "$(line BenchmarkInfluxRaw/client-lib)") | $(val readings/s "$(line AfterInfluxRaw/client-lib)") |"
 	echo
+	echo "## Ingest against the raw write rate (same run)"
+	echo
+	echo "Target (issue 13): ingest with 50 readings a message sustains at least 90 % of the raw InfluxDB write rate of the same run. The raw rate is the mean of the before and after runs of the table above, for the client library ingest uses (and for plain HTTP, the ceiling)."
+	echo
+	echo "| payload | ingest readings/s | raw (client library) readings/s | ingest / raw | raw (HTTP) readings/s | ingest / raw HTTP | >= 90 % of the client library |"
+	echo "|---|---:|---:|---:|---:|---:|---|"
+	for c in json-50 lp-50; do
+		fmt=JSON; [[ $c == lp-* ]] && fmt="line protocol"
+		awk -v f="$fmt" -v i="$(val readings/s "$(line "BenchmarkEndToEnd/$c")")" \
+			-v lb="$(val readings/s "$(line BenchmarkInfluxRaw/client-lib)")" -v la="$(val readings/s "$(line AfterInfluxRaw/client-lib)")" \
+			-v hb="$(val readings/s "$(line BenchmarkInfluxRaw/http)")" -v ha="$(val readings/s "$(line AfterInfluxRaw/http)")" '
+			BEGIN {
+				if (i == "" || lb == "" || la == "" || hb == "" || ha == "") { print "| " f " | " i " | | | | | missing figures |"; exit }
+				l = (lb + la) / 2; h = (hb + ha) / 2
+				printf "| %s | %.0f | %.0f | %.0f %% | %.0f | %.0f %% | %s |\n", f, i, l, 100 * i / l, h, 100 * i / h, (i >= 0.9 * l ? "yes" : "no")
+			}'
+	done
+	echo
 	echo "## Decoders (one core)"
 	echo
 	echo "CPU ns/reading is the process CPU time per reading (GC included); wall ns/reading also counts waiting for a core on a shared machine (load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg))."

@@ -71,6 +71,10 @@ type Config struct {
 	// streams (default: the share group).
 	PartitionSession string
 	ReorderWindow    time.Duration
+	// An asset whose readings came late is re-evaluated from InfluxDB
+	// once they have stopped for LateSettle, at most every
+	// LateMinInterval.
+	LateSettle, LateMinInterval time.Duration
 
 	// Bounds of the detection state: asset codes looked up (found or
 	// not) and assets with rule state.
@@ -163,6 +167,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.IntVar(&c.Partitions, "partitions", envInt(getenv, "PDM_PARTITIONS", 32), "detection partitions shared out among replicas through leases in PostgreSQL; 0: each replica evaluates what it ingests (one replica only) (PDM_PARTITIONS)")
 	fs.StringVar(&c.PartitionSession, "partition-session", envOr(getenv, "PDM_PARTITION_SESSION", ""), "prefix of the broker sessions of the partition streams, the same on every replica (default: the share group) (PDM_PARTITION_SESSION)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", envDuration(getenv, "PDM_LEASE_TTL", 15*time.Second), "how long a partition lease lasts unrenewed: a dead replica's partitions move after at most 4/3 of it (PDM_LEASE_TTL)")
+	fs.DurationVar(&c.LateSettle, "late-settle", envDuration(getenv, "PDM_LATE_SETTLE", 2*time.Second), "an asset whose readings came late is re-evaluated from InfluxDB once they have stopped coming for this long (PDM_LATE_SETTLE)")
+	fs.DurationVar(&c.LateMinInterval, "late-min-interval", envDuration(getenv, "PDM_LATE_MIN_INTERVAL", 10*time.Second), "the least time between two re-evaluations of one asset's late readings (PDM_LATE_MIN_INTERVAL)")
 	fs.DurationVar(&c.ReorderWindow, "reorder-window", envDuration(getenv, "PDM_REORDER_WINDOW", time.Second), "how long streamed readings wait at their partition's owner to be put back in event order (PDM_REORDER_WINDOW)")
 	fs.DurationVar(&c.RepredictEvery, "repredict-every", 10*time.Minute, "how often prediction re-runs over InfluxDB history")
 	fs.DurationVar(&c.VerifyEvery, "verify-every", 5*time.Minute, "how often completed orders are checked for automatic verification")
@@ -205,6 +211,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.MaxCodes <= 0 || c.MaxAssets <= 0 {
 		return c, fmt.Errorf("--detect-max-codes (PDM_DETECT_MAX_CODES) and --detect-max-assets (PDM_DETECT_MAX_ASSETS) must be positive")
+	}
+	if c.LateSettle <= 0 || c.LateMinInterval <= 0 {
+		return c, fmt.Errorf("--late-settle (PDM_LATE_SETTLE) and --late-min-interval (PDM_LATE_MIN_INTERVAL) must be positive")
 	}
 	if c.Partitions < 0 || c.Partitions > 4096 || c.LeaseTTL < 3*time.Second || c.ReorderWindow <= 0 {
 		return c, fmt.Errorf("--partitions (PDM_PARTITIONS) must be 0-4096, --lease-ttl (PDM_LEASE_TTL) at least 3s and --reorder-window (PDM_REORDER_WINDOW) positive")

@@ -100,11 +100,17 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			Logger:    log.With("component", "rules"),
 			MaxCodes:  cfg.MaxCodes,
 			MaxAssets: cfg.MaxAssets,
+			// Late readings (a replica back with its session's backlog)
+			// are re-evaluated from what ingest stored.
+			History:         ts,
+			LateSettle:      cfg.LateSettle,
+			LateMinInterval: cfg.LateMinInterval,
 		})
 		if err != nil {
 			return err
 		}
 		registerEngineMetrics(reg, engine)
+		registerLateMetrics(reg, engine)
 		if cfg.Partitions == 0 {
 			n, err := engine.WarmStart(ctx, ts, assetLister{ts}, time.Now())
 			if err != nil {
@@ -382,4 +388,25 @@ func migrate(ctx context.Context, cfg Config, stderr io.Writer) error {
 	core.Close()
 	log.Info("migrations applied")
 	return nil
+}
+
+// registerLateMetrics exports what the engine does with late readings.
+func registerLateMetrics(reg prometheus.Registerer, e *rules.Engine) {
+	counter := func(name, help string, f func(rules.LateStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(e.LateStats())) })
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pdm_rules_late_waiting_assets",
+			Help: "Assets with late readings waiting to be re-evaluated from InfluxDB."},
+			func() float64 { return float64(e.LateStats().Waiting) }),
+		counter("pdm_rules_late_reevaluations_total", "Assets re-evaluated from InfluxDB because readings of theirs came late.",
+			func(s rules.LateStats) uint64 { return s.Reevaluated }),
+		counter("pdm_rules_late_replayed_readings_total", "Readings replayed from InfluxDB by late-reading re-evaluations.",
+			func(s rules.LateStats) uint64 { return s.Replayed }),
+		counter("pdm_rules_late_reevaluation_failures_total", "Late-reading re-evaluations that could not read InfluxDB (retried).",
+			func(s rules.LateStats) uint64 { return s.Failed }),
+		counter("pdm_rules_late_dropped_total", "Late readings not re-evaluated because too many assets were waiting.",
+			func(s rules.LateStats) uint64 { return s.Dropped }),
+	)
 }
