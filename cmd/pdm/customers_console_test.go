@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -64,11 +65,33 @@ func TestPlannerMergesFromInboxAndReadsReports(t *testing.T) {
 	require.NoError(t, api.do(ctx, "GET", "/work-orders/"+second.OrderID, nil, &o))
 	require.Equal(t, "merged", o.Status)
 
+	var bars string
+	var legend string
+	var xlsx string
 	runBrowser(t, b, 40*time.Second, "reports",
 		chromedp.Navigate(base+"/reports"),
 		chromedp.WaitVisible(`//section[@data-testid="report-channels"]//tr[td[2][text()="2"]]`),
 		chromedp.WaitVisible(`//section[@data-testid="report-channels"]//a[text()="XLSX"]`),
+		// The chart: uPlot's canvas with one bar per channel and a legend.
+		chromedp.WaitVisible(`[data-testid="report-channels"] .report-chart canvas`, chromedp.ByQuery),
+		chromedp.AttributeValue(`[data-testid="report-channels"] .report-chart`, "data-bars", &bars, nil, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="report-channels"] .u-legend`, &legend, chromedp.ByQuery),
+		// The repeat window goes to the repeats' reports and exports.
+		chromedp.SetValue(`#report-window`, "14", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById('report-window').dispatchEvent(new Event('change', { bubbles: true }))`, nil),
+		chromedp.WaitVisible(`//section[@data-testid="report-repeats"]//h2[contains(., "14")]`),
+		chromedp.AttributeValue(`//section[@data-testid="report-repeats"]//a[text()="XLSX"]`, "href", &xlsx, nil),
 	)
+	require.Equal(t, "1", bars)
+	require.Contains(t, legend, "Requests")
+	require.Contains(t, xlsx, "repeat_window=14d")
+	req, err := http.NewRequestWithContext(ctx, "GET", base+xlsx, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, "the export link with the window works")
 
 	// Notification settings: a planner sees where notifications go (only
 	// an admin changes them).

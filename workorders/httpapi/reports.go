@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders"
 	"github.com/openpdm/pdm/workorders/reports"
 )
@@ -27,6 +28,59 @@ func withReportSchemas(m map[string]any) map[string]any {
 	return m
 }
 
+// Bounds of a report's repeat window (repeat_window).
+const (
+	minRepeatWindow = 24 * time.Hour
+	maxRepeatWindow = 365 * 24 * time.Hour
+)
+
+// reportParamSchema declares the reports' and exports' own query
+// parameters, so that the request check names every bad one at once.
+func reportParamSchema(name string) *schema {
+	switch name {
+	case "format":
+		return &schema{Type: "string", Enum: []string{string(reports.CSV), string(reports.XLSX)}}
+	case "repeat_window":
+		return &schema{Type: "string", Format: "duration", MaxLength: 64, check: checkRepeatWindow}
+	case "status":
+		var st []string
+		for _, v := range workorders.Statuses() {
+			st = append(st, string(v))
+		}
+		return &schema{Type: "string", Enum: st}
+	case "source":
+		var src []string
+		for _, v := range []workorders.Source{workorders.SourceThreshold, workorders.SourceTrend, workorders.SourceEvent,
+			workorders.SourceManual, workorders.SourceSchedule, workorders.SourceRequest} {
+			src = append(src, string(v))
+		}
+		return &schema{Type: "string", Enum: src}
+	}
+	return nil
+}
+
+// repeatWindow parses a repeat window: a duration such as 30d or 720h,
+// from 1 day to 365 days ("" is the default, 30 days).
+func repeatWindow(v string) (time.Duration, string) {
+	if v == "" {
+		return 0, ""
+	}
+	rd, err := rules.ParseDuration(v)
+	if err != nil {
+		return 0, "must be a duration such as 30d or 720h"
+	}
+	d := time.Duration(rd)
+	if d < minRepeatWindow || d > maxRepeatWindow {
+		return 0, "must be from 1d to 365d"
+	}
+	return d, ""
+}
+
+func checkRepeatWindow(v string) string {
+	_, msg := repeatWindow(v)
+	return msg
+}
+
 func exportFormat(c *gin.Context) (reports.Format, error) {
 	switch f := reports.Format(c.DefaultQuery("format", "csv")); f {
 	case reports.CSV, reports.XLSX:
@@ -35,21 +89,62 @@ func exportFormat(c *gin.Context) (reports.Format, error) {
 	return "", workorders.Invalid("format", "must be csv or xlsx")
 }
 
-func (s *Server) reportFilter(c *gin.Context) (reports.Filter, error) {
+// checkPeriod names a period whose ends are well-formed but out of order
+// or too far apart (Route.Check: reported with the parameters' own
+// problems).
+func checkPeriod(c *gin.Context, p *workorders.Problems) {
+	from, err := queryTime(c, "from")
+	to, err2 := queryTime(c, "to")
+	if err != nil || err2 != nil {
+		return
+	}
+	f := workorders.KPIFilter{From: from, To: to}
+	if err := p.AddErr(f.Validate(time.Now().UTC())); err != nil {
+		p.Add("from", "%s", err)
+	}
+}
+
+// checkExportPeriod names an export's from that is not before its to
+// (either may be left out).
+func checkExportPeriod(c *gin.Context, p *workorders.Problems) {
+	from, err := queryTime(c, "from")
+	to, err2 := queryTime(c, "to")
+	if err == nil && err2 == nil && !from.IsZero() && !to.IsZero() && !to.After(from) {
+		p.AddSemantic("from", "must be before to")
+	}
+}
+
+// reportFilter reads a report's filter; with export, its format too. Every
+// problem is named at once (the period's order and length once its ends
+// are well-formed).
+func (s *Server) reportFilter(c *gin.Context, export bool) (reports.Filter, reports.Format, error) {
 	var p workorders.Problems
+	var format reports.Format
+	if export {
+		var err error
+		if format, err = exportFormat(c); err != nil {
+			p.Add("format", "must be csv or xlsx")
+		}
+	}
 	from, err := queryTime(c, "from")
 	if err != nil {
 		p.Add("from", "must be an RFC 3339 time")
 	}
-	to, err := queryTime(c, "to")
-	if err != nil {
+	to, err2 := queryTime(c, "to")
+	if err2 != nil {
 		p.Add("to", "must be an RFC 3339 time")
 	}
-	if err := p.Err(); err != nil {
-		return reports.Filter{}, err
+	window, msg := repeatWindow(c.Query("repeat_window"))
+	if msg != "" {
+		p.Add("repeat_window", "%s", msg)
 	}
-	f := reports.Filter{SiteID: c.Query("site_id"), From: from, To: to}
-	return f, f.Validate(time.Now().UTC())
+	f := reports.Filter{SiteID: c.Query("site_id"), From: from, To: to, RepeatWindow: window}
+	if err == nil && err2 == nil {
+		if err := p.AddErr(f.Validate(time.Now().UTC())); err != nil {
+			return f, format, err
+		}
+	}
+	return f, format, p.Err()
 }
 
 // attachmentHeaders names the download.
@@ -69,9 +164,9 @@ func (s *Server) reportRoutes(st ReportsStore) {
 		run                         func(ctx context.Context, f reports.Filter) (any, error)
 	}
 	for _, r := range []report{
-		{"failure-modes", "failure-modes", "Top failure modes by site and asset type in the period (repeats within 30 days counted)", "FailureModeReportList",
+		{"failure-modes", "failure-modes", "Top failure modes by site and asset type in the period, with the repeats: failures of the same asset and mode within repeat_window (default 30d, 1d to 365d) of the one before", "FailureModeReportList",
 			func(ctx context.Context, f reports.Filter) (any, error) { return st.FailureModes(ctx, f) }},
-		{"repeat-failures", "repeat-failures", "Assets that failed the same way again within 30 days, most repeats first", "RepeatFailureReportList",
+		{"repeat-failures", "repeat-failures", "Assets that failed the same way again within repeat_window (default 30d, 1d to 365d), most repeats first", "RepeatFailureReportList",
 			func(ctx context.Context, f reports.Filter) (any, error) { return st.RepeatFailures(ctx, f) }},
 		{"engineers", "engineers", "Engineers' performance: jobs completed, first-time fix, MTTR, SLA, CSAT", "EngineerReportList",
 			func(ctx context.Context, f reports.Filter) (any, error) { return st.Engineers(ctx, f) }},
@@ -79,7 +174,7 @@ func (s *Server) reportRoutes(st ReportsStore) {
 			func(ctx context.Context, f reports.Filter) (any, error) { return st.Channels(ctx, f) }},
 	} {
 		run := func(c *gin.Context) (any, bool) {
-			f, err := s.reportFilter(c)
+			f, _, err := s.reportFilter(c, false)
 			if err != nil {
 				s.fail(c, err)
 				return nil, false
@@ -92,21 +187,22 @@ func (s *Server) reportRoutes(st ReportsStore) {
 			return items, true
 		}
 		s.handle(Route{Method: "GET", Path: "/reports/" + r.path, Roles: readers(), Tag: "reports", Summary: r.summary,
-			Response: r.schema, Query: []string{"site_id", "from", "to"}}, func(c *gin.Context) {
+			Response: r.schema, Query: []string{"site_id", "from", "to", "repeat_window"}, Check: checkPeriod}, func(c *gin.Context) {
 			if items, ok := run(c); ok {
 				c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": ""})
 			}
 		})
 		s.handle(Route{Method: "GET", Path: "/reports/" + r.path + "/export", Roles: readers(), Tag: "reports",
 			Summary: r.summary + ", as CSV or XLSX (format=csv|xlsx)", Response: "Binary",
-			Query: []string{"site_id", "from", "to", "format"}}, func(c *gin.Context) {
-			format, err := exportFormat(c)
+			Query: []string{"site_id", "from", "to", "repeat_window", "format"}, Check: checkPeriod}, func(c *gin.Context) {
+			f, format, err := s.reportFilter(c, true)
 			if err != nil {
 				s.fail(c, err)
 				return
 			}
-			items, ok := run(c)
-			if !ok {
+			items, err := r.run(c.Request.Context(), f)
+			if err != nil {
+				s.fail(c, err)
 				return
 			}
 			attachmentHeaders(c, r.name, format)
@@ -183,10 +279,10 @@ func (s *Server) reportRoutes(st ReportsStore) {
 	}
 	s.handle(Route{Method: "GET", Path: "/exports/work-orders", Roles: readers(), Tag: "reports",
 		Summary:  "Every work order matching the filters (created in [from, to)), newest first, as CSV or XLSX, streamed: any number of rows in constant memory",
-		Response: "Binary", Query: []string{"format", "site_id", "asset_id", "status", "source", "priority", "from", "to"}},
+		Response: "Binary", Query: []string{"format", "site_id", "asset_id", "status", "source", "priority", "from", "to"}, Check: checkExportPeriod},
 		exp("work-orders", reports.OrderColumns, st.StreamOrders))
 	s.handle(Route{Method: "GET", Path: "/exports/requests", Roles: readers(), Tag: "reports",
 		Summary:  "Every customer's request matching the filters, newest first, as CSV or XLSX, streamed",
-		Response: "Binary", Query: []string{"format", "site_id", "asset_id", "status", "source", "priority", "from", "to"}},
+		Response: "Binary", Query: []string{"format", "site_id", "asset_id", "status", "source", "priority", "from", "to"}, Check: checkExportPeriod},
 		exp("requests", reports.RequestColumns, st.StreamRequests))
 }

@@ -107,6 +107,23 @@ func TestReportsAndExports(t *testing.T) {
 	require.Equal(t, "pump-1", rf.Items[0].AssetCode)
 	require.Equal(t, 2, rf.Items[0].Repeats)
 
+	// The repeat window: the pump's bearing failed every 10 days, so a
+	// 7-day window sees no repeat and a 12-day one both.
+	e.mustJSON("GET", "/api/v1/reports/repeat-failures?repeat_window=7d", workorders.RoleViewer, nil, 200, &rf)
+	require.Empty(t, rf.Items)
+	e.mustJSON("GET", "/api/v1/reports/repeat-failures?repeat_window=288h", workorders.RoleViewer, nil, 200, &rf)
+	require.Len(t, rf.Items, 1)
+	require.Equal(t, 2, rf.Items[0].Repeats)
+	e.mustJSON("GET", "/api/v1/reports/failure-modes?repeat_window=7d", workorders.RoleViewer, nil, 200, &fm)
+	for _, x := range fm.Items {
+		require.Zero(t, x.Repeats, "%+v", x)
+	}
+	code, body, _ := e.download("GET", "/api/v1/reports/repeat-failures/export?format=csv&repeat_window=7d", workorders.RoleViewer)
+	require.Equal(t, 200, code, string(body))
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\ufeff")))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "the export applies the window too: header only")
+
 	var en httpapi.List[reports.Engineer]
 	e.mustJSON("GET", "/api/v1/reports/engineers", workorders.RoleViewer, nil, 200, &en)
 	require.Len(t, en.Items, 1)
@@ -132,12 +149,13 @@ func TestReportsAndExports(t *testing.T) {
 
 	// Exports: CSV (with a BOM, formulas defused) and XLSX.
 	sqlExec(t, pool, `update work_orders set title = '=HYPERLINK("x")' where id = $1`, o1)
-	code, body, hdr := e.download("GET", "/api/v1/exports/work-orders?format=csv&site_id="+site.ID, workorders.RoleViewer)
+	var hdr http.Header
+	code, body, hdr = e.download("GET", "/api/v1/exports/work-orders?format=csv&site_id="+site.ID, workorders.RoleViewer)
 	require.Equal(t, 200, code, string(body))
 	require.Equal(t, "text/csv; charset=utf-8", hdr.Get("Content-Type"))
 	require.Contains(t, hdr.Get("Content-Disposition"), "attachment; filename=\"work-orders-")
 	require.True(t, bytes.HasPrefix(body, []byte("\ufeff")))
-	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\ufeff")))).ReadAll()
+	recs, err = csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\ufeff")))).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, reports.OrderColumns, recs[0])
 	require.Len(t, recs, 1+8, "header, 8 orders (the seed's, 5 seeded, 2 requests)")
@@ -174,6 +192,27 @@ func TestReportsAndExports(t *testing.T) {
 		require.Contains(t, string(body), `"field":"`+f+`"`)
 	}
 	code, body, _ = e.download("GET", "/api/v1/reports/failure-modes?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z", workorders.RoleViewer)
+	require.Equal(t, 422, code, string(body))
+	// Every bad filter of an export in one answer.
+	code, body, _ = e.download("GET", "/api/v1/exports/work-orders?format=pdf&status=nope&source=x&priority=P9&from=bad&to=bad&site_id=x&asset_id=y", workorders.RoleViewer)
+	require.Equal(t, 400, code, string(body))
+	require.ElementsMatch(t, []string{"format", "status", "source", "priority", "from", "to", "site_id", "asset_id"}, fieldNames(t, body))
+	code, body, _ = e.download("GET", "/api/v1/reports/repeat-failures/export?format=pdf&from=yesterday&to=bad&repeat_window=500d&site_id=x", workorders.RoleViewer)
+	require.Equal(t, 400, code, string(body))
+	require.ElementsMatch(t, []string{"format", "from", "to", "repeat_window", "site_id"}, fieldNames(t, body))
+	for _, w := range []string{"12h", "366d", "abc", "-3d"} {
+		code, body, _ = e.download("GET", "/api/v1/reports/repeat-failures?repeat_window="+w, workorders.RoleViewer)
+		require.Equal(t, 400, code, w+": "+string(body))
+		require.Equal(t, []string{"repeat_window"}, fieldNames(t, body), w)
+	}
+	// A bad format and a bad period of well-formed ends: both named.
+	code, body, _ = e.download("GET", "/api/v1/reports/engineers/export?format=pdf&from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z", workorders.RoleViewer)
+	require.Equal(t, 400, code, string(body))
+	require.ElementsMatch(t, []string{"format", "from"}, fieldNames(t, body))
+	code, body, _ = e.download("GET", "/api/v1/exports/requests?format=pdf&from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z", workorders.RoleViewer)
+	require.Equal(t, 400, code, string(body))
+	require.ElementsMatch(t, []string{"format", "from"}, fieldNames(t, body))
+	code, body, _ = e.download("GET", "/api/v1/exports/requests?from=2026-01-01T00:00:00Z&to=2025-01-01T00:00:00Z", workorders.RoleViewer)
 	require.Equal(t, 422, code, string(body))
 	code, _, _ = e.download("GET", "/api/v1/reports/engineers", workorders.RoleEngineer)
 	require.Equal(t, 403, code)

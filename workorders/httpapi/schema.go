@@ -713,6 +713,21 @@ func paramSchema(name string) *schema {
 	return &schema{Type: "string", MaxLength: 200}
 }
 
+// queryParamSchema returns the declared schema of a query parameter of
+// the route path (gin syntax): the route's own when it has one, else the
+// parameter's general one (paramSchema).
+func queryParamSchema(path, name string) *schema {
+	switch {
+	case strings.HasPrefix(path, apiPrefix+"/reports/") || strings.HasPrefix(path, apiPrefix+"/exports/"):
+		if sc := reportParamSchema(name); sc != nil {
+			return sc
+		}
+	case strings.HasSuffix(path, "/label") && name == "format":
+		return &schema{Type: "string", Enum: []string{"png", "pdf"}}
+	}
+	return paramSchema(name)
+}
+
 // pathParamSchema returns the declared schema of a path parameter of the
 // route path (gin syntax).
 func pathParamSchema(path, name string) *schema {

@@ -167,6 +167,10 @@ type Route struct {
 	Status int
 	// Query lists the query parameters.
 	Query []string
+	// Check, when set, adds the problems that relate parameters to each
+	// other (a period's order) to those of each parameter's schema, so
+	// that one answer names them all.
+	Check func(c *gin.Context, p *workorders.Problems)
 	h     gin.HandlerFunc
 }
 
@@ -575,7 +579,7 @@ func checksOf(r Route) routeChecks {
 		}
 	}
 	for _, q := range r.Query {
-		rc.query[q] = paramSchema(q)
+		rc.query[q] = queryParamSchema(r.Path, q)
 	}
 	return rc
 }
@@ -600,6 +604,9 @@ func (s *Server) checkRequest(r Route) gin.HandlerFunc {
 					checkText(sc, v, name, &p)
 				}
 			}
+		}
+		if r.Check != nil {
+			r.Check(c, &p)
 		}
 		if err := p.Err(); err != nil {
 			s.fail(c, err)

@@ -1,6 +1,7 @@
 // Reports (数据复盘): top failure modes and repeat failures by site and
-// asset type, engineers' performance, requests by channel, each with a bar
-// chart and CSV/XLSX export; and the export of every work order or request.
+// asset type (repeats within a chosen window), engineers' performance,
+// requests by channel, each with a bar chart (uPlot) and CSV/XLSX export;
+// and the export of every work order or request.
 import { useState } from 'preact/hooks';
 import { useQuery } from '@tanstack/preact-query';
 import { useI18n, type ConsoleKey } from '../i18n';
@@ -8,6 +9,7 @@ import { useClient } from '../../lib/client';
 import { formatDateTime, formatNumber } from '../../lib/format';
 import { queryString } from '../../lib/api';
 import type { components } from '../../api/schema';
+import { BarChart } from './BarChart';
 
 type FailureMode = Required<components['schemas']['FailureModeReport']>;
 type Repeat = Required<components['schemas']['RepeatFailureReport']>;
@@ -15,23 +17,26 @@ type Engineer = Required<components['schemas']['EngineerReport']>;
 type Channel = Required<components['schemas']['ChannelReport']>;
 
 const periods = [7, 30, 90, 365];
+const windows = [7, 14, 30, 60, 90];
 
-function range(days: number) {
+function range(days: number, repeatDays?: number) {
   const to = new Date();
-  return { from: new Date(to.getTime() - days * 86400_000).toISOString(), to: to.toISOString() };
+  const r: Record<string, string> = { from: new Date(to.getTime() - days * 86400_000).toISOString(), to: to.toISOString() };
+  if (repeatDays) r.repeat_window = `${repeatDays}d`;
+  return r;
 }
 
-function useReport<T>(name: string, days: number) {
+function useReport<T>(name: string, days: number, repeatDays?: number) {
   const client = useClient();
   return useQuery({
-    queryKey: ['report', name, days],
-    queryFn: () => client.get<{ items: T[] }>(`/reports/${name}`, range(days)).then((r) => r.items),
+    queryKey: ['report', name, days, repeatDays],
+    queryFn: () => client.get<{ items: T[] }>(`/reports/${name}`, range(days, repeatDays)).then((r) => r.items),
   });
 }
 
-function Exports({ path, days }: { path: string; days: number }) {
+function Exports({ path, days, repeatDays }: { path: string; days: number; repeatDays?: number }) {
   const { t } = useI18n();
-  const q = queryString(range(days));
+  const q = queryString(range(days, repeatDays));
   return (
     <span class="row small">
       {t('reports.export')}:
@@ -45,14 +50,6 @@ function Exports({ path, days }: { path: string; days: number }) {
   );
 }
 
-/** A horizontal bar whose length is value/max. */
-function Bar({ value, max, color = 'var(--accent, #1f6feb)' }: { value: number; max: number; color?: string }) {
-  const w = max > 0 ? Math.max(2, Math.round((value / max) * 100)) : 0;
-  return (
-    <span class="report-bar" aria-hidden="true" style={{ display: 'inline-block', width: `${w}%`, minWidth: w ? '2px' : 0, height: '0.7rem', background: color, borderRadius: '2px' }} />
-  );
-}
-
 function pct(v: number | null | undefined, lang: 'en' | 'zh-CN') {
   return v == null ? '—' : formatNumber(v * 100, lang, 0) + ' %';
 }
@@ -60,21 +57,28 @@ function pct(v: number | null | undefined, lang: 'en' | 'zh-CN') {
 export function Reports() {
   const { t, lang } = useI18n();
   const [days, setDays] = useState(30);
-  const fm = useReport<FailureMode>('failure-modes', days);
-  const rf = useReport<Repeat>('repeat-failures', days);
+  const [repeatDays, setRepeatDays] = useState(30);
+  const fm = useReport<FailureMode>('failure-modes', days, repeatDays);
+  const rf = useReport<Repeat>('repeat-failures', days, repeatDays);
   const en = useReport<Engineer>('engineers', days);
   const ch = useReport<Channel>('channels', days);
   const err = fm.error || rf.error || en.error || ch.error;
-  const maxFM = Math.max(0, ...(fm.data ?? []).map((x) => x.orders));
-  const maxJobs = Math.max(0, ...(en.data ?? []).map((x) => x.jobs));
-  const maxReq = Math.max(0, ...(ch.data ?? []).map((x) => x.requests));
-  const section = (title: ConsoleKey, path: string, empty: boolean, body: preact.ComponentChildren, testid: string) => (
+  const top = <T,>(xs: T[] | undefined, n: number) => (xs ?? []).slice(0, n);
+  const section = (title: string, path: string, empty: boolean, chart: preact.ComponentChildren, body: preact.ComponentChildren,
+    testid: string, repeats = false) => (
     <section class="panel" data-testid={testid} style={{ marginBottom: '1rem' }}>
       <div class="row between">
-        <h2>{t(title)}</h2>
-        <Exports path={path} days={days} />
+        <h2>{title}</h2>
+        <Exports path={path} days={days} repeatDays={repeats ? repeatDays : undefined} />
       </div>
-      {empty ? <p class="muted">{t('reports.none')}</p> : body}
+      {empty ? (
+        <p class="muted">{t('reports.none')}</p>
+      ) : (
+        <>
+          {chart}
+          {body}
+        </>
+      )}
     </section>
   );
   return (
@@ -90,6 +94,14 @@ export function Reports() {
               <option value={p}>{t('reports.days', { n: p })}</option>
             ))}
           </select>
+          <label for="report-window" class="muted">
+            {t('reports.window')}
+          </label>
+          <select id="report-window" value={repeatDays} onChange={(e) => setRepeatDays(Number((e.target as HTMLSelectElement).value))}>
+            {windows.map((w) => (
+              <option value={w}>{t('reports.windowDays', { n: w })}</option>
+            ))}
+          </select>
           <Exports path="/exports/work-orders" days={days} />
           <span class="muted small">{t('reports.exportOrders')}</span>
           <Exports path="/exports/requests" days={days} />
@@ -97,7 +109,13 @@ export function Reports() {
         </div>
       </div>
       {err && <p class="notice">{t('common.error', { message: (err as Error).message })}</p>}
-      {section('reports.failureModes', '/reports/failure-modes/export', (fm.data ?? []).length === 0, (
+      {section(t('reports.failureModes'), '/reports/failure-modes/export', (fm.data ?? []).length === 0, (
+        <BarChart label={t('reports.failureModes')} categories={top(fm.data, 12).map((x) => `${x.asset_type} · ${x.failure_mode}`)}
+          series={[
+            { label: t('reports.orders'), color: '#1f6feb', values: top(fm.data, 12).map((x) => x.orders) },
+            { label: t('reports.repeatCount'), color: '#cf222e', values: top(fm.data, 12).map((x) => x.repeats) },
+          ]} />
+      ), (
         <table class="table">
           <thead>
             <tr>
@@ -107,7 +125,6 @@ export function Reports() {
               <th>{t('reports.orders')}</th>
               <th>{t('reports.repeatCount')}</th>
               <th>{t('reports.assets')}</th>
-              <th style={{ width: '30%' }} />
             </tr>
           </thead>
           <tbody>
@@ -119,15 +136,18 @@ export function Reports() {
                 <td>{x.orders}</td>
                 <td>{x.repeats}</td>
                 <td>{x.assets}</td>
-                <td>
-                  <Bar value={x.orders} max={maxFM} />
-                </td>
               </tr>
             ))}
           </tbody>
         </table>
-      ), 'report-failure-modes')}
-      {section('reports.repeats', '/reports/repeat-failures/export', (rf.data ?? []).length === 0, (
+      ), 'report-failure-modes', true)}
+      {section(t('reports.repeats', { n: repeatDays }), '/reports/repeat-failures/export', (rf.data ?? []).length === 0, (
+        <BarChart label={t('reports.repeats', { n: repeatDays })} categories={top(rf.data, 12).map((x) => `${x.asset_code} · ${x.failure_mode}`)}
+          series={[
+            { label: t('reports.orders'), color: '#1f6feb', values: top(rf.data, 12).map((x) => x.orders) },
+            { label: t('reports.repeatCount'), color: '#cf222e', values: top(rf.data, 12).map((x) => x.repeats) },
+          ]} />
+      ), (
         <table class="table">
           <thead>
             <tr>
@@ -154,8 +174,14 @@ export function Reports() {
             ))}
           </tbody>
         </table>
-      ), 'report-repeats')}
-      {section('reports.engineers', '/reports/engineers/export', (en.data ?? []).length === 0, (
+      ), 'report-repeats', true)}
+      {section(t('reports.engineers'), '/reports/engineers/export', (en.data ?? []).length === 0, (
+        <BarChart label={t('reports.engineers')} categories={top(en.data, 20).map((x) => x.name)}
+          series={[
+            { label: t('reports.jobs'), color: '#1a7f37', values: top(en.data, 20).map((x) => x.jobs) },
+            { label: t('reports.ftf'), color: '#8250df', values: top(en.data, 20).map((x) => x.first_time_fix) },
+          ]} />
+      ), (
         <table class="table">
           <thead>
             <tr>
@@ -165,7 +191,6 @@ export function Reports() {
               <th>{t('reports.mttr')}</th>
               <th>{t('reports.sla')}</th>
               <th>{t('reports.csat')}</th>
-              <th style={{ width: '25%' }} />
             </tr>
           </thead>
           <tbody>
@@ -179,15 +204,18 @@ export function Reports() {
                 <td>
                   {x.csat_average == null ? '—' : formatNumber(x.csat_average, lang, 1)} ({x.csat_responses})
                 </td>
-                <td>
-                  <Bar value={x.jobs} max={maxJobs} color="#1a7f37" />
-                </td>
               </tr>
             ))}
           </tbody>
         </table>
       ), 'report-engineers')}
-      {section('reports.channels', '/reports/channels/export', (ch.data ?? []).length === 0, (
+      {section(t('reports.channels'), '/reports/channels/export', (ch.data ?? []).length === 0, (
+        <BarChart label={t('reports.channels')} categories={(ch.data ?? []).map((x) => t(`channel.${x.channel}` as ConsoleKey))}
+          series={[
+            { label: t('reports.requests'), color: '#b08800', values: (ch.data ?? []).map((x) => x.requests) },
+            { label: t('reports.open'), color: '#cf222e', values: (ch.data ?? []).map((x) => x.open) },
+          ]} />
+      ), (
         <table class="table">
           <thead>
             <tr>
@@ -197,7 +225,6 @@ export function Reports() {
               <th>{t('reports.mergedCol')}</th>
               <th>{t('reports.rejected')}</th>
               <th>{t('reports.review')}</th>
-              <th style={{ width: '25%' }} />
             </tr>
           </thead>
           <tbody>
@@ -209,9 +236,6 @@ export function Reports() {
                 <td>{x.merged}</td>
                 <td>{x.rejected}</td>
                 <td>{x.review_hours == null ? '—' : formatNumber(x.review_hours, lang, 1)}</td>
-                <td>
-                  <Bar value={x.requests} max={maxReq} color="#b08800" />
-                </td>
               </tr>
             ))}
           </tbody>
