@@ -72,7 +72,7 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 			BEGIN {
 				if (i == "" || lb == "" || la == "" || hb == "" || ha == "") { print "| " f " | " i " | | | | | missing figures |"; exit }
 				l = (lb + la) / 2; h = (hb + ha) / 2
-				printf "| %s | %.0f | %.0f | %.0f %% | %.0f | %.0f %% | %s |\n", f, i, l, 100 * i / l, h, 100 * i / h, (i >= 0.9 * l ? "yes" : "no")
+				printf "| %s | %.0f | %.0f | %.1f %% | %.0f | %.1f %% | %s |\n", f, i, l, 100 * i / l, h, 100 * i / h, (i >= 0.9 * l ? "yes" : "no")
 			}'
 	done
 	echo

@@ -280,11 +280,13 @@ func TestThreeReplicasKillOne(t *testing.T) {
 	refOrders := settle(t, ctx, refClient, s.Site, func() bool {
 		return one.metric(t, "pdm_partition_reorder_readings") == 0
 	})
+	var refReport eval.Report
 	{
 		truth := s.Truth()
 		end := refP.SimTime
 		truth.End = &end
-		t.Logf("one replica (the reference):\n%s", eval.Evaluate(truth, refOrders, eval.Options{}).Markdown(eval.DefaultTargets()))
+		refReport = eval.Evaluate(truth, refOrders, eval.Options{})
+		t.Logf("one replica (the reference):\n%s", refReport.Markdown(eval.DefaultTargets()))
 	}
 
 	// Three replicas.
@@ -311,6 +313,7 @@ func TestThreeReplicasKillOne(t *testing.T) {
 	})
 
 	var killedAt time.Time
+	var killedSim, restartedSim time.Time // simulated time at the kill and the restart
 	var handover time.Duration
 	restarted := false
 	// handedOver measures the hand-over: the two survivors hold and have
@@ -326,13 +329,13 @@ func TestThreeReplicasKillOne(t *testing.T) {
 		switch {
 		case killedAt.IsZero() && p.Readings >= want/3:
 			reps[2].kill(t)
-			killedAt = time.Now()
+			killedAt, killedSim = time.Now(), p.SimTime
 			t.Logf("killed %s at %d of %d readings", reps[2].name, p.Readings, want)
 		case !killedAt.IsZero() && handover == 0:
 			handedOver()
 		case handover > 0 && !restarted && p.Readings >= 2*want/3:
 			reps[2] = startReplica(t, bin, env, reps[2].name)
-			restarted = true
+			restarted, restartedSim = true, p.SimTime
 			t.Logf("restarted %s at %d of %d readings", reps[2].name, p.Readings, want)
 		}
 	})
@@ -346,6 +349,7 @@ func TestThreeReplicasKillOne(t *testing.T) {
 	require.LessOrEqual(t, handover, 30*time.Second, "hand-over within 30 s")
 	if !restarted {
 		reps[2] = startReplica(t, bin, env, reps[2].name)
+		restartedSim = p.SimTime
 	}
 	t.Logf("fleet: %d readings, %d messages, %d events", p.Readings, p.Messages, p.Events)
 
@@ -380,6 +384,12 @@ func TestThreeReplicasKillOne(t *testing.T) {
 	truth.End = &end
 	report := eval.Evaluate(truth, orders, eval.Options{})
 	t.Logf("three replicas, one killed and restarted:\n%s", report.Markdown(eval.DefaultTargets()))
+	reevaluated := 0.0
+	for _, r := range reps {
+		reevaluated += r.metric(t, "pdm_rules_late_reevaluations_total")
+	}
+	require.Positive(t, reevaluated, "late readings were re-evaluated from InfluxDB")
+	assertTrendLeads(t, refReport, report, killedSim, restartedSim)
 	keys := orderKeys(orders)
 	for i := 1; i < len(keys); i++ {
 		require.NotEqual(t, keys[i-1], keys[i], "duplicate order")
@@ -390,4 +400,44 @@ func TestThreeReplicasKillOne(t *testing.T) {
 			require.Contains(t, keys, a.Code+" "+a.FailureMode, "the fault of %s yields an order", a.Code)
 		}
 	}
+}
+
+// trendLeadTolerance is how much less lead than one replica a trend order
+// may have with three: detection runs on the same readings in the same
+// order, but on a loaded machine the partition stream and the reorder
+// window cut the replay's 15-minute readings into different runs.
+const trendLeadTolerance = 6 * time.Hour
+
+// assertTrendLeads checks the trend leads of three replicas against one:
+// every gradual failure one replica caught from the trend gets its order
+// from the trend too, at most trendLeadTolerance later, unless one
+// replica's trend came while the killed replica was away (between killed
+// and restarted in simulated time): a third of those readings were then
+// absent, not late (they waited in the dead replica's broker session), and
+// an order the breach opened meanwhile keeps its time (docs/design.md,
+// "Late readings"). Those are logged.
+func assertTrendLeads(t *testing.T, ref, got eval.Report, killed, restarted time.Time) {
+	t.Helper()
+	mine := map[string]eval.FailureResult{}
+	for _, f := range got.Failures {
+		mine[f.Asset] = f
+	}
+	checked := 0
+	for _, want := range ref.Failures {
+		if !want.Gradual || want.FirstSource != "trend" {
+			continue
+		}
+		f := mine[want.Asset]
+		if !want.DetectedAt.Before(killed) && want.DetectedAt.Before(restarted) {
+			t.Logf("%s: one replica's trend came at %s, while a replica was away (%s to %s): three replicas: %s, lead %s (one replica: %s)",
+				want.Asset, want.DetectedAt.Format(time.RFC3339), killed.Format(time.RFC3339), restarted.Format(time.RFC3339),
+				f.FirstSource, f.Lead.Round(time.Minute), want.Lead.Round(time.Minute))
+			continue
+		}
+		checked++
+		require.Equal(t, "trend", f.FirstSource, "%s: its order comes from the trend, as with one replica", want.Asset)
+		require.GreaterOrEqual(t, f.Lead, want.Lead-trendLeadTolerance,
+			"%s: trend lead %s, one replica's %s", want.Asset, f.Lead.Round(time.Minute), want.Lead.Round(time.Minute))
+	}
+	require.Positive(t, checked, "some trend leads were compared")
 }
