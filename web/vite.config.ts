@@ -1,11 +1,13 @@
 /// <reference types="vitest" />
 import { defineConfig } from 'vite';
 import { resolve } from 'node:path';
+import { chinaProvinces } from './china-provinces';
 
 // One project, several entries: the console at /, later the engineers' app
 // at /app/ and the public pages at /r/ and /s/. The output is embedded in
 // the pdm binary (web/web.go), so it goes to dist/ui.
 export default defineConfig({
+  plugins: [chinaProvinces()],
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   build: {
     outDir: 'dist/ui',

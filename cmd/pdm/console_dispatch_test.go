@@ -56,6 +56,16 @@ func TestConsoleDispatchAndKPIs(t *testing.T) {
 		chromedp.WaitVisible(`.lane[data-engineer="Eve"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="dispatch-map"] .leaflet-interactive`, chromedp.ByQuery),
 	)
+	// Without PDM_MAP_TILES_URL the offline base map draws China's
+	// province outlines (31 provinces and the Paracel Islands) and no tiles.
+	var provinces, tiles int
+	runBrowser(t, b, 20*time.Second, "the offline map's province outlines",
+		chromedp.Poll(`document.querySelectorAll('[data-testid="dispatch-map"] path.province-outline').length >= 32`, nil),
+		chromedp.Evaluate(`document.querySelectorAll('[data-testid="dispatch-map"] path.province-outline').length`, &provinces),
+		chromedp.Evaluate(`document.querySelectorAll('[data-testid="dispatch-map"] .leaflet-tile').length`, &tiles),
+	)
+	require.Equal(t, 32, provinces)
+	require.Zero(t, tiles)
 
 	// Drag the order over Eve's lane: the check flags the missing skill
 	// before anything is dropped.

