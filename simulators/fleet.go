@@ -78,6 +78,9 @@ type Fleet struct {
 	readings, messages, events, retries atomic.Uint64
 	simNanos, startNanos                atomic.Int64
 	done                                atomic.Bool
+	// buffered counts, per gateway (Scenario.Gateways' order), the
+	// readings sent but not yet acknowledged.
+	buffered []atomic.Int64
 }
 
 // NewFleet returns a fleet for the scenario that publishes through pub.
@@ -100,7 +103,7 @@ func NewFleet(s *Scenario, pub Publisher, opts FleetOptions) *Fleet {
 	if opts.MaxRate <= 0 {
 		opts.MaxRate = s.MaxRate
 	}
-	f := &Fleet{s: s, pub: pub, opts: opts}
+	f := &Fleet{s: s, pub: pub, opts: opts, buffered: make([]atomic.Int64, len(s.Gateways))}
 	f.simNanos.Store(s.Start.UnixNano())
 	return f
 }
@@ -122,12 +125,25 @@ func (f *Fleet) Progress() Progress {
 	return p
 }
 
+// Buffered returns the readings of the gateway's assets sent but not yet
+// acknowledged by the broker (0 for a gateway the scenario lacks): what
+// the gateway's status reports as buffered.
+func (f *Fleet) Buffered(gateway string) int64 {
+	for i, g := range f.s.Gateways {
+		if g == gateway {
+			return f.buffered[i].Load()
+		}
+	}
+	return 0
+}
+
 type pending struct {
 	topic    string
 	payload  []byte
 	wait     func(context.Context) error
 	readings int
 	event    bool
+	gw       int // index+1 in Scenario.Gateways; 0: none
 }
 
 // Run publishes the scenario until its end, or until ctx is done for an
@@ -169,6 +185,9 @@ func (f *Fleet) Run(ctx context.Context) error {
 				} else {
 					f.messages.Add(1)
 					f.readings.Add(uint64(p.readings))
+					if p.gw > 0 {
+						f.buffered[p.gw-1].Add(-int64(p.readings))
+					}
 				}
 				return nil
 			}
@@ -192,6 +211,9 @@ func (f *Fleet) Run(ctx context.Context) error {
 			queue = queue[1:]
 		}
 		p.wait = f.pub.Publish(p.topic, p.payload)
+		if p.gw > 0 && !p.event {
+			f.buffered[p.gw-1].Add(int64(p.readings))
+		}
 		queue = append(queue, p)
 		return nil
 	}
@@ -301,13 +323,15 @@ func (f *Fleet) publishWindow(ctx context.Context, first time.Time, n int, evFro
 		if len(rs) > 0 {
 			gw := s.Gateway(i)
 			var sq uint64
+			gwIndex := 0
 			if gw != "" {
 				gi := i % len(s.Gateways)
 				seq[gi]++
 				sq = seq[gi]
+				gwIndex = gi + 1
 			}
 			payload := ingest.AppendJSON(nil, gw, sq, rs)
-			p := pending{topic: ingest.TelemetryTopic(f.opts.TopicRoot, s.Site, m.Code()), payload: payload, readings: len(rs)}
+			p := pending{topic: ingest.TelemetryTopic(f.opts.TopicRoot, s.Site, m.Code()), payload: payload, readings: len(rs), gw: gwIndex}
 			if err := send(ctx, p); err != nil {
 				return total, err
 			}

@@ -106,6 +106,9 @@ type fleetConfig struct {
 	API         string
 	Token       string
 	Provision   bool
+	// GatewayStatus is how often each gateway's status is published (0:
+	// never).
+	GatewayStatus time.Duration
 }
 
 func parseFleet(args []string, getenv func(string) string, stderr io.Writer) (fleetConfig, error) {
@@ -124,11 +127,16 @@ func parseFleet(args []string, getenv func(string) string, stderr io.Writer) (fl
 	fs.StringVar(&c.API, "api", envOr(getenv, "PDM_HTTP_ADDR", "127.0.0.1:8080"), "REST API URL or host:port for provisioning (PDM_HTTP_ADDR)")
 	fs.StringVar(&c.Token, "token", getenv("PDM_ADMIN_TOKEN"), "admin or planner token (PDM_ADMIN_TOKEN); with it the scenario's site, assets and rules are registered before publishing")
 	fs.BoolVar(&c.Provision, "provision", true, "register the scenario (as pdm-sim provision) before publishing when a token is given")
+	fs.DurationVar(&c.GatewayStatus, "gateway-status", 30*time.Second,
+		"publish each gateway's retained status (online, buffered, version; offline as its last will and on stop) this often, as the edge agent does (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.GatewayStatus < 0 {
+		return c, errors.New("--gateway-status must not be negative")
 	}
 	if c.Scenario == "" {
 		return c, errors.New("--scenario is required (a YAML file, or demo or eval)")
@@ -209,6 +217,23 @@ func runFleet(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "pdm-sim: scenario %s, site %s, %d assets, every %s, from %s %s, %s, to %s under %s\n",
 		s.Name, s.Site, len(s.Assets), s.Interval, s.Start.Format(time.RFC3339), end, accel, c.MQTTURL, c.TopicRoot)
 
+	// The gateways' statuses, online before the first reading, so the
+	// console's Gateways screen shows them live; offline when the fleet
+	// stops (or, as their last will, when pdm-sim dies).
+	gwCtx, stopGateways := context.WithCancel(ctx)
+	defer stopGateways()
+	gwDone := make(chan struct{})
+	if c.GatewayStatus > 0 && len(s.Gateways) > 0 {
+		g, err := mqttpub.DialGateways(ctx, mqttpub.GatewayOptions{URL: c.MQTTURL, ClientIDPrefix: c.ClientID + "-", TopicRoot: c.TopicRoot,
+			Site: s.Site, Gateways: s.Gateways, Version: "pdm-sim", Every: c.GatewayStatus, Buffered: f.Buffered, Logger: log})
+		if err != nil {
+			return err
+		}
+		go func() { g.Run(gwCtx); close(gwDone) }()
+	} else {
+		close(gwDone)
+	}
+
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 	var tick <-chan time.Time
@@ -226,6 +251,8 @@ wait:
 			fmt.Fprintln(stdout, progressLine(f.Progress()))
 		}
 	}
+	stopGateways()
+	<-gwDone
 	p := f.Progress()
 	fmt.Fprintln(stdout, progressLine(p))
 	if c.Truth != "" {

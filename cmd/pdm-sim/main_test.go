@@ -78,6 +78,22 @@ assets:
 	})
 	require.True(t, tok.WaitTimeout(5*time.Second))
 	require.NoError(t, tok.Error())
+	// The gateway's status, as the edge agent publishes it.
+	var states []string
+	tok = sub.Subscribe(root+"/C1/gateways/gw-1/status", 1, func(_ paho.Client, m paho.Message) {
+		var st struct {
+			State   string `json:"state"`
+			Version string `json:"version"`
+		}
+		if json.Unmarshal(m.Payload(), &st) == nil {
+			mu.Lock()
+			states = append(states, st.State+" "+st.Version)
+			mu.Unlock()
+		}
+	})
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+	defer func() { sub.Publish(root+"/C1/gateways/gw-1/status", 1, true, []byte{}).WaitTimeout(2 * time.Second) }() // clear the retained status
 
 	// With a token, fleet registers the scenario first (the README's
 	// order: fleet, then eval, works without a separate provision).
@@ -125,6 +141,16 @@ assets:
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+
+	// Online before the readings, offline when the fleet stopped.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(states) >= 2 && states[len(states)-1] == "offline pdm-sim"
+	}, 10*time.Second, 10*time.Millisecond, "gateway statuses %v", states)
+	mu.Lock()
+	require.Equal(t, "online pdm-sim", states[0])
+	mu.Unlock()
 
 	truth, err := simulators.ReadTruth(truthPath)
 	require.NoError(t, err)

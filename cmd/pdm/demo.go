@@ -84,6 +84,25 @@ func demo(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	defer pub.Close()
 	fleet := simulators.NewFleet(scen, pub, simulators.FleetOptions{TopicRoot: cfg.TopicRoot, Logger: log.With("component", "fleet")})
+	// The scenario's gateways publish their status as edge agents do, so
+	// the console's Gateways screen shows them live (offline on Ctrl-C).
+	gwDone := make(chan struct{})
+	if len(scen.Gateways) > 0 {
+		gws, err := mqttpub.DialGateways(ctx, mqttpub.GatewayOptions{URL: cfg.MQTTURL, ClientIDPrefix: "pdm-demo-", TopicRoot: cfg.TopicRoot,
+			Site: scen.Site, Gateways: scen.Gateways, Version: "pdm-sim (demo)", Buffered: fleet.Buffered, Logger: log.With("component", "gateways")})
+		if err != nil {
+			cancel()
+			<-served
+			return fmt.Errorf("gateways: %w", err)
+		}
+		go func() { gws.Run(ctx); close(gwDone) }()
+	} else {
+		close(gwDone)
+	}
+	defer func() {
+		cancel()
+		<-gwDone
+	}()
 	fleetDone := make(chan error, 1)
 	go func() { fleetDone <- fleet.Run(ctx) }()
 

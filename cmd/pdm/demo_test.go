@@ -69,6 +69,18 @@ func TestDemo(t *testing.T) {
 		require.NotEmpty(t, hits.Items, "an article for %q", q)
 	}
 
+	// The scenario's gateway reports itself online, as an edge agent does.
+	eventually(t, 30*time.Second, "gateway gw-t online on the Gateways screen", func() bool {
+		gws, err := listAll[struct {
+			Code     string `json:"code"`
+			SiteCode string `json:"site_code"`
+			State    string `json:"state"`
+			Version  string `json:"version"`
+		}](ctx, api, "/gateways", nil)
+		require.NoError(t, err)
+		return len(gws) == 1 && gws[0].Code == "gw-t" && gws[0].SiteCode == "DT" && gws[0].State == "online" && gws[0].Version == "pdm-sim (demo)"
+	})
+
 	// The pump's order, approved, goes to one of the seeded engineers.
 	orders, err := listAll[struct {
 		ID     string     `json:"id"`
