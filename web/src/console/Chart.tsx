@@ -36,7 +36,7 @@ export interface ChartProps {
   height?: number;
   label: string;
   onZoom?: (from: number, to: number) => void;
-  /** Called when drawn, with the milliseconds the draw took. */
+  /** Called after the first draw of new data, with the milliseconds from creating the plot to the end of that draw. */
   onDrawn?: (ms: number) => void;
 }
 
@@ -49,6 +49,7 @@ export function Chart(p: ChartProps) {
   useEffect(() => {
     if (!el.current) return;
     const started = performance.now();
+    let reported = false;
     const width = el.current.clientWidth || 800;
     const opts: uPlot.Options = {
       width,
@@ -109,13 +110,16 @@ export function Chart(p: ChartProps) {
               ctx.fillText(m.label, x + 3, top + 12 * devicePixelRatio);
             }
             ctx.restore();
+            if (!reported) {
+              reported = true;
+              props.current.onDrawn?.(performance.now() - started);
+            }
           },
         ],
       },
     };
     plot.current?.destroy();
     plot.current = new uPlot(opts, p.data, el.current);
-    p.onDrawn?.(performance.now() - started);
     const ro = new ResizeObserver(() => {
       if (el.current && plot.current) plot.current.setSize({ width: el.current.clientWidth || width, height: p.height ?? 320 });
     });

@@ -1,15 +1,17 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/preact-query';
+import { useMutation, useQueryClient } from '@tanstack/preact-query';
 import { useI18n } from './i18n';
 import { useClient } from '../lib/client';
 import { ApiError } from '../lib/api';
-import { fetchAll, useAssets } from '../lib/queries';
+import { useAssets, useProgressiveList } from '../lib/queries';
 import { formatDateTime, formatDuration, secondsUntil } from '../lib/format';
 import type { User, WorkOrder } from '../api/types';
 import { byRisk } from './risk';
 import { useLiveState } from '../lib/live';
 import { Link } from 'wouter-preact';
 import { ApproveDialog, RejectDialog } from './ReviewDialogs';
+
+const pageRows = 100;
 
 export function Review({ user }: { user: User }) {
   const { t, lang } = useI18n();
@@ -18,9 +20,8 @@ export function Review({ user }: { user: User }) {
   const canAct = user.role === 'admin' || user.role === 'planner';
   // Live updates refresh the queue; it polls only while the stream is down.
   const live = useLiveState();
-  const orders = useQuery({
-    queryKey: ['work-orders', { status: 'proposed' }],
-    queryFn: () => fetchAll<WorkOrder>(client, '/work-orders', { status: 'proposed' }, 5000),
+  // The first page shows at once; the queue (up to 5,000) follows.
+  const orders = useProgressiveList<WorkOrder>(['work-orders', { status: 'proposed' }], '/work-orders', { status: 'proposed' }, 5000, {
     refetchInterval: live === 'live' ? false : 5_000,
   });
   const assets = useAssets();
@@ -35,6 +36,22 @@ export function Review({ user }: { user: User }) {
   const [rejecting, setRejecting] = useState<WorkOrder[] | null>(null);
   const [flash, setFlash] = useState('');
   const rows = useRef<HTMLTableSectionElement>(null);
+  // Rows in the DOM: a page at first, more as the end comes into view or
+  // the cursor nears it (thousands of table rows would stall the screen).
+  const [shown, setShown] = useState(pageRows);
+  const more = useRef<HTMLTableRowElement>(null);
+  useEffect(() => {
+    const el = more.current;
+    if (!el || typeof IntersectionObserver === 'undefined') return;
+    const io = new IntersectionObserver((es) => {
+      if (es.some((e) => e.isIntersecting)) setShown((n) => n + pageRows);
+    });
+    io.observe(el);
+    return () => io.disconnect();
+  }, [shown, sorted.length]);
+  useEffect(() => {
+    if (cursor >= shown - 5) setShown((n) => Math.max(n, cursor + pageRows));
+  }, [cursor, shown]);
 
   // Forget selections of orders that left the queue.
   useEffect(() => {
@@ -102,7 +119,11 @@ export function Review({ user }: { user: User }) {
           <p class="muted">{t('review.subtitle')}</p>
         </div>
         <div class="row">
-          {orders.data && <span class="badge big" data-testid="review-count">{t('review.count', { n: sorted.length })}</span>}
+          {orders.data && (
+            <span class="badge big" data-testid="review-count" data-complete={orders.complete}>
+              {t(orders.complete ? 'review.count' : 'review.countLoading', { n: sorted.length })}
+            </span>
+          )}
           {canAct && selCount > 0 && (
             <>
               <button type="button" class="primary" onClick={() => setApproving(targets())}>
@@ -154,7 +175,7 @@ export function Review({ user }: { user: User }) {
               </tr>
             </thead>
             <tbody ref={rows}>
-              {sorted.map((o, i) => {
+              {sorted.slice(0, shown).map((o, i) => {
                 const a = assets.data?.get(o.asset_id ?? '');
                 const rul = secondsUntil(o.predicted_failure_at);
                 return (
@@ -212,6 +233,15 @@ export function Review({ user }: { user: User }) {
                   </tr>
                 );
               })}
+              {shown < sorted.length && (
+                <tr ref={more} class="more">
+                  <td colSpan={canAct ? 9 : 7}>
+                    <button type="button" class="ghost small" onClick={() => setShown((n) => n + pageRows)}>
+                      {t('review.more', { n: sorted.length - shown })}
+                    </button>
+                  </td>
+                </tr>
+              )}
             </tbody>
           </table>
         </div>

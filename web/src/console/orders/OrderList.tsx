@@ -3,10 +3,8 @@
 // from the keyboard (arrows, Home/End, Enter opens).
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'wouter-preact';
-import { useQuery } from '@tanstack/preact-query';
 import { useI18n } from '../i18n';
-import { useClient } from '../../lib/client';
-import { fetchAll } from '../../lib/queries';
+import { useProgressiveList } from '../../lib/queries';
 import { formatDateTime } from '../../lib/format';
 import type { WorkOrder } from '../../api/types';
 import { visibleRange } from './window';
@@ -19,18 +17,14 @@ export const maxRows = 10_000;
 
 export function OrderList() {
   const { t, lang } = useI18n();
-  const client = useClient();
   const [, navigate] = useLocation();
   const [status, setStatus] = useState('');
   const [priority, setPriority] = useState('');
   const [source, setSource] = useState('');
   const [q, setQ] = useState('');
   const filters = { status: status || undefined, priority: priority || undefined, source: source || undefined };
-  const orders = useQuery({
-    queryKey: ['work-orders', 'list', filters],
-    queryFn: () => fetchAll<WorkOrder>(client, '/work-orders', filters, maxRows),
-    staleTime: 10_000,
-  });
+  // The first page shows at once; the rest (up to 10,000) follows.
+  const orders = useProgressiveList<WorkOrder>(['work-orders', 'list', filters], '/work-orders', filters, maxRows, { staleTime: 10_000 });
   const rows = useMemo(() => {
     const all = orders.data ?? [];
     const needle = q.trim().toLowerCase();
@@ -85,7 +79,11 @@ export function OrderList() {
           <input type="search" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
         </label>
         <span class="muted" role="status">
-          {(orders.data?.length ?? 0) >= maxRows ? t('list.more', { n: maxRows }) : t('list.count', { n: rows.length })}
+          {!orders.complete && orders.data
+            ? t('list.loading', { n: rows.length })
+            : (orders.data?.length ?? 0) >= maxRows
+              ? t('list.more', { n: maxRows })
+              : t('list.count', { n: rows.length })}
         </span>
       </div>
       <p class="muted small">{t('list.keys')}</p>

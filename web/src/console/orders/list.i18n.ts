@@ -5,6 +5,7 @@ export const listMessages = defineMessages(
   {
     'list.title': 'Work orders',
     'list.count': '{n} orders',
+    'list.loading': '{n} orders so far, loading more…',
     'list.more': '{n} orders shown; narrow the filters to see others',
     'list.status': 'Status',
     'list.priority': 'Priority',
@@ -21,6 +22,7 @@ export const listMessages = defineMessages(
   {
     'list.title': '工单',
     'list.count': '共 {n} 条',
+    'list.loading': '已加载 {n} 条，继续加载…',
     'list.more': '已显示 {n} 条；请缩小筛选范围查看其他工单',
     'list.status': '状态',
     'list.priority': '优先级',
