@@ -191,13 +191,16 @@ func (s *benchSeed) finish(b *testing.B, svc *workorders.Service) *benchSeed {
 	if err != nil || len(s.orders) == 0 {
 		b.Fatalf("sample orders: %v (%d)", err, len(s.orders))
 	}
-	api, err := httpapi.New(httpapi.Config{Service: svc})
+	// PDM_BENCH_SLOTS sets ReadConcurrency (default 0: twice GOMAXPROCS;
+	// negative: unbounded) to compare admission queues.
+	slots, _ := strconv.Atoi(os.Getenv("PDM_BENCH_SLOTS"))
+	api, err := httpapi.New(httpapi.Config{Service: svc, ReadConcurrency: slots})
 	if err != nil {
 		b.Fatal(err)
 	}
 	s.srv = httptest.NewServer(api)
 	b.Cleanup(s.srv.Close)
-	plain, err := httpapi.New(httpapi.WithoutRequestChecks(httpapi.Config{Service: svc}))
+	plain, err := httpapi.New(httpapi.SharingAdmission(httpapi.WithoutRequestChecks(httpapi.Config{Service: svc}), api))
 	if err != nil {
 		b.Fatal(err)
 	}

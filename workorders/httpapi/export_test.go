@@ -34,3 +34,10 @@ func CheckAnswer(name string, body []byte) error {
 	newSchemas().of(reflect.TypeOf(v)).validate(doc, "", &p)
 	return p.Err()
 }
+
+// SharingAdmission returns cfg with other's admission queue: both servers
+// take turns in one queue of ReadConcurrency slots.
+func SharingAdmission(cfg Config, other *Server) Config {
+	cfg.admitWith = other
+	return cfg
+}

@@ -114,7 +114,7 @@ func (s *Server) orderRoutes() {
 	s.groupingRoutes()
 	s.handle(Route{Method: "GET", Path: "/work-orders", Roles: anyRole(), Tag: "work-orders",
 		Summary: "List work orders, newest first (engineers see their own)", Response: "WorkOrderList",
-		Query: []string{"status", "asset_id", "site_id", "source", "assignee_id", "priority", "number", "limit", "cursor"}}, func(c *gin.Context) {
+		Query: []string{"status", "asset_id", "site_id", "source", "assignee_id", "priority", "number", "limit", "cursor"}}, s.admitted(func(c *gin.Context) {
 		f, err := orderFilter(c)
 		if err != nil {
 			s.fail(c, err)
@@ -132,7 +132,7 @@ func (s *Server) orderRoutes() {
 			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
 		}
 		c.JSON(http.StatusOK, list(items, next))
-	})
+	}))
 	s.handle(Route{Method: "POST", Path: "/work-orders", Roles: planners(), Tag: "work-orders",
 		Summary: "Create a manual work order (starts approved)", Body: "WorkOrderInput", Response: "WorkOrder",
 		Status: http.StatusCreated}, func(c *gin.Context) {
@@ -149,7 +149,7 @@ func (s *Server) orderRoutes() {
 		c.JSON(http.StatusCreated, o)
 	})
 	s.handle(Route{Method: "GET", Path: "/work-orders/:id", Roles: anyRole(), Tag: "work-orders",
-		Summary: "A work order with evidence, parts, events and suggested articles", Response: "WorkOrderDetail"}, func(c *gin.Context) {
+		Summary: "A work order with evidence, parts, events and suggested articles", Response: "WorkOrderDetail"}, s.admitted(func(c *gin.Context) {
 		d, err := s.svc.OrderDetail(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
@@ -170,7 +170,7 @@ func (s *Server) orderRoutes() {
 			}
 		}
 		c.JSON(http.StatusOK, out)
-	})
+	}))
 	s.handle(Route{Method: "PATCH", Path: "/work-orders/:id", Roles: planners(), Tag: "work-orders",
 		Summary: "Edit an open order (title, description, priority, due_at, required_skills, parts); appends an updated event",
 		Body:    "WorkOrderEdit", Response: "WorkOrder"}, func(c *gin.Context) {

@@ -86,10 +86,17 @@ type Config struct {
 	// TrustedProxies may set X-Forwarded-For (default: none, the client is
 	// the connection's peer).
 	TrustedProxies []string
+	// ReadConcurrency bounds the order list and detail requests served at
+	// once; the others wait their turn in arrival order (admission.go).
+	// 0 means twice GOMAXPROCS; negative means unbounded.
+	ReadConcurrency int
 	// withoutRequestChecks leaves out the schema checks of path and query
 	// parameters; only the benchmark sets it (export_test.go), to measure
 	// what validation costs.
 	withoutRequestChecks bool
+	// admitWith, when set, is the admission queue of another server this
+	// one shares (the benchmark's two servers take turns in one queue).
+	admitWith *Server
 }
 
 // Server is the HTTP API.
@@ -106,6 +113,7 @@ type Server struct {
 	// schemas holds the declared schema of every request and response type.
 	schemas *schemas
 	idem    idempotency
+	admit   admission
 }
 
 // authCache remembers token hashes' users briefly, saving a query per request.
@@ -198,7 +206,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.AuthFailures = RateLimit{Every: 2 * time.Second, Burst: 10}
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, auth: authCache{ttl: cfg.AuthCacheTTL}, schemas: newSchemas(),
-		unknown: negativeCache{ttl: cfg.AuthCacheTTL}, failures: newClientLimiters(cfg.AuthFailures)}
+		unknown: negativeCache{ttl: cfg.AuthCacheTTL}, failures: newClientLimiters(cfg.AuthFailures),
+		admit: newAdmission(cfg.ReadConcurrency)}
+	if cfg.admitWith != nil {
+		s.admit = cfg.admitWith.admit
+	}
 	s.engine = gin.New()
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("httpapi: trusted proxies: %w", err)
