@@ -15,6 +15,20 @@ describe('evidence', () => {
     predicted_failure_earliest: h(12),
     predicted_failure_latest: h(18),
   };
+  it('merges the window and crossing times into sorted telemetry, and sorts telemetry that is not', () => {
+    // 100 readings every 6 minutes from h(0): h(10) and the crossings are
+    // not among them, h(0) and h(5) are.
+    const sorted = Array.from({ length: 100 }, (_, i) => ({ ts: new Date(Date.parse(h(0)) + i * 360_000).toISOString(), value: i }));
+    const a = evidenceColumns(sorted, ev);
+    const b = evidenceColumns([...sorted].reverse(), ev);
+    expect(b).toEqual(a);
+    expect(a[0]).toHaveLength(100 + 4); // + h(10), h(12), h(14), h(18)
+    for (let i = 1; i < a[0].length; i++) expect(a[0][i]).toBeGreaterThan(a[0][i - 1]);
+    const at = (t: string) => a[0].indexOf(Date.parse(t) / 1000);
+    expect(a[1][at(h(5))]).toBe(50);
+    expect(a[1][at(h(10))]).toBeNull();
+    expect(a[1].filter((v) => v !== null)).toHaveLength(100);
+  });
   it('the linear trend reads the fit at the window end', () => {
     expect(trendAt(ev, Date.parse(h(10)) / 1000)).toBe(5);
     expect(trendAt(ev, Date.parse(h(14)) / 1000)).toBe(7);

@@ -62,10 +62,7 @@ export function evidenceColumns(points: Point[], ev: Evidence): Columns {
   const late = secs(ev.predicted_failure_latest);
   const extra = new Set<number>();
   for (const t of [start, end, cross, early, late]) if (t !== undefined) extra.add(t);
-  for (const t of extra) if (!x.includes(t)) x.push(t);
-  const order = x.map((_, i) => i).sort((a, b) => x[a] - x[b]);
-  const xs = order.map((i) => x[i]);
-  const ys = order.map((i) => (i < y.length ? y[i] : null));
+  const { xs, ys } = withTimes(x, y, [...extra]);
   const endValue = end !== undefined ? trendAt(ev, end) ?? lastValueBefore(xs, ys, end) : undefined;
   const line = (from: number | undefined, to: number | undefined, v0: number | undefined, v1: number | undefined) =>
     xs.map((t) => {
@@ -88,4 +85,35 @@ function lastValueBefore(xs: number[], ys: (number | null)[], t: number): number
   let v: number | undefined;
   for (let i = 0; i < xs.length && xs[i] <= t; i++) if (ys[i] !== null) v = ys[i]!;
   return v;
+}
+
+/**
+ * x and y with the times extra added (y null there) where x lacks them, in
+ * time order. Telemetry comes sorted: then the few extra times are merged
+ * in one pass (100,000 points in a few milliseconds); otherwise sorted.
+ */
+function withTimes(x: number[], y: (number | null)[], extra: number[]): { xs: number[]; ys: (number | null)[] } {
+  let sorted = true;
+  for (let i = 1; i < x.length && sorted; i++) if (x[i] < x[i - 1]) sorted = false;
+  const have = new Set(x.length < 64 ? x : extra.filter((t) => x.includes(t)));
+  const add = extra.filter((t) => !have.has(t)).sort((a, b) => a - b);
+  if (!sorted) {
+    const all = [...x, ...add];
+    const order = all.map((_, i) => i).sort((a, b) => all[a] - all[b]);
+    return { xs: order.map((i) => all[i]), ys: order.map((i) => (i < y.length ? y[i] : null)) };
+  }
+  const xs: number[] = new Array(x.length + add.length);
+  const ys: (number | null)[] = new Array(x.length + add.length);
+  let i = 0;
+  let j = 0;
+  for (let k = 0; k < xs.length; k++) {
+    if (j < add.length && (i >= x.length || add[j] < x[i])) {
+      xs[k] = add[j++];
+      ys[k] = null;
+    } else {
+      xs[k] = x[i];
+      ys[k] = y[i++];
+    }
+  }
+  return { xs, ys };
 }
