@@ -153,17 +153,32 @@ func TestAdminEditsNotificationTemplate(t *testing.T) {
 	require.NoError(t, api.do(ctx, "GET", "/notifications/templates/request_received/en/email", nil, &got))
 	require.False(t, got.Custom, "an invalid draft is not stored")
 
+	var htmlText string
+	var pwned bool
 	runBrowser(t, b, 40*time.Second, "preview and save",
 		set(subject, "Received: {{.Number}} {{.AssetName}}"),
 		set(text, "Hello,\n\n{{.Title}} is in our queue."),
+		// The HTML preview is drawn in a sandboxed frame under the
+		// console's CSP: a script in a template does not run.
+		chromedp.Evaluate(`(() => { const ts = document.querySelectorAll('[data-testid="templates"] textarea');
+			const el = ts[ts.length - 1];
+			el.value = '<p>{{.Title}}</p><script>parent.document.body.dataset.pwned = "1"</script>';
+			el.dispatchEvent(new Event('input', { bubbles: true })); return true })()`, nil),
 		chromedp.Click(button("Preview")),
 		chromedp.WaitVisible(`[data-testid="template-preview"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="template-preview"]`, &preview, chromedp.ByQuery),
+		chromedp.Sleep(300*time.Millisecond),
+		chromedp.Evaluate(`document.querySelector('[data-testid="template-html"]').contentDocument.body.innerText`, &htmlText),
+		chromedp.Evaluate(`document.body.dataset.pwned === "1"`, &pwned),
+		chromedp.Evaluate(`(() => { const ts = document.querySelectorAll('[data-testid="templates"] textarea');
+			const el = ts[ts.length - 1]; el.value = ''; el.dispatchEvent(new Event('input', { bubbles: true })); return true })()`, nil),
 		chromedp.Click(button("Save")),
 		chromedp.WaitVisible(`//span[@data-testid="template-state"][text()="customised"]`),
 	)
 	require.Contains(t, preview, "Received: WO-1042 Pump P-7")
 	require.Contains(t, preview, "Pump vibration high is in our queue.")
+	require.Equal(t, "Pump vibration high", strings.TrimSpace(htmlText))
+	require.False(t, pwned, "a script in the HTML preview must not run")
 	require.NoError(t, api.do(ctx, "GET", "/notifications/templates/request_received/en/email", nil, &got))
 	require.True(t, got.Custom)
 	require.Equal(t, "Received: {{.Number}} {{.AssetName}}", got.Subject)

@@ -1,6 +1,6 @@
 // A bar chart on uPlot for the reports: one bar per category (a failure
-// mode, an engineer, a channel), up to two series drawn over each other
-// (the second a part of the first, e.g. repeats of all failures), with the
+// mode, an engineer, a channel), up to two series side by side (e.g. all
+// failures and their repeats), with the
 // categories' names under the bars and a legend.
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
@@ -13,8 +13,9 @@ export interface Bars {
 }
 
 export interface BarChartProps {
-  /** The categories' names, one per bar. */
+  /** The categories' names, one per bar, and what they are. */
   categories: string[];
+  categoryLabel: string;
   /** The first series is drawn behind the second. */
   series: Bars[];
   /** What the chart shows (for screen readers). */
@@ -29,20 +30,22 @@ export function BarChart(p: BarChartProps) {
     const n = p.categories.length;
     const xs = p.categories.map((_, i) => i);
     const short = (s: string) => (s.length > 18 ? s.slice(0, 17) + '…' : s);
-    const bars = uPlot.paths.bars!({ size: [0.6, 64], align: 0 });
+    // Two series stand side by side around their category.
+    const two = p.series.length > 1;
+    const bars = (i: number) => uPlot.paths.bars!({ size: [two ? 0.35 : 0.6, 48], align: two ? (i === 0 ? -1 : 1) : 0 });
     const height = p.height ?? 240;
     const opts: uPlot.Options = {
       width: el.current.clientWidth || 640,
       height,
       scales: { x: { time: false, range: () => [-0.5, n - 0.5] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       series: [
-        { label: '', value: (_u, v) => (v == null ? '' : p.categories[v] ?? '') },
-        ...p.series.map((s) => ({
+        { label: p.categoryLabel, value: (_u, v) => (v == null ? '' : p.categories[v] ?? '') },
+        ...p.series.map((s, i) => ({
           label: s.label,
           stroke: s.color,
           fill: s.color,
           width: 0,
-          paths: bars,
+          paths: bars(i),
           points: { show: false },
         })),
       ],

@@ -110,7 +110,7 @@ export function Reports() {
       </div>
       {err && <p class="notice">{t('common.error', { message: (err as Error).message })}</p>}
       {section(t('reports.failureModes'), '/reports/failure-modes/export', (fm.data ?? []).length === 0, (
-        <BarChart label={t('reports.failureModes')} categories={top(fm.data, 12).map((x) => `${x.asset_type} · ${x.failure_mode}`)}
+        <BarChart label={t('reports.failureModes')} categoryLabel={t('reports.mode')} categories={top(fm.data, 12).map((x) => `${x.asset_type} · ${x.failure_mode}`)}
           series={[
             { label: t('reports.orders'), color: '#1f6feb', values: top(fm.data, 12).map((x) => x.orders) },
             { label: t('reports.repeatCount'), color: '#cf222e', values: top(fm.data, 12).map((x) => x.repeats) },
@@ -142,7 +142,7 @@ export function Reports() {
         </table>
       ), 'report-failure-modes', true)}
       {section(t('reports.repeats', { n: repeatDays }), '/reports/repeat-failures/export', (rf.data ?? []).length === 0, (
-        <BarChart label={t('reports.repeats', { n: repeatDays })} categories={top(rf.data, 12).map((x) => `${x.asset_code} · ${x.failure_mode}`)}
+        <BarChart label={t('reports.repeats', { n: repeatDays })} categoryLabel={t('reports.asset')} categories={top(rf.data, 12).map((x) => `${x.asset_code} · ${x.failure_mode}`)}
           series={[
             { label: t('reports.orders'), color: '#1f6feb', values: top(rf.data, 12).map((x) => x.orders) },
             { label: t('reports.repeatCount'), color: '#cf222e', values: top(rf.data, 12).map((x) => x.repeats) },
@@ -176,7 +176,7 @@ export function Reports() {
         </table>
       ), 'report-repeats', true)}
       {section(t('reports.engineers'), '/reports/engineers/export', (en.data ?? []).length === 0, (
-        <BarChart label={t('reports.engineers')} categories={top(en.data, 20).map((x) => x.name)}
+        <BarChart label={t('reports.engineers')} categoryLabel={t('reports.engineer')} categories={top(en.data, 20).map((x) => x.name)}
           series={[
             { label: t('reports.jobs'), color: '#1a7f37', values: top(en.data, 20).map((x) => x.jobs) },
             { label: t('reports.ftf'), color: '#8250df', values: top(en.data, 20).map((x) => x.first_time_fix) },
@@ -210,7 +210,7 @@ export function Reports() {
         </table>
       ), 'report-engineers')}
       {section(t('reports.channels'), '/reports/channels/export', (ch.data ?? []).length === 0, (
-        <BarChart label={t('reports.channels')} categories={(ch.data ?? []).map((x) => t(`channel.${x.channel}` as ConsoleKey))}
+        <BarChart label={t('reports.channels')} categoryLabel={t('inbox.channel')} categories={(ch.data ?? []).map((x) => t(`channel.${x.channel}` as ConsoleKey))}
           series={[
             { label: t('reports.requests'), color: '#b08800', values: (ch.data ?? []).map((x) => x.requests) },
             { label: t('reports.open'), color: '#cf222e', values: (ch.data ?? []).map((x) => x.open) },

@@ -69,10 +69,10 @@ export function Templates({ admin }: { admin: boolean }) {
     }
   };
   const field = (name: keyof Draft, rows: number) => (
-    <label class="stack">
-      <span>{t(`tmpl.${name}`)}</span>
+    <label style={{ display: 'grid', gap: '0.25rem', marginBottom: '0.6rem' }}>
+      <strong class="small">{t(`tmpl.${name}`)}</strong>
       {rows === 1 ? (
-        <input value={draft[name]} readOnly={!admin} maxLength={500} aria-invalid={!!errs[name]}
+        <input value={draft[name]} readOnly={!admin} maxLength={500} aria-invalid={!!errs[name]} style={{ width: '100%' }}
           onInput={(e) => setDraft((d) => ({ ...d, [name]: (e.target as HTMLInputElement).value }))} />
       ) : (
         <textarea rows={rows} value={draft[name]} readOnly={!admin} aria-invalid={!!errs[name]}
@@ -145,8 +145,10 @@ export function Templates({ admin }: { admin: boolean }) {
           )}
           <pre style={{ whiteSpace: 'pre-wrap' }}>{preview.text}</pre>
           {channel === 'email' && preview.html && (
-            // The HTML body in a sandbox: no scripts, no access to the console.
-            <iframe title={t('tmpl.html')} sandbox="" srcdoc={preview.html} style={{ width: '100%', minHeight: '16rem', border: '1px solid #ccc' }} />
+            // The HTML body in a sandbox: no scripts (the console's CSP
+            // forbids inline ones too), forms, pop-ups or navigation.
+            <iframe title={t('tmpl.html')} sandbox="allow-same-origin" srcdoc={preview.html} data-testid="template-html"
+              style={{ width: '100%', minHeight: '16rem', border: '1px solid var(--line, #ccc)', background: '#fff' }} />
           )}
         </div>
       )}
