@@ -49,10 +49,11 @@ func evaluate(seed uint64, nTrain, nTest int) (evaluation, error) {
 	// The plain linear regression: least squares on the same features of
 	// every cut point of every training unit, uncapped target.
 	lx, ly := cutPoints(m.Spec, toUnits(train), math.Inf(1), false)
-	lin, err := fitRidge(m.Spec, lx, ly, 0)
+	lins, err := fitRidges(m.Spec, lx, ly, []float64{0})
 	if err != nil {
 		return evaluation{}, err
 	}
+	lin := lins[0]
 	lin.Spec.Cap = math.Inf(1)
 	z := make([]float64, m.Spec.Width())
 	var se, sec, lse, lsec, cov, width float64

@@ -30,6 +30,10 @@ type Spec struct {
 	// StepSeconds is how long a step is on the platform (0 for data
 	// counted in cycles).
 	StepSeconds float64 `json:"step_seconds,omitempty"`
+	// HistorySteps is how far back a history reaches on the platform, in
+	// steps (0 for data counted in cycles): scoring reads the same span
+	// training did, so the age feature means the same.
+	HistorySteps int `json:"history_steps,omitempty"`
 }
 
 // DefaultCap is the usual CMAPSS cap of the remaining-life target.

@@ -93,8 +93,9 @@ func TestRidgeRecoversALine(t *testing.T) {
 		x = append(x, []float64{a, b})
 		y = append(y, 3+2*a-b)
 	}
-	m, err := fitRidge(spec, x, y, 0)
+	ms, err := fitRidges(spec, x, y, []float64{0})
 	require.NoError(t, err)
+	m := ms[0]
 	b, err := json.Marshal(m)
 	require.NoError(t, err)
 	var back Model

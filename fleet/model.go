@@ -85,13 +85,11 @@ func bin(y, cap float64, n int) int {
 
 // predict scores raw features x; z is scratch of the same length.
 func (m *Model) predict(x, z []float64) float64 {
-	for j := range x {
-		z[j] = (x[j] - m.Mean[j]) / m.Scale[j]
-	}
+	z = m.standardised(x, z)
 	var y float64
 	switch m.Kind {
 	case KindKNN:
-		y = m.knn(z)
+		y = m.knnMeans(z, []int{m.K})[0]
 	default:
 		y = m.Intercept
 		for j, c := range m.Coef {
@@ -101,20 +99,37 @@ func (m *Model) predict(x, z []float64) float64 {
 	return math.Min(math.Max(y, 0), m.Spec.Cap)
 }
 
-func (m *Model) knn(z []float64) float64 {
+// standardised writes x's standardised features into z and returns it.
+func (m *Model) standardised(x, z []float64) []float64 {
+	for j := range x {
+		z[j] = (x[j] - m.Mean[j]) / m.Scale[j]
+	}
+	return z
+}
+
+// knnMeans is the mean target of the k nearest stored points for each k
+// of ks (none above m.K), clamped to [0, Cap], from one search.
+func (m *Model) knnMeans(z []float64, ks []int) []float64 {
 	k := min(m.K, len(m.Points))
-	// The k best so far, kept sorted by distance (k is small).
+	q := make([]float64, len(m.Select))
+	for c, j := range m.Select {
+		q[c] = z[j]
+	}
+	// The k best so far, kept sorted by distance (k is small); worst is
+	// the distance a point must beat.
 	best := make([]struct{ d, y float64 }, 0, k+1)
+	worst := math.Inf(1)
 	for i, p := range m.Points {
+		p = p[:len(q)]
 		var d float64
-		for j, w := range m.Weight {
-			e := p[j] - z[m.Select[j]]
+		for j, w := range m.Weight[:len(q)] {
+			e := p[j] - q[j]
 			d += w * e * e
-			if len(best) == k && d >= best[k-1].d {
+			if d >= worst {
 				break
 			}
 		}
-		if len(best) == k && d >= best[k-1].d {
+		if d >= worst {
 			continue
 		}
 		at, _ := slices.BinarySearchFunc(best, d, func(b struct{ d, y float64 }, d float64) int {
@@ -130,12 +145,20 @@ func (m *Model) knn(z []float64) float64 {
 		if len(best) > k {
 			best = best[:k]
 		}
+		if len(best) == k {
+			worst = best[k-1].d
+		}
 	}
-	var s float64
-	for _, b := range best {
-		s += b.y
+	out := make([]float64, len(ks))
+	for i, kk := range ks {
+		n := min(kk, len(best))
+		var s float64
+		for _, b := range best[:n] {
+			s += b.y
+		}
+		out[i] = math.Min(math.Max(s/float64(n), 0), m.Spec.Cap)
 	}
-	return s / float64(len(best))
+	return out
 }
 
 // standardise sets m.Mean and m.Scale from the rows of x.
@@ -165,11 +188,12 @@ func (m *Model) standardise(x [][]float64) {
 	}
 }
 
-// fitRidge fits y = b0 + β·z on standardised z, minimising
-// |y − b0 − Zβ|² + λ·n·|β|² (λ = 0: ordinary least squares).
-func fitRidge(spec Spec, x [][]float64, y []float64, lambda float64) (Model, error) {
-	m := Model{Kind: KindRidge, Spec: spec, Lambda: lambda}
-	m.standardise(x)
+// fitRidges fits y = b0 + β·z on standardised z for each λ of lambdas,
+// minimising |y − b0 − Zβ|² + λ·n·|β|² (λ = 0: ordinary least squares),
+// from one Gram matrix.
+func fitRidges(spec Spec, x [][]float64, y []float64, lambdas []float64) ([]Model, error) {
+	var base Model
+	base.standardise(x)
 	n, w := len(x), len(x[0])
 	var ym float64
 	for _, v := range y {
@@ -178,8 +202,9 @@ func fitRidge(spec Spec, x [][]float64, y []float64, lambda float64) (Model, err
 	ym /= float64(n)
 	z := mat.NewDense(n, w, nil)
 	for i, r := range x {
+		row := z.RawRowView(i)
 		for j, v := range r {
-			z.Set(i, j, (v-m.Mean[j])/m.Scale[j])
+			row[j] = (v - base.Mean[j]) / base.Scale[j]
 		}
 	}
 	yc := mat.NewVecDense(n, nil)
@@ -188,27 +213,33 @@ func fitRidge(spec Spec, x [][]float64, y []float64, lambda float64) (Model, err
 	}
 	var ztz mat.SymDense
 	ztz.SymOuterK(1, z.T())
-	// A tiny ridge keeps OLS solvable when features are collinear.
-	reg := math.Max(lambda*float64(n), 1e-9*float64(n))
-	for j := range w {
-		ztz.SetSym(j, j, ztz.At(j, j)+reg)
-	}
 	var zty mat.VecDense
 	zty.MulVec(z.T(), yc)
-	var ch mat.Cholesky
-	if !ch.Factorize(&ztz) {
-		return Model{}, errors.New("ridge: normal equations not positive definite")
+	out := make([]Model, 0, len(lambdas))
+	for _, lambda := range lambdas {
+		a := mat.NewSymDense(w, nil)
+		a.CopySym(&ztz)
+		// A tiny ridge keeps OLS solvable when features are collinear.
+		reg := math.Max(lambda*float64(n), 1e-9*float64(n))
+		for j := range w {
+			a.SetSym(j, j, a.At(j, j)+reg)
+		}
+		var ch mat.Cholesky
+		if !ch.Factorize(a) {
+			return nil, errors.New("ridge: normal equations not positive definite")
+		}
+		var beta mat.VecDense
+		if err := ch.SolveVecTo(&beta, &zty); err != nil {
+			return nil, fmt.Errorf("ridge: %w", err)
+		}
+		m := Model{Kind: KindRidge, Spec: spec, Lambda: lambda, Mean: base.Mean, Scale: base.Scale, Intercept: ym,
+			Coef: make([]float64, w)}
+		for j := range w {
+			m.Coef[j] = beta.AtVec(j)
+		}
+		out = append(out, m)
 	}
-	var beta mat.VecDense
-	if err := ch.SolveVecTo(&beta, &zty); err != nil {
-		return Model{}, fmt.Errorf("ridge: %w", err)
-	}
-	m.Intercept = ym
-	m.Coef = make([]float64, w)
-	for j := range w {
-		m.Coef[j] = beta.AtVec(j)
-	}
-	return m, nil
+	return out, nil
 }
 
 // knnFeatures is how many features a kNN model compares.

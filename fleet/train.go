@@ -31,7 +31,7 @@ type Options struct {
 	Lambdas []float64
 	// Ks are the neighbour counts tried (default 15 and 40).
 	Ks []int
-	// MaxPoints bounds the points a kNN model stores (default 3000).
+	// MaxPoints bounds the points a kNN model stores (default 2000).
 	MaxPoints int
 	// Horizon is the remaining life, in steps, within which the interval
 	// is calibrated (default 1.2 × Spec.Cap): beyond the cap the model
@@ -56,7 +56,7 @@ func (o Options) withDefaults(s Spec) Options {
 		o.Ks = []int{15, 40}
 	}
 	if o.MaxPoints <= 0 {
-		o.MaxPoints = 3000
+		o.MaxPoints = 2000
 	}
 	if o.Horizon <= 0 {
 		o.Horizon = 1.2 * s.Cap
@@ -155,15 +155,31 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 		x, y := cutPoints(spec, fit, math.Inf(1), true)
 		hx, hy := cutPoints(spec, hold, o.Horizon, true)
 		count += float64(len(hy))
-		for c, cd := range cands {
-			m, err := fitCandidate(spec, x, y, cd.lambda, cd.k, o.MaxPoints)
-			if err != nil {
-				sse[c] = math.Inf(1)
-				continue
-			}
-			z := make([]float64, spec.Width())
+		// Every candidate of a fold shares the standardisation, the
+		// ridges one Gram matrix and the kNNs one neighbour search.
+		var preds [][]float64 // per candidate, per held-out point
+		ridges, err := fitRidges(spec, x, y, o.Lambdas)
+		if err != nil {
+			return Model{}, Report{}, err
+		}
+		z := make([]float64, spec.Width())
+		for _, m := range ridges {
+			p := make([]float64, len(hy))
 			for i := range hy {
-				p := m.predict(hx[i], z)
+				p[i] = m.predict(hx[i], z)
+			}
+			preds = append(preds, p)
+		}
+		kn := fitKNN(spec, x, y, slices.Max(o.Ks), o.MaxPoints)
+		kp := make([][]float64, len(o.Ks))
+		for i := range hy {
+			for j, v := range kn.knnMeans(kn.standardised(hx[i], z), o.Ks) {
+				kp[j] = append(kp[j], v)
+			}
+		}
+		preds = append(preds, kp...)
+		for c := range cands {
+			for i, p := range preds[c] {
 				sse[c] += (p - hy[i]) * (p - hy[i])
 				oof[c] = append(oof[c], scored{pred: p, res: math.Abs(p - hy[i])})
 			}
@@ -217,7 +233,11 @@ func fitCandidate(spec Spec, x [][]float64, y []float64, lambda float64, k, maxP
 	if k > 0 {
 		return fitKNN(spec, x, y, k, maxPoints), nil
 	}
-	return fitRidge(spec, x, y, lambda)
+	ms, err := fitRidges(spec, x, y, []float64{lambda})
+	if err != nil {
+		return Model{}, err
+	}
+	return ms[0], nil
 }
 
 // cutPoints gives the features and remaining-life targets at every cut

@@ -85,6 +85,8 @@ type Config struct {
 
 	RepredictEvery time.Duration // re-prediction over history
 	VerifyEvery    time.Duration // verification of completed orders
+	// The fleet model (cmd/pdm/fleet.go): retraining, scoring, order lead.
+	FleetRetrain, FleetScoreEvery, FleetLead time.Duration
 
 	// How often the ticket core's jobs run (each on one replica at a time).
 	SLAEvery       time.Duration // SLA at-risk, breach and escalation
@@ -172,6 +174,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.ReorderWindow, "reorder-window", envDuration(getenv, "PDM_REORDER_WINDOW", time.Second), "how long streamed readings wait at their partition's owner to be put back in event order (PDM_REORDER_WINDOW)")
 	fs.DurationVar(&c.RepredictEvery, "repredict-every", 10*time.Minute, "how often prediction re-runs over InfluxDB history")
 	fs.DurationVar(&c.VerifyEvery, "verify-every", 5*time.Minute, "how often completed orders are checked for automatic verification")
+	fs.DurationVar(&c.FleetRetrain, "fleet-retrain", envDuration(getenv, "PDM_FLEET_RETRAIN", 24*time.Hour), "how often every asset type with enough failures gets a new fleet model (PDM_FLEET_RETRAIN)")
+	fs.DurationVar(&c.FleetScoreEvery, "fleet-score-every", envDuration(getenv, "PDM_FLEET_SCORE_EVERY", 15*time.Minute), "how often every asset of a type with a fleet model is scored (PDM_FLEET_SCORE_EVERY)")
+	fs.DurationVar(&c.FleetLead, "fleet-lead", envDuration(getenv, "PDM_FLEET_LEAD", 48*time.Hour), "a fleet model raises an order when the lower bound of an asset's remaining life is within this (PDM_FLEET_LEAD)")
 	fs.DurationVar(&c.SLAEvery, "sla-every", envDuration(getenv, "PDM_SLA_EVERY", time.Minute), "how often SLA clocks are checked for at-risk, breach and escalation (PDM_SLA_EVERY)")
 	fs.DurationVar(&c.ReorderEvery, "reorder-every", envDuration(getenv, "PDM_REORDER_EVERY", 15*time.Minute), "how often stock below its reorder point raises purchase requests (PDM_REORDER_EVERY)")
 	fs.DurationVar(&c.SchedulesEvery, "schedules-every", envDuration(getenv, "PDM_SCHEDULES_EVERY", 5*time.Minute), "how often preventive schedules raise their due orders (PDM_SCHEDULES_EVERY)")
@@ -204,6 +209,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		"schedules-every": c.SchedulesEvery, "dispatch-every": c.DispatchEvery, "gateway-offline-after": c.GatewayOfflineAfter} {
 		if d < time.Second || d > 24*time.Hour {
 			return c, fmt.Errorf("--%s (or its PDM_ variable) must be a duration between 1s and 24h, such as 5m", name)
+		}
+	}
+	for name, d := range map[string]time.Duration{"fleet-retrain": c.FleetRetrain, "fleet-score-every": c.FleetScoreEvery, "fleet-lead": c.FleetLead} {
+		if d < time.Second || d > 366*24*time.Hour {
+			return c, fmt.Errorf("--%s (or its PDM_ variable) must be a duration between 1s and 366d, such as 24h", name)
 		}
 	}
 	if c.BatchSize <= 0 || c.BatchInterval <= 0 || c.RepredictEvery <= 0 || c.VerifyEvery <= 0 || c.StartTimeout <= 0 {

@@ -221,6 +221,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		Console:     d.console,
 		Live:        c.live,
 		Gateways:    c.gateways.service(),
+		Fleet:       c.fleetConfig(d.ts),
 		Backtester: backtester{
 			bt:     &rules.Backtester{History: d.ts, Observers: []rules.Observer{d.predictor}},
 			assets: c.store,

@@ -240,6 +240,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 		// schedules) run beside the API; advisory locks keep each to one
 		// replica at a time.
 		core.startJobs(gctx, g, log)
+		core.startFleetJobs(gctx, g, log, ts)
 	}
 
 	log.Info("pdm serving", "http", ln.Addr().String(), "only", cfg.Only, "mqtt", cfg.MQTTURL, "topic_root", cfg.TopicRoot)

@@ -74,6 +74,9 @@ type AssetHealth struct {
 	Site    string         `json:"site"`
 	Asset   string         `json:"asset"`
 	Metrics []MetricHealth `json:"metrics"`
+	// Fleet is the asset type's fleet model's latest estimate (absent
+	// when the type has no model yet).
+	Fleet *FleetHealth `json:"fleet,omitempty"`
 }
 
 // HealthProvider gives an asset's per-metric health.
@@ -229,7 +232,8 @@ func (s *Server) health(c *gin.Context) {
 	if ms == nil {
 		ms = []MetricHealth{}
 	}
-	c.JSON(http.StatusOK, AssetHealth{AssetID: a.ID, Site: a.SiteCode, Asset: a.Code, Metrics: ms})
+	c.JSON(http.StatusOK, AssetHealth{AssetID: a.ID, Site: a.SiteCode, Asset: a.Code, Metrics: ms,
+		Fleet: s.fleetHealth(c.Request.Context(), a.ID)})
 }
 
 type backtestIn struct {

@@ -56,7 +56,7 @@ func schemaTypes() map[string]any {
 
 // OpenAPI returns the OpenAPI 3 document of the routes this server serves.
 func (s *Server) OpenAPI() map[string]any {
-	types := withCollaborationSchemas(gatewaySchemas(withClaimSchemas(consoleSchemas(withRequestSchemas(withFieldSchemas(withOpsSchemas(schemaTypes())))))))
+	types := fleetSchemas(withCollaborationSchemas(gatewaySchemas(withClaimSchemas(consoleSchemas(withRequestSchemas(withFieldSchemas(withOpsSchemas(schemaTypes()))))))))
 	schemas := map[string]any{}
 	for name, v := range types {
 		schemas[name] = s.schemas.of(reflect.TypeOf(v)).openAPI()

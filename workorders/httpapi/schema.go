@@ -742,6 +742,8 @@ func pathParamSchema(path, name string) *schema {
 		return &schema{Type: "string", Enum: []string{"P1", "P2", "P3", "P4"}}
 	case strings.HasPrefix(path, apiPrefix+"/notifications/templates/"):
 		return templateParamSchema(name)
+	case strings.HasPrefix(path, apiPrefix+"/asset-types/:type") && name == "type":
+		return &schema{Type: "string", MaxLength: 64} // an asset's type (fleet.go)
 	case strings.HasPrefix(path, apiPrefix+"/public/"):
 		// Site and asset codes, status tokens: any lookup of something
 		// else answers 404 like an unknown one.

@@ -56,6 +56,8 @@ type Config struct {
 	Console ConsoleConfig
 	// Gateways wires the edge gateways' status and config (gateways.go).
 	Gateways *gateways.Service
+	// Fleet wires failure histories and the fleet's models (fleet.go).
+	Fleet FleetConfig
 	// MaxAttachmentBytes limits one attachment (default 10 MiB).
 	MaxAttachmentBytes int64
 	// MaxBodyBytes limits JSON request bodies (default 1 MiB).
@@ -243,6 +245,7 @@ func New(cfg Config) (*Server, error) {
 	s.requestRoutes()
 	s.consoleRoutes()
 	s.gatewayRoutes()
+	s.fleetRoutes()
 	s.eventRoutes()
 	for _, r := range s.routes {
 		if cfg.withoutRequestChecks {

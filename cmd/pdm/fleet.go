@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openpdm/pdm/fleet"
+	"github.com/openpdm/pdm/ingest/influx"
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/httpapi"
+)
+
+// Advisory locks keep the fleet's retraining and scoring to one replica
+// at a time (the ticket core's keys are 0x70646d00xx to 0x70646d02xx).
+const (
+	lockFleetRetrain int64 = 0x70646d0300
+	lockFleetScore   int64 = 0x70646d0301
+)
+
+// fleetFailureMode keys the orders the fleet model raises: one open order
+// per asset for the end of its learnt remaining life.
+const fleetFailureMode = "fleet_remaining_life"
+
+// fleetSeries reads InfluxDB for the fleet package.
+type fleetSeries struct{ c *influx.Client }
+
+func (f fleetSeries) Series(ctx context.Context, site, asset, metric string, from, to time.Time, step time.Duration) ([]fleet.Sample, error) {
+	pts, err := f.c.Series(ctx, site, asset, metric, from, to, step)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fleet.Sample, len(pts))
+	for i, p := range pts {
+		out[i] = fleet.Sample{TS: p.TS, Value: p.Value}
+	}
+	return out, nil
+}
+
+func (f fleetSeries) Metrics(ctx context.Context, site, asset string, from, to time.Time) ([]string, error) {
+	rds, err := f.c.ReadReadings(ctx, site, asset, nil, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rds {
+		for _, m := range r.Metrics {
+			if !slices.Contains(out, m.Name) {
+				out = append(out, m.Name)
+			}
+		}
+	}
+	return out, nil
+}
+
+// fleetAssets lists the registered assets of a type.
+type fleetAssets struct{ c *core }
+
+func (a fleetAssets) AssetsOfType(ctx context.Context, assetType string) ([]fleet.AssetRef, error) {
+	var out []fleet.AssetRef
+	page := workorders.Page{Limit: 500}
+	for {
+		as, next, err := a.c.store.ListAssets(ctx, workorders.AssetFilter{Type: assetType, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range as {
+			out = append(out, fleet.AssetRef{ID: x.ID, Site: x.SiteCode, Code: x.Code})
+		}
+		if next == "" {
+			return out, nil
+		}
+		page.Cursor = next
+	}
+}
+
+func (c *core) fleetTrainer(ts *influx.Client) *fleet.Trainer {
+	return &fleet.Trainer{Store: c.store, Series: fleetSeries{ts}, Metrics: fleetSeries{ts},
+		IsNotFound: func(err error) bool { return errors.Is(err, workorders.ErrNotFound) },
+		Now:        time.Now}
+}
+
+// fleetConfig wires the fleet routes of the API.
+func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
+	tr := c.fleetTrainer(ts)
+	return httpapi.FleetConfig{Store: c.store, Scores: c.store, Writer: ts, Train: tr.Train}
+}
+
+// fleetScorer scores assets with their type's model and raises a trend
+// order through the ticket core when the lower bound is within the lead.
+func (c *core) fleetScorer(ts *influx.Client, log *slog.Logger) *fleet.Scorer {
+	return &fleet.Scorer{Store: c.store, Assets: fleetAssets{c}, Series: fleetSeries{ts}, Lead: c.jobs.FleetLead,
+		Now: time.Now, Log: log, Raise: func(ctx context.Context, a fleet.Alert) error {
+			return c.handleSignal(ctx, fleetSignal(a))
+		}}
+}
+
+// fleetSignal is the trend signal of an alert: the order's evidence holds
+// the model version, the estimate and the features.
+func fleetSignal(a fleet.Alert) rules.Signal {
+	return rules.Signal{Kind: rules.KindTrend, Level: rules.LevelCritical, Site: a.Asset.Site, Asset: a.Asset.Code,
+		AssetID: a.Asset.ID, FailureMode: fleetFailureMode, Value: a.Lower.Seconds(), DetectedAt: a.At,
+		Message: fmt.Sprintf("fleet model v%d of %s: remaining life %s (90 %% interval %s to %s)", a.Version, a.AssetType,
+			rules.Duration(a.RUL.Round(time.Minute)), rules.Duration(a.Lower.Round(time.Minute)), rules.Duration(a.Upper.Round(time.Minute))),
+		Prediction: &rules.Prediction{Model: "fleet", Points: a.Rows, WindowStart: a.Start, WindowEnd: a.At,
+			CrossingAt: a.At.Add(a.RUL), CrossingEarliest: a.At.Add(a.Lower), CrossingLatest: a.At.Add(a.Upper),
+			RUL: rules.Duration(a.RUL)},
+		Evidence: map[string]any{"model_version": a.Version, "asset_type": a.AssetType, "rul_seconds": a.RUL.Seconds(),
+			"rul_lower_seconds": a.Lower.Seconds(), "rul_upper_seconds": a.Upper.Seconds(), "features": a.Features}}
+}
+
+// startFleetJobs retrains every asset type with enough failures every
+// PDM_FLEET_RETRAIN and scores every asset every PDM_FLEET_SCORE_EVERY,
+// each on one replica at a time.
+func (c *core) startFleetJobs(ctx context.Context, g *errgroup.Group, log *slog.Logger, ts *influx.Client) {
+	log = log.With("component", "fleet")
+	tr := c.fleetTrainer(ts)
+	sc := c.fleetScorer(ts, log)
+	cl := cronLogger{log}
+	cr := cron.New(cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)), cron.WithLogger(cl))
+	retrain := func(ctx context.Context) error {
+		types, err := c.store.FailureTypes(ctx, fleet.MinUnits)
+		if err != nil {
+			return err
+		}
+		for _, t := range types {
+			v, rep, err := tr.Train(ctx, t, fleet.Settings{})
+			if err != nil {
+				log.Warn("retrain", "asset_type", t, "err", err)
+				continue
+			}
+			log.Info("retrained", "asset_type", t, "version", v.Version, "kind", rep.Kind, "n_units", rep.Units,
+				"validation_rmse_steps", rep.ValidationRMSE, "validation_coverage", rep.ValidationCoverage)
+		}
+		return nil
+	}
+	cr.Schedule(cron.Every(c.jobs.FleetRetrain), cron.FuncJob(func() {
+		if _, err := c.store.WithLock(ctx, lockFleetRetrain, retrain); err != nil && ctx.Err() == nil {
+			log.Warn("job failed", "job", "fleet_retrain", "err", err)
+		}
+	}))
+	cr.Schedule(cron.Every(c.jobs.FleetScoreEvery), cron.FuncJob(func() {
+		if _, err := c.store.WithLock(ctx, lockFleetScore, sc.Run); err != nil && ctx.Err() == nil {
+			log.Warn("job failed", "job", "fleet_score", "err", err)
+		}
+	}))
+	cr.Start()
+	g.Go(func() error {
+		<-ctx.Done()
+		<-cr.Stop().Done()
+		return nil
+	})
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/simulators"
+)
+
+// postHistory uploads rows of an asset as CSV (one row an hour, the last
+// at last) through POST /assets/{id}/history.
+func postHistory(ctx context.Context, t *testing.T, api *apiClient, assetID string, sensors []string, rows [][]float64, last time.Time) {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("ts," + strings.Join(sensors, ",") + "\n")
+	for i, r := range rows {
+		ts := last.Add(-time.Duration(len(rows)-1-i) * time.Hour)
+		b.WriteString(ts.Format(time.RFC3339))
+		for _, v := range r {
+			b.WriteString("," + strconv.FormatFloat(v, 'f', 4, 64))
+		}
+		b.WriteString("\n")
+	}
+	status, body := rawPost(ctx, t, api, "/assets/"+assetID+"/history", "text/csv", b.Bytes())
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, fmt.Sprintf(`"readings":%d`, len(rows)))
+}
+
+func rawPost(ctx context.Context, t *testing.T, api *apiClient, path, ctype string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.base+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+api.token)
+	req.Header.Set("Content-Type", ctype)
+	resp, err := api.hc.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestFleetModelThroughThePlatform: run-to-failure histories of twelve
+// engines uploaded as CSV into InfluxDB, their failures recorded, a model
+// trained through the API and stored in PostgreSQL; the scoring job gives
+// two running engines a fleet estimate in their health answer, and the
+// one near its end gets one trend order carrying the model version.
+func TestFleetModelThroughThePlatform(t *testing.T) {
+	env := newTestEnv(t)
+	token := "fleet-admin-" + env.ID + "-0123456789abcdef"
+	api, _ := startServe(t, env, token, "--fleet-score-every", "1s")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	var site idCode
+	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "FLEET1", "name": "Engine shop"}, &site))
+	newAsset := func(code, typ string) string {
+		var a idCode
+		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": typ,
+			"name": code, "criticality": 3}, &a))
+		return a.ID
+	}
+	failed := simulators.RunToFailure(11, simulators.RunToFailureOptions{Units: 12})
+	running := simulators.RunToFailure(11, simulators.RunToFailureOptions{Units: 2, FirstUnit: 12})
+	now := time.Now().UTC()
+	failedAt := now.Truncate(time.Hour).Add(-48*time.Hour + 30*time.Minute)
+	var ids []string
+	for _, u := range failed.Units {
+		id := newAsset(u.ID, "engine")
+		ids = append(ids, id)
+		postHistory(ctx, t, api, id, failed.Sensors, u.Cycles, failedAt)
+	}
+	// One engine 10 cycles before its failure, one early in its life.
+	near, early := running.Units[0], running.Units[1]
+	nearID, earlyID := newAsset("NEAR", "engine"), newAsset("EARLY", "engine")
+	last := now.Add(-time.Minute)
+	postHistory(ctx, t, api, nearID, running.Sensors, near.Cycles[:near.Life-10], last)
+	postHistory(ctx, t, api, earlyID, running.Sensors, early.Cycles[:40], last)
+	pumpID := newAsset("PUMP", "pump")
+
+	// Bad input names every field and records nothing.
+	var ae *apiError
+	err := api.do(ctx, "POST", "/asset-types/engine/failures", map[string]any{"failed_at": "yesterday"}, nil)
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, http.StatusBadRequest, ae.Status, ae.Body)
+	require.Contains(t, ae.Body, `"field":"asset_id"`)
+	require.Contains(t, ae.Body, `"field":"failed_at"`)
+	err = api.do(ctx, "POST", "/asset-types/engine/failures", map[string]any{"asset_id": pumpID,
+		"failed_at": now.Add(time.Hour).Format(time.RFC3339)}, nil)
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, http.StatusUnprocessableEntity, ae.Status, ae.Body)
+	require.Contains(t, ae.Body, `is of type \"pump\"`)
+	require.Contains(t, ae.Body, `"field":"failed_at"`)
+	status, body := rawPost(ctx, t, api, "/assets/"+pumpID+"/history", "text/csv", []byte("ts,Bad Name\nnot-a-time,x\n"))
+	require.Equal(t, http.StatusBadRequest, status, body)
+	require.Contains(t, body, `"field":"line 1"`)
+
+	// Too few failures to train; no model yet.
+	err = api.do(ctx, "POST", "/asset-types/engine/model/train", nil, nil)
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, http.StatusUnprocessableEntity, ae.Status, ae.Body)
+	require.Contains(t, ae.Body, "too_few_failures")
+	err = api.do(ctx, "GET", "/asset-types/engine/model", nil, nil)
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, http.StatusNotFound, ae.Status)
+	require.Contains(t, ae.Body, "no_model")
+
+	for _, id := range ids {
+		in := map[string]any{"asset_id": id, "failed_at": failedAt.Format(time.RFC3339)}
+		require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/failures", in, nil))
+		var again struct {
+			ID string `json:"id"`
+		}
+		require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/failures", in, &again)) // idempotent
+		require.NotEmpty(t, again.ID)
+	}
+	var fl listOf[map[string]any]
+	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/failures", nil, &fl))
+	require.Len(t, fl.Items, 12)
+
+	type modelJSON struct {
+		Version            int       `json:"version"`
+		TrainedAt          time.Time `json:"trained_at"`
+		Kind               string    `json:"kind"`
+		Metrics            []string  `json:"metrics"`
+		Units              int       `json:"n_units"`
+		RMSESeconds        float64   `json:"validation_rmse_seconds"`
+		ValidationCoverage float64   `json:"validation_coverage"`
+		IntervalSeconds    []float64 `json:"interval_seconds"`
+		Step               string    `json:"step"`
+	}
+	var trained, got modelJSON
+	// Training reads 120 series from InfluxDB: give it the server's
+	// minute rather than the client's usual 15 s on a loaded machine.
+	slow := *api
+	slow.hc = &http.Client{Timeout: time.Minute}
+	require.NoError(t, slow.do(ctx, "POST", "/asset-types/engine/model/train", map[string]any{}, &trained))
+	require.Equal(t, 1, trained.Version)
+	require.Equal(t, 12, trained.Units)
+	require.Equal(t, failed.Sensors, trained.Metrics)
+	require.Equal(t, "1h", trained.Step)
+	require.Len(t, trained.IntervalSeconds, 3)
+	require.Greater(t, trained.RMSESeconds, 0.0)
+	require.Less(t, trained.RMSESeconds, 50*3600.0, "validation RMSE under 50 steps")
+	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, &got))
+	require.Equal(t, trained.Version, got.Version)
+	require.WithinDuration(t, trained.TrainedAt, got.TrainedAt, time.Millisecond)
+
+	// The scoring job (every second here) puts the estimate into health.
+	type healthJSON struct {
+		Fleet *struct {
+			ModelVersion int      `json:"model_version"`
+			Status       string   `json:"status"`
+			RULSeconds   *float64 `json:"rul_seconds"`
+			RUL          *string  `json:"rul"`
+			Lower        *float64 `json:"rul_lower_seconds"`
+			Upper        *float64 `json:"rul_upper_seconds"`
+		} `json:"fleet"`
+	}
+	var hn, he healthJSON
+	eventually(t, 60*time.Second, "fleet estimates in health", func() bool {
+		hn, he = healthJSON{}, healthJSON{}
+		return api.do(ctx, "GET", "/assets/"+nearID+"/health", nil, &hn) == nil && hn.Fleet != nil &&
+			api.do(ctx, "GET", "/assets/"+earlyID+"/health", nil, &he) == nil && he.Fleet != nil
+	})
+	require.Equal(t, "ok", hn.Fleet.Status)
+	require.Equal(t, 1, hn.Fleet.ModelVersion)
+	require.NotNil(t, hn.Fleet.RUL)
+	require.Less(t, *hn.Fleet.Lower, 48*3600.0, "near its end: lower bound within the lead")
+	require.LessOrEqual(t, *hn.Fleet.Lower, *hn.Fleet.RULSeconds)
+	require.LessOrEqual(t, *hn.Fleet.RULSeconds, *hn.Fleet.Upper)
+	require.Equal(t, "ok", he.Fleet.Status)
+	require.Greater(t, *he.Fleet.Lower, 48*3600.0, "early in its life: no order; got %s", *he.Fleet.RUL)
+
+	// One trend order for the engine near its end, with the model version.
+	var orders []orderJSON
+	eventually(t, 60*time.Second, "the fleet model's order", func() bool {
+		var page listOf[orderJSON]
+		if api.do(ctx, "GET", "/work-orders?asset_id="+nearID, nil, &page) != nil {
+			return false
+		}
+		orders = page.Items
+		return len(orders) > 0
+	})
+	o := orders[0]
+	require.Equal(t, "trend", o.Source)
+	require.Equal(t, fleetFailureMode, o.FailureMode)
+	require.Equal(t, "proposed", o.Status)
+	require.Equal(t, "fleet", o.Evidence["model"])
+	require.EqualValues(t, 1, o.Evidence["model_version"])
+	require.Contains(t, o.Evidence, "features")
+	// Later scoring runs add evidence to the same order, never a second.
+	var detail struct {
+		SignalCount int `json:"signal_count"`
+	}
+	eventually(t, 30*time.Second, "a second scoring run's evidence", func() bool {
+		return api.do(ctx, "GET", "/work-orders/"+o.ID, nil, &detail) == nil && detail.SignalCount >= 2
+	})
+	var all listOf[orderJSON]
+	require.NoError(t, api.do(ctx, "GET", "/work-orders", nil, &all))
+	require.Len(t, all.Items, 1, "one order, for the engine near its end")
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatal("timed out")
+	}
+}

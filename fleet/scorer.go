@@ -1,0 +1,175 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// AssetRef names an asset for scoring.
+type AssetRef struct {
+	ID, Site, Code string
+}
+
+// ScoreStore is what the scorer reads and writes.
+type ScoreStore interface {
+	// LatestModels returns every asset type's latest model.
+	LatestModels(ctx context.Context) ([]Version, error)
+	// Failures lists an asset type's failures (a failure restarts an
+	// asset's history).
+	Failures(ctx context.Context, assetType string) ([]Failure, error)
+	SaveScore(ctx context.Context, s Score) error
+}
+
+// AssetLister lists the assets of a type.
+type AssetLister interface {
+	AssetsOfType(ctx context.Context, assetType string) ([]AssetRef, error)
+}
+
+// Alert is an asset whose remaining life's lower bound fell under the
+// lead: what an order needs.
+type Alert struct {
+	Asset     AssetRef
+	AssetType string
+	Version   int
+	At        time.Time
+	// Start is the first step of the history scored; Rows its steps.
+	Start time.Time
+	Rows  int
+	// RUL, Lower and Upper are the estimate and its interval.
+	RUL, Lower, Upper time.Duration
+	// Features are the history's features by name.
+	Features map[string]float64
+}
+
+// Scorer scores every asset of every type that has a model, stores the
+// estimates and raises an Alert for each asset whose interval's lower
+// bound is within Lead.
+type Scorer struct {
+	Store  ScoreStore
+	Assets AssetLister
+	Series SeriesReader
+	// Lead is how far ahead of the lower bound an order is raised
+	// (default 48 h).
+	Lead  time.Duration
+	Raise func(ctx context.Context, a Alert) error
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Run scores every asset once; it returns the first error after trying
+// every asset.
+func (s *Scorer) Run(ctx context.Context) error {
+	_, err := s.RunCount(ctx)
+	return err
+}
+
+// RunCount is Run returning the number of alerts raised.
+func (s *Scorer) RunCount(ctx context.Context) (int, error) {
+	lead := s.Lead
+	if lead <= 0 {
+		lead = 48 * time.Hour
+	}
+	models, err := s.Store.LatestModels(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("score: %w", err)
+	}
+	now := s.Now().UTC()
+	var errs []error
+	alerts := 0
+	for _, v := range models {
+		assets, err := s.Assets.AssetsOfType(ctx, v.AssetType)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("score %s: %w", v.AssetType, err))
+			continue
+		}
+		failures, err := s.Store.Failures(ctx, v.AssetType)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("score %s: %w", v.AssetType, err))
+			continue
+		}
+		last := map[string]time.Time{}
+		for _, f := range failures {
+			if f.FailedAt.After(last[f.AssetID]) {
+				last[f.AssetID] = f.FailedAt
+			}
+		}
+		for _, a := range assets {
+			alert, err := s.score(ctx, v, a, last[a.ID], now)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("score %s/%s: %w", a.Site, a.Code, err))
+				continue
+			}
+			if alert == nil || alert.Lower > lead || s.Raise == nil {
+				continue
+			}
+			if err := s.Raise(ctx, *alert); err != nil {
+				errs = append(errs, fmt.Errorf("score %s/%s: raise: %w", a.Site, a.Code, err))
+				continue
+			}
+			alerts++
+		}
+	}
+	return alerts, errors.Join(errs...)
+}
+
+// staleSteps is how many steps without data leave an asset unscored
+// (StatusNoData): a silent asset, or one that failed and has not run since.
+const staleSteps = 3
+
+// score scores one asset and stores the score; it returns the alert to
+// consider (nil without an estimate).
+func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, lastFailure, now time.Time) (*Alert, error) {
+	spec := v.Model.Spec
+	step := time.Duration(spec.StepSeconds * float64(time.Second))
+	if step <= 0 {
+		return nil, fmt.Errorf("model %s v%d has no step", v.AssetType, v.Version)
+	}
+	hist := spec.HistorySteps
+	if hist <= 0 {
+		hist = 400
+	}
+	from := now.Add(-time.Duration(hist) * step)
+	if !lastFailure.Before(from) {
+		// A failure ends a life: the next one starts with the step after.
+		from = lastFailure.Truncate(step).Add(step)
+	}
+	rows, start, err := History(ctx, s.Series, a.Site, a.Code, spec.Metrics, from, now, step)
+	if err != nil {
+		return nil, err
+	}
+	sc := Score{AssetID: a.ID, AssetType: v.AssetType, Version: v.Version, ScoredAt: now}
+	// The estimate is as of the end of the last step with data.
+	at := start.Add(time.Duration(len(rows)) * step)
+	var alert *Alert
+	switch {
+	case len(rows) == 0 || now.Sub(at) > staleSteps*step:
+		sc.Status = StatusNoData
+	case len(rows) < spec.MinRows():
+		sc.Status = StatusShortHistory
+	default:
+		est, err := v.Model.Predict(rows)
+		if err != nil {
+			return nil, err
+		}
+		secs := func(steps float64) *float64 { x := steps * spec.StepSeconds; return &x }
+		sc.Status = StatusOK
+		sc.RUL, sc.Lower, sc.Upper = secs(est.RUL), secs(est.Lower), secs(est.Upper)
+		sc.Features = map[string]float64{}
+		for i, n := range spec.Names() {
+			sc.Features[n] = est.Features[i]
+		}
+		d := func(steps float64) time.Duration { return time.Duration(steps * float64(step)) }
+		if at.After(now) {
+			at = now
+		}
+		alert = &Alert{Asset: a, AssetType: v.AssetType, Version: v.Version, At: at, Start: start, Rows: len(rows),
+			RUL: d(est.RUL), Lower: d(est.Lower), Upper: d(est.Upper), Features: sc.Features}
+	}
+	if err := s.Store.SaveScore(ctx, sc); err != nil {
+		return nil, err
+	}
+	return alert, nil
+}

@@ -1,0 +1,53 @@
+package fleet
+
+import (
+	"time"
+)
+
+// Failure is one failure of an asset: imported (POST
+// /asset-types/{type}/failures) or a completed corrective order.
+type Failure struct {
+	ID        string    `json:"id,omitempty"`
+	AssetID   string    `json:"asset_id"`
+	AssetType string    `json:"asset_type"`
+	Site      string    `json:"site_code"`
+	Asset     string    `json:"asset_code"`
+	FailedAt  time.Time `json:"failed_at"`
+	// Source is "import" or the order's source (threshold, event, manual).
+	Source string `json:"source"`
+	// OrderID is the order a failure comes from ("" when imported).
+	OrderID   string     `json:"order_id,omitempty"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+}
+
+// Version is one stored model of an asset type.
+type Version struct {
+	AssetType string    `json:"asset_type"`
+	Version   int       `json:"version"`
+	TrainedAt time.Time `json:"trained_at"`
+	Model     Model     `json:"-"`
+	Report    Report    `json:"-"`
+}
+
+// Score is an asset's latest fleet estimate.
+type Score struct {
+	AssetID   string    `json:"-"`
+	AssetType string    `json:"-"`
+	Version   int       `json:"model_version"`
+	Status    string    `json:"status"`
+	ScoredAt  time.Time `json:"scored_at"`
+	// RUL, Lower and Upper are seconds (nil unless Status is ok).
+	RUL      *float64           `json:"rul_seconds"`
+	Lower    *float64           `json:"lower_seconds"`
+	Upper    *float64           `json:"upper_seconds"`
+	Features map[string]float64 `json:"features,omitempty"`
+}
+
+// Score statuses: ok, or why there is no estimate.
+const (
+	StatusOK           = "ok"
+	StatusShortHistory = "short_history"
+	// StatusNoData: no readings of the model's metrics in the last three
+	// steps (or since the asset's last failure).
+	StatusNoData = "no_data"
+)

@@ -1,0 +1,225 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Sample is one value of a metric: the mean over the step starting at TS.
+type Sample struct {
+	TS    time.Time
+	Value float64
+}
+
+// SeriesReader reads one metric of an asset as means per step in
+// [from, to), empty steps left out (the InfluxDB client binds it).
+type SeriesReader interface {
+	Series(ctx context.Context, site, asset, metric string, from, to time.Time, step time.Duration) ([]Sample, error)
+}
+
+// MetricLister names the metrics an asset has readings of in [from, to).
+type MetricLister interface {
+	Metrics(ctx context.Context, site, asset string, from, to time.Time) ([]string, error)
+}
+
+// ModelStore is what the trainer reads and writes.
+type ModelStore interface {
+	// Failures lists an asset type's failures, oldest first.
+	Failures(ctx context.Context, assetType string) ([]Failure, error)
+	// SaveModel stores the next version of a type's model.
+	SaveModel(ctx context.Context, v Version) (Version, error)
+	// LatestModel returns a type's latest model; an error wrapping a
+	// not-found error when there is none (see Trainer.IsNotFound).
+	LatestModel(ctx context.Context, assetType string) (Version, error)
+}
+
+// Settings choose what a training learns from; zero fields take the
+// latest model's, else the defaults.
+type Settings struct {
+	// Metrics are the metrics used (default: those every failed unit has
+	// readings of in the step before its failure).
+	Metrics []string `json:"metrics,omitempty"`
+	// Step is the time a row of the history stands for (default 1 h).
+	Step time.Duration `json:"-"`
+	// History is how far before each failure the history reaches (default
+	// 400 steps); an earlier failure of the same asset cuts it short.
+	History time.Duration `json:"-"`
+	// Cap is the remaining-life cap in steps (default 125).
+	Cap float64 `json:"cap,omitempty"`
+}
+
+// Trainer trains and stores asset types' models from their failures and
+// the histories before them.
+type Trainer struct {
+	Store   ModelStore
+	Series  SeriesReader
+	Metrics MetricLister
+	// IsNotFound tells the store's not-found error.
+	IsNotFound func(error) bool
+	Now        func() time.Time
+	Options    Options
+}
+
+// ErrNoMetrics is returned when the failed units share no metric.
+var ErrNoMetrics = errors.New("the failed units have no metric in common")
+
+// Train trains a new version of assetType's model and stores it. Too
+// few failures with history is an error wrapping ErrTooFewUnits.
+func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Version, Report, error) {
+	if prev, err := t.Store.LatestModel(ctx, assetType); err == nil {
+		if len(s.Metrics) == 0 {
+			s.Metrics = prev.Model.Spec.Metrics
+		}
+		if s.Step <= 0 && prev.Model.Spec.StepSeconds > 0 {
+			s.Step = time.Duration(prev.Model.Spec.StepSeconds * float64(time.Second))
+		}
+		if s.Cap <= 0 {
+			s.Cap = prev.Model.Spec.Cap
+		}
+		if s.History <= 0 && s.Step > 0 && prev.Model.Spec.HistorySteps > 0 {
+			s.History = time.Duration(prev.Model.Spec.HistorySteps) * s.Step
+		}
+	} else if t.IsNotFound == nil || !t.IsNotFound(err) {
+		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
+	}
+	if s.Step <= 0 {
+		s.Step = time.Hour
+	}
+	if s.Cap <= 0 {
+		s.Cap = DefaultCap
+	}
+	if s.History <= 0 {
+		s.History = 400 * s.Step
+	}
+	failures, err := t.Store.Failures(ctx, assetType)
+	if err != nil {
+		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
+	}
+	if len(failures) < MinUnits {
+		return Version{}, Report{}, fmt.Errorf("%d failures, need %d: %w", len(failures), MinUnits, ErrTooFewUnits)
+	}
+	if len(s.Metrics) == 0 {
+		if s.Metrics, err = t.commonMetrics(ctx, failures, s.Step); err != nil {
+			return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
+		}
+	}
+	spec := Spec{Metrics: s.Metrics, Cap: s.Cap, StepSeconds: s.Step.Seconds(), HistorySteps: int(s.History / s.Step)}.withDefaults()
+	var units []Unit
+	prevEnd := map[string]time.Time{}
+	for _, f := range failures {
+		from := f.FailedAt.Add(-s.History)
+		if p, ok := prevEnd[f.AssetID]; ok && p.After(from) {
+			from = p
+		}
+		prevEnd[f.AssetID] = f.FailedAt
+		rows, _, err := History(ctx, t.Series, f.Site, f.Asset, spec.Metrics, from, f.FailedAt, s.Step)
+		if err != nil {
+			return Version{}, Report{}, fmt.Errorf("train %s: history of %s/%s: %w", assetType, f.Site, f.Asset, err)
+		}
+		units = append(units, Unit{ID: f.Site + "/" + f.Asset + "@" + f.FailedAt.Format(time.RFC3339), Rows: rows})
+	}
+	m, rep, err := Train(units, spec, t.Options)
+	if err != nil {
+		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
+	}
+	v, err := t.Store.SaveModel(ctx, Version{AssetType: assetType, TrainedAt: t.Now().UTC(), Model: m, Report: rep})
+	if err != nil {
+		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
+	}
+	return v, rep, nil
+}
+
+// commonMetrics are the metrics every failed unit (up to 50 of them) has
+// readings of in the step before its failure, sorted.
+func (t *Trainer) commonMetrics(ctx context.Context, failures []Failure, step time.Duration) ([]string, error) {
+	count := map[string]int{}
+	n := 0
+	for _, f := range failures[max(0, len(failures)-50):] {
+		ms, err := t.Metrics.Metrics(ctx, f.Site, f.Asset, f.FailedAt.Add(-step), f.FailedAt.Add(time.Nanosecond))
+		if err != nil {
+			return nil, err
+		}
+		n++
+		for _, m := range ms {
+			count[m]++
+		}
+	}
+	var out []string
+	for m, c := range count {
+		if c == n {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, ErrNoMetrics
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// History reads an asset's metrics in [from, to] as rows of one step each,
+// steps aligned to multiples of step since the Unix epoch: a step with no
+// value of a metric carries the previous value forward; steps before the
+// first and after the last value of any metric are left out. It also
+// returns the start of the first row's step.
+func History(ctx context.Context, r SeriesReader, site, asset string, metrics []string, from, to time.Time, step time.Duration) ([][]float64, time.Time, error) {
+	// Rows are aligned to whole steps since the Unix epoch, so the
+	// histories of different assets line up the same way.
+	end := to.Truncate(step)
+	start := from.Truncate(step)
+	n := int(end.Sub(start)/step) + 1
+	if n <= 0 {
+		return nil, time.Time{}, nil
+	}
+	rows := make([][]float64, n)
+	for i := range rows {
+		rows[i] = make([]float64, len(metrics))
+		for k := range rows[i] {
+			rows[i][k] = math.NaN()
+		}
+	}
+	// The metrics are read four at a time; each fills its own column.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for k, m := range metrics {
+		g.Go(func() error {
+			ss, err := r.Series(gctx, site, asset, m, start, end.Add(step), step)
+			if err != nil {
+				return err
+			}
+			for _, s := range ss {
+				i := int(s.TS.Sub(start) / step)
+				if i >= 0 && i < n {
+					rows[i][k] = s.Value
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, time.Time{}, err
+	}
+	first, last := -1, -1
+	for i, r := range rows {
+		for k, v := range r {
+			if !math.IsNaN(v) {
+				last = i
+				if first < 0 {
+					first = i
+				}
+			} else if i > 0 {
+				r[k] = rows[i-1][k]
+			}
+		}
+	}
+	if first < 0 {
+		return nil, time.Time{}, nil
+	}
+	return rows[first : last+1], start.Add(time.Duration(first) * step), nil
+}

@@ -1,0 +1,554 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/openpdm/pdm/fleet"
+	"github.com/openpdm/pdm/ingest"
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders"
+)
+
+// FleetConfig wires learning from the fleet's history (package fleet):
+// failures per asset type, bulk history uploads, the type's model.
+type FleetConfig struct {
+	Store FleetStore
+	// Train trains and stores a new version of a type's model.
+	Train func(ctx context.Context, assetType string, s fleet.Settings) (fleet.Version, fleet.Report, error)
+	// Writer writes uploaded history (the ingest pipeline's InfluxDB writer).
+	Writer ingest.Writer
+	// Scores gives an asset's latest fleet estimate (its health answer).
+	Scores interface {
+		Score(ctx context.Context, assetID string) (fleet.Score, error)
+	}
+	// MaxHistoryBytes limits one history upload (default 64 MiB).
+	MaxHistoryBytes int64
+	Now             func() time.Time
+}
+
+// FleetStore is what the fleet routes read and write; postgres.Store
+// implements it.
+type FleetStore interface {
+	AddFailure(ctx context.Context, assetID string, failedAt time.Time) (fleet.Failure, bool, error)
+	Failures(ctx context.Context, assetType string) ([]fleet.Failure, error)
+	LatestModel(ctx context.Context, assetType string) (fleet.Version, error)
+}
+
+// FleetFailureInput is a failure of an asset to record.
+type FleetFailureInput struct {
+	AssetID  string `json:"asset_id"`
+	FailedAt string `json:"failed_at"`
+}
+
+// FleetTrainInput chooses what a training learns from; every field is
+// optional (default: the latest model's settings, else every metric the
+// failed units share, 1 h steps, 400 steps of history, cap 125 steps).
+type FleetTrainInput struct {
+	Metrics []string `json:"metrics"`
+	Step    string   `json:"step"`
+	History string   `json:"history"`
+	Cap     int      `json:"cap_steps"`
+}
+
+// FleetCandidate is one model the training compared, with its
+// cross-validated RMSE.
+type FleetCandidate struct {
+	Name        string  `json:"name"`
+	RMSESeconds float64 `json:"rmse_seconds"`
+}
+
+// FleetModel is an asset type's current model and its validation figures.
+type FleetModel struct {
+	AssetType   string    `json:"asset_type"`
+	Version     int       `json:"version"`
+	TrainedAt   time.Time `json:"trained_at"`
+	Kind        string    `json:"kind"`
+	Metrics     []string  `json:"metrics"`
+	Step        string    `json:"step"`
+	Windows     []int     `json:"windows_steps"`
+	CapSeconds  float64   `json:"cap_seconds"`
+	Units       int       `json:"n_units"`
+	TrainUnits  int       `json:"n_train_units"`
+	CalibUnits  int       `json:"n_calibration_units"`
+	Coverage    float64   `json:"coverage"`
+	RMSESeconds float64   `json:"validation_rmse_seconds"`
+	// ValidationCoverage is the interval's coverage on held-out units
+	// (one half calibrates, the other is scored, both ways).
+	ValidationCoverage float64 `json:"validation_coverage"`
+	// IntervalSeconds are the interval's half-widths for predictions in
+	// each third of [0, cap].
+	IntervalSeconds []float64        `json:"interval_seconds"`
+	Candidates      []FleetCandidate `json:"candidates"`
+}
+
+// FleetHistoryResult is what a history upload wrote.
+type FleetHistoryResult struct {
+	Readings int        `json:"readings"`
+	Values   int        `json:"values"`
+	From     *time.Time `json:"from"`
+	To       *time.Time `json:"to"`
+}
+
+// FleetHealth is an asset's latest fleet-model estimate in its health
+// answer. Status is ok, short_history (fewer steps than the model's
+// longest window) or no_data; the remaining life and its 90 % interval
+// (seconds, and readable) are null unless ok.
+type FleetHealth struct {
+	ModelVersion    int       `json:"model_version"`
+	Status          string    `json:"status"`
+	ScoredAt        time.Time `json:"scored_at"`
+	RULSeconds      *float64  `json:"rul_seconds"`
+	RUL             *string   `json:"rul"`
+	RULLowerSeconds *float64  `json:"rul_lower_seconds"`
+	RULUpperSeconds *float64  `json:"rul_upper_seconds"`
+}
+
+// fleetHealth is an asset's fleet block (nil when there is none or it
+// cannot be read: the rest of the health answer stands without it).
+func (s *Server) fleetHealth(ctx context.Context, assetID string) *FleetHealth {
+	if s.cfg.Fleet.Scores == nil {
+		return nil
+	}
+	sc, err := s.cfg.Fleet.Scores.Score(ctx, assetID)
+	if err != nil {
+		if !errors.Is(err, workorders.ErrNotFound) {
+			s.log.WarnContext(ctx, "fleet score", "asset_id", assetID, "err", err)
+		}
+		return nil
+	}
+	h := &FleetHealth{ModelVersion: sc.Version, Status: sc.Status, ScoredAt: sc.ScoredAt,
+		RULSeconds: sc.RUL, RULLowerSeconds: sc.Lower, RULUpperSeconds: sc.Upper}
+	if sc.RUL != nil {
+		r := readableLife(time.Duration(*sc.RUL * float64(time.Second)))
+		h.RUL = &r
+	}
+	return h
+}
+
+// readableLife formats a remaining life as the health answer's trend
+// predictions do (predict.Readable): the two largest units, rounded down.
+func readableLife(d time.Duration) string {
+	units := []struct {
+		d time.Duration
+		s string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}}
+	for i, u := range units {
+		if d < u.d {
+			continue
+		}
+		out := fmt.Sprintf("%d%s", d/u.d, u.s)
+		if i+1 < len(units) {
+			if r := (d % u.d) / units[i+1].d; r > 0 {
+				out += fmt.Sprintf(" %d%s", r, units[i+1].s)
+			}
+		}
+		return out
+	}
+	return "0s"
+}
+
+// fleetSchemas are the schemas of this file's routes.
+func fleetSchemas(m map[string]any) map[string]any {
+	m["FleetFailureInput"] = FleetFailureInput{}
+	m["FleetFailure"] = fleet.Failure{}
+	m["FleetTrainInput"] = FleetTrainInput{}
+	m["FleetModel"] = FleetModel{}
+	m["FleetHistoryResult"] = FleetHistoryResult{}
+	m["FleetHealth"] = FleetHealth{}
+	return m
+}
+
+func fleetModelOf(v fleet.Version) FleetModel {
+	step := v.Model.Spec.StepSeconds
+	if step <= 0 {
+		step = 1
+	}
+	out := FleetModel{AssetType: v.AssetType, Version: v.Version, TrainedAt: v.TrainedAt, Kind: v.Model.Kind,
+		Metrics: v.Model.Spec.Metrics, Step: rules.Duration(time.Duration(step * float64(time.Second))).String(),
+		Windows: v.Model.Spec.Windows, CapSeconds: v.Model.Spec.Cap * step, Units: v.Report.Units,
+		TrainUnits: v.Report.TrainUnits, CalibUnits: v.Report.CalUnits, Coverage: v.Model.Coverage,
+		RMSESeconds: v.Report.ValidationRMSE * step, ValidationCoverage: v.Report.ValidationCoverage}
+	for _, q := range v.Model.Intervals {
+		out.IntervalSeconds = append(out.IntervalSeconds, q*step)
+	}
+	for name, e := range v.Report.CV {
+		out.Candidates = append(out.Candidates, FleetCandidate{Name: name, RMSESeconds: e * step})
+	}
+	slices.SortFunc(out.Candidates, func(a, b FleetCandidate) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func checkAssetType(t string, p *workorders.Problems) {
+	if strings.TrimSpace(t) == "" || len(t) > 64 || !utf8Printable(t) {
+		p.Add("type", "an asset type: 1-64 printable characters")
+	}
+}
+
+func utf8Printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// fleetRoutes: an asset type's failure history, bulk history uploads and
+// the type's learnt remaining-life model.
+func (s *Server) fleetRoutes() {
+	fc := s.cfg.Fleet
+	if fc.Store == nil {
+		return
+	}
+	now := fc.Now
+	if now == nil {
+		now = time.Now
+	}
+	s.handle(Route{Method: "POST", Path: "/asset-types/:type/failures", Roles: planners(), Tag: "fleet",
+		Summary: "Record a failure of an asset of the type (idempotent on asset and time: the same pair again answers 200 " +
+			"with the stored failure); the fleet model learns from the readings before each failure",
+		Body: "FleetFailureInput", Response: "FleetFailure", Status: http.StatusCreated}, func(c *gin.Context) {
+		var in FleetFailureInput
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		typ := c.Param("type")
+		var p workorders.Problems
+		checkAssetType(typ, &p)
+		var at time.Time
+		switch ts, err := time.Parse(time.RFC3339Nano, in.FailedAt); {
+		case in.FailedAt == "":
+			p.Add("failed_at", "required (RFC 3339)")
+		case err != nil:
+			p.Add("failed_at", "not an RFC 3339 time")
+		case ts.After(now().Add(5 * time.Minute)):
+			p.AddSemantic("failed_at", "in the future")
+		case ts.Year() < 1970:
+			p.AddSemantic("failed_at", "before 1970")
+		default:
+			at = ts.UTC()
+		}
+		if in.AssetID == "" {
+			p.Add("asset_id", "required")
+		} else if a, err := s.svc.GetAsset(ctx, in.AssetID); err != nil {
+			var ve *workorders.ValidationError
+			switch {
+			case errors.Is(err, workorders.ErrNotFound):
+				p.AddSemantic("asset_id", "no such asset")
+			case errors.As(err, &ve):
+				p.Add("asset_id", "not a valid UUID")
+			default:
+				s.fail(c, err)
+				return
+			}
+		} else if a.Type != typ {
+			p.AddSemantic("asset_id", "the asset is of type %q, not %q", a.Type, typ)
+		}
+		if err := p.Err(); err != nil {
+			s.fail(c, err)
+			return
+		}
+		f, created, err := fc.Store.AddFailure(ctx, in.AssetID, at)
+		status := http.StatusCreated
+		if !created {
+			status = http.StatusOK
+		}
+		s.ok(c, status, f, err)
+	})
+	s.handle(Route{Method: "GET", Path: "/asset-types/:type/failures", Roles: readers(), Tag: "fleet",
+		Summary: "The type's failure history, oldest first: recorded failures and completed corrective orders " +
+			"(threshold, event and manual orders completed, verified or closed other than as no fault found, duplicate or not actionable)",
+		Response: "FleetFailureList"}, func(c *gin.Context) {
+		var p workorders.Problems
+		checkAssetType(c.Param("type"), &p)
+		if err := p.Err(); err != nil {
+			s.fail(c, err)
+			return
+		}
+		out, err := fc.Store.Failures(c.Request.Context(), c.Param("type"))
+		if out == nil {
+			out = []fleet.Failure{}
+		}
+		s.ok(c, http.StatusOK, list(out, ""), err)
+	})
+	s.handle(Route{Method: "GET", Path: "/asset-types/:type/model", Roles: readers(), Tag: "fleet",
+		Summary:  "The type's current remaining-life model: version, trained_at, units, validation RMSE and interval coverage",
+		Response: "FleetModel"}, func(c *gin.Context) {
+		typ := c.Param("type")
+		var p workorders.Problems
+		checkAssetType(typ, &p)
+		if err := p.Err(); err != nil {
+			s.fail(c, err)
+			return
+		}
+		v, err := fc.Store.LatestModel(c.Request.Context(), typ)
+		if errors.Is(err, workorders.ErrNotFound) {
+			writeError(c, http.StatusNotFound, "no_model", fmt.Sprintf("no model trained for asset type %q yet: "+
+				"record failures (POST /api/v1/asset-types/{type}/failures) and train (POST .../model/train)", typ))
+			return
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, fleetModelOf(v))
+	})
+	s.handle(Route{Method: "POST", Path: "/asset-types/:type/model/train", Roles: planners(), Tag: "fleet",
+		Summary: "Train a new version of the type's model now from its failures and the history before each " +
+			"(the body is optional); 422 when fewer than 6 failures have enough history",
+		Body: "FleetTrainInput", Response: "FleetModel", Status: http.StatusCreated}, func(c *gin.Context) {
+		if fc.Train == nil {
+			writeError(c, http.StatusNotImplemented, "not_implemented", "training is not configured on this server")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+		if err != nil {
+			s.fail(c, workorders.Invalid("body", "larger than %d bytes", s.cfg.MaxBodyBytes))
+			return
+		}
+		var in FleetTrainInput
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := s.decodeBytes(body, &in); err != nil {
+				s.fail(c, err)
+				return
+			}
+		}
+		typ := c.Param("type")
+		var p workorders.Problems
+		checkAssetType(typ, &p)
+		set := fleet.Settings{Metrics: in.Metrics, Cap: float64(in.Cap)}
+		for i, m := range in.Metrics {
+			if !ingest.ValidMetricName(m) {
+				p.Add(fmt.Sprintf("metrics[%d]", i), "a metric name: [a-z][a-z0-9_]{0,63}")
+			}
+		}
+		if len(in.Metrics) > 64 {
+			p.Add("metrics", "at most 64")
+		}
+		parse := func(field, v string, min, max time.Duration) time.Duration {
+			if v == "" {
+				return 0
+			}
+			rd, err := rules.ParseDuration(v)
+			d := rd.D()
+			if err != nil {
+				p.Add(field, "a duration such as 1h or 7d")
+				return 0
+			}
+			if d < min || d > max {
+				p.AddSemantic(field, "between %s and %s", rules.Duration(min), rules.Duration(max))
+			}
+			return d
+		}
+		set.Step = parse("step", in.Step, time.Second, 7*24*time.Hour)
+		set.History = parse("history", in.History, time.Minute, 5*365*24*time.Hour)
+		if in.Cap < 0 || in.Cap > 10000 {
+			p.AddSemantic("cap_steps", "between 1 and 10000 (0: default)")
+		}
+		if set.Step > 0 && set.History > 0 && set.History/set.Step > 20000 {
+			p.AddSemantic("history", "at most 20,000 steps")
+		}
+		if err := p.Err(); err != nil {
+			s.fail(c, err)
+			return
+		}
+		v, _, err := fc.Train(c.Request.Context(), typ, set)
+		switch {
+		case errors.Is(err, fleet.ErrTooFewUnits):
+			writeError(c, http.StatusUnprocessableEntity, "too_few_failures", err.Error())
+			return
+		case errors.Is(err, fleet.ErrNoMetrics):
+			writeError(c, http.StatusUnprocessableEntity, "no_common_metrics", err.Error())
+			return
+		case err != nil:
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusCreated, fleetModelOf(v))
+	})
+	s.handle(Route{Method: "POST", Path: "/assets/:id/history", Roles: planners(), Tag: "fleet",
+		Summary: "Upload a history of the asset's readings (Content-Type text/csv: a header ts,metric,... and one row per time, " +
+			"ts RFC 3339 or Unix milliseconds, empty cells skipped; otherwise InfluxDB line protocol as on MQTT); written to " +
+			"InfluxDB as telemetry. Every bad line is named and nothing is written then",
+		Response: "FleetHistoryResult"}, func(c *gin.Context) {
+		s.fleetHistory(c, fc, now)
+	})
+}
+
+func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Time) {
+	if fc.Writer == nil {
+		writeError(c, http.StatusNotImplemented, "not_implemented", "history upload is not configured on this server")
+		return
+	}
+	ctx := c.Request.Context()
+	a, err := s.svc.GetAsset(ctx, c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	limit := fc.MaxHistoryBytes
+	if limit <= 0 {
+		limit = 64 << 20
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		s.fail(c, workorders.Invalid("body", "larger than %d bytes", limit))
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		s.fail(c, workorders.Invalid("body", "empty: CSV (text/csv) or line protocol required"))
+		return
+	}
+	var rds []ingest.Reading
+	var p workorders.Problems
+	bad := 0
+	t := now()
+	if strings.HasPrefix(c.ContentType(), "text/csv") {
+		rds, bad = decodeHistoryCSV(body, a.SiteCode, a.Code, &p)
+	} else {
+		sc := bufio.NewScanner(bytes.NewReader(body))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for line := 1; sc.Scan(); line++ {
+			l := bytes.TrimSpace(sc.Bytes())
+			if len(l) == 0 || l[0] == '#' {
+				continue
+			}
+			r, err := ingest.DecodeLineProtocol(a.SiteCode, a.Code, l, t)
+			if err != nil {
+				p.Add(fmt.Sprintf("line %d", line), "%v", err)
+				if bad++; bad >= maxProblems {
+					break
+				}
+				continue
+			}
+			rds = append(rds, r...)
+		}
+		if err := sc.Err(); err != nil {
+			p.Add("body", "%v", err)
+		}
+	}
+	for i, r := range rds {
+		if bad >= maxProblems {
+			break
+		}
+		if r.TS.After(t.Add(5 * time.Minute)) {
+			p.AddSemantic(fmt.Sprintf("reading %d", i+1), "ts %s is in the future", r.TS.Format(time.RFC3339))
+			bad++
+		}
+	}
+	if err := p.Err(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	res := FleetHistoryResult{Readings: len(rds)}
+	for i := 0; i < len(rds); i += 5000 {
+		batch := rds[i:min(i+5000, len(rds))]
+		if err := fc.Writer.Write(ctx, batch); err != nil {
+			writeError(c, http.StatusServiceUnavailable, "unavailable", "the time-series store did not take the history: "+err.Error())
+			return
+		}
+	}
+	for _, r := range rds {
+		res.Values += len(r.Metrics)
+		ts := r.TS
+		if res.From == nil || ts.Before(*res.From) {
+			res.From = &ts
+		}
+		if res.To == nil || ts.After(*res.To) {
+			res.To = &ts
+		}
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+// maxProblems bounds the problems one upload's answer names.
+const maxProblems = 50
+
+// decodeHistoryCSV reads a header ts,metric,... and one row per time; it
+// returns the readings and how many problems it recorded in p.
+func decodeHistoryCSV(body []byte, site, asset string, p *workorders.Problems) ([]ingest.Reading, int) {
+	r := csv.NewReader(bytes.NewReader(body))
+	r.ReuseRecord = true
+	head, err := r.Read()
+	if err != nil {
+		p.Add("line 1", "a header ts,metric,... is required: %v", err)
+		return nil, 1
+	}
+	if len(head) < 2 || strings.TrimSpace(head[0]) != "ts" {
+		p.Add("line 1", "the header must be ts followed by metric names")
+		return nil, 1
+	}
+	bad := 0
+	names := make([]string, len(head)-1)
+	for i, h := range head[1:] {
+		names[i] = strings.TrimSpace(h)
+		if !ingest.ValidMetricName(names[i]) {
+			p.Add("line 1", "column %d: %q is not a metric name ([a-z][a-z0-9_]{0,63})", i+2, names[i])
+			bad++
+		}
+	}
+	var out []ingest.Reading
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if bad >= maxProblems {
+			break
+		}
+		if err != nil {
+			p.Add(fmt.Sprintf("line %d", line), "%v", err)
+			bad++
+			continue
+		}
+		ts, ok := parseHistoryTS(rec[0])
+		if !ok {
+			p.Add(fmt.Sprintf("line %d", line), "ts %q: RFC 3339 or Unix milliseconds", rec[0])
+			bad++
+			continue
+		}
+		rd := ingest.Reading{Site: site, Asset: asset, TS: ts}
+		for i, v := range rec[1:] {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				continue
+			}
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				p.Add(fmt.Sprintf("line %d", line), "%s: %q is not a finite number", names[i], v)
+				bad++
+				continue
+			}
+			rd.Metrics = append(rd.Metrics, ingest.Metric{Name: names[i], Value: f})
+		}
+		if len(rd.Metrics) > 0 {
+			out = append(out, rd)
+		}
+	}
+	return out, bad
+}
+
+func parseHistoryTS(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), true
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t.UTC(), err == nil
+}

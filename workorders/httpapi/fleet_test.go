@@ -1,0 +1,269 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/fleet"
+	"github.com/openpdm/pdm/ingest"
+	"github.com/openpdm/pdm/workorders"
+	"github.com/openpdm/pdm/workorders/httpapi"
+	"github.com/openpdm/pdm/workorders/postgres"
+)
+
+// recordingWriter keeps what a history upload writes (InfluxDB's side is
+// the cmd/pdm test's).
+type recordingWriter struct {
+	mu  sync.Mutex // guards got
+	got []ingest.Reading
+}
+
+func (w *recordingWriter) Write(_ context.Context, rs []ingest.Reading) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.got = append(w.got, rs...)
+	return nil
+}
+
+func newFleetEnv(t *testing.T, train func(context.Context, string, fleet.Settings) (fleet.Version, fleet.Report, error)) (*env, *postgres.Store, *recordingWriter) {
+	t.Helper()
+	var store *postgres.Store
+	w := &recordingWriter{}
+	e := newEnv(t, func(c *httpapi.Config) {
+		store = c.Service.Store.(*postgres.Store)
+		c.Fleet = httpapi.FleetConfig{Store: store, Scores: store, Writer: w, Train: train,
+			Now: func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }}
+		c.Health = noMetrics{}
+	})
+	return e, store, w
+}
+
+// noMetrics is a health provider without rules: the answer is the fleet
+// block alone.
+type noMetrics struct{}
+
+func (noMetrics) Health(context.Context, workorders.AssetRef) ([]httpapi.MetricHealth, error) {
+	return nil, nil
+}
+
+func (e *env) upload(method, path, token, ctype, body string) (int, string) {
+	e.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", ctype)
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+func fieldNames(t *testing.T, b []byte) []string {
+	t.Helper()
+	var eb httpapi.ErrorBody
+	require.NoError(t, json.Unmarshal(b, &eb), string(b))
+	var out []string
+	for _, f := range eb.Error.Fields {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+func TestFleetFailuresRoutes(t *testing.T) {
+	t.Parallel()
+	e, store, _ := newFleetEnv(t, nil)
+	_, asset, _, _ := e.seed()
+	path := "/api/v1/asset-types/pump/failures"
+	at := "2026-02-20T08:00:00Z"
+
+	tests := []struct {
+		name   string
+		typ    string
+		body   any
+		want   int
+		fields []string
+	}{
+		{"nothing", "pump", map[string]any{}, 400, []string{"asset_id", "failed_at"}},
+		{"bad id and time", "pump", map[string]any{"asset_id": "nope", "failed_at": "20 Feb"}, 400, []string{"failed_at", "asset_id"}},
+		{"unknown asset, future", "pump", map[string]any{"asset_id": "00000000-0000-0000-0000-000000000009",
+			"failed_at": "2026-03-02T00:00:00Z"}, 422, []string{"failed_at", "asset_id"}},
+		{"another type", "motor", map[string]any{"asset_id": asset.ID, "failed_at": at}, 422, []string{"asset_id"}},
+		{"type too long", strings.Repeat("x", 65), map[string]any{"asset_id": asset.ID, "failed_at": at}, 400, []string{"type"}},
+		{"not JSON", "pump", "[", 400, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, b := e.do("POST", "/api/v1/asset-types/"+tt.typ+"/failures", e.tokens[workorders.RolePlanner], tt.body)
+			require.Equal(t, tt.want, code, string(b))
+			if tt.fields != nil {
+				require.ElementsMatch(t, tt.fields, fieldNames(t, b))
+			}
+		})
+	}
+	got, err := store.Failures(context.Background(), "pump")
+	require.NoError(t, err)
+	require.Empty(t, got, "bad input records nothing")
+
+	var f1, f2 fleet.Failure
+	e.mustJSON("POST", path, workorders.RolePlanner, map[string]any{"asset_id": asset.ID, "failed_at": at}, 201, &f1)
+	e.mustJSON("POST", path, workorders.RoleAdmin, map[string]any{"asset_id": asset.ID, "failed_at": "2026-02-20T09:00:00+01:00"}, 200, &f2)
+	require.Equal(t, f1.ID, f2.ID, "the same instant again is the same failure")
+	require.Equal(t, "pump-1", f1.Asset)
+	code, b := e.do("POST", path, e.tokens[workorders.RoleViewer], map[string]any{"asset_id": asset.ID, "failed_at": at})
+	require.Equal(t, 403, code, string(b))
+
+	var list struct {
+		Items []fleet.Failure `json:"items"`
+	}
+	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &list)
+	require.Len(t, list.Items, 1)
+	e.mustJSON("GET", "/api/v1/asset-types/motor/failures", workorders.RoleViewer, nil, 200, &list)
+	require.Empty(t, list.Items)
+}
+
+func TestFleetModelRoutes(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var asked []fleet.Settings
+	var e *env
+	var store *postgres.Store
+	train := func(ctx context.Context, typ string, s fleet.Settings) (fleet.Version, fleet.Report, error) {
+		mu.Lock()
+		asked = append(asked, s)
+		mu.Unlock()
+		if typ == "motor" {
+			return fleet.Version{}, fleet.Report{}, fleet.ErrTooFewUnits
+		}
+		m := fleet.Model{Kind: fleet.KindRidge, Spec: fleet.Spec{Metrics: []string{"vibration_rms"}, Windows: []int{5, 15, 30},
+			Cap: 125, StepSeconds: 3600}, Coverage: 0.9, Intervals: []float64{5, 10, 20}}
+		rep := fleet.Report{Kind: fleet.KindRidge, Units: 10, TrainUnits: 7, CalUnits: 3, ValidationRMSE: 12.5,
+			ValidationCoverage: 0.91, CV: map[string]float64{"ridge lambda=0.1": 13}, Intervals: m.Intervals}
+		v, err := store.SaveModel(ctx, fleet.Version{AssetType: typ, TrainedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Model: m, Report: rep})
+		return v, rep, err
+	}
+	e, store, _ = newFleetEnv(t, train)
+
+	code, b := e.do("GET", "/api/v1/asset-types/pump/model", e.tokens[workorders.RoleViewer], nil)
+	require.Equal(t, 404, code, string(b))
+	require.Equal(t, "no_model", errCode(t, b))
+
+	code, b = e.do("POST", "/api/v1/asset-types/pump/model/train", e.tokens[workorders.RolePlanner],
+		map[string]any{"metrics": []string{"OK", "fine"}, "step": "soon", "history": "1s", "cap_steps": -1})
+	require.Equal(t, 400, code, string(b))
+	require.ElementsMatch(t, []string{"metrics[0]", "step", "history", "cap_steps"}, fieldNames(t, b))
+	require.Empty(t, asked, "bad input trains nothing")
+	code, b = e.do("POST", "/api/v1/asset-types/pump/model/train", e.tokens[workorders.RoleViewer], nil)
+	require.Equal(t, 403, code, string(b))
+
+	code, b = e.do("POST", "/api/v1/asset-types/motor/model/train", e.tokens[workorders.RolePlanner], nil)
+	require.Equal(t, 422, code, string(b))
+	require.Equal(t, "too_few_failures", errCode(t, b))
+
+	var m httpapi.FleetModel
+	e.mustJSON("POST", "/api/v1/asset-types/pump/model/train", workorders.RolePlanner,
+		map[string]any{"metrics": []string{"vibration_rms"}, "step": "1h", "history": "20d", "cap_steps": 100}, 201, &m)
+	require.Equal(t, fleet.Settings{Metrics: []string{"vibration_rms"}, Step: time.Hour, History: 20 * 24 * time.Hour, Cap: 100}, asked[len(asked)-1])
+	require.Equal(t, 1, m.Version)
+	require.Equal(t, "1h", m.Step)
+	require.InDelta(t, 12.5*3600, m.RMSESeconds, 1e-6)
+	require.Equal(t, []float64{5 * 3600, 10 * 3600, 20 * 3600}, m.IntervalSeconds)
+	require.Equal(t, 125*3600.0, m.CapSeconds)
+	e.mustJSON("POST", "/api/v1/asset-types/pump/model/train", workorders.RoleAdmin, nil, 201, &m)
+	require.Equal(t, 2, m.Version)
+	var got httpapi.FleetModel
+	e.mustJSON("GET", "/api/v1/asset-types/pump/model", workorders.RoleViewer, nil, 200, &got)
+	require.Equal(t, 2, got.Version)
+	require.Equal(t, 10, got.Units)
+	require.Equal(t, 0.91, got.ValidationCoverage)
+	require.Equal(t, []httpapi.FleetCandidate{{Name: "ridge lambda=0.1", RMSESeconds: 13 * 3600}}, got.Candidates)
+}
+
+func TestFleetHistoryUpload(t *testing.T) {
+	t.Parallel()
+	e, _, w := newFleetEnv(t, nil)
+	_, asset, _, _ := e.seed()
+	path := "/api/v1/assets/" + asset.ID + "/history"
+	tok := e.tokens[workorders.RolePlanner]
+
+	code, body := e.upload("POST", path, tok, "text/csv", "ts,vibration_rms,bearing_temp_c\n"+
+		"2026-02-01T00:00:00Z,2.5,60\n1769907600000,,61\n2026-02-01T02:00:00Z,2.7,62.5\n")
+	require.Equal(t, 200, code, body)
+	var res httpapi.FleetHistoryResult
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	require.Equal(t, 3, res.Readings)
+	require.Equal(t, 5, res.Values)
+	require.Equal(t, time.Date(2026, 2, 1, 2, 0, 0, 0, time.UTC), *res.To)
+	require.Len(t, w.got, 3)
+	require.Equal(t, ingest.Reading{Site: "plant1", Asset: "pump-1", TS: time.Date(2026, 2, 1, 1, 0, 0, 0, time.UTC),
+		Metrics: []ingest.Metric{{Name: "bearing_temp_c", Value: 61}}}, w.got[1])
+
+	code, body = e.upload("POST", path, tok, "text/plain", "pump vib=3.1 1769990400000000000\n\npump vib=3.2,temp=70 1769994000000000000\n")
+	require.Equal(t, 200, code, body)
+	require.Len(t, w.got, 5)
+	require.Equal(t, "pump_vib", w.got[3].Metrics[0].Name)
+
+	bad := []struct {
+		name, ctype, body string
+		want              int
+		fields            []string
+	}{
+		{"empty", "text/csv", "  ", 400, []string{"body"}},
+		{"bad header", "text/csv", "time,Vib\n", 400, []string{"line 1"}},
+		{"bad rows", "text/csv", "ts,vib\nyesterday,1\n2026-02-01T00:00:00Z,NaN\n2026-02-01T01:00:00Z,x\n", 400, []string{"line 2", "line 3", "line 4"}},
+		{"future", "text/csv", "ts,vib\n2026-03-02T00:00:00Z,1\n", 422, []string{"reading 1"}},
+		{"bad line protocol", "text/plain", "pump vib=1 1769990400000000000\npump vib= 17\n", 400, []string{"line 2"}},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := e.upload("POST", path, tok, tt.ctype, tt.body)
+			require.Equal(t, tt.want, code, body)
+			require.ElementsMatch(t, tt.fields, fieldNames(t, []byte(body)))
+		})
+	}
+	require.Len(t, w.got, 5, "a bad upload writes nothing")
+	code, body = e.upload("POST", "/api/v1/assets/00000000-0000-0000-0000-000000000009/history", tok, "text/csv", "ts,vib\n")
+	require.Equal(t, 404, code, body)
+	code, body = e.upload("POST", path, e.tokens[workorders.RoleViewer], "text/csv", "ts,vib\n")
+	require.Equal(t, 403, code, body)
+}
+
+func TestFleetBlockInHealth(t *testing.T) {
+	t.Parallel()
+	e, store, _ := newFleetEnv(t, nil)
+	_, asset, _, _ := e.seed()
+	ctx := context.Background()
+	path := "/api/v1/assets/" + asset.ID + "/health"
+	var h map[string]any
+	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &h)
+	require.NotContains(t, h, "fleet", "no model, no block")
+
+	require.NoError(t, store.SaveScore(ctx, fleet.Score{AssetID: asset.ID, AssetType: "pump", Version: 3,
+		Status: fleet.StatusShortHistory, ScoredAt: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)}))
+	h = nil
+	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &h)
+	fb := h["fleet"].(map[string]any)
+	require.Equal(t, "short_history", fb["status"])
+	for _, k := range []string{"rul_seconds", "rul", "rul_lower_seconds", "rul_upper_seconds"} {
+		v, ok := fb[k]
+		require.True(t, ok, "%s present", k)
+		require.Nil(t, v, "%s null without an estimate", k)
+	}
+
+	rul, lo, hi := 30*3600.0+20*60, 10*3600.0, 50*3600.0
+	require.NoError(t, store.SaveScore(ctx, fleet.Score{AssetID: asset.ID, AssetType: "pump", Version: 3, Status: fleet.StatusOK,
+		ScoredAt: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC), RUL: &rul, Lower: &lo, Upper: &hi}))
+	h = nil
+	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &h)
+	fb = h["fleet"].(map[string]any)
+	require.Equal(t, "ok", fb["status"])
+	require.EqualValues(t, 3, fb["model_version"])
+	require.Equal(t, "1d 6h", fb["rul"])
+	require.Equal(t, rul, fb["rul_seconds"])
+	require.Equal(t, lo, fb["rul_lower_seconds"])
+	require.Equal(t, hi, fb["rul_upper_seconds"])
+}

@@ -1,0 +1,200 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openpdm/pdm/fleet"
+	"github.com/openpdm/pdm/workorders"
+)
+
+// AddFailure records an imported failure of an asset; created is false
+// when the asset's failure at that time was already recorded (the stored
+// one is returned). An unknown asset is workorders.ErrNotFound.
+func (s *Store) AddFailure(ctx context.Context, assetID string, failedAt time.Time) (fleet.Failure, bool, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `insert into fleet_failures (asset_id, failed_at) values ($1, $2)
+		on conflict (asset_id, failed_at) do nothing returning id::text`, assetID, failedAt.UTC()).Scan(&id)
+	created := err == nil
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	if err != nil {
+		var verr *workorders.ValidationError
+		if errors.As(translate(err), &verr) && verr.Field == "asset_id" {
+			return fleet.Failure{}, false, workorders.ErrNotFound
+		}
+		return fleet.Failure{}, false, translate(err)
+	}
+	row := s.pool.QueryRow(ctx, `select `+failureCols+` from fleet_failures f join assets a on a.id = f.asset_id
+		join sites s on s.id = a.site_id where f.asset_id = $1 and f.failed_at = $2`, assetID, failedAt.UTC())
+	f, err := scanFailure(row)
+	return f, created, translate(err)
+}
+
+const failureCols = `f.id::text, a.id::text, a.type, s.code, a.code, f.failed_at, 'import', '', f.created_at`
+
+func scanFailure(row pgx.Row) (fleet.Failure, error) {
+	var f fleet.Failure
+	var created *time.Time
+	if err := row.Scan(&f.ID, &f.AssetID, &f.AssetType, &f.Site, &f.Asset, &f.FailedAt, &f.Source, &f.OrderID, &created); err != nil {
+		return fleet.Failure{}, err
+	}
+	f.FailedAt = f.FailedAt.UTC()
+	if created != nil {
+		t := created.UTC()
+		f.CreatedAt = &t
+	}
+	return f, nil
+}
+
+// Failures lists an asset type's failure history, oldest first: the
+// imported failures and the completed corrective orders (threshold, event
+// and manual orders completed, verified or closed, not closed as no fault
+// found, a duplicate or not actionable), failed at the order's detection
+// time (its creation when it has none). At most 100,000.
+func (s *Store) Failures(ctx context.Context, assetType string) ([]fleet.Failure, error) {
+	rows, err := s.pool.Query(ctx, `
+		select `+failureCols+` from fleet_failures f join assets a on a.id = f.asset_id
+			join sites s on s.id = a.site_id where a.type = $1
+		union all
+		select '', a.id::text, a.type, s.code, a.code, coalesce(o.detected_at, o.created_at), o.source, o.id::text, null
+			from work_orders o join assets a on a.id = o.asset_id join sites s on s.id = a.site_id
+			where a.type = $1 and o.source in ('threshold', 'event', 'manual')
+			and o.status in ('completed', 'verified', 'closed')
+			and o.reason not in ('no_fault_found', 'duplicate', 'not_actionable')
+		order by 6, 2 limit 100000`, assetType)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (fleet.Failure, error) { return scanFailure(r) })
+	return out, translate(err)
+}
+
+// FailureTypes lists the asset types with at least min failures.
+func (s *Store) FailureTypes(ctx context.Context, min int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		select t from (
+			select a.type t from fleet_failures f join assets a on a.id = f.asset_id
+			union all
+			select a.type from work_orders o join assets a on a.id = o.asset_id
+				where o.source in ('threshold', 'event', 'manual') and o.status in ('completed', 'verified', 'closed')
+				and o.reason not in ('no_fault_found', 'duplicate', 'not_actionable')
+		) x group by t having count(*) >= $1 order by t`, min)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, translate(err)
+}
+
+// SaveModel stores a new version of an asset type's model (one more than
+// the latest) and returns it.
+func (s *Store) SaveModel(ctx context.Context, v fleet.Version) (fleet.Version, error) {
+	m, err := json.Marshal(v.Model)
+	if err != nil {
+		return fleet.Version{}, fmt.Errorf("save model: %w", err)
+	}
+	r, err := json.Marshal(v.Report)
+	if err != nil {
+		return fleet.Version{}, fmt.Errorf("save model: %w", err)
+	}
+	step := v.Model.Spec.StepSeconds
+	if step <= 0 {
+		step = 1
+	}
+	rmse := v.Report.ValidationRMSE * step
+	if math.IsNaN(rmse) || math.IsInf(rmse, 0) {
+		rmse = -1
+	}
+	// Two trainings of one type at once: the primary key makes the later
+	// one fail rather than overwrite; retry once on the next number.
+	for attempt := 0; ; attempt++ {
+		err = s.pool.QueryRow(ctx, `insert into fleet_models (asset_type, version, trained_at, n_units, validation_rmse_s,
+			validation_coverage, model, report)
+			select $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, $7 from fleet_models where asset_type = $1
+			returning version`, v.AssetType, v.TrainedAt.UTC(), v.Report.Units, rmse, v.Report.ValidationCoverage, m, r).Scan(&v.Version)
+		if err == nil || attempt == 1 || !errors.Is(translate(err), workorders.ErrConflict) {
+			break
+		}
+	}
+	if err != nil {
+		return fleet.Version{}, fmt.Errorf("save model: %w", translate(err))
+	}
+	return v, nil
+}
+
+// LatestModel returns an asset type's latest model; workorders.ErrNotFound
+// when it has none.
+func (s *Store) LatestModel(ctx context.Context, assetType string) (fleet.Version, error) {
+	return scanVersion(s.pool.QueryRow(ctx, `select asset_type, version, trained_at, model, report from fleet_models
+		where asset_type = $1 order by version desc limit 1`, assetType))
+}
+
+// LatestModels returns every asset type's latest model.
+func (s *Store) LatestModels(ctx context.Context) ([]fleet.Version, error) {
+	rows, err := s.pool.Query(ctx, `select distinct on (asset_type) asset_type, version, trained_at, model, report
+		from fleet_models order by asset_type, version desc`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (fleet.Version, error) { return scanVersion(r) })
+	return out, translate(err)
+}
+
+func scanVersion(row pgx.Row) (fleet.Version, error) {
+	var v fleet.Version
+	var m, r []byte
+	if err := row.Scan(&v.AssetType, &v.Version, &v.TrainedAt, &m, &r); err != nil {
+		return fleet.Version{}, translate(err)
+	}
+	v.TrainedAt = v.TrainedAt.UTC()
+	if err := json.Unmarshal(m, &v.Model); err != nil {
+		return fleet.Version{}, fmt.Errorf("model %s v%d: %w", v.AssetType, v.Version, err)
+	}
+	if err := json.Unmarshal(r, &v.Report); err != nil {
+		return fleet.Version{}, fmt.Errorf("model %s v%d report: %w", v.AssetType, v.Version, err)
+	}
+	return v, nil
+}
+
+// SaveScore stores an asset's latest fleet estimate.
+func (s *Store) SaveScore(ctx context.Context, sc fleet.Score) error {
+	f, err := json.Marshal(sc.Features)
+	if err != nil {
+		return fmt.Errorf("save score: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, `insert into fleet_scores (asset_id, asset_type, version, status, scored_at, rul_s, lower_s, upper_s, features)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		on conflict (asset_id) do update set asset_type = excluded.asset_type, version = excluded.version,
+			status = excluded.status, scored_at = excluded.scored_at, rul_s = excluded.rul_s,
+			lower_s = excluded.lower_s, upper_s = excluded.upper_s, features = excluded.features`,
+		sc.AssetID, sc.AssetType, sc.Version, sc.Status, sc.ScoredAt.UTC(), sc.RUL, sc.Lower, sc.Upper, f)
+	return translate(err)
+}
+
+// Score returns an asset's latest fleet estimate; workorders.ErrNotFound
+// when it has none.
+func (s *Store) Score(ctx context.Context, assetID string) (fleet.Score, error) {
+	var sc fleet.Score
+	var f []byte
+	err := s.pool.QueryRow(ctx, `select asset_id::text, asset_type, version, status, scored_at, rul_s, lower_s, upper_s, features
+		from fleet_scores where asset_id = $1`, assetID).Scan(&sc.AssetID, &sc.AssetType, &sc.Version, &sc.Status,
+		&sc.ScoredAt, &sc.RUL, &sc.Lower, &sc.Upper, &f)
+	if err != nil {
+		return fleet.Score{}, translate(err)
+	}
+	sc.ScoredAt = sc.ScoredAt.UTC()
+	if len(f) > 0 {
+		if err := json.Unmarshal(f, &sc.Features); err != nil {
+			return fleet.Score{}, fmt.Errorf("score %s: %w", assetID, err)
+		}
+	}
+	return sc, nil
+}

@@ -1,0 +1,101 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/fleet"
+	"github.com/openpdm/pdm/rules"
+	"github.com/openpdm/pdm/workorders"
+)
+
+func TestFleetFailuresModelsAndScores(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
+
+	// Imported failures are idempotent on (asset, failed_at).
+	a, created, err := f.store.AddFailure(ctx, f.asset.ID, at)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, "pump-1", a.Asset)
+	require.Equal(t, "plant1", a.Site)
+	require.Equal(t, "import", a.Source)
+	b, created, err := f.store.AddFailure(ctx, f.asset.ID, at)
+	require.NoError(t, err)
+	require.False(t, created)
+	require.Equal(t, a.ID, b.ID)
+	_, _, err = f.store.AddFailure(ctx, "00000000-0000-0000-0000-000000000001", at)
+	require.ErrorIs(t, err, workorders.ErrNotFound)
+
+	// A completed threshold order is a failure too; one closed as no
+	// fault found is not.
+	require.NoError(t, f.svc.HandleSignal(ctx, f.signal(rules.KindThreshold, at.Add(24*time.Hour))))
+	orders, _, err := f.svc.ListOrders(ctx, workorders.OrderFilter{})
+	require.NoError(t, err)
+	require.Len(t, orders, 1)
+	_, err = f.store.Pool().Exec(ctx, `update work_orders set status = 'completed' where id = $1`, orders[0].ID)
+	require.NoError(t, err)
+	other, err := f.svc.CreateAsset(ctx, workorders.Asset{SiteID: f.site.ID, Code: "pump-2", Type: "pump", Name: "Pump 2", Criticality: 3})
+	require.NoError(t, err)
+	sig := f.signal(rules.KindThreshold, at.Add(48*time.Hour))
+	sig.Asset = "pump-2"
+	require.NoError(t, f.svc.HandleSignal(ctx, sig))
+	_, err = f.store.Pool().Exec(ctx, `update work_orders set status = 'closed', reason = 'no_fault_found' where asset_id = $1`, other.ID)
+	require.NoError(t, err)
+
+	got, err := f.store.Failures(ctx, "pump")
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Equal(t, at, got[0].FailedAt)
+	require.Equal(t, "threshold", got[1].Source)
+	require.Equal(t, orders[0].ID, got[1].OrderID)
+	require.Equal(t, at.Add(24*time.Hour), got[1].FailedAt)
+	types, err := f.store.FailureTypes(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"pump"}, types)
+	types, err = f.store.FailureTypes(ctx, 3)
+	require.NoError(t, err)
+	require.Empty(t, types)
+
+	// Models are versioned per type.
+	_, err = f.store.LatestModel(ctx, "pump")
+	require.ErrorIs(t, err, workorders.ErrNotFound)
+	m := fleet.Model{Kind: fleet.KindRidge, Spec: fleet.Spec{Metrics: []string{"vibration_rms"}, Windows: []int{5}, Cap: 125, StepSeconds: 3600},
+		Mean: []float64{1, 2, 3, 4}, Scale: []float64{1, 1, 1, 1}, Coef: []float64{0.5, 0, 0, 1}, Intercept: 60, Coverage: 0.9, Intervals: []float64{5, 10, 20}}
+	for i, want := range []int{1, 2} {
+		v, err := f.store.SaveModel(ctx, fleet.Version{AssetType: "pump", TrainedAt: at.Add(time.Duration(i) * time.Hour), Model: m,
+			Report: fleet.Report{Kind: fleet.KindRidge, Units: 8 + i, ValidationRMSE: 12, ValidationCoverage: 0.9}})
+		require.NoError(t, err)
+		require.Equal(t, want, v.Version)
+	}
+	v, err := f.store.LatestModel(ctx, "pump")
+	require.NoError(t, err)
+	require.Equal(t, 2, v.Version)
+	require.Equal(t, 9, v.Report.Units)
+	require.Equal(t, m, v.Model)
+	all, err := f.store.LatestModels(ctx)
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+
+	// Scores: the latest per asset.
+	_, err = f.store.Score(ctx, f.asset.ID)
+	require.ErrorIs(t, err, workorders.ErrNotFound)
+	rul, lo, hi := 3600.0*50, 3600.0*40, 3600.0*60
+	for _, st := range []string{fleet.StatusShortHistory, fleet.StatusOK} {
+		sc := fleet.Score{AssetID: f.asset.ID, AssetType: "pump", Version: 2, Status: st, ScoredAt: at, Features: map[string]float64{"age": 3}}
+		if st == fleet.StatusOK {
+			sc.RUL, sc.Lower, sc.Upper = &rul, &lo, &hi
+		}
+		require.NoError(t, f.store.SaveScore(ctx, sc))
+	}
+	sc, err := f.store.Score(ctx, f.asset.ID)
+	require.NoError(t, err)
+	require.Equal(t, fleet.StatusOK, sc.Status)
+	require.Equal(t, rul, *sc.RUL)
+	require.Equal(t, 3.0, sc.Features["age"])
+}
