@@ -63,7 +63,7 @@ func (e *env) upload(method, path, token, ctype, body string) (int, string) {
 	return rec.Code, rec.Body.String()
 }
 
-func fieldNames(t *testing.T, b []byte) []string {
+func fleetFieldNames(t *testing.T, b []byte) []string {
 	t.Helper()
 	var eb httpapi.ErrorBody
 	require.NoError(t, json.Unmarshal(b, &eb), string(b))
@@ -101,7 +101,7 @@ func TestFleetFailuresRoutes(t *testing.T) {
 			code, b := e.do("POST", "/api/v1/asset-types/"+tt.typ+"/failures", e.tokens[workorders.RolePlanner], tt.body)
 			require.Equal(t, tt.want, code, string(b))
 			if tt.fields != nil {
-				require.ElementsMatch(t, tt.fields, fieldNames(t, b))
+				require.ElementsMatch(t, tt.fields, fleetFieldNames(t, b))
 			}
 		})
 	}
@@ -155,7 +155,7 @@ func TestFleetModelRoutes(t *testing.T) {
 	code, b = e.do("POST", "/api/v1/asset-types/pump/model/train", e.tokens[workorders.RolePlanner],
 		map[string]any{"metrics": []string{"OK", "fine"}, "step": "soon", "history": "1s", "cap_steps": -1})
 	require.Equal(t, 400, code, string(b))
-	require.ElementsMatch(t, []string{"metrics[0]", "step", "history", "cap_steps"}, fieldNames(t, b))
+	require.ElementsMatch(t, []string{"metrics[0]", "step", "history", "cap_steps"}, fleetFieldNames(t, b))
 	require.Empty(t, asked, "bad input trains nothing")
 	code, b = e.do("POST", "/api/v1/asset-types/pump/model/train", e.tokens[workorders.RoleViewer], nil)
 	require.Equal(t, 403, code, string(b))
@@ -222,7 +222,7 @@ func TestFleetHistoryUpload(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			code, body := e.upload("POST", path, tok, tt.ctype, tt.body)
 			require.Equal(t, tt.want, code, body)
-			require.ElementsMatch(t, tt.fields, fieldNames(t, []byte(body)))
+			require.ElementsMatch(t, tt.fields, fleetFieldNames(t, []byte(body)))
 		})
 	}
 	require.Len(t, w.got, 5, "a bad upload writes nothing")
