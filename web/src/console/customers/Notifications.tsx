@@ -4,7 +4,7 @@
 // subscription picks its language.
 import { useState } from 'preact/hooks';
 import { useQuery, useQueryClient } from '@tanstack/preact-query';
-import { useI18n } from '../i18n';
+import { useI18n, type ConsoleKey } from '../i18n';
 import { useClient } from '../../lib/client';
 import { formatDateTime } from '../../lib/format';
 import type { ApiError } from '../../lib/api';
@@ -70,7 +70,7 @@ export function Notifications({ admin }: { admin: boolean }) {
               <tr>
                 <td>{s.channel}</td>
                 <td>{s.target}</td>
-                <td>{s.kinds && s.kinds.length ? s.kinds.join(', ') : t('notify.defaultKinds')}</td>
+                <td>{s.kinds && s.kinds.length ? s.kinds.map((k) => (k === '*' ? '*' : t(`kind.${k}` as ConsoleKey))).join(', ') : t('notify.defaultKinds')}</td>
                 <td>{s.locale}</td>
                 {admin && (
                   <td>
@@ -105,7 +105,7 @@ export function Notifications({ admin }: { admin: boolean }) {
             {kinds.map((k) => (
               <label>
                 <input type="checkbox" checked={picked.includes(k)}
-                  onChange={(e) => setPicked((p) => ((e.target as HTMLInputElement).checked ? [...p, k] : p.filter((x) => x !== k)))} /> {k}
+                  onChange={(e) => setPicked((p) => ((e.target as HTMLInputElement).checked ? [...p, k] : p.filter((x) => x !== k)))} /> {t(`kind.${k}` as ConsoleKey)}
               </label>
             ))}
           </fieldset>
@@ -136,7 +136,7 @@ export function Notifications({ admin }: { admin: boolean }) {
                 {(outbox.data ?? []).map((m) => (
                   <tr>
                     <td>{formatDateTime(m.created_at, lang)}</td>
-                    <td>{m.kind}</td>
+                    <td>{t(`kind.${m.kind}` as ConsoleKey)}</td>
                     <td>{m.target}</td>
                     <td>{m.subject || m.text.split('\n')[0]}</td>
                     <td title={m.last_error}>

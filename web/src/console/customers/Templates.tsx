@@ -4,7 +4,7 @@
 // checks a draft against a sample order and names every failing part.
 import { useEffect, useState } from 'preact/hooks';
 import { useQuery, useQueryClient } from '@tanstack/preact-query';
-import { useI18n } from '../i18n';
+import { useI18n, type ConsoleKey } from '../i18n';
 import { useClient } from '../../lib/client';
 import { formatDateTime } from '../../lib/format';
 import type { ApiError } from '../../lib/api';
@@ -94,7 +94,7 @@ export function Templates({ admin }: { admin: boolean }) {
       <div class="row">
         <select aria-label={t('notify.kinds')} value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
           {kinds.map((k) => (
-            <option value={k}>{k}</option>
+            <option value={k}>{t(`kind.${k}` as ConsoleKey)}</option>
           ))}
         </select>
         <select aria-label={t('notify.locale')} value={locale} onChange={(e) => setLocale((e.target as HTMLSelectElement).value as Tmpl['locale'])}>
