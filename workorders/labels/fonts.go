@@ -161,17 +161,25 @@ type run struct {
 }
 
 // runs splits s into stretches each drawn with the first font of fs that
-// has all their characters; ok tells which fonts may be used.
-func (fs Fonts) runs(s string, ok func(*Font) bool) []run {
+// has all their characters; ok tells which fonts may be used. A character
+// no font has is drawn by the built-in fallback when it has it (up to
+// maxFallback), else as '?'.
+func (fs Fonts) runs(s string, ok func(*Font) bool, maxFallback rune) []run {
 	var buf sfnt.Buffer
 	var rs []run
-	for _, r := range s {
-		k := -1
+	find := func(r rune) int {
 		for i, f := range fs {
 			if ok(f) && f.has(&buf, r) {
-				k = i
-				break
+				return i
 			}
+		}
+		return -1
+	}
+	for _, r := range s {
+		k := find(r)
+		if k < 0 && r > maxFallback {
+			r = '?'
+			k = find(r)
 		}
 		if r == ' ' && len(rs) > 0 {
 			k = rs[len(rs)-1].font // a space joins the stretch before it

@@ -75,10 +75,10 @@ func (r *Renderer) PNG(l Label) ([]byte, error) {
 	}
 	maxW := fixed.I(img.Bounds().Dx() - 2*pad)
 	for i, s := range []string{l.Code, l.Name, l.Site} {
-		rs := r.fonts.runs(printable(s, r.fonts), all)
+		rs := r.fonts.runs(printable(s, r.fonts), all, '~')
 		for cut := []rune(s); width(rs) > maxW && len(cut) > 1; {
 			cut = cut[:len(cut)-1]
-			rs = r.fonts.runs(printable(string(cut), r.fonts)+"…", all)
+			rs = r.fonts.runs(printable(string(cut), r.fonts)+"…", all, '~')
 		}
 		d.Dot = fixed.Point26_6{X: (fixed.I(img.Bounds().Dx()) - width(rs)) / 2, Y: fixed.I(pad + size + line*(i+1) - 4)}
 		for _, x := range rs {
@@ -140,7 +140,7 @@ func (r *Renderer) PDF(ls []Label) ([]byte, error) {
 			if len(cut) < len([]rune(s)) {
 				t += "…"
 			}
-			rs, total = r.fonts.runs(t, embeddable), 0
+			rs, total = r.fonts.runs(t, embeddable, 'ÿ'), 0
 			for i, x := range rs {
 				pdf.SetFont(family(x.font), "", size)
 				if x.font < 0 {

@@ -122,6 +122,25 @@ func TestPNGCutsLongNamesToTheLabel(t *testing.T) {
 	}
 }
 
+func TestCharactersNoFontHasPrintAsQuestionMarks(t *testing.T) {
+	r := New(fonts(t))
+	draw := func(name string) image.Image {
+		b, err := r.PNG(Label{Code: "P-1", Name: name, URL: "https://x/r/S/P-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decode(t, b)
+	}
+	// U+1F6E0 (hammer and wrench) is in neither default font.
+	a, b := draw("泵\U0001F6E0"), draw("泵?")
+	if n := differ(a, b, a.Bounds()); n != 0 {
+		t.Errorf("a character no font has should print as '?'; %d pixels differ", n)
+	}
+	if _, err := r.PDF([]Label{{Code: "P-1", Name: "泵\U0001F6E0 é", URL: "https://x/r/S/P-1"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWithoutFontsASCIIOnly(t *testing.T) {
 	// Without fonts the built-in face draws ASCII; other characters are
 	// '?' (the documented fallback), and nothing fails.
