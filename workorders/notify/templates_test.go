@@ -76,3 +76,32 @@ func TestCheckTemplateNamesEveryPart(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"subject", "text", "html"}, fields)
 }
+
+// BenchmarkRenderEmail renders one email (subject, text, HTML) with the
+// compiled templates the notifier keeps; BenchmarkParseAndRenderEmail
+// parses them for every message, as the notifier did before templates
+// were cached.
+func BenchmarkRenderEmail(b *testing.B) {
+	ts, err := NewTemplateSet(nil)
+	require.NoError(b, err)
+	d := sampleData(KindCompleted, "zh-CN")
+	for b.Loop() {
+		if _, _, err := ts.render(KindCompleted, "zh-CN", ChanEmail, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseAndRenderEmail(b *testing.B) {
+	d := sampleData(KindCompleted, "zh-CN")
+	tp, _ := DefaultTemplate(KindCompleted, "zh-CN", TemplateEmail)
+	for b.Loop() {
+		c, p := compile(KindCompleted, tp, TemplateEmail)
+		if p.Err() != nil {
+			b.Fatal(p.Err())
+		}
+		if _, p := c.render(d, TemplateEmail); p.Err() != nil {
+			b.Fatal(p.Err())
+		}
+	}
+}
