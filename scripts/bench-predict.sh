@@ -17,10 +17,10 @@ trap 'rm -f "$raw" "$kept" "$fleet" "$fleet.md"' EXIT
 fleet_section() {
 	local load
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
-	go test ./fleet -run '^$' -bench BenchmarkRunToFailure -benchtime 1x -count 1 | tee "$fleet" >&2
+	go test ./fleet -run '^$' -bench 'BenchmarkRunToFailure|BenchmarkTrain$' -benchtime 1x -count 1 | tee "$fleet" >&2
 	{
 		echo "<!-- fleet-bench -->"
-		echo "Command: \`go test ./fleet -run '^\$' -bench BenchmarkRunToFailure -benchtime 1x\`"
+		echo "Command: \`go test ./fleet -run '^\$' -bench 'BenchmarkRunToFailure|BenchmarkTrain\$' -benchtime 1x\`"
 		echo "($(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%dT%H:%MZ), load average at start: $load)."
 		echo
 		echo "| seed | fleet RMSE | fleet RMSE (capped truth) | linear RMSE | linear RMSE (capped truth) | 90 % interval coverage | mean width | trend rule: units predicted, RMSE |"
@@ -34,6 +34,7 @@ fleet_section() {
 			f+=v["fleet_rmse"]; l+=v["linear_rmse"]; c+=v["coverage"]; n++
 		}
 		END { if (n) printf "| mean | %.1f | | %.1f | | %.2f | | |\n", f/n, l/n, c/n }' "$fleet"
+		awk '/^BenchmarkTrain/ { printf "\nOne training of 100 failed units (BenchmarkTrain, wall time at that load): %.1f s.\n", $3/1e9 }' "$fleet"
 		echo "<!-- /fleet-bench -->"
 	} >"$fleet.md"
 }
