@@ -42,8 +42,8 @@ type ModelStore interface {
 // Settings choose what a training learns from; zero fields take the
 // latest model's, else the defaults.
 type Settings struct {
-	// Metrics are the metrics used (default: those every failed unit has
-	// readings of in the step before its failure).
+	// Metrics are the metrics used (default: those at least 80 % of the
+	// failed units have readings of in the step before their failure).
 	Metrics []string `json:"metrics,omitempty"`
 	// Step is the time a row of the history stands for (default 1 h).
 	Step time.Duration `json:"-"`
@@ -135,8 +135,9 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 	return v, rep, nil
 }
 
-// commonMetrics are the metrics every failed unit (up to 50 of them) has
-// readings of in the step before its failure, sorted.
+// commonMetrics are the metrics that at least 80 % of the failed units
+// (the latest 50) have readings of in the step before their failure,
+// sorted: a unit whose data stopped early does not veto a metric.
 func (t *Trainer) commonMetrics(ctx context.Context, failures []Failure, step time.Duration) ([]string, error) {
 	count := map[string]int{}
 	n := 0
@@ -152,7 +153,7 @@ func (t *Trainer) commonMetrics(ctx context.Context, failures []Failure, step ti
 	}
 	var out []string
 	for m, c := range count {
-		if c == n {
+		if float64(c) >= 0.8*float64(n) {
 			out = append(out, m)
 		}
 	}

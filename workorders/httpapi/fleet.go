@@ -55,8 +55,9 @@ type FleetFailureInput struct {
 }
 
 // FleetTrainInput chooses what a training learns from; every field is
-// optional (default: the latest model's settings, else every metric the
-// failed units share, 1 h steps, 400 steps of history, cap 125 steps).
+// optional (default: the latest model's settings, else the metrics 80 %
+// of the failed units have before their failure, 1 h steps, 400 steps of
+// history, cap 125 steps).
 type FleetTrainInput struct {
 	Metrics []string `json:"metrics"`
 	Step    string   `json:"step"`

@@ -1,0 +1,136 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/simulators"
+)
+
+// fakeSeries serves hourly means from rows per asset, the last row in
+// the step holding end[asset].
+type fakeSeries struct {
+	rows    map[string][][]float64
+	end     map[string]time.Time
+	metrics []string
+}
+
+func (f fakeSeries) Series(_ context.Context, _, asset, metric string, from, to time.Time, step time.Duration) ([]Sample, error) {
+	k := -1
+	for i, m := range f.metrics {
+		if m == metric {
+			k = i
+		}
+	}
+	rows := f.rows[asset]
+	var out []Sample
+	for i, r := range rows {
+		ts := f.end[asset].Truncate(step).Add(-time.Duration(len(rows)-1-i) * step)
+		if ts.Before(from) || !ts.Before(to) || math.IsNaN(r[k]) {
+			continue
+		}
+		out = append(out, Sample{TS: ts, Value: r[k]})
+	}
+	return out, nil
+}
+
+func (f fakeSeries) Metrics(context.Context, string, string, time.Time, time.Time) ([]string, error) {
+	return f.metrics, nil
+}
+
+func TestHistoryAlignsFillsAndTrims(t *testing.T) {
+	step := time.Hour
+	end := time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)
+	nan := math.NaN()
+	f := fakeSeries{metrics: []string{"a", "b"}, end: map[string]time.Time{"x": end},
+		rows: map[string][][]float64{"x": {{nan, nan}, {1, nan}, {nan, 5}, {3, nan}, {nan, nan}}}}
+	// The last stored row has no value at all: its step is left out, as
+	// is the first; gaps carry the previous value.
+	rows, start, err := History(context.Background(), f, "s", "x", f.metrics, end.Add(-10*step), end.Add(2*step), step)
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), start)
+	require.Len(t, rows, 3)
+	require.Equal(t, 1.0, rows[0][0])
+	require.True(t, math.IsNaN(rows[0][1]), "nothing to carry yet")
+	require.Equal(t, []float64{1, 5}, rows[1])
+	require.Equal(t, []float64{3, 5}, rows[2])
+
+	rows, _, err = History(context.Background(), f, "s", "x", f.metrics, end.Add(5*step), end.Add(9*step), step)
+	require.NoError(t, err)
+	require.Empty(t, rows)
+}
+
+type fakeScoreStore struct {
+	mu       sync.Mutex // guards scores
+	models   []Version
+	failures []Failure
+	scores   map[string]Score
+}
+
+func (s *fakeScoreStore) LatestModels(context.Context) ([]Version, error) { return s.models, nil }
+func (s *fakeScoreStore) Failures(context.Context, string) ([]Failure, error) {
+	return s.failures, nil
+}
+func (s *fakeScoreStore) SaveScore(_ context.Context, sc Score) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scores[sc.AssetID] = sc
+	return nil
+}
+
+type fakeAssets []AssetRef
+
+func (a fakeAssets) AssetsOfType(context.Context, string) ([]AssetRef, error) { return a, nil }
+
+// The scorer alerts for the asset near its end only; a short history, a
+// silent asset and one that failed are scored without an estimate.
+func TestScorerRaisesWithinTheLead(t *testing.T) {
+	fl := simulators.RunToFailure(5, simulators.RunToFailureOptions{Units: 30})
+	m, _, err := Train(toUnits(fl), Spec{Metrics: fl.Sensors, StepSeconds: 3600, HistorySteps: 400}, Options{Seed: 5})
+	require.NoError(t, err)
+	live := simulators.RunToFailure(5, simulators.RunToFailureOptions{Units: 2, FirstUnit: 30})
+	now := time.Date(2026, 3, 1, 12, 10, 0, 0, time.UTC)
+	near, early := live.Units[0], live.Units[1]
+	f := fakeSeries{metrics: fl.Sensors,
+		rows: map[string][][]float64{"near": near.Cycles[:near.Life-5], "early": early.Cycles[:50], "short": early.Cycles[:10],
+			"silent": near.Cycles[:100], "failed": near.Cycles},
+		end: map[string]time.Time{"near": now, "early": now, "short": now, "silent": now.Add(-10 * time.Hour), "failed": now.Add(-2 * time.Hour)}}
+	store := &fakeScoreStore{models: []Version{{AssetType: "engine", Version: 4, Model: m}}, scores: map[string]Score{},
+		failures: []Failure{{AssetID: "failed", FailedAt: now.Add(-2 * time.Hour)}}}
+	var alerts []Alert
+	sc := &Scorer{Store: store, Series: f, Now: func() time.Time { return now },
+		Assets: fakeAssets{{ID: "near", Code: "near"}, {ID: "early", Code: "early"}, {ID: "short", Code: "short"},
+			{ID: "silent", Code: "silent"}, {ID: "failed", Code: "failed"}},
+		Raise: func(_ context.Context, a Alert) error { alerts = append(alerts, a); return nil }}
+	n, err := sc.RunCount(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Len(t, alerts, 1)
+	a := alerts[0]
+	require.Equal(t, "near", a.Asset.ID)
+	require.Equal(t, 4, a.Version)
+	require.Equal(t, now, a.At, "the end of the last step with data, but not after now")
+	require.LessOrEqual(t, a.Lower, 48*time.Hour)
+	require.LessOrEqual(t, a.Lower, a.RUL)
+	require.LessOrEqual(t, a.RUL, a.Upper)
+	require.Len(t, a.Features, m.Spec.Width())
+
+	require.Equal(t, StatusOK, store.scores["near"].Status)
+	require.InDelta(t, a.RUL.Seconds(), *store.scores["near"].RUL, 1e-6)
+	require.Equal(t, StatusOK, store.scores["early"].Status)
+	require.Greater(t, *store.scores["early"].Lower, 48*3600.0)
+	require.Equal(t, StatusShortHistory, store.scores["short"].Status)
+	require.Nil(t, store.scores["short"].RUL)
+	require.Equal(t, StatusNoData, store.scores["silent"].Status)
+	require.Equal(t, StatusNoData, store.scores["failed"].Status)
+
+	sc.Raise = func(context.Context, Alert) error { return errors.New("down") }
+	_, err = sc.RunCount(context.Background())
+	require.ErrorContains(t, err, "down")
+}
