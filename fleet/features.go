@@ -72,8 +72,12 @@ func (s Spec) MinRows() int {
 	return m
 }
 
+// baselineSteps is how many first steps of a history its baseline
+// averages.
+const baselineSteps = 10
+
 // Width is the number of features.
-func (s Spec) Width() int { return len(s.Metrics)*len(s.Windows)*3 + 1 }
+func (s Spec) Width() int { return len(s.Metrics)*(len(s.Windows)*3+1) + 1 }
 
 // Names are the features' names, in order, for the evidence of an order.
 func (s Spec) Names() []string {
@@ -82,16 +86,22 @@ func (s Spec) Names() []string {
 		for _, w := range s.Windows {
 			n = append(n, fmt.Sprintf("%s_level_%d", m, w), fmt.Sprintf("%s_slope_%d", m, w), fmt.Sprintf("%s_std_%d", m, w))
 		}
+		n = append(n, m+"_rise")
 	}
 	return append(n, "age")
 }
 
 // Features computes the features of rows[0..end] (inclusive) into dst
 // (grown as needed) and returns it. Rows hold one value per metric;
-// NaN values (gaps) are skipped. A window longer than the history takes
-// what there is. The last feature is the age: the number of steps seen.
+// NaN values (gaps) are skipped. Per metric: level, slope and spread over
+// each window (a window longer than the history takes what there is),
+// then the rise: the level over the longest window less the mean of the
+// history's first 10 steps (how far the unit has moved from where it
+// started, whatever its own starting level). The last feature is the
+// age: the number of steps seen.
 func (s Spec) Features(rows [][]float64, end int, dst []float64) []float64 {
 	dst = dst[:0]
+	longest := s.MinRows()
 	for k := range s.Metrics {
 		for _, w := range s.Windows {
 			from := max(0, end-w+1)
@@ -124,6 +134,23 @@ func (s Spec) Features(rows [][]float64, end int, dst []float64) []float64 {
 			}
 			dst = append(dst, mean, slope, sd)
 		}
+		dst = append(dst, meanOf(rows, k, max(0, end-longest+1), end)-meanOf(rows, k, 0, min(end, baselineSteps-1)))
 	}
 	return append(dst, float64(end+1))
+}
+
+// meanOf is the mean of column k over rows[from..to], gaps skipped (0
+// when there is no value).
+func meanOf(rows [][]float64, k, from, to int) float64 {
+	var s, n float64
+	for i := from; i <= to; i++ {
+		if v := rows[i][k]; !math.IsNaN(v) {
+			s += v
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return s / n
 }

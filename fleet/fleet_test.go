@@ -70,16 +70,17 @@ func TestFeatures(t *testing.T) {
 	s := Spec{Metrics: []string{"a", "b"}, Windows: []int{3}}
 	rows := [][]float64{{1, 5}, {2, 5}, {4, math.NaN()}, {6, 5}}
 	got := s.Features(rows, 3, nil)
-	// a over rows 1..3: 2, 4, 6 → mean 4, slope 2, sd 2; b: 5, 5 (gap) →
-	// mean 5, slope 0, sd 0; age 4.
-	want := []float64{4, 2, 2, 5, 0, 0, 4}
+	// a over rows 1..3: 2, 4, 6 → mean 4, slope 2, sd 2; rise 4 − 3.25
+	// (the first ten rows: 1, 2, 4, 6); b: 5, 5 (gap) → mean 5, slope 0,
+	// sd 0, rise 0; age 4.
+	want := []float64{4, 2, 2, 0.75, 5, 0, 0, 0, 4}
 	require.Len(t, got, s.Width())
 	for i := range want {
 		require.InDelta(t, want[i], got[i], 1e-9, "feature %s", s.Names()[i])
 	}
 	// A window longer than the history takes what there is.
 	got = s.Features(rows, 0, got)
-	require.Equal(t, []float64{1, 0, 0, 5, 0, 0, 1}, got)
+	require.Equal(t, []float64{1, 0, 0, 0, 5, 0, 0, 0, 1}, got)
 }
 
 func TestRidgeRecoversALine(t *testing.T) {
