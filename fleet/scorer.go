@@ -17,9 +17,9 @@ type AssetRef struct {
 type ScoreStore interface {
 	// LatestModels returns every asset type's latest model.
 	LatestModels(ctx context.Context) ([]Version, error)
-	// Failures lists an asset type's failures (a failure restarts an
-	// asset's history).
-	Failures(ctx context.Context, assetType string) ([]Failure, error)
+	// Restarts gives, per asset of a type, when its current life began:
+	// its latest failure or repair (none: not in the map).
+	Restarts(ctx context.Context, assetType string) (map[string]time.Time, error)
 	SaveScore(ctx context.Context, s Score) error
 }
 
@@ -85,16 +85,10 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("score %s: %w", v.AssetType, err))
 			continue
 		}
-		failures, err := s.Store.Failures(ctx, v.AssetType)
+		last, err := s.Store.Restarts(ctx, v.AssetType)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("score %s: %w", v.AssetType, err))
 			continue
-		}
-		last := map[string]time.Time{}
-		for _, f := range failures {
-			if f.FailedAt.After(last[f.AssetID]) {
-				last[f.AssetID] = f.FailedAt
-			}
 		}
 		for _, a := range assets {
 			alert, err := s.score(ctx, v, a, last[a.ID], now)
@@ -121,7 +115,7 @@ const staleSteps = 3
 
 // score scores one asset and stores the score; it returns the alert to
 // consider (nil without an estimate).
-func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, lastFailure, now time.Time) (*Alert, error) {
+func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now time.Time) (*Alert, error) {
 	spec := v.Model.Spec
 	step := time.Duration(spec.StepSeconds * float64(time.Second))
 	if step <= 0 {
@@ -132,9 +126,10 @@ func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, lastFailure, 
 		hist = 400
 	}
 	from := now.Add(-time.Duration(hist) * step)
-	if !lastFailure.Before(from) {
-		// A failure ends a life: the next one starts with the step after.
-		from = lastFailure.Truncate(step).Add(step)
+	if !restart.Before(from) {
+		// A failure or repair ends a life: the next one starts with the
+		// step after.
+		from = restart.Truncate(step).Add(step)
 	}
 	rows, start, err := History(ctx, s.Series, a.Site, a.Code, spec.Metrics, from, now, step)
 	if err != nil {

@@ -43,11 +43,15 @@ type Score struct {
 	Features map[string]float64 `json:"features,omitempty"`
 }
 
+// FailureMode keys the orders a fleet model raises: one open order per
+// asset for the end of its learnt remaining life.
+const FailureMode = "fleet_remaining_life"
+
 // Score statuses: ok, or why there is no estimate.
 const (
 	StatusOK           = "ok"
 	StatusShortHistory = "short_history"
 	// StatusNoData: no readings of the model's metrics in the last three
-	// steps (or since the asset's last failure).
+	// steps (or since the asset's last failure or repair).
 	StatusNoData = "no_data"
 )

@@ -69,13 +69,13 @@ func TestHistoryAlignsFillsAndTrims(t *testing.T) {
 type fakeScoreStore struct {
 	mu       sync.Mutex // guards scores
 	models   []Version
-	failures []Failure
+	restarts map[string]time.Time
 	scores   map[string]Score
 }
 
 func (s *fakeScoreStore) LatestModels(context.Context) ([]Version, error) { return s.models, nil }
-func (s *fakeScoreStore) Failures(context.Context, string) ([]Failure, error) {
-	return s.failures, nil
+func (s *fakeScoreStore) Restarts(context.Context, string) (map[string]time.Time, error) {
+	return s.restarts, nil
 }
 func (s *fakeScoreStore) SaveScore(_ context.Context, sc Score) error {
 	s.mu.Lock()
@@ -102,7 +102,7 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 			"silent": near.Cycles[:100], "failed": near.Cycles},
 		end: map[string]time.Time{"near": now, "early": now, "short": now, "silent": now.Add(-10 * time.Hour), "failed": now.Add(-2 * time.Hour)}}
 	store := &fakeScoreStore{models: []Version{{AssetType: "engine", Version: 4, Model: m}}, scores: map[string]Score{},
-		failures: []Failure{{AssetID: "failed", FailedAt: now.Add(-2 * time.Hour)}}}
+		restarts: map[string]time.Time{"failed": now.Add(-2 * time.Hour), "early": now.Add(-100 * time.Hour)}}
 	var alerts []Alert
 	sc := &Scorer{Store: store, Series: f, Now: func() time.Time { return now },
 		Assets: fakeAssets{{ID: "near", Code: "near"}, {ID: "early", Code: "early"}, {ID: "short", Code: "short"},

@@ -25,10 +25,6 @@ const (
 	lockFleetScore   int64 = 0x70646d0301
 )
 
-// fleetFailureMode keys the orders the fleet model raises: one open order
-// per asset for the end of its learnt remaining life.
-const fleetFailureMode = "fleet_remaining_life"
-
 // fleetSeries reads InfluxDB for the fleet package.
 type fleetSeries struct{ c *influx.Client }
 
@@ -106,7 +102,7 @@ func (c *core) fleetScorer(ts *influx.Client, log *slog.Logger) *fleet.Scorer {
 // the model version, the estimate and the features.
 func fleetSignal(a fleet.Alert) rules.Signal {
 	return rules.Signal{Kind: rules.KindTrend, Level: rules.LevelCritical, Site: a.Asset.Site, Asset: a.Asset.Code,
-		AssetID: a.Asset.ID, FailureMode: fleetFailureMode, Value: a.Lower.Seconds(), DetectedAt: a.At,
+		AssetID: a.Asset.ID, FailureMode: fleet.FailureMode, Value: a.Lower.Seconds(), DetectedAt: a.At,
 		Message: fmt.Sprintf("fleet model v%d of %s: remaining life %s (90 %% interval %s to %s)", a.Version, a.AssetType,
 			rules.Duration(a.RUL.Round(time.Minute)), rules.Duration(a.Lower.Round(time.Minute)), rules.Duration(a.Upper.Round(time.Minute))),
 		Prediction: &rules.Prediction{Model: "fleet", Points: a.Rows, WindowStart: a.Start, WindowEnd: a.At,

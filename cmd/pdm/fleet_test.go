@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/openpdm/pdm/fleet"
 	"github.com/openpdm/pdm/simulators"
 )
 
@@ -194,7 +195,7 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	})
 	o := orders[0]
 	require.Equal(t, "trend", o.Source)
-	require.Equal(t, fleetFailureMode, o.FailureMode)
+	require.Equal(t, fleet.FailureMode, o.FailureMode)
 	require.Equal(t, "proposed", o.Status)
 	require.Equal(t, "fleet", o.Evidence["model"])
 	require.EqualValues(t, 1, o.Evidence["model_version"])

@@ -94,6 +94,35 @@ func (s *Store) FailureTypes(ctx context.Context, min int) ([]string, error) {
 	return out, translate(err)
 }
 
+// Restarts gives, per asset of a type, when its current life began: the
+// latest of its recorded failures and the completion of its corrective
+// orders and of the fleet model's own orders (a repair that prevented the
+// failure restarts the life too).
+func (s *Store) Restarts(ctx context.Context, assetType string) (map[string]time.Time, error) {
+	rows, err := s.pool.Query(ctx, `
+		select asset_id::text, max(t) from (
+			select f.asset_id, f.failed_at t from fleet_failures f join assets a on a.id = f.asset_id where a.type = $1
+			union all
+			select o.asset_id, o.completed_at from work_orders o join assets a on a.id = o.asset_id
+				where a.type = $1 and o.completed_at is not null and o.status in ('completed', 'verified', 'closed')
+				and (o.source in ('threshold', 'event', 'manual') or o.failure_mode = $2)
+		) x group by asset_id`, assetType, fleet.FailureMode)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var t time.Time
+		if err := rows.Scan(&id, &t); err != nil {
+			return nil, translate(err)
+		}
+		out[id] = t.UTC()
+	}
+	return out, translate(rows.Err())
+}
+
 // SaveModel stores a new version of an asset type's model (one more than
 // the latest) and returns it.
 func (s *Store) SaveModel(ctx context.Context, v fleet.Version) (fleet.Version, error) {

@@ -55,6 +55,16 @@ func TestFleetFailuresModelsAndScores(t *testing.T) {
 	require.Equal(t, "threshold", got[1].Source)
 	require.Equal(t, orders[0].ID, got[1].OrderID)
 	require.Equal(t, at.Add(24*time.Hour), got[1].FailedAt)
+	// Lives restart at the latest failure or repair: pump-1's order was
+	// completed after its imported failure; pump-2's closed as no fault
+	// found restarts nothing.
+	completed := at.Add(30 * time.Hour)
+	_, err = f.store.Pool().Exec(ctx, `update work_orders set completed_at = $2 where id = $1`, orders[0].ID, completed)
+	require.NoError(t, err)
+	restarts, err := f.store.Restarts(ctx, "pump")
+	require.NoError(t, err)
+	require.Equal(t, map[string]time.Time{f.asset.ID: completed}, restarts)
+
 	types, err := f.store.FailureTypes(ctx, 2)
 	require.NoError(t, err)
 	require.Equal(t, []string{"pump"}, types)
