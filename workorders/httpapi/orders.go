@@ -131,7 +131,7 @@ func (s *Server) orderRoutes() {
 		for i := range items {
 			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
 		}
-		c.JSON(http.StatusOK, list(items, next))
+		orderListJSON(c, items, next)
 	}))
 	s.handle(Route{Method: "POST", Path: "/work-orders", Roles: planners(), Tag: "work-orders",
 		Summary: "Create a manual work order (starts approved)", Body: "WorkOrderInput", Response: "WorkOrder",
@@ -271,7 +271,7 @@ func (s *Server) engineerJobRoutes() {
 		for i := range items {
 			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
 		}
-		c.JSON(http.StatusOK, list(items, next))
+		orderListJSON(c, items, next)
 	})
 }
 

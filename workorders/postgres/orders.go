@@ -24,13 +24,16 @@ const orderCols = `o.id, o.number, o.asset_id, o.site_id, o.title, o.description
 
 func scanOrder(r pgx.Row) (workorders.Order, error) {
 	var (
-		o                      workorders.Order
-		number, est, lab, held int64
-		parts, used, evidence  []byte
-		transfer               []byte
+		o                        workorders.Order
+		number, est, lab, held   int64
+		parts, used, evidence    []byte
+		transfer                 []byte
+		source, priority, status string
 	)
-	err := r.Scan(&o.ID, &number, &o.AssetID, &o.SiteID, &o.Title, &o.Description, &o.Source, &o.FailureMode, &o.RuleID,
-		&o.Priority, &o.Status, &o.CreatedAt, &o.UpdatedAt, &o.ApprovedAt, &o.DueAt, &o.AssigneeID, &o.RequiredSkills, &parts,
+	// The named string types (Source, Priority, Status) are scanned as
+	// strings: pgx converts into them by reflection, on every row.
+	err := r.Scan(&o.ID, &number, &o.AssetID, &o.SiteID, &o.Title, &o.Description, &source, &o.FailureMode, &o.RuleID,
+		&priority, &status, &o.CreatedAt, &o.UpdatedAt, &o.ApprovedAt, &o.DueAt, &o.AssigneeID, &o.RequiredSkills, &parts,
 		&est, &evidence, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest,
 		&o.PredictedFailureLatest, &o.FollowUpOf, &o.SignalCount, &o.Reason, &o.HoldReason, &o.Resolution, &lab,
 		&used, &o.AcceptedAt, &o.StartedAt, &o.CompletedAt, &o.VerifiedAt, &o.ClosedAt, &o.OnHoldSince, &held,
@@ -38,6 +41,7 @@ func scanOrder(r pgx.Row) (workorders.Order, error) {
 	if err != nil {
 		return o, err
 	}
+	o.Source, o.Priority, o.Status = workorders.Source(source), workorders.Priority(priority), workorders.Status(status)
 	if o.HelperIDs == nil {
 		o.HelperIDs = []string{}
 	}
@@ -55,10 +59,10 @@ func scanOrder(r pgx.Row) (workorders.Order, error) {
 	o.LabourTime = rules.Duration(time.Duration(lab) * time.Second)
 	o.HeldFor = rules.Duration(time.Duration(held) * time.Second)
 	o.Evidence = evidence
-	if err := json.Unmarshal(parts, &o.Parts); err != nil {
+	if err := unmarshalParts(parts, &o.Parts); err != nil {
 		return o, fmt.Errorf("order %s parts: %w", o.ID, err)
 	}
-	if err := json.Unmarshal(used, &o.PartsUsed); err != nil {
+	if err := unmarshalParts(used, &o.PartsUsed); err != nil {
 		return o, fmt.Errorf("order %s parts_used: %w", o.ID, err)
 	}
 	if o.RequiredSkills == nil {
@@ -68,6 +72,16 @@ func scanOrder(r pgx.Row) (workorders.Order, error) {
 		o.Parts = []rules.PartQty{}
 	}
 	return o, nil
+}
+
+// unmarshalParts decodes a parts list; the empty list, most orders',
+// without the JSON decoder.
+func unmarshalParts(b []byte, dst *[]rules.PartQty) error {
+	if string(b) == "[]" {
+		*dst = []rules.PartQty{}
+		return nil
+	}
+	return json.Unmarshal(b, dst)
 }
 
 func jsonOr(v any, empty string) []byte {
