@@ -168,11 +168,17 @@ type WebhookStore interface {
 	DeleteWebhook(ctx context.Context, id string) error
 	ListDeliveries(ctx context.Context, webhookID string, p Page) ([]Delivery, string, error)
 	ListAttempts(ctx context.Context, webhookID string, p Page) ([]DeliveryAttempt, string, error)
-	// DueDeliveries returns pending deliveries due at now, oldest first,
-	// with their webhook.
-	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]DueDelivery, error)
-	// RecordAttempt logs an attempt and moves the delivery to its next state.
-	RecordAttempt(ctx context.Context, a DeliveryAttempt, outcome DeliveryOutcome) error
+	// ClaimDeliveries claims pending deliveries due at now that no one
+	// holds (no lease, or one ended by now), oldest first, only the head of
+	// each webhook's queue, with their webhook: each gets a new claim token
+	// and a lease until leaseUntil, committed before it returns.
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]DueDelivery, error)
+	// RecordAttempt logs an attempt and, when the delivery is still held by
+	// claim, moves it to its next state and ends the lease.
+	RecordAttempt(ctx context.Context, claim string, a DeliveryAttempt, outcome DeliveryOutcome) error
+	// ReleaseDelivery ends claim's lease without an attempt (a send given up
+	// before it was answered): the delivery is due again at once.
+	ReleaseDelivery(ctx context.Context, id int64, claim string) error
 	// PruneDeliveries deletes finished deliveries and attempts older than
 	// before (a bounded number per call) and says how many.
 	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
@@ -212,6 +218,8 @@ type DueDelivery struct {
 	Delivery
 	URL    string
 	Secret string
+	// Claim is the token of the dispatcher's claim (ClaimDeliveries).
+	Claim string
 }
 
 // DeliveryOutcome is what an attempt leads to.

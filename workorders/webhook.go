@@ -57,7 +57,11 @@ func VerifySignature(secret string, timestamp string, body []byte, sig string, n
 
 // Dispatcher sends the webhook outbox: every pending delivery, in event
 // order per webhook, retried with exponential backoff until the receiver
-// answers 2xx. One replica sends at a time (advisory lock). Each receiver
+// answers 2xx. One replica sends at a time (advisory lock); each delivery
+// is claimed with a lease before it is sent (Lease), so that a replica that
+// lost its lock connection mid-send and the one that then took the lock
+// never both send it, and one whose sender died sends it again after the
+// lease (at least once). Each receiver
 // is sent to independently: one delivery at a time (its order), its own
 // backoff (a failed head delays only that webhook's queue), and a slow
 // receiver holds one sending slot while the others carry on and later
@@ -86,14 +90,21 @@ type Dispatcher struct {
 	Keep time.Duration
 	// Parallel is how many receivers are sent to at once (default 16).
 	Parallel int
+	// Lease is how long a claimed delivery is reserved for this
+	// dispatcher (default 1 min): no other dispatcher sends it meanwhile,
+	// and a send still unanswered after three quarters of it is given up
+	// (and tried again), so that it never overlaps another's.
+	Lease time.Duration
 }
 
 // outbox is what the dispatcher reads and records.
 type outbox interface {
-	// DueDeliveries returns pending deliveries due at now, oldest first,
-	// with their webhook: only the head of each webhook's queue.
-	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]DueDelivery, error)
-	RecordAttempt(ctx context.Context, a DeliveryAttempt, outcome DeliveryOutcome) error
+	// ClaimDeliveries claims pending deliveries due at now and not leased
+	// to anyone, oldest first, only the head of each webhook's queue, with
+	// a lease until leaseUntil (committed before it returns).
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]DueDelivery, error)
+	RecordAttempt(ctx context.Context, claim string, a DeliveryAttempt, outcome DeliveryOutcome) error
+	ReleaseDelivery(ctx context.Context, id int64, claim string) error
 	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 	WithLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error)
 }
@@ -101,7 +112,7 @@ type outbox interface {
 // NewDispatcher returns a dispatcher over svc's store, clock and logger.
 func NewDispatcher(svc *Service) *Dispatcher {
 	return &Dispatcher{store: svc.Store, log: svc.Log, Now: svc.Now, Client: WebhookClient(svc.AllowPrivateWebhooks),
-		Interval: time.Second, Batch: 100, Parallel: 16, Keep: 7 * 24 * time.Hour, Backoff: DefaultBackoff}
+		Interval: time.Second, Batch: 100, Parallel: 16, Keep: 7 * 24 * time.Hour, Backoff: DefaultBackoff, Lease: time.Minute}
 }
 
 // DefaultBackoff is 1 s doubling per failed attempt, at most 5 min.
@@ -192,17 +203,21 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 		}
 		started, stale := 0, false
 		if inFlight < parallel {
-			due, err := d.store.DueDeliveries(ctx, d.Now(), max(d.Batch, 1)+inFlight)
+			now := d.Now()
+			due, err := d.store.ClaimDeliveries(ctx, now, now.Add(d.lease()), max(d.Batch, 1)+inFlight)
 			if err != nil {
 				return sent, err
 			}
 			mu.Lock()
+			var unsent []DueDelivery
 			for _, dd := range due {
 				if finished[dd.WebhookID] > polled {
 					stale = true // read before its sender ended: poll again
+					unsent = append(unsent, dd)
 					continue
 				}
 				if busy[dd.WebhookID] || len(busy) >= parallel || (once && failed[dd.WebhookID]) {
+					unsent = append(unsent, dd)
 					continue
 				}
 				busy[dd.WebhookID] = true
@@ -237,6 +252,12 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 			}
 			inFlight = len(busy)
 			mu.Unlock()
+			// Claimed but not started: free at once for the next poll.
+			for _, dd := range unsent {
+				if err := d.store.ReleaseDelivery(ctx, dd.ID, dd.Claim); err != nil {
+					return sent, err
+				}
+			}
 		}
 		if once && started == 0 && inFlight == 0 {
 			if !stale {
@@ -262,11 +283,27 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 	}
 }
 
-// send makes one attempt and records it; it reports whether it was delivered.
+func (d *Dispatcher) lease() time.Duration {
+	if d.Lease <= 0 {
+		return time.Minute
+	}
+	return d.Lease
+}
+
+// send makes one attempt and records it; it reports whether it was
+// delivered. The attempt ends within three quarters of the lease; given up
+// earlier (ctx ended), it is not recorded and the claim is released.
 func (d *Dispatcher) send(ctx context.Context, dd DueDelivery) (bool, error) {
 	start := d.Now()
-	status, sendErr := d.post(ctx, dd)
+	pctx, cancel := context.WithTimeout(ctx, d.lease()*3/4)
+	status, sendErr := d.post(pctx, dd)
+	cancel()
 	if ctx.Err() != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := d.store.ReleaseDelivery(rctx, dd.ID, dd.Claim); err != nil {
+			d.log.WarnContext(ctx, "webhook delivery: release claim", "delivery_id", dd.ID, "err", err)
+		}
 		return false, ctx.Err()
 	}
 	a := DeliveryAttempt{DeliveryID: dd.ID, WebhookID: dd.WebhookID, EventType: dd.EventType, At: start.UTC(),
@@ -281,7 +318,7 @@ func (d *Dispatcher) send(ctx context.Context, dd DueDelivery) (bool, error) {
 			out.Status = DeliveryFailed
 		}
 	}
-	if err := d.store.RecordAttempt(ctx, a, out); err != nil {
+	if err := d.store.RecordAttempt(ctx, dd.Claim, a, out); err != nil {
 		return false, fmt.Errorf("record attempt of delivery %d: %w", dd.ID, err)
 	}
 	return sendErr == nil, nil

@@ -1,7 +1,10 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -152,27 +155,45 @@ func (s *Store) ListAttempts(ctx context.Context, webhookID string, p workorders
 	return out, next, nil
 }
 
-// DueDeliveries implements workorders.Store.
-func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]workorders.DueDelivery, error) {
-	rows, err := s.pool.Query(ctx, `select `+deliveryCols+`, w.url, w.secret from webhook_deliveries d
-		join webhooks w on w.id = d.webhook_id
-		where d.status = 'pending' and d.next_attempt_at <= $1 and w.active
-		and not exists (select 1 from webhook_deliveries e where e.webhook_id = d.webhook_id and e.status = 'pending' and e.id < d.id)
-		order by d.id limit $2`, now, limit)
+// ClaimDeliveries implements workorders.Store: the heads of the webhooks'
+// queues that are due and not leased are locked (SKIP LOCKED: concurrent
+// claimers take different rows) and given a claim and a lease in one
+// statement, committed before anything is sent.
+func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]workorders.DueDelivery, error) {
+	rows, err := s.pool.Query(ctx, `with due as (
+			select d.id from webhook_deliveries d
+			join webhooks w on w.id = d.webhook_id
+			where d.status = 'pending' and d.next_attempt_at <= $1 and w.active
+			and (d.leased_until is null or d.leased_until <= $1)
+			and not exists (select 1 from webhook_deliveries e where e.webhook_id = d.webhook_id and e.status = 'pending' and e.id < d.id)
+			order by d.id limit $3
+			for update of d skip locked)
+		update webhook_deliveries d set claim = gen_random_uuid(), leased_until = $2
+		from due, webhooks w where d.id = due.id and w.id = d.webhook_id
+		returning `+deliveryCols+`, w.url, w.secret, d.claim::text`, now, leaseUntil, limit)
 	if err != nil {
 		return nil, translate(err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.DueDelivery, error) {
 		var dd workorders.DueDelivery
-		d, err := scanDelivery(r, &dd.URL, &dd.Secret)
+		d, err := scanDelivery(r, &dd.URL, &dd.Secret, &dd.Claim)
 		dd.Delivery = d
 		return dd, err
 	})
-	return out, translate(err)
+	if err != nil {
+		return nil, translate(err)
+	}
+	slices.SortFunc(out, func(a, b workorders.DueDelivery) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
-// RecordAttempt implements workorders.Store.
-func (s *Store) RecordAttempt(ctx context.Context, a workorders.DeliveryAttempt, o workorders.DeliveryOutcome) error {
+// RecordAttempt implements workorders.Store. The attempt is logged in any
+// case; the delivery moves on only if claim still holds it (a dispatcher
+// whose lease ended and was claimed again leaves it to the new holder).
+func (s *Store) RecordAttempt(ctx context.Context, claim string, a workorders.DeliveryAttempt, o workorders.DeliveryOutcome) error {
+	if !validID(claim) {
+		return fmt.Errorf("record attempt of delivery %d: invalid claim %q", a.DeliveryID, claim)
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `insert into webhook_attempts (delivery_id, webhook_id, event_type, at, status_code, error, duration_ms)
 			values ($1, $2, $3, $4, $5, $6, $7)`, a.DeliveryID, a.WebhookID, a.EventType, a.At, a.StatusCode, a.Error, a.DurationMS); err != nil {
@@ -183,9 +204,19 @@ func (s *Store) RecordAttempt(ctx context.Context, a workorders.DeliveryAttempt,
 			delivered = &a.At
 		}
 		_, err := tx.Exec(ctx, `update webhook_deliveries set status = $2, attempts = attempts + 1, next_attempt_at = $3,
-			last_error = $4, delivered_at = $5 where id = $1`, a.DeliveryID, o.Status, o.NextAttemptAt, a.Error, delivered)
+			last_error = $4, delivered_at = $5, claim = null, leased_until = null where id = $1 and claim = $6`,
+			a.DeliveryID, o.Status, o.NextAttemptAt, a.Error, delivered, claim)
 		return err
 	})
+	return translate(err)
+}
+
+// ReleaseDelivery implements workorders.Store.
+func (s *Store) ReleaseDelivery(ctx context.Context, id int64, claim string) error {
+	if !validID(claim) {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `update webhook_deliveries set claim = null, leased_until = null where id = $1 and claim = $2`, id, claim)
 	return translate(err)
 }
 
