@@ -405,35 +405,57 @@ func (d *DispatchRunner) shortages(ctx context.Context, o Order, e Engineer, at 
 // longer approved and unassigned, or an engineer who is gone, is skipped
 // and said so. ran is false when another replica holds the lock.
 func (d *DispatchRunner) Apply(ctx context.Context, actor Actor, pairs [][2]string) (DispatchRun, bool, error) {
+	return d.applyPairs(ctx, actor, pairs, applyKind{trigger: "apply", verb: "assign", since: "the preview",
+		request: func(userID string) ActionRequest {
+			return ActionRequest{Action: ActAssign, Actor: actor, AssigneeID: userID,
+				Note: "optimizer proposal applied by " + actor.Name, OnlyUnassigned: true}
+		}})
+}
+
+// applyKind is what differs between applying a plan and applying moves.
+type applyKind struct {
+	trigger string // the run's trigger
+	verb    string // names the action in errors
+	since   string // what the order may have changed since
+	// order, when set, checks the order first: why it is skipped ("" to
+	// go on) or an error that ends the run.
+	order func(ctx context.Context, orderID string) (Order, string, error)
+	// held, when set, says why the order is skipped for an active
+	// engineer ("" to go on); o is what order returned.
+	held    func(o Order, e Engineer) string
+	request func(userID string) ActionRequest
+}
+
+// applyPairs assigns each (order, engineer) pair under the dispatch lock,
+// skipping (and saying why) those k's checks or the engineer refuse, and
+// saves the run.
+func (d *DispatchRunner) applyPairs(ctx context.Context, actor Actor, pairs [][2]string, k applyKind) (DispatchRun, bool, error) {
 	now := d.Now().UTC()
-	run := DispatchRun{Trigger: "apply", StartedAt: now, Jobs: []PlannedJob{}}
+	run := DispatchRun{Trigger: k.trigger, StartedAt: now, Jobs: []PlannedJob{}}
 	ran, err := d.orders.WithLock(ctx, LockDispatch, func(ctx context.Context) error {
 		for _, p := range pairs {
 			job := PlannedJob{OrderID: p[0], EngineerID: p[1], Candidates: []dispatch.Cost{}, Outcome: "skipped"}
 			run.Orders++
-			e, err := d.ops.GetEngineer(ctx, p[1])
-			switch {
-			case errors.Is(err, ErrNotFound):
-				job.Why = "no such engineer"
-			case err != nil:
-				return err
-			case e.UserID == nil || !e.Active:
-				job.Why = e.Name + " has no active user account"
-			default:
-				job.EngineerName, job.AssigneeID = e.Name, *e.UserID
-				o, err := d.svc.Act(ctx, p[0], ActionRequest{Action: ActAssign, Actor: actor, AssigneeID: *e.UserID,
-					Note: "optimizer proposal applied by " + actor.Name, OnlyUnassigned: true})
-				switch {
-				case err == nil:
-					job.Number, job.Priority, job.DueAt, job.Outcome = o.Number, string(o.Priority), o.DueAt, "assigned"
-					run.Assigned++
-				case errors.Is(err, ErrIllegalTransition) || errors.Is(err, ErrNotFound):
-					job.Why = "changed since the preview: " + err.Error()
-				default:
-					return fmt.Errorf("assign %s: %w", p[0], err)
+			var (
+				o   Order
+				why string
+				err error
+			)
+			if k.order != nil {
+				if o, why, err = k.order(ctx, p[0]); err != nil {
+					return err
 				}
 			}
-			if job.Outcome != "assigned" {
+			if why == "" {
+				why, err = d.tryAssign(ctx, p, o, k, &job)
+				if err != nil {
+					return err
+				}
+			}
+			job.Why = why
+			if job.Outcome == "assigned" {
+				run.Assigned++
+			} else {
 				run.Unassigned++
 			}
 			run.Jobs = append(run.Jobs, job)
@@ -444,4 +466,33 @@ func (d *DispatchRunner) Apply(ctx context.Context, actor Actor, pairs [][2]stri
 		return err
 	})
 	return run, ran, err
+}
+
+// tryAssign checks the pair's engineer and assigns the order to them,
+// filling job; it returns why the pair was skipped ("" when assigned).
+func (d *DispatchRunner) tryAssign(ctx context.Context, p [2]string, o Order, k applyKind, job *PlannedJob) (string, error) {
+	e, err := d.ops.GetEngineer(ctx, p[1])
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "no such engineer", nil
+	case err != nil:
+		return "", err
+	case e.UserID == nil || !e.Active:
+		return e.Name + " has no active user account", nil
+	}
+	if k.held != nil {
+		if why := k.held(o, e); why != "" {
+			return why, nil
+		}
+	}
+	job.EngineerName, job.AssigneeID = e.Name, *e.UserID
+	done, err := d.svc.Act(ctx, p[0], k.request(*e.UserID))
+	switch {
+	case err == nil:
+		job.Number, job.Priority, job.DueAt, job.Outcome = done.Number, string(done.Priority), done.DueAt, "assigned"
+		return "", nil
+	case errors.Is(err, ErrIllegalTransition) || errors.Is(err, ErrNotFound):
+		return "changed since " + k.since + ": " + err.Error(), nil
+	}
+	return "", fmt.Errorf("%s %s: %w", k.verb, p[0], err)
 }

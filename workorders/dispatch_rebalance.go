@@ -169,54 +169,29 @@ func dispatchInput(o DispatchOrder, byUser map[string]Engineer) dispatch.Order {
 // engineer who is gone, is skipped and said so. ran is false when another
 // replica holds the lock.
 func (d *DispatchRunner) ApplyMoves(ctx context.Context, actor Actor, moves [][2]string) (DispatchRun, bool, error) {
-	now := d.Now().UTC()
-	run := DispatchRun{Trigger: "rebalance", StartedAt: now, Jobs: []PlannedJob{}}
-	ran, err := d.orders.WithLock(ctx, LockDispatch, func(ctx context.Context) error {
-		for _, p := range moves {
-			job := PlannedJob{OrderID: p[0], EngineerID: p[1], Candidates: []dispatch.Cost{}, Outcome: "skipped"}
-			run.Orders++
-			o, err := d.orders.GetOrder(ctx, p[0])
-			e, eerr := d.ops.GetEngineer(ctx, p[1])
+	return d.applyPairs(ctx, actor, moves, applyKind{trigger: "rebalance", verb: "reassign", since: "the proposal",
+		order: func(ctx context.Context, id string) (Order, string, error) {
+			o, err := d.orders.GetOrder(ctx, id)
 			switch {
 			case errors.Is(err, ErrNotFound):
-				job.Why = "no such order"
+				return o, "no such order", nil
 			case err != nil:
-				return err
+				return o, "", err
 			case o.Status != StatusAssigned:
-				job.Why = fmt.Sprintf("%s is %s now, no longer only assigned", o.Number, o.Status)
-			case errors.Is(eerr, ErrNotFound):
-				job.Why = "no such engineer"
-			case eerr != nil:
-				return eerr
-			case e.UserID == nil || !e.Active:
-				job.Why = e.Name + " has no active user account"
-			case o.AssigneeID != nil && *o.AssigneeID == *e.UserID:
-				job.Why = e.Name + " holds it already"
-			default:
-				job.EngineerName, job.AssigneeID = e.Name, *e.UserID
-				o, err := d.svc.Act(ctx, p[0], ActionRequest{Action: ActAssign, Actor: actor, AssigneeID: *e.UserID,
-					Note: "moved by the optimizer (lower total cost), approved by " + actor.Name})
-				switch {
-				case err == nil:
-					job.Number, job.Priority, job.DueAt, job.Outcome = o.Number, string(o.Priority), o.DueAt, "assigned"
-					run.Assigned++
-				case errors.Is(err, ErrIllegalTransition) || errors.Is(err, ErrNotFound):
-					job.Why = "changed since the proposal: " + err.Error()
-				default:
-					return fmt.Errorf("reassign %s: %w", p[0], err)
-				}
+				return o, fmt.Sprintf("%s is %s now, no longer only assigned", o.Number, o.Status), nil
 			}
-			if job.Outcome != "assigned" {
-				run.Unassigned++
+			return o, "", nil
+		},
+		held: func(o Order, e Engineer) string {
+			if o.AssigneeID != nil && *o.AssigneeID == *e.UserID {
+				return e.Name + " holds it already"
 			}
-			run.Jobs = append(run.Jobs, job)
-		}
-		run.FinishedAt = d.Now().UTC()
-		var err error
-		run, err = d.ops.SaveDispatchRun(ctx, run)
-		return err
-	})
-	return run, ran, err
+			return ""
+		},
+		request: func(userID string) ActionRequest {
+			return ActionRequest{Action: ActAssign, Actor: actor, AssigneeID: userID,
+				Note: "moved by the optimizer (lower total cost), approved by " + actor.Name}
+		}})
 }
 
 // RebalanceJob applies the optimizer's moves on its own (the setting
