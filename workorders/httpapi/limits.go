@@ -9,6 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
+
+	"github.com/openpdm/pdm/workorders/keyrate"
 )
 
 // RateLimit is a limit per client (by address; behind a proxy set
@@ -27,65 +29,33 @@ func (r RateLimit) limit() rate.Limit {
 	return rate.Every(r.Every)
 }
 
-// clientLimiters holds one token bucket per client.
-type clientLimiters struct {
-	cfg RateLimit
-	mu  sync.Mutex // guards m
-	m   map[string]*clientLimiter
+// failureLimiter limits failed authentications per client (nil: no limit).
+type failureLimiter struct {
+	every time.Duration
+	lim   *keyrate.Limiter
 }
 
-type clientLimiter struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newClientLimiters(cfg RateLimit) *clientLimiters {
-	return &clientLimiters{cfg: cfg, m: map[string]*clientLimiter{}}
-}
-
-func (l *clientLimiters) get(client string, now time.Time) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	cl, ok := l.m[client]
-	if !ok {
-		if len(l.m) >= 50000 {
-			// Forget clients idle long enough to have a full bucket again.
-			full := time.Duration(l.cfg.Burst) * max(l.cfg.Every, time.Second)
-			for k, v := range l.m {
-				if now.Sub(v.seen) > full {
-					delete(l.m, k)
-				}
-			}
-			if len(l.m) >= 50000 {
-				l.m = map[string]*clientLimiter{}
-			}
-		}
-		cl = &clientLimiter{lim: rate.NewLimiter(l.cfg.limit(), max(l.cfg.Burst, 1))}
-		l.m[client] = cl
+func newFailureLimiter(cfg RateLimit) *failureLimiter {
+	if cfg.Every <= 0 {
+		return nil
 	}
-	cl.seen = now
-	return cl.lim
+	return &failureLimiter{every: cfg.Every, lim: keyrate.New(cfg.limit(), cfg.Burst)}
 }
 
-// blocked reports whether client has no event left now (without using one)
-// and how long until it has.
-func (l *clientLimiters) blocked(client string, now time.Time) (bool, time.Duration) {
-	if l.cfg.Every <= 0 {
+// blocked reports whether client has no failure left now (without using
+// one) and how long to wait.
+func (l *failureLimiter) blocked(client string, now time.Time) (bool, time.Duration) {
+	if l == nil || !l.lim.Blocked(client, now) {
 		return false, 0
 	}
-	lim := l.get(client, now)
-	if lim.TokensAt(now) >= 1 {
-		return false, 0
-	}
-	return true, l.cfg.Every
+	return true, l.every
 }
 
-// use spends one event of client's bucket and reports whether it had one.
-func (l *clientLimiters) use(client string, now time.Time) bool {
-	if l.cfg.Every <= 0 {
-		return true
+// use spends one failure of client's bucket.
+func (l *failureLimiter) use(client string, now time.Time) {
+	if l != nil {
+		l.lim.AllowAt(client, now)
 	}
-	return l.get(client, now).AllowN(now, 1)
 }
 
 func tooManyFailures(c *gin.Context, wait time.Duration, what string) {

@@ -111,7 +111,7 @@ type Server struct {
 	auth   authCache
 	// unknown remembers unknown tokens; failures and public limit clients.
 	unknown  negativeCache
-	failures *clientLimiters
+	failures *failureLimiter
 	// schemas holds the declared schema of every request and response type.
 	schemas *schemas
 	idem    idempotency
@@ -208,7 +208,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.AuthFailures = RateLimit{Every: 2 * time.Second, Burst: 10}
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, auth: authCache{ttl: cfg.AuthCacheTTL}, schemas: newSchemas(),
-		unknown: negativeCache{ttl: cfg.AuthCacheTTL}, failures: newClientLimiters(cfg.AuthFailures),
+		unknown: negativeCache{ttl: cfg.AuthCacheTTL}, failures: newFailureLimiter(cfg.AuthFailures),
 		admit: newAdmission(cfg.ReadConcurrency)}
 	if cfg.admitWith != nil {
 		s.admit = cfg.admitWith.admit
