@@ -118,7 +118,8 @@ func (s *Server) fieldRoutes() {
 			s.fail(c, err)
 			return
 		}
-		ev, err := s.svc.Comment(c.Request.Context(), actorOf(c), c.Param("id"), in.Text)
+		var st orderService = s.svc
+		ev, err := st.Comment(c.Request.Context(), actorOf(c), c.Param("id"), in.Text)
 		s.ok(c, http.StatusCreated, ev, err)
 	})
 	if f.Mentions != nil {

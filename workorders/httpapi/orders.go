@@ -71,7 +71,8 @@ func orderFilter(c *gin.Context) (workorders.OrderFilter, error) {
 
 // ownOrder loads an order and, for engineers, checks it is theirs.
 func (s *Server) ownOrder(c *gin.Context, id string) (workorders.Order, error) {
-	o, err := s.svc.GetOrder(c.Request.Context(), id)
+	var st orderService = s.svc
+	o, err := st.GetOrder(c.Request.Context(), id)
 	if err != nil {
 		return o, err
 	}
@@ -112,6 +113,7 @@ type actionIn struct {
 
 func (s *Server) orderRoutes() {
 	s.groupingRoutes()
+	var st orderService = s.svc
 	s.handle(Route{Method: "GET", Path: "/work-orders", Roles: anyRole(), Tag: "work-orders",
 		Summary: "List work orders, newest first (engineers see their own)", Response: "WorkOrderList",
 		Query: []string{"status", "asset_id", "site_id", "source", "assignee_id", "priority", "number", "limit", "cursor"}}, s.admitted(func(c *gin.Context) {
@@ -123,7 +125,7 @@ func (s *Server) orderRoutes() {
 		if u := userOf(c); u.Role == workorders.RoleEngineer {
 			f.Involving = u.ID
 		}
-		items, next, err := s.svc.ListOrders(c.Request.Context(), f)
+		items, next, err := st.ListOrders(c.Request.Context(), f)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -141,7 +143,7 @@ func (s *Server) orderRoutes() {
 			s.fail(c, err)
 			return
 		}
-		o, err := s.svc.CreateOrder(c.Request.Context(), actorOf(c), in)
+		o, err := st.CreateOrder(c.Request.Context(), actorOf(c), in)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -150,7 +152,7 @@ func (s *Server) orderRoutes() {
 	})
 	s.handle(Route{Method: "GET", Path: "/work-orders/:id", Roles: anyRole(), Tag: "work-orders",
 		Summary: "A work order with evidence, parts, events and suggested articles", Response: "WorkOrderDetail"}, s.admitted(func(c *gin.Context) {
-		d, err := s.svc.OrderDetail(c.Request.Context(), c.Param("id"))
+		d, err := st.OrderDetail(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -179,7 +181,7 @@ func (s *Server) orderRoutes() {
 			s.fail(c, err)
 			return
 		}
-		o, err := s.svc.EditOrder(c.Request.Context(), actorOf(c), c.Param("id"), in)
+		o, err := st.EditOrder(c.Request.Context(), actorOf(c), c.Param("id"), in)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -223,6 +225,7 @@ func actionSummary(a workorders.Action) string {
 }
 
 func (s *Server) act(a workorders.Action) gin.HandlerFunc {
+	var st orderService = s.svc
 	return func(c *gin.Context) {
 		var in actionIn
 		if c.Request.ContentLength != 0 {
@@ -231,7 +234,7 @@ func (s *Server) act(a workorders.Action) gin.HandlerFunc {
 				return
 			}
 		}
-		o, err := s.svc.Act(c.Request.Context(), c.Param("id"), workorders.ActionRequest{
+		o, err := st.Act(c.Request.Context(), c.Param("id"), workorders.ActionRequest{
 			Action: a, Actor: actorOf(c), Note: in.Note, Reason: in.Reason, Priority: in.Priority, DueAt: in.DueAt,
 			Skills: in.Skills, Parts: in.Parts, AssigneeID: in.AssigneeID, Resolution: in.Resolution,
 			LabourTime: in.LabourTime, PartsUsed: in.PartsUsed, Evidence: in.Evidence,
@@ -250,6 +253,7 @@ func isEmptyBody(err error) bool {
 }
 
 func (s *Server) engineerJobRoutes() {
+	var st orderService = s.svc
 	s.handle(Route{Method: "GET", Path: "/me/jobs", Roles: fieldRoles(), Tag: "engineers",
 		Summary: "The calling engineer's jobs and the jobs they help on (default: open ones)", Response: "WorkOrderList",
 		Query: []string{"status", "limit", "cursor"}}, func(c *gin.Context) {
@@ -263,7 +267,7 @@ func (s *Server) engineerJobRoutes() {
 				workorders.StatusOnSite, workorders.StatusInProgress, workorders.StatusOnHold}
 		}
 		f.Involving = userOf(c).ID
-		items, next, err := s.svc.ListOrders(c.Request.Context(), f)
+		items, next, err := st.ListOrders(c.Request.Context(), f)
 		if err != nil {
 			s.fail(c, err)
 			return

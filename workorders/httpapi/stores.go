@@ -81,6 +81,18 @@ type userService interface {
 	RevokeTokens(ctx context.Context, userID string) (int, error)
 }
 
+// orderService serves /work-orders, their actions and comments and the
+// engineers' /me/jobs.
+type orderService interface {
+	ListOrders(ctx context.Context, f workorders.OrderFilter) ([]workorders.Order, string, error)
+	GetOrder(ctx context.Context, id string) (workorders.Order, error)
+	OrderDetail(ctx context.Context, id string) (workorders.OrderDetail, error)
+	CreateOrder(ctx context.Context, actor workorders.Actor, in workorders.NewOrder) (workorders.Order, error)
+	EditOrder(ctx context.Context, actor workorders.Actor, id string, e workorders.OrderEdit) (workorders.Order, error)
+	Act(ctx context.Context, id string, req workorders.ActionRequest) (workorders.Order, error)
+	Comment(ctx context.Context, actor workorders.Actor, orderID, text string) (workorders.Event, error)
+}
+
 // siteService serves /sites.
 type siteService interface {
 	CreateSite(ctx context.Context, v workorders.Site) (workorders.Site, error)
