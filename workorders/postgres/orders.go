@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -278,10 +279,10 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 		w.add("(o.assignee_id = ? or ?::uuid = any(o.helper_ids))", f.Involving, f.Involving)
 	}
 	if f.Source != "" {
-		w.add("o.source = ?", f.Source)
+		w.conds = append(w.conds, "o.source = "+w.enum(f.Source))
 	}
 	if f.Priority != "" {
-		w.add("o.priority = ?", f.Priority)
+		w.conds = append(w.conds, "o.priority = "+w.enum(f.Priority))
 	}
 	if f.Number > 0 {
 		w.add("o.number = ?", f.Number)
@@ -294,11 +295,17 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 		w.add("(o.created_at, o.id) < (?, ?)", t, id)
 	}
 	lim := limitOf(f.Page)
-	limArg := w.arg(lim + 1)
-	order := ` order by o.created_at desc, o.id desc limit ` + limArg
+	// The limit and the enum values (status, source, priority) are written
+	// into the text: with them as parameters PostgreSQL found its generic
+	// plan no cheaper than a custom one and planned every execution (about
+	// as long as running it); with them in the text each statement keeps a
+	// generic plan whose index fits its values, and only IDs, numbers and
+	// cursors are parameters (TestListQueriesUseIndexes checks the generic
+	// plans).
+	order := ` order by o.created_at desc, o.id desc limit ` + strconv.Itoa(lim+1)
 	if len(f.Status) <= 1 {
 		if len(f.Status) == 1 {
-			w.add("o.status = ?", string(f.Status[0]))
+			w.conds = append(w.conds, "o.status = "+w.enum(string(f.Status[0])))
 		}
 		return `select ` + orderCols + ` from work_orders o` + w.sql() + order, w.args, lim, nil
 	}
@@ -308,7 +315,7 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 	base := w.sql()
 	var branches []string
 	for _, st := range f.Status {
-		cond := "o.status = " + w.arg(string(st))
+		cond := "o.status = " + w.enum(string(st))
 		if base == "" {
 			cond = " where " + cond
 		} else {
@@ -320,13 +327,44 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 	return q, w.args, lim, nil
 }
 
-// ExplainListOrders returns PostgreSQL's plan for the list query of f.
+// ExplainListOrders returns PostgreSQL's generic plan for the list query
+// of f: the one a prepared statement keeps (the query is prepared and
+// explained with plan_cache_mode = force_generic_plan on one connection).
 func (s *Store) ExplainListOrders(ctx context.Context, f workorders.OrderFilter) (string, error) {
 	q, args, _, err := listOrdersQuery(f)
 	if err != nil {
 		return "", err
 	}
-	rows, err := s.pool.Query(ctx, "explain "+q, args...)
+	lits := make([]string, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		case int, int64:
+			lits[i] = fmt.Sprint(v)
+		case time.Time:
+			lits[i] = "'" + v.UTC().Format(time.RFC3339Nano) + "'"
+		default:
+			return "", fmt.Errorf("explain: parameter %d of type %T", i+1, a)
+		}
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	// The session settings and the statement must not outlive the explain.
+	defer func() { _ = c.Conn().Close(context.WithoutCancel(ctx)); c.Release() }()
+	if _, err := c.Exec(ctx, "set plan_cache_mode = force_generic_plan"); err != nil {
+		return "", err
+	}
+	if _, err := c.Exec(ctx, "prepare list_explain as "+q, pgx.QueryExecModeSimpleProtocol); err != nil {
+		return "", err
+	}
+	execute := "explain execute list_explain"
+	if len(lits) > 0 {
+		execute += "(" + strings.Join(lits, ", ") + ")"
+	}
+	rows, err := c.Query(ctx, execute, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return "", err
 	}

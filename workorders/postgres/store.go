@@ -178,6 +178,17 @@ func (w *where) sql() string {
 	return " where " + strings.Join(w.conds, " and ")
 }
 
+// enum returns an enum value (a status, source or priority) as SQL text:
+// quoted in the statement when it is a plain word, else as a parameter.
+func (w *where) enum(v string) string {
+	if v == "" || len(v) > 40 || strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
+	}) >= 0 {
+		return w.arg(v)
+	}
+	return "'" + v + "'"
+}
+
 func (w *where) arg(a any) string {
 	w.args = append(w.args, a)
 	return "$" + strconv.Itoa(len(w.args))
