@@ -153,7 +153,7 @@ func TestAdminEditsNotificationTemplate(t *testing.T) {
 	require.NoError(t, api.do(ctx, "GET", "/notifications/templates/request_received/en/email", nil, &got))
 	require.False(t, got.Custom, "an invalid draft is not stored")
 
-	var htmlText string
+	var htmlText, builtin string
 	var pwned bool
 	runBrowser(t, b, 40*time.Second, "preview and save",
 		set(subject, "Received: {{.Number}} {{.AssetName}}"),
@@ -174,7 +174,11 @@ func TestAdminEditsNotificationTemplate(t *testing.T) {
 			const el = ts[ts.length - 1]; el.value = ''; el.dispatchEvent(new Event('input', { bubbles: true })); return true })()`, nil),
 		chromedp.Click(button("Save")),
 		chromedp.WaitVisible(`//span[@data-testid="template-state"][text()="customised"]`),
+		// The built-in one stays at hand to compare with.
+		chromedp.Click(`[data-testid="template-default"] summary`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="template-default"]`, &builtin, chromedp.ByQuery),
 	)
+	require.Contains(t, builtin, "We received your request")
 	require.Contains(t, preview, "Received: WO-1042 Pump P-7")
 	require.Contains(t, preview, "Pump vibration high is in our queue.")
 	require.Equal(t, "Pump vibration high", strings.TrimSpace(htmlText))

@@ -117,6 +117,14 @@ export function Templates({ admin }: { admin: boolean }) {
         {channel === 'email' && field('subject', 1)}
         {field('text', 10)}
         {channel === 'email' && field('html', 6)}
+        {cur?.custom && cur.default && (
+          <details data-testid="template-default">
+            <summary class="muted small">{t('tmpl.showDefault')}</summary>
+            {channel === 'email' && <pre style={{ whiteSpace: 'pre-wrap' }}>{cur.default.subject}</pre>}
+            <pre style={{ whiteSpace: 'pre-wrap' }}>{cur.default.text}</pre>
+            {channel === 'email' && <pre style={{ whiteSpace: 'pre-wrap' }}>{cur.default.html}</pre>}
+          </details>
+        )}
         {errs.kind || errs.locale || errs.channel ? <p class="notice">{[errs.kind, errs.locale, errs.channel].filter(Boolean).join('; ')}</p> : null}
         <div class="row">
           <button type="button" onClick={() => void run('preview')}>
