@@ -133,6 +133,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	// from others (the unknown-asset limit) from memory.
 	var pipe *ingest.Pipeline
 	var known *knownAssets
+	var adopter *sessionAdopter
 	if cfg.runs("ingest") || cfg.Only == "predict" {
 		if core != nil {
 			known = newKnownAssets(core.store, log.With("component", "ingest"))
@@ -144,10 +145,15 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			cancel()
 		}
 		var closePipe func()
-		if pipe, closePipe, err = newPipeline(cfg, ts, engine, known, reg, log); err != nil {
+		var adopt func(context.Context, string) (*adoptedSession, error)
+		if pipe, closePipe, adopt, err = newPipeline(cfg, ts, engine, known, reg, log); err != nil {
 			return err
 		}
 		defer closePipe()
+		if adopt != nil {
+			adopter = newSessionAdopter(cfg, log, adopt)
+			adopter.register(reg)
+		}
 	}
 
 	// HTTP: the API, or only health, readiness and metrics for worker roles.
@@ -210,6 +216,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 	}
 	if pipe != nil {
 		g.Go(func() error { return pipe.Run(gctx) })
+	}
+	if adopter != nil {
+		g.Go(func() error { return adopter.Run(gctx) })
 	}
 	if known != nil {
 		g.Go(func() error { return known.Run(gctx) })
@@ -295,11 +304,17 @@ func workerHandler(metrics http.Handler, ready func(context.Context) error) http
 // subscription, nothing written; with partitions it takes only device
 // events (shared among predict replicas), the readings arriving on the
 // partition streams, without it sees every reading, unshared.
-func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, known *knownAssets, reg prometheus.Registerer, log *slog.Logger) (*ingest.Pipeline, func(), error) {
+//
+// With partitions and a share group it also returns adopt, which drains
+// another replica's ingest session into the same store and streams (see
+// sessionAdopter); nil otherwise.
+func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, known *knownAssets, reg prometheus.Registerer, log *slog.Logger) (
+	p *ingest.Pipeline, closeW func(), adopt func(ctx context.Context, clientID string) (*adoptedSession, error), err error) {
 	clientID := cfg.ClientID
 	topics := ingest.Subscriptions(cfg.TopicRoot, cfg.ShareGroup)
 	var w ingest.Writer = ts
-	closeW := func() {}
+	closeW = func() {}
+	presence := ""
 	switch {
 	case cfg.Only == "predict" && cfg.Partitions > 0:
 		clientID, w = cfg.ClientID+"-predict", discardWriter{}
@@ -311,14 +326,17 @@ func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, known *kno
 		pub, err := pmqtt.NewPublisher(pmqtt.Config{URL: cfg.MQTTURL, ClientID: cfg.ClientID, TopicRoot: cfg.TopicRoot,
 			Partitions: cfg.Partitions}, ts, log.With("component", "partition"))
 		if err != nil {
-			return nil, nil, fmt.Errorf("mqtt (partition publisher): %w", err)
+			return nil, nil, nil, fmt.Errorf("mqtt (partition publisher): %w", err)
 		}
 		w, closeW = pub, pub.Close
+		if cfg.ShareGroup != "" {
+			presence = presenceTopic(cfg, clientID)
+		}
 	}
-	src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: clientID, Topics: topics}, log.With("component", "mqtt"))
+	src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: clientID, Topics: topics, Presence: presence}, log.With("component", "mqtt"))
 	if err != nil {
 		closeW()
-		return nil, nil, fmt.Errorf("mqtt: %w", err)
+		return nil, nil, nil, fmt.Errorf("mqtt: %w", err)
 	}
 	deps := ingest.Deps{Source: src, Writer: w, Registerer: reg, Logger: log.With("component", "ingest")}
 	if known != nil {
@@ -330,13 +348,38 @@ func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, known *kno
 			deps.Consumer = engine
 		}
 	}
-	p, err := ingest.NewPipeline(ingest.Config{TopicRoot: cfg.TopicRoot, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchInterval,
-		Limits: cfg.IngestLimits, IgnoreTags: cfg.IngestIgnoreTags}, deps)
+	icfg := ingest.Config{TopicRoot: cfg.TopicRoot, BatchSize: cfg.BatchSize, BatchWait: cfg.BatchInterval,
+		Limits: cfg.IngestLimits, IgnoreTags: cfg.IngestIgnoreTags}
+	p, err = ingest.NewPipeline(icfg, deps)
 	if err != nil {
 		closeW()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return p, closeW, nil
+	if presence != "" {
+		adopt = func(ctx context.Context, id string) (*adoptedSession, error) {
+			alog := log.With("adopted", id)
+			src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: id, Topics: topics, Adopted: true}, alog.With("component", "mqtt"))
+			if err != nil {
+				return nil, err
+			}
+			d := deps
+			d.Source, d.Registerer, d.Logger = src, nil, alog.With("component", "ingest")
+			ap, err := ingest.NewPipeline(icfg, d)
+			if err != nil {
+				return nil, err
+			}
+			actx, cancel := context.WithCancel(ctx)
+			s := &adoptedSession{cancel: cancel, done: make(chan struct{}), lost: src.Lost()}
+			go func() {
+				defer close(s.done)
+				if err := ap.Run(actx); err != nil {
+					alog.Warn("adopted ingest session", "err", err)
+				}
+			}()
+			return s, nil
+		}
+	}
+	return p, closeW, adopt, nil
 }
 
 // discardWriter stores nothing: the predict-only role observes readings

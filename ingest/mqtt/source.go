@@ -48,6 +48,17 @@ type Config struct {
 	// queue was full) the source reconnects, so that the broker sends
 	// again what is unacknowledged (default 1s).
 	RedeliverAfter time.Duration
+	// Presence, when set, is a topic where the connection keeps a retained
+	// "1" while it is up: it publishes it on every connect, and "0" is its
+	// will (the broker publishes it when the connection dies) and what
+	// Stop publishes. Other replicas learn from it that this session has
+	// lost its client (see cmd/pdm's session adoption).
+	Presence string
+	// Adopted: this is another client's session taken over while that
+	// client is away: no automatic reconnect (the client coming back
+	// takes its session over, and must keep it); Lost tells when the
+	// connection ended.
+	Adopted bool
 }
 
 // Source is an ingest.Source backed by paho.
@@ -60,6 +71,8 @@ type Source struct {
 	conn   net.Conn      // the current connection (tcp only)
 	refuse chan struct{} // cap 1: the pipeline refused a message
 	quit   chan struct{} // closed by Stop
+	lost   chan struct{} // closed when an adopted session's connection ends
+	once   sync.Once     // closes lost
 }
 
 var _ ingest.Source = (*Source)(nil)
@@ -84,7 +97,7 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, log: log, refuse: make(chan struct{}, 1), quit: make(chan struct{})}, nil
+	return &Source{cfg: cfg, log: log, refuse: make(chan struct{}, 1), quit: make(chan struct{}), lost: make(chan struct{})}, nil
 }
 
 // Start connects with a persistent session and subscribes; every (re)connect
@@ -117,7 +130,7 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message) bool) e
 		SetCleanSession(false).
 		SetAutoAckDisabled(true).
 		SetOrderMatters(true).
-		SetAutoReconnect(true).
+		SetAutoReconnect(!s.cfg.Adopted).
 		SetConnectRetry(false).
 		SetMaxReconnectInterval(s.cfg.MaxReconnectInterval).
 		SetKeepAlive(s.cfg.KeepAlive).
@@ -148,7 +161,11 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message) bool) e
 			if err != nil {
 				s.log.Error("mqtt subscribe failed", "err", err)
 			} else {
-				s.log.Info("mqtt connected and subscribed", "client_id", s.cfg.ClientID, "topics", s.cfg.Topics)
+				s.log.Info("mqtt connected and subscribed", "client_id", s.cfg.ClientID, "topics", s.cfg.Topics, "adopted", s.cfg.Adopted)
+				if s.cfg.Presence != "" {
+					// Not waited for: the network loop must go on.
+					c.Publish(s.cfg.Presence, 1, true, "1")
+				}
 			}
 			select {
 			case subscribed <- err:
@@ -156,8 +173,16 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message) bool) e
 			}
 		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			if s.cfg.Adopted {
+				s.log.Info("adopted mqtt session ended (its client took it back, or the broker is gone)", "client_id", s.cfg.ClientID, "err", err)
+				s.once.Do(func() { close(s.lost) })
+				return
+			}
 			s.log.Warn("mqtt connection lost, reconnecting", "err", err)
 		})
+	if s.cfg.Presence != "" {
+		o.SetWill(s.cfg.Presence, "0", 1, true)
+	}
 	if u, err := url.Parse(s.cfg.URL); err == nil && (u.Scheme == "tcp" || u.Scheme == "mqtt") {
 		o.SetCustomOpenConnectionFn(func(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
 			d := net.Dialer{Timeout: o.ConnectTimeout}
@@ -366,9 +391,17 @@ func (s *Source) Stop() {
 	}
 	s.mu.Unlock()
 	if c != nil {
+		if s.cfg.Presence != "" && c.IsConnectionOpen() {
+			// A clean disconnect sends no will: say it here.
+			c.Publish(s.cfg.Presence, 1, true, "0").WaitTimeout(time.Second)
+		}
 		c.Disconnect(500)
 	}
 }
+
+// Lost is closed when an adopted session's connection has ended (never
+// for other sessions, which reconnect).
+func (s *Source) Lost() <-chan struct{} { return s.lost }
 
 // Connected reports whether the broker connection is up.
 func (s *Source) Connected() bool {
