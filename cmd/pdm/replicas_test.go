@@ -439,3 +439,27 @@ func assertTrendLeads(t *testing.T, ref, got eval.Report) {
 	}
 	require.Positive(t, checked, "some trend leads were compared")
 }
+
+// Every away session has exactly one adopter among the live members, the
+// same one whatever order they are listed in, and a member joining takes
+// over only sessions it now wins (the others keep their adopter).
+func TestAdopterChoice(t *testing.T) {
+	live := []string{"r1", "r2", "r3"}
+	away := []string{"r4", "r5", "r6", "r7", "r8", "r9", "old-a", "old-b"}
+	got := map[string]string{}
+	per := map[string]int{}
+	for _, id := range away {
+		got[id] = chosen(live, id)
+		require.Contains(t, live, got[id])
+		require.Equal(t, got[id], chosen([]string{"r3", "r1", "r2"}, id), "order of the list")
+		per[got[id]]++
+	}
+	require.Greater(t, len(per), 1, "sessions spread over the members")
+	more := append(slices.Clone(live), "r10")
+	for _, id := range away {
+		if c := chosen(more, id); c != "r10" {
+			require.Equal(t, got[id], c, "%s keeps its adopter when another member joins", id)
+		}
+	}
+	require.Empty(t, chosen(nil, "r4"))
+}
