@@ -273,8 +273,8 @@ func (s *Server) fleetRoutes() {
 		s.ok(c, status, f, err)
 	})
 	s.handle(Route{Method: "GET", Path: "/asset-types/:type/failures", Roles: readers(), Tag: "fleet",
-		Summary: "The type's failure history, oldest first: recorded failures and completed corrective orders " +
-			"(threshold, event and manual orders completed, verified or closed other than as no fault found, duplicate or not actionable)",
+		Summary: "The type's failure history, oldest first: recorded failures, threshold orders (not rejected or cancelled) " +
+			"and completed event and manual orders, none closed as no fault found, duplicate or not actionable",
 		Response: "FleetFailureList"}, func(c *gin.Context) {
 		var p workorders.Problems
 		checkAssetType(c.Param("type"), &p)

@@ -38,6 +38,12 @@ func (s *Store) AddFailure(ctx context.Context, assetID string, failedAt time.Ti
 	return f, created, translate(err)
 }
 
+// failureOrder is the condition on work_orders o of an order that stands
+// for a failure (see Failures).
+const failureOrder = `((o.source = 'threshold' and o.status not in ('rejected', 'cancelled'))
+	or (o.source in ('event', 'manual') and o.status in ('completed', 'verified', 'closed')))
+	and o.reason not in ('no_fault_found', 'duplicate', 'not_actionable')`
+
 const failureCols = `f.id::text, a.id::text, a.type, s.code, a.code, f.failed_at, 'import', '', f.created_at`
 
 func scanFailure(row pgx.Row) (fleet.Failure, error) {
@@ -55,10 +61,12 @@ func scanFailure(row pgx.Row) (fleet.Failure, error) {
 }
 
 // Failures lists an asset type's failure history, oldest first: the
-// imported failures and the completed corrective orders (threshold, event
-// and manual orders completed, verified or closed, not closed as no fault
-// found, a duplicate or not actionable), failed at the order's detection
-// time (its creation when it has none). At most 100,000.
+// imported failures, the threshold orders (a breach of a critical limit,
+// in any state but rejected or cancelled) and the completed corrective
+// orders (event and manual orders completed, verified or closed), none
+// closed as no fault found, a duplicate or not actionable; an order
+// failed at its detection time (its creation when it has none). At most
+// 100,000.
 func (s *Store) Failures(ctx context.Context, assetType string) ([]fleet.Failure, error) {
 	rows, err := s.pool.Query(ctx, `
 		select `+failureCols+` from fleet_failures f join assets a on a.id = f.asset_id
@@ -66,9 +74,7 @@ func (s *Store) Failures(ctx context.Context, assetType string) ([]fleet.Failure
 		union all
 		select '', a.id::text, a.type, s.code, a.code, coalesce(o.detected_at, o.created_at), o.source, o.id::text, null
 			from work_orders o join assets a on a.id = o.asset_id join sites s on s.id = a.site_id
-			where a.type = $1 and o.source in ('threshold', 'event', 'manual')
-			and o.status in ('completed', 'verified', 'closed')
-			and o.reason not in ('no_fault_found', 'duplicate', 'not_actionable')
+			where a.type = $1 and `+failureOrder+`
 		order by 6, 2 limit 100000`, assetType)
 	if err != nil {
 		return nil, translate(err)
@@ -84,8 +90,7 @@ func (s *Store) FailureTypes(ctx context.Context, min int) ([]string, error) {
 			select a.type t from fleet_failures f join assets a on a.id = f.asset_id
 			union all
 			select a.type from work_orders o join assets a on a.id = o.asset_id
-				where o.source in ('threshold', 'event', 'manual') and o.status in ('completed', 'verified', 'closed')
-				and o.reason not in ('no_fault_found', 'duplicate', 'not_actionable')
+				where `+failureOrder+`
 		) x group by t having count(*) >= $1 order by t`, min)
 	if err != nil {
 		return nil, translate(err)

@@ -48,9 +48,22 @@ func TestFleetFailuresModelsAndScores(t *testing.T) {
 	_, err = f.store.Pool().Exec(ctx, `update work_orders set status = 'closed', reason = 'no_fault_found' where asset_id = $1`, other.ID)
 	require.NoError(t, err)
 
+	// An open threshold order is a failure too (the breach of a critical
+	// limit); an open manual one is not (yet).
+	third, err := f.svc.CreateAsset(ctx, workorders.Asset{SiteID: f.site.ID, Code: "pump-3", Type: "pump", Name: "Pump 3", Criticality: 3})
+	require.NoError(t, err)
+	sig = f.signal(rules.KindThreshold, at.Add(72*time.Hour))
+	sig.Asset = "pump-3"
+	require.NoError(t, f.svc.HandleSignal(ctx, sig))
+	_, err = f.store.Pool().Exec(ctx, `insert into work_orders (asset_id, site_id, title, source, priority, status)
+		values ($1, $2, 'looks odd', 'manual', 'P3', 'approved')`, third.ID, f.site.ID)
+	require.NoError(t, err)
+
 	got, err := f.store.Failures(ctx, "pump")
 	require.NoError(t, err)
-	require.Len(t, got, 2)
+	require.Len(t, got, 3)
+	require.Equal(t, third.ID, got[2].AssetID)
+	require.Equal(t, at.Add(72*time.Hour), got[2].FailedAt)
 	require.Equal(t, at, got[0].FailedAt)
 	require.Equal(t, "threshold", got[1].Source)
 	require.Equal(t, orders[0].ID, got[1].OrderID)
@@ -68,7 +81,7 @@ func TestFleetFailuresModelsAndScores(t *testing.T) {
 	types, err := f.store.FailureTypes(ctx, 2)
 	require.NoError(t, err)
 	require.Equal(t, []string{"pump"}, types)
-	types, err = f.store.FailureTypes(ctx, 3)
+	types, err = f.store.FailureTypes(ctx, 4)
 	require.NoError(t, err)
 	require.Empty(t, types)
 
