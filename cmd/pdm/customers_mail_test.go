@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"net"
+	"net/http"
 	"net/smtp"
 	"regexp"
 	"strings"
@@ -78,7 +81,7 @@ var mailMessageID = regexp.MustCompile(`(?m)^Message-ID: <([^>]+)>`)
 // asset; pdm answers through its SMTP relay (a real SMTP server here) with
 // the administrators' template and Reply-To the mailbox; the customer's
 // reply to that answer becomes a comment on the same order, not a new
-// request.
+// request. The asset labels it serves draw Chinese names.
 func TestEmailIntakeInServe(t *testing.T) {
 	env := newTestEnv(t)
 	token := "mail-admin-" + env.ID + "-0123456789abcdef"
@@ -162,4 +165,32 @@ func TestEmailIntakeInServe(t *testing.T) {
 	})
 	require.NoError(t, api.do(ctx, "GET", "/work-orders?source=request", nil, &orders))
 	require.Len(t, orders.Items, 1, fmt.Sprintf("a reply is no new request: %+v", orders.Items))
+
+	// serve draws labels with the system's fonts: a Chinese name is not
+	// the row of question marks the built-in face would draw.
+	label := func(name, code string) image.Image {
+		var a idCode
+		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": "pump",
+			"name": name, "criticality": 3}, &a))
+		req, err := http.NewRequestWithContext(ctx, "GET", api.base+"/assets/"+a.ID+"/label", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		img, err := png.Decode(resp.Body)
+		require.NoError(t, err)
+		return img
+	}
+	zh, marks := label("离心泵", "P-2"), label("???", "P-3")
+	differ := 0
+	for y := 360; y < 380; y++ { // the name's line (workorders/labels)
+		for x := 0; x < zh.Bounds().Dx(); x++ {
+			if zh.At(x, y) != marks.At(x, y) {
+				differ++
+			}
+		}
+	}
+	require.Greater(t, differ, 50, "the Chinese name is drawn with glyphs")
 }
