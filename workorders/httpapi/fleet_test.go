@@ -105,9 +105,11 @@ func TestFleetFailuresRoutes(t *testing.T) {
 			}
 		})
 	}
+	// The seeded threshold order is the type's one failure so far.
 	got, err := store.Failures(context.Background(), "pump")
 	require.NoError(t, err)
-	require.Empty(t, got, "bad input records nothing")
+	require.Len(t, got, 1, "bad input records nothing")
+	require.Equal(t, "threshold", got[0].Source)
 
 	var f1, f2 fleet.Failure
 	e.mustJSON("POST", path, workorders.RolePlanner, map[string]any{"asset_id": asset.ID, "failed_at": at}, 201, &f1)
@@ -121,7 +123,8 @@ func TestFleetFailuresRoutes(t *testing.T) {
 		Items []fleet.Failure `json:"items"`
 	}
 	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &list)
-	require.Len(t, list.Items, 1)
+	require.Len(t, list.Items, 2)
+	require.Equal(t, f1.ID, list.Items[0].ID, "oldest first: the import, then the order of 1 March")
 	e.mustJSON("GET", "/api/v1/asset-types/motor/failures", workorders.RoleViewer, nil, 200, &list)
 	require.Empty(t, list.Items)
 }
