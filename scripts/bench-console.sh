@@ -72,7 +72,13 @@ if [ -z "${NO_BROWSER:-}" ]; then
 			-benchtime 1x -timeout 60m ./workorders/httpapi/ >/dev/null
 	fi
 	psql "$admin" -qc "DROP DATABASE IF EXISTS $copy WITH (FORCE)"
-	psql "$admin" -qc "CREATE DATABASE $copy TEMPLATE $src"
+	# A template must have no other sessions: wait up to 10 minutes for
+	# another benchmark using the source to finish.
+	for try in $(seq 60); do
+		psql "$admin" -qc "CREATE DATABASE $copy TEMPLATE $src" 2>/dev/null && break
+		[ "$try" = 60 ] && { echo "bench-console: $src stayed in use; cannot copy it" >&2; exit 1; }
+		sleep 10
+	done
 	trap 'psql "$admin" -qc "DROP DATABASE IF EXISTS $copy WITH (FORCE)" || true; rm -f bench/console.md.tmp bench/console-browser.md.tmp' EXIT
 	PDM_CONSOLE_BENCH_DB=$copy PDM_BENCH_MD="$PWD/bench/console-browser.md.tmp" go test ./cmd/pdm -run '^$' \
 		-bench '^BenchmarkConsole$' -benchtime 1x -count=1 -timeout 30m >/dev/null
