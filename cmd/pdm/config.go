@@ -75,6 +75,10 @@ type Config struct {
 	// once they have stopped for LateSettle, at most every
 	// LateMinInterval.
 	LateSettle, LateMinInterval time.Duration
+	// MQTTKeepAlive of the ingest session: a replica whose connection
+	// dies without a word (its host dropped off the network) is seen as
+	// away, and its session adopted, 1.5 keep-alives later.
+	MQTTKeepAlive time.Duration
 
 	// Bounds of the detection state: asset codes looked up (found or
 	// not) and assets with rule state.
@@ -128,6 +132,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	host, _ := os.Hostname()
 	fs.StringVar(&c.HTTPAddr, "http-addr", envOr(getenv, "PDM_HTTP_ADDR", "127.0.0.1:8080"), "REST API address (PDM_HTTP_ADDR)")
 	fs.StringVar(&c.MQTTURL, "mqtt-url", envOr(getenv, "PDM_MQTT_URL", "tcp://127.0.0.1:1883"), "MQTT broker URL (PDM_MQTT_URL)")
+	fs.DurationVar(&c.MQTTKeepAlive, "mqtt-keepalive", envDuration(getenv, "PDM_MQTT_KEEPALIVE", 30*time.Second), "MQTT keep-alive of the ingest session; the broker drops a silent connection after 1.5 of it (PDM_MQTT_KEEPALIVE)")
 	fs.StringVar(&c.TopicRoot, "mqtt-topic-root", envOr(getenv, "PDM_MQTT_TOPIC_ROOT", "pdm/v1"), "MQTT topic root (PDM_MQTT_TOPIC_ROOT)")
 	fs.StringVar(&c.InfluxURL, "influx-url", envOr(getenv, "PDM_INFLUX_URL", "http://127.0.0.1:8086"), "InfluxDB URL (PDM_INFLUX_URL)")
 	fs.StringVar(&c.InfluxBucket, "influx-bucket", envOr(getenv, "PDM_INFLUX_BUCKET", "pdm"), "InfluxDB bucket, on 1.8 database/retention (PDM_INFLUX_BUCKET)")
@@ -221,6 +226,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.MaxCodes <= 0 || c.MaxAssets <= 0 {
 		return c, fmt.Errorf("--detect-max-codes (PDM_DETECT_MAX_CODES) and --detect-max-assets (PDM_DETECT_MAX_ASSETS) must be positive")
+	}
+	if c.MQTTKeepAlive < time.Second {
+		return c, fmt.Errorf("--mqtt-keepalive (PDM_MQTT_KEEPALIVE) must be at least 1s")
 	}
 	if c.LateSettle <= 0 || c.LateMinInterval <= 0 {
 		return c, fmt.Errorf("--late-settle (PDM_LATE_SETTLE) and --late-min-interval (PDM_LATE_MIN_INTERVAL) must be positive")

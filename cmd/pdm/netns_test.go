@@ -395,8 +395,10 @@ func labStored(t *testing.T, ctx context.Context, base, site string) int {
 // replayed; a third of the way through one replica is killed (SIGKILL) and
 // started again at two thirds, and between the two another one is cut off
 // the network for 20 s (its link down: broker, database and InfluxDB all
-// gone for it). Every fault yields exactly one order, the same orders one
-// replica raises from the same fleet. It needs root, and fails without.
+// gone for it; with a 4 s keep-alive the broker gives up on its connection
+// after 6 s and a survivor adopts its ingest session until it is back).
+// Every fault yields exactly one order, the same orders one replica raises
+// from the same fleet. It needs root, and fails without.
 func TestMultiHost(t *testing.T) {
 	t.Parallel()
 	lab := newNetLab(t)
@@ -437,6 +439,10 @@ func TestMultiHost(t *testing.T) {
 		"PDM_MQTT_URL="+broker, "PDM_MQTT_TOPIC_ROOT="+topicRoot, "PDM_HTTP_ADDR=0.0.0.0:8080",
 		"PDM_SHARE_GROUP=lab", "PDM_ADMIN_TOKEN="+token, "PDM_LEASE_TTL=6s",
 		"PDM_LATE_SETTLE=100ms", "PDM_LATE_MIN_INTERVAL=300ms", // as in TestThreeReplicasKillOne
+		// r2's 20 s off the network outlast 1.5 keep-alives: the broker
+		// drops its connection and a survivor adopts its ingest session
+		// until r2 is back.
+		"PDM_MQTT_KEEPALIVE=4s",
 		"PDM_LOG_LEVEL="+getenvDefault("PDM_TEST_REPLICA_LOG_LEVEL", "info"))
 	hosts := []*labHost{lab.host("r1", 21), lab.host("r2", 22), lab.host("r3", 23)}
 	dataDirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
@@ -527,12 +533,17 @@ func TestMultiHost(t *testing.T) {
 		}
 		return true
 	})
+	adoptions := 0.0
 	for _, r := range reps {
-		t.Logf("%s: %.0f readings ingested, %.0f late, %.0f assets re-evaluated, %.0f replayed by rebuilds, %.0f partitions",
+		t.Logf("%s: %.0f readings ingested, %.0f late, %.0f assets re-evaluated, %.0f replayed by rebuilds, %.0f partitions, %.0f sessions adopted",
 			r.name, metric(r, "pdm_ingest_readings_total"), metric(r, "pdm_rules_late_readings_total"),
 			metric(r, "pdm_rules_late_reevaluations_total"), metric(r, "pdm_partition_rebuilt_readings_total"),
-			metric(r, "pdm_partitions_owned"))
+			metric(r, "pdm_partitions_owned"), metric(r, "pdm_ingest_session_adoptions_total"))
+		adoptions += max(metric(r, "pdm_ingest_session_adoptions_total"), 0)
 	}
+	// r3's session when it was killed, r2's when the broker gave up on its
+	// connection (r3's own count restarted with it).
+	require.GreaterOrEqual(t, adoptions, 2.0, "the ingest sessions of the killed and of the cut-off replica were adopted")
 
 	truth := s.Truth()
 	end := p.SimTime

@@ -333,7 +333,8 @@ func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, known *kno
 			presence = presenceTopic(cfg, clientID)
 		}
 	}
-	src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: clientID, Topics: topics, Presence: presence}, log.With("component", "mqtt"))
+	src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: clientID, Topics: topics, Presence: presence,
+		KeepAlive: cfg.MQTTKeepAlive}, log.With("component", "mqtt"))
 	if err != nil {
 		closeW()
 		return nil, nil, nil, fmt.Errorf("mqtt: %w", err)
@@ -358,7 +359,8 @@ func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, known *kno
 	if presence != "" {
 		adopt = func(ctx context.Context, id string) (*adoptedSession, error) {
 			alog := log.With("adopted", id)
-			src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: id, Topics: topics, Adopted: true}, alog.With("component", "mqtt"))
+			src, err := mqtt.New(mqtt.Config{URL: cfg.MQTTURL, ClientID: id, Topics: topics, Adopted: true,
+				KeepAlive: cfg.MQTTKeepAlive}, alog.With("component", "mqtt"))
 			if err != nil {
 				return nil, err
 			}
