@@ -7,8 +7,6 @@ import (
 	"math"
 	"slices"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // Sample is one value of a metric: the mean over the step starting at TS.
@@ -17,10 +15,11 @@ type Sample struct {
 	Value float64
 }
 
-// SeriesReader reads one metric of an asset as means per step in
-// [from, to), empty steps left out (the InfluxDB client binds it).
+// SeriesReader reads metrics of an asset as means per step in [from,
+// to), empty steps left out, keyed by metric (the InfluxDB client binds
+// it, one query per call).
 type SeriesReader interface {
-	Series(ctx context.Context, site, asset, metric string, from, to time.Time, step time.Duration) ([]Sample, error)
+	Series(ctx context.Context, site, asset string, metrics []string, from, to time.Time, step time.Duration) (map[string][]Sample, error)
 }
 
 // MetricLister names the metrics an asset has readings of in [from, to).
@@ -185,26 +184,17 @@ func History(ctx context.Context, r SeriesReader, site, asset string, metrics []
 			rows[i][k] = math.NaN()
 		}
 	}
-	// The metrics are read four at a time; each fills its own column.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
-	for k, m := range metrics {
-		g.Go(func() error {
-			ss, err := r.Series(gctx, site, asset, m, start, end.Add(step), step)
-			if err != nil {
-				return err
-			}
-			for _, s := range ss {
-				i := int(s.TS.Sub(start) / step)
-				if i >= 0 && i < n {
-					rows[i][k] = s.Value
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	set, err := r.Series(ctx, site, asset, metrics, start, end.Add(step), step)
+	if err != nil {
 		return nil, time.Time{}, err
+	}
+	for k, m := range metrics {
+		for _, s := range set[m] {
+			i := int(s.TS.Sub(start) / step)
+			if i >= 0 && i < n {
+				rows[i][k] = s.Value
+			}
+		}
 	}
 	first, last := -1, -1
 	for i, r := range rows {

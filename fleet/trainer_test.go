@@ -21,21 +21,23 @@ type fakeSeries struct {
 	metrics []string
 }
 
-func (f fakeSeries) Series(_ context.Context, _, asset, metric string, from, to time.Time, step time.Duration) ([]Sample, error) {
-	k := -1
-	for i, m := range f.metrics {
-		if m == metric {
-			k = i
+func (f fakeSeries) Series(_ context.Context, _, asset string, metrics []string, from, to time.Time, step time.Duration) (map[string][]Sample, error) {
+	out := map[string][]Sample{}
+	for _, metric := range metrics {
+		k := -1
+		for i, m := range f.metrics {
+			if m == metric {
+				k = i
+			}
 		}
-	}
-	rows := f.rows[asset]
-	var out []Sample
-	for i, r := range rows {
-		ts := f.end[asset].Truncate(step).Add(-time.Duration(len(rows)-1-i) * step)
-		if ts.Before(from) || !ts.Before(to) || math.IsNaN(r[k]) {
-			continue
+		rows := f.rows[asset]
+		for i, r := range rows {
+			ts := f.end[asset].Truncate(step).Add(-time.Duration(len(rows)-1-i) * step)
+			if ts.Before(from) || !ts.Before(to) || math.IsNaN(r[k]) {
+				continue
+			}
+			out[metric] = append(out[metric], Sample{TS: ts, Value: r[k]})
 		}
-		out = append(out, Sample{TS: ts, Value: r[k]})
 	}
 	return out, nil
 }

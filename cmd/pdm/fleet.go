@@ -28,14 +28,18 @@ const (
 // fleetSeries reads InfluxDB for the fleet package.
 type fleetSeries struct{ c *influx.Client }
 
-func (f fleetSeries) Series(ctx context.Context, site, asset, metric string, from, to time.Time, step time.Duration) ([]fleet.Sample, error) {
-	pts, err := f.c.Series(ctx, site, asset, metric, from, to, step)
+func (f fleetSeries) Series(ctx context.Context, site, asset string, metrics []string, from, to time.Time, step time.Duration) (map[string][]fleet.Sample, error) {
+	set, err := f.c.SeriesSet(ctx, site, asset, metrics, from, to, step)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]fleet.Sample, len(pts))
-	for i, p := range pts {
-		out[i] = fleet.Sample{TS: p.TS, Value: p.Value}
+	out := make(map[string][]fleet.Sample, len(set))
+	for m, pts := range set {
+		ss := make([]fleet.Sample, len(pts))
+		for i, p := range pts {
+			ss[i] = fleet.Sample{TS: p.TS, Value: p.Value}
+		}
+		out[m] = ss
 	}
 	return out, nil
 }
