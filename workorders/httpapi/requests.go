@@ -391,7 +391,8 @@ func (s *Server) orderRef(c *gin.Context, ref, field string) (string, error) {
 	if err != nil || n <= 0 {
 		return "", workorders.Unprocessable(field, "no work order %s", ref)
 	}
-	items, _, err := s.svc.ListOrders(c.Request.Context(), workorders.OrderFilter{Number: n, Page: workorders.Page{Limit: 1}})
+	var st orderService = s.svc
+	items, _, err := st.ListOrders(c.Request.Context(), workorders.OrderFilter{Number: n, Page: workorders.Page{Limit: 1}})
 	if err != nil {
 		return "", err
 	}

@@ -671,7 +671,8 @@ func (s *Server) resolveNumber(c *gin.Context) error {
 		if err != nil || n <= 0 {
 			return workorders.ErrNotFound
 		}
-		items, _, err := s.svc.ListOrders(c.Request.Context(), workorders.OrderFilter{Number: n, Page: workorders.Page{Limit: 1}})
+		var st orderService = s.svc
+		items, _, err := st.ListOrders(c.Request.Context(), workorders.OrderFilter{Number: n, Page: workorders.Page{Limit: 1}})
 		if err != nil {
 			return err
 		}
