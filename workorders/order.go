@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -388,7 +389,16 @@ type Order struct {
 }
 
 // FormatNumber renders a work-order sequence number as WO-000123.
-func FormatNumber(n int64) string { return fmt.Sprintf("WO-%06d", n) }
+func FormatNumber(n int64) string {
+	if n < 0 {
+		return fmt.Sprintf("WO-%06d", n)
+	}
+	d := strconv.FormatInt(n, 10)
+	if len(d) < 6 {
+		return "WO-" + "000000"[len(d):] + d
+	}
+	return "WO-" + d
+}
 
 // Event is one append-only entry of an order's history.
 type Event struct {

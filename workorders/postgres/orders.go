@@ -23,47 +23,72 @@ const orderCols = `o.id, o.number, o.asset_id, o.site_id, o.title, o.description
 	o.parts_used, o.accepted_at, o.started_at, o.completed_at, o.verified_at, o.closed_at, o.on_hold_since, o.held_s,
 	o.sla_state, o.status_path, o.helper_ids, o.transfer`
 
-func scanOrder(r pgx.Row) (workorders.Order, error) {
-	var (
-		o                        workorders.Order
-		number, est, lab, held   int64
-		parts, used, evidence    []byte
-		transfer                 []byte
-		source, priority, status string
-	)
+func scanOrder(r pgx.Row) (workorders.Order, error) { return newOrderScanner().scan(r) }
+
+// orderScanner scans order rows into one reused set of destinations: the
+// list scans 50 rows per request, and separate locals (whose addresses
+// pgx keeps) and a new argument slice per row were a dozen allocations a
+// row.
+type orderScanner struct {
+	o                        workorders.Order
+	number, est, lab, held   int64
+	parts, used, evidence    []byte
+	transfer                 []byte
+	source, priority, status string
+	dest                     []any
+}
+
+func newOrderScanner() *orderScanner {
+	sc := &orderScanner{}
+	o := &sc.o
 	// The named string types (Source, Priority, Status) are scanned as
 	// strings: pgx converts into them by reflection, on every row.
-	err := r.Scan(&o.ID, &number, &o.AssetID, &o.SiteID, &o.Title, &o.Description, &source, &o.FailureMode, &o.RuleID,
-		&priority, &status, &o.CreatedAt, &o.UpdatedAt, &o.ApprovedAt, &o.DueAt, &o.AssigneeID, &o.RequiredSkills, &parts,
-		&est, &evidence, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest,
-		&o.PredictedFailureLatest, &o.FollowUpOf, &o.SignalCount, &o.Reason, &o.HoldReason, &o.Resolution, &lab,
-		&used, &o.AcceptedAt, &o.StartedAt, &o.CompletedAt, &o.VerifiedAt, &o.ClosedAt, &o.OnHoldSince, &held,
-		&o.SLAState, &o.StatusURL, &o.HelperIDs, &transfer)
+	sc.dest = []any{&o.ID, &sc.number, &o.AssetID, &o.SiteID, &o.Title, &o.Description, &sc.source, &o.FailureMode, &o.RuleID,
+		&sc.priority, &sc.status, &o.CreatedAt, &o.UpdatedAt, &o.ApprovedAt, &o.DueAt, &o.AssigneeID, &o.RequiredSkills, &sc.parts,
+		&sc.est, &sc.evidence, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest,
+		&o.PredictedFailureLatest, &o.FollowUpOf, &o.SignalCount, &o.Reason, &o.HoldReason, &o.Resolution, &sc.lab,
+		&sc.used, &o.AcceptedAt, &o.StartedAt, &o.CompletedAt, &o.VerifiedAt, &o.ClosedAt, &o.OnHoldSince, &sc.held,
+		&o.SLAState, &o.StatusURL, &o.HelperIDs, &sc.transfer}
+	return sc
+}
+
+// scan reads one row. Every destination is reset first, so that nothing
+// (a pointer, a slice's array) is shared between the orders returned.
+func (sc *orderScanner) scan(r pgx.Row) (workorders.Order, error) {
+	sc.o = workorders.Order{}
+	sc.parts, sc.used, sc.evidence, sc.transfer = nil, nil, nil, nil
+	err := r.Scan(sc.dest...)
+	o := sc.o
 	if err != nil {
 		return o, err
 	}
-	o.Source, o.Priority, o.Status = workorders.Source(source), workorders.Priority(priority), workorders.Status(status)
+	o.Source, o.Priority, o.Status = workorders.Source(sc.source), workorders.Priority(sc.priority), workorders.Status(sc.status)
 	if o.HelperIDs == nil {
 		o.HelperIDs = []string{}
 	}
-	if len(transfer) > 0 {
+	if len(sc.transfer) > 0 {
 		o.Transfer = new(workorders.TransferRequest)
-		if err := json.Unmarshal(transfer, o.Transfer); err != nil {
+		if err := json.Unmarshal(sc.transfer, o.Transfer); err != nil {
 			return o, fmt.Errorf("order %s transfer: %w", o.ID, err)
 		}
 	}
-	utc(&o.CreatedAt, &o.UpdatedAt)
-	utcp(&o.ApprovedAt, &o.DueAt, &o.DetectedAt, &o.PredictedFailureAt, &o.PredictedFailureEarliest, &o.PredictedFailureLatest,
-		&o.AcceptedAt, &o.StartedAt, &o.CompletedAt, &o.VerifiedAt, &o.ClosedAt, &o.OnHoldSince)
-	o.Number = workorders.FormatNumber(number)
-	o.EstimatedDuration = rules.Duration(time.Duration(est) * time.Second)
-	o.LabourTime = rules.Duration(time.Duration(lab) * time.Second)
-	o.HeldFor = rules.Duration(time.Duration(held) * time.Second)
-	o.Evidence = evidence
-	if err := unmarshalParts(parts, &o.Parts); err != nil {
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	// The optional times were allocated by this row's scan: made UTC in place.
+	for _, t := range [...]*time.Time{o.ApprovedAt, o.DueAt, o.DetectedAt, o.PredictedFailureAt, o.PredictedFailureEarliest,
+		o.PredictedFailureLatest, o.AcceptedAt, o.StartedAt, o.CompletedAt, o.VerifiedAt, o.ClosedAt, o.OnHoldSince} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+	o.Number = workorders.FormatNumber(sc.number)
+	o.EstimatedDuration = rules.Duration(time.Duration(sc.est) * time.Second)
+	o.LabourTime = rules.Duration(time.Duration(sc.lab) * time.Second)
+	o.HeldFor = rules.Duration(time.Duration(sc.held) * time.Second)
+	o.Evidence = sc.evidence
+	if err := unmarshalParts(sc.parts, &o.Parts); err != nil {
 		return o, fmt.Errorf("order %s parts: %w", o.ID, err)
 	}
-	if err := unmarshalParts(used, &o.PartsUsed); err != nil {
+	if err := unmarshalParts(sc.used, &o.PartsUsed); err != nil {
 		return o, fmt.Errorf("order %s parts_used: %w", o.ID, err)
 	}
 	if o.RequiredSkills == nil {
@@ -247,7 +272,8 @@ func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]wor
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Order, error) { return scanOrder(r) })
+	sc := newOrderScanner()
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Order, error) { return sc.scan(r) })
 	if err != nil {
 		return nil, "", translate(err)
 	}
