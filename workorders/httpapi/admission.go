@@ -7,13 +7,14 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// admission bounds how many read requests (the order list and detail) do
-// their database work and encoding at once; the others wait in a FIFO
-// queue (semaphore.Weighted serves waiters in arrival order). With many
-// clients on few cores, unbounded concurrency lets every request share
-// the CPU and the database with all the others, so a request's latency
-// depends on whom it met (p99 many times p50); served in arrival order,
-// each request waits about the mean and p99 approaches it.
+// admission bounds how many read requests (the order list, an order's
+// detail and the engineers' /me/jobs) do their database work and encoding
+// at once; the others wait in a FIFO queue (semaphore.Weighted serves
+// waiters in arrival order). With many clients on few cores, unbounded
+// concurrency lets every request share the CPU and the database with all
+// the others, so a request's latency depends on whom it met (p99 many
+// times p50); served in arrival order, each request waits about the mean
+// and p99 approaches it.
 type admission struct {
 	sem *semaphore.Weighted // nil: unbounded
 }

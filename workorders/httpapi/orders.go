@@ -256,7 +256,7 @@ func (s *Server) engineerJobRoutes() {
 	var st orderService = s.svc
 	s.handle(Route{Method: "GET", Path: "/me/jobs", Roles: fieldRoles(), Tag: "engineers",
 		Summary: "The calling engineer's jobs and the jobs they help on (default: open ones)", Response: "WorkOrderList",
-		Query: []string{"status", "limit", "cursor"}}, func(c *gin.Context) {
+		Query: []string{"status", "limit", "cursor"}}, s.admitted(func(c *gin.Context) {
 		f, err := orderFilter(c)
 		if err != nil {
 			s.fail(c, err)
@@ -276,7 +276,7 @@ func (s *Server) engineerJobRoutes() {
 			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
 		}
 		orderListJSON(c, items, next)
-	})
+	}))
 }
 
 // Attachment types accepted, by sniffed content type.

@@ -88,8 +88,9 @@ type Config struct {
 	// TrustedProxies may set X-Forwarded-For (default: none, the client is
 	// the connection's peer).
 	TrustedProxies []string
-	// ReadConcurrency bounds the order list and detail requests served at
-	// once; the others wait their turn in arrival order (admission.go).
+	// ReadConcurrency bounds the order list, detail and /me/jobs requests
+	// served at once; the others wait their turn in arrival order
+	// (admission.go).
 	// 0 means twice GOMAXPROCS; negative means unbounded.
 	ReadConcurrency int
 	// withoutRequestChecks leaves out the schema checks of path and query
