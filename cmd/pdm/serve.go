@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -329,7 +330,9 @@ func newPipeline(cfg Config, ts *influx.Client, engine *rules.Engine, known *kno
 			return nil, nil, nil, fmt.Errorf("mqtt (partition publisher): %w", err)
 		}
 		w, closeW = pub, pub.Close
-		if cfg.ShareGroup != "" {
+		// A client id or group that is not one topic level cannot name a
+		// presence topic (nor be adopted).
+		if cfg.ShareGroup != "" && !strings.ContainsAny(clientID+cfg.ShareGroup, "/+#") {
 			presence = presenceTopic(cfg, clientID)
 		}
 	}
