@@ -42,6 +42,9 @@ type Model struct {
 	// failure should not be as wide as one far from it).
 	Coverage  float64   `json:"coverage"`
 	Intervals []float64 `json:"intervals"`
+	// LeadSeconds is the type's order lead: an order is raised when the
+	// interval's lower bound is within it (0: the platform's default).
+	LeadSeconds float64 `json:"lead_seconds,omitempty"`
 }
 
 // Estimate is a model's answer for one history, in steps.

@@ -52,7 +52,7 @@ type Scorer struct {
 	Assets AssetLister
 	Series SeriesReader
 	// Lead is how far ahead of the lower bound an order is raised
-	// (default 48 h).
+	// (default 48 h) for types whose model sets no lead of its own.
 	Lead  time.Duration
 	Raise func(ctx context.Context, a Alert) error
 	Now   func() time.Time
@@ -90,13 +90,17 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("score %s: %w", v.AssetType, err))
 			continue
 		}
+		typeLead := lead
+		if v.Model.LeadSeconds > 0 {
+			typeLead = time.Duration(v.Model.LeadSeconds * float64(time.Second))
+		}
 		for _, a := range assets {
 			alert, err := s.score(ctx, v, a, last[a.ID], now)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("score %s/%s: %w", a.Site, a.Code, err))
 				continue
 			}
-			if alert == nil || alert.Lower > lead || s.Raise == nil {
+			if alert == nil || alert.Lower > typeLead || s.Raise == nil {
 				continue
 			}
 			if err := s.Raise(ctx, *alert); err != nil {

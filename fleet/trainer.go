@@ -51,6 +51,9 @@ type Settings struct {
 	History time.Duration `json:"-"`
 	// Cap is the remaining-life cap in steps (default 125).
 	Cap float64 `json:"cap,omitempty"`
+	// Lead, when set, is the type's own order lead (the scorer's Lead
+	// otherwise).
+	Lead time.Duration `json:"-"`
 }
 
 // Trainer trains and stores asset types' models from their failures and
@@ -83,6 +86,9 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 		}
 		if s.History <= 0 && s.Step > 0 && prev.Model.Spec.HistorySteps > 0 {
 			s.History = time.Duration(prev.Model.Spec.HistorySteps) * s.Step
+		}
+		if s.Lead <= 0 {
+			s.Lead = time.Duration(prev.Model.LeadSeconds * float64(time.Second))
 		}
 	} else if t.IsNotFound == nil || !t.IsNotFound(err) {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
@@ -127,6 +133,7 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 	if err != nil {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
 	}
+	m.LeadSeconds = s.Lead.Seconds()
 	v, err := t.Store.SaveModel(ctx, Version{AssetType: assetType, TrainedAt: t.Now().UTC(), Model: m, Report: rep})
 	if err != nil {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)

@@ -132,6 +132,14 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	require.Equal(t, StatusNoData, store.scores["silent"].Status)
 	require.Equal(t, StatusNoData, store.scores["failed"].Status)
 
+	// A type's own lead overrides the scorer's: 400 h orders both
+	// running engines.
+	store.models[0].Model.LeadSeconds = 400 * 3600
+	alerts = nil
+	n, err = sc.RunCount(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+
 	sc.Raise = func(context.Context, Alert) error { return errors.New("down") }
 	_, err = sc.RunCount(context.Background())
 	require.ErrorContains(t, err, "down")

@@ -63,6 +63,9 @@ type FleetTrainInput struct {
 	Step    string   `json:"step"`
 	History string   `json:"history"`
 	Cap     int      `json:"cap_steps"`
+	// Lead is the type's own order lead (default: the previous model's,
+	// else PDM_FLEET_LEAD).
+	Lead string `json:"lead"`
 }
 
 // FleetCandidate is one model the training compared, with its
@@ -93,6 +96,8 @@ type FleetModel struct {
 	// IntervalSeconds are the interval's half-widths for predictions in
 	// each third of [0, cap].
 	IntervalSeconds []float64        `json:"interval_seconds"`
+	// LeadSeconds is the type's own order lead (null: PDM_FLEET_LEAD).
+	LeadSeconds *float64 `json:"lead_seconds"`
 	Candidates      []FleetCandidate `json:"candidates"`
 }
 
@@ -183,6 +188,10 @@ func fleetModelOf(v fleet.Version) FleetModel {
 		Windows: v.Model.Spec.Windows, CapSeconds: v.Model.Spec.Cap * step, Units: v.Report.Units,
 		TrainUnits: v.Report.TrainUnits, CalibUnits: v.Report.CalUnits, Coverage: v.Model.Coverage,
 		RMSESeconds: v.Report.ValidationRMSE * step, ValidationCoverage: v.Report.ValidationCoverage}
+	if v.Model.LeadSeconds > 0 {
+		l := v.Model.LeadSeconds
+		out.LeadSeconds = &l
+	}
 	for _, q := range v.Model.Intervals {
 		out.IntervalSeconds = append(out.IntervalSeconds, q*step)
 	}
@@ -359,6 +368,7 @@ func (s *Server) fleetRoutes() {
 		}
 		set.Step = parse("step", in.Step, time.Second, 7*24*time.Hour)
 		set.History = parse("history", in.History, time.Minute, 5*365*24*time.Hour)
+		set.Lead = parse("lead", in.Lead, time.Minute, 366*24*time.Hour)
 		if in.Cap < 0 || in.Cap > 10000 {
 			p.AddSemantic("cap_steps", "between 1 and 10000 (0: default)")
 		}

@@ -143,7 +143,7 @@ func TestFleetModelRoutes(t *testing.T) {
 			return fleet.Version{}, fleet.Report{}, fleet.ErrTooFewUnits
 		}
 		m := fleet.Model{Kind: fleet.KindRidge, Spec: fleet.Spec{Metrics: []string{"vibration_rms"}, Windows: []int{5, 15, 30},
-			Cap: 125, StepSeconds: 3600}, Coverage: 0.9, Intervals: []float64{5, 10, 20}}
+			Cap: 125, StepSeconds: 3600}, Coverage: 0.9, Intervals: []float64{5, 10, 20}, LeadSeconds: s.Lead.Seconds()}
 		rep := fleet.Report{Kind: fleet.KindRidge, Units: 10, TrainUnits: 7, CalUnits: 3, ValidationRMSE: 12.5,
 			ValidationCoverage: 0.91, CV: map[string]float64{"ridge lambda=0.1": 13}, Intervals: m.Intervals}
 		v, err := store.SaveModel(ctx, fleet.Version{AssetType: typ, TrainedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Model: m, Report: rep})
@@ -156,9 +156,9 @@ func TestFleetModelRoutes(t *testing.T) {
 	require.Equal(t, "no_model", errCode(t, b))
 
 	code, b = e.do("POST", "/api/v1/asset-types/pump/model/train", e.tokens[workorders.RolePlanner],
-		map[string]any{"metrics": []string{"OK", "fine"}, "step": "soon", "history": "1s", "cap_steps": -1})
+		map[string]any{"metrics": []string{"OK", "fine"}, "step": "soon", "history": "1s", "cap_steps": -1, "lead": "1s"})
 	require.Equal(t, 400, code, string(b))
-	require.ElementsMatch(t, []string{"metrics[0]", "step", "history", "cap_steps"}, fleetFieldNames(t, b))
+	require.ElementsMatch(t, []string{"metrics[0]", "step", "history", "cap_steps", "lead"}, fleetFieldNames(t, b))
 	require.Empty(t, asked, "bad input trains nothing")
 	code, b = e.do("POST", "/api/v1/asset-types/pump/model/train", e.tokens[workorders.RoleViewer], nil)
 	require.Equal(t, 403, code, string(b))
@@ -169,8 +169,11 @@ func TestFleetModelRoutes(t *testing.T) {
 
 	var m httpapi.FleetModel
 	e.mustJSON("POST", "/api/v1/asset-types/pump/model/train", workorders.RolePlanner,
-		map[string]any{"metrics": []string{"vibration_rms"}, "step": "1h", "history": "20d", "cap_steps": 100}, 201, &m)
-	require.Equal(t, fleet.Settings{Metrics: []string{"vibration_rms"}, Step: time.Hour, History: 20 * 24 * time.Hour, Cap: 100}, asked[len(asked)-1])
+		map[string]any{"metrics": []string{"vibration_rms"}, "step": "1h", "history": "20d", "cap_steps": 100, "lead": "3d"}, 201, &m)
+	require.Equal(t, fleet.Settings{Metrics: []string{"vibration_rms"}, Step: time.Hour, History: 20 * 24 * time.Hour, Cap: 100,
+		Lead: 72 * time.Hour}, asked[len(asked)-1])
+	require.NotNil(t, m.LeadSeconds)
+	require.Equal(t, 72*3600.0, *m.LeadSeconds)
 	require.Equal(t, 1, m.Version)
 	require.Equal(t, "1h", m.Step)
 	require.InDelta(t, 12.5*3600, m.RMSESeconds, 1e-6)
