@@ -95,10 +95,10 @@ type FleetModel struct {
 	ValidationCoverage float64 `json:"validation_coverage"`
 	// IntervalSeconds are the interval's half-widths for predictions in
 	// each third of [0, cap].
-	IntervalSeconds []float64        `json:"interval_seconds"`
+	IntervalSeconds []float64 `json:"interval_seconds"`
 	// LeadSeconds is the type's own order lead (null: PDM_FLEET_LEAD).
-	LeadSeconds *float64 `json:"lead_seconds"`
-	Candidates      []FleetCandidate `json:"candidates"`
+	LeadSeconds *float64         `json:"lead_seconds"`
+	Candidates  []FleetCandidate `json:"candidates"`
 }
 
 // FleetHistoryResult is what a history upload wrote.
