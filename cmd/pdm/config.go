@@ -112,6 +112,9 @@ type Config struct {
 	MapTilesAttribution string
 	// WebhookAllowPrivate lets webhooks target private networks.
 	WebhookAllowPrivate bool
+	// APIReadConcurrency bounds the order list, detail and /me/jobs
+	// requests served at once (httpapi.Config.ReadConcurrency).
+	APIReadConcurrency int
 
 	// Demo only.
 	Scenario string
@@ -188,6 +191,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.DispatchRebalance, "dispatch-rebalance", envOr(getenv, "PDM_DISPATCH_REBALANCE", "propose"), "when re-planning assigned, not yet accepted orders lowers the total cost: propose (a planner approves the moves on the board), auto (they move every --dispatch-every) or off (PDM_DISPATCH_REBALANCE)")
 	fs.DurationVar(&c.GatewayOfflineAfter, "gateway-offline-after", envDuration(getenv, "PDM_GATEWAY_OFFLINE_AFTER", 10*time.Minute), "how long an edge gateway may be offline before it raises an alert (PDM_GATEWAY_OFFLINE_AFTER)")
 	fs.DurationVar(&c.DispatchEvery, "dispatch-every", envDuration(getenv, "PDM_DISPATCH_EVERY", time.Minute), "how often dispatch runs besides the runs approvals and declines trigger (PDM_DISPATCH_EVERY)")
+	fs.IntVar(&c.APIReadConcurrency, "api-read-concurrency", envInt(getenv, "PDM_API_READ_CONCURRENCY", 0),
+		"order list, detail and /me/jobs requests served at once, the others wait in arrival order; 0: twice the CPUs (PDM_API_READ_CONCURRENCY)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", envOr(getenv, "PDM_WEBHOOK_ALLOW_PRIVATE", "") == "true",
 		"let webhooks target loopback, link-local, private and multicast addresses (PDM_WEBHOOK_ALLOW_PRIVATE=true)")
 	if name == "demo" {
@@ -254,6 +259,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if len(mbs) == 0 {
 			return c, fmt.Errorf("--mail-addr (PDM_MAIL_ADDR) needs --mail-mailboxes (PDM_MAIL_MAILBOXES), such as service@pdm.example.com=PLANT1")
 		}
+	}
+	if c.APIReadConcurrency < 0 {
+		return c, fmt.Errorf("--api-read-concurrency (PDM_API_READ_CONCURRENCY) must be 0 (twice the CPUs) or a positive integer")
 	}
 	if c.MailMaxBytes < 64<<10 || c.MailPerHour <= 0 {
 		return c, fmt.Errorf("--mail-max-bytes (PDM_MAIL_MAX_BYTES) must be at least 65536 and --mail-per-hour (PDM_MAIL_PER_HOUR) positive")

@@ -68,6 +68,21 @@ func TestParseConfig(t *testing.T) {
 			return ""
 		}, wantErr: "schedules-every"},
 		{name: "job interval too short", args: []string{"--sla-every", "10ms"}, env: getenv, wantErr: "sla-every"},
+		{name: "api read concurrency: default, env", args: nil, env: func(k string) string {
+			return map[string]string{"PDM_API_READ_CONCURRENCY": "6"}[k]
+		}, check: func(t *testing.T, c Config) {
+			if c.APIReadConcurrency != 6 {
+				t.Errorf("got %d, want the env's 6", c.APIReadConcurrency)
+			}
+		}},
+		{name: "api read concurrency default", args: nil, env: func(string) string { return "" }, check: func(t *testing.T, c Config) {
+			if c.APIReadConcurrency != 0 {
+				t.Errorf("got %d, want 0 (twice the CPUs, decided by httpapi)", c.APIReadConcurrency)
+			}
+		}},
+		{name: "bad api read concurrency env", args: nil, env: func(k string) string {
+			return map[string]string{"PDM_API_READ_CONCURRENCY": "many"}[k]
+		}, wantErr: "api-read-concurrency"},
 		{name: "unknown flag", args: []string{"--nope"}, env: getenv, wantErr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {

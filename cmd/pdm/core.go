@@ -200,6 +200,8 @@ type apiDeps struct {
 	predictor *predict.Predictor
 	apiOnly   bool // false: serve only health, readiness and metrics
 	console   httpapi.ConsoleConfig
+	// readConcurrency is httpapi.Config.ReadConcurrency.
+	readConcurrency int
 }
 
 func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
@@ -227,6 +229,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 			assets: c.store,
 		},
 	}
+	hcfg.ReadConcurrency = d.readConcurrency
 	if d.pipe != nil {
 		hcfg.Rejects = rejects{d.pipe}
 	}

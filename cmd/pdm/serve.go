@@ -188,6 +188,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			predictor: predictor,
 			console: httpapi.ConsoleConfig{MapTilesURL: cfg.MapTilesURL, MapTilesAttribution: cfg.MapTilesAttribution,
 				DispatchRebalance: cfg.DispatchRebalance},
+			readConcurrency: cfg.APIReadConcurrency,
 		})
 		if err != nil {
 			return err
