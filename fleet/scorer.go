@@ -113,10 +113,6 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 	return alerts, errors.Join(errs...)
 }
 
-// staleSteps is how many steps without data leave an asset unscored
-// (StatusNoData): a silent asset, or one that failed and has not run since.
-const staleSteps = 3
-
 // score scores one asset and stores the score; it returns the alert to
 // consider (nil without an estimate).
 func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now time.Time) (*Alert, error) {
@@ -144,7 +140,7 @@ func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now 
 	at := start.Add(time.Duration(len(rows)) * step)
 	var alert *Alert
 	switch {
-	case len(rows) == 0 || now.Sub(at) > staleSteps*step:
+	case len(rows) == 0:
 		sc.Status = StatusNoData
 	case len(rows) < spec.MinRows():
 		sc.Status = StatusShortHistory
@@ -164,6 +160,9 @@ func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now 
 		if at.After(now) {
 			at = now
 		}
+		// A silent asset is estimated as of its last data, in event
+		// time: what scoring would have said then.
+		sc.AsOf = &at
 		alert = &Alert{Asset: a, AssetType: v.AssetType, Version: v.Version, At: at, Start: start, Rows: len(rows),
 			RUL: d(est.RUL), Lower: d(est.Lower), Upper: d(est.Upper), Features: sc.Features}
 	}

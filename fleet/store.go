@@ -36,6 +36,9 @@ type Score struct {
 	Version   int       `json:"model_version"`
 	Status    string    `json:"status"`
 	ScoredAt  time.Time `json:"scored_at"`
+	// AsOf is the end of the last step with data, which the remaining
+	// life counts from (nil unless Status is ok).
+	AsOf *time.Time `json:"as_of"`
 	// RUL, Lower and Upper are seconds (nil unless Status is ok).
 	RUL      *float64           `json:"rul_seconds"`
 	Lower    *float64           `json:"lower_seconds"`
@@ -51,7 +54,7 @@ const FailureMode = "fleet_remaining_life"
 const (
 	StatusOK           = "ok"
 	StatusShortHistory = "short_history"
-	// StatusNoData: no readings of the model's metrics in the last three
-	// steps (or since the asset's last failure or repair).
+	// StatusNoData: no readings of the model's metrics within the model's
+	// history span, or none since the asset's last failure or repair.
 	StatusNoData = "no_data"
 )

@@ -90,8 +90,9 @@ type fakeAssets []AssetRef
 
 func (a fakeAssets) AssetsOfType(context.Context, string) ([]AssetRef, error) { return a, nil }
 
-// The scorer alerts for the asset near its end only; a short history, a
-// silent asset and one that failed are scored without an estimate.
+// The scorer alerts for the asset near its end only; a short history and
+// an asset that failed are scored without an estimate, a silent one as of
+// its last data.
 func TestScorerRaisesWithinTheLead(t *testing.T) {
 	fl := simulators.RunToFailure(5, simulators.RunToFailureOptions{Units: 30})
 	m, _, err := Train(toUnits(fl), Spec{Metrics: fl.Sensors, StepSeconds: 3600, HistorySteps: 400}, Options{Seed: 5})
@@ -101,7 +102,7 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	near, early := live.Units[0], live.Units[1]
 	f := fakeSeries{metrics: fl.Sensors,
 		rows: map[string][][]float64{"near": near.Cycles[:near.Life-5], "early": early.Cycles[:50], "short": early.Cycles[:10],
-			"silent": near.Cycles[:100], "failed": near.Cycles},
+			"silent": early.Cycles[:60], "failed": near.Cycles},
 		end: map[string]time.Time{"near": now, "early": now, "short": now, "silent": now.Add(-10 * time.Hour), "failed": now.Add(-2 * time.Hour)}}
 	store := &fakeScoreStore{models: []Version{{AssetType: "engine", Version: 4, Model: m}}, scores: map[string]Score{},
 		restarts: map[string]time.Time{"failed": now.Add(-2 * time.Hour), "early": now.Add(-100 * time.Hour)}}
@@ -129,16 +130,19 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	require.Greater(t, *store.scores["early"].Lower, 48*3600.0)
 	require.Equal(t, StatusShortHistory, store.scores["short"].Status)
 	require.Nil(t, store.scores["short"].RUL)
-	require.Equal(t, StatusNoData, store.scores["silent"].Status)
+	// Silent for 10 h: estimated as of its last data, in event time.
+	require.Equal(t, StatusOK, store.scores["silent"].Status)
+	require.Equal(t, now.Add(-10*time.Hour).Truncate(time.Hour).Add(time.Hour), *store.scores["silent"].AsOf)
+	require.Equal(t, now, *store.scores["near"].AsOf)
 	require.Equal(t, StatusNoData, store.scores["failed"].Status)
 
-	// A type's own lead overrides the scorer's: 400 h orders both
+	// A type's own lead overrides the scorer's: 400 h orders all three
 	// running engines.
 	store.models[0].Model.LeadSeconds = 400 * 3600
 	alerts = nil
 	n, err = sc.RunCount(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	require.Equal(t, 3, n)
 
 	sc.Raise = func(context.Context, Alert) error { return errors.New("down") }
 	_, err = sc.RunCount(context.Background())

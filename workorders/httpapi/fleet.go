@@ -112,15 +112,17 @@ type FleetHistoryResult struct {
 // FleetHealth is an asset's latest fleet-model estimate in its health
 // answer. Status is ok, short_history (fewer steps than the model's
 // longest window) or no_data; the remaining life and its 90 % interval
-// (seconds, and readable) are null unless ok.
+// (seconds, and readable) count from as_of, the end of the last step
+// with data, and are null unless ok.
 type FleetHealth struct {
-	ModelVersion    int       `json:"model_version"`
-	Status          string    `json:"status"`
-	ScoredAt        time.Time `json:"scored_at"`
-	RULSeconds      *float64  `json:"rul_seconds"`
-	RUL             *string   `json:"rul"`
-	RULLowerSeconds *float64  `json:"rul_lower_seconds"`
-	RULUpperSeconds *float64  `json:"rul_upper_seconds"`
+	ModelVersion    int        `json:"model_version"`
+	Status          string     `json:"status"`
+	ScoredAt        time.Time  `json:"scored_at"`
+	AsOf            *time.Time `json:"as_of"`
+	RULSeconds      *float64   `json:"rul_seconds"`
+	RUL             *string    `json:"rul"`
+	RULLowerSeconds *float64   `json:"rul_lower_seconds"`
+	RULUpperSeconds *float64   `json:"rul_upper_seconds"`
 }
 
 // fleetHealth is an asset's fleet block (nil when there is none or it
@@ -136,7 +138,7 @@ func (s *Server) fleetHealth(ctx context.Context, assetID string) *FleetHealth {
 		}
 		return nil
 	}
-	h := &FleetHealth{ModelVersion: sc.Version, Status: sc.Status, ScoredAt: sc.ScoredAt,
+	h := &FleetHealth{ModelVersion: sc.Version, Status: sc.Status, ScoredAt: sc.ScoredAt, AsOf: sc.AsOf,
 		RULSeconds: sc.RUL, RULLowerSeconds: sc.Lower, RULUpperSeconds: sc.Upper}
 	if sc.RUL != nil {
 		r := readableLife(time.Duration(*sc.RUL * float64(time.Second)))

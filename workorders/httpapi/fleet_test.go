@@ -254,21 +254,23 @@ func TestFleetBlockInHealth(t *testing.T) {
 	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &h)
 	fb := h["fleet"].(map[string]any)
 	require.Equal(t, "short_history", fb["status"])
-	for _, k := range []string{"rul_seconds", "rul", "rul_lower_seconds", "rul_upper_seconds"} {
+	for _, k := range []string{"as_of", "rul_seconds", "rul", "rul_lower_seconds", "rul_upper_seconds"} {
 		v, ok := fb[k]
 		require.True(t, ok, "%s present", k)
 		require.Nil(t, v, "%s null without an estimate", k)
 	}
 
 	rul, lo, hi := 30*3600.0+20*60, 10*3600.0, 50*3600.0
+	asOf := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	require.NoError(t, store.SaveScore(ctx, fleet.Score{AssetID: asset.ID, AssetType: "pump", Version: 3, Status: fleet.StatusOK,
-		ScoredAt: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC), RUL: &rul, Lower: &lo, Upper: &hi}))
+		ScoredAt: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC), AsOf: &asOf, RUL: &rul, Lower: &lo, Upper: &hi}))
 	h = nil
 	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &h)
 	fb = h["fleet"].(map[string]any)
 	require.Equal(t, "ok", fb["status"])
 	require.EqualValues(t, 3, fb["model_version"])
 	require.Equal(t, "1d 6h", fb["rul"])
+	require.Equal(t, "2026-03-01T10:00:00Z", fb["as_of"])
 	require.Equal(t, rul, fb["rul_seconds"])
 	require.Equal(t, lo, fb["rul_lower_seconds"])
 	require.Equal(t, hi, fb["rul_upper_seconds"])

@@ -204,12 +204,13 @@ func (s *Store) SaveScore(ctx context.Context, sc fleet.Score) error {
 	if err != nil {
 		return fmt.Errorf("save score: %w", err)
 	}
-	_, err = s.pool.Exec(ctx, `insert into fleet_scores (asset_id, asset_type, version, status, scored_at, rul_s, lower_s, upper_s, features)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	_, err = s.pool.Exec(ctx, `insert into fleet_scores (asset_id, asset_type, version, status, scored_at, rul_s, lower_s, upper_s,
+			features, as_of)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		on conflict (asset_id) do update set asset_type = excluded.asset_type, version = excluded.version,
 			status = excluded.status, scored_at = excluded.scored_at, rul_s = excluded.rul_s,
-			lower_s = excluded.lower_s, upper_s = excluded.upper_s, features = excluded.features`,
-		sc.AssetID, sc.AssetType, sc.Version, sc.Status, sc.ScoredAt.UTC(), sc.RUL, sc.Lower, sc.Upper, f)
+			lower_s = excluded.lower_s, upper_s = excluded.upper_s, features = excluded.features, as_of = excluded.as_of`,
+		sc.AssetID, sc.AssetType, sc.Version, sc.Status, sc.ScoredAt.UTC(), sc.RUL, sc.Lower, sc.Upper, f, sc.AsOf)
 	return translate(err)
 }
 
@@ -218,13 +219,17 @@ func (s *Store) SaveScore(ctx context.Context, sc fleet.Score) error {
 func (s *Store) Score(ctx context.Context, assetID string) (fleet.Score, error) {
 	var sc fleet.Score
 	var f []byte
-	err := s.pool.QueryRow(ctx, `select asset_id::text, asset_type, version, status, scored_at, rul_s, lower_s, upper_s, features
-		from fleet_scores where asset_id = $1`, assetID).Scan(&sc.AssetID, &sc.AssetType, &sc.Version, &sc.Status,
-		&sc.ScoredAt, &sc.RUL, &sc.Lower, &sc.Upper, &f)
+	err := s.pool.QueryRow(ctx, `select asset_id::text, asset_type, version, status, scored_at, rul_s, lower_s, upper_s, features,
+		as_of from fleet_scores where asset_id = $1`, assetID).Scan(&sc.AssetID, &sc.AssetType, &sc.Version, &sc.Status,
+		&sc.ScoredAt, &sc.RUL, &sc.Lower, &sc.Upper, &f, &sc.AsOf)
 	if err != nil {
 		return fleet.Score{}, translate(err)
 	}
 	sc.ScoredAt = sc.ScoredAt.UTC()
+	if sc.AsOf != nil {
+		t := sc.AsOf.UTC()
+		sc.AsOf = &t
+	}
 	if len(f) > 0 {
 		if err := json.Unmarshal(f, &sc.Features); err != nil {
 			return fleet.Score{}, fmt.Errorf("score %s: %w", assetID, err)

@@ -112,7 +112,8 @@ func TestFleetFailuresModelsAndScores(t *testing.T) {
 	for _, st := range []string{fleet.StatusShortHistory, fleet.StatusOK} {
 		sc := fleet.Score{AssetID: f.asset.ID, AssetType: "pump", Version: 2, Status: st, ScoredAt: at, Features: map[string]float64{"age": 3}}
 		if st == fleet.StatusOK {
-			sc.RUL, sc.Lower, sc.Upper = &rul, &lo, &hi
+			asOf := at.Add(-time.Hour)
+			sc.RUL, sc.Lower, sc.Upper, sc.AsOf = &rul, &lo, &hi, &asOf
 		}
 		require.NoError(t, f.store.SaveScore(ctx, sc))
 	}
@@ -120,5 +121,6 @@ func TestFleetFailuresModelsAndScores(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, fleet.StatusOK, sc.Status)
 	require.Equal(t, rul, *sc.RUL)
+	require.Equal(t, at.Add(-time.Hour), *sc.AsOf)
 	require.Equal(t, 3.0, sc.Features["age"])
 }
