@@ -252,7 +252,11 @@ func (s *Source) redeliver(ctx context.Context, c paho.Client) {
 		s.mu.Unlock()
 		s.log.Info("mqtt: the pipeline refused messages while its queue was full; reconnecting so the broker sends them again")
 		if conn != nil {
-			_ = conn.Close() // paho sees the connection lost and reconnects
+			// An expired read deadline, not Close: paho takes a read on a
+			// closed connection for its own shutdown and only notices the
+			// loss when a ping goes unanswered (up to 1.5 keep-alives
+			// later); a timed-out read is a lost connection at once.
+			_ = conn.SetReadDeadline(time.Now())
 		} else {
 			c.Disconnect(250)
 			if tok := c.Connect(); !tok.WaitTimeout(s.cfg.ConnectTimeout) || tok.Error() != nil {
