@@ -113,6 +113,50 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 	return alerts, errors.Join(errs...)
 }
 
+// lookBack is how far back the scorer looks for an asset's last data
+// when it has none within the model's span.
+const lookBack = 5 * 366 * 24 * time.Hour
+
+// lastSpan finds the last 30-day window with data of the asset since
+// lifeStart (at most lookBack ago) and returns the history of the hist
+// steps that end at the last data in it.
+func (s *Scorer) lastSpan(ctx context.Context, a AssetRef, metrics []string, lifeStart, now time.Time, step time.Duration, hist int) ([][]float64, time.Time, error) {
+	const coarse = 30 * 24 * time.Hour
+	lo := now.Add(-lookBack)
+	if lifeStart.After(lo) {
+		lo = lifeStart
+	}
+	set, err := s.Series.Series(ctx, a.Site, a.Code, metrics, lo, now, coarse)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var last time.Time
+	for _, ss := range set {
+		for _, x := range ss {
+			if x.TS.After(last) {
+				last = x.TS
+			}
+		}
+	}
+	if last.IsZero() {
+		return nil, time.Time{}, nil
+	}
+	from := last.Add(-time.Duration(hist) * step)
+	if from.Before(lo) {
+		from = lo
+	}
+	to := last.Add(coarse)
+	if to.After(now) {
+		to = now
+	}
+	rows, start, err := History(ctx, s.Series, a.Site, a.Code, metrics, from, to, step)
+	if err != nil || len(rows) <= hist {
+		return rows, start, err
+	}
+	cut := len(rows) - hist
+	return rows[cut:], start.Add(time.Duration(cut) * step), nil
+}
+
 // score scores one asset and stores the score; it returns the alert to
 // consider (nil without an estimate).
 func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now time.Time) (*Alert, error) {
@@ -125,15 +169,28 @@ func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now 
 	if hist <= 0 {
 		hist = 400
 	}
-	from := now.Add(-time.Duration(hist) * step)
-	if !restart.Before(from) {
-		// A failure or repair ends a life: the next one starts with the
-		// step after.
-		from = restart.Truncate(step).Add(step)
+	span := time.Duration(hist) * step
+	// A failure or repair ends a life: the next one starts with the step
+	// after.
+	var lifeStart time.Time
+	if !restart.IsZero() {
+		lifeStart = restart.Truncate(step).Add(step)
+	}
+	from := now.Add(-span)
+	if lifeStart.After(from) {
+		from = lifeStart
 	}
 	rows, start, err := History(ctx, s.Series, a.Site, a.Code, spec.Metrics, from, now, step)
 	if err != nil {
 		return nil, err
+	}
+	if len(rows) == 0 {
+		// Nothing within the span before now: readings that stopped long
+		// ago, or a history uploaded with old times. Judge the span that
+		// ends at the last data, as live scoring would have then.
+		if rows, start, err = s.lastSpan(ctx, a, spec.Metrics, lifeStart, now, step, hist); err != nil {
+			return nil, err
+		}
 	}
 	sc := Score{AssetID: a.ID, AssetType: v.AssetType, Version: v.Version, ScoredAt: now}
 	// The estimate is as of the end of the last step with data.

@@ -54,7 +54,7 @@ const FailureMode = "fleet_remaining_life"
 const (
 	StatusOK           = "ok"
 	StatusShortHistory = "short_history"
-	// StatusNoData: no readings of the model's metrics within the model's
-	// history span, or none since the asset's last failure or repair.
+	// StatusNoData: no readings of the model's metrics in the last five
+	// years, or none since the asset's last failure or repair.
 	StatusNoData = "no_data"
 )

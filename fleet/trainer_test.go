@@ -102,14 +102,15 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	near, early := live.Units[0], live.Units[1]
 	f := fakeSeries{metrics: fl.Sensors,
 		rows: map[string][][]float64{"near": near.Cycles[:near.Life-5], "early": early.Cycles[:50], "short": early.Cycles[:10],
-			"silent": early.Cycles[:60], "failed": near.Cycles},
-		end: map[string]time.Time{"near": now, "early": now, "short": now, "silent": now.Add(-10 * time.Hour), "failed": now.Add(-2 * time.Hour)}}
+			"silent": early.Cycles[:60], "failed": near.Cycles, "old": early.Cycles[:60]},
+		end: map[string]time.Time{"near": now, "early": now, "short": now, "silent": now.Add(-10 * time.Hour),
+			"failed": now.Add(-2 * time.Hour), "old": now.Add(-2000 * time.Hour)}}
 	store := &fakeScoreStore{models: []Version{{AssetType: "engine", Version: 4, Model: m}}, scores: map[string]Score{},
 		restarts: map[string]time.Time{"failed": now.Add(-2 * time.Hour), "early": now.Add(-100 * time.Hour)}}
 	var alerts []Alert
 	sc := &Scorer{Store: store, Series: f, Now: func() time.Time { return now },
 		Assets: fakeAssets{{ID: "near", Code: "near"}, {ID: "early", Code: "early"}, {ID: "short", Code: "short"},
-			{ID: "silent", Code: "silent"}, {ID: "failed", Code: "failed"}},
+			{ID: "silent", Code: "silent"}, {ID: "failed", Code: "failed"}, {ID: "old", Code: "old"}},
 		Raise: func(_ context.Context, a Alert) error { alerts = append(alerts, a); return nil }}
 	n, err := sc.RunCount(context.Background())
 	require.NoError(t, err)
@@ -134,15 +135,20 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	require.Equal(t, StatusOK, store.scores["silent"].Status)
 	require.Equal(t, now.Add(-10*time.Hour).Truncate(time.Hour).Add(time.Hour), *store.scores["silent"].AsOf)
 	require.Equal(t, now, *store.scores["near"].AsOf)
+	// Data that ended long before the model's span (an old upload): the
+	// span that ends at its last data, the same estimate as "silent".
+	require.Equal(t, StatusOK, store.scores["old"].Status)
+	require.Equal(t, now.Add(-2000*time.Hour).Truncate(time.Hour).Add(time.Hour), *store.scores["old"].AsOf)
+	require.Equal(t, *store.scores["silent"].RUL, *store.scores["old"].RUL)
 	require.Equal(t, StatusNoData, store.scores["failed"].Status)
 
-	// A type's own lead overrides the scorer's: 400 h orders all three
+	// A type's own lead overrides the scorer's: 400 h orders all four
 	// running engines.
 	store.models[0].Model.LeadSeconds = 400 * 3600
 	alerts = nil
 	n, err = sc.RunCount(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, 3, n)
+	require.Equal(t, 4, n)
 
 	sc.Raise = func(context.Context, Alert) error { return errors.New("down") }
 	_, err = sc.RunCount(context.Background())

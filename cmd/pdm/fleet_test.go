@@ -88,6 +88,10 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	last := now.Add(-time.Minute)
 	postHistory(ctx, t, api, nearID, running.Sensors, near.Cycles[:near.Life-10], last)
 	postHistory(ctx, t, api, earlyID, running.Sensors, early.Cycles[:40], last)
+	// The same engine's history uploaded with times two months old.
+	oldID := newAsset("OLD", "engine")
+	oldLast := now.Add(-60 * 24 * time.Hour).Truncate(time.Hour).Add(10 * time.Minute)
+	postHistory(ctx, t, api, oldID, running.Sensors, early.Cycles[:40], oldLast)
 	pumpID := newAsset("PUMP", "pump")
 
 	// Bad input names every field and records nothing.
@@ -190,6 +194,20 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	require.LessOrEqual(t, *hn.Fleet.RULSeconds, *hn.Fleet.Upper)
 	require.Equal(t, "ok", he.Fleet.Status)
 	require.Greater(t, *he.Fleet.Lower, 48*3600.0, "early in its life: no order; got %s", *he.Fleet.RUL)
+	// Old data is judged where it ends (event time), not left unscored.
+	var ho struct {
+		Fleet *struct {
+			Status     string    `json:"status"`
+			AsOf       time.Time `json:"as_of"`
+			RULSeconds float64   `json:"rul_seconds"`
+		} `json:"fleet"`
+	}
+	eventually(t, 30*time.Second, "the old engine's estimate", func() bool {
+		return api.do(ctx, "GET", "/assets/"+oldID+"/health", nil, &ho) == nil && ho.Fleet != nil
+	})
+	require.Equal(t, "ok", ho.Fleet.Status)
+	require.Equal(t, oldLast.Truncate(time.Hour).Add(time.Hour), ho.Fleet.AsOf)
+	require.InDelta(t, *he.Fleet.RULSeconds, ho.Fleet.RULSeconds, 1, "the same history gives the same estimate")
 
 	// One trend order for the engine near its end, with the model version.
 	var orders []orderJSON
