@@ -9,6 +9,7 @@ package servicetest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -293,15 +295,24 @@ func InfluxURL(t testing.TB) string {
 }
 
 // InfluxDatabase creates a database of the test's own on the InfluxDB at
-// base and drops it when the test ends. Under many tests creating and
-// dropping databases at once, InfluxDB 1.8 now and then loses a CREATE
-// DATABASE, so it creates until a probe point (measurement "probe") is
-// accepted.
+// base. Under many tests creating and dropping databases at once,
+// InfluxDB 1.8 now and then loses a CREATE DATABASE, so it creates until a
+// probe point (measurement "probe") is accepted.
+//
+// The database is not dropped when the test ends: InfluxDB 1.8 crashes
+// (SIGSEGV in storage/reads.defaultGroupKeyForSeries, a Flux read of a
+// shard that a DROP DATABASE unmapped) when a query still runs on a
+// database being dropped, and a test's pdm processes or background jobs
+// may still be querying when its cleanup runs; the crash takes every other
+// test down with it. Instead the name carries its creation time and each
+// new test database drops those of earlier tests older than
+// staleTestDatabase, long after anything reads them.
 func InfluxDatabase(t testing.TB, base string) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	db := "pdm_t_" + hex.EncodeToString(b)
+	now := time.Now()
+	db := fmt.Sprintf("pdm_t_%d_%s", now.Unix(), hex.EncodeToString(b))
 	query := func(q string) error {
 		resp, err := http.PostForm(base+"/query", url.Values{"q": {q}})
 		if err != nil {
@@ -312,6 +323,11 @@ func InfluxDatabase(t testing.TB, base string) string {
 			return fmt.Errorf("%s: %s", q, resp.Status)
 		}
 		return nil
+	}
+	for _, old := range staleTestDatabases(base, now) {
+		if err := query("DROP DATABASE " + old); err != nil {
+			t.Logf("InfluxDB: drop %s: %v", old, err)
+		}
 	}
 	waitUntil(t, 10*time.Second, "InfluxDB database "+db, func() bool {
 		if query("CREATE DATABASE "+db) != nil {
@@ -324,12 +340,64 @@ func InfluxDatabase(t testing.TB, base string) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusNoContent
 	})
-	t.Cleanup(func() {
-		if err := query("DROP DATABASE " + db); err != nil {
-			t.Logf("InfluxDB: drop %s: %v", db, err)
-		}
-	})
 	return db
+}
+
+// staleTestDatabase is how long a test database is kept after it was
+// created: longer than any test (and its processes) runs.
+const staleTestDatabase = 30 * time.Minute
+
+// staleTestDatabases lists the test databases (pdm_t_<unix seconds>_...)
+// created more than staleTestDatabase before now. Errors list nothing:
+// the sweep is housekeeping, the next test tries again.
+func staleTestDatabases(base string, now time.Time) []string {
+	resp, err := http.PostForm(base+"/query", url.Values{"q": {"SHOW DATABASES"}})
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Results []struct {
+			Series []struct {
+				Values [][]any `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		return nil
+	}
+	var stale []string
+	for _, r := range out.Results {
+		for _, s := range r.Series {
+			for _, v := range s.Values {
+				if len(v) == 0 {
+					continue
+				}
+				name, _ := v[0].(string)
+				if created, ok := testDatabaseCreated(name); ok && now.Sub(created) > staleTestDatabase {
+					stale = append(stale, name)
+				}
+			}
+		}
+	}
+	return stale
+}
+
+// testDatabaseCreated reads the creation time from a test database's name.
+func testDatabaseCreated(name string) (time.Time, bool) {
+	rest, ok := strings.CutPrefix(name, "pdm_t_")
+	if !ok {
+		return time.Time{}, false
+	}
+	secs, _, ok := strings.Cut(rest, "_")
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0), true
 }
 
 // MQTTURL returns the shared broker's URL (PDM_MQTT_URL, default the
