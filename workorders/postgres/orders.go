@@ -85,10 +85,10 @@ func (sc *orderScanner) scan(r pgx.Row) (workorders.Order, error) {
 	o.LabourTime = rules.Duration(time.Duration(sc.lab) * time.Second)
 	o.HeldFor = rules.Duration(time.Duration(sc.held) * time.Second)
 	o.Evidence = sc.evidence
-	if err := unmarshalParts(sc.parts, &o.Parts); err != nil {
+	if o.Parts, err = unmarshalParts(sc.parts); err != nil {
 		return o, fmt.Errorf("order %s parts: %w", o.ID, err)
 	}
-	if err := unmarshalParts(sc.used, &o.PartsUsed); err != nil {
+	if o.PartsUsed, err = unmarshalParts(sc.used); err != nil {
 		return o, fmt.Errorf("order %s parts_used: %w", o.ID, err)
 	}
 	if o.RequiredSkills == nil {
@@ -101,13 +101,15 @@ func (sc *orderScanner) scan(r pgx.Row) (workorders.Order, error) {
 }
 
 // unmarshalParts decodes a parts list; the empty list, most orders',
-// without the JSON decoder.
-func unmarshalParts(b []byte, dst *[]rules.PartQty) error {
+// without the JSON decoder. (It returns the list rather than filling a
+// pointer, so that the order being scanned does not escape to the heap.)
+func unmarshalParts(b []byte) ([]rules.PartQty, error) {
 	if string(b) == "[]" {
-		*dst = []rules.PartQty{}
-		return nil
+		return []rules.PartQty{}, nil
 	}
-	return json.Unmarshal(b, dst)
+	var ps []rules.PartQty
+	err := json.Unmarshal(b, &ps)
+	return ps, err
 }
 
 func jsonOr(v any, empty string) []byte {
@@ -273,7 +275,10 @@ func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]wor
 		return nil, "", translate(err)
 	}
 	sc := newOrderScanner()
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (workorders.Order, error) { return sc.scan(r) })
+	// Sized for the page: growing the slice row by row copied the orders
+	// seven times and was half of the bytes a list request allocated.
+	out, err := pgx.AppendRows(make([]workorders.Order, 0, lim+1), rows,
+		func(r pgx.CollectableRow) (workorders.Order, error) { return sc.scan(r) })
 	if err != nil {
 		return nil, "", translate(err)
 	}
