@@ -21,6 +21,7 @@ import { alerting } from './gateways/gateways';
 import { Inbox } from './customers/Inbox';
 import { Reports } from './customers/Reports';
 import { Notifications } from './customers/Notifications';
+import { FleetModelPage } from './fleet/Fleet';
 
 interface NavItem {
   href: string;
@@ -133,6 +134,7 @@ export function Shell({ user }: { user: User }) {
             <AssetList />
           </Route>
           <Route path="/assets/:id">{(p: { id: string }) => <AssetPage id={p.id} />}</Route>
+          <Route path="/asset-types/:type">{(p: { type: string }) => <FleetModelPage type={decodeURIComponent(p.type)} user={user} />}</Route>
           <Route path="/orders">
             <OrderList />
           </Route>

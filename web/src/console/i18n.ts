@@ -13,6 +13,7 @@ import { rulesMessages } from './rules/rules.i18n';
 import { gatewayMessages } from './gateways/gateways.i18n';
 import { inventoryMessages } from './inventory/inventory.i18n';
 import { customersMessages } from './customers/customers.i18n';
+import { fleetMessages } from './fleet/fleet.i18n';
 
 export const consoleMessages = mergeMessages(
   common,
@@ -27,6 +28,7 @@ export const consoleMessages = mergeMessages(
   gatewayMessages,
   inventoryMessages,
   customersMessages,
+  fleetMessages,
 );
 export type ConsoleKey = keyof (typeof consoleMessages)['en'];
 export const useI18n = makeUseI18n(consoleMessages);

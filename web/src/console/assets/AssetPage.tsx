@@ -10,6 +10,7 @@ import { fetchAll, useAssets } from '../../lib/queries';
 import { formatDateTime, formatNumber } from '../../lib/format';
 import type { WorkOrder } from '../../api/types';
 import { Chart, type Limit } from '../Chart';
+import { FleetPanel, type FleetScore } from '../fleet/Fleet';
 
 interface Prediction {
   status: string;
@@ -48,7 +49,7 @@ export function AssetPage({ id }: { id: string }) {
   const a = assets.data?.get(id);
   const health = useQuery({
     queryKey: ['asset', id, 'health'],
-    queryFn: () => client.get<{ metrics: MetricHealth[] }>(`/assets/${id}/health`),
+    queryFn: () => client.get<{ metrics: MetricHealth[]; fleet?: FleetScore | null }>(`/assets/${id}/health`),
     retry: false,
   });
   const orders = useQuery({
@@ -126,6 +127,7 @@ export function AssetPage({ id }: { id: string }) {
           </tbody>
         </table>
       </section>
+      {health.data && <FleetPanel fleet={health.data.fleet} type={a?.type} />}
       <section class="card" aria-labelledby="tel-title">
         <h2 id="tel-title">{t('asset.telemetry')}</h2>
         <div class="filters" role="group" aria-label={t('asset.range')}>

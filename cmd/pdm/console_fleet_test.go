@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/simulators"
+)
+
+// TestConsoleFleetModel drives the fleet model's screens in Chromium
+// against a real `pdm serve` (PostgreSQL, InfluxDB): run-to-failure
+// histories of eight engines are uploaded as in
+// TestFleetModelThroughThePlatform; a planner presses "Train now" before
+// any failure is recorded and reads why it cannot train next to the
+// button, then after the failures are recorded trains version 1 from the
+// console; the scoring job gives a running engine an estimate and its
+// asset page shows the remaining life and its 90 % interval as readable
+// durations, in English and in Chinese; an engineer (the field
+// technician's role) sees the panel but no Train button.
+func TestConsoleFleetModel(t *testing.T) {
+	env := newTestEnv(t)
+	token := "fleetui-admin-" + env.ID + "-0123456789abcdef"
+	api, _ := startServe(t, env, token, "--fleet-score-every", "1s")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	var site idCode
+	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "FUI1", "name": "Engine shop"}, &site))
+	newAsset := func(code string) string {
+		var a idCode
+		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": "engine",
+			"name": "Engine " + code, "criticality": 3}, &a))
+		return a.ID
+	}
+	failed := simulators.RunToFailure(11, simulators.RunToFailureOptions{Units: 8})
+	running := simulators.RunToFailure(11, simulators.RunToFailureOptions{Units: 1, FirstUnit: 12})
+	now := time.Now().UTC()
+	failedAt := now.Truncate(time.Hour).Add(-48*time.Hour + 30*time.Minute)
+	var ids []string
+	for _, u := range failed.Units {
+		id := newAsset(u.ID)
+		ids = append(ids, id)
+		postHistory(ctx, t, api, id, failed.Sensors, u.Cycles, failedAt)
+	}
+	near := running.Units[0]
+	nearID := newAsset("NEAR")
+	postHistory(ctx, t, api, nearID, running.Sensors, near.Cycles[:near.Life-10], now.Add(-time.Minute))
+
+	users := map[string]string{}
+	for _, role := range []string{"planner", "engineer"} {
+		var u struct {
+			Token string `json:"token"`
+		}
+		require.NoError(t, api.do(ctx, "POST", "/users", map[string]any{"name": "Fleet " + role, "role": role}, &u))
+		users[role] = u.Token
+	}
+
+	b := newBrowser(t)
+	base := strings.TrimSuffix(api.base, "/api/v1")
+	signIn := func(role, path string, wait string) {
+		runBrowser(t, b, 30*time.Second, "sign in as "+role,
+			chromedp.Navigate(base+path),
+			chromedp.WaitVisible("#token", chromedp.ByID),
+			chromedp.SendKeys("#token", users[role], chromedp.ByID),
+			chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+			chromedp.WaitVisible(wait, chromedp.ByQuery),
+		)
+	}
+
+	// No failures yet: the planner's Train now explains itself in words.
+	signIn("planner", "/asset-types/engine", `[data-testid="fleet-no-model"]`)
+	var trainErr string
+	runBrowser(t, b, 30*time.Second, "train without failures",
+		chromedp.Click(`[data-testid="fleet-train"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="fleet-train-error"][data-code="too_few_failures"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-train-error"]`, &trainErr, chromedp.ByQuery),
+	)
+	require.Contains(t, trainErr, "at least 6 are needed")
+	require.NotContains(t, trainErr, "[object")
+	var ae *apiError
+	require.ErrorAs(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, nil), &ae)
+	require.Equal(t, http.StatusNotFound, ae.Status, "the failed training stored nothing")
+
+	// The failures recorded, the console trains version 1.
+	for _, id := range ids {
+		require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/failures",
+			map[string]any{"asset_id": id, "failed_at": failedAt.Format(time.RFC3339)}, nil))
+	}
+	var units, failures string
+	runBrowser(t, b, 90*time.Second, "train from the console",
+		chromedp.Reload(),
+		chromedp.WaitVisible(`[data-testid="fleet-failures"] tbody tr:nth-child(8)`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="fleet-train"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="fleet-model"][data-version="1"] table`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-model"] table`, &units, chromedp.ByQuery),
+		chromedp.Text(`#fleet-failures-title`, &failures, chromedp.ByQuery),
+	)
+	require.Contains(t, units, "8 (", "the model's units")
+	require.Contains(t, units, "90 %", "nominal coverage")
+	require.Equal(t, "Failures (8)", failures)
+	var model struct {
+		Version int `json:"version"`
+		Units   int `json:"n_units"`
+	}
+	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, &model))
+	require.Equal(t, 1, model.Version)
+	require.Equal(t, 8, model.Units)
+
+	// The scoring job (every second) gives the running engine an estimate.
+	var h struct {
+		Fleet *struct {
+			Status string   `json:"status"`
+			RUL    *float64 `json:"rul_seconds"`
+			Lower  *float64 `json:"rul_lower_seconds"`
+			Upper  *float64 `json:"rul_upper_seconds"`
+		} `json:"fleet"`
+	}
+	eventually(t, 60*time.Second, "the running engine's estimate", func() bool {
+		h.Fleet = nil
+		return api.do(ctx, "GET", "/assets/"+nearID+"/health", nil, &h) == nil && h.Fleet != nil && h.Fleet.Status == "ok"
+	})
+	require.NotNil(t, h.Fleet.RUL)
+	require.NotNil(t, h.Fleet.Lower)
+	require.NotNil(t, h.Fleet.Upper)
+	require.Less(t, *h.Fleet.Lower, *h.Fleet.Upper)
+
+	var rul, interval, link string
+	runBrowser(t, b, 30*time.Second, "the asset page's fleet panel",
+		chromedp.Navigate(base+"/assets/"+nearID),
+		chromedp.WaitVisible(`[data-testid="fleet-panel"][data-status="ok"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-rul"]`, &rul, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-interval"]`, &interval, chromedp.ByQuery),
+		chromedp.AttributeValue(`[data-testid="fleet-model-link"]`, "href", &link, nil, chromedp.ByQuery),
+	)
+	require.Equal(t, readableDuration(*h.Fleet.RUL, false), rul)
+	require.Equal(t, fmt.Sprintf("90 %% interval: %s to %s", readableDuration(*h.Fleet.Lower, false),
+		readableDuration(*h.Fleet.Upper, false)), interval)
+	require.Equal(t, "/asset-types/engine", link)
+
+	var title string
+	runBrowser(t, b, 15*time.Second, "the panel in Chinese",
+		chromedp.SetValue(`header select`, "zh-CN", chromedp.ByQuery),
+		chromedp.Poll(`document.getElementById("fleet-title").textContent === "机群模型"`, nil),
+		chromedp.Text("#fleet-title", &title, chromedp.ByID),
+		chromedp.Text(`[data-testid="fleet-rul"]`, &rul, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-interval"]`, &interval, chromedp.ByQuery),
+	)
+	require.Equal(t, "机群模型", title)
+	require.Equal(t, readableDuration(*h.Fleet.RUL, true), rul)
+	require.Equal(t, fmt.Sprintf("90%% 区间：%s 至 %s", readableDuration(*h.Fleet.Lower, true),
+		readableDuration(*h.Fleet.Upper, true)), interval)
+
+	// An engineer sees the estimate but no Train button.
+	var buttons int
+	runBrowser(t, b, 15*time.Second, "sign out",
+		chromedp.Click(`header button.ghost`, chromedp.ByQuery),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+	)
+	signIn("engineer", "/assets/"+nearID, `[data-testid="fleet-panel"][data-status="ok"]`)
+	runBrowser(t, b, 15*time.Second, "the engineer on the type's model",
+		chromedp.Click(`[data-testid="fleet-model-link"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="fleet-denied"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll('[data-testid="fleet-train"]').length`, &buttons),
+	)
+	require.Zero(t, buttons, "no Train button for an engineer")
+	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, &model))
+	require.Equal(t, 1, model.Version, "nothing trained since")
+}
+
+// readableDuration is what the console shows for seconds: the two largest
+// non-zero units of d, h, m, s ("3d 4h", "5h 59m"; Chinese "3天4小时").
+func readableDuration(seconds float64, zh bool) string {
+	s := int64(math.Round(math.Abs(seconds)))
+	units := []struct {
+		size   int64
+		en, zh string
+	}{{86400, "d", "天"}, {3600, "h", "小时"}, {60, "m", "分"}, {1, "s", "秒"}}
+	var parts []string
+	for _, u := range units {
+		if s >= u.size || (len(parts) == 0 && u.size == 1) {
+			n := s / u.size
+			s -= n * u.size
+			if zh {
+				parts = append(parts, fmt.Sprintf("%d%s", n, u.zh))
+			} else {
+				parts = append(parts, fmt.Sprintf("%d%s", n, u.en))
+			}
+		}
+		if len(parts) == 2 {
+			break
+		}
+	}
+	if zh {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,201 @@
+// The fleet model in the console: the asset page's panel (the health
+// answer's `fleet` block: remaining life with its 90 % interval, as of the
+// last data, or why there is no estimate) and the asset type's model
+// (version, quality, lead, "Train now" for planners and admins, failures).
+import { Link } from 'wouter-preact';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/preact-query';
+import { useI18n } from '../i18n';
+import { useClient } from '../../lib/client';
+import { ApiError } from '../../lib/api';
+import { fetchAll } from '../../lib/queries';
+import { formatDateTime, formatDuration, formatNumber } from '../../lib/format';
+import type { components } from '../../api/schema';
+import type { User } from '../../api/types';
+
+type S = components['schemas'];
+export type FleetScore = NonNullable<S['AssetHealth']['fleet']>;
+type FleetModel = S['FleetModel'];
+type FleetFailure = S['FleetFailure'];
+
+const typePath = (type: string) => `/asset-types/${encodeURIComponent(type)}`;
+
+/** The asset page's panel; fleet is undefined when the type has no model. */
+export function FleetPanel({ fleet, type }: { fleet?: FleetScore | null; type?: string }) {
+  const { t, lang } = useI18n();
+  return (
+    <section class="card" aria-labelledby="fleet-title" data-testid="fleet-panel" data-status={fleet?.status ?? 'none'}>
+      <h2 id="fleet-title">{t('fleet.panel')}</h2>
+      {!fleet ? (
+        <p class="muted">{t('fleet.none', { type: type ?? '' })}</p>
+      ) : fleet.status === 'ok' && fleet.rul_seconds != null ? (
+        <>
+          <p>
+            {t('fleet.rul')}: <strong data-testid="fleet-rul">{formatDuration(fleet.rul_seconds, lang)}</strong>
+          </p>
+          {fleet.rul_lower_seconds != null && fleet.rul_upper_seconds != null && (
+            <p data-testid="fleet-interval">
+              {t('fleet.interval', { lower: formatDuration(fleet.rul_lower_seconds, lang), upper: formatDuration(fleet.rul_upper_seconds, lang) })}
+            </p>
+          )}
+          <p class="muted small">
+            {t('fleet.asOf', { t: formatDateTime(fleet.as_of, lang) })} · {t('fleet.version', { v: fleet.model_version ?? '' })}
+          </p>
+        </>
+      ) : (
+        <>
+          <p data-testid="fleet-why">
+            {fleet.status === 'short_history' || fleet.status === 'no_data'
+              ? t(`fleet.status.${fleet.status}`)
+              : t('fleet.status.other', { status: fleet.status ?? '' })}
+          </p>
+          <p class="muted small">{t('fleet.version', { v: fleet.model_version ?? '' })}</p>
+        </>
+      )}
+      {type && (
+        <p>
+          <Link href={typePath(type)} data-testid="fleet-model-link">
+            {t('fleet.modelLink', { type })} →
+          </Link>
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** The route /asset-types/:type: the current model, "Train now", the failures. */
+export function FleetModelPage({ type, user }: { type: string; user: User }) {
+  const { t, lang } = useI18n();
+  const client = useClient();
+  const qc = useQueryClient();
+  const canTrain = user.role === 'admin' || user.role === 'planner';
+  const model = useQuery<FleetModel | null, ApiError>({
+    queryKey: ['fleet', type, 'model'],
+    queryFn: async () => {
+      try {
+        return await client.get<FleetModel>(`${typePath(type)}/model`);
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404 && e.code === 'no_model') return null;
+        throw e;
+      }
+    },
+    retry: false,
+  });
+  const failures = useQuery<FleetFailure[], ApiError>({
+    queryKey: ['fleet', type, 'failures'],
+    queryFn: () => fetchAll<FleetFailure>(client, `${typePath(type)}/failures`),
+    retry: false,
+  });
+  const train = useMutation<FleetModel, ApiError>({
+    mutationFn: () => client.post<FleetModel>(`${typePath(type)}/model/train`, {}),
+    onSuccess: (m) => {
+      qc.setQueryData(['fleet', type, 'model'], m);
+      void qc.invalidateQueries({ queryKey: ['asset'] });
+    },
+  });
+  const m = model.data;
+  const denied = model.error?.status === 403;
+
+  return (
+    <section class="page" aria-labelledby="fleet-model-title" data-testid="fleet-model-page">
+      <h1 id="fleet-model-title">{t('fleet.title', { type })}</h1>
+      <section class="card" data-testid="fleet-model" data-version={m?.version ?? ''}>
+        {model.isPending ? (
+          <p class="muted">{t('common.loading')}</p>
+        ) : denied ? (
+          <p class="muted" data-testid="fleet-denied">
+            {t('fleet.denied')}
+          </p>
+        ) : model.error ? (
+          <p role="alert">{model.error.status === 0 ? t('common.offline') : t('common.error', { message: model.error.message })}</p>
+        ) : !m ? (
+          <p class="muted" data-testid="fleet-no-model">
+            {t('fleet.noModel')}
+          </p>
+        ) : (
+          <table class="table">
+            <tbody>
+              <Row label={t('fleet.versionLabel')} value={String(m.version ?? '')} />
+              <Row label={t('fleet.trainedAt')} value={formatDateTime(m.trained_at, lang)} />
+              <Row label={t('fleet.kind')} value={m.kind ?? ''} />
+              <Row label={t('fleet.units')} value={`${m.n_units ?? 0} (${m.n_train_units ?? 0} / ${m.n_calibration_units ?? 0})`} />
+              <Row label={t('fleet.rmse')} value={m.validation_rmse_seconds != null ? formatDuration(m.validation_rmse_seconds, lang) : ''} />
+              <Row
+                label={t('fleet.coverage')}
+                value={`${formatNumber((m.validation_coverage ?? 0) * 100, lang, 0)} % / ${formatNumber((m.coverage ?? 0) * 100, lang, 0)} %`}
+              />
+              <Row label={t('fleet.lead')} value={m.lead_seconds != null ? formatDuration(m.lead_seconds, lang) : t('fleet.leadDefault')} />
+              <Row label={t('fleet.metrics')} value={(m.metrics ?? []).join(', ')} />
+            </tbody>
+          </table>
+        )}
+        {canTrain && (
+          <div class="filters">
+            <button type="button" data-testid="fleet-train" disabled={train.isPending} onClick={() => train.mutate()}>
+              {train.isPending ? t('fleet.training') : t('fleet.train')}
+            </button>
+            {train.error && (
+              <p class="field-error" role="alert" data-testid="fleet-train-error" data-code={train.error.code}>
+                {trainError(t, train.error)}
+              </p>
+            )}
+            {train.data && !train.isPending && !train.error && <p role="status">{t('fleet.trained', { v: train.data.version ?? '' })}</p>}
+          </div>
+        )}
+      </section>
+      <section class="card" aria-labelledby="fleet-failures-title">
+        <h2 id="fleet-failures-title">{t('fleet.failures', { n: failures.data?.length ?? 0 })}</h2>
+        {failures.error ? (
+          failures.error.status === 403 ? (
+            <p class="muted">{t('fleet.denied')}</p>
+          ) : (
+            <p role="alert">{t('common.error', { message: failures.error.message })}</p>
+          )
+        ) : (failures.data ?? []).length === 0 ? (
+          <p class="muted">{failures.isPending ? t('common.loading') : t('fleet.noFailures')}</p>
+        ) : (
+          <table class="table" data-testid="fleet-failures">
+            <thead>
+              <tr>
+                <th>{t('fleet.col.asset')}</th>
+                <th>{t('fleet.col.site')}</th>
+                <th>{t('fleet.col.failedAt')}</th>
+                <th>{t('fleet.col.source')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(failures.data ?? []).map((f) => (
+                <tr>
+                  <td>
+                    <Link href={`/assets/${f.asset_id}`}>{f.asset_code}</Link>
+                  </td>
+                  <td>{f.site_code}</td>
+                  <td>{formatDateTime(f.failed_at, lang)}</td>
+                  <td>{f.order_id ? <Link href={`/orders/${f.order_id}`}>{f.source}</Link> : f.source}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </section>
+  );
+}
+
+function Row({ label, value }: { label: string; value: string }) {
+  return (
+    <tr>
+      <th scope="row">{label}</th>
+      <td>{value}</td>
+    </tr>
+  );
+}
+
+type T = ReturnType<typeof useI18n>['t'];
+
+/** The train button's error in words: the contract's codes get a sentence, the rest the server's message. */
+function trainError(t: T, e: ApiError): string {
+  if (e.code === 'too_few_failures' || e.code === 'no_common_metrics') return t(`fleet.err.${e.code}`, { message: e.message });
+  if (e.status === 403) return t('fleet.err.forbidden');
+  if (e.status === 0) return t('common.offline');
+  return t('fleet.err.other', { message: e.message });
+}
