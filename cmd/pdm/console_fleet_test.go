@@ -55,7 +55,7 @@ func TestConsoleFleetModel(t *testing.T) {
 	postHistory(ctx, t, api, nearID, running.Sensors, near.Cycles[:near.Life-10], now.Add(-time.Minute))
 
 	users := map[string]string{}
-	for _, role := range []string{"planner", "engineer"} {
+	for _, role := range []string{"planner", "engineer", "viewer"} {
 		var u struct {
 			Token string `json:"token"`
 		}
@@ -132,14 +132,16 @@ func TestConsoleFleetModel(t *testing.T) {
 	require.NotNil(t, h.Fleet.Upper)
 	require.Less(t, *h.Fleet.Lower, *h.Fleet.Upper)
 
-	var rul, interval, link string
+	var rul, interval, link, asOf string
 	runBrowser(t, b, 30*time.Second, "the asset page's fleet panel",
 		chromedp.Navigate(base+"/assets/"+nearID),
 		chromedp.WaitVisible(`[data-testid="fleet-panel"][data-status="ok"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-rul"]`, &rul, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-interval"]`, &interval, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-as-of"]`, &asOf, chromedp.ByQuery),
 		chromedp.AttributeValue(`[data-testid="fleet-model-link"]`, "href", &link, nil, chromedp.ByQuery),
 	)
+	require.Regexp(t, `^as of \d{2}/\d{2}/\d{4}, \d{2}:\d{2} · model v1$`, asOf)
 	require.Equal(t, readableDuration(*h.Fleet.RUL, false), rul)
 	require.Equal(t, fmt.Sprintf("90 %% interval: %s to %s", readableDuration(*h.Fleet.Lower, false),
 		readableDuration(*h.Fleet.Upper, false)), interval)
@@ -171,6 +173,17 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.Evaluate(`document.querySelectorAll('[data-testid="fleet-train"]').length`, &buttons),
 	)
 	require.Zero(t, buttons, "no Train button for an engineer")
+
+	// A viewer reads the model but has no Train button either.
+	runBrowser(t, b, 15*time.Second, "sign out the engineer",
+		chromedp.Click(`header button.ghost`, chromedp.ByQuery),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+	)
+	signIn("viewer", "/asset-types/engine", `[data-testid="fleet-model"][data-version="1"] table`)
+	runBrowser(t, b, 15*time.Second, "the viewer's buttons",
+		chromedp.Evaluate(`document.querySelectorAll('[data-testid="fleet-train"]').length`, &buttons),
+	)
+	require.Zero(t, buttons, "no Train button for a viewer")
 	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, &model))
 	require.Equal(t, 1, model.Version, "nothing trained since")
 }

@@ -37,7 +37,7 @@ export function FleetPanel({ fleet, type }: { fleet?: FleetScore | null; type?: 
               {t('fleet.interval', { lower: formatDuration(fleet.rul_lower_seconds, lang), upper: formatDuration(fleet.rul_upper_seconds, lang) })}
             </p>
           )}
-          <p class="muted small">
+          <p class="muted small" data-testid="fleet-as-of">
             {t('fleet.asOf', { t: formatDateTime(fleet.as_of, lang) })} · {t('fleet.version', { v: fleet.model_version ?? '' })}
           </p>
         </>
@@ -193,7 +193,7 @@ function Row({ label, value }: { label: string; value: string }) {
 type T = ReturnType<typeof useI18n>['t'];
 
 /** The train button's error in words: the contract's codes get a sentence, the rest the server's message. */
-function trainError(t: T, e: ApiError): string {
+export function trainError(t: T, e: ApiError): string {
   if (e.code === 'too_few_failures' || e.code === 'no_common_metrics') return t(`fleet.err.${e.code}`, { message: e.message });
   if (e.status === 403) return t('fleet.err.forbidden');
   if (e.status === 0) return t('common.offline');
