@@ -137,8 +137,22 @@ type OrderFilter struct {
 	Priority  string
 	// Number finds one order by its human number (123 for WO-000123).
 	Number int64
-	Page   Page
+	// Sort is the order of the list: "" (SortNewest) or SortRisk.
+	Sort string
+	Page Page
 }
+
+// The orders of GET /work-orders (sort=).
+const (
+	// SortNewest: newest first (the default).
+	SortNewest = "newest"
+	// SortRisk: riskiest first, as the review queue ranks: priority (P1
+	// first), then the sooner failure time (the prediction, or for a
+	// non-trend order the detection, else the creation; a trend order
+	// without a prediction last), then the asset's higher criticality,
+	// then the older order.
+	SortRisk = "risk"
+)
 
 // OrderDetail is an order with what the detail endpoint shows besides it.
 type OrderDetail struct {

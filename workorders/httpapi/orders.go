@@ -38,35 +38,43 @@ type OrderDetail struct {
 }
 
 func orderFilter(c *gin.Context) (workorders.OrderFilter, error) {
+	// Every invalid parameter is named in one answer.
+	var probs workorders.Problems
 	p, err := page(c)
-	if err != nil {
-		return workorders.OrderFilter{}, err
-	}
+	_ = probs.AddErr(err)
 	f := workorders.OrderFilter{AssetID: c.Query("asset_id"), SiteID: c.Query("site_id"), Source: c.Query("source"),
 		AssigneeID: c.Query("assignee_id"), Priority: c.Query("priority"), Page: p}
 	if v := c.Query("status"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			st := workorders.Status(strings.TrimSpace(st))
 			if !st.Valid() {
-				return f, workorders.Invalid("status", "unknown status %q", st)
+				probs.Add("status", "unknown status %q", st)
+				break
 			}
 			f.Status = append(f.Status, st)
 		}
 	}
 	if f.Source != "" && !workorders.Source(f.Source).Valid() {
-		return f, workorders.Invalid("source", "must be threshold, trend, event, manual, schedule or request")
+		probs.Add("source", "must be threshold, trend, event, manual, schedule or request")
 	}
 	if f.Priority != "" && !workorders.Priority(f.Priority).Valid() {
-		return f, workorders.Invalid("priority", "must be P1, P2, P3 or P4")
+		probs.Add("priority", "must be P1, P2, P3 or P4")
 	}
 	if v := c.Query("number"); v != "" {
 		n, err := strconv.ParseInt(strings.TrimLeft(strings.TrimPrefix(strings.ToUpper(v), "WO-"), "0"), 10, 64)
 		if err != nil || n <= 0 {
-			return f, workorders.Invalid("number", "must be a work-order number such as WO-000123")
+			probs.Add("number", "must be a work-order number such as WO-000123")
 		}
 		f.Number = n
 	}
-	return f, nil
+	switch v := c.Query("sort"); v {
+	case "", workorders.SortNewest:
+	case workorders.SortRisk:
+		f.Sort = v
+	default:
+		probs.Add("sort", "must be newest or risk")
+	}
+	return f, probs.Err()
 }
 
 // ownOrder loads an order and, for engineers, checks it is theirs.
@@ -115,8 +123,8 @@ func (s *Server) orderRoutes() {
 	s.groupingRoutes()
 	var st orderService = s.svc
 	s.handle(Route{Method: "GET", Path: "/work-orders", Roles: anyRole(), Tag: "work-orders",
-		Summary: "List work orders, newest first (engineers see their own)", Response: "WorkOrderList",
-		Query: []string{"status", "asset_id", "site_id", "source", "assignee_id", "priority", "number", "limit", "cursor"}}, s.admitted(func(c *gin.Context) {
+		Summary: "List work orders, newest first or riskiest first (sort=risk; engineers see their own)", Response: "WorkOrderList",
+		Query: []string{"status", "asset_id", "site_id", "source", "assignee_id", "priority", "number", "sort", "limit", "cursor"}}, s.admitted(func(c *gin.Context) {
 		f, err := orderFilter(c)
 		if err != nil {
 			s.fail(c, err)

@@ -698,6 +698,8 @@ func paramSchema(name string) *schema {
 		return &schema{Type: "string", Format: "duration", MaxLength: 64, check: checkDuration}
 	case "priority":
 		return &schema{Type: "string", Enum: []string{"P1", "P2", "P3", "P4"}}
+	case "sort": // GET /work-orders: newest first (default) or riskiest first
+		return &schema{Type: "string", Enum: []string{workorders.SortNewest, workorders.SortRisk}}
 	case "metric":
 		return &schema{Type: "string", MaxLength: 64, Pattern: `^([a-z][a-z0-9_]{0,63})?$`, re: regexp.MustCompile(`^([a-z][a-z0-9_]{0,63})?$`)}
 	case "q":

@@ -66,7 +66,8 @@ func TestBadInputIsA4xxNamingEveryField(t *testing.T) {
 		{"trailing data", "POST", "/api/v1/sites", `{"code":"s1","name":"n"} {}`, 400, []string{"body"}},
 		{"malformed id", "GET", "/api/v1/assets/not-a-uuid", "", 400, []string{"id"}},
 		{"malformed order id", "GET", "/api/v1/work-orders/WO-12x", "", 400, []string{"id"}},
-		{"bad query", "GET", "/api/v1/work-orders?limit=0&asset_id=x&priority=P9", "", 400, []string{"limit", "asset_id", "priority"}},
+		{"bad query", "GET", "/api/v1/work-orders?limit=0&asset_id=x&priority=P9&sort=riskiest", "", 400, []string{"limit", "asset_id", "priority", "sort"}},
+		{"risk cursor garbage", "GET", "/api/v1/work-orders?sort=risk&cursor=abc", "", 400, []string{"cursor"}},
 		{"reject reason not in the enum", "POST", "/api/v1/work-orders/" + o.ID + "/reject", `{"reason":"because"}`, 400, []string{"reason"}},
 		{"other needs a note", "POST", "/api/v1/work-orders/" + o.ID + "/reject", `{"reason":"other"}`, 400, []string{"note"}},
 	}

@@ -51,6 +51,12 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		{"source", workorders.OrderFilter{Source: "manual"}},
 		{"priority", workorders.OrderFilter{Priority: "P2"}},
 		{"number", workorders.OrderFilter{Number: 1234}},
+		{"risk+status", workorders.OrderFilter{Status: []workorders.Status{workorders.StatusProposed}, Sort: workorders.SortRisk}},
+		{"risk+statuses", workorders.OrderFilter{Status: []workorders.Status{workorders.StatusProposed, workorders.StatusApproved},
+			Sort: workorders.SortRisk}},
+		{"risk", workorders.OrderFilter{Sort: workorders.SortRisk}},
+		{"risk+status+cursor", workorders.OrderFilter{Status: []workorders.Status{workorders.StatusProposed}, Sort: workorders.SortRisk,
+			Page: workorders.Page{Cursor: riskCursorOf(t, f)}}},
 	}
 	for _, tt := range filters {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,9 +64,27 @@ func TestListQueriesUseIndexes(t *testing.T) {
 			require.NoError(t, err)
 			require.NotContains(t, plan, "Seq Scan", plan)
 			require.Contains(t, plan, "Index", plan)
+			if tt.f.Sort == workorders.SortRisk {
+				// Read in the index's order and stopped at the limit:
+				// no sort of the matching orders.
+				require.Contains(t, plan, "work_orders_risk", plan)
+				require.NotContains(t, plan, "Sort  (", plan)
+				require.True(t, strings.HasPrefix(plan, "Limit"), plan)
+			}
 			if testing.Verbose() {
 				t.Log("\n" + strings.TrimSpace(plan))
 			}
 		})
 	}
+}
+
+// riskCursorOf returns the cursor after the first page of proposed orders
+// riskiest first.
+func riskCursorOf(t *testing.T, f *fixture) string {
+	t.Helper()
+	_, next, err := f.store.ListOrders(context.Background(), workorders.OrderFilter{
+		Status: []workorders.Status{workorders.StatusProposed}, Sort: workorders.SortRisk, Page: workorders.Page{Limit: 10}})
+	require.NoError(t, err)
+	require.NotEmpty(t, next)
+	return next
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders"
@@ -263,8 +264,8 @@ func (s *Store) GetOrder(ctx context.Context, id string) (workorders.Order, erro
 	return out, translate(err)
 }
 
-// ListOrders implements workorders.Store: newest first, each filter served
-// by an index.
+// ListOrders implements workorders.Store: newest first, or riskiest first
+// (sort=risk), each filter served by an index.
 func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]workorders.Order, string, error) {
 	q, args, lim, err := listOrdersQuery(f)
 	if err != nil {
@@ -275,19 +276,93 @@ func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]wor
 		return nil, "", translate(err)
 	}
 	sc := newOrderScanner()
+	risk := f.Sort == workorders.SortRisk
+	// The risk order also reads the two computed parts of its sort key
+	// (the failure time, the negated criticality), which the next page's
+	// cursor needs and an order does not carry.
+	var riskAt pgtype.Timestamptz
+	var crit int32
+	var last riskCursor
+	if risk {
+		sc.dest = append(sc.dest, &riskAt, &crit)
+	}
+	n := 0
 	// Sized for the page: growing the slice row by row copied the orders
 	// seven times and was half of the bytes a list request allocated.
 	out, err := pgx.AppendRows(make([]workorders.Order, 0, lim+1), rows,
-		func(r pgx.CollectableRow) (workorders.Order, error) { return sc.scan(r) })
+		func(r pgx.CollectableRow) (workorders.Order, error) {
+			o, err := sc.scan(r)
+			if n++; risk && n == lim && err == nil {
+				last = newRiskCursor(o, riskAt, -crit)
+			}
+			return o, err
+		})
 	if err != nil {
 		return nil, "", translate(err)
 	}
 	next := ""
 	if len(out) > lim {
 		out = out[:lim]
-		next = timeCursor(out[lim-1].CreatedAt, out[lim-1].ID)
+		if risk {
+			next = encodeCursorJSON(last)
+		} else {
+			next = timeCursor(out[lim-1].CreatedAt, out[lim-1].ID)
+		}
 	}
 	return out, next, nil
+}
+
+// riskFailureAt is the failure time of the risk order, as
+// web/src/console/risk.ts failureTime: the prediction, or for an order not
+// from a trend the detection, else the creation; a trend order without a
+// prediction has none (infinity: last). It must stay identical to the
+// expression of the index work_orders_risk (migration 01701).
+const riskFailureAt = `coalesce(o.predicted_failure_at, case when o.source = 'trend' then 'infinity'::timestamptz
+	else coalesce(o.detected_at, o.created_at) end)`
+
+// riskOrder sorts riskiest first: priority (P1 first), the sooner failure
+// time, the asset's higher criticality, the older order, then id. It is the
+// column order of the index work_orders_risk after status.
+const riskOrder = `o.priority, ` + riskFailureAt + `, -o.asset_criticality, o.created_at, o.id`
+
+// riskCursor is the sort key of the last row of a risk page: the next page
+// starts right after it, whatever was inserted or changed since. Times are
+// microseconds since the epoch (PostgreSQL's precision); F is nil for
+// infinity.
+type riskCursor struct {
+	P    string `json:"p"`
+	F    *int64 `json:"f"`
+	Crit int32  `json:"c"`
+	T    int64  `json:"t"`
+	ID   string `json:"i"`
+}
+
+func newRiskCursor(o workorders.Order, at pgtype.Timestamptz, crit int32) riskCursor {
+	c := riskCursor{P: string(o.Priority), Crit: crit, T: o.CreatedAt.UnixMicro(), ID: o.ID}
+	if at.InfinityModifier == pgtype.Finite {
+		us := at.Time.UnixMicro()
+		c.F = &us
+	}
+	return c
+}
+
+// args returns the keyset condition's parameters: the failure time as
+// timestamptz (infinity included), the criticality negated as in the index.
+func (c riskCursor) args() []any {
+	at := pgtype.Timestamptz{Valid: true, InfinityModifier: pgtype.Infinity}
+	if c.F != nil {
+		at = pgtype.Timestamptz{Valid: true, Time: time.UnixMicro(*c.F).UTC()}
+	}
+	return []any{c.P, at, -c.Crit, time.UnixMicro(c.T).UTC(), c.ID}
+}
+
+func parseRiskCursor(s string) (riskCursor, error) {
+	var c riskCursor
+	ok, _ := decodeCursorJSON(s, &c)
+	if !ok || !workorders.Priority(c.P).Valid() || c.Crit < 1 || c.Crit > 5 || !validID(c.ID) {
+		return c, workorders.Invalid("cursor", "malformed")
+	}
+	return c, nil
 }
 
 // listOrdersQuery builds the list query (exported to tests through
@@ -318,7 +393,16 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 	if f.Number > 0 {
 		w.add("o.number = ?", f.Number)
 	}
-	if f.Page.Cursor != "" {
+	risk := f.Sort == workorders.SortRisk
+	switch {
+	case f.Page.Cursor == "":
+	case risk:
+		c, err := parseRiskCursor(f.Page.Cursor)
+		if err != nil {
+			return "", nil, 0, err
+		}
+		w.add("("+riskOrder+") > (?, ?::timestamptz, ?::int, ?::timestamptz, ?::uuid)", c.args()...)
+	default:
 		t, id, err := parseTimeCursor(f.Page.Cursor)
 		if err != nil {
 			return "", nil, 0, err
@@ -333,28 +417,43 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 	// generic plan whose index fits its values, and only IDs, numbers and
 	// cursors are parameters (TestListQueriesUseIndexes checks the generic
 	// plans).
+	cols := orderCols
 	order := ` order by o.created_at desc, o.id desc limit ` + strconv.Itoa(lim+1)
-	if len(f.Status) <= 1 {
-		if len(f.Status) == 1 {
-			w.conds = append(w.conds, "o.status = "+w.enum(string(f.Status[0])))
+	outer := order
+	statuses := f.Status
+	if risk {
+		cols += `, ` + riskFailureAt + ` as risk_at, -o.asset_criticality as risk_crit`
+		order = ` order by ` + riskOrder + ` limit ` + strconv.Itoa(lim+1)
+		// The merge of several statuses orders by the branches' output
+		// columns, so that each branch's index order is kept.
+		outer = ` order by o.priority, o.risk_at, o.risk_crit, o.created_at, o.id limit ` + strconv.Itoa(lim+1)
+		// Riskiest first over every status is a merge of each status's
+		// index-ordered scan of work_orders_risk, as below.
+		if len(statuses) == 0 && f.Number == 0 {
+			statuses = workorders.Statuses()
 		}
-		return `select ` + orderCols + ` from work_orders o` + w.sql() + order, w.args, lim, nil
+	}
+	if len(statuses) <= 1 {
+		if len(statuses) == 1 {
+			w.conds = append(w.conds, "o.status = "+w.enum(string(statuses[0])))
+		}
+		return `select ` + cols + ` from work_orders o` + w.sql() + order, w.args, lim, nil
 	}
 	// Several statuses: one index-ordered branch per status, merged. A
 	// single "status = any(...)" scan would walk the time index and filter,
 	// which is slow when the statuses are rare among many orders.
 	base := w.sql()
 	var branches []string
-	for _, st := range f.Status {
+	for _, st := range statuses {
 		cond := "o.status = " + w.enum(string(st))
 		if base == "" {
 			cond = " where " + cond
 		} else {
 			cond = base + " and " + cond
 		}
-		branches = append(branches, `(select `+orderCols+` from work_orders o`+cond+order+`)`)
+		branches = append(branches, `(select `+cols+` from work_orders o`+cond+order+`)`)
 	}
-	q := `select o.* from (` + strings.Join(branches, " union all ") + `) o` + order
+	q := `select o.* from (` + strings.Join(branches, " union all ") + `) o` + outer
 	return q, w.args, lim, nil
 }
 
@@ -373,8 +472,15 @@ func (s *Store) ExplainListOrders(ctx context.Context, f workorders.OrderFilter)
 			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
 		case int, int64:
 			lits[i] = fmt.Sprint(v)
+		case int32:
+			lits[i] = fmt.Sprint(v)
 		case time.Time:
 			lits[i] = "'" + v.UTC().Format(time.RFC3339Nano) + "'"
+		case pgtype.Timestamptz:
+			lits[i] = "'infinity'"
+			if v.InfinityModifier == pgtype.Finite {
+				lits[i] = "'" + v.Time.UTC().Format(time.RFC3339Nano) + "'"
+			}
 		default:
 			return "", fmt.Errorf("explain: parameter %d of type %T", i+1, a)
 		}
