@@ -1,34 +1,34 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useMutation, useQueryClient } from '@tanstack/preact-query';
 import { useI18n } from './i18n';
 import { useClient } from '../lib/client';
 import { ApiError } from '../lib/api';
-import { useAssets, useProgressiveList } from '../lib/queries';
+import { useAssets } from '../lib/queries';
 import { formatDateTime, formatDuration, secondsUntil } from '../lib/format';
 import type { User, WorkOrder } from '../api/types';
 import { byRisk } from './risk';
+import { queueKey, removeFromQueue, useRiskQueue, type Queue } from './riskQueue';
 import { useLiveState } from '../lib/live';
 import { Link } from 'wouter-preact';
 import { ApproveDialog, RejectDialog } from './ReviewDialogs';
-
-const pageRows = 100;
 
 export function Review({ user }: { user: User }) {
   const { t, lang } = useI18n();
   const client = useClient();
   const qc = useQueryClient();
   const canAct = user.role === 'admin' || user.role === 'planner';
-  // Live updates refresh the queue; it polls only while the stream is down.
+  // Live updates patch the queue; it polls only while the stream is down.
   const live = useLiveState();
-  // The first page shows at once; the queue (up to 5,000) follows.
-  const orders = useProgressiveList<WorkOrder>(['work-orders', { status: 'proposed' }], '/work-orders', { status: 'proposed' }, 5000, {
-    refetchInterval: live === 'live' ? false : 5_000,
-  });
   const assets = useAssets();
-  const sorted = useMemo(() => {
-    const crit = (id: string) => assets.data?.get(id)?.criticality ?? 3;
-    return [...(orders.data ?? [])].sort(byRisk(crit));
-  }, [orders.data, assets.data]);
+  const cmp = useMemo(() => byRisk((id: string) => assets.data?.get(id)?.criticality ?? 3), [assets.data]);
+  // Every proposed order ranked by the server, riskiest first: the first
+  // 100 at once, a further 100 as the end of the list comes into view.
+  const orders = useRiskQueue(cmp, live === 'live' ? false : 5_000);
+  const sorted = useMemo(() => (orders.data?.pages ?? []).flatMap((p) => p.items ?? []), [orders.data]);
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = orders;
+  const loadMore = useCallback(() => {
+    if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
 
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [cursor, setCursor] = useState(0);
@@ -36,22 +36,20 @@ export function Review({ user }: { user: User }) {
   const [rejecting, setRejecting] = useState<WorkOrder[] | null>(null);
   const [flash, setFlash] = useState('');
   const rows = useRef<HTMLTableSectionElement>(null);
-  // Rows in the DOM: a page at first, more as the end comes into view or
-  // the cursor nears it (thousands of table rows would stall the screen).
-  const [shown, setShown] = useState(pageRows);
+  // The next page loads as the end comes into view or the cursor nears it.
   const more = useRef<HTMLTableRowElement>(null);
   useEffect(() => {
     const el = more.current;
     if (!el || typeof IntersectionObserver === 'undefined') return;
     const io = new IntersectionObserver((es) => {
-      if (es.some((e) => e.isIntersecting)) setShown((n) => n + pageRows);
+      if (es.some((e) => e.isIntersecting)) loadMore();
     });
     io.observe(el);
     return () => io.disconnect();
-  }, [shown, sorted.length]);
+  }, [loadMore, sorted.length]);
   useEffect(() => {
-    if (cursor >= shown - 5) setShown((n) => Math.max(n, cursor + pageRows));
-  }, [cursor, shown]);
+    if (cursor >= sorted.length - 5) loadMore();
+  }, [cursor, sorted.length, loadMore]);
 
   // Forget selections of orders that left the queue.
   useEffect(() => {
@@ -60,15 +58,19 @@ export function Review({ user }: { user: User }) {
     setCursor((c) => Math.min(c, Math.max(0, sorted.length - 1)));
   }, [sorted]);
 
-  const done = (msg: string) => {
+  // The orders acted on leave the queue at once (their live events would
+  // drop them too); other lists refetch.
+  const done = (msg: string, acted: WorkOrder[]) => {
     setFlash(msg);
     setSelected(new Set());
+    const ids = new Set(acted.map((o) => o.id ?? ''));
+    qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, ids));
     void qc.invalidateQueries({ queryKey: ['work-orders'] });
   };
 
   const quickApprove = useMutation({
     mutationFn: (o: WorkOrder) => client.post<WorkOrder>(`/work-orders/${o.id}/approve`, {}),
-    onSuccess: (o) => done(t('review.approved', { number: o.number ?? '' })),
+    onSuccess: (o) => done(t('review.approved', { number: o.number ?? '' }), [o]),
     onError: (e) => setFlash(t('common.error', { message: (e as Error).message })),
   });
 
@@ -120,8 +122,8 @@ export function Review({ user }: { user: User }) {
         </div>
         <div class="row">
           {orders.data && (
-            <span class="badge big" data-testid="review-count" data-complete={orders.complete}>
-              {t(orders.complete ? 'review.count' : 'review.countLoading', { n: sorted.length })}
+            <span class="badge big" data-testid="review-count" data-complete={!hasNextPage}>
+              {t(hasNextPage ? 'review.countMore' : 'review.count', { n: sorted.length })}
             </span>
           )}
           {canAct && selCount > 0 && (
@@ -175,7 +177,7 @@ export function Review({ user }: { user: User }) {
               </tr>
             </thead>
             <tbody ref={rows}>
-              {sorted.slice(0, shown).map((o, i) => {
+              {sorted.map((o, i) => {
                 const a = assets.data?.get(o.asset_id ?? '');
                 const rul = secondsUntil(o.predicted_failure_at);
                 return (
@@ -233,11 +235,11 @@ export function Review({ user }: { user: User }) {
                   </tr>
                 );
               })}
-              {shown < sorted.length && (
+              {hasNextPage && (
                 <tr ref={more} class="more">
                   <td colSpan={canAct ? 9 : 7}>
-                    <button type="button" class="ghost small" onClick={() => setShown((n) => n + pageRows)}>
-                      {t('review.more', { n: sorted.length - shown })}
+                    <button type="button" class="ghost small" disabled={isFetchingNextPage} onClick={loadMore}>
+                      {t(isFetchingNextPage ? 'common.loading' : 'review.more')}
                     </button>
                   </td>
                 </tr>
@@ -251,7 +253,7 @@ export function Review({ user }: { user: User }) {
           orders={approving}
           onClose={(msg) => {
             setApproving(null);
-            if (msg) done(msg);
+            if (msg) done(msg, approving);
           }}
         />
       )}
@@ -260,7 +262,7 @@ export function Review({ user }: { user: User }) {
           orders={rejecting}
           onClose={(msg) => {
             setRejecting(null);
-            if (msg) done(msg);
+            if (msg) done(msg, rejecting);
           }}
         />
       )}
