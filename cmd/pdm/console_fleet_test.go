@@ -94,7 +94,7 @@ func TestConsoleFleetModel(t *testing.T) {
 		require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/failures",
 			map[string]any{"asset_id": id, "failed_at": failedAt.Format(time.RFC3339)}, nil))
 	}
-	var units, failures string
+	var units, failures, source string
 	runBrowser(t, b, 90*time.Second, "train from the console",
 		chromedp.Reload(),
 		chromedp.WaitVisible(`[data-testid="fleet-failures"] tbody tr:nth-child(8)`, chromedp.ByQuery),
@@ -102,10 +102,12 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="fleet-model"][data-version="1"] table`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-model"] table`, &units, chromedp.ByQuery),
 		chromedp.Text(`#fleet-failures-title`, &failures, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-failures"] td[data-source="import"]`, &source, chromedp.ByQuery),
 	)
 	require.Contains(t, units, "8 (", "the model's units")
 	require.Contains(t, units, "90 %", "nominal coverage")
 	require.Equal(t, "Failures (8)", failures)
+	require.Equal(t, "Recorded", source)
 	var model struct {
 		Version int `json:"version"`
 		Units   int `json:"n_units"`

@@ -83,51 +83,53 @@ export function AssetPage({ id }: { id: string }) {
           {a.type} · C{a.criticality} · {mtbf != null ? t('asset.mtbf', { v: formatNumber(mtbf, lang, 0) + ' h' }) : t('asset.mtbfNone')}
         </p>
       )}
-      <section class="card" aria-labelledby="health-title">
-        <h2 id="health-title">{t('asset.health')}</h2>
-        <table class="table">
-          <thead>
-            <tr>
-              <th>{t('asset.metric')}</th>
-              <th>{t('asset.latest')}</th>
-              <th>{t('asset.rule')}</th>
-              <th>{t('asset.prediction')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {metrics.map((m) => (
+      <div class="health-row">
+        <section class="card" aria-labelledby="health-title">
+          <h2 id="health-title">{t('asset.health')}</h2>
+          <table class="table">
+            <thead>
               <tr>
-                <td>{m.metric}</td>
-                <td>
-                  {m.value != null ? formatNumber(m.value, lang) : '—'} <span class="muted small">{formatDateTime(m.ts, lang)}</span>
-                </td>
-                <td>{m.rule_state}</td>
-                <td>
-                  {m.prediction ? (
-                    <>
-                      <span class="badge" data-gate={m.prediction.status}>
-                        {m.prediction.status}
-                      </span>{' '}
-                      {m.prediction.rul ?? ''}{' '}
-                      {m.prediction.predicted_failure_earliest && m.prediction.predicted_failure_latest && (
-                        <span class="muted small">
-                          {t('asset.bounds', {
-                            from: formatDateTime(m.prediction.predicted_failure_earliest, lang),
-                            to: formatDateTime(m.prediction.predicted_failure_latest, lang),
-                          })}
-                        </span>
-                      )}
-                    </>
-                  ) : (
-                    t('asset.noPrediction')
-                  )}
-                </td>
+                <th>{t('asset.metric')}</th>
+                <th>{t('asset.latest')}</th>
+                <th>{t('asset.rule')}</th>
+                <th>{t('asset.prediction')}</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
-      {health.data && <FleetPanel fleet={health.data.fleet} type={a?.type} />}
+            </thead>
+            <tbody>
+              {metrics.map((m) => (
+                <tr>
+                  <td>{m.metric}</td>
+                  <td>
+                    {m.value != null ? formatNumber(m.value, lang) : '—'} <span class="muted small">{formatDateTime(m.ts, lang)}</span>
+                  </td>
+                  <td>{m.rule_state}</td>
+                  <td>
+                    {m.prediction ? (
+                      <>
+                        <span class="badge" data-gate={m.prediction.status}>
+                          {m.prediction.status}
+                        </span>{' '}
+                        {m.prediction.rul ?? ''}{' '}
+                        {m.prediction.predicted_failure_earliest && m.prediction.predicted_failure_latest && (
+                          <span class="muted small">
+                            {t('asset.bounds', {
+                              from: formatDateTime(m.prediction.predicted_failure_earliest, lang),
+                              to: formatDateTime(m.prediction.predicted_failure_latest, lang),
+                            })}
+                          </span>
+                        )}
+                      </>
+                    ) : (
+                      t('asset.noPrediction')
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        {health.data && <FleetPanel fleet={health.data.fleet} type={a?.type} />}
+      </div>
       <section class="card" aria-labelledby="tel-title">
         <h2 id="tel-title">{t('asset.telemetry')}</h2>
         <div class="filters" role="group" aria-label={t('asset.range')}>

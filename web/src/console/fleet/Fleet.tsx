@@ -11,6 +11,7 @@ import { fetchAll } from '../../lib/queries';
 import { formatDateTime, formatDuration, formatNumber } from '../../lib/format';
 import type { components } from '../../api/schema';
 import type { User } from '../../api/types';
+import './fleet.css';
 
 type S = components['schemas'];
 export type FleetScore = NonNullable<S['AssetHealth']['fleet']>;
@@ -97,6 +98,9 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
 
   return (
     <section class="page" aria-labelledby="fleet-model-title" data-testid="fleet-model-page">
+      <p>
+        <Link href="/assets">← {t('asset.back')}</Link>
+      </p>
       <h1 id="fleet-model-title">{t('fleet.title', { type })}</h1>
       <section class="card" data-testid="fleet-model" data-version={m?.version ?? ''}>
         {model.isPending ? (
@@ -170,7 +174,7 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
                   </td>
                   <td>{f.site_code}</td>
                   <td>{formatDateTime(f.failed_at, lang)}</td>
-                  <td>{f.order_id ? <Link href={`/orders/${f.order_id}`}>{f.source}</Link> : f.source}</td>
+                  <td data-source={f.source}>{f.order_id ? <Link href={`/orders/${f.order_id}`}>{sourceLabel(t, f.source)}</Link> : sourceLabel(t, f.source)}</td>
                 </tr>
               ))}
             </tbody>
@@ -191,6 +195,15 @@ function Row({ label, value }: { label: string; value: string }) {
 }
 
 type T = ReturnType<typeof useI18n>['t'];
+
+const orderSources = ['threshold', 'trend', 'event', 'manual', 'schedule', 'request'] as const;
+
+/** A failure's source in words: recorded through the API, or the kind of order it came from. */
+function sourceLabel(t: T, source?: string): string {
+  if (source === 'import') return t('fleet.source.import');
+  const known = orderSources.find((s) => s === source);
+  return known ? t(`source.${known}`) : (source ?? '');
+}
 
 /** The train button's error in words: the contract's codes get a sentence, the rest the server's message. */
 export function trainError(t: T, e: ApiError): string {

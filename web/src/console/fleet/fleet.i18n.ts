@@ -38,6 +38,7 @@ export const fleetMessages = defineMessages(
     'fleet.col.site': 'Site',
     'fleet.col.failedAt': 'Failed at',
     'fleet.col.source': 'Source',
+    'fleet.source.import': 'Recorded',
   },
   {
     'fleet.panel': '机群模型',
@@ -75,5 +76,6 @@ export const fleetMessages = defineMessages(
     'fleet.col.site': '站点',
     'fleet.col.failedAt': '故障时间',
     'fleet.col.source': '来源',
+    'fleet.source.import': '手工录入',
   },
 );
