@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkOrder } from '../api/types';
 import { byRisk } from './risk';
-import { patchQueue, queueAction, removeFromQueue, type Queue } from './riskQueue';
+import { maxFetches, patchQueue, planBatch, queueAction, removeFromQueue, type Queue } from './riskQueue';
 
 const cmp = byRisk(() => 3);
 const at = (h: number) => new Date(Date.UTC(2026, 2, 1) + h * 3_600_000).toISOString();
@@ -42,5 +42,14 @@ describe('review queue live patches', () => {
     expect(queueAction({ type: 'work_order.transitioned', order_id: 'n', data: { id: 'n', status: 'approved' } })).toEqual({ drop: 'n' });
     expect(queueAction({ type: 'work_order.updated', order_id: 'n', data: { id: 'n', attachment_id: 'x' } })).toEqual({ fetch: 'n' });
     expect(queueAction({ type: 'signal.created', data: { id: 1 } })).toBeNull();
+  });
+
+  it('fetches each order of a batch once, its last event deciding, and reloads one page for a burst', () => {
+    const ev = (id: string, status: string) => ({ type: 'work_order.transitioned', order_id: id, data: { id, status } });
+    const p = planBatch([ev('a', 'proposed'), ev('a', 'proposed'), ev('b', 'proposed'), ev('b', 'approved'), ev('c', 'rejected')]);
+    expect(p).toEqual({ drop: new Set(['b', 'c']), fetch: ['a'], reload: false });
+    const burst = planBatch(Array.from({ length: maxFetches + 1 }, (_, i) => ev(`n${i}`, 'proposed')).concat([ev('x', 'approved')]));
+    expect(burst).toEqual({ drop: new Set(['x']), fetch: [], reload: true });
+    expect(planBatch(Array.from({ length: maxFetches }, (_, i) => ev(`n${i}`, 'proposed'))).fetch).toHaveLength(maxFetches);
   });
 });

@@ -3,7 +3,8 @@
 // loaded a page at a time as the planner scrolls. Live order events patch
 // the loaded pages instead of re-downloading them: an order that left
 // "proposed" is dropped (no request), a new or changed proposed order is
-// fetched alone (one request) and put where byRisk ranks it.
+// fetched alone (one request) and put where byRisk ranks it; a burst of
+// more than maxFetches such orders within 100 ms reloads the first page.
 import { useEffect } from 'preact/hooks';
 import { useInfiniteQuery, useQueryClient, type InfiniteData, type QueryClient } from '@tanstack/preact-query';
 import { useClient } from '../lib/client';
@@ -59,19 +60,49 @@ export function queueAction(m: { type: string; order_id?: string; data?: unknown
   return { fetch: id };
 }
 
-async function applyLive(qc: QueryClient, client: Client, m: Parameters<typeof queueAction>[0], cmp: (a: WorkOrder, b: WorkOrder) => number) {
-  const act = queueAction(m);
-  if (!act || !qc.getQueryData<Queue>(queueKey)) return;
-  if ('drop' in act) {
-    qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, new Set([act.drop])));
+/** At most this many orders are fetched one by one for a batch of events; a larger burst reloads the first page instead. */
+export const maxFetches = 10;
+
+/**
+ * What a batch of live messages does: the orders to drop, the orders to
+ * fetch (each once, its last event deciding), or, for a burst of more
+ * than maxFetches, a reload of the first page (one request) instead.
+ */
+export function planBatch(ms: Parameters<typeof queueAction>[0][]): { drop: Set<string>; fetch: string[]; reload: boolean } {
+  const last = new Map<string, 'drop' | 'fetch'>();
+  for (const m of ms) {
+    const a = queueAction(m);
+    if (!a) continue;
+    if ('drop' in a) last.set(a.drop, 'drop');
+    else last.set(a.fetch, 'fetch');
+  }
+  const drop = new Set([...last].filter(([, a]) => a === 'drop').map(([id]) => id));
+  const fetch = [...last].filter(([, a]) => a === 'fetch').map(([id]) => id);
+  if (fetch.length > maxFetches) return { drop, fetch: [], reload: true };
+  return { drop, fetch, reload: false };
+}
+
+async function applyBatch(qc: QueryClient, client: Client, ms: Parameters<typeof queueAction>[0][], cmp: (a: WorkOrder, b: WorkOrder) => number) {
+  if (!qc.getQueryData<Queue>(queueKey)) return;
+  const plan = planBatch(ms);
+  if (plan.drop.size > 0) qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, plan.drop));
+  if (plan.reload) {
+    // Keep the first page only, then refetch it: one request, the riskiest rows fresh.
+    qc.setQueryData<Queue>(queueKey, (q) => q && { pages: q.pages.slice(0, 1), pageParams: q.pageParams.slice(0, 1) });
+    void qc.invalidateQueries({ queryKey: queueKey });
     return;
   }
-  try {
-    const o = await client.get<WorkOrder>(`/work-orders/${act.fetch}`);
-    qc.setQueryData<Queue>(queueKey, (q) => q && patchQueue(q, o, cmp));
-  } catch {
-    // Gone or not readable: the next refetch settles it.
-  }
+  await Promise.all(
+    plan.fetch.map(async (id) => {
+      try {
+        const o = await client.get<WorkOrder>(`/work-orders/${id}`);
+        qc.setQueryData<Queue>(queueKey, (q) => q && patchQueue(q, o, cmp));
+      } catch {
+        // Gone or not readable: drop it; a refetch settles anything else.
+        qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, new Set([id])));
+      }
+    }),
+  );
 }
 
 /** The queue's loaded pages, and live patches while mounted. */
@@ -86,6 +117,23 @@ export function useRiskQueue(cmp: (a: WorkOrder, b: WorkOrder) => number, refetc
     getNextPageParam: (p) => p.next_cursor || undefined,
     refetchInterval,
   });
-  useEffect(() => onLive((m) => void applyLive(qc, client, m, cmp)), [qc, client, cmp]);
+  // Live messages are applied in batches (100 ms), as useLive batches its invalidations.
+  useEffect(() => {
+    let pending: Parameters<typeof queueAction>[0][] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const off = onLive((m) => {
+      pending.push(m);
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        const batch = pending;
+        pending = [];
+        void applyBatch(qc, client, batch, cmp);
+      }, 100);
+    });
+    return () => {
+      off();
+      clearTimeout(timer);
+    };
+  }, [qc, client, cmp]);
   return q;
 }
