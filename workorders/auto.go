@@ -166,6 +166,14 @@ func SignalEvidence(sig rules.Signal) json.RawMessage {
 func autoTitle(sig rules.Signal, mode string, a AssetRef) string {
 	switch sig.Kind {
 	case rules.KindTrend:
+		if sig.Metric == "" {
+			// A prediction from several metrics (the fleet model): the
+			// message says which model and what it estimates.
+			if sig.Message != "" {
+				return fmt.Sprintf("Predicted failure on %s/%s: %s", a.SiteCode, a.Code, sig.Message)
+			}
+			return fmt.Sprintf("Predicted %s on %s/%s", mode, a.SiteCode, a.Code)
+		}
 		return fmt.Sprintf("Predicted %s on %s/%s (%s)", mode, a.SiteCode, a.Code, sig.Metric)
 	case rules.KindEvent:
 		msg := sig.Message

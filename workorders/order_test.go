@@ -102,3 +102,25 @@ func TestWebhookEventTypesCoverTransitions(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoTitleNamesWhatPredicted: a metric's trend names the metric; a
+// prediction from several metrics (the fleet model, no metric) names the
+// model's estimate instead of an empty "()" and the internal mode.
+func TestAutoTitleNamesWhatPredicted(t *testing.T) {
+	a := AssetRef{SiteCode: "S1", Code: "P-7"}
+	for _, tt := range []struct {
+		sig  rules.Signal
+		mode string
+		want string
+	}{
+		{rules.Signal{Kind: rules.KindTrend, Metric: "vibration_rms"}, "bearing_wear", "Predicted bearing_wear on S1/P-7 (vibration_rms)"},
+		{rules.Signal{Kind: rules.KindTrend, Message: "fleet model v2 of pump: remaining life 30h"}, "fleet_remaining_life",
+			"Predicted failure on S1/P-7: fleet model v2 of pump: remaining life 30h"},
+		{rules.Signal{Kind: rules.KindTrend}, "fleet_remaining_life", "Predicted fleet_remaining_life on S1/P-7"},
+		{rules.Signal{Kind: rules.KindThreshold, Metric: "temp_c", Limit: 90}, "overheat", "overheat on S1/P-7: temp_c beyond 90"},
+	} {
+		if got := autoTitle(tt.sig, tt.mode, a); got != tt.want {
+			t.Errorf("autoTitle(%+v) = %q, want %q", tt.sig, got, tt.want)
+		}
+	}
+}
