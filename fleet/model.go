@@ -45,7 +45,34 @@ type Model struct {
 	// LeadSeconds is the type's order lead: an order is raised when the
 	// interval's lower bound is within it (0: the platform's default).
 	LeadSeconds float64 `json:"lead_seconds,omitempty"`
+	// OrderMargin is the type's order rule: an order is raised when
+	// RUL − OrderMargin × (the interval's half-width) is within the lead
+	// (1: the interval's lower bound, 0: the point estimate; nil:
+	// DefaultOrderMargin).
+	OrderMargin *float64 `json:"order_margin,omitempty"`
 }
+
+// DefaultOrderMargin is the order rule of a type that sets none, chosen
+// by measurement (fleet.TestOrderRule, bench/predict.md "Which estimate
+// raises the order").
+const DefaultOrderMargin = 0.75
+
+// Margin is the model's order margin (DefaultOrderMargin when unset).
+func (m *Model) Margin() float64 {
+	if m.OrderMargin == nil {
+		return DefaultOrderMargin
+	}
+	return *m.OrderMargin
+}
+
+// OrderDue tells whether an estimate of remaining life rul with an
+// interval of half-width half calls for an order with the given lead
+// (all three in the same unit): rul − Margin·half ≤ lead.
+func (m *Model) OrderDue(rul, half, lead float64) bool {
+	return orderDue(rul, half, lead, m.Margin())
+}
+
+func orderDue(rul, half, lead, margin float64) bool { return rul-margin*half <= lead }
 
 // Estimate is a model's answer for one history, in steps.
 type Estimate struct {

@@ -28,8 +28,8 @@ type AssetLister interface {
 	AssetsOfType(ctx context.Context, assetType string) ([]AssetRef, error)
 }
 
-// Alert is an asset whose remaining life's lower bound fell under the
-// lead: what an order needs.
+// Alert is an asset whose remaining life is within the lead by the
+// type's order rule (Model.OrderDue): what an order needs.
 type Alert struct {
 	Asset     AssetRef
 	AssetType string
@@ -45,14 +45,15 @@ type Alert struct {
 }
 
 // Scorer scores every asset of every type that has a model, stores the
-// estimates and raises an Alert for each asset whose interval's lower
-// bound is within Lead.
+// estimates and raises an Alert for each asset whose estimate less the
+// type's margin (Model.OrderMargin, default 0.75) times the interval's
+// half-width is within the lead.
 type Scorer struct {
 	Store  ScoreStore
 	Assets AssetLister
 	Series SeriesReader
-	// Lead is how far ahead of the lower bound an order is raised
-	// (default 48 h) for types whose model sets no lead of its own.
+	// Lead is the order lead (default 48 h) for types whose model sets no
+	// lead of its own.
 	Lead  time.Duration
 	Raise func(ctx context.Context, a Alert) error
 	Now   func() time.Time
@@ -100,7 +101,8 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 				errs = append(errs, fmt.Errorf("score %s/%s: %w", a.Site, a.Code, err))
 				continue
 			}
-			if alert == nil || alert.Lower > typeLead || s.Raise == nil {
+			if alert == nil || s.Raise == nil ||
+				!v.Model.OrderDue(float64(alert.RUL), float64(alert.Upper-alert.RUL), float64(typeLead)) {
 				continue
 			}
 			if err := s.Raise(ctx, *alert); err != nil {

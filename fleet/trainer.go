@@ -54,6 +54,9 @@ type Settings struct {
 	// Lead, when set, is the type's own order lead (the scorer's Lead
 	// otherwise).
 	Lead time.Duration `json:"-"`
+	// OrderMargin, when set, is the type's order rule (Model.OrderMargin:
+	// 0 orders on the point estimate, 1 on the interval's lower bound).
+	OrderMargin *float64 `json:"-"`
 }
 
 // Trainer trains and stores asset types' models from their failures and
@@ -89,6 +92,9 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 		}
 		if s.Lead <= 0 {
 			s.Lead = time.Duration(prev.Model.LeadSeconds * float64(time.Second))
+		}
+		if s.OrderMargin == nil {
+			s.OrderMargin = prev.Model.OrderMargin
 		}
 	} else if t.IsNotFound == nil || !t.IsNotFound(err) {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
@@ -134,6 +140,7 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
 	}
 	m.LeadSeconds = s.Lead.Seconds()
+	m.OrderMargin = s.OrderMargin
 	v, err := t.Store.SaveModel(ctx, Version{AssetType: assetType, TrainedAt: t.Now().UTC(), Model: m, Report: rep})
 	if err != nil {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)

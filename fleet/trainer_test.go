@@ -150,6 +150,30 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 4, n)
 
+	// The order rule: with a lead between the lower bound and RUL − 0.75
+	// half-widths, "early" is ordered under margin 1 (the lower bound)
+	// and not under the default margin.
+	e := store.scores["early"]
+	half := *e.Upper - *e.RUL
+	require.Greater(t, *e.RUL-half, 0.0)
+	store.models[0].Model.LeadSeconds = *e.RUL - 0.875*half
+	ordered := func() bool {
+		alerts = nil
+		_, err := sc.RunCount(context.Background())
+		require.NoError(t, err)
+		for _, a := range alerts {
+			if a.Asset.ID == "early" {
+				return true
+			}
+		}
+		return false
+	}
+	require.False(t, ordered(), "default margin %g", DefaultOrderMargin)
+	one := 1.0
+	store.models[0].Model.OrderMargin = &one
+	require.True(t, ordered(), "margin 1: the lower bound within the lead")
+	store.models[0].Model.OrderMargin = nil
+
 	sc.Raise = func(context.Context, Alert) error { return errors.New("down") }
 	_, err = sc.RunCount(context.Background())
 	require.ErrorContains(t, err, "down")

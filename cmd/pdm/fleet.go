@@ -94,7 +94,8 @@ func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
 }
 
 // fleetScorer scores assets with their type's model and raises a trend
-// order through the ticket core when the lower bound is within the lead.
+// order through the ticket core when the type's order rule puts the
+// remaining life within the lead (fleet.Model.OrderDue).
 func (c *core) fleetScorer(ts *influx.Client, log *slog.Logger) *fleet.Scorer {
 	return &fleet.Scorer{Store: c.store, Assets: fleetAssets{c}, Series: fleetSeries{ts}, Lead: c.jobs.FleetLead,
 		Now: time.Now, Log: log, Raise: func(ctx context.Context, a fleet.Alert) error {

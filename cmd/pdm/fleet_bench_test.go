@@ -26,8 +26,10 @@ import (
 // trend orders of those within 48 h included). Reported: wall seconds of
 // each, and the RMSE (hours) of the stored estimates of the running
 // engines against their true remaining life, capped at the model's cap
-// as in fleet's benchmark, and how many engines due within 48 h got an
-// order. Run with -benchtime 1x.
+// as in fleet's benchmark, how many engines due within 48 h got an order
+// and how many not due within 48 h (96 h) got one, under the type's rule
+// (the default margin) and, from the same estimates, under the
+// lower-bound rule it replaced. Run with -benchtime 1x.
 func BenchmarkFleetOnThePlatform(b *testing.B) {
 	env := newTestEnv(b)
 	ctx := context.Background()
@@ -99,7 +101,14 @@ func BenchmarkFleetOnThePlatform(b *testing.B) {
 		}
 		train, score = t1.Sub(t0), time.Since(t1)
 	}
-	var se, n, due, caught float64
+	// The orders of the default rule (as raised) and, from the same
+	// stored estimates, of the lower-bound rule it replaced.
+	var se, n, due, caught, caughtLower, wolf, wolfLower, wolf96, wolf96Lower float64
+	lower := v.Model
+	one := 1.0
+	lower.OrderMargin = &one
+	lead := (48 * time.Hour).Seconds()
+	var missed []float64
 	for id, rul := range truth {
 		s, err := st.Score(ctx, id)
 		if err != nil || s.RUL == nil {
@@ -108,11 +117,27 @@ func BenchmarkFleetOnThePlatform(b *testing.B) {
 		e := *s.RUL/3600 - math.Min(rul, v.Model.Spec.Cap)
 		se += e * e
 		n++
+		half := *s.Upper - *s.RUL
+		ordered, orderedLower := v.Model.OrderDue(*s.RUL, half, lead), lower.OrderDue(*s.RUL, half, lead)
+		count := func(c *float64, ok bool) {
+			if ok {
+				*c++
+			}
+		}
 		if rul <= 48 {
 			due++
-			if *s.Lower <= 48*3600 {
-				caught++
+			count(&caught, ordered)
+			if !ordered {
+				missed = append(missed, rul)
 			}
+			count(&caughtLower, orderedLower)
+		} else {
+			count(&wolf, ordered)
+			count(&wolfLower, orderedLower)
+		}
+		if rul > 96 {
+			count(&wolf96, ordered)
+			count(&wolf96Lower, orderedLower)
 		}
 	}
 	b.ReportMetric(train.Seconds(), "train_s")
@@ -121,5 +146,10 @@ func BenchmarkFleetOnThePlatform(b *testing.B) {
 	b.ReportMetric(float64(alerts), "orders")
 	b.ReportMetric(due, "due_48h")
 	b.ReportMetric(caught, "due_with_order")
-	b.Logf("model v%d %s, %d units; %s", v.Version, v.Model.Kind, 40, fmt.Sprint(v.Model.Intervals))
+	b.ReportMetric(wolf, "orders_not_due_48h")
+	b.ReportMetric(wolf96, "orders_not_due_96h")
+	b.ReportMetric(caughtLower, "lower_rule_due_with_order")
+	b.ReportMetric(wolfLower, "lower_rule_orders_not_due_48h")
+	b.ReportMetric(wolf96Lower, "lower_rule_orders_not_due_96h")
+	b.Logf("model v%d %s, %d units; %s; due without an order yet, hours left: %v", v.Version, v.Model.Kind, 40, fmt.Sprint(v.Model.Intervals), missed)
 }
