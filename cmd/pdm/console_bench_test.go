@@ -134,7 +134,7 @@ func BenchmarkConsole(b *testing.B) {
 		cold, warm      []time.Duration
 	}
 	screens := []*screen{
-		{name: "review queue (" + fmt.Sprint(proposed) + " proposed; the console loads up to 5,000)", path: "/review", key: "review"},
+		{name: "review queue (" + fmt.Sprint(proposed) + " proposed; the console loads the 100 riskiest, ranked by the server, more on demand)", path: "/review", key: "review"},
 		{name: "orders list (the console loads up to 10,000)", path: "/orders", key: "orders"},
 	}
 	load := func(br context.Context, s *screen) time.Duration {
