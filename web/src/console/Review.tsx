@@ -7,7 +7,7 @@ import { useAssets } from '../lib/queries';
 import { formatDateTime, formatDuration, secondsUntil } from '../lib/format';
 import type { User, WorkOrder } from '../api/types';
 import { byRisk } from './risk';
-import { queueKey, removeFromQueue, useRiskQueue, type Queue } from './riskQueue';
+import { Generations, queueKey, removeFromQueue, useRiskQueue, type Queue } from './riskQueue';
 import { useLiveState } from '../lib/live';
 import { Link } from 'wouter-preact';
 import { ApproveDialog, RejectDialog } from './ReviewDialogs';
@@ -23,7 +23,8 @@ export function Review({ user }: { user: User }) {
   const cmp = useMemo(() => byRisk((id: string) => assets.data?.get(id)?.criticality ?? 3), [assets.data]);
   // Every proposed order ranked by the server, riskiest first: the first
   // 100 at once, a further 100 as the end of the list comes into view.
-  const orders = useRiskQueue(cmp, live === 'live' ? false : 5_000);
+  const [gens] = useState(() => new Generations());
+  const orders = useRiskQueue(cmp, live === 'live' ? false : 5_000, gens);
   const sorted = useMemo(() => (orders.data?.pages ?? []).flatMap((p) => p.items ?? []), [orders.data]);
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = orders;
   const loadMore = useCallback(() => {
@@ -64,6 +65,8 @@ export function Review({ user }: { user: User }) {
     setFlash(msg);
     setSelected(new Set());
     const ids = new Set(acted.map((o) => o.id ?? ''));
+    // A fetch of one of them still in flight must not bring it back.
+    ids.forEach((id) => gens.bump(id));
     qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, ids));
     void qc.invalidateQueries({ queryKey: ['work-orders'] });
   };

@@ -82,7 +82,28 @@ export function planBatch(ms: Parameters<typeof queueAction>[0][]): { drop: Set<
   return { drop, fetch, reload: false };
 }
 
-async function applyBatch(qc: QueryClient, client: Client, ms: Parameters<typeof queueAction>[0][], cmp: (a: WorkOrder, b: WorkOrder) => number) {
+/**
+ * Counts the live messages seen per order: a fetched order is put in the
+ * queue only if no message about it arrived while it was being fetched
+ * (else a stale answer could bring back an order just approved).
+ */
+export class Generations {
+  private n = new Map<string, number>();
+  bump(id: string) {
+    this.n.set(id, (this.n.get(id) ?? 0) + 1);
+  }
+  of(id: string): number {
+    return this.n.get(id) ?? 0;
+  }
+}
+
+async function applyBatch(
+  qc: QueryClient,
+  client: Client,
+  ms: Parameters<typeof queueAction>[0][],
+  cmp: (a: WorkOrder, b: WorkOrder) => number,
+  gens: Generations,
+) {
   if (!qc.getQueryData<Queue>(queueKey)) return;
   const plan = planBatch(ms);
   if (plan.drop.size > 0) qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, plan.drop));
@@ -94,19 +115,21 @@ async function applyBatch(qc: QueryClient, client: Client, ms: Parameters<typeof
   }
   await Promise.all(
     plan.fetch.map(async (id) => {
+      const gen = gens.of(id);
       try {
         const o = await client.get<WorkOrder>(`/work-orders/${id}`);
+        if (gens.of(id) !== gen) return; // a newer message decides
         qc.setQueryData<Queue>(queueKey, (q) => q && patchQueue(q, o, cmp));
       } catch {
         // Gone or not readable: drop it; a refetch settles anything else.
-        qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, new Set([id])));
+        if (gens.of(id) === gen) qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, new Set([id])));
       }
     }),
   );
 }
 
 /** The queue's loaded pages, and live patches while mounted. */
-export function useRiskQueue(cmp: (a: WorkOrder, b: WorkOrder) => number, refetchInterval: number | false) {
+export function useRiskQueue(cmp: (a: WorkOrder, b: WorkOrder) => number, refetchInterval: number | false, gens: Generations) {
   const client = useClient();
   const qc = useQueryClient();
   const q = useInfiniteQuery({
@@ -122,18 +145,20 @@ export function useRiskQueue(cmp: (a: WorkOrder, b: WorkOrder) => number, refetc
     let pending: Parameters<typeof queueAction>[0][] = [];
     let timer: ReturnType<typeof setTimeout> | undefined;
     const off = onLive((m) => {
+      const a = queueAction(m);
+      if (a) gens.bump('drop' in a ? a.drop : a.fetch);
       pending.push(m);
       timer ??= setTimeout(() => {
         timer = undefined;
         const batch = pending;
         pending = [];
-        void applyBatch(qc, client, batch, cmp);
+        void applyBatch(qc, client, batch, cmp, gens);
       }, 100);
     });
     return () => {
       off();
       clearTimeout(timer);
     };
-  }, [qc, client, cmp]);
+  }, [qc, client, cmp, gens]);
   return q;
 }
