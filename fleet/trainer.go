@@ -57,6 +57,9 @@ type Settings struct {
 	// OrderMargin, when set, is the type's order rule (Model.OrderMargin:
 	// 0 orders on the point estimate, 1 on the interval's lower bound).
 	OrderMargin *float64 `json:"-"`
+	// Retrain marks the retrain job's training: it stores nothing when
+	// another version was stored while it ran (ErrSuperseded).
+	Retrain bool `json:"-"`
 }
 
 // Trainer trains and stores asset types' models from their failures and
@@ -74,10 +77,20 @@ type Trainer struct {
 // ErrNoMetrics is returned when the failed units share no metric.
 var ErrNoMetrics = errors.New("the failed units have no metric in common")
 
+// ErrSuperseded is returned by a retraining (Settings.Retrain) when
+// another version was stored while it trained: that version, perhaps
+// trained with new settings, stands.
+var ErrSuperseded = errors.New("another version was stored while this retraining ran")
+
 // Train trains a new version of assetType's model and stores it. Too
-// few failures with history is an error wrapping ErrTooFewUnits.
+// few failures with history is an error wrapping ErrTooFewUnits; a
+// retraining overtaken by another training stores nothing and
+// returns ErrSuperseded, so it cannot put the old settings back over new
+// ones (s.Retrain).
 func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Version, Report, error) {
+	prevVersion := 0
 	if prev, err := t.Store.LatestModel(ctx, assetType); err == nil {
+		prevVersion = prev.Version
 		if len(s.Metrics) == 0 {
 			s.Metrics = prev.Model.Spec.Metrics
 		}
@@ -141,6 +154,15 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 	}
 	m.LeadSeconds = s.Lead.Seconds()
 	m.OrderMargin = s.OrderMargin
+	if s.Retrain {
+		latest, err := t.Store.LatestModel(ctx, assetType)
+		switch {
+		case err == nil && latest.Version != prevVersion:
+			return Version{}, Report{}, fmt.Errorf("train %s: v%d stored meanwhile: %w", assetType, latest.Version, ErrSuperseded)
+		case err != nil && (t.IsNotFound == nil || !t.IsNotFound(err)):
+			return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
+		}
+	}
 	v, err := t.Store.SaveModel(ctx, Version{AssetType: assetType, TrainedAt: t.Now().UTC(), Model: m, Report: rep})
 	if err != nil {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)

@@ -132,7 +132,11 @@ func (c *core) startFleetJobs(ctx context.Context, g *errgroup.Group, log *slog.
 			return err
 		}
 		for _, t := range types {
-			v, rep, err := tr.Train(ctx, t, fleet.Settings{})
+			v, rep, err := tr.Train(ctx, t, fleet.Settings{Retrain: true})
+			if errors.Is(err, fleet.ErrSuperseded) {
+				log.Info("retrain superseded", "asset_type", t, "err", err)
+				continue
+			}
 			if err != nil {
 				log.Warn("retrain", "asset_type", t, "err", err)
 				continue

@@ -144,25 +144,30 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 		ValidationCoverage float64   `json:"validation_coverage"`
 		IntervalSeconds    []float64 `json:"interval_seconds"`
 		Step               string    `json:"step"`
+		OrderMargin        float64   `json:"order_margin"`
 	}
 	var trained, got modelJSON
 	// Training reads 120 series from InfluxDB: give it the server's
 	// minute rather than the client's usual 15 s on a loaded machine.
 	slow := *api
 	slow.hc = &http.Client{Timeout: time.Minute}
-	require.NoError(t, slow.do(ctx, "POST", "/asset-types/engine/model/train", map[string]any{}, &trained))
+	require.NoError(t, slow.do(ctx, "POST", "/asset-types/engine/model/train", map[string]any{"order_margin": 0.9}, &trained))
 	require.GreaterOrEqual(t, trained.Version, 1, "the retrain job may have been first")
 	require.Equal(t, 12, trained.Units)
 	require.Equal(t, failed.Sensors, trained.Metrics)
 	require.Equal(t, "1h", trained.Step)
+	require.Equal(t, 0.9, trained.OrderMargin)
 	require.Len(t, trained.IntervalSeconds, 3)
 	require.Greater(t, trained.RMSESeconds, 0.0)
 	require.Less(t, trained.RMSESeconds, 50*3600.0, "validation RMSE under 50 steps")
 	// The retrain job (every 3 s here) trains the next version with the
-	// same settings.
-	eventually(t, 90*time.Second, "a retrained version", func() bool {
+	// same settings, the order margin included (a retraining that began
+	// before the POST saved may land first with the default: wait past
+	// it).
+	eventually(t, 90*time.Second, "a retrained version with the order margin", func() bool {
 		got = modelJSON{}
-		return api.do(ctx, "GET", "/asset-types/engine/model", nil, &got) == nil && got.Version > trained.Version
+		return api.do(ctx, "GET", "/asset-types/engine/model", nil, &got) == nil && got.Version > trained.Version &&
+			got.OrderMargin == 0.9
 	})
 	require.Equal(t, trained.Metrics, got.Metrics)
 	require.Equal(t, trained.Step, got.Step)

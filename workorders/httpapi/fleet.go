@@ -66,6 +66,11 @@ type FleetTrainInput struct {
 	// Lead is the type's own order lead (default: the previous model's,
 	// else PDM_FLEET_LEAD).
 	Lead string `json:"lead"`
+	// OrderMargin is the type's order rule: an order is raised when the
+	// estimate less OrderMargin × the interval's half-width is within the
+	// lead; 0 to 1 (0: the point estimate, 1: the lower bound; default:
+	// the previous model's, else 0.75).
+	OrderMargin *float64 `json:"order_margin"`
 }
 
 // FleetCandidate is one model the training compared, with its
@@ -97,7 +102,9 @@ type FleetModel struct {
 	// each third of [0, cap].
 	IntervalSeconds []float64 `json:"interval_seconds"`
 	// LeadSeconds is the type's own order lead (null: PDM_FLEET_LEAD).
-	LeadSeconds *float64         `json:"lead_seconds"`
+	LeadSeconds *float64 `json:"lead_seconds"`
+	// OrderMargin is the type's order rule (see FleetTrainInput).
+	OrderMargin float64          `json:"order_margin"`
 	Candidates  []FleetCandidate `json:"candidates"`
 }
 
@@ -189,7 +196,8 @@ func fleetModelOf(v fleet.Version) FleetModel {
 		Metrics: v.Model.Spec.Metrics, Step: rules.Duration(time.Duration(step * float64(time.Second))).String(),
 		Windows: v.Model.Spec.Windows, CapSeconds: v.Model.Spec.Cap * step, Units: v.Report.Units,
 		TrainUnits: v.Report.TrainUnits, CalibUnits: v.Report.CalUnits, Coverage: v.Model.Coverage,
-		RMSESeconds: v.Report.ValidationRMSE * step, ValidationCoverage: v.Report.ValidationCoverage}
+		RMSESeconds: v.Report.ValidationRMSE * step, ValidationCoverage: v.Report.ValidationCoverage,
+		OrderMargin: v.Model.Margin()}
 	if v.Model.LeadSeconds > 0 {
 		l := v.Model.LeadSeconds
 		out.LeadSeconds = &l
@@ -371,6 +379,12 @@ func (s *Server) fleetRoutes() {
 		set.Step = parse("step", in.Step, time.Second, 7*24*time.Hour)
 		set.History = parse("history", in.History, time.Minute, 5*365*24*time.Hour)
 		set.Lead = parse("lead", in.Lead, time.Minute, 366*24*time.Hour)
+		if m := in.OrderMargin; m != nil {
+			if *m < 0 || *m > 1 || math.IsNaN(*m) {
+				p.AddSemantic("order_margin", "between 0 (the point estimate) and 1 (the lower bound)")
+			}
+			set.OrderMargin = m
+		}
 		if in.Cap < 0 || in.Cap > 10000 {
 			p.AddSemantic("cap_steps", "between 1 and 10000 (0: default)")
 		}

@@ -143,7 +143,8 @@ func TestFleetModelRoutes(t *testing.T) {
 			return fleet.Version{}, fleet.Report{}, fleet.ErrTooFewUnits
 		}
 		m := fleet.Model{Kind: fleet.KindRidge, Spec: fleet.Spec{Metrics: []string{"vibration_rms"}, Windows: []int{5, 15, 30},
-			Cap: 125, StepSeconds: 3600}, Coverage: 0.9, Intervals: []float64{5, 10, 20}, LeadSeconds: s.Lead.Seconds()}
+			Cap: 125, StepSeconds: 3600}, Coverage: 0.9, Intervals: []float64{5, 10, 20}, LeadSeconds: s.Lead.Seconds(),
+			OrderMargin: s.OrderMargin}
 		rep := fleet.Report{Kind: fleet.KindRidge, Units: 10, TrainUnits: 7, CalUnits: 3, ValidationRMSE: 12.5,
 			ValidationCoverage: 0.91, CV: map[string]float64{"ridge lambda=0.1": 13}, Intervals: m.Intervals}
 		v, err := store.SaveModel(ctx, fleet.Version{AssetType: typ, TrainedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Model: m, Report: rep})
@@ -156,9 +157,10 @@ func TestFleetModelRoutes(t *testing.T) {
 	require.Equal(t, "no_model", errCode(t, b))
 
 	code, b = e.do("POST", "/api/v1/asset-types/pump/model/train", e.tokens[workorders.RolePlanner],
-		map[string]any{"metrics": []string{"OK", "fine"}, "step": "soon", "history": "1s", "cap_steps": -1, "lead": "1s"})
+		map[string]any{"metrics": []string{"OK", "fine"}, "step": "soon", "history": "1s", "cap_steps": -1, "lead": "1s",
+			"order_margin": 1.5})
 	require.Equal(t, 400, code, string(b))
-	require.ElementsMatch(t, []string{"metrics[0]", "step", "history", "cap_steps", "lead"}, fleetFieldNames(t, b))
+	require.ElementsMatch(t, []string{"metrics[0]", "step", "history", "cap_steps", "lead", "order_margin"}, fleetFieldNames(t, b))
 	require.Empty(t, asked, "bad input trains nothing")
 	code, b = e.do("POST", "/api/v1/asset-types/pump/model/train", e.tokens[workorders.RoleViewer], nil)
 	require.Equal(t, 403, code, string(b))
@@ -169,9 +171,12 @@ func TestFleetModelRoutes(t *testing.T) {
 
 	var m httpapi.FleetModel
 	e.mustJSON("POST", "/api/v1/asset-types/pump/model/train", workorders.RolePlanner,
-		map[string]any{"metrics": []string{"vibration_rms"}, "step": "1h", "history": "20d", "cap_steps": 100, "lead": "3d"}, 201, &m)
+		map[string]any{"metrics": []string{"vibration_rms"}, "step": "1h", "history": "20d", "cap_steps": 100, "lead": "3d",
+			"order_margin": 0.5}, 201, &m)
+	half := 0.5
 	require.Equal(t, fleet.Settings{Metrics: []string{"vibration_rms"}, Step: time.Hour, History: 20 * 24 * time.Hour, Cap: 100,
-		Lead: 72 * time.Hour}, asked[len(asked)-1])
+		Lead: 72 * time.Hour, OrderMargin: &half}, asked[len(asked)-1])
+	require.Equal(t, 0.5, m.OrderMargin)
 	require.NotNil(t, m.LeadSeconds)
 	require.Equal(t, 72*3600.0, *m.LeadSeconds)
 	require.Equal(t, 1, m.Version)
@@ -181,6 +186,7 @@ func TestFleetModelRoutes(t *testing.T) {
 	require.Equal(t, 125*3600.0, m.CapSeconds)
 	e.mustJSON("POST", "/api/v1/asset-types/pump/model/train", workorders.RoleAdmin, nil, 201, &m)
 	require.Equal(t, 2, m.Version)
+	require.Equal(t, fleet.DefaultOrderMargin, m.OrderMargin, "the fake keeps no setting: the default")
 	var got httpapi.FleetModel
 	e.mustJSON("GET", "/api/v1/asset-types/pump/model", workorders.RoleViewer, nil, 200, &got)
 	require.Equal(t, 2, got.Version)
