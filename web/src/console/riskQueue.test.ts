@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { QueryClient } from '@tanstack/preact-query';
+import { Client } from '../lib/api';
 import type { WorkOrder } from '../api/types';
 import { byRisk } from './risk';
-import { maxFetches, patchQueue, planBatch, queueAction, removeFromQueue, type Queue } from './riskQueue';
+import { applyBatch, Generations, maxFetches, patchQueue, planBatch, queueAction, queueKey, removeFromQueue, type Queue } from './riskQueue';
 
 const cmp = byRisk(() => 3);
 const at = (h: number) => new Date(Date.UTC(2026, 2, 1) + h * 3_600_000).toISOString();
@@ -51,5 +53,38 @@ describe('review queue live patches', () => {
     const burst = planBatch(Array.from({ length: maxFetches + 1 }, (_, i) => ev(`n${i}`, 'proposed')).concat([ev('x', 'approved')]));
     expect(burst).toEqual({ drop: new Set(['x']), fetch: [], reload: true });
     expect(planBatch(Array.from({ length: maxFetches }, (_, i) => ev(`n${i}`, 'proposed'))).fetch).toHaveLength(maxFetches);
+  });
+
+  it('applies a fetched order, unless a newer message about it came while it was fetched', async () => {
+    // A stub API answering GET /work-orders/{id} when the test says so.
+    const answers: ((o: WorkOrder) => void)[] = [];
+    const requests: string[] = [];
+    class Stub extends Client {
+      get<T>(path: string): Promise<T> {
+        requests.push(path);
+        return new Promise<T>((resolve) => answers.push((o) => resolve(o as T)));
+      }
+    }
+    const qc = new QueryClient();
+    qc.setQueryData(queueKey, queue(true));
+    const gens = new Generations();
+    const ev = { type: 'work_order.updated', order_id: 'n', data: { id: 'n', status: 'proposed' } };
+
+    gens.bump('n');
+    let done = applyBatch(qc, new Stub(), [ev], cmp, gens);
+    expect(requests).toEqual(['/work-orders/n']);
+    answers[0](order('n', 'P1', 0));
+    await done;
+    expect(ids(qc.getQueryData<Queue>(queueKey)!)).toEqual(['nabc', 'def']);
+
+    // The planner approves it while a second fetch is in flight: the
+    // stale "proposed" answer does not bring it back.
+    qc.setQueryData<Queue>(queueKey, (q) => q && removeFromQueue(q, new Set(['n'])));
+    gens.bump('n');
+    done = applyBatch(qc, new Stub(), [ev], cmp, gens);
+    gens.bump('n');
+    answers[1](order('n', 'P1', 0));
+    await done;
+    expect(ids(qc.getQueryData<Queue>(queueKey)!)).toEqual(['abc', 'def']);
   });
 });

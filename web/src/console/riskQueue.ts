@@ -97,7 +97,7 @@ export class Generations {
   }
 }
 
-async function applyBatch(
+export async function applyBatch(
   qc: QueryClient,
   client: Client,
   ms: Parameters<typeof queueAction>[0][],
