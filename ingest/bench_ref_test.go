@@ -74,7 +74,10 @@ func refTS(raw json.RawMessage) (time.Time, error) {
 	return time.UnixMilli(ms).UTC(), err
 }
 
-// decodeLPLib is line protocol decoded with influxdata/line-protocol/v2.
+// decodeLPLib is line protocol decoded with influxdata/line-protocol/v2
+// alone (the package's decoder is built on it since 2026-11-29 and adds
+// tag folding, name interning and the reject reasons): what the bare
+// library costs.
 func decodeLPLib(site, asset string, payload []byte, now time.Time) ([]ingest.Reading, error) {
 	dec := lineprotocol.NewDecoderWithBytes(payload)
 	var out []ingest.Reading

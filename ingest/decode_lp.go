@@ -2,18 +2,29 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
 )
 
 // DecodeLineProtocol is the package-level DecodeLineProtocol using d's name
-// cache.
+// cache. The syntax is read by influxdata/line-protocol/v2's Decoder; this
+// file adds what pdm makes of it: metric names, tag folding, the
+// series_collision check and the reject reasons.
 func (d *Decoder) DecodeLineProtocol(site, asset string, payload []byte, now time.Time) ([]Reading, error) {
 	d.Seq, d.HasSeq = 0, false
 	if err := checkCommon(site, asset, payload); err != nil {
 		return nil, err
 	}
-	p := lpParser{b: payload, d: d, now: now}
+	if bytes.IndexByte(payload, '\t') >= 0 {
+		// Tabs separate like spaces (as before the library, which knows
+		// only spaces); the library then reads a copy.
+		payload = bytes.ReplaceAll(payload, []byte{'\t'}, []byte{' '})
+	}
+	p := lpParser{b: payload, dec: lineprotocol.NewDecoderWithBytes(payload), d: d, now: now}
 	// Each field has an '=' (tags have one too): room for all of them, so
 	// the metrics slice never grows while parsing.
 	return p.parse(site, asset, bytes.Count(payload, []byte{'='})+1)
@@ -21,25 +32,80 @@ func (d *Decoder) DecodeLineProtocol(site, asset string, payload []byte, now tim
 
 type lpParser struct {
 	b      []byte
-	i      int
-	line   int
+	dec    *lineprotocol.Decoder
+	entry  int // the current entry (non-blank, non-comment line), from 1
 	d      *Decoder
 	now    time.Time
 	tags   []lpTag // the current line's tags that tell series apart
 	folded bool    // some line had such tags
+	prefix []byte  // the current line's metric name prefix
+	field  int     // the current line's fields so far
 }
 
-type lpTag struct {
-	k, v []byte
-	vesc bool
-}
+// lpTag is a tag as the library returns it (unescaped); the slices stay
+// valid until the next entry.
+type lpTag struct{ k, v []byte }
 
+// bad is a reject for a line the library read but pdm does not accept.
 func (p *lpParser) bad(detail string) error {
-	return reject(ReasonBadLineProtocol, "line "+strconv.Itoa(p.line)+": "+detail)
+	return reject(ReasonBadLineProtocol, "entry "+strconv.Itoa(p.entry)+": "+detail)
+}
+
+// libErr turns a syntax error of the library into a reject. A timestamp
+// that is not an integer is bad_ts; a NaN or Inf literal (which the
+// library does not read as a number) is non_finite; anything else is
+// bad_line_protocol.
+func (p *lpParser) libErr(err error, inTime bool) error {
+	var de *lineprotocol.DecodeError
+	if !errors.As(err, &de) {
+		return reject(ReasonBadLineProtocol, err.Error())
+	}
+	where := "line " + strconv.FormatInt(de.Line, 10) + ":" + strconv.Itoa(de.Column) + ": "
+	msg := de.Err.Error()
+	switch {
+	case inTime && strings.HasPrefix(msg, "invalid timestamp"):
+		return reject(ReasonBadTS, where+msg)
+	case strings.HasPrefix(msg, "field value has unrecognized type"):
+		if k, v := p.fieldAt(de.Line, de.Column); len(v) > 0 && p.prefix != nil {
+			if f, err := lpValue(v); err == nil && checkValue(nil, f) != nil {
+				// As for a number: the name is checked first.
+				name, err := p.metricName(p.field, p.prefix, k)
+				if err != nil {
+					return err
+				}
+				return reject(ReasonNonFinite, "metric "+name)
+			}
+		}
+	}
+	return reject(ReasonBadLineProtocol, where+msg)
+}
+
+// fieldAt returns the field key and the unquoted value that starts at
+// line:column (both from 1) of the payload.
+func (p *lpParser) fieldAt(line int64, column int) (key, value []byte) {
+	b := p.b
+	for ; line > 1; line-- {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return nil, nil
+		}
+		b = b[i+1:]
+	}
+	if column < 3 || column > len(b) || b[column-2] != '=' {
+		return nil, nil
+	}
+	value = b[column-1:]
+	if i := bytes.IndexAny(value, ", \t\r\n"); i >= 0 {
+		value = value[:i]
+	}
+	k := column - 2
+	for k > 0 && !((b[k-1] == ',' || b[k-1] == ' ') && (k < 2 || b[k-2] != '\\')) {
+		k--
+	}
+	return b[k : column-2], value
 }
 
 func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
-	lines := bytes.Count(p.b, []byte{'\n'}) + 1
 	type lineSpan struct {
 		span
 		gw string
@@ -50,32 +116,8 @@ func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
 		spans = spanBuf[:0]
 		any   bool
 	)
-	if lines > len(spanBuf) {
-		spans = make([]lineSpan, 0, lines)
-	}
-	b := p.b
-	for p.i < len(b) {
-		p.line++
-		// Blank lines and comments.
-		j := p.i
-		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\r') {
-			j++
-		}
-		if j == len(b) {
-			break
-		}
-		if b[j] == '\n' {
-			p.i = j + 1
-			continue
-		}
-		if b[j] == '#' {
-			for j < len(b) && b[j] != '\n' {
-				j++
-			}
-			p.i = j + 1
-			continue
-		}
-		p.i = j
+	for p.dec.Next() {
+		p.entry++
 		start := len(ms)
 		var err error
 		var gw string
@@ -119,195 +161,112 @@ func (p *lpParser) parse(site, asset string, sizeHint int) ([]Reading, error) {
 	return out, nil
 }
 
-// token scans up to an unescaped byte of stop (or the end of the line) and
-// returns the raw bytes and whether they contained escapes.
-func (p *lpParser) token(stopEq, stopComma, stopSpace bool) ([]byte, bool) {
-	b := p.b
-	start := p.i
-	esc := false
-	i := p.i
-	for i < len(b) {
-		c := b[i]
-		if c == '\\' && i+1 < len(b) && b[i+1] != '\n' {
-			esc = true
-			i += 2
-			continue
-		}
-		if c == '\n' || (stopEq && c == '=') || (stopComma && c == ',') || (stopSpace && (c == ' ' || c == '\t' || c == '\r')) {
-			break
-		}
-		i++
-	}
-	p.i = i
-	return b[start:i], esc
-}
-
-// value scans an unquoted field value (which has no escapes).
-func (p *lpParser) value() []byte {
-	b := p.b
-	i := p.i
-	for i < len(b) {
-		switch b[i] {
-		case ',', ' ', '\t', '\r', '\n', '\\':
-			v := b[p.i:i]
-			p.i = i
-			return v
-		}
-		i++
-	}
-	v := b[p.i:i]
-	p.i = i
-	return v
-}
-
-func (p *lpParser) at(c byte) bool { return p.i < len(p.b) && p.b[p.i] == c }
-
-func (p *lpParser) spaces() bool {
-	n := p.i
-	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t') {
-		p.i++
-	}
-	return p.i > n
-}
-
-// lineInto parses one line at p.i, appending its numeric fields to ms.
+// lineInto reads the decoder's current entry, appending its numeric fields
+// to ms.
 func (p *lpParser) lineInto(ms []Metric) ([]Metric, string, time.Time, error) {
-	var gw string
-	meas, mesc := p.token(false, true, true)
-	if len(meas) == 0 {
-		return ms, "", time.Time{}, p.bad("missing measurement")
+	dec := p.dec
+	meas, err := dec.Measurement()
+	if err != nil {
+		return ms, "", time.Time{}, p.libErr(err, false)
 	}
 	// Tags. site and asset come from the topic, gateway sets the reading's
 	// gateway; every other tag tells series apart and is folded into the
 	// metric names (see foldTags).
+	var gw string
 	p.tags = p.tags[:0]
-	for p.at(',') {
-		p.i++
-		k, kesc := p.token(true, true, true)
-		if !p.at('=') || len(k) == 0 {
-			return ms, "", time.Time{}, p.bad("bad tag")
+	for {
+		k, v, err := dec.NextTag()
+		if err != nil {
+			return ms, "", time.Time{}, p.libErr(err, false)
 		}
-		p.i++
-		v, vesc := p.token(false, true, true)
-		if len(v) == 0 {
-			return ms, "", time.Time{}, p.bad("empty tag value")
+		if k == nil {
+			break
 		}
 		switch {
-		case kesc:
-			p.tags = append(p.tags, lpTag{unescapeLP(k), v, vesc})
 		case string(k) == "gateway":
-			if vesc || !validCodeBytes(v) {
+			if !validCodeBytes(v) {
 				return ms, "", time.Time{}, reject(ReasonBadID, "gateway "+strconv.Quote(clip(string(v))))
 			}
 			gw = p.d.name(v)
 		case string(k) == "site" || string(k) == "asset" || p.d.ignoredTag(k):
 		default:
-			p.tags = append(p.tags, lpTag{k, v, vesc})
+			p.tags = append(p.tags, lpTag{k, v})
 		}
 	}
 	prefix := meas
 	if len(p.tags) > 0 {
-		var err error
-		if prefix, err = p.foldTags(meas, mesc); err != nil {
-			return ms, "", time.Time{}, err
-		}
-		mesc = false
+		prefix = p.foldTags(meas)
 		p.folded = true
 	}
-	if !p.spaces() {
-		return ms, "", time.Time{}, p.bad("missing fields")
-	}
+	p.prefix, p.field = prefix, 0
+	defer func() { p.prefix = nil }()
 	// Fields.
 	nfields := 0
 	for {
-		k, kesc := p.token(true, true, true)
-		if !p.at('=') || len(k) == 0 {
-			return ms, "", time.Time{}, p.bad("bad field")
+		k, kind, v, err := dec.NextFieldBytes()
+		if err != nil {
+			return ms, "", time.Time{}, p.libErr(err, false)
 		}
-		p.i++
+		if k == nil {
+			break
+		}
 		nfields++
-		if p.at('"') {
-			if err := p.skipString(); err != nil {
-				return ms, "", time.Time{}, err
-			}
-		} else {
-			v := p.value()
-			f, err := lpValue(v)
-			if err != nil {
-				return ms, "", time.Time{}, p.bad("field " + strconv.Quote(clip(string(k))) + ": bad value " + strconv.Quote(clip(string(v))))
-			}
-			name, err := p.metricName(nfields-1, prefix, k, mesc || kesc)
-			if err != nil {
-				return ms, "", time.Time{}, err
-			}
-			if err := checkValue(k, f); err != nil {
-				return ms, "", time.Time{}, reject(ReasonNonFinite, "metric "+name)
-			}
-			ms = append(ms, Metric{Name: name, Value: f})
-		}
-		if p.at(',') {
-			p.i++
+		p.field = nfields
+		var f float64
+		switch kind {
+		case lineprotocol.String:
 			continue
+		case lineprotocol.Int:
+			var n int64
+			n, err = strconv.ParseInt(bstr(v), 10, 64)
+			f = float64(n)
+		case lineprotocol.Uint:
+			var n uint64
+			n, err = strconv.ParseUint(bstr(v), 10, 64)
+			f = float64(n)
+		default: // Float, Bool
+			f, err = lpValue(v)
 		}
-		break
+		if err != nil {
+			return ms, "", time.Time{}, p.bad("field " + strconv.Quote(clip(string(k))) + ": bad value " + strconv.Quote(clip(string(v))))
+		}
+		name, err := p.metricName(nfields-1, prefix, k)
+		if err != nil {
+			return ms, "", time.Time{}, err
+		}
+		if err := checkValue(k, f); err != nil {
+			return ms, "", time.Time{}, reject(ReasonNonFinite, "metric "+name)
+		}
+		ms = append(ms, Metric{Name: name, Value: f})
+	}
+	if nfields == 0 {
+		return ms, "", time.Time{}, p.bad("missing fields")
 	}
 	// Timestamp.
+	t, err := dec.TimeBytes()
+	if err != nil {
+		return ms, "", time.Time{}, p.libErr(err, true)
+	}
 	ts := p.now
-	if p.spaces() && p.i < len(p.b) && p.b[p.i] != '\n' && p.b[p.i] != '\r' {
-		t, _ := p.token(false, false, true)
+	if t != nil {
 		ns, err := strconv.ParseInt(bstr(t), 10, 64)
 		if err != nil || ns < minTSNanos || ns > maxTSNanos {
-			return ms, "", time.Time{}, reject(ReasonBadTS, "line "+strconv.Itoa(p.line)+": bad timestamp "+strconv.Quote(clip(string(t))))
+			return ms, "", time.Time{}, reject(ReasonBadTS, "entry "+strconv.Itoa(p.entry)+": bad timestamp "+strconv.Quote(clip(string(t))))
 		}
 		ts = time.Unix(0, ns).UTC()
-		p.spaces()
-	}
-	if p.at('\r') {
-		p.i++
-	}
-	if p.i < len(p.b) {
-		if p.b[p.i] != '\n' {
-			return ms, "", time.Time{}, p.bad("unexpected " + strconv.QuoteRune(rune(p.b[p.i])))
-		}
-		p.i++
 	}
 	return ms, gw, ts, nil
 }
 
-// skipString skips a double-quoted string field value at p.i.
-func (p *lpParser) skipString() error {
-	b := p.b
-	for i := p.i + 1; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			p.i = i + 1
-			return nil
-		}
-	}
-	return p.bad("unterminated string field")
-}
-
 // metricName returns measurement_field interned, or a reject.
-func (p *lpParser) metricName(j int, meas, field []byte, escaped bool) (string, error) {
-	// The name seen last at this position, compared without building the
-	// joined name first.
-	if !escaped && j < len(p.d.recent) {
-		if r := p.d.recent[j]; len(r) == len(meas)+1+len(field) && r[len(meas)] == '_' &&
-			r[:len(meas)] == string(meas) && r[len(meas)+1:] == string(field) {
-			return r, nil
-		}
-	}
+func (p *lpParser) metricName(j int, meas, field []byte) (string, error) {
 	buf := append(append(append(p.d.mbuf[:0], meas...), '_'), field...)
 	p.d.mbuf = buf
-	if escaped {
-		return "", reject(ReasonBadMetricName, strconv.Quote(clip(string(buf))))
-	}
 	return p.d.metricName(j, buf)
 }
 
-// lpValue parses a numeric or boolean line protocol field value.
+// lpValue parses a numeric or boolean line protocol field value (the
+// library has checked only its first byte and its i/u suffix).
 func lpValue(v []byte) (float64, error) {
 	if len(v) == 0 {
 		return 0, errBadValue
@@ -357,10 +316,7 @@ var errBadValue = &strconv.NumError{Func: "lpValue", Err: strconv.ErrSyntax}
 // is an ignored tag, see Limits.IgnoreTags). Two series of one message that
 // fold to the same metric at the same time are rejected
 // (ReasonSeriesCollision), never merged.
-func (p *lpParser) foldTags(meas []byte, mesc bool) ([]byte, error) {
-	if mesc {
-		return nil, reject(ReasonBadMetricName, strconv.Quote(clip(string(meas))))
-	}
+func (p *lpParser) foldTags(meas []byte) []byte {
 	tags := p.tags
 	// Insertion sort by key: a line has few tags, usually sorted already.
 	for i := 1; i < len(tags); i++ {
@@ -370,12 +326,16 @@ func (p *lpParser) foldTags(meas []byte, mesc bool) ([]byte, error) {
 	}
 	buf := append(p.d.pbuf[:0], meas...)
 	for _, t := range tags {
-		v := t.v
-		if t.vesc {
-			v = unescapeLP(v)
-		}
 		buf = append(buf, '_')
-		for _, c := range v {
+		v := t.v
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if c == '\\' && i+1 < len(v) {
+				// A backslash the library keeps (it escapes only ',', '='
+				// and ' ') is dropped, the byte after it kept.
+				i++
+				c = v[i]
+			}
 			switch {
 			case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
 			case c >= 'A' && c <= 'Z':
@@ -387,19 +347,7 @@ func (p *lpParser) foldTags(meas []byte, mesc bool) ([]byte, error) {
 		}
 	}
 	p.d.pbuf = buf
-	return buf, nil
-}
-
-// unescapeLP removes line protocol backslash escapes.
-func unescapeLP(b []byte) []byte {
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		if b[i] == '\\' && i+1 < len(b) {
-			i++
-		}
-		out = append(out, b[i])
-	}
-	return out
+	return buf
 }
 
 // checkCollisions rejects a message in which one metric name appears twice

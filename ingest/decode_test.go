@@ -142,6 +142,18 @@ func TestDecodeLineProtocol(t *testing.T) {
 		{name: "bad gateway", payload: "m,gateway=a.b v=1", reason: ReasonBadID},
 		{name: "bad timestamp", payload: "m v=1 12a", reason: ReasonBadTS},
 		{name: "future", payload: "m v=1 1772366701000000000", reason: ReasonFutureTS},
+		{name: "tabs separate", payload: "m\tv=1\t" + ns + "\n#\tc",
+			want: []Reading{{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"m_v", 1}}}}},
+		{name: "backslash in tag value dropped", payload: `m,t=a\b v=1 ` + ns,
+			want: []Reading{{Site: "s", Asset: "a", TS: ts, Metrics: []Metric{{"m_ab_v", 1}}}}},
+		{name: "name checked before NaN", payload: "Pump v=NaN", reason: ReasonBadMetricName},
+		{name: "NaN after other fields", payload: "m a=1,v=nan", reason: ReasonNonFinite},
+		{name: "bad name before NaN after other fields", payload: "m a=1,V=-Inf", reason: ReasonBadMetricName},
+		// Outside line protocol's grammar (line-protocol/v2, InfluxDB's
+		// parser): a '+' sign and bytes that are not UTF-8.
+		{name: "plus sign", payload: "m v=+1", reason: ReasonBadLineProtocol},
+		{name: "plus sign timestamp", payload: "m v=1 +5", reason: ReasonBadTS},
+		{name: "not utf-8", payload: "m,t=\xff v=1", reason: ReasonBadLineProtocol},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
