@@ -308,8 +308,12 @@ func TestExportMemoryStaysFlat(t *testing.T) {
 	}
 	for f, p := range peaks {
 		// 180,000 more rows are ~27 MB of CSV; a bounded stream's heap
-		// does not follow them (excelize spills rows to a file past 16 MiB).
-		require.Less(t, p[1], p[0]+24<<20, "%s: heap grew with the rows: %d KiB at 20k rows, %d KiB at 200k", f, p[0]>>10, p[1]>>10)
+		// does not follow them (excelize spills rows to a file past 16 MiB):
+		// ten times the rows stay within twice the first peak (or 24 MiB
+		// more): the peak is sampled, and under -race on a loaded machine
+		// the collector runs late (xlsx measured 54 then 60 MiB quiet, once
+		// 88 MiB loaded; rows followed would be ten times).
+		require.Less(t, p[1], max(2*p[0], p[0]+24<<20), "%s: heap grew with the rows: %d KiB at 20k rows, %d KiB at 200k", f, p[0]>>10, p[1]>>10)
 		require.Less(t, p[1], uint64(128<<20), "%s: heap peak %d KiB", f, p[1]>>10)
 	}
 }
