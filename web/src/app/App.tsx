@@ -142,8 +142,8 @@ function NetBar() {
   const box = useOutbox();
   const pending = ops.filter((o) => o.state === 'pending').length;
   return (
-    <header class={'netbar' + (online ? '' : ' offline')} role="status" data-testid="netbar" data-pending={pending} data-online={online ? '1' : '0'}>
-      <span>{online ? (pending ? t('net.pending', { n: pending }) : t('net.synced')) : t('net.offline')}</span>
+    <header class={'netbar' + (online ? '' : ' offline')} data-testid="netbar" data-pending={pending} data-online={online ? '1' : '0'}>
+      <span role="status">{online ? (pending ? t('net.pending', { n: pending }) : t('net.synced')) : t('net.offline')}</span>
       {!online && pending > 0 && <span class="badge">{t('net.pending', { n: pending })}</span>}
       {box.needsSignIn && <span class="badge warn">{t('net.signin')}</span>}
     </header>
