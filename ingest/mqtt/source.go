@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -73,6 +74,12 @@ type Source struct {
 	quit   chan struct{} // closed by Stop
 	lost   chan struct{} // closed when an adopted session's connection ends
 	once   sync.Once     // closes lost
+	// pending counts messages the pipeline took and has not acknowledged
+	// yet: a reconnect while some are pending has the broker send them
+	// again too, as duplicates that fill the queue and are refused in
+	// turn (a redelivery storm: 52,505 refusals draining 100,000
+	// messages).
+	pending atomic.Int64
 }
 
 var _ ingest.Source = (*Source)(nil)
@@ -115,10 +122,19 @@ func (s *Source) Start(ctx context.Context, deliver func(ingest.Message) bool) e
 	handler := func(_ paho.Client, m paho.Message) {
 		// Refused while the pipeline stops: left for the next session (no
 		// reconnect, which would drop the acknowledgements of the drain).
-		if !deliver(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: m.Ack}) && ctx.Err() == nil {
-			select {
-			case s.refuse <- struct{}{}:
-			default:
+		s.pending.Add(1)
+		var once sync.Once
+		ack := func() {
+			once.Do(func() { s.pending.Add(-1) })
+			m.Ack()
+		}
+		if !deliver(ingest.Message{Topic: m.Topic(), Payload: m.Payload(), Received: time.Now(), Ack: ack}) {
+			s.pending.Add(-1)
+			if ctx.Err() == nil {
+				select {
+				case s.refuse <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}
@@ -239,6 +255,12 @@ func (s *Source) redeliver(ctx context.Context, c paho.Client) {
 			t.Stop()
 			return
 		}
+		// Reconnect once what the pipeline took is acknowledged (or after
+		// a bound, if something holds it): the broker then sends again
+		// only what was refused, not everything in flight.
+		if !s.waitAcknowledged(30 * s.cfg.RedeliverAfter) {
+			return
+		}
 		// Refusals while waiting are covered by this reconnect.
 		select {
 		case <-s.refuse:
@@ -264,6 +286,22 @@ func (s *Source) redeliver(ctx context.Context, c paho.Client) {
 			}
 		}
 	}
+}
+
+// waitAcknowledged waits until no message the pipeline took is waiting for
+// its acknowledgement, or at most max; false when the source stops.
+func (s *Source) waitAcknowledged(max time.Duration) bool {
+	deadline := time.Now().Add(max)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.pending.Load() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-t.C:
+		case <-s.quit:
+			return false
+		}
+	}
+	return true
 }
 
 // bufferedConn reads through a buffer and coalesces writes.
