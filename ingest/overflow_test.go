@@ -36,4 +36,3 @@ func TestOverflowRefusesAndRedelivers(t *testing.T) {
 	require.Positive(t, refused, "the queue overflowed")
 	require.NoError(t, r.p.Ready(t.Context()))
 }
-
