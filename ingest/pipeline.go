@@ -263,6 +263,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.decoded = func(m Message) { queued.Release(weight(m)) }
 	if err := p.deps.Source.Start(ctx, deliver); err != nil {
+		if ctx.Err() != nil {
+			// Stopped while the source was still connecting: a clean
+			// shutdown (nothing was taken, so nothing is to drain).
+			p.log.Info("ingest stopped before the source started", "err", err)
+			return nil
+		}
 		return fmt.Errorf("ingest: start source: %w", err)
 	}
 	p.started.Store(true)
