@@ -111,7 +111,29 @@ func TestAppOffersLive(t *testing.T) {
 	// approves it.
 	runBrowser(t, b, 30*time.Second, "ask for a transfer",
 		chromedp.Navigate(f.base+"/app/jobs/"+second.ID),
-		chromedp.Click(`button[data-action="transfer"]`, chromedp.ByQuery),
+		// The job page shows its kept copy at once and refreshes it in the
+		// background; a click in between opened no sheet once in CI (no
+		// form in the page after 30 s). Click again until the form shows.
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			for attempt := 0; ; attempt++ {
+				if err := chromedp.Click(`button[data-action="transfer"]`, chromedp.ByQuery).Do(ctx); err != nil {
+					return err
+				}
+				var open bool
+				for range 30 {
+					if err := chromedp.Evaluate(`!!document.querySelector('[data-testid="transfer-form"]')`, &open).Do(ctx); err != nil {
+						return err
+					}
+					if open {
+						return nil
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if attempt == 4 {
+					return fmt.Errorf("the transfer form did not open after %d clicks", attempt+1)
+				}
+			}
+		}),
 		chromedp.WaitReady(fmt.Sprintf(`#who option[value=%q]`, li.ID), chromedp.ByQuery),
 		chromedp.SetValue(`#who`, li.ID, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="transfer-form"] button[type="submit"]`, chromedp.ByQuery),
