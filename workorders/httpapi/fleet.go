@@ -19,6 +19,7 @@ import (
 
 	"github.com/openpdm/pdm/fleet"
 	"github.com/openpdm/pdm/ingest"
+	"github.com/openpdm/pdm/predict"
 	"github.com/openpdm/pdm/rules"
 	"github.com/openpdm/pdm/workorders"
 )
@@ -148,32 +149,10 @@ func (s *Server) fleetHealth(ctx context.Context, assetID string) *FleetHealth {
 	h := &FleetHealth{ModelVersion: sc.Version, Status: sc.Status, ScoredAt: sc.ScoredAt, AsOf: sc.AsOf,
 		RULSeconds: sc.RUL, RULLowerSeconds: sc.Lower, RULUpperSeconds: sc.Upper}
 	if sc.RUL != nil {
-		r := readableLife(time.Duration(*sc.RUL * float64(time.Second)))
+		r := predict.Readable(time.Duration(*sc.RUL * float64(time.Second)))
 		h.RUL = &r
 	}
 	return h
-}
-
-// readableLife formats a remaining life as the health answer's trend
-// predictions do (predict.Readable): the two largest units, rounded down.
-func readableLife(d time.Duration) string {
-	units := []struct {
-		d time.Duration
-		s string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}}
-	for i, u := range units {
-		if d < u.d {
-			continue
-		}
-		out := fmt.Sprintf("%d%s", d/u.d, u.s)
-		if i+1 < len(units) {
-			if r := (d % u.d) / units[i+1].d; r > 0 {
-				out += fmt.Sprintf(" %d%s", r, units[i+1].s)
-			}
-		}
-		return out
-	}
-	return "0s"
 }
 
 // fleetSchemas are the schemas of this file's routes.
