@@ -223,21 +223,23 @@ func (s *Server) templateRoutes(nt NotifyTemplates, changed func()) {
 		}
 		c.JSON(http.StatusOK, list(notify.Templates(custom), ""))
 	})
-	get := func(c *gin.Context) (notify.Template, error) {
+	// answer writes the path's template as it now stands (custom or default).
+	answer := func(c *gin.Context) {
 		custom, err := nt.CustomTemplates(c.Request.Context())
 		if err != nil {
-			return notify.Template{}, err
+			s.fail(c, err)
+			return
 		}
-		return notify.LookupTemplate(custom, c.Param("kind"), c.Param("locale"), c.Param("channel"))
-	}
-	s.handle(Route{Method: "GET", Path: one, Roles: planners(), Tag: "notifications",
-		Summary: "One notification template and its built-in default", Response: "NotificationTemplate"}, func(c *gin.Context) {
-		t, err := get(c)
+		t, err := notify.LookupTemplate(custom, c.Param("kind"), c.Param("locale"), c.Param("channel"))
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, t)
+	}
+	s.handle(Route{Method: "GET", Path: one, Roles: planners(), Tag: "notifications",
+		Summary: "One notification template and its built-in default", Response: "NotificationTemplate"}, func(c *gin.Context) {
+		answer(c)
 	})
 	s.handle(Route{Method: "PUT", Path: one, Roles: admins(), Tag: "notifications",
 		Summary: "Replace a notification template (text/template; html is html/template): it is parsed and rendered against a sample order first, and every invalid part is named (400) with nothing stored",
@@ -258,12 +260,7 @@ func (s *Server) templateRoutes(nt NotifyTemplates, changed func()) {
 			return
 		}
 		changed()
-		out, err := get(c)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, out)
+		answer(c)
 	})
 	s.handle(Route{Method: "DELETE", Path: one, Roles: admins(), Tag: "notifications",
 		Summary: "Reset a notification template to the built-in default (answers the default)", Response: "NotificationTemplate"}, func(c *gin.Context) {
@@ -273,12 +270,7 @@ func (s *Server) templateRoutes(nt NotifyTemplates, changed func()) {
 			return
 		}
 		changed()
-		out, err := get(c)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, out)
+		answer(c)
 	})
 	s.handle(Route{Method: "POST", Path: one + "/preview", Roles: planners(), Tag: "notifications",
 		Summary: "Render a draft template against a sample order without storing it; every invalid part is named (400)",
