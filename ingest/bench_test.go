@@ -336,7 +336,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			logHist(b, r.reg, "pdm_ingest_batch_readings", "pdm_ingest_write_seconds", "pdm_ingest_ack_lag_seconds")
 			b.ReportMetric(rate, "readings/s")
 			b.ReportMetric(float64(msgs)/el.Seconds(), "msgs/s")
-			b.Logf("refused under back-pressure and delivered again: %.0f messages", counter(b, r.reg, "pdm_ingest_refused_total"))
+			b.ReportMetric(counter(b, r.reg, "pdm_ingest_refused_total"), "refused-msgs")
 			if n := countPoints(b, iurl, db, field); n != msgs*tc.per {
 				b.Fatalf("InfluxDB has %d readings, want %d", n, msgs*tc.per)
 			}
@@ -384,7 +384,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 }
 
-func benchPublishers(b *testing.B, broker string, n int) []paho.Client {
+func benchPublishers(b testing.TB, broker string, n int) []paho.Client {
 	var out []paho.Client
 	for i := 0; i < n; i++ {
 		c := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("benchpub-%s-%d", randID(), i)).
@@ -402,7 +402,7 @@ func benchPublishers(b *testing.B, broker string, n int) []paho.Client {
 // each; with interval > 0, message i goes out at start + i*interval, and
 // the result describes how late the publishers handed messages to their
 // clients (latency the publisher side adds, not ingest).
-func publishAll(b *testing.B, pubs []paho.Client, topics []string, payloads [][]byte, start time.Time, interval time.Duration) string {
+func publishAll(b testing.TB, pubs []paho.Client, topics []string, payloads [][]byte, start time.Time, interval time.Duration) string {
 	var mu sync.Mutex
 	var late []time.Duration
 	var wg sync.WaitGroup

@@ -72,6 +72,23 @@ type rigOpts struct {
 	broker, influxURL, db, root, clientID, share string
 	cfg                                          ingest.Config
 	col                                          *collector
+	// gate, when set, holds every write to InfluxDB until it is closed.
+	gate <-chan struct{}
+}
+
+// gatedWriter holds writes until its gate is closed (a stuck store).
+type gatedWriter struct {
+	ingest.Writer
+	gate <-chan struct{}
+}
+
+func (w gatedWriter) Write(ctx context.Context, rs []ingest.Reading) error {
+	select {
+	case <-w.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return w.Writer.Write(ctx, rs)
 }
 
 func startRig(t testing.TB, o rigOpts) *rig {
@@ -105,7 +122,11 @@ func startRigCol(t testing.TB, o rigOpts, col consumerHandler) *rig {
 		cfg.RetryMin = 20 * time.Millisecond
 		cfg.RetryMax = 200 * time.Millisecond
 	}
-	p, err := ingest.NewPipeline(cfg, ingest.Deps{Source: src, Writer: w, Consumer: col, Events: col, Registerer: reg, Logger: testLogger(t)})
+	var wr ingest.Writer = w
+	if o.gate != nil {
+		wr = gatedWriter{Writer: w, gate: o.gate}
+	}
+	p, err := ingest.NewPipeline(cfg, ingest.Deps{Source: src, Writer: wr, Consumer: col, Events: col, Registerer: reg, Logger: testLogger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &rig{p: p, reg: reg, cancel: cancel, done: make(chan error, 1)}

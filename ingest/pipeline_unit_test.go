@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 )
 
@@ -184,4 +185,72 @@ func TestConsumeOrder(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s@%d:%d", x.Asset, x.TS.UnixMilli(), len(x.Metrics)))
 	}
 	require.Equal(t, []string{"a@1000:2", "a@3000:1", "b@2000:1", "a@2000:1", "a@3000:1", "b@2500:1", "a@4000:1", "b@2600:1", "a@5000:1", "b@2700:1"}, got)
+}
+
+// gateWriter holds every write until gate is closed.
+type gateWriter struct {
+	fakeWriter
+	gate chan struct{}
+}
+
+func (w *gateWriter) Write(ctx context.Context, rs []Reading) error {
+	select {
+	case <-w.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return w.fakeWriter.Write(ctx, rs)
+}
+
+// TestDeliverWaitsThenRefusesWhileStuck: a full queue makes delivery wait
+// QueueWait; when nothing moves in that time the message is refused, and
+// so is the next one at once (the source's network loop must not wait
+// message after message); once the queue moves, delivery takes messages
+// again and every one is acknowledged.
+func TestDeliverWaitsThenRefusesWhileStuck(t *testing.T) {
+	src := &fakeSource{}
+	w := &gateWriter{gate: make(chan struct{})}
+	const wait = time.Second
+	p, err := NewPipeline(Config{MaxInFlight: 1, BatchSize: 1, MaxConcurrentWrites: 1, QueueWait: wait},
+		Deps{Source: src, Writer: w, Now: func() time.Time { return testNow }})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	waitUntil(t, "start", func() bool { return p.Ready(ctx) == nil })
+
+	msg := func(i int) Message {
+		return Message{Topic: "pdm/v1/s/a/telemetry", Payload: fmt.Appendf(nil, `{"ts":%d,"metrics":{"v":1}}`, 1000+i), Ack: func() {
+			src.mu.Lock()
+			src.acked[fmt.Sprint(i)]++
+			src.mu.Unlock()
+		}}
+	}
+	// One message in the writer, one in a batch waiting for it, one queued:
+	// the next finds the queue full and nothing moving.
+	taken := 0
+	start := time.Now()
+	for i := 0; ; i++ {
+		if !src.deliver(msg(i)) {
+			break
+		}
+		taken++
+		require.Less(t, taken, 10, "the queue never filled")
+	}
+	require.GreaterOrEqual(t, time.Since(start), wait, "a full queue is waited for before refusing")
+	require.True(t, p.stuck.Load())
+	start = time.Now()
+	require.False(t, src.deliver(msg(100)), "stuck: refused")
+	require.Less(t, time.Since(start), wait, "stuck: refused without waiting again")
+
+	var m dto.Metric
+	require.NoError(t, p.m.refused.Write(&m))
+	require.Equal(t, float64(2), m.GetCounter().GetValue(), "refused: the first after its wait, the next at once")
+
+	close(w.gate)
+	waitUntil(t, "the queue to take a message again", func() bool { return src.deliver(msg(101)) })
+	require.False(t, p.stuck.Load())
+	waitUntil(t, "acks", func() bool { return src.ackCount() == taken+1 })
+	cancel()
+	require.NoError(t, <-done)
 }

@@ -4,8 +4,10 @@
 # line protocol), publish-to-durable latency p50/p99 at half that rate,
 # decoder ns/reading and allocations, and the raw InfluxDB write rate (line
 # protocol over HTTP, 5,000 lines a request) of the same machine in the same
-# run. Writes bench/ingest.md. Needs the services (deploy/local/services.sh
-# up) and their env (eval "$(deploy/local/services.sh env)").
+# run. Writes bench/ingest.md: the part above the line "<!-- history -->"
+# is replaced, everything from that line on (readings by hand, earlier
+# runs) is kept. Needs the services (deploy/local/services.sh up) and their
+# env (eval "$(deploy/local/services.sh env)").
 # PDM_BENCH_READINGS sets the readings per end-to-end case with 1 reading a
 # message (default 200000); the cases with 50 a message use five times as many.
 set -euo pipefail
@@ -13,7 +15,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PDM_BENCH_READINGS=${PDM_BENCH_READINGS:-200000}
 out=bench/ingest.md
 raw=$(mktemp)
-trap 'rm -f "$raw"' EXIT
+hist=$(mktemp)
+trap 'rm -f "$raw" "$hist"' EXIT
+# What is kept: the file from the history marker on.
+marker='<!-- history -->'
+if [[ -f $out ]] && grep -qxF "$marker" "$out"; then
+	sed -n "/^${marker}\$/,\$p" "$out" >"$hist"
+elif [[ -f $out ]]; then
+	{ printf '%s\n\n' "$marker"; cat "$out"; } >"$hist"
+else
+	printf '%s\n' "$marker" >"$hist"
+fi
 mkdir -p bench
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -35,14 +47,14 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 	echo
 	echo "## End to end (MQTT QoS 1 -> decoded -> InfluxDB -> acknowledged)"
 	echo
-	echo "Sustained rate: the backlog is published to a private Mosquitto (persistent session, max_inflight_messages 5000) while ingest is down, then ingest drains it into InfluxDB; timed from ingest start to the last acknowledged write. Ingest CPU is the benchmark process's CPU time during that drain (paho, decoding, batching, HTTP to InfluxDB; the broker and InfluxDB not included) per reading. Latency: publish time to the reading reaching the consumer (after the durable write and the ack), publishing live at half the sustained rate."
+	echo "Sustained rate: the backlog is published to a private Mosquitto (persistent session, max_inflight_messages 5000) while ingest is down, then ingest drains it into InfluxDB; timed from ingest start to the last acknowledged write. Ingest CPU is the benchmark process's CPU time during that drain (paho, decoding, batching, HTTP to InfluxDB; the broker and InfluxDB not included) per reading. Refused: messages the pipeline did not take because its queue stayed full for its QueueWait (2 s), delivered again after a reconnect (each crosses the broker twice and is written twice); a queue that moves makes delivery wait instead (TCP back-pressure), since Mosquitto 2.0.11 does not hold its in-flight window. Latency: publish time to the reading reaching the consumer (after the durable write and the ack), publishing live at half the sustained rate."
 	echo
-	echo "| payload | readings/message | readings/s | messages/s | ingest CPU ns/reading | latency p50 (ms) at half rate | latency p99 (ms) at half rate |"
-	echo "|---|---:|---:|---:|---:|---:|---:|"
+	echo "| payload | readings/message | readings/s | messages/s | ingest CPU ns/reading | messages refused and delivered again | latency p50 (ms) at half rate | latency p99 (ms) at half rate |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 	for c in json-1 json-50 lp-1 lp-50; do
 		l=$(line "BenchmarkEndToEnd/$c")
 		fmt=JSON; [[ $c == lp-* ]] && fmt="line protocol"
-		echo "| $fmt | ${c#*-} | $(val readings/s "$l") | $(val msgs/s "$l") | $(val cpu-ns/reading "$l") | $(val p50-ms "$l") | $(val p99-ms "$l") |"
+		echo "| $fmt | ${c#*-} | $(val readings/s "$l") | $(val msgs/s "$l") | $(val cpu-ns/reading "$l") | $(val refused-msgs "$l") | $(val p50-ms "$l") | $(val p99-ms "$l") |"
 	done
 	echo
 	echo "Where the time goes at half rate (from the pipeline's histograms, so bounds are powers of two: \"<= 0.032s\" means between 16 and 32 ms): ack lag is receive to acknowledgement inside ingest; write is one request to InfluxDB; the queue gauges are sampled every 10 ms. Latency above the ack lag is spent before ingest receives the message (publisher and broker)."
@@ -99,5 +111,8 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 		x=$(val cpu-ns/reading "$(line "BenchmarkDecode/$lib")")
 		awk -v c="$c" -v e="$e" -v h="$h" -v x="$x" 'BEGIN { if (e == "" || h == "" || x == "") { print "| " c " | | | |"; exit } w = e - h + x; printf "| %s | %.0f | %.0f | %.2f |\n", c, e, w, w / e }'
 	done
-} >"$out"
+	echo
+	cat "$hist"
+} >"$out.new"
+mv "$out.new" "$out"
 echo "wrote $out"

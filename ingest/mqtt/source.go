@@ -9,8 +9,11 @@
 //     it); size it for the longest outage to ride out, or 0 (no limit).
 //   - max_inflight_messages: unacknowledged messages per client (default
 //     20). Ingest acknowledges after the InfluxDB write, so this window caps
-//     the batch size and the throughput; 1000-5000 is a good range. Keep it
-//     at or below ingest.Config.MaxInFlight.
+//     the batch size and the throughput; 1000-5000 is a good range. It is
+//     not a bound ingest relies on: Mosquitto 2.0.11 overshoots it once
+//     acknowledgements lag (55,000 unacknowledged under a window of 5,000);
+//     the pipeline's queue holds its own bound by making delivery wait,
+//     which stops this source reading the connection (TCP back-pressure).
 //   - persistence true, so sessions survive a broker restart.
 package mqtt
 
@@ -112,11 +115,15 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 // if the broker lost the session. It returns an error when the broker
 // cannot be reached within ConnectTimeout or refuses the subscription.
 //
-// The message handler runs on paho's network loop and never blocks, so
-// keep-alives go on whatever the pipeline does: a message the pipeline
-// refuses (its bounded queue is full) stays unacknowledged, and
-// RedeliverAfter later the source drops the connection; paho reconnects to
-// the same session and the broker sends every unacknowledged message again.
+// The message handler runs on paho's network loop (acknowledgements go out
+// on another goroutine). While the pipeline's queue is full it waits for
+// room, and the broker, whose socket is no longer read, is held back by
+// TCP; the wait is bounded (ingest.Config.QueueWait, once per stall), so
+// keep-alive answers are still read well within paho's ping timeout. A
+// message the pipeline refuses (its queue stayed full: the pipeline is
+// stuck) stays unacknowledged, and RedeliverAfter later the source drops
+// the connection; paho reconnects to the same session and the broker sends
+// every unacknowledged message again.
 func (s *Source) Start(ctx context.Context, deliver func(ingest.Message) bool) error {
 	subscribed := make(chan error, 1)
 	handler := func(_ paho.Client, m paho.Message) {
