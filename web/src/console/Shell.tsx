@@ -8,6 +8,7 @@ import { Review } from './Review';
 import { Kpis } from './kpis/Kpis';
 import { OrderDetailPage } from './orders/OrderDetail';
 import { OrderList } from './orders/OrderList';
+import { useLiveOrderLists } from './orders/liveList';
 import { AssetList } from './assets/AssetList';
 import { AssetPage } from './assets/AssetPage';
 import { Rules } from './rules/Rules';
@@ -49,6 +50,7 @@ export function Shell({ user }: { user: User }) {
   const qc = useQueryClient();
   const [loc] = useLocation();
   useLive();
+  useLiveOrderLists();
   const live = useLiveState();
   // Gateways offline too long show on every screen.
   const gwAlerts = alerting(useGateways().data);

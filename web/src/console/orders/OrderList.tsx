@@ -1,19 +1,21 @@
 // Every work order, filtered by status, priority and source and searched
 // by number or title; windowed so 10,000 rows scroll smoothly, and driven
-// from the keyboard (arrows, Home/End, Enter opens).
+// from the keyboard (arrows, Home/End, Enter opens). Live events patch
+// the loaded list (liveList.ts) instead of reloading it.
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'wouter-preact';
 import { useI18n } from '../i18n';
 import { useProgressiveList } from '../../lib/queries';
+import { useLiveState } from '../../lib/live';
 import { formatDateTime } from '../../lib/format';
 import type { WorkOrder } from '../../api/types';
 import { visibleRange } from './window';
+import { listKey, maxRows, type ListFilters } from './liveList';
 
 const statuses = ['proposed', 'approved', 'assigned', 'accepted', 'en_route', 'on_site', 'in_progress', 'on_hold', 'completed', 'verified', 'closed', 'rejected', 'cancelled'];
 const priorities = ['P1', 'P2', 'P3', 'P4'];
 const sources = ['threshold', 'trend', 'event', 'manual', 'schedule', 'request'];
 const rowHeight = 36;
-export const maxRows = 10_000;
 
 export function OrderList() {
   const { t, lang } = useI18n();
@@ -22,9 +24,12 @@ export function OrderList() {
   const [priority, setPriority] = useState('');
   const [source, setSource] = useState('');
   const [q, setQ] = useState('');
-  const filters = { status: status || undefined, priority: priority || undefined, source: source || undefined };
-  // The first page shows at once; the rest (up to 10,000) follows.
-  const orders = useProgressiveList<WorkOrder>(['work-orders', 'list', filters], '/work-orders', filters, maxRows, { staleTime: 10_000 });
+  const filters: ListFilters = { status: status || undefined, priority: priority || undefined, source: source || undefined };
+  // The first page shows at once; the rest (up to 10,000) follows. While
+  // the live stream is up it keeps the list current (useLiveOrderLists in
+  // the shell), so a loaded list is not read again.
+  const live = useLiveState() === 'live';
+  const orders = useProgressiveList<WorkOrder>(listKey(filters), '/work-orders', filters, maxRows, { staleTime: live ? Infinity : 10_000 });
   const rows = useMemo(() => {
     const all = orders.data ?? [];
     const needle = q.trim().toLowerCase();
