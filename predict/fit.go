@@ -80,6 +80,13 @@ type FitOptions struct {
 	// NoDaily turns off taking the daily cycle out of the window (see
 	// deseason).
 	NoDaily bool
+	// NoExcursion turns off judging the window again without a stretch
+	// above the baseline that ended inside it (see endedExcursion).
+	NoExcursion bool
+
+	// baseline: the window is the baseline left once an excursion was
+	// taken out (see endedExcursion).
+	baseline bool
 }
 
 func (o FitOptions) withDefaults() FitOptions {
@@ -132,6 +139,12 @@ type Result struct {
 	// DailyAmplitude is the amplitude of the daily cycle taken out of
 	// the window before the fits (0: none stood out).
 	DailyAmplitude float64 `json:"daily_amplitude,omitempty"`
+	// ExcursionEnd is when a stretch above the baseline (towards the
+	// limit) that ended inside the window fell back, and ExcursionHeight
+	// its height there, when the prediction comes from the window with
+	// that stretch taken out (zero otherwise; see endedExcursion).
+	ExcursionEnd    time.Time `json:"excursion_end,omitempty"`
+	ExcursionHeight float64   `json:"excursion_height,omitempty"`
 }
 
 // Fit fits the candidate models to points (any order) of rule r's metric
@@ -210,6 +223,37 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	if r.Direction == rules.Below {
 		dir = -1
 	}
+	out := fitWindow(pts, xs, ys, dir, limit, spec, o, res)
+	if o.NoExcursion || !excursionMayHide(out.Reason) {
+		return out
+	}
+	// A stretch above the baseline that ended inside the window (a
+	// warm-up's plateau and its fall back) hides the wear under it: the
+	// fall reads as a trend away from the limit. Judge the window again
+	// with that stretch taken out.
+	raw := make([]float64, len(pts))
+	for i, p := range pts {
+		raw[i] = p.Value
+	}
+	ex, ok := endedExcursion(xs, ys, raw, dir, spec.Window.D().Hours(), o.StepMargin)
+	if !ok {
+		return out
+	}
+	bo := o
+	bo.baseline = true
+	base := fitWindow(pts, xs, ex.remove(xs, ys), dir, limit, spec, bo, res)
+	if base.Reason != ReasonOK {
+		return out
+	}
+	base.ExcursionEnd = end.Add(hours(xs[ex.end]))
+	base.ExcursionHeight = ex.height
+	return base
+}
+
+// fitWindow is Fit on the prepared window: xs hours from the window end,
+// ys the values (the daily cycle out), res the result so far.
+func fitWindow(pts []Point, xs, ys []float64, dir, limit float64, spec *rules.PredictSpec, o FitOptions, res Result) Result {
+	end := res.End
 	// Cheapest exit first, on the raw points: a clear trend away from the
 	// limit, or one that gets nowhere near it, needs no robust fit.
 	if reason := precheck(xs, ys, dir, limit, spec.Horizon.D().Hours(), 1, 4); reason != "" {

@@ -106,7 +106,7 @@ func levelling(xs, ys []float64, dir, limit, window, horizon, tq float64, best m
 	}
 	// Approach to a level.
 	if s, ok := saturating(xs, ys, dir, window); ok && s.aic < best.aic-o.StepMargin {
-		if m, ok := riseOnTrend(xs, ys, dir, window, s); ok {
+		if m, ok := riseOnTrend(xs, ys, dir, window, s); ok && !o.baseline {
 			// A rise that levels off on a trend that goes on: the
 			// saturating part at its level plus the line must cross
 			// within the horizon.

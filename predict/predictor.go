@@ -296,6 +296,12 @@ func TrendSignal(r *rules.Rule, a rules.AssetRef, res Result, detected time.Time
 	if !res.Onset.IsZero() {
 		ev["onset"] = res.Onset
 	}
+	if !res.ExcursionEnd.IsZero() {
+		// The prediction is the baseline's, with an excursion that ended
+		// in the window (a warm-up's plateau) taken out.
+		ev["excursion_end"] = res.ExcursionEnd
+		ev["excursion_height"] = res.ExcursionHeight
+	}
 	return rules.Signal{
 		Kind:        rules.KindTrend,
 		Level:       rules.LevelCritical,

@@ -67,6 +67,28 @@ func (s *Series) quickCheck() string {
 	if m.readings < s.rule.Predict.MinPoints || m.n < 3 {
 		return ""
 	}
+	if reason := s.quickReason(m, xEnd); reason != "" && !s.fallInWindow() {
+		return reason
+	}
+	return ""
+}
+
+// fallInWindow reports whether the window holds a fall that may be an
+// excursion's end (fallCandidates), which the full fit looks behind.
+func (s *Series) fallInWindow() bool {
+	if s.opts.Fit.NoExcursion {
+		return false
+	}
+	dir := 1.0
+	if s.rule.Direction == "below" {
+		dir = -1
+	}
+	return anyFall(len(s.buckets), func(i int) float64 { return s.buckets[i].value() }, dir)
+}
+
+// quickReason is quickCheck's verdict from the sums m (the current bucket
+// included, its x xEnd).
+func (s *Series) quickReason(m sums, xEnd float64) string {
 	dir := 1.0
 	if s.rule.Direction == "below" {
 		dir = -1
