@@ -145,6 +145,30 @@ type OrderStore interface {
 	SLACandidates(ctx context.Context, now time.Time) ([]Order, error)
 }
 
+// OrderVersion names one version of an order: its ID and the version of
+// its database row, which changes with every write to the row, whoever
+// makes it (another API replica, a job, plain SQL). Equal versions of one
+// order have equal content.
+type OrderVersion struct {
+	ID      string
+	Version uint64
+}
+
+// ErrVersionChanged: an order asked for at a version is no longer at it
+// (changed or deleted since its version was read).
+var ErrVersionChanged = errors.New("order changed since its version was read")
+
+// VersionedOrderStore lists orders as versions first, so that a cache of
+// rendered orders (httpapi) loads only the ones it does not hold.
+type VersionedOrderStore interface {
+	// ListOrderVersions returns the page ListOrders would, as versions
+	// (same filter, order, limit and next cursor).
+	ListOrderVersions(ctx context.Context, f OrderFilter) ([]OrderVersion, string, error)
+	// LoadOrderVersions returns the orders of want, in want's order, each
+	// at exactly its version; ErrVersionChanged when one is not.
+	LoadOrderVersions(ctx context.Context, want []OrderVersion) ([]Order, error)
+}
+
 // AttachmentStore holds orders' attachments.
 type AttachmentStore interface {
 	AddAttachment(ctx context.Context, a Attachment, ev Event) (AttachmentMeta, error)

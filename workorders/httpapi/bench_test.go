@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +46,8 @@ func seedOrders(b *testing.B, n int) *benchSeed {
 		pool := freshDB(b)
 		cfg = pool.Config().ConnConfig.ConnString()
 	}
-	big, err := pgxpool.New(ctx, cfg+"&pool_max_conns=24")
+	// The backends are told by their application name (benchSeed.cpu).
+	big, err := pgxpool.New(ctx, cfg+"&pool_max_conns=24&application_name="+benchApp)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -192,9 +194,12 @@ func (s *benchSeed) finish(b *testing.B, svc *workorders.Service) *benchSeed {
 		b.Fatalf("sample orders: %v (%d)", err, len(s.orders))
 	}
 	// PDM_BENCH_SLOTS sets ReadConcurrency (default 0: twice GOMAXPROCS;
-	// negative: unbounded) to compare admission queues.
+	// negative: unbounded) to compare admission queues, and
+	// PDM_BENCH_ORDER_CACHE OrderCacheBytes (default 0: 64 MiB; negative:
+	// off).
 	slots, _ := strconv.Atoi(os.Getenv("PDM_BENCH_SLOTS"))
-	api, err := httpapi.New(httpapi.Config{Service: svc, ReadConcurrency: slots})
+	cacheBytes, _ := strconv.ParseInt(os.Getenv("PDM_BENCH_ORDER_CACHE"), 10, 64)
+	api, err := httpapi.New(httpapi.Config{Service: svc, ReadConcurrency: slots, OrderCacheBytes: cacheBytes})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -207,6 +212,46 @@ func (s *benchSeed) finish(b *testing.B, svc *workorders.Service) *benchSeed {
 	s.plain = httptest.NewServer(plain)
 	b.Cleanup(s.plain.Close)
 	return s
+}
+
+// benchApp is the application name of the benchmark's PostgreSQL
+// connections.
+var benchApp = fmt.Sprintf("pdm-bench-%d", os.Getpid())
+
+// cpu returns the CPU time this process (server and clients) and the
+// PostgreSQL backends of its pool have used so far; the backends' is 0
+// when PostgreSQL runs elsewhere (their /proc is not this machine's).
+func (s *benchSeed) cpu(b *testing.B) (self, pg time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	rows, err := s.pool.Query(context.Background(), `select pid from pg_stat_activity where application_name = $1`, benchApp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// utime and stime, in clock ticks (USER_HZ, 100 on Linux), are the
+		// 14th and 15th fields; the 2nd, the command, may hold spaces but
+		// ends at the last ')'.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		for _, i := range []int{11, 12} {
+			if i < len(f) {
+				t, _ := strconv.ParseInt(f[i], 10, 64)
+				pg += time.Duration(t) * 10 * time.Millisecond
+			}
+		}
+	}
+	return self, pg
 }
 
 // benchRates are the total request rates of the paced runs
@@ -316,6 +361,7 @@ func BenchmarkTickets(b *testing.B) {
 				var mu sync.Mutex
 				var wg sync.WaitGroup
 				var failed error
+				self0, pg0 := s.cpu(b)
 				b.ResetTimer()
 				for w := range clients {
 					wg.Add(1)
@@ -362,6 +408,7 @@ func BenchmarkTickets(b *testing.B) {
 				}
 				wg.Wait()
 				b.StopTimer()
+				self1, pg1 := s.cpu(b)
 				if failed != nil {
 					b.Fatal(failed)
 				}
@@ -386,6 +433,10 @@ func BenchmarkTickets(b *testing.B) {
 				b.ReportMetric(q(off, 0.50), "p50_nocheck_ms")
 				b.ReportMetric(q(off, 0.99), "p99_nocheck_ms")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+				// CPU per request: this process (server and clients) and
+				// its PostgreSQL backends.
+				b.ReportMetric(float64((self1-self0).Microseconds())/1000/float64(b.N), "cpu_ms/req")
+				b.ReportMetric(float64((pg1-pg0).Microseconds())/1000/float64(b.N), "pg_cpu_ms/req")
 			})
 		}
 	}

@@ -35,9 +35,19 @@ func CheckAnswer(name string, body []byte) error {
 	return p.Err()
 }
 
-// SharingAdmission returns cfg with other's admission queue: both servers
-// take turns in one queue of ReadConcurrency slots.
+// SharingAdmission returns cfg with other's admission queue and order
+// cache: both servers take turns in one queue of ReadConcurrency slots.
 func SharingAdmission(cfg Config, other *Server) Config {
 	cfg.admitWith = other
 	return cfg
+}
+
+// CachedOrders returns how many rendered orders s's order cache holds
+// (-1 when it is off).
+func CachedOrders(s *Server) int {
+	if s.orders.c == nil {
+		return -1
+	}
+	s.orders.c.CleanUp()
+	return s.orders.c.EstimatedSize()
 }

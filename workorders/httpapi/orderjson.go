@@ -48,6 +48,16 @@ func appendOrderList(b []byte, items []workorders.Order, next string) []byte {
 }
 
 func appendOrder(b []byte, o *workorders.Order) []byte {
+	b = appendOrderHead(b, o)
+	b = appendOptString(b, `,"status_url":`, o.StatusURL)
+	return appendOrderTail(b, o)
+}
+
+// appendOrderHead writes an order's members before status_url, the one
+// member that depends on the request (Server.statusURL), and
+// appendOrderTail those after it: the cache of rendered orders keeps both
+// (ordercache.go).
+func appendOrderHead(b []byte, o *workorders.Order) []byte {
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, o.ID)
 	b = append(b, `,"number":`...)
@@ -122,7 +132,10 @@ func appendOrder(b []byte, o *workorders.Order) []byte {
 	b = appendDuration(b, o.HeldFor)
 	b = append(b, `,"sla_state":`...)
 	b = appendJSONString(b, o.SLAState)
-	b = appendOptString(b, `,"status_url":`, o.StatusURL)
+	return b
+}
+
+func appendOrderTail(b []byte, o *workorders.Order) []byte {
 	b = append(b, `,"helper_ids":`...)
 	b = appendStrings(b, o.HelperIDs)
 	b = append(b, `,"transfer_request":`...)

@@ -133,15 +133,7 @@ func (s *Server) orderRoutes() {
 		if u := userOf(c); u.Role == workorders.RoleEngineer {
 			f.Involving = u.ID
 		}
-		items, next, err := st.ListOrders(c.Request.Context(), f)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		for i := range items {
-			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
-		}
-		orderListJSON(c, items, next)
+		s.listOrders(c, f)
 	}))
 	s.handle(Route{Method: "POST", Path: "/work-orders", Roles: planners(), Tag: "work-orders",
 		Summary: "Create a manual work order (starts approved)", Body: "WorkOrderInput", Response: "WorkOrder",
@@ -261,7 +253,6 @@ func isEmptyBody(err error) bool {
 }
 
 func (s *Server) engineerJobRoutes() {
-	var st orderService = s.svc
 	s.handle(Route{Method: "GET", Path: "/me/jobs", Roles: fieldRoles(), Tag: "engineers",
 		Summary: "The calling engineer's jobs and the jobs they help on (default: open ones)", Response: "WorkOrderList",
 		Query: []string{"status", "limit", "cursor"}}, s.admitted(func(c *gin.Context) {
@@ -275,15 +266,7 @@ func (s *Server) engineerJobRoutes() {
 				workorders.StatusOnSite, workorders.StatusInProgress, workorders.StatusOnHold}
 		}
 		f.Involving = userOf(c).ID
-		items, next, err := st.ListOrders(c.Request.Context(), f)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		for i := range items {
-			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
-		}
-		orderListJSON(c, items, next)
+		s.listOrders(c, f)
 	}))
 }
 

@@ -93,12 +93,16 @@ type Config struct {
 	// (admission.go).
 	// 0 means twice GOMAXPROCS; negative means unbounded.
 	ReadConcurrency int
+	// OrderCacheBytes bounds the cache of rendered orders the order lists
+	// answer from (ordercache.go); 0 means 64 MiB, negative turns it off.
+	OrderCacheBytes int64
 	// withoutRequestChecks leaves out the schema checks of path and query
 	// parameters; only the benchmark sets it (export_test.go), to measure
 	// what validation costs.
 	withoutRequestChecks bool
-	// admitWith, when set, is the admission queue of another server this
-	// one shares (the benchmark's two servers take turns in one queue).
+	// admitWith, when set, is the server whose admission queue and order
+	// cache this one shares (the benchmark's two servers take turns in one
+	// queue).
 	admitWith *Server
 }
 
@@ -117,6 +121,7 @@ type Server struct {
 	schemas *schemas
 	idem    idempotency
 	admit   admission
+	orders  orderCache
 }
 
 // authCache remembers token hashes' users briefly, saving a query per request.
@@ -210,9 +215,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, auth: authCache{ttl: cfg.AuthCacheTTL}, schemas: newSchemas(),
 		unknown: negativeCache{ttl: cfg.AuthCacheTTL}, failures: newFailureLimiter(cfg.AuthFailures),
-		admit: newAdmission(cfg.ReadConcurrency)}
+		admit: newAdmission(cfg.ReadConcurrency), orders: newOrderCache(cfg.OrderCacheBytes)}
 	if cfg.admitWith != nil {
-		s.admit = cfg.admitWith.admit
+		s.admit, s.orders = cfg.admitWith.admit, cfg.admitWith.orders
 	}
 	s.engine = gin.New()
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {

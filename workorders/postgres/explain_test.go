@@ -62,6 +62,11 @@ func TestListQueriesUseIndexes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			plan, err := f.store.ExplainListOrders(ctx, tt.f)
 			require.NoError(t, err)
+			// The page of versions (the list through httpapi's cache)
+			// reads the same rows the same way.
+			keys, err := f.store.ExplainListOrderVersions(ctx, tt.f)
+			require.NoError(t, err)
+			require.Equal(t, planNodes(plan), planNodes(keys), "orders:\n%s\nversions:\n%s", plan, keys)
 			require.NotContains(t, plan, "Seq Scan", plan)
 			require.Contains(t, plan, "Index", plan)
 			if tt.f.Sort == workorders.SortRisk {
@@ -76,6 +81,18 @@ func TestListQueriesUseIndexes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// planNodes is a plan's nodes and the indexes they use, without costs and
+// widths.
+func planNodes(plan string) []string {
+	var out []string
+	for _, l := range strings.Split(plan, "\n") {
+		if i := strings.Index(l, "  (cost="); i >= 0 {
+			out = append(out, l[:i])
+		}
+	}
+	return out
 }
 
 // riskCursorOf returns the cursor after the first page of proposed orders

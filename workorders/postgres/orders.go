@@ -24,6 +24,12 @@ const orderCols = `o.id, o.number, o.asset_id, o.site_id, o.title, o.description
 	o.parts_used, o.accepted_at, o.started_at, o.completed_at, o.verified_at, o.closed_at, o.on_hold_since, o.held_s,
 	o.sla_state, o.status_path, o.helper_ids, o.transfer`
 
+// orderKeyCols are what a page of versions needs (ListOrderVersions): the
+// ID, the row version (xmin: the transaction that wrote this version of
+// the row, new with every update), and the sort keys of the branches'
+// merge and of the next page's cursor.
+const orderKeyCols = `o.id, o.xmin as row_version, o.created_at, o.priority`
+
 func scanOrder(r pgx.Row) (workorders.Order, error) { return newOrderScanner().scan(r) }
 
 // orderScanner scans order rows into one reused set of destinations: the
@@ -267,7 +273,7 @@ func (s *Store) GetOrder(ctx context.Context, id string) (workorders.Order, erro
 // ListOrders implements workorders.Store: newest first, or riskiest first
 // (sort=risk), each filter served by an index.
 func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]workorders.Order, string, error) {
-	q, args, lim, err := listOrdersQuery(f)
+	q, args, lim, err := listOrdersQuery(f, false)
 	if err != nil {
 		return nil, "", err
 	}
@@ -310,6 +316,107 @@ func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]wor
 		}
 	}
 	return out, next, nil
+}
+
+// ListOrderVersions implements workorders.VersionedOrderStore: the page of
+// ListOrders, read with the same plans, but only each row's ID, version
+// and sort keys.
+func (s *Store) ListOrderVersions(ctx context.Context, f workorders.OrderFilter) ([]workorders.OrderVersion, string, error) {
+	q, args, lim, err := listOrdersQuery(f, true)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	var (
+		id, prio string
+		xmin     uint32
+		created  time.Time
+		riskAt   pgtype.Timestamptz
+		crit     int32
+		last     workorders.Order
+		lastAt   pgtype.Timestamptz
+		lastCrit int32
+	)
+	dest := []any{&id, &xmin, &created, &prio}
+	risk := f.Sort == workorders.SortRisk
+	if risk {
+		dest = append(dest, &riskAt, &crit)
+	}
+	out := make([]workorders.OrderVersion, 0, lim+1)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, "", translate(err)
+		}
+		out = append(out, workorders.OrderVersion{ID: id, Version: uint64(xmin)})
+		if len(out) == lim {
+			last = workorders.Order{ID: id, Priority: workorders.Priority(prio), CreatedAt: created.UTC()}
+			lastAt, lastCrit = riskAt, crit
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", translate(err)
+	}
+	next := ""
+	if len(out) > lim {
+		out = out[:lim]
+		if risk {
+			next = encodeCursorJSON(newRiskCursor(last, lastAt, -lastCrit))
+		} else {
+			next = timeCursor(last.CreatedAt, last.ID)
+		}
+	}
+	return out, next, nil
+}
+
+// LoadOrderVersions implements workorders.VersionedOrderStore: one query
+// by primary key, each row checked against its wanted version.
+func (s *Store) LoadOrderVersions(ctx context.Context, want []workorders.OrderVersion) ([]workorders.Order, error) {
+	if len(want) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(want))
+	at := make(map[string]int, len(want))
+	for i, v := range want {
+		if !validID(v.ID) {
+			return nil, workorders.ErrVersionChanged
+		}
+		ids[i] = v.ID
+		at[v.ID] = i
+	}
+	rows, err := s.pool.Query(ctx, `select `+orderCols+`, o.xmin from work_orders o where o.id = any($1::uuid[])`, ids)
+	if err != nil {
+		return nil, translate(err)
+	}
+	sc := newOrderScanner()
+	var xmin uint32
+	sc.dest = append(sc.dest, &xmin)
+	out := make([]workorders.Order, len(want))
+	found := 0
+	for rows.Next() {
+		o, err := sc.scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, translate(err)
+		}
+		i, ok := at[o.ID]
+		if !ok || want[i].Version != uint64(xmin) {
+			rows.Close()
+			return nil, workorders.ErrVersionChanged
+		}
+		out[i] = o
+		found++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	if found != len(want) {
+		return nil, workorders.ErrVersionChanged
+	}
+	return out, nil
 }
 
 // riskFailureAt is the failure time of the risk order, as
@@ -366,8 +473,8 @@ func parseRiskCursor(s string) (riskCursor, error) {
 }
 
 // listOrdersQuery builds the list query (exported to tests through
-// ExplainListOrders).
-func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
+// ExplainListOrders); with keys, the same query selects only orderKeyCols.
+func listOrdersQuery(f workorders.OrderFilter, keys bool) (string, []any, int, error) {
 	var w where
 	for _, c := range []struct{ col, v string }{{"o.asset_id", f.AssetID}, {"o.site_id", f.SiteID}, {"o.assignee_id", f.AssigneeID}} {
 		if c.v == "" {
@@ -418,6 +525,9 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 	// cursors are parameters (TestListQueriesUseIndexes checks the generic
 	// plans).
 	cols := orderCols
+	if keys {
+		cols = orderKeyCols
+	}
 	order := ` order by o.created_at desc, o.id desc limit ` + strconv.Itoa(lim+1)
 	outer := order
 	statuses := f.Status
@@ -461,7 +571,16 @@ func listOrdersQuery(f workorders.OrderFilter) (string, []any, int, error) {
 // of f: the one a prepared statement keeps (the query is prepared and
 // explained with plan_cache_mode = force_generic_plan on one connection).
 func (s *Store) ExplainListOrders(ctx context.Context, f workorders.OrderFilter) (string, error) {
-	q, args, _, err := listOrdersQuery(f)
+	return s.explainList(ctx, f, false)
+}
+
+// ExplainListOrderVersions is ExplainListOrders for ListOrderVersions.
+func (s *Store) ExplainListOrderVersions(ctx context.Context, f workorders.OrderFilter) (string, error) {
+	return s.explainList(ctx, f, true)
+}
+
+func (s *Store) explainList(ctx context.Context, f workorders.OrderFilter, keys bool) (string, error) {
+	q, args, _, err := listOrdersQuery(f, keys)
 	if err != nil {
 		return "", err
 	}
