@@ -29,6 +29,7 @@ import (
 // benchSeed is a database seeded with n work orders through COPY.
 type benchSeed struct {
 	pool      *pgxpool.Pool
+	api       *httpapi.Server
 	srv       *httptest.Server
 	plain     *httptest.Server // the same API without the parameter checks
 	token     string
@@ -203,6 +204,7 @@ func (s *benchSeed) finish(b *testing.B, svc *workorders.Service) *benchSeed {
 	if err != nil {
 		b.Fatal(err)
 	}
+	s.api = api
 	s.srv = httptest.NewServer(api)
 	b.Cleanup(s.srv.Close)
 	plain, err := httpapi.New(httpapi.SharingAdmission(httpapi.WithoutRequestChecks(httpapi.Config{Service: svc}), api))
@@ -362,6 +364,7 @@ func BenchmarkTickets(b *testing.B) {
 				var wg sync.WaitGroup
 				var failed error
 				self0, pg0 := s.cpu(b)
+				hits0, misses0 := httpapi.OrderCacheHits(s.api)
 				b.ResetTimer()
 				for w := range clients {
 					wg.Add(1)
@@ -409,6 +412,7 @@ func BenchmarkTickets(b *testing.B) {
 				wg.Wait()
 				b.StopTimer()
 				self1, pg1 := s.cpu(b)
+				hits1, misses1 := httpapi.OrderCacheHits(s.api)
 				if failed != nil {
 					b.Fatal(failed)
 				}
@@ -437,6 +441,10 @@ func BenchmarkTickets(b *testing.B) {
 				// its PostgreSQL backends.
 				b.ReportMetric(float64((self1-self0).Microseconds())/1000/float64(b.N), "cpu_ms/req")
 				b.ReportMetric(float64((pg1-pg0).Microseconds())/1000/float64(b.N), "pg_cpu_ms/req")
+				if n := hits1 - hits0 + misses1 - misses0; n > 0 {
+					// Listed orders answered from the order cache.
+					b.ReportMetric(float64(hits1-hits0)*100/float64(n), "cache_hit_%")
+				}
 			})
 		}
 	}

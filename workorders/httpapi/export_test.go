@@ -51,3 +51,12 @@ func CachedOrders(s *Server) int {
 	s.orders.c.CleanUp()
 	return s.orders.c.EstimatedSize()
 }
+
+// OrderCacheHits returns how many listed orders s answered from its order
+// cache and how many it loaded.
+func OrderCacheHits(s *Server) (hits, misses int64) {
+	if s.orders.c == nil {
+		return 0, 0
+	}
+	return s.orders.hits.Load(), s.orders.misses.Load()
+}

@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"errors"
-	"net/http"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 	"github.com/maypok86/otter/v2"
@@ -32,6 +32,8 @@ const listAttempts = 3
 // orderCache holds rendered orders; a nil c is off.
 type orderCache struct {
 	c *otter.Cache[workorders.OrderVersion, *renderedOrder]
+	// hits and misses count the orders listed from the cache and loaded.
+	hits, misses *atomic.Int64
 }
 
 // renderedOrder is an order's JSON without its status_url member, which
@@ -54,7 +56,7 @@ func newOrderCache(maxBytes int64) orderCache {
 	if maxBytes == 0 {
 		maxBytes = defaultOrderCacheBytes
 	}
-	return orderCache{c: otter.Must(&otter.Options[workorders.OrderVersion, *renderedOrder]{
+	return orderCache{hits: new(atomic.Int64), misses: new(atomic.Int64), c: otter.Must(&otter.Options[workorders.OrderVersion, *renderedOrder]{
 		MaximumWeight: uint64(maxBytes),
 		Weigher: func(k workorders.OrderVersion, v *renderedOrder) uint32 {
 			return uint32(min(len(v.json)+len(v.statusPath)+len(k.ID)+entryOverhead, 1<<31))
@@ -92,6 +94,8 @@ func (s *Server) listOrders(c *gin.Context, f workorders.OrderFilter) {
 				miss = append(miss, v)
 				missAt = append(missAt, i)
 			}
+			s.orders.hits.Add(int64(len(page) - len(miss)))
+			s.orders.misses.Add(int64(len(miss)))
 			if len(miss) > 0 {
 				orders, err := vs.LoadOrderVersions(ctx, miss)
 				if errors.Is(err, workorders.ErrVersionChanged) {
@@ -139,7 +143,7 @@ func (s *Server) writeRenderedList(c *gin.Context, items []*renderedOrder, next 
 	b = append(b, `],"next_cursor":`...)
 	b = appendJSONString(b, next)
 	b = append(b, '}')
-	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+	writeJSONBytes(c, b)
 	if cap(b) <= 1<<20 {
 		*bp = b
 		jsonBufs.Put(bp)
