@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/openpdm/pdm/rules"
 )
 
@@ -150,7 +152,7 @@ type OrderStore interface {
 // makes it (another API replica, a job, plain SQL). Equal versions of one
 // order have equal content.
 type OrderVersion struct {
-	ID      string
+	ID      uuid.UUID
 	Version uint64
 }
 
@@ -167,6 +169,9 @@ type VersionedOrderStore interface {
 	// LoadOrderVersions returns the orders of want, in want's order, each
 	// at exactly its version; ErrVersionChanged when one is not.
 	LoadOrderVersions(ctx context.Context, want []OrderVersion) ([]Order, error)
+	// ListOrdersWithVersions is ListOrders with each order's version (the
+	// whole page in one query, for pages the cache is unlikely to hold).
+	ListOrdersWithVersions(ctx context.Context, f OrderFilter) ([]Order, []OrderVersion, string, error)
 }
 
 // AttachmentStore holds orders' attachments.

@@ -32,6 +32,12 @@ const listAttempts = 3
 // orderCache holds rendered orders; a nil c is off.
 type orderCache struct {
 	c *otter.Cache[workorders.OrderVersion, *renderedOrder]
+	// warm remembers the pages (by pageKey) the cache held mostly at their
+	// last answer: only those are read versions first. A page listed for
+	// the first time, or found mostly missing, is read whole in one query
+	// (versions first, its misses would take a second one and cost more
+	// than the whole page).
+	warm *otter.Cache[pageKey, bool]
 	// hits and misses count the orders listed from the cache and loaded.
 	hits, misses *atomic.Int64
 }
@@ -45,6 +51,15 @@ type renderedOrder struct {
 	statusPath string
 }
 
+// maxWarmPages bounds how many pages orderCache.warm remembers.
+const maxWarmPages = 20_000
+
+// pageKey names a page of a list: the endpoint, the query string and, for
+// engineers, whose orders.
+type pageKey struct {
+	path, query, involving string
+}
+
 // entryOverhead is roughly what an entry costs besides its bytes (the
 // key's ID string, the renderedOrder, the cache's node).
 const entryOverhead = 200
@@ -56,7 +71,8 @@ func newOrderCache(maxBytes int64) orderCache {
 	if maxBytes == 0 {
 		maxBytes = defaultOrderCacheBytes
 	}
-	return orderCache{hits: new(atomic.Int64), misses: new(atomic.Int64), c: otter.Must(&otter.Options[workorders.OrderVersion, *renderedOrder]{
+	return orderCache{hits: new(atomic.Int64), misses: new(atomic.Int64),
+		warm: otter.Must(&otter.Options[pageKey, bool]{MaximumSize: maxWarmPages}), c: otter.Must(&otter.Options[workorders.OrderVersion, *renderedOrder]{
 		MaximumWeight: uint64(maxBytes),
 		Weigher: func(k workorders.OrderVersion, v *renderedOrder) uint32 {
 			return uint32(min(len(v.json)+len(v.statusPath)+len(k.ID)+entryOverhead, 1<<31))
@@ -76,7 +92,22 @@ func renderOrder(o *workorders.Order) *renderedOrder {
 // through the cache when the store lists versions, else whole.
 func (s *Server) listOrders(c *gin.Context, f workorders.OrderFilter) {
 	ctx := c.Request.Context()
-	if vs, ok := s.svc.Store.(workorders.VersionedOrderStore); ok && s.orders.c != nil {
+	vs, ok := s.svc.Store.(workorders.VersionedOrderStore)
+	if !ok || s.orders.c == nil {
+		var st orderService = s.svc
+		items, next, err := st.ListOrders(ctx, f)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		for i := range items {
+			items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
+		}
+		orderListJSON(c, items, next)
+		return
+	}
+	key := pageKey{path: c.FullPath(), query: c.Request.URL.RawQuery, involving: f.Involving}
+	if warm, _ := s.orders.warm.GetIfPresent(key); warm {
 		for range listAttempts {
 			page, next, err := vs.ListOrderVersions(ctx, f)
 			if err != nil {
@@ -94,8 +125,6 @@ func (s *Server) listOrders(c *gin.Context, f workorders.OrderFilter) {
 				miss = append(miss, v)
 				missAt = append(missAt, i)
 			}
-			s.orders.hits.Add(int64(len(page) - len(miss)))
-			s.orders.misses.Add(int64(len(miss)))
 			if len(miss) > 0 {
 				orders, err := vs.LoadOrderVersions(ctx, miss)
 				if errors.Is(err, workorders.ErrVersionChanged) {
@@ -111,20 +140,37 @@ func (s *Server) listOrders(c *gin.Context, f workorders.OrderFilter) {
 					got[missAt[j]] = r
 				}
 			}
+			s.orders.hits.Add(int64(len(page) - len(miss)))
+			s.orders.misses.Add(int64(len(miss)))
+			if 4*len(miss) > len(page) {
+				s.orders.warm.Invalidate(key)
+			}
 			s.writeRenderedList(c, got, next)
 			return
 		}
 	}
-	var st orderService = s.svc
-	items, next, err := st.ListOrders(ctx, f)
+	// Whole: one query, each order rendered unless the cache holds it at
+	// its version.
+	items, versions, next, err := vs.ListOrdersWithVersions(ctx, f)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	for i := range items {
-		items[i].StatusURL = s.statusURL(c, items[i].StatusURL)
+	got := make([]*renderedOrder, len(items))
+	hits := 0
+	for i, v := range versions {
+		if r, ok := s.orders.c.GetIfPresent(v); ok {
+			got[i] = r
+			hits++
+			continue
+		}
+		got[i] = renderOrder(&items[i])
+		s.orders.c.Set(v, got[i])
 	}
-	orderListJSON(c, items, next)
+	s.orders.hits.Add(int64(hits))
+	s.orders.misses.Add(int64(len(items) - hits))
+	s.orders.warm.Set(key, true)
+	s.writeRenderedList(c, got, next)
 }
 
 // writeRenderedList writes what orderListJSON writes, from rendered

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -273,15 +274,32 @@ func (s *Store) GetOrder(ctx context.Context, id string) (workorders.Order, erro
 // ListOrders implements workorders.Store: newest first, or riskiest first
 // (sort=risk), each filter served by an index.
 func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]workorders.Order, string, error) {
+	out, _, next, err := s.listOrders(ctx, f, false)
+	return out, next, err
+}
+
+// ListOrdersWithVersions implements workorders.VersionedOrderStore.
+func (s *Store) ListOrdersWithVersions(ctx context.Context, f workorders.OrderFilter) ([]workorders.Order, []workorders.OrderVersion, string, error) {
+	return s.listOrders(ctx, f, true)
+}
+
+func (s *Store) listOrders(ctx context.Context, f workorders.OrderFilter, versions bool) ([]workorders.Order, []workorders.OrderVersion, string, error) {
 	q, args, lim, err := listOrdersQuery(f, false)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, "", translate(err)
+		return nil, nil, "", translate(err)
 	}
 	sc := newOrderScanner()
+	// Every row's version comes along (4 bytes); only ListOrdersWithVersions keeps them.
+	var xmin uint32
+	sc.dest = append(sc.dest, &xmin)
+	var vs []workorders.OrderVersion
+	if versions {
+		vs = make([]workorders.OrderVersion, 0, lim+1)
+	}
 	risk := f.Sort == workorders.SortRisk
 	// The risk order also reads the two computed parts of its sort key
 	// (the failure time, the negated criticality), which the next page's
@@ -301,21 +319,31 @@ func (s *Store) ListOrders(ctx context.Context, f workorders.OrderFilter) ([]wor
 			if n++; risk && n == lim && err == nil {
 				last = newRiskCursor(o, riskAt, -crit)
 			}
+			if versions && err == nil {
+				id, perr := uuid.Parse(o.ID)
+				if perr != nil {
+					return o, perr
+				}
+				vs = append(vs, workorders.OrderVersion{ID: id, Version: uint64(xmin)})
+			}
 			return o, err
 		})
 	if err != nil {
-		return nil, "", translate(err)
+		return nil, nil, "", translate(err)
 	}
 	next := ""
 	if len(out) > lim {
 		out = out[:lim]
+		if versions {
+			vs = vs[:lim]
+		}
 		if risk {
 			next = encodeCursorJSON(last)
 		} else {
 			next = timeCursor(out[lim-1].CreatedAt, out[lim-1].ID)
 		}
 	}
-	return out, next, nil
+	return out, vs, next, nil
 }
 
 // ListOrderVersions implements workorders.VersionedOrderStore: the page of
@@ -330,8 +358,11 @@ func (s *Store) ListOrderVersions(ctx context.Context, f workorders.OrderFilter)
 	if err != nil {
 		return nil, "", translate(err)
 	}
+	// Scanned without allocating: the ID as its 16 bytes, the priority
+	// from the driver's bytes.
 	var (
-		id, prio string
+		id       pgtype.UUID
+		prio     priorityScanner
 		xmin     uint32
 		created  time.Time
 		riskAt   pgtype.Timestamptz
@@ -351,9 +382,9 @@ func (s *Store) ListOrderVersions(ctx context.Context, f workorders.OrderFilter)
 			rows.Close()
 			return nil, "", translate(err)
 		}
-		out = append(out, workorders.OrderVersion{ID: id, Version: uint64(xmin)})
+		out = append(out, workorders.OrderVersion{ID: id.Bytes, Version: uint64(xmin)})
 		if len(out) == lim {
-			last = workorders.Order{ID: id, Priority: workorders.Priority(prio), CreatedAt: created.UTC()}
+			last = workorders.Order{ID: uuid.UUID(id.Bytes).String(), Priority: prio.p, CreatedAt: created.UTC()}
 			lastAt, lastCrit = riskAt, crit
 		}
 	}
@@ -372,20 +403,31 @@ func (s *Store) ListOrderVersions(ctx context.Context, f workorders.OrderFilter)
 	return out, next, nil
 }
 
+// priorityScanner scans a priority without allocating a string per row.
+type priorityScanner struct{ p workorders.Priority }
+
+func (s *priorityScanner) ScanBytes(v []byte) error {
+	for _, p := range [...]workorders.Priority{workorders.P1, workorders.P2, workorders.P3, workorders.P4} {
+		if string(v) == string(p) {
+			s.p = p
+			return nil
+		}
+	}
+	s.p = workorders.Priority(v)
+	return nil
+}
+
 // LoadOrderVersions implements workorders.VersionedOrderStore: one query
 // by primary key, each row checked against its wanted version.
 func (s *Store) LoadOrderVersions(ctx context.Context, want []workorders.OrderVersion) ([]workorders.Order, error) {
 	if len(want) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(want))
+	ids := make([]pgtype.UUID, len(want))
 	at := make(map[string]int, len(want))
 	for i, v := range want {
-		if !validID(v.ID) {
-			return nil, workorders.ErrVersionChanged
-		}
-		ids[i] = v.ID
-		at[v.ID] = i
+		ids[i] = pgtype.UUID{Bytes: v.ID, Valid: true}
+		at[v.ID.String()] = i
 	}
 	rows, err := s.pool.Query(ctx, `select `+orderCols+`, o.xmin from work_orders o where o.id = any($1::uuid[])`, ids)
 	if err != nil {
@@ -524,7 +566,7 @@ func listOrdersQuery(f workorders.OrderFilter, keys bool) (string, []any, int, e
 	// generic plan whose index fits its values, and only IDs, numbers and
 	// cursors are parameters (TestListQueriesUseIndexes checks the generic
 	// plans).
-	cols := orderCols
+	cols := orderCols + `, o.xmin as row_version`
 	if keys {
 		cols = orderKeyCols
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/openpdm/pdm/workorders"
@@ -54,11 +55,16 @@ func TestOrderVersions(t *testing.T) {
 				require.Equal(t, wantNext, next)
 				require.Len(t, got, len(want))
 				for i := range want {
-					require.Equal(t, want[i].ID, got[i].ID, "row %d of page %d", i, pages)
+					require.Equal(t, want[i].ID, got[i].ID.String(), "row %d of page %d", i, pages)
 				}
 				loaded, err := f.store.LoadOrderVersions(ctx, got)
 				require.NoError(t, err)
 				require.Equal(t, want, loaded)
+				whole, versions, wholeNext, err := f.store.ListOrdersWithVersions(ctx, flt)
+				require.NoError(t, err)
+				require.Equal(t, want, whole)
+				require.Equal(t, got, versions)
+				require.Equal(t, wantNext, wholeNext)
 				pages++
 				if next == "" {
 					break
@@ -77,7 +83,7 @@ func TestOrderVersions(t *testing.T) {
 	require.NoError(t, err)
 
 	// Through the service: a new version; the old one is not loaded.
-	_, err = f.svc.EditOrder(ctx, f.admin, v.ID, workorders.OrderEdit{Title: ptr("edited")})
+	_, err = f.svc.EditOrder(ctx, f.admin, v.ID.String(), workorders.OrderEdit{Title: ptr("edited")})
 	require.NoError(t, err)
 	v2 := versionOf(t, f, v.ID)
 	require.NotEqual(t, v.Version, v2.Version)
@@ -86,7 +92,7 @@ func TestOrderVersions(t *testing.T) {
 	got, err := f.store.LoadOrderVersions(ctx, []workorders.OrderVersion{page[1], v2})
 	require.NoError(t, err)
 	require.Equal(t, "edited", got[1].Title)
-	require.Equal(t, page[1].ID, got[0].ID)
+	require.Equal(t, page[1].ID.String(), got[0].ID)
 
 	// Plain SQL (another process, a migration): a new version too.
 	_, err = pool.Exec(ctx, `update work_orders set title = 'by SQL' where id = $1`, v.ID)
@@ -105,13 +111,12 @@ func TestOrderVersions(t *testing.T) {
 	require.Equal(t, "by SQL", got[0].Title)
 
 	// Gone, or never there: changed.
-	_, err = f.store.LoadOrderVersions(ctx, []workorders.OrderVersion{{ID: "00000000-0000-0000-0000-000000000001", Version: v3.Version}})
-	require.ErrorIs(t, err, workorders.ErrVersionChanged)
-	_, err = f.store.LoadOrderVersions(ctx, []workorders.OrderVersion{{ID: "not-a-uuid", Version: 1}})
+	_, err = f.store.LoadOrderVersions(ctx, []workorders.OrderVersion{{ID: uuid.MustParse("00000000-0000-0000-0000-000000000001"),
+		Version: v3.Version}})
 	require.ErrorIs(t, err, workorders.ErrVersionChanged)
 }
 
-func versionOf(t *testing.T, f *fixture, id string) workorders.OrderVersion {
+func versionOf(t *testing.T, f *fixture, id uuid.UUID) workorders.OrderVersion {
 	t.Helper()
 	page, _, err := f.store.ListOrderVersions(context.Background(), workorders.OrderFilter{Page: workorders.Page{Limit: 100}})
 	require.NoError(t, err)
