@@ -12,13 +12,16 @@ import (
 
 // The order list's answer is mostly orders that did not change since the
 // last time they were listed. orderCache keeps each order's rendered JSON
-// by (ID, row version); a list reads only the page's IDs and versions from
-// PostgreSQL (ListOrderVersions: same filter, plan and order), copies the
-// orders it holds and loads and renders only the others, each checked to
-// be at the version the page read (LoadOrderVersions). The version is the
-// database row's (its xmin), so a write by any process, another API
-// replica included, changes it: a changed order is never answered from the
-// cache, and an old version is simply never asked for again and ages out.
+// by (ID, row version). A page listed before reads only its IDs and
+// versions from PostgreSQL (ListOrderVersions: same filter, plan and
+// order), copies the orders the cache holds and loads and renders only the
+// others, each checked to be at the version the page read
+// (LoadOrderVersions). A page not listed before is read whole with its
+// versions (ListOrdersWithVersions, one query) and renders only what the
+// cache lacks. The version is the database row's (its xmin, new with every
+// update), so a write by any process, another API replica or plain SQL
+// included, changes it: a changed order is never answered from the cache,
+// and its old version is never asked for again and ages out.
 
 // defaultOrderCacheBytes bounds the cache when Config.OrderCacheBytes is 0:
 // about 55,000 orders of the benchmark's size (1.1 KB of JSON each).
@@ -60,8 +63,8 @@ type pageKey struct {
 	path, query, involving string
 }
 
-// entryOverhead is roughly what an entry costs besides its bytes (the
-// key's ID string, the renderedOrder, the cache's node).
+// entryOverhead is roughly what an entry costs besides its JSON (the key,
+// the renderedOrder, the cache's node).
 const entryOverhead = 200
 
 func newOrderCache(maxBytes int64) orderCache {
@@ -71,13 +74,14 @@ func newOrderCache(maxBytes int64) orderCache {
 	if maxBytes == 0 {
 		maxBytes = defaultOrderCacheBytes
 	}
-	return orderCache{hits: new(atomic.Int64), misses: new(atomic.Int64),
-		warm: otter.Must(&otter.Options[pageKey, bool]{MaximumSize: maxWarmPages}), c: otter.Must(&otter.Options[workorders.OrderVersion, *renderedOrder]{
+	orders := otter.Must(&otter.Options[workorders.OrderVersion, *renderedOrder]{
 		MaximumWeight: uint64(maxBytes),
-		Weigher: func(k workorders.OrderVersion, v *renderedOrder) uint32 {
-			return uint32(min(len(v.json)+len(v.statusPath)+len(k.ID)+entryOverhead, 1<<31))
+		Weigher: func(_ workorders.OrderVersion, v *renderedOrder) uint32 {
+			return uint32(min(len(v.json)+len(v.statusPath)+entryOverhead, 1<<31))
 		},
-	})}
+	})
+	return orderCache{c: orders, warm: otter.Must(&otter.Options[pageKey, bool]{MaximumSize: maxWarmPages}),
+		hits: new(atomic.Int64), misses: new(atomic.Int64)}
 }
 
 func renderOrder(o *workorders.Order) *renderedOrder {
