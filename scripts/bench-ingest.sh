@@ -30,6 +30,7 @@ mkdir -p bench
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 go test ./ingest -run '^$' -bench '^BenchmarkDecode$' -benchtime 2s -count 1 | tee -a "$raw"
+go test ./ingest -run '^$' -bench '^BenchmarkPipelineCPU$' -benchtime 3x -count 1 | tee -a "$raw"
 # The raw InfluxDB rate is measured before and after the end-to-end runs:
 # on a shared machine it moves with the load.
 go test ./ingest -run '^$' -bench '^BenchmarkInfluxRaw$' -benchtime 40x -count 1 -timeout 20m | tee -a "$raw"
@@ -86,6 +87,17 @@ line() { grep -E "^$1(-[0-9]+)?[[:space:]]" "$raw" | head -n1 || true; }
 				l = (lb + la) / 2; h = (hb + ha) / 2
 				printf "| %s | %.0f | %.0f | %.1f %% | %.0f | %.1f %% | %s |\n", f, i, l, 100 * i / l, h, 100 * i / h, (i >= 0.9 * l ? "yes" : "no")
 			}'
+	done
+	echo
+	echo "## Ingest's own CPU (no broker, no InfluxDB)"
+	echo
+	echo "\`BenchmarkPipelineCPU\`: 200,000 readings handed to the pipeline as the MQTT source does, decoded, batched, encoded as line protocol (not sent), acknowledged and handed on; process CPU time per reading. The end-to-end CPU above adds paho (per message), HTTP to InfluxDB and the garbage of both."
+	echo
+	echo "| case | pipeline CPU ns/reading | end-to-end CPU ns/reading | allocs per 200,000 readings |"
+	echo "|---|---:|---:|---:|"
+	for c in json-1 json-50 lp-1 lp-50; do
+		l=$(line "BenchmarkPipelineCPU/$c")
+		echo "| $c | $(val cpu-ns/reading "$l") | $(val cpu-ns/reading "$(line "BenchmarkEndToEnd/$c")") | $(val allocs/op "$l") |"
 	done
 	echo
 	echo "## Decoders (one core)"
