@@ -301,7 +301,11 @@ func fitWindow(pts []Point, xs, ys []float64, dir, limit float64, spec *rules.Pr
 	// with a t statistic of at least MinT, and of AccelMinT after
 	// allowing for residuals that wander together (autoShrink).
 	quad, qerr := fitModel(ModelQuadratic, xs, ys)
-	accel := qerr == nil && quad.c*dir > 0 && quad.tC >= o.MinT && quad.tC*autoShrink(xs, ys, quad) >= o.AccelMinT
+	// The baseline left once an excursion is taken out is judged by the
+	// line only (the excursion's shape was fitted with a line under it):
+	// what is left of a shape that did not fit exactly bends the window,
+	// and an accelerating model would extrapolate that bend.
+	accel := !o.baseline && qerr == nil && quad.c*dir > 0 && quad.tC >= o.MinT && quad.tC*autoShrink(xs, ys, quad) >= o.AccelMinT
 	positive := true
 	for _, y := range ys {
 		if y <= 0 {
