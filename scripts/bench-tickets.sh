@@ -137,6 +137,8 @@ done
 	echo "  0.51+0.32 ms. At 01:38 UTC, main before the cache (c7a310d) against now, 20,000 requests,"
 	echo "  load 13.5-14.5: before 1,124 and 1,288 req/s, p99 228 and 167 ms; now 1,649 and 1,455 req/s, p99 175 and 245 ms,"
 	echo "  0.31+0.19 ms CPU. p99 at this load is the other work's: it does not follow the CPU per request."
+	echo "  At 01:52 UTC (load 8.6-10.5, in this order): on 0.33+0.21 ms, 1,398 req/s, p99 321 ms; off 0.47+0.33 ms, 987 req/s,"
+	echo "  p99 358 ms; on 0.24+0.15 ms, 2,988 req/s, p50 30 ms, p99 92 ms; main before the cache 1,507 req/s, p99 151 ms."
 	echo "- Profile with the cache warm (20,000 requests, load 13.6, go test -cpuprofile): the list handler 53 % of the"
 	echo "  process's CPU, of which the versions query (a round trip) 35 %, writing the 55 KB answer 30 %, whole pages 11 %,"
 	echo "  cache lookups 10 %, rendering 9 %; system calls (HTTP and PostgreSQL I/O) 24 % of the process; the in-process"
