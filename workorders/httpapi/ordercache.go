@@ -22,6 +22,13 @@ import (
 // update), so a write by any process, another API replica or plain SQL
 // included, changes it: a changed order is never answered from the cache,
 // and its old version is never asked for again and ages out.
+//
+// Limits of xmin as a version: it is a 32-bit transaction ID, so a stale
+// entry would need the same order written again by a transaction exactly a
+// multiple of 2^32 transactions later while its old entry is still cached,
+// or this process kept running across a restore of the database into
+// another cluster (whose transaction IDs start again); a row frozen by
+// VACUUM keeps its xmin (TestOrderVersions).
 
 // defaultOrderCacheBytes bounds the cache when Config.OrderCacheBytes is 0:
 // about 55,000 orders of the benchmark's size (1.1 KB of JSON each).
