@@ -115,6 +115,9 @@ type Config struct {
 	// APIReadConcurrency bounds the order list, detail and /me/jobs
 	// requests served at once (httpapi.Config.ReadConcurrency).
 	APIReadConcurrency int
+	// APIOrderCacheMB bounds the cache of rendered orders the order lists
+	// answer from, in MiB (httpapi.Config.OrderCacheBytes); 0 turns it off.
+	APIOrderCacheMB int
 
 	// Demo only.
 	Scenario string
@@ -193,6 +196,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.DispatchEvery, "dispatch-every", envDuration(getenv, "PDM_DISPATCH_EVERY", time.Minute), "how often dispatch runs besides the runs approvals and declines trigger (PDM_DISPATCH_EVERY)")
 	fs.IntVar(&c.APIReadConcurrency, "api-read-concurrency", envInt(getenv, "PDM_API_READ_CONCURRENCY", 0),
 		"order list, detail and /me/jobs requests served at once, the others wait in arrival order; 0: twice the CPUs (PDM_API_READ_CONCURRENCY)")
+	fs.IntVar(&c.APIOrderCacheMB, "api-order-cache-mb", envInt(getenv, "PDM_API_ORDER_CACHE_MB", 64),
+		"MiB of rendered orders the order lists answer from (about 1 KiB an order); 0: no cache (PDM_API_ORDER_CACHE_MB)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", envOr(getenv, "PDM_WEBHOOK_ALLOW_PRIVATE", "") == "true",
 		"let webhooks target loopback, link-local, private and multicast addresses (PDM_WEBHOOK_ALLOW_PRIVATE=true)")
 	if name == "demo" {
@@ -259,6 +264,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if len(mbs) == 0 {
 			return c, fmt.Errorf("--mail-addr (PDM_MAIL_ADDR) needs --mail-mailboxes (PDM_MAIL_MAILBOXES), such as service@pdm.example.com=PLANT1")
 		}
+	}
+	if c.APIOrderCacheMB < 0 {
+		return c, fmt.Errorf("--api-order-cache-mb (PDM_API_ORDER_CACHE_MB) must be 0 (no cache) or a positive number of MiB")
 	}
 	if c.APIReadConcurrency < 0 {
 		return c, fmt.Errorf("--api-read-concurrency (PDM_API_READ_CONCURRENCY) must be 0 (twice the CPUs) or a positive integer")

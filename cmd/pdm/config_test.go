@@ -83,6 +83,27 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad api read concurrency env", args: nil, env: func(k string) string {
 			return map[string]string{"PDM_API_READ_CONCURRENCY": "many"}[k]
 		}, wantErr: "api-read-concurrency"},
+		{name: "api order cache from env", args: nil, env: func(k string) string {
+			return map[string]string{"PDM_API_ORDER_CACHE_MB": "256"}[k]
+		}, check: func(t *testing.T, c Config) {
+			if c.APIOrderCacheMB != 256 {
+				t.Errorf("got %d, want the env's 256", c.APIOrderCacheMB)
+			}
+		}},
+		{name: "api order cache off by flag", args: []string{"--api-order-cache-mb", "0"}, env: getenv, check: func(t *testing.T, c Config) {
+			if c.APIOrderCacheMB != 0 || orderCacheBytes(c.APIOrderCacheMB) >= 0 {
+				t.Errorf("got %d MiB (%d bytes), want 0, off", c.APIOrderCacheMB, orderCacheBytes(c.APIOrderCacheMB))
+			}
+		}},
+		{name: "api order cache default", args: nil, env: func(string) string { return "" }, check: func(t *testing.T, c Config) {
+			if got := orderCacheBytes(c.APIOrderCacheMB); got != 64<<20 {
+				t.Errorf("got %d bytes, want 64 MiB", got)
+			}
+		}},
+		{name: "negative api order cache", args: []string{"--api-order-cache-mb", "-5"}, env: getenv, wantErr: "api-order-cache-mb"},
+		{name: "bad api order cache env", args: nil, env: func(k string) string {
+			return map[string]string{"PDM_API_ORDER_CACHE_MB": "lots"}[k]
+		}, wantErr: "api-order-cache-mb"},
 		{name: "unknown flag", args: []string{"--nope"}, env: getenv, wantErr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {

@@ -202,6 +202,8 @@ type apiDeps struct {
 	console   httpapi.ConsoleConfig
 	// readConcurrency is httpapi.Config.ReadConcurrency.
 	readConcurrency int
+	// orderCacheBytes is httpapi.Config.OrderCacheBytes.
+	orderCacheBytes int64
 }
 
 func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
@@ -230,6 +232,7 @@ func (c *core) apiHandler(d apiDeps) (http.Handler, error) {
 		},
 	}
 	hcfg.ReadConcurrency = d.readConcurrency
+	hcfg.OrderCacheBytes = d.orderCacheBytes
 	if d.pipe != nil {
 		hcfg.Rejects = rejects{d.pipe}
 	}

@@ -189,6 +189,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, hooks *ser
 			console: httpapi.ConsoleConfig{MapTilesURL: cfg.MapTilesURL, MapTilesAttribution: cfg.MapTilesAttribution,
 				DispatchRebalance: cfg.DispatchRebalance},
 			readConcurrency: cfg.APIReadConcurrency,
+			orderCacheBytes: orderCacheBytes(cfg.APIOrderCacheMB),
 		})
 		if err != nil {
 			return err
@@ -459,4 +460,13 @@ func registerLateMetrics(reg prometheus.Registerer, e *rules.Engine) {
 		counter("pdm_rules_late_dropped_total", "Late readings not re-evaluated because too many assets were waiting.",
 			func(s rules.LateStats) uint64 { return s.Dropped }),
 	)
+}
+
+// orderCacheBytes turns --api-order-cache-mb into httpapi.Config's
+// OrderCacheBytes, where 0 is its default size and negative is off.
+func orderCacheBytes(mb int) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return int64(mb) << 20
 }
