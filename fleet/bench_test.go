@@ -52,3 +52,30 @@ func BenchmarkTrain(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCMAPSSShape is BenchmarkRunToFailure on fleets of the public
+// benchmark's shape (simulators.RunToFailureOptions.CMAPSS): 3 settings
+// and 21 sensors, 7 of them constant; one operating condition (FD001)
+// and six (FD002).
+func BenchmarkCMAPSSShape(b *testing.B) {
+	for _, conds := range []int{1, 6} {
+		for _, seed := range []uint64{1, 2, 3, 4, 5} {
+			b.Run(fmt.Sprintf("conditions=%d/seed=%d", conds, seed), func(b *testing.B) {
+				var ev evaluation
+				for b.Loop() {
+					var err error
+					if ev, err = evaluateShape(seed, 100, 100, simulators.RunToFailureOptions{CMAPSS: true, Conditions: conds}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(ev.fleetRMSE, "fleet_rmse")
+				b.ReportMetric(ev.fleetRMSECapped, "fleet_rmse_capped")
+				b.ReportMetric(ev.linearRMSE, "linear_rmse")
+				b.ReportMetric(ev.linearRMSECapped, "linear_rmse_capped")
+				b.ReportMetric(ev.coverage, "coverage")
+				b.ReportMetric(ev.width, "width")
+				b.Logf("conditions %d seed %d: chosen %s lambda=%g k=%d; cv %v", conds, seed, ev.report.Kind, ev.report.Lambda, ev.report.K, ev.report.CV)
+			})
+		}
+	}
+}

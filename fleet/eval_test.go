@@ -38,8 +38,17 @@ func toUnits(f simulators.RunToFailureFleet) []Unit {
 // evaluate trains on a full run-to-failure fleet (seed) and tests on
 // other units of the same make whose units are cut off before failure.
 func evaluate(seed uint64, nTrain, nTest int) (evaluation, error) {
-	train := simulators.RunToFailure(seed, simulators.RunToFailureOptions{Units: nTrain})
-	test := simulators.RunToFailure(seed, simulators.RunToFailureOptions{Units: nTest, FirstUnit: nTrain, Cut: true})
+	return evaluateShape(seed, nTrain, nTest, simulators.RunToFailureOptions{})
+}
+
+// evaluateShape is evaluate on fleets of the given shape (Units,
+// FirstUnit and Cut are set here).
+func evaluateShape(seed uint64, nTrain, nTest int, shape simulators.RunToFailureOptions) (evaluation, error) {
+	to, so := shape, shape
+	to.Units = nTrain
+	so.Units, so.FirstUnit, so.Cut = nTest, nTrain, true
+	train := simulators.RunToFailure(seed, to)
+	test := simulators.RunToFailure(seed, so)
 	spec := Spec{Metrics: train.Sensors}
 	m, rep, err := Train(toUnits(train), spec, Options{Seed: seed})
 	if err != nil {

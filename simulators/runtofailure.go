@@ -27,6 +27,18 @@ type RunToFailureOptions struct {
 	// failure (the test units of a benchmark): the remaining life at the
 	// cut is drawn uniformly from [5, 150], at most life − 31.
 	Cut bool
+	// CMAPSS gives the fleet the public benchmark's shape instead of
+	// Sensors generic sensors: three operating settings (setting1-3)
+	// then 21 sensors s1-s21 with CMAPSS FD001's levels, noise and
+	// directions: s1, s5, s10, s16, s18 and s19 constant, s6 nearly so,
+	// the 14 others moving with the wear by 3 to 5 of their noise's
+	// standard deviations over a life.
+	CMAPSS bool
+	// Conditions is the number of operating conditions (CMAPSS only):
+	// 0 or 1 is FD001's single one (settings jitter around 0, 0, 100);
+	// 6 is FD002's six, each cycle in one drawn at random, each moving
+	// every sensor's level, the constant ones included.
+	Conditions int
 }
 
 func (o RunToFailureOptions) withDefaults() RunToFailureOptions {
@@ -64,10 +76,15 @@ type RunToFailureUnit struct {
 // observed cycle (0 for a unit observed up to its failure).
 func (u RunToFailureUnit) RUL() int { return u.Life - len(u.Cycles) }
 
-// RunToFailureFleet is a generated fleet: sensor names and units.
+// RunToFailureFleet is a generated fleet: column names and units.
 type RunToFailureFleet struct {
+	// Sensors name the columns of a unit's rows: the operating settings
+	// first when the fleet has them (Settings), then the sensors.
 	Sensors []string
-	Units   []RunToFailureUnit
+	// Settings are the operating-setting columns among Sensors (CMAPSS
+	// shape only).
+	Settings []string
+	Units    []RunToFailureUnit
 }
 
 // sensorShape is one sensor's response, shared by the fleet's units.
@@ -86,6 +103,9 @@ type sensorShape struct {
 // seed and its number, not on how many units there are.
 func RunToFailure(seed uint64, opts RunToFailureOptions) RunToFailureFleet {
 	o := opts.withDefaults()
+	if o.CMAPSS {
+		return runToFailureCMAPSS(seed, o)
+	}
 	shapes := make([]sensorShape, o.Sensors)
 	names := make([]string, o.Sensors)
 	sr := rand.New(rand.NewPCG(seed, 0x5e45))
@@ -138,6 +158,117 @@ func runToFailureUnit(seed uint64, i int, shapes []sensorShape, o RunToFailureOp
 		row := make([]float64, len(shapes))
 		for k, s := range shapes {
 			row[k] = s.base + offsets[k] + s.gain*math.Pow(d, s.curve) + s.opGain*op + s.noise*r.NormFloat64()
+		}
+		u.Cycles[t] = row
+	}
+	return u
+}
+
+// cmapssSensor is one of CMAPSS FD001's 21 sensors: its healthy level,
+// noise standard deviation, the change over a life in noise standard
+// deviations (signed; 0: constant), and the unit-to-unit spread of its
+// level in noise standard deviations. quantum > 0 rounds its readings
+// (s6 reads 21.60 or 21.61).
+type cmapssSensor struct {
+	base, noise, drift, spread, quantum float64
+}
+
+var cmapssSensors = [21]cmapssSensor{
+	{base: 518.67}, // s1 fan inlet temperature
+	{base: 642.68, noise: 0.50, drift: 3.5, spread: 0.5}, // s2
+	{base: 1590.5, noise: 6.1, drift: 3.3, spread: 0.5},  // s3
+	{base: 1408.9, noise: 9.0, drift: 3.8, spread: 0.5},  // s4
+	{base: 14.62}, // s5
+	{base: 21.61, noise: 0.004, quantum: 0.01},            // s6
+	{base: 553.37, noise: 0.89, drift: -4.2, spread: 0.5}, // s7
+	{base: 2388.1, noise: 0.07, drift: 3.2, spread: 0.5},  // s8
+	{base: 9065.2, noise: 22, drift: 2.5, spread: 2},      // s9
+	{base: 1.3}, // s10
+	{base: 47.54, noise: 0.27, drift: 5.0, spread: 0.5},   // s11
+	{base: 521.41, noise: 0.74, drift: -4.3, spread: 0.5}, // s12
+	{base: 2388.1, noise: 0.07, drift: 3.1, spread: 0.5},  // s13
+	{base: 8143.8, noise: 19, drift: 2.2, spread: 2},      // s14
+	{base: 8.442, noise: 0.037, drift: 4.2, spread: 0.5},  // s15
+	{base: 0.03}, // s16
+	{base: 393.2, noise: 1.5, drift: 3.4, spread: 0.5}, // s17
+	{base: 2388}, // s18
+	{base: 100},  // s19
+	{base: 38.82, noise: 0.18, drift: -4.0, spread: 0.5},  // s20
+	{base: 23.29, noise: 0.108, drift: -3.9, spread: 0.5}, // s21
+}
+
+// cmapssConditions are FD002's six operating conditions (altitude in
+// thousands of feet, Mach number, throttle resolver angle).
+var cmapssConditions = [6][3]float64{{0, 0, 100}, {10, 0.25, 100}, {20, 0.7, 100}, {25, 0.62, 60}, {35, 0.84, 100}, {42, 0.84, 100}}
+
+// runToFailureCMAPSS generates a fleet of the public benchmark's shape:
+// the damage model of RunToFailure, three settings and 21 sensors.
+func runToFailureCMAPSS(seed uint64, o RunToFailureOptions) RunToFailureFleet {
+	nc := max(1, o.Conditions)
+	if nc > len(cmapssConditions) {
+		nc = len(cmapssConditions)
+	}
+	// Per condition, each sensor's level is its base times a factor
+	// drawn once from the seed (altitude and throttle change every
+	// temperature, pressure and speed); condition 0 is FD001's.
+	sr := rand.New(rand.NewPCG(seed, 0xc4a55))
+	factor := make([][]float64, nc)
+	for c := range factor {
+		factor[c] = make([]float64, len(cmapssSensors))
+		for k := range factor[c] {
+			factor[c][k] = 1
+			if c > 0 {
+				factor[c][k] = 0.6 + 0.5*sr.Float64()
+			}
+		}
+	}
+	names := []string{"setting1", "setting2", "setting3"}
+	for k := range cmapssSensors {
+		names = append(names, fmt.Sprintf("s%d", k+1))
+	}
+	f := RunToFailureFleet{Sensors: names, Settings: names[:3], Units: make([]RunToFailureUnit, o.Units)}
+	for i := range f.Units {
+		f.Units[i] = cmapssUnit(seed, o.FirstUnit+i, factor, o)
+	}
+	return f
+}
+
+func cmapssUnit(seed uint64, i int, factor [][]float64, o RunToFailureOptions) RunToFailureUnit {
+	r := rand.New(rand.NewPCG(seed, uint64(i)+1))
+	life := o.MinLife + r.IntN(o.MaxLife-o.MinLife+1)
+	w0 := 0.25 * r.Float64()
+	rate := 0.008 + 0.022*r.Float64()
+	offsets := make([]float64, len(cmapssSensors))
+	for k, s := range cmapssSensors {
+		offsets[k] = s.spread * s.noise * o.Noise * r.NormFloat64()
+	}
+	n := life
+	if o.Cut {
+		rul := 5 + r.IntN(146)
+		rul = min(rul, life-31)
+		n = life - rul
+	}
+	den := math.Expm1(rate * float64(life))
+	u := RunToFailureUnit{ID: fmt.Sprintf("U%03d", i+1), Life: life, Cycles: make([][]float64, n)}
+	for t := range n {
+		d := w0 + (1-w0)*math.Expm1(rate*float64(t+1))/den
+		c := r.IntN(len(factor))
+		row := make([]float64, 3+len(cmapssSensors))
+		set := cmapssConditions[c]
+		// Settings read their condition with a little jitter, as
+		// CMAPSS's do (setting3 exactly).
+		row[0] = set[0] + 0.002*r.NormFloat64()
+		row[1] = set[1] + 0.0003*r.NormFloat64()
+		row[2] = set[2]
+		for k, s := range cmapssSensors {
+			v := s.base * factor[c][k]
+			if s.noise > 0 {
+				v += offsets[k] + s.drift*s.noise*o.Noise*d*factor[c][k] + s.noise*o.Noise*r.NormFloat64()
+			}
+			if s.quantum > 0 {
+				v = math.Round(v/s.quantum) * s.quantum
+			}
+			row[3+k] = v
 		}
 		u.Cycles[t] = row
 	}
