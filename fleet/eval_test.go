@@ -27,6 +27,18 @@ type evaluation struct {
 	testUnits     int
 }
 
+// normalised are the units' rows as the model takes features of them.
+func normalised(m Model, us []Unit) []Unit {
+	if m.Norm == nil {
+		return us
+	}
+	out := make([]Unit, len(us))
+	for i, u := range us {
+		out[i] = Unit{ID: u.ID, Rows: m.Norm.Apply(u.Rows)}
+	}
+	return out
+}
+
 func toUnits(f simulators.RunToFailureFleet) []Unit {
 	us := make([]Unit, len(f.Units))
 	for i, u := range f.Units {
@@ -57,7 +69,7 @@ func evaluateShape(seed uint64, nTrain, nTest int, shape simulators.RunToFailure
 	ev := evaluation{report: rep, testUnits: nTest}
 	// The plain linear regression: least squares on the same features of
 	// every cut point of every training unit, uncapped target.
-	lx, ly := cutPoints(m.Spec, toUnits(train), math.Inf(1), false)
+	lx, ly := cutPoints(m.Spec, normalised(m, toUnits(train)), math.Inf(1), false)
 	lins, err := fitRidges(m.Spec, lx, ly, []float64{0})
 	if err != nil {
 		return evaluation{}, err

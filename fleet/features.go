@@ -34,6 +34,22 @@ type Spec struct {
 	// steps (0 for data counted in cycles): scoring reads the same span
 	// training did, so the age feature means the same.
 	HistorySteps int `json:"history_steps,omitempty"`
+	// Settings are the operating settings among Metrics: they tell the
+	// operating condition each row's values are normalised in (Norm) and
+	// make no features themselves (default: the metrics IsSetting names).
+	Settings []string `json:"settings,omitempty"`
+	// Use are the metrics that make features, set by Train: Metrics less
+	// the settings and those that carry nothing (constant within every
+	// condition); nil: all of Metrics.
+	Use []string `json:"use,omitempty"`
+}
+
+// featureMetrics are the metrics features are taken of.
+func (s Spec) featureMetrics() []string {
+	if s.Use != nil {
+		return s.Use
+	}
+	return s.Metrics
 }
 
 // DefaultCap is the usual CMAPSS cap of the remaining-life target.
@@ -77,12 +93,12 @@ func (s Spec) MinRows() int {
 const baselineSteps = 10
 
 // Width is the number of features.
-func (s Spec) Width() int { return len(s.Metrics)*(len(s.Windows)*3+1) + 1 }
+func (s Spec) Width() int { return len(s.featureMetrics())*(len(s.Windows)*3+1) + 1 }
 
 // Names are the features' names, in order, for the evidence of an order.
 func (s Spec) Names() []string {
 	n := make([]string, 0, s.Width())
-	for _, m := range s.Metrics {
+	for _, m := range s.featureMetrics() {
 		for _, w := range s.Windows {
 			n = append(n, fmt.Sprintf("%s_level_%d", m, w), fmt.Sprintf("%s_slope_%d", m, w), fmt.Sprintf("%s_std_%d", m, w))
 		}
@@ -92,7 +108,8 @@ func (s Spec) Names() []string {
 }
 
 // Features computes the features of rows[0..end] (inclusive) into dst
-// (grown as needed) and returns it. Rows hold one value per metric;
+// (grown as needed) and returns it. Rows hold one value per feature
+// metric (Use, else Metrics: a Model's rows after its Norm);
 // NaN values (gaps) are skipped. Per metric: level, slope and spread over
 // each window (a window longer than the history takes what there is),
 // then the rise: the level over the longest window less the mean of the
@@ -102,7 +119,7 @@ func (s Spec) Names() []string {
 func (s Spec) Features(rows [][]float64, end int, dst []float64) []float64 {
 	dst = dst[:0]
 	longest := s.MinRows()
-	for k := range s.Metrics {
+	for k := range s.featureMetrics() {
 		for _, w := range s.Windows {
 			from := max(0, end-w+1)
 			var n, st, sy, stt, sty, syy float64

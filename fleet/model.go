@@ -21,6 +21,9 @@ const (
 type Model struct {
 	Kind string `json:"kind"`
 	Spec Spec   `json:"spec"`
+	// Norm turns input rows (one value per Spec.Metrics) into the rows
+	// features are taken of (nil: the rows as they are).
+	Norm *Norm `json:"norm,omitempty"`
 	// Mean and Scale standardise the features.
 	Mean  []float64 `json:"mean"`
 	Scale []float64 `json:"scale"`
@@ -96,6 +99,9 @@ func (m *Model) Predict(rows [][]float64) (Estimate, error) {
 		if len(r) != len(m.Spec.Metrics) {
 			return Estimate{}, fmt.Errorf("row %d has %d values, want %d", i, len(r), len(m.Spec.Metrics))
 		}
+	}
+	if m.Norm != nil {
+		rows = m.Norm.Apply(rows)
 	}
 	x := m.Spec.Features(rows, len(rows)-1, nil)
 	y := m.predict(x, make([]float64, len(x)))

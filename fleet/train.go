@@ -68,6 +68,10 @@ func (o Options) withDefaults(s Spec) Options {
 // and a calibration set of two.
 const MinUnits = 6
 
+// ErrNothingVaries is returned when every metric is a setting or
+// constant within every operating condition.
+var ErrNothingVaries = errors.New("no metric varies within an operating condition")
+
 // ErrTooFewUnits is returned when there are fewer than MinUnits usable
 // failed units.
 var ErrTooFewUnits = errors.New("too few failed units with enough history")
@@ -91,6 +95,10 @@ type Report struct {
 	// Intervals are the interval's half-widths per bin of the
 	// prediction (steps).
 	Intervals []float64 `json:"intervals"`
+	// Conditions is the number of operating conditions found in the
+	// settings; Use the metrics that make features.
+	Conditions int      `json:"conditions"`
+	Use        []string `json:"use"`
 }
 
 // Train fits a model of spec on the failed units: units are shuffled and
@@ -119,6 +127,26 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	}
 	if len(use) < MinUnits {
 		return Model{}, Report{}, fmt.Errorf("%d usable, need %d: %w", len(use), MinUnits, ErrTooFewUnits)
+	}
+	// Operating conditions and what carries nothing: features are taken
+	// of the normalised rows of the metrics that vary.
+	if spec.Settings == nil {
+		for _, m := range spec.Metrics {
+			if IsSetting(m) {
+				spec.Settings = append(spec.Settings, m)
+			}
+		}
+	}
+	norm := fitNorm(use, spec.Metrics, spec.Settings, o.Seed)
+	if len(norm.Use) == 0 {
+		return Model{}, Report{}, ErrNothingVaries
+	}
+	spec.Use = make([]string, len(norm.Use))
+	for j, k := range norm.Use {
+		spec.Use[j] = spec.Metrics[k]
+	}
+	for i, u := range use {
+		use[i] = Unit{ID: u.ID, Rows: norm.Apply(u.Rows)}
 	}
 	r := rand.New(rand.NewPCG(o.Seed, 0xf1ee7))
 	r.Shuffle(len(use), func(i, j int) { use[i], use[j] = use[j], use[i] })
@@ -198,6 +226,9 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 		return Model{}, Report{}, err
 	}
 	rep.Kind, rep.Lambda, rep.K = m.Kind, m.Lambda, m.K
+	m.Norm = norm
+	rep.Conditions = len(norm.Centers)
+	rep.Use = spec.Use
 
 	// Calibration: |residual| on the held-out units' cut points.
 	res := func(us []Unit) []scored {

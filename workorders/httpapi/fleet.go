@@ -109,10 +109,15 @@ type FleetModel struct {
 	Candidates  []FleetCandidate `json:"candidates"`
 }
 
-// FleetHistoryResult is what a history upload wrote.
+// FleetHistoryResult is what a history upload wrote: the readings (one
+// per row), the values, the metrics as named in InfluxDB (a CSV's
+// column names made metric names, in column order) and the first and
+// last reading's time (for a CSV of cycles, To is the last cycle's:
+// the failed_at of a unit that failed in it).
 type FleetHistoryResult struct {
 	Readings int        `json:"readings"`
 	Values   int        `json:"values"`
+	Metrics  []string   `json:"metrics"`
 	From     *time.Time `json:"from"`
 	To       *time.Time `json:"to"`
 }
@@ -389,10 +394,12 @@ func (s *Server) fleetRoutes() {
 		c.JSON(http.StatusCreated, fleetModelOf(v))
 	})
 	s.handle(Route{Method: "POST", Path: "/assets/:id/history", Roles: planners(), Tag: "fleet",
-		Summary: "Upload a history of the asset's readings (Content-Type text/csv: a header ts,metric,... and one row per time, " +
-			"ts RFC 3339 or Unix milliseconds, empty cells skipped; otherwise InfluxDB line protocol as on MQTT); written to " +
-			"InfluxDB as telemetry. Every bad line is named and nothing is written then",
-		Response: "FleetHistoryResult"}, func(c *gin.Context) {
+		Summary: "Upload a history of the asset's readings (Content-Type text/csv: a header and one row per time; a time column " +
+			"ts, time or timestamp (RFC 3339 or Unix milliseconds) or a cycle column cycle or time_cycles (one cycle a step, " +
+			"?step=1h, the last cycle at ?last=, default now); column names made metric names (Sensor 2: sensor_2), a unit " +
+			"column left out, empty cells skipped; otherwise InfluxDB line protocol as on MQTT); written to InfluxDB as " +
+			"telemetry. Every bad line is named and nothing is written then",
+		Query: []string{"step", "last"}, Response: "FleetHistoryResult"}, func(c *gin.Context) {
 		s.fleetHistory(c, fc, now)
 	})
 }
@@ -425,8 +432,25 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 	var p workorders.Problems
 	bad := 0
 	t := now()
+	var metrics []string
 	if strings.HasPrefix(c.ContentType(), "text/csv") {
-		rds, bad = decodeHistoryCSV(body, a.SiteCode, a.Code, &p)
+		cy := csvCycles{step: time.Hour}
+		if v := c.Query("step"); v != "" {
+			if d, err := rules.ParseDuration(v); err != nil || d.D() < time.Second || d.D() > 7*24*time.Hour {
+				p.Add("step", "a duration from 1s to 7d such as 1h (what one cycle stands for)")
+			} else {
+				cy.step = d.D()
+			}
+		}
+		cy.last = t.Truncate(cy.step)
+		if v := c.Query("last"); v != "" {
+			if ts, err := time.Parse(time.RFC3339Nano, v); err != nil {
+				p.Add("last", "an RFC 3339 time (when the last cycle was)")
+			} else {
+				cy.last = ts.UTC()
+			}
+		}
+		rds, metrics, bad = decodeHistoryCSV(body, a.SiteCode, a.Code, cy, &p)
 	} else {
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -444,6 +468,13 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 				continue
 			}
 			rds = append(rds, r...)
+			for _, x := range r {
+				for _, m := range x.Metrics {
+					if !slices.Contains(metrics, m.Name) {
+						metrics = append(metrics, m.Name)
+					}
+				}
+			}
 		}
 		if err := sc.Err(); err != nil {
 			p.Add("body", "%v", err)
@@ -462,7 +493,10 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 		s.fail(c, err)
 		return
 	}
-	res := FleetHistoryResult{Readings: len(rds)}
+	res := FleetHistoryResult{Readings: len(rds), Metrics: metrics}
+	if res.Metrics == nil {
+		res.Metrics = []string{}
+	}
 	for i := 0; i < len(rds); i += 5000 {
 		batch := rds[i:min(i+5000, len(rds))]
 		if err := fc.Writer.Write(ctx, batch); err != nil {
@@ -486,30 +520,119 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 // maxProblems bounds the problems one upload's answer names.
 const maxProblems = 50
 
-// decodeHistoryCSV reads a header ts,metric,... and one row per time; it
-// returns the readings and how many problems it recorded in p.
-func decodeHistoryCSV(body []byte, site, asset string, p *workorders.Problems) ([]ingest.Reading, int) {
+// csvCycles tells how a CSV's cycle numbers become times: cycle c is at
+// last − (max cycle − c)·step, so the history's last cycle is at last.
+type csvCycles struct {
+	step time.Duration
+	last time.Time
+}
+
+// timeColumns and cycleColumns are the names (normalised) a CSV's time
+// column may have; unitColumns name a column that says which unit a row
+// is of (CMAPSS's "unit"): not a metric, and one value per upload.
+var (
+	timeColumns  = []string{"ts", "time", "timestamp", "datetime"}
+	cycleColumns = []string{"cycle", "cycles", "time_cycles", "time_in_cycles", "step"}
+	unitColumns  = []string{"unit", "unit_number", "unit_id", "unit_nr", "engine", "engine_id", "id"}
+)
+
+// metricName makes a column name a metric name: lower case, every run of
+// other characters than [a-z0-9] an underscore, none at either end, and
+// "m_" before a leading digit ("Sensor 2" is sensor_2, "T24" t24, "(s.3)"
+// s_3); "" when nothing is left.
+func metricName(h string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(strings.TrimSpace(h)) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			under = false
+			b.WriteRune(r)
+		default:
+			under = true
+		}
+	}
+	n := b.String()
+	if n != "" && n[0] >= '0' && n[0] <= '9' {
+		n = "m_" + n
+	}
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	return n
+}
+
+// decodeHistoryCSV reads a header and one row per time: one column of
+// times (ts, time or timestamp: RFC 3339 or Unix milliseconds) or of
+// cycle numbers (cycle, time_cycles...: one cycle a step, the last at
+// cy.last), the others metrics, their names made metric names
+// (metricName); a unit column (unit, engine, id...) is not a metric and
+// must hold one value. It returns the readings, the metric names in
+// column order and how many problems it recorded in p.
+func decodeHistoryCSV(body []byte, site, asset string, cy csvCycles, p *workorders.Problems) ([]ingest.Reading, []string, int) {
 	r := csv.NewReader(bytes.NewReader(body))
 	r.ReuseRecord = true
+	r.FieldsPerRecord = -1
+	r.TrimLeadingSpace = true
 	head, err := r.Read()
 	if err != nil {
 		p.Add("line 1", "a header ts,metric,... is required: %v", err)
-		return nil, 1
-	}
-	if len(head) < 2 || strings.TrimSpace(head[0]) != "ts" {
-		p.Add("line 1", "the header must be ts followed by metric names")
-		return nil, 1
+		return nil, nil, 1
 	}
 	bad := 0
-	names := make([]string, len(head)-1)
-	for i, h := range head[1:] {
-		names[i] = strings.TrimSpace(h)
-		if !ingest.ValidMetricName(names[i]) {
-			p.Add("line 1", "column %d: %q is not a metric name ([a-z][a-z0-9_]{0,63})", i+2, names[i])
+	timeCol, unitCol, cycles := -1, -1, false
+	names := make([]string, len(head))
+	seen := map[string]int{}
+	for i, h := range head {
+		n := metricName(h)
+		switch {
+		case timeCol < 0 && slices.Contains(timeColumns, n):
+			timeCol = i
+			continue
+		case timeCol < 0 && slices.Contains(cycleColumns, n):
+			timeCol, cycles = i, true
+			continue
+		case unitCol < 0 && slices.Contains(unitColumns, n):
+			unitCol = i
+			continue
+		}
+		if !ingest.ValidMetricName(n) {
+			p.Add("line 1", "column %d: %q is not a metric name ([a-z][a-z0-9_]{0,63})", i+1, h)
 			bad++
+			continue
+		}
+		if j, dup := seen[n]; dup {
+			p.Add("line 1", "columns %d and %d are both %s", j+1, i+1, n)
+			bad++
+			continue
+		}
+		seen[n] = i
+		names[i] = n
+	}
+	if timeCol < 0 {
+		p.Add("line 1", "the header needs a time column (ts, time or timestamp) or a cycle column (cycle, time_cycles) "+
+			"and metric names")
+		return nil, nil, bad + 1
+	}
+	var metrics []string
+	for _, n := range names {
+		if n != "" {
+			metrics = append(metrics, n)
 		}
 	}
-	var out []ingest.Reading
+	if len(metrics) == 0 && bad == 0 {
+		p.Add("line 1", "no metric columns")
+		bad++
+	}
+	type row struct {
+		rd    ingest.Reading
+		cycle float64
+	}
+	var rows []row
+	unit, maxCycle := "", math.Inf(-1)
 	for line := 2; ; line++ {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -523,14 +646,51 @@ func decodeHistoryCSV(body []byte, site, asset string, p *workorders.Problems) (
 			bad++
 			continue
 		}
-		ts, ok := parseHistoryTS(rec[0])
-		if !ok {
-			p.Add(fmt.Sprintf("line %d", line), "ts %q: RFC 3339 or Unix milliseconds", rec[0])
+		if len(rec) != len(head) {
+			p.Add(fmt.Sprintf("line %d", line), "%d fields, the header has %d", len(rec), len(head))
 			bad++
 			continue
 		}
-		rd := ingest.Reading{Site: site, Asset: asset, TS: ts}
-		for i, v := range rec[1:] {
+		if unitCol >= 0 {
+			u := strings.TrimSpace(rec[unitCol])
+			if unit == "" {
+				unit = u
+			} else if u != unit {
+				p.Add(fmt.Sprintf("line %d", line), "%s %q after %q: upload one unit's history per asset", head[unitCol], u, unit)
+				bad++
+				continue
+			}
+		}
+		var rw row
+		if cycles {
+			c, err := strconv.ParseFloat(strings.TrimSpace(rec[timeCol]), 64)
+			if err != nil || c != math.Trunc(c) || c < 0 || c > 1e7 {
+				p.Add(fmt.Sprintf("line %d", line), "cycle %q: a whole number from 0 to 10,000,000", rec[timeCol])
+				bad++
+				continue
+			}
+			rw.cycle = c
+			maxCycle = math.Max(maxCycle, c)
+		} else {
+			ts, ok := parseHistoryTS(rec[timeCol])
+			switch {
+			case !ok:
+				p.Add(fmt.Sprintf("line %d", line), "ts %q: RFC 3339 or Unix milliseconds", rec[timeCol])
+				bad++
+				continue
+			case ts.Before(time.Unix(86400, 0)):
+				p.Add(fmt.Sprintf("line %d", line), "ts %q reads as %s: for cycle numbers name the column cycle",
+					rec[timeCol], ts.Format(time.RFC3339Nano))
+				bad++
+				continue
+			}
+			rw.rd.TS = ts
+		}
+		rw.rd.Site, rw.rd.Asset = site, asset
+		for i, v := range rec {
+			if names[i] == "" {
+				continue
+			}
 			v = strings.TrimSpace(v)
 			if v == "" {
 				continue
@@ -541,13 +701,20 @@ func decodeHistoryCSV(body []byte, site, asset string, p *workorders.Problems) (
 				bad++
 				continue
 			}
-			rd.Metrics = append(rd.Metrics, ingest.Metric{Name: names[i], Value: f})
+			rw.rd.Metrics = append(rw.rd.Metrics, ingest.Metric{Name: names[i], Value: f})
 		}
-		if len(rd.Metrics) > 0 {
-			out = append(out, rd)
+		if len(rw.rd.Metrics) > 0 {
+			rows = append(rows, rw)
 		}
 	}
-	return out, bad
+	out := make([]ingest.Reading, len(rows))
+	for i, rw := range rows {
+		if cycles {
+			rw.rd.TS = cy.last.Add(-time.Duration(maxCycle-rw.cycle) * cy.step)
+		}
+		out[i] = rw.rd
+	}
+	return out, metrics, bad
 }
 
 func parseHistoryTS(s string) (time.Time, bool) {

@@ -225,19 +225,44 @@ func TestFleetHistoryUpload(t *testing.T) {
 		fields            []string
 	}{
 		{"empty", "text/csv", "  ", 400, []string{"body"}},
-		{"bad header", "text/csv", "time,Vib\n", 400, []string{"line 1"}},
+		{"bad header", "text/csv", "when,Vib\n", 400, []string{"line 1"}},
+		{"bad column", "text/csv", "ts,vib,Vib\n2026-02-01T00:00:00Z,1,2\n", 400, []string{"line 1"}},
+		{"two units", "text/csv", "unit,cycle,s1\n1,1,5\n1,2,5\n2,1,5\n", 400, []string{"line 4"}},
+		{"cycles as ms", "text/csv", "ts,s1\n1,5\n2,5\n", 400, []string{"line 2", "line 3"}},
+		{"bad cycle", "text/csv", "cycle,s1\n1.5,5\n", 400, []string{"line 2"}},
+		{"bad step", "text/csv?step=0s", "cycle,s1\n1,5\n", 400, []string{"step"}},
 		{"bad rows", "text/csv", "ts,vib\nyesterday,1\n2026-02-01T00:00:00Z,NaN\n2026-02-01T01:00:00Z,x\n", 400, []string{"line 2", "line 3", "line 4"}},
 		{"future", "text/csv", "ts,vib\n2026-03-02T00:00:00Z,1\n", 422, []string{"reading 1"}},
 		{"bad line protocol", "text/plain", "pump vib=1 1769990400000000000\npump vib= 17\n", 400, []string{"line 2"}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			code, body := e.upload("POST", path, tok, tt.ctype, tt.body)
+			ctype, query, _ := strings.Cut(tt.ctype, "?")
+			if query != "" {
+				query = "?" + query
+			}
+			code, body := e.upload("POST", path+query, tok, ctype, tt.body)
 			require.Equal(t, tt.want, code, body)
 			require.ElementsMatch(t, tt.fields, fleetFieldNames(t, []byte(body)))
 		})
 	}
 	require.Len(t, w.got, 5, "a bad upload writes nothing")
+
+	// A stranger's CSV of the public benchmark's shape: a unit column,
+	// cycles, spaces and capitals in names, constant columns.
+	code, body = e.upload("POST", path+"?step=2h&last=2026-02-10T00:00:00Z", tok, "text/csv",
+		"unit,Time (cycles),Op Setting 1,setting3,Sensor 2,T24\n7,1,0.001,100,642.1,1.3\n7,2,-0.002,100,642.4,1.3\n7,3,0.000,100,642.9,\n")
+	require.Equal(t, 200, code, body)
+	res = httpapi.FleetHistoryResult{}
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	require.Equal(t, 3, res.Readings)
+	require.Equal(t, []string{"op_setting_1", "setting3", "sensor_2", "t24"}, res.Metrics)
+	last := time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC)
+	require.Equal(t, last, *res.To, "the last cycle is at ?last=")
+	require.Equal(t, last.Add(-4*time.Hour), *res.From, "one cycle a step of 2h")
+	require.Len(t, w.got, 8)
+	require.Equal(t, ingest.Reading{Site: "plant1", Asset: "pump-1", TS: last, Metrics: []ingest.Metric{
+		{Name: "op_setting_1", Value: 0}, {Name: "setting3", Value: 100}, {Name: "sensor_2", Value: 642.9}}}, w.got[7])
 	code, body = e.upload("POST", "/api/v1/assets/00000000-0000-0000-0000-000000000009/history", tok, "text/csv", "ts,vib\n")
 	require.Equal(t, 404, code, body)
 	code, body = e.upload("POST", path, e.tokens[workorders.RoleViewer], "text/csv", "ts,vib\n")
