@@ -12,8 +12,10 @@ import (
 
 // Model kinds.
 const (
-	KindRidge = "ridge"
-	KindKNN   = "knn"
+	KindRidge    = "ridge"
+	KindKNN      = "knn"
+	KindGBT      = "gbt"
+	KindEnsemble = "ensemble"
 )
 
 // Model is a trained remaining-life model of one asset type: plain data,
@@ -38,6 +40,12 @@ type Model struct {
 	Weight  []float64   `json:"weight,omitempty"`
 	Points  [][]float64 `json:"points,omitempty"`
 	Targets []float64   `json:"targets,omitempty"`
+	// GBT: y = Base + the sum of Trees over the raw features.
+	Base  float64 `json:"base,omitempty"`
+	Trees []Tree  `json:"trees,omitempty"`
+	// Ensemble: the mean of the Members' estimates (the members take
+	// features as the ensemble's Spec says, after its Norm).
+	Members []Model `json:"members,omitempty"`
 	// Coverage is the nominal coverage of the interval; Intervals are its
 	// half-widths in steps for predictions in each of len(Intervals)
 	// equal bins of [0, Cap] (split-conformal on held-out failures, per
@@ -121,12 +129,24 @@ func bin(y, cap float64, n int) int {
 
 // predict scores raw features x; z is scratch of the same length.
 func (m *Model) predict(x, z []float64) float64 {
-	z = m.standardised(x, z)
 	var y float64
 	switch m.Kind {
+	case KindGBT:
+		y = m.Base
+		for i := range m.Trees {
+			y += m.Trees[i].predict(x)
+		}
+	case KindEnsemble:
+		for i := range m.Members {
+			mm := &m.Members[i]
+			y += mm.predict(x, z)
+		}
+		y /= float64(len(m.Members))
 	case KindKNN:
+		z = m.standardised(x, z)
 		y = m.knnMeans(z, []int{m.K})[0]
 	default:
+		z = m.standardised(x, z)
 		y = m.Intercept
 		for j, c := range m.Coef {
 			y += c * z[j]
@@ -328,4 +348,10 @@ func fitKNN(spec Spec, x [][]float64, y []float64, k, maxPoints int) Model {
 		m.Targets = append(m.Targets, y[i])
 	}
 	return m
+}
+
+// fitGBTModel boosts trees on the raw features.
+func fitGBTModel(spec Spec, x [][]float64, y []float64, o GBTOptions, seed uint64) Model {
+	base, trees := fitGBT(x, y, o, seed)
+	return Model{Kind: KindGBT, Spec: spec, Base: base, Trees: trees}
 }

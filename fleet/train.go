@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 )
 
 // Unit is one failed unit's history: one row per step, one value per
@@ -33,6 +34,11 @@ type Options struct {
 	Ks []int
 	// MaxPoints bounds the points a kNN model stores (default 2000).
 	MaxPoints int
+	// NoGBT leaves the gradient-boosted trees (and the ensembles with
+	// them) out of the candidates.
+	NoGBT bool
+	// GBT tunes the gradient-boosted trees.
+	GBT GBTOptions
 	// Horizon is the remaining life, in steps, within which the interval
 	// is calibrated (default 1.2 × Spec.Cap): beyond the cap the model
 	// answers "about Cap or more" by construction.
@@ -50,7 +56,7 @@ func (o Options) withDefaults(s Spec) Options {
 		o.Folds = 4
 	}
 	if len(o.Lambdas) == 0 {
-		o.Lambdas = []float64{0.001, 0.01, 0.1, 1}
+		o.Lambdas = []float64{0.01, 0.1, 1, 10}
 	}
 	if len(o.Ks) == 0 {
 		o.Ks = []int{15, 40}
@@ -157,9 +163,11 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	// Cross-validation: each candidate's squared errors over the folds.
 	folds := min(o.Folds, len(train))
 	type cand struct {
-		name   string
-		lambda float64
-		k      int
+		name    string
+		lambda  float64
+		k       int
+		gbt     bool
+		members []int // an ensemble: the mean of these candidates
 	}
 	var cands []cand
 	for _, l := range o.Lambdas {
@@ -168,9 +176,13 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	for _, k := range o.Ks {
 		cands = append(cands, cand{name: fmt.Sprintf("knn k=%d", k), k: k})
 	}
-	sse := make([]float64, len(cands))
-	oof := make([][]scored, len(cands)) // out-of-fold points per candidate
-	var count float64
+	gbtAt := -1
+	if !o.NoGBT {
+		gbtAt = len(cands)
+		cands = append(cands, cand{name: "gbt", gbt: true})
+	}
+	oofPred := make([][]float64, len(cands)) // out-of-fold predictions per candidate
+	var oofY []float64
 	for f := range folds {
 		var fit, hold []Unit
 		for i, u := range train {
@@ -182,7 +194,7 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 		}
 		x, y := cutPoints(spec, fit, math.Inf(1), true)
 		hx, hy := cutPoints(spec, hold, o.Horizon, true)
-		count += float64(len(hy))
+		oofY = append(oofY, hy...)
 		// Every candidate of a fold shares the standardisation, the
 		// ridges one Gram matrix and the kNNs one neighbour search.
 		var preds [][]float64 // per candidate, per held-out point
@@ -206,24 +218,87 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 			}
 		}
 		preds = append(preds, kp...)
-		for c := range cands {
-			for i, p := range preds[c] {
-				sse[c] += (p - hy[i]) * (p - hy[i])
-				oof[c] = append(oof[c], scored{pred: p, res: math.Abs(p - hy[i])})
+		if gbtAt >= 0 {
+			gm := fitGBTModel(spec, x, y, o.GBT, o.Seed+uint64(f))
+			p := make([]float64, len(hy))
+			for i := range hy {
+				p[i] = gm.predict(hx[i], z)
 			}
+			preds = append(preds, p)
+		}
+		for c := range preds {
+			oofPred[c] = append(oofPred[c], preds[c]...)
+		}
+	}
+	rmse := func(p []float64) float64 {
+		var s float64
+		for i, v := range p {
+			s += (v - oofY[i]) * (v - oofY[i])
+		}
+		return math.Sqrt(s / float64(len(p)))
+	}
+	cv := make([]float64, len(cands))
+	bestRidge, bestKNN := 0, len(o.Lambdas)
+	for c := range cands {
+		cv[c] = rmse(oofPred[c])
+		switch {
+		case c < len(o.Lambdas) && cv[c] < cv[bestRidge]:
+			bestRidge = c
+		case c >= len(o.Lambdas) && c < len(o.Lambdas)+len(o.Ks) && cv[c] < cv[bestKNN]:
+			bestKNN = c
+		}
+	}
+	// Ensembles: the mean of the best ridge and the trees, and of the
+	// best of each kind; their out-of-fold predictions are the means of
+	// their members'.
+	if gbtAt >= 0 {
+		for _, ms := range [][]int{{bestRidge, gbtAt}, {bestRidge, bestKNN, gbtAt}} {
+			names := make([]string, len(ms))
+			p := make([]float64, len(oofY))
+			for i, c := range ms {
+				names[i] = cands[c].name
+				for j, v := range oofPred[c] {
+					p[j] += v / float64(len(ms))
+				}
+			}
+			cands = append(cands, cand{name: "mean(" + strings.Join(names, ", ") + ")", members: ms})
+			oofPred = append(oofPred, p)
+			cv = append(cv, rmse(p))
 		}
 	}
 	best := 0
 	for c, cd := range cands {
-		rep.CV[cd.name] = math.Sqrt(sse[c] / count)
-		if sse[c] < sse[best] {
+		rep.CV[cd.name] = cv[c]
+		if cv[c] < cv[best] {
 			best = c
 		}
 	}
+	oof := make([]scored, len(oofY))
+	for i, p := range oofPred[best] {
+		oof[i] = scored{pred: p, res: math.Abs(p - oofY[i])}
+	}
 	x, y := cutPoints(spec, train, math.Inf(1), true)
-	m, err := fitCandidate(spec, x, y, cands[best].lambda, cands[best].k, o.MaxPoints)
-	if err != nil {
-		return Model{}, Report{}, err
+	fit := func(c cand) (Model, error) {
+		if c.gbt {
+			return fitGBTModel(spec, x, y, o.GBT, o.Seed), nil
+		}
+		return fitCandidate(spec, x, y, c.lambda, c.k, o.MaxPoints)
+	}
+	var m Model
+	if ms := cands[best].members; ms != nil {
+		m = Model{Kind: KindEnsemble, Spec: spec}
+		for _, c := range ms {
+			mm, err := fit(cands[c])
+			if err != nil {
+				return Model{}, Report{}, err
+			}
+			m.Members = append(m.Members, mm)
+		}
+	} else {
+		var err error
+		if m, err = fit(cands[best]); err != nil {
+			return Model{}, Report{}, err
+		}
 	}
 	rep.Kind, rep.Lambda, rep.K = m.Kind, m.Lambda, m.K
 	m.Norm = norm
@@ -255,7 +330,7 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	// candidate's out-of-fold ones, so a hundred units calibrate it
 	// rather than thirty (the folds' models saw fewer units, so their
 	// residuals err on the wide side).
-	m.Intervals = calibrate(append(all, oof[best]...), spec.Cap, o.Coverage)
+	m.Intervals = calibrate(append(all, oof...), spec.Cap, o.Coverage)
 	rep.Intervals = m.Intervals
 	return m, rep, nil
 }
