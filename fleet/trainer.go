@@ -44,6 +44,9 @@ type Settings struct {
 	// Metrics are the metrics used (default: those at least 80 % of the
 	// failed units have readings of in the step before their failure).
 	Metrics []string `json:"metrics,omitempty"`
+	// Settings are the operating-setting metrics among Metrics (default:
+	// the latest model's, else those IsSetting names).
+	Settings []string `json:"settings,omitempty"`
 	// Step is the time a row of the history stands for (default 1 h).
 	Step time.Duration `json:"-"`
 	// History is how far before each failure the history reaches (default
@@ -93,6 +96,9 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 		prevVersion = prev.Version
 		if len(s.Metrics) == 0 {
 			s.Metrics = prev.Model.Spec.Metrics
+			if s.Settings == nil {
+				s.Settings = prev.Model.Spec.Settings
+			}
 		}
 		if s.Step <= 0 && prev.Model.Spec.StepSeconds > 0 {
 			s.Step = time.Duration(prev.Model.Spec.StepSeconds * float64(time.Second))
@@ -133,7 +139,8 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 			return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
 		}
 	}
-	spec := Spec{Metrics: s.Metrics, Cap: s.Cap, StepSeconds: s.Step.Seconds(), HistorySteps: int(s.History / s.Step)}.withDefaults()
+	spec := Spec{Metrics: s.Metrics, Settings: s.Settings, Cap: s.Cap, StepSeconds: s.Step.Seconds(),
+		HistorySteps: int(s.History / s.Step)}.withDefaults()
 	var units []Unit
 	prevEnd := map[string]time.Time{}
 	for _, f := range failures {

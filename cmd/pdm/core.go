@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/openpdm/pdm/fleet"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -55,6 +56,8 @@ type core struct {
 	mail *mailin.Server
 	// live streams changes to the console (GET /api/v1/events).
 	live *httpapi.Hub
+	// fleetJobs runs the API's trainings off the request path (fleet.go).
+	fleetJobs *fleet.Jobs
 	// gateways: the edge gateways' status, config and alerts (gateways.go).
 	gateways *gatewayLink
 }

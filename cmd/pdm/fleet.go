@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"time"
@@ -87,10 +88,23 @@ func (c *core) fleetTrainer(ts *influx.Client) *fleet.Trainer {
 		Now:        time.Now}
 }
 
-// fleetConfig wires the fleet routes of the API.
+// lockFleetTrain is the advisory lock of a type's training from the API:
+// one a type (the upper half is this lock's, the lower the type's hash).
+func lockFleetTrain(assetType string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(assetType))
+	return int64(0x70646d05)<<32 | int64(h.Sum32())
+}
+
+// fleetConfig wires the fleet routes of the API: trainings run as jobs
+// (startFleetJobs gives them the server's lifetime), one a type at a time
+// across replicas.
 func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
 	tr := c.fleetTrainer(ts)
-	return httpapi.FleetConfig{Store: c.store, Scores: c.store, Writer: ts, Train: tr.Train}
+	c.fleetJobs = &fleet.Jobs{Train: tr.Train, Lock: func(ctx context.Context, assetType string, fn func(context.Context) error) (bool, error) {
+		return c.store.WithLock(ctx, lockFleetTrain(assetType), fn)
+	}}
+	return httpapi.FleetConfig{Store: c.store, Scores: c.store, Writer: ts, Jobs: c.fleetJobs}
 }
 
 // fleetScorer scores assets with their type's model and raises a trend
@@ -122,6 +136,12 @@ func fleetSignal(a fleet.Alert) rules.Signal {
 // each on one replica at a time.
 func (c *core) startFleetJobs(ctx context.Context, g *errgroup.Group, log *slog.Logger, ts *influx.Client) {
 	log = log.With("component", "fleet")
+	if c.fleetJobs != nil {
+		g.Go(func() error {
+			c.fleetJobs.Run(ctx, log)
+			return nil
+		})
+	}
 	tr := c.fleetTrainer(ts)
 	sc := c.fleetScorer(ts, log)
 	cl := cronLogger{log}

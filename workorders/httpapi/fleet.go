@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,8 +29,12 @@ import (
 // failures per asset type, bulk history uploads, the type's model.
 type FleetConfig struct {
 	Store FleetStore
-	// Train trains and stores a new version of a type's model.
+	// Train trains and stores a new version of a type's model (run in
+	// Jobs; used only when Jobs is nil).
 	Train func(ctx context.Context, assetType string, s fleet.Settings) (fleet.Version, fleet.Report, error)
+	// Jobs runs trainings off the request path (cmd sets its lock and
+	// lifetime).
+	Jobs *fleet.Jobs
 	// Writer writes uploaded history (the ingest pipeline's InfluxDB writer).
 	Writer ingest.Writer
 	// Scores gives an asset's latest fleet estimate (its health answer).
@@ -67,6 +72,10 @@ type FleetTrainInput struct {
 	// Lead is the type's own order lead (default: the previous model's,
 	// else PDM_FLEET_LEAD).
 	Lead string `json:"lead"`
+	// Settings are the operating-setting metrics among Metrics (default:
+	// the metrics whose name contains "setting"): each reading is
+	// normalised in its operating condition, found by clustering them.
+	Settings []string `json:"settings"`
 	// OrderMargin is the type's order rule: an order is raised when the
 	// estimate less OrderMargin × the interval's half-width is within the
 	// lead; 0 to 1 (0: the point estimate, 1: the lower bound; default:
@@ -107,6 +116,15 @@ type FleetModel struct {
 	// OrderMargin is the type's order rule (see FleetTrainInput).
 	OrderMargin float64          `json:"order_margin"`
 	Candidates  []FleetCandidate `json:"candidates"`
+	// Conditions is the number of operating conditions the model found
+	// in Settings (1: none); Use are the metrics that make features (the
+	// others are settings or constant).
+	Settings   []string `json:"settings"`
+	Conditions int      `json:"conditions"`
+	Use        []string `json:"use"`
+	// Training is the latest training job of the type on this replica
+	// (null when none).
+	Training *fleet.Job `json:"training"`
 }
 
 // FleetHistoryResult is what a history upload wrote: the readings (one
@@ -168,6 +186,7 @@ func fleetSchemas(m map[string]any) map[string]any {
 	m["FleetModel"] = FleetModel{}
 	m["FleetHistoryResult"] = FleetHistoryResult{}
 	m["FleetHealth"] = FleetHealth{}
+	m["FleetJob"] = fleet.Job{}
 	return m
 }
 
@@ -181,7 +200,17 @@ func fleetModelOf(v fleet.Version) FleetModel {
 		Windows: v.Model.Spec.Windows, CapSeconds: v.Model.Spec.Cap * step, Units: v.Report.Units,
 		TrainUnits: v.Report.TrainUnits, CalibUnits: v.Report.CalUnits, Coverage: v.Model.Coverage,
 		RMSESeconds: v.Report.ValidationRMSE * step, ValidationCoverage: v.Report.ValidationCoverage,
-		OrderMargin: v.Model.Margin()}
+		OrderMargin: v.Model.Margin(), Settings: v.Model.Spec.Settings, Conditions: v.Report.Conditions,
+		Use: v.Model.Spec.Use}
+	if out.Settings == nil {
+		out.Settings = []string{}
+	}
+	if out.Use == nil {
+		out.Use = out.Metrics
+	}
+	if out.Conditions == 0 {
+		out.Conditions = 1
+	}
 	if v.Model.LeadSeconds > 0 {
 		l := v.Model.LeadSeconds
 		out.LeadSeconds = &l
@@ -217,6 +246,9 @@ func (s *Server) fleetRoutes() {
 	fc := s.cfg.Fleet
 	if fc.Store == nil {
 		return
+	}
+	if fc.Jobs == nil && fc.Train != nil {
+		fc.Jobs = &fleet.Jobs{Train: fc.Train, Log: s.log}
 	}
 	now := fc.Now
 	if now == nil {
@@ -311,87 +343,73 @@ func (s *Server) fleetRoutes() {
 			s.fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, fleetModelOf(v))
+		m := fleetModelOf(v)
+		if fc.Jobs != nil {
+			if job, ok := fc.Jobs.Latest(typ); ok {
+				m.Training = &job
+			}
+		}
+		c.JSON(http.StatusOK, m)
 	})
 	s.handle(Route{Method: "POST", Path: "/asset-types/:type/model/train", Roles: planners(), Tag: "fleet",
-		Summary: "Train a new version of the type's model now from its failures and the history before each " +
-			"(the body is optional); 422 when fewer than 6 failures have enough history",
+		Summary: "Train a new version of the type's model from its failures and the history before each, and answer when it " +
+			"is stored (the body is optional); the training runs as a job (POST .../model/jobs) that a closed connection " +
+			"or a timeout does not end; 422 when fewer than 6 failures have enough history, 409 while one is under way",
 		Body: "FleetTrainInput", Response: "FleetModel", Status: http.StatusCreated}, func(c *gin.Context) {
-		if fc.Train == nil {
-			writeError(c, http.StatusNotImplemented, "not_implemented", "training is not configured on this server")
+		job, ok := s.startTraining(c, fc)
+		if !ok {
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+		job, err := fc.Jobs.Wait(c.Request.Context(), job.ID)
 		if err != nil {
-			s.fail(c, workorders.Invalid("body", "larger than %d bytes", s.cfg.MaxBodyBytes))
-			return
-		}
-		var in FleetTrainInput
-		if len(bytes.TrimSpace(body)) > 0 {
-			if err := s.decodeBytes(body, &in); err != nil {
-				s.fail(c, err)
-				return
-			}
-		}
-		typ := c.Param("type")
-		var p workorders.Problems
-		checkAssetType(typ, &p)
-		set := fleet.Settings{Metrics: in.Metrics, Cap: float64(in.Cap)}
-		for i, m := range in.Metrics {
-			if !ingest.ValidMetricName(m) {
-				p.Add(fmt.Sprintf("metrics[%d]", i), "a metric name: [a-z][a-z0-9_]{0,63}")
-			}
-		}
-		if len(in.Metrics) > 64 {
-			p.Add("metrics", "at most 64")
-		}
-		parse := func(field, v string, min, max time.Duration) time.Duration {
-			if v == "" {
-				return 0
-			}
-			rd, err := rules.ParseDuration(v)
-			d := rd.D()
-			if err != nil {
-				p.Add(field, "a duration such as 1h or 7d")
-				return 0
-			}
-			if d < min || d > max {
-				p.AddSemantic(field, "between %s and %s", rules.Duration(min), rules.Duration(max))
-			}
-			return d
-		}
-		set.Step = parse("step", in.Step, time.Second, 7*24*time.Hour)
-		set.History = parse("history", in.History, time.Minute, 5*365*24*time.Hour)
-		set.Lead = parse("lead", in.Lead, time.Minute, 366*24*time.Hour)
-		if m := in.OrderMargin; m != nil {
-			if *m < 0 || *m > 1 || math.IsNaN(*m) {
-				p.AddSemantic("order_margin", "between 0 (the point estimate) and 1 (the lower bound)")
-			}
-			set.OrderMargin = m
-		}
-		if in.Cap < 0 || in.Cap > 10000 {
-			p.AddSemantic("cap_steps", "between 1 and 10000 (0: default)")
-		}
-		if set.Step > 0 && set.History > 0 && set.History/set.Step > 20000 {
-			p.AddSemantic("history", "at most 20,000 steps")
-		}
-		if err := p.Err(); err != nil {
 			s.fail(c, err)
 			return
 		}
-		v, _, err := fc.Train(c.Request.Context(), typ, set)
-		switch {
-		case errors.Is(err, fleet.ErrTooFewUnits):
-			writeError(c, http.StatusUnprocessableEntity, "too_few_failures", err.Error())
+		if err := job.Err(); err != nil {
+			s.trainingFailed(c, err)
 			return
-		case errors.Is(err, fleet.ErrNoMetrics):
-			writeError(c, http.StatusUnprocessableEntity, "no_common_metrics", err.Error())
-			return
-		case err != nil:
+		}
+		v, err := fc.Store.LatestModel(c.Request.Context(), job.AssetType)
+		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		c.JSON(http.StatusCreated, fleetModelOf(v))
+		m := fleetModelOf(v)
+		m.Training = &job
+		c.JSON(http.StatusCreated, m)
+	})
+	s.handle(Route{Method: "POST", Path: "/asset-types/:type/model/jobs", Roles: planners(), Tag: "fleet",
+		Summary: "Start training a new version of the type's model (the body is optional) and answer at once with the job: " +
+			"follow it at GET .../model/jobs/{id} or in the model's training; 422 when the type has fewer than 6 failures, " +
+			"409 while a training of the type is under way on this replica",
+		Body: "FleetTrainInput", Response: "FleetJob", Status: http.StatusAccepted}, func(c *gin.Context) {
+		ctx := c.Request.Context()
+		fs, err := fc.Store.Failures(ctx, c.Param("type"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if len(fs) < fleet.MinUnits {
+			writeError(c, http.StatusUnprocessableEntity, "too_few_failures",
+				fmt.Sprintf("%d failures, need %d: %v", len(fs), fleet.MinUnits, fleet.ErrTooFewUnits))
+			return
+		}
+		job, ok := s.startTraining(c, fc)
+		if !ok {
+			return
+		}
+		c.Header("Location", apiPrefix+"/asset-types/"+url.PathEscape(job.AssetType)+"/model/jobs/"+job.ID)
+		c.JSON(http.StatusAccepted, job)
+	})
+	s.handle(Route{Method: "GET", Path: "/asset-types/:type/model/jobs/:id", Roles: readers(), Tag: "fleet",
+		Summary:  "A training job: waiting, running, succeeded (with the model version it stored) or failed (with why); jobs live on the replica that runs them",
+		Response: "FleetJob"}, func(c *gin.Context) {
+		job, ok := fc.Jobs.Get(c.Param("id"))
+		if !ok || job.AssetType != c.Param("type") {
+			writeError(c, http.StatusNotFound, "not_found", "no such training job on this replica")
+			return
+		}
+		c.JSON(http.StatusOK, job)
 	})
 	s.handle(Route{Method: "POST", Path: "/assets/:id/history", Roles: planners(), Tag: "fleet",
 		Summary: "Upload a history of the asset's readings (Content-Type text/csv: a header and one row per time; a time column " +
@@ -402,6 +420,103 @@ func (s *Server) fleetRoutes() {
 		Query: []string{"step", "last"}, Response: "FleetHistoryResult"}, func(c *gin.Context) {
 		s.fleetHistory(c, fc, now)
 	})
+}
+
+// startTraining checks a training's input and starts its job; false when
+// it answered (bad input, a training under way).
+func (s *Server) startTraining(c *gin.Context, fc FleetConfig) (fleet.Job, bool) {
+	if fc.Jobs == nil {
+		writeError(c, http.StatusNotImplemented, "not_implemented", "training is not configured on this server")
+		return fleet.Job{}, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		s.fail(c, workorders.Invalid("body", "larger than %d bytes", s.cfg.MaxBodyBytes))
+		return fleet.Job{}, false
+	}
+	var in FleetTrainInput
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := s.decodeBytes(body, &in); err != nil {
+			s.fail(c, err)
+			return fleet.Job{}, false
+		}
+	}
+	typ := c.Param("type")
+	var p workorders.Problems
+	checkAssetType(typ, &p)
+	set := fleet.Settings{Metrics: in.Metrics, Settings: in.Settings, Cap: float64(in.Cap)}
+	for i, m := range in.Metrics {
+		if !ingest.ValidMetricName(m) {
+			p.Add(fmt.Sprintf("metrics[%d]", i), "a metric name: [a-z][a-z0-9_]{0,63}")
+		}
+	}
+	for i, m := range in.Settings {
+		if !ingest.ValidMetricName(m) {
+			p.Add(fmt.Sprintf("settings[%d]", i), "a metric name: [a-z][a-z0-9_]{0,63}")
+		} else if len(in.Metrics) > 0 && !slices.Contains(in.Metrics, m) {
+			p.AddSemantic(fmt.Sprintf("settings[%d]", i), "not one of metrics")
+		}
+	}
+	if len(in.Metrics) > 64 {
+		p.Add("metrics", "at most 64")
+	}
+	parse := func(field, v string, min, max time.Duration) time.Duration {
+		if v == "" {
+			return 0
+		}
+		rd, err := rules.ParseDuration(v)
+		d := rd.D()
+		if err != nil {
+			p.Add(field, "a duration such as 1h or 7d")
+			return 0
+		}
+		if d < min || d > max {
+			p.AddSemantic(field, "between %s and %s", rules.Duration(min), rules.Duration(max))
+		}
+		return d
+	}
+	set.Step = parse("step", in.Step, time.Second, 7*24*time.Hour)
+	set.History = parse("history", in.History, time.Minute, 5*365*24*time.Hour)
+	set.Lead = parse("lead", in.Lead, time.Minute, 366*24*time.Hour)
+	if m := in.OrderMargin; m != nil {
+		if *m < 0 || *m > 1 || math.IsNaN(*m) {
+			p.AddSemantic("order_margin", "between 0 (the point estimate) and 1 (the lower bound)")
+		}
+		set.OrderMargin = m
+	}
+	if in.Cap < 0 || in.Cap > 10000 {
+		p.AddSemantic("cap_steps", "between 1 and 10000 (0: default)")
+	}
+	if set.Step > 0 && set.History > 0 && set.History/set.Step > 20000 {
+		p.AddSemantic("history", "at most 20,000 steps")
+	}
+	if err := p.Err(); err != nil {
+		s.fail(c, err)
+		return fleet.Job{}, false
+	}
+	job, err := fc.Jobs.Start(typ, set)
+	if errors.Is(err, fleet.ErrTraining) {
+		writeError(c, http.StatusConflict, "training_under_way", fmt.Sprintf("a training of asset type %q is under way: "+
+			"job %s (GET /api/v1/asset-types/{type}/model/jobs/%s)", typ, job.ID, job.ID))
+		return fleet.Job{}, false
+	}
+	if err != nil {
+		s.fail(c, err)
+		return fleet.Job{}, false
+	}
+	return job, true
+}
+
+// trainingFailed answers a training's error.
+func (s *Server) trainingFailed(c *gin.Context, err error) {
+	switch code := fleet.JobCode(err); code {
+	case "too_few_failures", "no_common_metrics", "nothing_varies":
+		writeError(c, http.StatusUnprocessableEntity, code, err.Error())
+	case "busy":
+		writeError(c, http.StatusConflict, "training_under_way", err.Error())
+	default:
+		s.fail(c, err)
+	}
 }
 
 func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Time) {

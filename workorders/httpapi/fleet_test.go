@@ -184,8 +184,41 @@ func TestFleetModelRoutes(t *testing.T) {
 	require.InDelta(t, 12.5*3600, m.RMSESeconds, 1e-6)
 	require.Equal(t, []float64{5 * 3600, 10 * 3600, 20 * 3600}, m.IntervalSeconds)
 	require.Equal(t, 125*3600.0, m.CapSeconds)
-	e.mustJSON("POST", "/api/v1/asset-types/pump/model/train", workorders.RoleAdmin, nil, 201, &m)
+	require.NotNil(t, m.Training, "the job that trained it")
+	require.Equal(t, fleet.JobSucceeded, m.Training.Status)
+	require.Equal(t, 1, *m.Training.ModelVersion)
+
+	// Train off the request path: 202 with the job, then the job's state
+	// (the type needs 6 failures before a job starts).
+	_, asset, _, _ := e.seed()
+	for i := range fleet.MinUnits {
+		_, _, err := store.AddFailure(context.Background(), asset.ID, time.Date(2026, 1, 1+i, 0, 0, 0, 0, time.UTC))
+		require.NoError(t, err)
+	}
+	var job fleet.Job
+	e.mustJSON("POST", "/api/v1/asset-types/pump/model/jobs", workorders.RoleAdmin, nil, 202, &job)
+	require.Equal(t, "pump", job.AssetType)
+	require.NotEmpty(t, job.ID)
+	require.Eventually(t, func() bool {
+		e.mustJSON("GET", "/api/v1/asset-types/pump/model/jobs/"+job.ID, workorders.RoleViewer, nil, 200, &job)
+		return job.Status == fleet.JobSucceeded
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 2, *job.ModelVersion)
+	require.NotNil(t, job.Finished)
+	require.Nil(t, job.Error)
+	e.mustJSON("GET", "/api/v1/asset-types/pump/model", workorders.RoleViewer, nil, 200, &m)
 	require.Equal(t, 2, m.Version)
+	require.Equal(t, job.ID, m.Training.ID, "the model shows its latest training")
+	code, b = e.do("GET", "/api/v1/asset-types/pump/model/jobs/00000000-0000-0000-0000-000000000001", e.tokens[workorders.RoleViewer], nil)
+	require.Equal(t, 404, code, string(b))
+	code, b = e.do("GET", "/api/v1/asset-types/motor/model/jobs/"+job.ID, e.tokens[workorders.RoleViewer], nil)
+	require.Equal(t, 404, code, "a job of another type: %s", b)
+	code, b = e.do("POST", "/api/v1/asset-types/motor/model/jobs", e.tokens[workorders.RolePlanner], nil)
+	require.Equal(t, 422, code, string(b))
+	require.Equal(t, "too_few_failures", errCode(t, b), "no failures recorded: refused at once")
+	code, b = e.do("POST", "/api/v1/asset-types/pump/model/jobs", e.tokens[workorders.RoleViewer], nil)
+	require.Equal(t, 403, code, string(b))
+
 	require.Equal(t, fleet.DefaultOrderMargin, m.OrderMargin, "the fake keeps no setting: the default")
 	var got httpapi.FleetModel
 	e.mustJSON("GET", "/api/v1/asset-types/pump/model", workorders.RoleViewer, nil, 200, &got)
