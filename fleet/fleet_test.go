@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/openpdm/pdm/simulators"
 )
 
 // The run-to-failure proof on a fixed seed: train on 100 failed units,
@@ -126,4 +128,30 @@ func TestTrainRejects(t *testing.T) {
 
 	_, _, err = Train(nil, Spec{}, Options{})
 	require.ErrorContains(t, err, "no metrics")
+}
+
+func TestDrivers(t *testing.T) {
+	spec := Spec{Metrics: []string{"a", "b", "c", "d", "setting1"}, Use: []string{"a", "b", "c", "d"}}
+	got := drivers(spec, map[string]float64{"a_rise": 0.5, "b_rise": -3, "c_rise": 2, "d_rise": 1, "setting1_rise": 9}, 3)
+	require.Equal(t, []Driver{{"b", -3}, {"c", 2}, {"d", 1}}, got)
+}
+
+// TestNormFindsConditions: FD002's six operating conditions are found
+// from the settings, FD001's single one (settings that only jitter) is
+// one; the settings and the constant sensors make no features.
+func TestNormFindsConditions(t *testing.T) {
+	for _, conds := range []int{1, 6} {
+		f := simulators.RunToFailure(9, simulators.RunToFailureOptions{Units: 10, CMAPSS: true, Conditions: conds})
+		for seed := range uint64(3) {
+			nm := fitNorm(toUnits(f), f.Sensors, f.Settings, seed)
+			require.Len(t, nm.Centers, conds, "seed %d", seed)
+			require.Len(t, nm.Use, 15, "21 sensors less s1, s5, s10, s16, s18, s19")
+			for _, k := range nm.Use {
+				require.NotContains(t, []string{"setting1", "setting2", "setting3", "s1", "s5", "s10", "s16", "s18", "s19"}, f.Sensors[k])
+			}
+			// Normalised, every used column is about N(0, 1) per condition.
+			rows := nm.Apply(f.Units[0].Cycles)
+			require.Len(t, rows[0], 15)
+		}
+	}
 }

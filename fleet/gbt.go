@@ -31,30 +31,30 @@ func (t *Tree) predict(x []float64) float64 {
 
 // GBTOptions tune the gradient-boosted trees.
 type GBTOptions struct {
-	Rounds    int     // trees (default 200)
+	Rounds    int     // trees (default 150)
 	Depth     int     // levels of each tree (default 4)
-	Rate      float64 // learning rate (default 0.08)
+	Rate      float64 // learning rate (default 0.1)
 	MinLeaf   int     // fewest points in a leaf (default 40)
-	Subsample float64 // share of the points each tree sees (default 0.5)
+	Subsample float64 // share of the points each tree sees (default 0.3)
 	Bins      int     // quantile bins per feature (default 32)
 	Features  float64 // share of the features each tree may split on (default 0.5)
 }
 
 func (o GBTOptions) withDefaults() GBTOptions {
 	if o.Rounds <= 0 {
-		o.Rounds = 200
+		o.Rounds = 150
 	}
 	if o.Depth <= 0 {
 		o.Depth = 4
 	}
 	if o.Rate <= 0 {
-		o.Rate = 0.08
+		o.Rate = 0.1
 	}
 	if o.MinLeaf <= 0 {
 		o.MinLeaf = 40
 	}
 	if o.Subsample <= 0 || o.Subsample > 1 {
-		o.Subsample = 0.5
+		o.Subsample = 0.3
 	}
 	if o.Features <= 0 || o.Features > 1 {
 		o.Features = 0.5
@@ -130,7 +130,7 @@ func fitGBT(x [][]float64, y []float64, o GBTOptions, seed uint64) (float64, []T
 		idx[i] = i
 	}
 	trees := make([]Tree, 0, o.Rounds)
-	g := &grower{b: b, o: o, hs: make([]float64, b.w*256), hc: make([]float64, b.w*256)}
+	g := &grower{b: b, o: o, h: make([]hbin, b.w*256)}
 	all := make([]int, b.w)
 	for j := range all {
 		all[j] = j
@@ -153,12 +153,15 @@ func fitGBT(x [][]float64, y []float64, o GBTOptions, seed uint64) (float64, []T
 	return base, trees
 }
 
+// hbin is a histogram bin: the residuals' sum and count.
+type hbin struct{ s, c float64 }
+
 type grower struct {
-	b      *gbtBase
-	o      GBTOptions
-	hs, hc []float64 // histogram scratch: sum and count per feature and bin
-	feats  []int     // the features this tree may split on
-	t      Tree
+	b     *gbtBase
+	o     GBTOptions
+	h     []hbin // histogram scratch per feature and bin
+	feats []int  // the features this tree may split on
+	t     Tree
 }
 
 func (g *grower) grow(pts []int, res []float64) Tree {
@@ -186,17 +189,18 @@ func (g *grower) node(pts []int, res []float64, depth int) int {
 	if depth >= g.o.Depth || len(pts) < 2*g.o.MinLeaf {
 		return g.leaf(pts, res)
 	}
-	clear(g.hs)
-	clear(g.hc)
 	var total float64
+	for _, j := range g.feats {
+		clear(g.h[j<<8 : j<<8+len(g.b.edges[j])+1])
+	}
 	for _, i := range pts {
 		r := res[i]
 		total += r
 		bi := g.b.bins[i]
 		for _, j := range g.feats {
-			at := j<<8 | int(bi[j])
-			g.hs[at] += r
-			g.hc[at]++
+			hb := &g.h[j<<8|int(bi[j])]
+			hb.s += r
+			hb.c++
 		}
 	}
 	n := float64(len(pts))
@@ -207,8 +211,8 @@ func (g *grower) node(pts []int, res []float64, depth int) int {
 		nb := len(g.b.edges[j]) + 1
 		var ls, lc float64
 		for k := 0; k < nb-1; k++ {
-			ls += g.hs[j<<8|k]
-			lc += g.hc[j<<8|k]
+			ls += g.h[j<<8|k].s
+			lc += g.h[j<<8|k].c
 			rc := n - lc
 			if lc < minLeaf {
 				continue

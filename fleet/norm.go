@@ -39,8 +39,9 @@ const maxConditions = 8
 
 // fitNorm fits the normalisation of the input rows of units: conditions
 // by k-means over the standardised settings (the fewest conditions,
-// 1 to maxConditions, that leave under 1 % of the settings' spread
-// within them; one when none does), then each column's mean and scale
+// 1 to maxConditions, that leave under 0.1 % of the settings' spread
+// within them, best of three starts; one when none does: settings that
+// only jitter around one point, as CMAPSS FD001's, leave about 1/k), then each column's mean and scale
 // per condition.
 func fitNorm(units []Unit, metrics, settings []string, seed uint64) *Norm {
 	nm := &Norm{}
@@ -74,8 +75,16 @@ func fitNorm(units []Unit, metrics, settings []string, seed uint64) *Norm {
 		total := 0.0
 		_, total = kmeans(pts, 1, seed)
 		for k := 2; k <= maxConditions && total > 0; k++ {
-			c, sse := kmeans(pts, k, seed)
-			if sse <= 0.01*total {
+			// The best of three starts: a start that merges two
+			// conditions must not hide them.
+			var c [][]float64
+			sse := math.Inf(1)
+			for try := range uint64(3) {
+				if cc, s := kmeans(pts, k, seed+try); s < sse {
+					c, sse = cc, s
+				}
+			}
+			if sse <= 0.001*total {
 				nm.Centers = c
 				break
 			}
@@ -86,10 +95,13 @@ func fitNorm(units []Unit, metrics, settings []string, seed uint64) *Norm {
 	}
 	// Per condition, each column's mean and scale.
 	nc := len(nm.Centers)
-	type acc struct{ n, s, ss float64 }
+	type acc struct{ n, s, ss, lo, hi float64 }
 	accs := make([][]acc, nc)
 	for c := range accs {
 		accs[c] = make([]acc, len(metrics))
+		for k := range accs[c] {
+			accs[c][k].lo, accs[c][k].hi = math.Inf(1), math.Inf(-1)
+		}
 	}
 	z := make([]float64, len(nm.Settings))
 	for _, r := range all {
@@ -100,6 +112,8 @@ func fitNorm(units []Unit, metrics, settings []string, seed uint64) *Norm {
 				a.n++
 				a.s += v
 				a.ss += v * v
+				a.lo = math.Min(a.lo, v)
+				a.hi = math.Max(a.hi, v)
 			}
 		}
 	}
@@ -119,12 +133,11 @@ func fitNorm(units []Unit, metrics, settings []string, seed uint64) *Norm {
 			sd := math.Sqrt(math.Max(0, a.ss/a.n-m*m))
 			means[c] = m
 			scales[c] = sd
-			// Constant within the condition, up to rounding of the
-			// sums: no information.
-			if a.n > 1 && sd > 1e-9*math.Max(1, math.Abs(m)) {
+			// Constant within the condition: no information.
+			if a.hi > a.lo {
 				informative = true
 			}
-			if scales[c] <= 1e-9*math.Max(1, math.Abs(m)) {
+			if a.hi == a.lo || scales[c] <= 1e-9*math.Max(1, math.Abs(m)) {
 				scales[c] = 1
 			}
 		}

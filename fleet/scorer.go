@@ -1,11 +1,17 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // AssetRef names an asset for scoring.
@@ -42,6 +48,34 @@ type Alert struct {
 	RUL, Lower, Upper time.Duration
 	// Features are the history's features by name.
 	Features map[string]float64
+	// Kind is the model's kind and Coverage its interval's nominal
+	// coverage (0.9).
+	Kind     string
+	Coverage float64
+	// Drivers are the metrics that moved most since the history's first
+	// steps, largest first (at most 3).
+	Drivers []Driver
+}
+
+// Driver is a metric's move since the first steps of the history scored:
+// its level over the longest window less its mean over the first 10
+// steps, in standard deviations of the metric in its operating
+// condition (models with a Norm; raw units otherwise).
+type Driver struct {
+	Metric string  `json:"metric"`
+	Rise   float64 `json:"rise"`
+}
+
+// drivers are the n metrics of spec with the largest |rise| feature.
+func drivers(spec Spec, features map[string]float64, n int) []Driver {
+	var out []Driver
+	for _, m := range spec.featureMetrics() {
+		if r, ok := features[m+"_rise"]; ok {
+			out = append(out, Driver{Metric: m, Rise: r})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Driver) int { return cmp.Compare(math.Abs(b.Rise), math.Abs(a.Rise)) })
+	return out[:min(n, len(out))]
 }
 
 // Scorer scores every asset of every type that has a model, stores the
@@ -58,10 +92,13 @@ type Scorer struct {
 	Raise func(ctx context.Context, a Alert) error
 	Now   func() time.Time
 	Log   *slog.Logger
+	// Concurrency is how many assets are scored at once (default 8):
+	// scoring waits mostly on InfluxDB and PostgreSQL.
+	Concurrency int
 }
 
-// Run scores every asset once; it returns the first error after trying
-// every asset.
+// Run scores every asset once, Concurrency at a time; it returns the
+// errors after trying every asset.
 func (s *Scorer) Run(ctx context.Context) error {
 	_, err := s.RunCount(ctx)
 	return err
@@ -78,8 +115,20 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("score: %w", err)
 	}
 	now := s.Now().UTC()
-	var errs []error
-	alerts := 0
+	var (
+		mu     sync.Mutex
+		errs   []error
+		alerts int
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	limit := s.Concurrency
+	if limit <= 0 {
+		limit = 8
+	}
 	for _, v := range models {
 		assets, err := s.Assets.AssetsOfType(ctx, v.AssetType)
 		if err != nil {
@@ -95,22 +144,34 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 		if v.Model.LeadSeconds > 0 {
 			typeLead = time.Duration(v.Model.LeadSeconds * float64(time.Second))
 		}
+		var g errgroup.Group
+		g.SetLimit(limit)
 		for _, a := range assets {
-			alert, err := s.score(ctx, v, a, last[a.ID], now)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("score %s/%s: %w", a.Site, a.Code, err))
-				continue
+			if ctx.Err() != nil {
+				fail(ctx.Err())
+				break
 			}
-			if alert == nil || s.Raise == nil ||
-				!v.Model.OrderDue(float64(alert.RUL), float64(alert.Upper-alert.RUL), float64(typeLead)) {
-				continue
-			}
-			if err := s.Raise(ctx, *alert); err != nil {
-				errs = append(errs, fmt.Errorf("score %s/%s: raise: %w", a.Site, a.Code, err))
-				continue
-			}
-			alerts++
+			g.Go(func() error {
+				alert, err := s.score(ctx, v, a, last[a.ID], now)
+				if err != nil {
+					fail(fmt.Errorf("score %s/%s: %w", a.Site, a.Code, err))
+					return nil
+				}
+				if alert == nil || s.Raise == nil ||
+					!v.Model.OrderDue(float64(alert.RUL), float64(alert.Upper-alert.RUL), float64(typeLead)) {
+					return nil
+				}
+				if err := s.Raise(ctx, *alert); err != nil {
+					fail(fmt.Errorf("score %s/%s: raise: %w", a.Site, a.Code, err))
+					return nil
+				}
+				mu.Lock()
+				alerts++
+				mu.Unlock()
+				return nil
+			})
 		}
+		_ = g.Wait()
 	}
 	return alerts, errors.Join(errs...)
 }
@@ -223,7 +284,8 @@ func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now 
 		// time: what scoring would have said then.
 		sc.AsOf = &at
 		alert = &Alert{Asset: a, AssetType: v.AssetType, Version: v.Version, At: at, Start: start, Rows: len(rows),
-			RUL: d(est.RUL), Lower: d(est.Lower), Upper: d(est.Upper), Features: sc.Features}
+			RUL: d(est.RUL), Lower: d(est.Lower), Upper: d(est.Upper), Features: sc.Features, Kind: v.Model.Kind,
+			Coverage: v.Model.Coverage, Drivers: drivers(spec, sc.Features, 3)}
 	}
 	if err := s.Store.SaveScore(ctx, sc); err != nil {
 		return nil, err

@@ -91,6 +91,8 @@ type Config struct {
 	VerifyEvery    time.Duration // verification of completed orders
 	// The fleet model (cmd/pdm/fleet.go): retraining, scoring, order lead.
 	FleetRetrain, FleetScoreEvery, FleetLead time.Duration
+	// FleetScoreConcurrency is how many assets fleet scoring scores at once.
+	FleetScoreConcurrency int
 
 	// How often the ticket core's jobs run (each on one replica at a time).
 	SLAEvery       time.Duration // SLA at-risk, breach and escalation
@@ -187,6 +189,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.VerifyEvery, "verify-every", 5*time.Minute, "how often completed orders are checked for automatic verification")
 	fs.DurationVar(&c.FleetRetrain, "fleet-retrain", envDuration(getenv, "PDM_FLEET_RETRAIN", 24*time.Hour), "how often every asset type with enough failures gets a new fleet model (PDM_FLEET_RETRAIN)")
 	fs.DurationVar(&c.FleetScoreEvery, "fleet-score-every", envDuration(getenv, "PDM_FLEET_SCORE_EVERY", 15*time.Minute), "how often every asset of a type with a fleet model is scored (PDM_FLEET_SCORE_EVERY)")
+	fs.IntVar(&c.FleetScoreConcurrency, "fleet-score-concurrency", envInt(getenv, "PDM_FLEET_SCORE_CONCURRENCY", 8), "how many assets fleet scoring scores at once (PDM_FLEET_SCORE_CONCURRENCY)")
 	fs.DurationVar(&c.FleetLead, "fleet-lead", envDuration(getenv, "PDM_FLEET_LEAD", 48*time.Hour), "a fleet model raises an order when the lower bound of an asset's remaining life is within this (PDM_FLEET_LEAD)")
 	fs.DurationVar(&c.SLAEvery, "sla-every", envDuration(getenv, "PDM_SLA_EVERY", time.Minute), "how often SLA clocks are checked for at-risk, breach and escalation (PDM_SLA_EVERY)")
 	fs.DurationVar(&c.ReorderEvery, "reorder-every", envDuration(getenv, "PDM_REORDER_EVERY", 15*time.Minute), "how often stock below its reorder point raises purchase requests (PDM_REORDER_EVERY)")

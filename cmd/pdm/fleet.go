@@ -112,7 +112,7 @@ func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
 // remaining life within the lead (fleet.Model.OrderDue).
 func (c *core) fleetScorer(ts *influx.Client, log *slog.Logger) *fleet.Scorer {
 	return &fleet.Scorer{Store: c.store, Assets: fleetAssets{c}, Series: fleetSeries{ts}, Lead: c.jobs.FleetLead,
-		Now: time.Now, Log: log, Raise: func(ctx context.Context, a fleet.Alert) error {
+		Concurrency: c.jobs.FleetScoreConcurrency, Now: time.Now, Log: log, Raise: func(ctx context.Context, a fleet.Alert) error {
 			return c.handleSignal(ctx, fleetSignal(a))
 		}}
 }
@@ -127,8 +127,10 @@ func fleetSignal(a fleet.Alert) rules.Signal {
 		Prediction: &rules.Prediction{Model: "fleet", Points: a.Rows, WindowStart: a.Start, WindowEnd: a.At,
 			CrossingAt: a.At.Add(a.RUL), CrossingEarliest: a.At.Add(a.Lower), CrossingLatest: a.At.Add(a.Upper),
 			RUL: rules.Duration(a.RUL)},
-		Evidence: map[string]any{"model_version": a.Version, "asset_type": a.AssetType, "rul_seconds": a.RUL.Seconds(),
-			"rul_lower_seconds": a.Lower.Seconds(), "rul_upper_seconds": a.Upper.Seconds(), "features": a.Features}}
+		Evidence: map[string]any{"model_version": a.Version, "asset_type": a.AssetType, "model_kind": a.Kind,
+			"coverage": a.Coverage, "as_of": a.At, "rul_seconds": a.RUL.Seconds(),
+			"rul_lower_seconds": a.Lower.Seconds(), "rul_upper_seconds": a.Upper.Seconds(), "drivers": a.Drivers,
+			"features": a.Features}}
 }
 
 // startFleetJobs retrains every asset type with enough failures every

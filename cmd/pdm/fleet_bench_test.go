@@ -29,7 +29,10 @@ import (
 // as in fleet's benchmark, how many engines due within 48 h got an order
 // and how many not due within 48 h (96 h) got one, under the type's rule
 // (the default margin) and, from the same estimates, under the
-// lower-bound rule it replaced. Run with -benchtime 1x.
+// lower-bound rule it replaced. Then three more scoring runs of the 140
+// (orders raised: they add evidence), scoring 1, 8 and 16 assets at
+// once: wall milliseconds an asset and minutes per 10,000 assets. Run
+// with -benchtime 1x.
 func BenchmarkFleetOnThePlatform(b *testing.B) {
 	env := newTestEnv(b)
 	ctx := context.Background()
@@ -90,16 +93,32 @@ func BenchmarkFleetOnThePlatform(b *testing.B) {
 	var train, score time.Duration
 	var alerts int
 	var v fleet.Version
+	steady := map[int]time.Duration{}
 	for b.Loop() {
 		t0 := time.Now()
 		if v, _, err = tr.Train(ctx, "engine", fleet.Settings{}); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
+		sc.Concurrency = 8
 		if alerts, err = sc.RunCount(ctx); err != nil {
 			b.Fatal(err)
 		}
 		train, score = t1.Sub(t0), time.Since(t1)
+		// Steady state (the orders raised, later runs add evidence):
+		// one run scoring an asset at a time, then 8 and 16 at once.
+		for _, conc := range []int{1, 8, 16} {
+			sc.Concurrency = conc
+			t := time.Now()
+			if _, err = sc.RunCount(ctx); err != nil {
+				b.Fatal(err)
+			}
+			steady[conc] = time.Since(t)
+		}
+	}
+	for conc, d := range steady {
+		b.ReportMetric(d.Seconds()*1000/140, fmt.Sprintf("steady_ms/asset_c%d", conc))
+		b.ReportMetric(d.Minutes()/140*10000, fmt.Sprintf("min/10k_assets_c%d", conc))
 	}
 	// The orders of the default rule (as raised) and, from the same
 	// stored estimates, of the lower-bound rule it replaced.
@@ -141,7 +160,7 @@ func BenchmarkFleetOnThePlatform(b *testing.B) {
 		}
 	}
 	b.ReportMetric(train.Seconds(), "train_s")
-	b.ReportMetric(score.Seconds()*1000/140, "score_ms/asset")
+	b.ReportMetric(score.Seconds()*1000/140, "score_ms/asset_c8")
 	b.ReportMetric(math.Sqrt(se/n), "rmse_h_capped")
 	b.ReportMetric(float64(alerts), "orders")
 	b.ReportMetric(due, "due_48h")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -107,7 +108,7 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, ae.Status, ae.Body)
 	require.Contains(t, ae.Body, `is of type \"pump\"`)
 	require.Contains(t, ae.Body, `"field":"failed_at"`)
-	status, body := rawPost(ctx, t, api, "/assets/"+pumpID+"/history", "text/csv", []byte("ts,Bad Name\nnot-a-time,x\n"))
+	status, body := rawPost(ctx, t, api, "/assets/"+pumpID+"/history", "text/csv", []byte("ts,%%\nnot-a-time,x\n"))
 	require.Equal(t, http.StatusBadRequest, status, body)
 	require.Contains(t, body, `"field":"line 1"`)
 
@@ -231,6 +232,12 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	require.Equal(t, "fleet", o.Evidence["model"])
 	require.GreaterOrEqual(t, o.Evidence["model_version"], 1.0)
 	require.Contains(t, o.Evidence, "features")
+	require.Equal(t, 0.9, o.Evidence["coverage"], "the interval's nominal coverage")
+	require.NotEmpty(t, o.Evidence["model_kind"])
+	drivers, ok := o.Evidence["drivers"].([]any)
+	require.True(t, ok, "drivers: %v", o.Evidence["drivers"])
+	require.Len(t, drivers, 3, "the three metrics that moved most")
+	require.Contains(t, drivers[0], "metric")
 	// Later scoring runs add evidence to the same order, never a second.
 	var detail struct {
 		SignalCount int `json:"signal_count"`
@@ -243,5 +250,132 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	require.Len(t, all.Items, 1, "one order, for the engine near its end")
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("timed out")
+	}
+}
+
+// postCyclesCSV uploads a unit's cycles as a stranger's CSV of the public
+// benchmark would have them: a unit column, cycles counted from 1, the
+// settings and sensors under their own names; the last cycle lands at
+// the current hour (the default of ?last=). It returns the last cycle's
+// time, the upload's To.
+func postCyclesCSV(ctx context.Context, t *testing.T, api *apiClient, assetID, unit string, cols []string, rows [][]float64) time.Time {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("unit,time_cycles," + strings.Join(cols, ",") + "\n")
+	for i, r := range rows {
+		b.WriteString(unit + "," + strconv.Itoa(i+1))
+		for _, v := range r {
+			b.WriteString("," + strconv.FormatFloat(v, 'f', 4, 64))
+		}
+		b.WriteString("\n")
+	}
+	status, body := rawPost(ctx, t, api, "/assets/"+assetID+"/history?step=1h", "text/csv", b.Bytes())
+	require.Equal(t, http.StatusOK, status, body)
+	var res struct {
+		Readings int       `json:"readings"`
+		Metrics  []string  `json:"metrics"`
+		To       time.Time `json:"to"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	require.Equal(t, len(rows), res.Readings)
+	require.Equal(t, cols, res.Metrics)
+	return res.To
+}
+
+// TestFleetCMAPSSShapedThroughThePlatform is the path a measurer takes
+// with the public benchmark: fleets of its shape (3 settings, 21 sensors
+// of which 6 are constant, six operating conditions) uploaded as CSV of
+// cycles, the failed units' failures recorded at their last cycle, a
+// training started as a job and followed, then the health answers of
+// running units. The model finds the six conditions and leaves the
+// settings and the constant sensors out of its features.
+func TestFleetCMAPSSShapedThroughThePlatform(t *testing.T) {
+	env := newTestEnv(t)
+	token := "fleet-cmapss-" + env.ID + "-0123456789abcdef"
+	api, _ := startServe(t, env, token, "--fleet-score-every", "1s", "--fleet-retrain", "24h")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	var site idCode
+	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "CMAPSS", "name": "Test cell"}, &site))
+	newAsset := func(code string) string {
+		var a idCode
+		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": "turbofan",
+			"name": code, "criticality": 3}, &a))
+		return a.ID
+	}
+	shape := simulators.RunToFailureOptions{CMAPSS: true, Conditions: 6}
+	shape.Units = 10
+	failed := simulators.RunToFailure(5, shape)
+	shape.Units, shape.FirstUnit, shape.Cut = 2, 10, true
+	running := simulators.RunToFailure(5, shape)
+	for _, u := range failed.Units {
+		id := newAsset(u.ID)
+		at := postCyclesCSV(ctx, t, api, id, u.ID, failed.Sensors, u.Cycles)
+		require.NoError(t, api.do(ctx, "POST", "/asset-types/turbofan/failures",
+			map[string]any{"asset_id": id, "failed_at": at.Format(time.RFC3339)}, nil))
+	}
+	var runIDs []string
+	for _, u := range running.Units {
+		id := newAsset(u.ID)
+		postCyclesCSV(ctx, t, api, id, u.ID, running.Sensors, u.Cycles)
+		runIDs = append(runIDs, id)
+	}
+
+	var job struct {
+		ID           string  `json:"id"`
+		Status       string  `json:"status"`
+		ModelVersion *int    `json:"model_version"`
+		Error        *string `json:"error"`
+	}
+	require.NoError(t, api.do(ctx, "POST", "/asset-types/turbofan/model/jobs", nil, &job))
+	require.NotEmpty(t, job.ID)
+	eventually(t, 2*time.Minute, "the training job to end", func() bool {
+		return api.do(ctx, "GET", "/asset-types/turbofan/model/jobs/"+job.ID, nil, &job) == nil &&
+			(job.Status == fleet.JobSucceeded || job.Status == fleet.JobFailed)
+	})
+	require.Equal(t, fleet.JobSucceeded, job.Status, "error: %v", job.Error)
+	var model struct {
+		Version    int      `json:"version"`
+		Metrics    []string `json:"metrics"`
+		Settings   []string `json:"settings"`
+		Conditions int      `json:"conditions"`
+		Use        []string `json:"use"`
+		Units      int      `json:"n_units"`
+		Training   *struct {
+			ID string `json:"id"`
+		} `json:"training"`
+	}
+	require.NoError(t, api.do(ctx, "GET", "/asset-types/turbofan/model", nil, &model))
+	require.Equal(t, *job.ModelVersion, model.Version)
+	require.Equal(t, 10, model.Units)
+	require.ElementsMatch(t, failed.Sensors, model.Metrics)
+	require.Equal(t, []string{"setting1", "setting2", "setting3"}, model.Settings)
+	require.Equal(t, 6, model.Conditions)
+	require.Len(t, model.Use, 15, "s1-s21 less the six constant ones")
+	for _, m := range []string{"setting1", "s1", "s5", "s10", "s16", "s18", "s19"} {
+		require.NotContains(t, model.Use, m)
+	}
+	require.Equal(t, job.ID, model.Training.ID)
+
+	type healthJSON struct {
+		Fleet *struct {
+			Status     string   `json:"status"`
+			RULSeconds *float64 `json:"rul_seconds"`
+			Lower      *float64 `json:"rul_lower_seconds"`
+			Upper      *float64 `json:"rul_upper_seconds"`
+		} `json:"fleet"`
+	}
+	for i, id := range runIDs {
+		var h healthJSON
+		eventually(t, time.Minute, "a running unit's estimate", func() bool {
+			h = healthJSON{}
+			return api.do(ctx, "GET", "/assets/"+id+"/health", nil, &h) == nil && h.Fleet != nil && h.Fleet.Status == "ok"
+		})
+		require.LessOrEqual(t, *h.Fleet.Lower, *h.Fleet.RULSeconds)
+		require.LessOrEqual(t, *h.Fleet.RULSeconds, *h.Fleet.Upper)
+		require.LessOrEqual(t, *h.Fleet.RULSeconds, 125*3600.0, "capped at 125 cycles")
+		truth := float64(running.Units[i].RUL()) * 3600
+		require.LessOrEqual(t, *h.Fleet.Lower, truth+3600, "unit %d: the interval's lower bound is not past the failure", i)
 	}
 }
