@@ -155,3 +155,16 @@ func TestNormFindsConditions(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictNormalisesOnlyWhatFeaturesRead: the estimate from the
+// rows Features reads equals the one from the whole history normalised.
+func TestPredictNormalisesOnlyWhatFeaturesRead(t *testing.T) {
+	f := simulators.RunToFailure(4, simulators.RunToFailureOptions{Units: 12, CMAPSS: true, Conditions: 6})
+	m, _, err := Train(toUnits(f), Spec{Metrics: f.Sensors}, Options{Seed: 4, NoGBT: true})
+	require.NoError(t, err)
+	rows := f.Units[0].Cycles[:120]
+	est, err := m.Predict(rows)
+	require.NoError(t, err)
+	want := m.Spec.Features(m.Norm.Apply(rows), len(rows)-1, nil)
+	require.InDeltaSlice(t, want, est.Features, 1e-9)
+}

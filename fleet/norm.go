@@ -196,6 +196,28 @@ func (nm *Norm) Apply(rows [][]float64) [][]float64 {
 	return out
 }
 
+// applyEnds is Apply for the rows Spec.Features reads at the last row:
+// the first head and the last tail rows; the others are left nil.
+func (nm *Norm) applyEnds(rows [][]float64, head, tail int) [][]float64 {
+	n := len(rows)
+	out := make([][]float64, n)
+	z := make([]float64, len(nm.Settings))
+	w := len(nm.Use)
+	flat := make([]float64, 0, (min(head, n)+min(tail, n))*w)
+	for i, r := range rows {
+		if i >= head && i < n-tail {
+			continue
+		}
+		c := nm.condition(r, z)
+		at := len(flat)
+		for j, k := range nm.Use {
+			flat = append(flat, (r[k]-nm.Mean[c][j])/nm.Scale[c][j])
+		}
+		out[i] = flat[at : at+w : at+w]
+	}
+	return out
+}
+
 func meanScale(rows [][]float64, k int) (float64, float64) {
 	var n, s, ss float64
 	for _, r := range rows {

@@ -108,10 +108,16 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	store := &fakeScoreStore{models: []Version{{AssetType: "engine", Version: 4, Model: m}}, scores: map[string]Score{},
 		restarts: map[string]time.Time{"failed": now.Add(-2 * time.Hour), "early": now.Add(-100 * time.Hour)}}
 	var alerts []Alert
+	var amu sync.Mutex // the scorer scores assets at once
 	sc := &Scorer{Store: store, Series: f, Now: func() time.Time { return now },
 		Assets: fakeAssets{{ID: "near", Code: "near"}, {ID: "early", Code: "early"}, {ID: "short", Code: "short"},
 			{ID: "silent", Code: "silent"}, {ID: "failed", Code: "failed"}, {ID: "old", Code: "old"}},
-		Raise: func(_ context.Context, a Alert) error { alerts = append(alerts, a); return nil }}
+		Raise: func(_ context.Context, a Alert) error {
+			amu.Lock()
+			alerts = append(alerts, a)
+			amu.Unlock()
+			return nil
+		}}
 	n, err := sc.RunCount(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
