@@ -37,7 +37,7 @@ type GBTOptions struct {
 	MinLeaf   int     // fewest points in a leaf (default 40)
 	Subsample float64 // share of the points each tree sees (default 0.3)
 	Bins      int     // quantile bins per feature (default 32)
-	Features  float64 // share of the features each tree may split on (default 0.5)
+	Features  float64 // share of the features each tree may split on (default 0.3)
 }
 
 func (o GBTOptions) withDefaults() GBTOptions {
@@ -57,7 +57,7 @@ func (o GBTOptions) withDefaults() GBTOptions {
 		o.Subsample = 0.3
 	}
 	if o.Features <= 0 || o.Features > 1 {
-		o.Features = 0.5
+		o.Features = 0.3
 	}
 	if o.Bins < 2 || o.Bins > 255 {
 		o.Bins = 32
@@ -130,7 +130,7 @@ func fitGBT(x [][]float64, y []float64, o GBTOptions, seed uint64) (float64, []T
 		idx[i] = i
 	}
 	trees := make([]Tree, 0, o.Rounds)
-	g := &grower{b: b, o: o, h: make([]hbin, b.w*256)}
+	g := &grower{b: b, o: o}
 	all := make([]int, b.w)
 	for j := range all {
 		all[j] = j
@@ -159,14 +159,15 @@ type hbin struct{ s, c float64 }
 type grower struct {
 	b     *gbtBase
 	o     GBTOptions
-	h     []hbin // histogram scratch per feature and bin
-	feats []int  // the features this tree may split on
+	h     []hbin   // the node's histogram per feature and bin
+	bufs  [][]hbin // histograms per depth and side
+	feats []int    // the features this tree may split on
 	t     Tree
 }
 
 func (g *grower) grow(pts []int, res []float64) Tree {
 	g.t = Tree{}
-	g.node(pts, res, 0)
+	g.node(pts, res, 0, nil)
 	return g.t
 }
 
@@ -184,24 +185,45 @@ func (g *grower) leaf(pts []int, res []float64) int {
 	return id
 }
 
-// node grows the subtree of pts and returns its id.
-func (g *grower) node(pts []int, res []float64, depth int) int {
-	if depth >= g.o.Depth || len(pts) < 2*g.o.MinLeaf {
-		return g.leaf(pts, res)
-	}
-	var total float64
+// hist fills h with the histogram of pts over the tree's features.
+func (g *grower) hist(h []hbin, pts []int, res []float64) {
 	for _, j := range g.feats {
-		clear(g.h[j<<8 : j<<8+len(g.b.edges[j])+1])
+		clear(h[j<<8 : j<<8+len(g.b.edges[j])+1])
 	}
 	for _, i := range pts {
 		r := res[i]
-		total += r
 		bi := g.b.bins[i]
 		for _, j := range g.feats {
-			hb := &g.h[j<<8|int(bi[j])]
+			hb := &h[j<<8|int(bi[j])]
 			hb.s += r
 			hb.c++
 		}
+	}
+}
+
+// buf is the histogram buffer side (0, 1) of a depth.
+func (g *grower) buf(depth, side int) []hbin {
+	for len(g.bufs) <= 2*depth+side {
+		g.bufs = append(g.bufs, make([]hbin, g.b.w*256))
+	}
+	return g.bufs[2*depth+side]
+}
+
+// node grows the subtree of pts, whose histogram is h (nil: none yet),
+// and returns its id. A split's smaller side's histogram is counted, the
+// larger's is the parent's less it.
+func (g *grower) node(pts []int, res []float64, depth int, h []hbin) int {
+	if depth >= g.o.Depth || len(pts) < 2*g.o.MinLeaf {
+		return g.leaf(pts, res)
+	}
+	if h == nil {
+		h = g.buf(depth, 0)
+		g.hist(h, pts, res)
+	}
+	g.h = h
+	var total float64
+	for _, i := range pts {
+		total += res[i]
 	}
 	n := float64(len(pts))
 	bestGain, bestF, bestK := 1e-9, -1, 0
@@ -243,8 +265,22 @@ func (g *grower) node(pts []int, res []float64, depth int) int {
 	g.t.Left = append(g.t.Left, 0)
 	g.t.Right = append(g.t.Right, 0)
 	g.t.Value = append(g.t.Value, 0)
-	l := g.node(left, res, depth+1)
-	r := g.node(right, res, depth+1)
+	var lh, rh []hbin
+	if depth+1 < g.o.Depth {
+		small, sh, bh := left, g.buf(depth+1, 0), g.buf(depth+1, 1)
+		lh, rh = sh, bh
+		if len(right) < len(left) {
+			small, lh, rh = right, bh, sh
+		}
+		g.hist(sh, small, res)
+		for _, j := range g.feats {
+			for k := j << 8; k < j<<8+len(g.b.edges[j])+1; k++ {
+				bh[k] = hbin{h[k].s - sh[k].s, h[k].c - sh[k].c}
+			}
+		}
+	}
+	l := g.node(left, res, depth+1, lh)
+	r := g.node(right, res, depth+1, rh)
 	g.t.Left[id], g.t.Right[id] = l, r
 	return id
 }
