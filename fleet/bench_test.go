@@ -55,27 +55,40 @@ func BenchmarkTrain(b *testing.B) {
 
 // BenchmarkCMAPSSShape is BenchmarkRunToFailure on fleets of the public
 // benchmark's shape (simulators.RunToFailureOptions.CMAPSS): 3 settings
-// and 21 sensors, 7 of them constant; one operating condition (FD001)
-// and six (FD002).
+// and 21 sensors, 6 of them constant; one operating condition (FD001)
+// and six (FD002). model=default is the default training (ridge or kNN
+// by CV, conditions from the settings); model=ensemble adds the trees and
+// the ensembles (Options.Trees); model=before is the model of
+// 2026-11-29: lambdas 0.001-1 and no operating conditions (less the
+// constant sensors, which make no features either way).
 func BenchmarkCMAPSSShape(b *testing.B) {
-	for _, conds := range []int{1, 6} {
-		for _, seed := range []uint64{1, 2, 3, 4, 5} {
-			b.Run(fmt.Sprintf("conditions=%d/seed=%d", conds, seed), func(b *testing.B) {
-				var ev evaluation
-				for b.Loop() {
-					var err error
-					if ev, err = evaluateShape(seed, 100, 100, simulators.RunToFailureOptions{CMAPSS: true, Conditions: conds}); err != nil {
-						b.Fatal(err)
+	for _, model := range []string{"default", "ensemble", "before"} {
+		for _, conds := range []int{1, 6} {
+			for _, seed := range []uint64{1, 2, 3, 4, 5} {
+				b.Run(fmt.Sprintf("model=%s/conditions=%d/seed=%d", model, conds, seed), func(b *testing.B) {
+					opts, settings := Options{Seed: seed, Trees: model == "ensemble"}, []string(nil)
+					switch model {
+					case "before":
+						opts.Lambdas, settings = []float64{0.001, 0.01, 0.1, 1}, []string{}
 					}
-				}
-				b.ReportMetric(ev.fleetRMSE, "fleet_rmse")
-				b.ReportMetric(ev.fleetRMSECapped, "fleet_rmse_capped")
-				b.ReportMetric(ev.linearRMSE, "linear_rmse")
-				b.ReportMetric(ev.linearRMSECapped, "linear_rmse_capped")
-				b.ReportMetric(ev.coverage, "coverage")
-				b.ReportMetric(ev.width, "width")
-				b.Logf("conditions %d seed %d: chosen %s lambda=%g k=%d; cv %v", conds, seed, ev.report.Kind, ev.report.Lambda, ev.report.K, ev.report.CV)
-			})
+					var ev evaluation
+					for b.Loop() {
+						var err error
+						shape := simulators.RunToFailureOptions{CMAPSS: true, Conditions: conds}
+						if ev, err = evaluateWith(seed, 100, 100, shape, opts, settings); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(ev.fleetRMSE, "fleet_rmse")
+					b.ReportMetric(ev.fleetRMSECapped, "fleet_rmse_capped")
+					b.ReportMetric(ev.linearRMSE, "linear_rmse")
+					b.ReportMetric(ev.linearRMSECapped, "linear_rmse_capped")
+					b.ReportMetric(ev.coverage, "coverage")
+					b.ReportMetric(ev.width, "width")
+					b.Logf("%s conditions %d seed %d: chosen %s; conditions found %d; cv %v", model, conds, seed, ev.report.Kind,
+						ev.report.Conditions, ev.report.CV)
+				})
+			}
 		}
 	}
 }

@@ -56,17 +56,18 @@ func evaluate(seed uint64, nTrain, nTest int) (evaluation, error) {
 // evaluateShape is evaluate on fleets of the given shape (Units,
 // FirstUnit and Cut are set here).
 func evaluateShape(seed uint64, nTrain, nTest int, shape simulators.RunToFailureOptions) (evaluation, error) {
-	return evaluateWith(seed, nTrain, nTest, shape, Options{Seed: seed})
+	return evaluateWith(seed, nTrain, nTest, shape, Options{Seed: seed}, nil)
 }
 
-// evaluateWith is evaluateShape with the training's options.
-func evaluateWith(seed uint64, nTrain, nTest int, shape simulators.RunToFailureOptions, opts Options) (evaluation, error) {
+// evaluateWith is evaluateShape with the training's options and the
+// operating settings (nil: those IsSetting names; empty: none).
+func evaluateWith(seed uint64, nTrain, nTest int, shape simulators.RunToFailureOptions, opts Options, settings []string) (evaluation, error) {
 	to, so := shape, shape
 	to.Units = nTrain
 	so.Units, so.FirstUnit, so.Cut = nTest, nTrain, true
 	train := simulators.RunToFailure(seed, to)
 	test := simulators.RunToFailure(seed, so)
-	spec := Spec{Metrics: train.Sensors}
+	spec := Spec{Metrics: train.Sensors, Settings: settings}
 	m, rep, err := Train(toUnits(train), spec, opts)
 	if err != nil {
 		return evaluation{}, err

@@ -160,7 +160,7 @@ func TestNormFindsConditions(t *testing.T) {
 // rows Features reads equals the one from the whole history normalised.
 func TestPredictNormalisesOnlyWhatFeaturesRead(t *testing.T) {
 	f := simulators.RunToFailure(4, simulators.RunToFailureOptions{Units: 12, CMAPSS: true, Conditions: 6})
-	m, _, err := Train(toUnits(f), Spec{Metrics: f.Sensors}, Options{Seed: 4, NoGBT: true})
+	m, _, err := Train(toUnits(f), Spec{Metrics: f.Sensors}, Options{Seed: 4})
 	require.NoError(t, err)
 	rows := f.Units[0].Cycles[:120]
 	est, err := m.Predict(rows)

@@ -61,6 +61,9 @@ type Model struct {
 	// (1: the interval's lower bound, 0: the point estimate; nil:
 	// DefaultOrderMargin).
 	OrderMargin *float64 `json:"order_margin,omitempty"`
+	// WithTrees tells whether the training had the trees and ensembles
+	// among its candidates (kept by retraining).
+	WithTrees bool `json:"with_trees,omitempty"`
 }
 
 // DefaultOrderMargin is the order rule of a type that sets none, chosen

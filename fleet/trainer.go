@@ -60,6 +60,9 @@ type Settings struct {
 	// OrderMargin, when set, is the type's order rule (Model.OrderMargin:
 	// 0 orders on the point estimate, 1 on the interval's lower bound).
 	OrderMargin *float64 `json:"-"`
+	// Trees, when set, is whether the trees and ensembles are candidates
+	// (Options.Trees; default: the latest model's, else off).
+	Trees *bool `json:"-"`
 	// Retrain marks the retrain job's training: it stores nothing when
 	// another version was stored while it ran (ErrSuperseded).
 	Retrain bool `json:"-"`
@@ -115,6 +118,10 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 		if s.OrderMargin == nil {
 			s.OrderMargin = prev.Model.OrderMargin
 		}
+		if s.Trees == nil {
+			tr := prev.Model.WithTrees
+			s.Trees = &tr
+		}
 	} else if t.IsNotFound == nil || !t.IsNotFound(err) {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
 	}
@@ -155,12 +162,17 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 		}
 		units = append(units, Unit{ID: f.Site + "/" + f.Asset + "@" + f.FailedAt.Format(time.RFC3339), Rows: rows})
 	}
-	m, rep, err := Train(units, spec, t.Options)
+	opts := t.Options
+	if s.Trees != nil {
+		opts.Trees = *s.Trees
+	}
+	m, rep, err := Train(units, spec, opts)
 	if err != nil {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
 	}
 	m.LeadSeconds = s.Lead.Seconds()
 	m.OrderMargin = s.OrderMargin
+	m.WithTrees = opts.Trees
 	if s.Retrain {
 		latest, err := t.Store.LatestModel(ctx, assetType)
 		switch {

@@ -81,6 +81,10 @@ type FleetTrainInput struct {
 	// lead; 0 to 1 (0: the point estimate, 1: the lower bound; default:
 	// the previous model's, else 0.75).
 	OrderMargin *float64 `json:"order_margin"`
+	// Trees adds gradient-boosted trees and their ensembles with the
+	// ridge and kNN to the candidates (default: the previous model's,
+	// else false).
+	Trees *bool `json:"trees"`
 }
 
 // FleetCandidate is one model the training compared, with its
@@ -122,6 +126,8 @@ type FleetModel struct {
 	Settings   []string `json:"settings"`
 	Conditions int      `json:"conditions"`
 	Use        []string `json:"use"`
+	// Trees tells whether the trees and ensembles were candidates.
+	Trees bool `json:"trees"`
 	// Training is the latest training job of the type on this replica
 	// (null when none).
 	Training *fleet.Job `json:"training"`
@@ -201,7 +207,7 @@ func fleetModelOf(v fleet.Version) FleetModel {
 		TrainUnits: v.Report.TrainUnits, CalibUnits: v.Report.CalUnits, Coverage: v.Model.Coverage,
 		RMSESeconds: v.Report.ValidationRMSE * step, ValidationCoverage: v.Report.ValidationCoverage,
 		OrderMargin: v.Model.Margin(), Settings: v.Model.Spec.Settings, Conditions: v.Report.Conditions,
-		Use: v.Model.Spec.Use}
+		Use: v.Model.Spec.Use, Trees: v.Model.WithTrees}
 	if out.Settings == nil {
 		out.Settings = []string{}
 	}
@@ -444,7 +450,7 @@ func (s *Server) startTraining(c *gin.Context, fc FleetConfig) (fleet.Job, bool)
 	typ := c.Param("type")
 	var p workorders.Problems
 	checkAssetType(typ, &p)
-	set := fleet.Settings{Metrics: in.Metrics, Settings: in.Settings, Cap: float64(in.Cap)}
+	set := fleet.Settings{Metrics: in.Metrics, Settings: in.Settings, Cap: float64(in.Cap), Trees: in.Trees}
 	for i, m := range in.Metrics {
 		if !ingest.ValidMetricName(m) {
 			p.Add(fmt.Sprintf("metrics[%d]", i), "a metric name: [a-z][a-z0-9_]{0,63}")
