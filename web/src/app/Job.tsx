@@ -38,7 +38,8 @@ export function Job({ id }: { id: string }) {
   const ops = useOps();
   const me = useQueryClient().getQueryData<User | null>(['me']);
   const detail = useKept<WorkOrderDetail>(`/work-orders/${id}`);
-  const d = detail.data?.data;
+  const kept = detail.data;
+  const d = kept?.data;
   const asset = useKept<Asset>(d ? `/assets/${d.asset_id}` : undefined, 60_000);
   const parts = useKept<PartsState>(`/work-orders/${id}/parts`);
   const [sheet, setSheet] = useState<Sheet>('');
@@ -46,7 +47,9 @@ export function Job({ id }: { id: string }) {
   const eta = useKept<ETA>(status === 'en_route' && navigator.onLine ? `/work-orders/${id}/eta` : undefined);
 
   if (detail.isPending) return <p class="muted">{t('common.loading')}</p>;
-  if (detail.error || !d) {
+  // Only a page with nothing to show gives way to the error: a background
+  // refresh that fails keeps the job, and any sheet open on it, on screen.
+  if (!d) {
     return (
       <section>
         <p class="notice">{detail.error?.status === 404 ? t('job.notFound') : t('common.error', { message: detail.error?.message ?? '' })}</p>
@@ -64,6 +67,11 @@ export function Job({ id }: { id: string }) {
   const mine = !me || me.role !== 'engineer' || d.assignee_id === me.id;
   const helpers = d.helper_ids ?? [];
   const articles = ((d as unknown as { suggested_articles?: Article[] }).suggested_articles ?? []) as Article[];
+  // Layout: the title and status, then the actions and their sheet, then
+  // everything that can appear or grow once the page is open (the kept
+  // copy refreshed, the ETA, conflicts, helpers). Before, those lines sat
+  // above the buttons: a refresh landing as the engineer tapped moved
+  // Transfer 33 px down and the tap opened nothing (TestAppOffersLive).
   return (
     <section class="job-detail">
       <p class="muted small">
@@ -76,10 +84,6 @@ export function Job({ id }: { id: string }) {
         </span>
         {status !== d.status && <span class="badge">{t('job.pending')}</span>}
       </p>
-      {detail.data.offline && <p class="notice small">{t('jobs.cachedAt', { t: formatDateTime(new Date(detail.data.at).toISOString(), lang) })}</p>}
-      {eta.data && <p class="small">{t('job.eta', { t: formatDateTime(eta.data.data.eta, lang), km: eta.data.data.distance_km.toFixed(1) })}</p>}
-      <Conflicts orderId={id} />
-      <CollabInfo helperIds={helpers} transfer={d.transfer_request} mine={mine} />
 
       {isOpen(status) && (
         <div class="actions">
@@ -142,6 +146,16 @@ export function Job({ id }: { id: string }) {
           onCancel={() => setSheet('')}
         />
       )}
+
+      {detail.error && (
+        <p class="notice small" data-testid="refresh-error">
+          {detail.error.status === 404 ? t('job.notFound') : t('common.error', { message: detail.error.message })}
+        </p>
+      )}
+      {kept?.offline && <p class="notice small">{t('jobs.cachedAt', { t: formatDateTime(new Date(kept.at).toISOString(), lang) })}</p>}
+      {eta.data && <p class="small">{t('job.eta', { t: formatDateTime(eta.data.data.eta, lang), km: eta.data.data.distance_km.toFixed(1) })}</p>}
+      <Conflicts orderId={id} />
+      <CollabInfo helperIds={helpers} transfer={d.transfer_request} mine={mine} />
 
       <h2>{t('job.asset')}</h2>
       <p>
