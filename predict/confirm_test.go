@@ -87,3 +87,24 @@ func TestDailyCycleTakenOut(t *testing.T) {
 	}
 	require.Empty(t, replaySeries(t, Options{}, r, healthy), "a healthy daily cycle raises nothing")
 }
+
+// A prediction is held over the confirmation span only when most refits
+// in it predicted: passes strung together across refits that were vetoed
+// (each gap shorter than half the span, so the held crossings survive)
+// are a rise that keeps levelling off.
+func TestConfirmNeedsMostRefits(t *testing.T) {
+	r := twoDayRule()
+	s := New(Options{}).NewSeries(&r, testAsset).(*Series)
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	// 12 h of refits every 30 min, one in four predicting.
+	for i := range 25 {
+		s.mark(t0.Add(time.Duration(i)*30*time.Minute), i%4 == 0)
+	}
+	require.False(t, s.heldMostly(t0))
+	// The next 12 h, all predicting: over them the prediction held.
+	for i := 25; i < 50; i++ {
+		s.mark(t0.Add(time.Duration(i)*30*time.Minute), true)
+	}
+	require.True(t, s.heldMostly(t0.Add(12*time.Hour)))
+	require.Less(t, len(s.fits), 50, "refits older than the span are forgotten")
+}

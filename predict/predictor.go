@@ -137,6 +137,46 @@ type Series struct {
 	// time, crossing), from the latest at or before the span on.
 	span time.Duration
 	held []heldCrossing
+	// fits are the recent refits (time, whether they predicted), over
+	// the confirmation span: most of them must have predicted.
+	fits []fitMark
+}
+
+type fitMark struct {
+	at time.Time
+	ok bool
+}
+
+// mark records a refit's outcome and forgets those before the span.
+func (s *Series) mark(now time.Time, ok bool) {
+	if s.span <= 0 {
+		return
+	}
+	s.fits = append(s.fits, fitMark{now, ok})
+	cut := now.Add(-s.span - s.span/2)
+	i := 0
+	for i < len(s.fits) && s.fits[i].at.Before(cut) {
+		i++
+	}
+	if i > 0 {
+		s.fits = append(s.fits[:0], s.fits[i:]...)
+	}
+}
+
+// heldMostly reports whether at least half the refits since from
+// predicted a crossing.
+func (s *Series) heldMostly(from time.Time) bool {
+	n, ok := 0, 0
+	for _, f := range s.fits {
+		if f.at.Before(from) {
+			continue
+		}
+		n++
+		if f.ok {
+			ok++
+		}
+	}
+	return 2*ok >= n
 }
 
 type heldCrossing struct{ at, crossing time.Time }
@@ -206,10 +246,12 @@ func (s *Series) fit(now time.Time) []rules.Signal {
 		s.last = Result{Reason: reason, Points: n, Limit: *s.rule.Critical,
 			Start: s.buckets[0].lastTS, End: s.buckets[len(s.buckets)-1].lastTS}
 		s.streak = 0
+		s.mark(now, false)
 		return nil
 	}
 	res := Fit(s.Points(), s.rule, s.opts.Fit)
 	s.last = res
+	s.mark(now, res.Prediction != nil)
 	if res.Prediction == nil {
 		s.streak = 0
 		return nil
@@ -231,7 +273,10 @@ func (s *Series) fit(now time.Time) []rules.Signal {
 	}
 	if s.span > 0 {
 		ref := s.held[0]
-		if now.Sub(ref.at) < s.span {
+		// Held: over the span, and by most of the refits in it (passes
+		// strung together across fits that were vetoed are a rise that
+		// keeps levelling off, not wear).
+		if now.Sub(ref.at) < s.span || !s.heldMostly(ref.at) {
 			res.Reason = ReasonNotConfirmed
 			s.last = res
 			return nil
