@@ -4,10 +4,10 @@
 import { useMemo, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { useQuery } from '@tanstack/preact-query';
-import { useI18n } from '../i18n';
+import { useI18n, type ConsoleKey } from '../i18n';
 import { useClient } from '../../lib/client';
 import { fetchAll, useAssets } from '../../lib/queries';
-import { formatDateTime, formatNumber } from '../../lib/format';
+import { formatDateTime, formatDuration, formatNumber } from '../../lib/format';
 import type { WorkOrder } from '../../api/types';
 import { Chart, type Limit } from '../Chart';
 import { FleetPanel, type FleetScore } from '../fleet/Fleet';
@@ -17,6 +17,7 @@ interface Prediction {
   model?: string;
   limit?: number;
   rul?: string | null;
+  rul_seconds?: number | null;
   predicted_failure_at?: string | null;
   predicted_failure_earliest?: string | null;
   predicted_failure_latest?: string | null;
@@ -105,20 +106,26 @@ export function AssetPage({ id }: { id: string }) {
                   <td>{m.rule_state}</td>
                   <td>
                     {m.prediction ? (
-                      <>
+                      <span data-testid="metric-prediction" data-metric={m.metric}>
                         <span class="badge" data-gate={m.prediction.status}>
-                          {m.prediction.status}
+                          {predictionStatus(t, m.prediction.status)}
                         </span>{' '}
-                        {m.prediction.rul ?? ''}{' '}
-                        {m.prediction.predicted_failure_earliest && m.prediction.predicted_failure_latest && (
-                          <span class="muted small">
-                            {t('asset.bounds', {
-                              from: formatDateTime(m.prediction.predicted_failure_earliest, lang),
-                              to: formatDateTime(m.prediction.predicted_failure_latest, lang),
-                            })}
-                          </span>
+                        {m.prediction.rul_seconds != null && m.prediction.predicted_failure_at ? (
+                          <>
+                            {t('asset.rulLeft', { d: formatDuration(m.prediction.rul_seconds, lang) })}{' '}
+                            <span class="muted small">
+                              {m.prediction.predicted_failure_earliest && m.prediction.predicted_failure_latest
+                                ? t('asset.bounds', {
+                                    from: formatDateTime(m.prediction.predicted_failure_earliest, lang),
+                                    to: formatDateTime(m.prediction.predicted_failure_latest, lang),
+                                  })
+                                : formatDateTime(m.prediction.predicted_failure_at, lang)}
+                            </span>
+                          </>
+                        ) : (
+                          <span class="muted">{t('asset.noDates')}</span>
                         )}
-                      </>
+                      </span>
                     ) : (
                       t('asset.noPrediction')
                     )}
@@ -202,4 +209,26 @@ function MetricChart({ id, metric, range, limit, onZoom }: { id: string; metric:
       )}
     </figure>
   );
+}
+
+const predictionStatuses = [
+  'ok',
+  'insufficient_points',
+  'window_not_covered',
+  'low_r2',
+  'no_trend_towards_limit',
+  'slope_not_significant',
+  'not_sustained',
+  'levelling_off',
+  'step_change',
+  'not_confirmed',
+  'crossing_receding',
+  'beyond_horizon',
+  'already_beyond_limit',
+  'fit_failed',
+] as const;
+
+/** A prediction's status in words (an unknown one as the API says it). */
+export function predictionStatus(t: (k: ConsoleKey) => string, status: string): string {
+  return (predictionStatuses as readonly string[]).includes(status) ? t(`asset.pstatus.${status as (typeof predictionStatuses)[number]}`) : status;
 }

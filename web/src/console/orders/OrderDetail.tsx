@@ -10,6 +10,7 @@ import { useI18n } from '../i18n';
 import { useClient } from '../../lib/client';
 import { ApiError } from '../../lib/api';
 import { fetchAll, useAssets } from '../../lib/queries';
+import type { components } from '../../api/schema';
 import { formatDateTime, formatDuration, formatNumber, secondsUntil } from '../../lib/format';
 import type { User, WorkOrder, WorkOrderDetail } from '../../api/types';
 import { ApproveDialog, RejectDialog, rejectReasons } from '../ReviewDialogs';
@@ -183,10 +184,19 @@ function EvidenceSection({ o, user }: { o: WorkOrderDetail; user: User }) {
   return (
     <section class="card" aria-labelledby="evidence-title">
       <h2 id="evidence-title">{t('order.evidence')}</h2>
-      {ev.model && (
-        <p class="muted">
-          {t('order.fit', { model: ev.model, r2: formatNumber(ev.r2 ?? 0, lang), points: ev.points ?? 0, rul: ev.rul ?? '—' })}
-        </p>
+      {ev.model === 'fleet' ? (
+        <FleetEvidence ev={ev as FleetEv} user={user} />
+      ) : (
+        ev.model && (
+          <>
+            <p class="muted">
+              {t('order.fit', { model: ev.model, r2: formatNumber(ev.r2 ?? 0, lang), points: ev.points ?? 0, rul: ev.rul ?? '—' })}
+            </p>
+            <p data-testid="order-prediction">
+              {o.predicted_failure_at ? t('order.predicted', { at: formatDateTime(o.predicted_failure_at, lang) }) : t('order.noPrediction')}
+            </p>
+          </>
+        )
       )}
       {data[0].length === 0 ? (
         <p class="muted">{tel.isPending && metric ? t('order.loading') : t('order.noTelemetry')}</p>
@@ -479,5 +489,65 @@ function ReasonDialog({ o, action, onClose }: { o: WorkOrderDetail; action: 'can
         <button type="submit">{t('order.confirm')}</button>
       </form>
     </Dialog>
+  );
+}
+
+/** What the fleet model puts in its orders' evidence (cmd/pdm/fleet.go fleetSignal). */
+interface FleetEv {
+  model_version?: number;
+  asset_type?: string;
+  coverage?: number;
+  as_of?: string;
+  rul_seconds?: number | null;
+  rul_lower_seconds?: number | null;
+  rul_upper_seconds?: number | null;
+}
+
+/** A fleet order's estimate as a planner reads it, linked to the model that made it. */
+export function FleetEvidence({ ev, user }: { ev: FleetEv; user: User }) {
+  const { t, lang } = useI18n();
+  const client = useClient();
+  // Its validation figures: planners and admins may read the model, engineers not.
+  const model = useQuery<components['schemas']['FleetModel'], ApiError>({
+    queryKey: ['fleet-model', ev.asset_type],
+    queryFn: () => client.get(`/asset-types/${encodeURIComponent(ev.asset_type ?? '')}/model`),
+    enabled: !!ev.asset_type && user.role !== 'engineer',
+    staleTime: 60_000,
+    retry: false,
+  });
+  return (
+    <div class="fleet-evidence" data-testid="fleet-evidence">
+      <p class="strong">{t('order.fleet')}</p>
+      <p>
+        {t('fleet.rul')}:{' '}
+        <strong data-testid="fleet-rul">{ev.rul_seconds != null ? formatDuration(ev.rul_seconds, lang) : t('asset.noDates')}</strong>
+        {ev.rul_lower_seconds != null && ev.rul_upper_seconds != null && (
+          <span class="muted">
+            {' · '}
+            {t('fleet.interval', { lower: formatDuration(ev.rul_lower_seconds, lang), upper: formatDuration(ev.rul_upper_seconds, lang) })}
+          </span>
+        )}
+      </p>
+      <p class="muted small">
+        {ev.as_of && t('fleet.asOf', { t: formatDateTime(ev.as_of, lang) })}
+      </p>
+      {model.data && (
+        <p class="small" data-testid="fleet-validation">
+          {t('order.fleet.validation', {
+            v: model.data.version ?? '',
+            rmse: model.data.validation_rmse_seconds != null ? formatDuration(model.data.validation_rmse_seconds, lang) : '—',
+            cov: formatNumber((model.data.validation_coverage ?? 0) * 100, lang, 0),
+            nominal: formatNumber((ev.coverage ?? model.data.coverage ?? 0) * 100, lang, 0),
+          })}
+        </p>
+      )}
+      {ev.asset_type && (
+        <p>
+          <Link href={`/asset-types/${encodeURIComponent(ev.asset_type)}`} data-testid="fleet-model-link">
+            {t('fleet.modelLink', { type: ev.asset_type })} · {t('fleet.version', { v: ev.model_version ?? '' })} →
+          </Link>
+        </p>
+      )}
+    </div>
   );
 }
