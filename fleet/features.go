@@ -22,6 +22,11 @@ type Spec struct {
 	// over which each metric's level (mean), slope (per step) and spread
 	// (standard deviation) are taken.
 	Windows []int `json:"windows"`
+	// Long are trailing windows, in steps, longer than a history need be
+	// (a window takes what there is), over which each metric's level,
+	// slope and spread are taken too (default 60 and 120; none in models
+	// trained before 2026-11-30).
+	Long []int `json:"long,omitempty"`
 	// Cap is where the remaining-life target is capped, in steps (the
 	// piecewise-linear target of the CMAPSS literature: early in a life
 	// the remaining life cannot be told apart from the data, so the
@@ -59,6 +64,9 @@ func (s Spec) withDefaults() Spec {
 	if len(s.Windows) == 0 {
 		s.Windows = []int{5, 15, 30}
 	}
+	if s.Long == nil {
+		s.Long = []int{60, 120}
+	}
 	if s.Cap <= 0 {
 		s.Cap = DefaultCap
 	}
@@ -93,13 +101,30 @@ func (s Spec) MinRows() int {
 const baselineSteps = 10
 
 // Width is the number of features.
-func (s Spec) Width() int { return len(s.featureMetrics())*(len(s.Windows)*3+1) + 1 }
+func (s Spec) Width() int { return len(s.featureMetrics())*(len(s.windows())*3+1) + 1 }
+
+// windows are Windows then Long.
+func (s Spec) windows() []int {
+	if len(s.Long) == 0 {
+		return s.Windows
+	}
+	return append(append([]int(nil), s.Windows...), s.Long...)
+}
+
+// reach is how many last rows the features read.
+func (s Spec) reach() int {
+	m := s.MinRows()
+	for _, w := range s.Long {
+		m = max(m, w)
+	}
+	return m
+}
 
 // Names are the features' names, in order, for the evidence of an order.
 func (s Spec) Names() []string {
 	n := make([]string, 0, s.Width())
 	for _, m := range s.featureMetrics() {
-		for _, w := range s.Windows {
+		for _, w := range s.windows() {
 			n = append(n, fmt.Sprintf("%s_level_%d", m, w), fmt.Sprintf("%s_slope_%d", m, w), fmt.Sprintf("%s_std_%d", m, w))
 		}
 		n = append(n, m+"_rise")
@@ -119,8 +144,9 @@ func (s Spec) Names() []string {
 func (s Spec) Features(rows [][]float64, end int, dst []float64) []float64 {
 	dst = dst[:0]
 	longest := s.MinRows()
+	ws := s.windows()
 	for k := range s.featureMetrics() {
-		for _, w := range s.Windows {
+		for _, w := range ws {
 			from := max(0, end-w+1)
 			var n, st, sy, stt, sty, syy float64
 			for i := from; i <= end; i++ {

@@ -114,7 +114,7 @@ func (m *Model) Predict(rows [][]float64) (Estimate, error) {
 	if m.Norm != nil {
 		// Features read the first baselineSteps rows and the longest
 		// window's: only those are normalised.
-		rows = m.Norm.applyEnds(rows, baselineSteps, m.Spec.MinRows())
+		rows = m.Norm.applyEnds(rows, baselineSteps, m.Spec.reach())
 	}
 	x := m.Spec.Features(rows, len(rows)-1, nil)
 	y := m.predict(x, make([]float64, len(x)))
