@@ -112,7 +112,7 @@ export function AssetPage({ id }: { id: string }) {
                         </span>{' '}
                         {m.prediction.rul_seconds != null && m.prediction.predicted_failure_at ? (
                           <>
-                            {t('asset.rulLeft', { d: formatDuration(m.prediction.rul_seconds, lang) })}{' '}
+                            {m.prediction.rul_seconds > 0 && t('asset.rulLeft', { d: formatDuration(m.prediction.rul_seconds, lang) })}{' '}
                             <span class="muted small">
                               {m.prediction.predicted_failure_earliest && m.prediction.predicted_failure_latest
                                 ? t('asset.bounds', {

@@ -11,7 +11,8 @@ import { useClient } from '../../lib/client';
 import { ApiError } from '../../lib/api';
 import { fetchAll, useAssets } from '../../lib/queries';
 import type { components } from '../../api/schema';
-import { formatDateTime, formatDuration, formatNumber, secondsUntil } from '../../lib/format';
+import type { Lang } from '../../i18n';
+import { formatDateTime, formatDuration, parseDuration, formatNumber, secondsUntil } from '../../lib/format';
 import type { User, WorkOrder, WorkOrderDetail } from '../../api/types';
 import { ApproveDialog, RejectDialog, rejectReasons } from '../ReviewDialogs';
 import { Dialog, FieldError } from '../ui';
@@ -190,7 +191,7 @@ function EvidenceSection({ o, user }: { o: WorkOrderDetail; user: User }) {
         ev.model && (
           <>
             <p class="muted">
-              {t('order.fit', { model: ev.model, r2: formatNumber(ev.r2 ?? 0, lang), points: ev.points ?? 0, rul: ev.rul ?? '—' })}
+              {t('order.fit', { model: ev.model, r2: formatNumber(ev.r2 ?? 0, lang), points: ev.points ?? 0, rul: readableLife(ev.rul, lang) })}
             </p>
             <p data-testid="order-prediction">
               {o.predicted_failure_at ? t('order.predicted', { at: formatDateTime(o.predicted_failure_at, lang) }) : t('order.noPrediction')}
@@ -550,4 +551,10 @@ export function FleetEvidence({ ev, user }: { ev: FleetEv; user: User }) {
       )}
     </div>
   );
+}
+
+/** The evidence's remaining life (a Go duration) as lib/format writes durations; as sent when it is not one. */
+export function readableLife(rul: string | undefined, lang: Lang): string {
+  const s = parseDuration(rul);
+  return Number.isNaN(s) ? (rul ?? '—') : formatDuration(s, lang);
 }

@@ -7,7 +7,7 @@ import { ClientContext } from '../../lib/client';
 import type { User } from '../../api/types';
 import { consoleMessages } from '../i18n';
 import { predictionStatus } from '../assets/AssetPage';
-import { FleetEvidence } from './OrderDetail';
+import { FleetEvidence, readableLife } from './OrderDetail';
 
 // The fleet model's order evidence as cmd/pdm/fleet.go writes it.
 const ev = {
@@ -75,5 +75,13 @@ describe('a metric prediction’s status', () => {
     expect(predictionStatus(t('zh-CN') as never, 'beyond_horizon')).toBe('超出预测范围');
     expect(predictionStatus(t('en') as never, 'ok')).toBe('Predicting');
     expect(predictionStatus(t('en') as never, 'new_gate')).toBe('new_gate');
+  });
+});
+
+describe('a trend order’s remaining life', () => {
+  it('reads as a duration, not as the Go string the evidence holds', () => {
+    expect(readableLife('24h49m23.378669883s', 'en')).toBe('1d 49m');
+    expect(readableLife('24h49m23.378669883s', 'zh-CN')).not.toContain('23.378');
+    expect(readableLife(undefined, 'en')).toBe('—');
   });
 });
