@@ -92,6 +92,8 @@ type Scorer struct {
 	Raise func(ctx context.Context, a Alert) error
 	Now   func() time.Time
 	Log   *slog.Logger
+	// Only, when set, scores the assets of this type only.
+	Only string
 	// Concurrency is how many assets are scored at once (default 8):
 	// scoring waits mostly on InfluxDB and PostgreSQL.
 	Concurrency int
@@ -130,6 +132,9 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 		limit = 8
 	}
 	for _, v := range models {
+		if s.Only != "" && v.AssetType != s.Only {
+			continue
+		}
 		assets, err := s.Assets.AssetsOfType(ctx, v.AssetType)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("score %s: %w", v.AssetType, err))

@@ -101,7 +101,38 @@ func lockFleetTrain(assetType string) int64 {
 // across replicas.
 func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
 	tr := c.fleetTrainer(ts)
-	c.fleetJobs = &fleet.Jobs{Train: tr.Train, Lock: func(ctx context.Context, assetType string, fn func(context.Context) error) (bool, error) {
+	// A job scores the type's assets with the version it stored before
+	// it ends: once it has succeeded, the health answers carry the new
+	// model's estimates (the scoring job would take up to
+	// PDM_FLEET_SCORE_EVERY).
+	train := func(ctx context.Context, assetType string, s fleet.Settings) (fleet.Version, fleet.Report, error) {
+		v, rep, err := tr.Train(ctx, assetType, s)
+		if err != nil {
+			return v, rep, err
+		}
+		sc := c.fleetScorer(ts, slog.New(slog.DiscardHandler))
+		sc.Only = assetType
+		// Under the scoring job's lock, so the two never raise for one
+		// asset at once; a scoring run under way is waited for up to a
+		// minute, then left to score the new version next time. An
+		// asset's scoring error is the scoring job's to report: the
+		// model stands.
+		for range 60 {
+			got, err := c.store.WithLock(ctx, lockFleetScore, func(ctx context.Context) error {
+				_, _ = sc.RunCount(ctx)
+				return nil
+			})
+			if got || err != nil || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		return v, rep, nil
+	}
+	c.fleetJobs = &fleet.Jobs{Train: train, Lock: func(ctx context.Context, assetType string, fn func(context.Context) error) (bool, error) {
 		return c.store.WithLock(ctx, lockFleetTrain(assetType), fn)
 	}}
 	return httpapi.FleetConfig{Store: c.store, Scores: c.store, Writer: ts, Jobs: c.fleetJobs}
