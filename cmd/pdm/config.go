@@ -117,6 +117,11 @@ type Config struct {
 	// APIReadConcurrency bounds the order list, detail and /me/jobs
 	// requests served at once (httpapi.Config.ReadConcurrency).
 	APIReadConcurrency int
+	// GCPercent is the garbage collector's target (runtime/debug
+	// SetGCPercent) when the GOGC variable is not set: 400 by default, as
+	// the order lists' tail latency measured best (bench/tickets.md); 0
+	// leaves Go's default (100).
+	GCPercent int
 	// APIOrderCacheMB bounds the cache of rendered orders the order lists
 	// answer from, in MiB (httpapi.Config.OrderCacheBytes); 0 turns it off.
 	APIOrderCacheMB int
@@ -199,6 +204,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.DispatchEvery, "dispatch-every", envDuration(getenv, "PDM_DISPATCH_EVERY", time.Minute), "how often dispatch runs besides the runs approvals and declines trigger (PDM_DISPATCH_EVERY)")
 	fs.IntVar(&c.APIReadConcurrency, "api-read-concurrency", envInt(getenv, "PDM_API_READ_CONCURRENCY", 0),
 		"order list, detail and /me/jobs requests served at once, the others wait in arrival order; 0: twice the CPUs (PDM_API_READ_CONCURRENCY)")
+	fs.IntVar(&c.GCPercent, "gc-percent", envInt(getenv, "PDM_GC_PERCENT", 400),
+		"the garbage collector's target (as GOGC, which overrides it when set): heap growth between collections, in percent; 0: Go's default (PDM_GC_PERCENT)")
 	fs.IntVar(&c.APIOrderCacheMB, "api-order-cache-mb", envInt(getenv, "PDM_API_ORDER_CACHE_MB", 64),
 		"MiB of rendered orders the order lists answer from (about 1 KiB an order); 0: no cache (PDM_API_ORDER_CACHE_MB)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", envOr(getenv, "PDM_WEBHOOK_ALLOW_PRIVATE", "") == "true",
@@ -267,6 +274,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		if len(mbs) == 0 {
 			return c, fmt.Errorf("--mail-addr (PDM_MAIL_ADDR) needs --mail-mailboxes (PDM_MAIL_MAILBOXES), such as service@pdm.example.com=PLANT1")
 		}
+	}
+	if c.GCPercent < 0 {
+		return c, fmt.Errorf("--gc-percent (PDM_GC_PERCENT) must be 0 (Go's default) or a positive percentage")
 	}
 	if c.APIOrderCacheMB < 0 {
 		return c, fmt.Errorf("--api-order-cache-mb (PDM_API_ORDER_CACHE_MB) must be 0 (no cache) or a positive number of MiB")

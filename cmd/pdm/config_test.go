@@ -104,6 +104,14 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad api order cache env", args: nil, env: func(k string) string {
 			return map[string]string{"PDM_API_ORDER_CACHE_MB": "lots"}[k]
 		}, wantErr: "api-order-cache-mb"},
+		{name: "gc percent default", args: nil, env: func(string) string { return "" }, check: func(t *testing.T, c Config) {
+			if c.GCPercent != 400 {
+				t.Errorf("got %d, want 400", c.GCPercent)
+			}
+		}},
+		{name: "bad gc percent env", args: nil, env: func(k string) string {
+			return map[string]string{"PDM_GC_PERCENT": "high"}[k]
+		}, wantErr: "gc-percent"},
 		{name: "unknown flag", args: []string{"--nope"}, env: getenv, wantErr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {

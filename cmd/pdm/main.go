@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -55,6 +56,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg, err := parseConfig("serve", rest, getenv, stderr)
 		if err != nil {
 			return err
+		}
+		if cfg.GCPercent > 0 && getenv("GOGC") == "" {
+			// A process-wide setting, so it is made here, for the
+			// process pdm serve runs in, not in serve (which tests
+			// call in their own process).
+			debug.SetGCPercent(cfg.GCPercent)
 		}
 		return serve(ctx, cfg, stdout, stderr, nil)
 	case "migrate":
