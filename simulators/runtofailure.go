@@ -143,17 +143,10 @@ func runToFailureUnit(seed uint64, i int, shapes []sensorShape, o RunToFailureOp
 	for k, s := range shapes {
 		offsets[k] = 0.5 * s.noise * r.NormFloat64()
 	}
-	n := life
-	if o.Cut {
-		rul := 5 + r.IntN(146)
-		rul = min(rul, life-31)
-		n = life - rul
-	}
-	den := math.Expm1(rate * float64(life))
+	n := cycles(r, life, o.Cut)
 	u := RunToFailureUnit{ID: fmt.Sprintf("U%03d", i+1), Life: life, Cycles: make([][]float64, n)}
 	for t := range n {
-		// The unit fails at the end of cycle life−1, when D reaches 1.
-		d := w0 + (1-w0)*math.Expm1(rate*float64(t+1))/den
+		d := wear(w0, rate, life, t)
 		op := r.NormFloat64()
 		row := make([]float64, len(shapes))
 		for k, s := range shapes {
@@ -242,16 +235,10 @@ func cmapssUnit(seed uint64, i int, factor [][]float64, o RunToFailureOptions) R
 	for k, s := range cmapssSensors {
 		offsets[k] = s.spread * s.noise * o.Noise * r.NormFloat64()
 	}
-	n := life
-	if o.Cut {
-		rul := 5 + r.IntN(146)
-		rul = min(rul, life-31)
-		n = life - rul
-	}
-	den := math.Expm1(rate * float64(life))
+	n := cycles(r, life, o.Cut)
 	u := RunToFailureUnit{ID: fmt.Sprintf("U%03d", i+1), Life: life, Cycles: make([][]float64, n)}
 	for t := range n {
-		d := w0 + (1-w0)*math.Expm1(rate*float64(t+1))/den
+		d := wear(w0, rate, life, t)
 		c := r.IntN(len(factor))
 		row := make([]float64, 3+len(cmapssSensors))
 		set := cmapssConditions[c]
@@ -273,4 +260,22 @@ func cmapssUnit(seed uint64, i int, factor [][]float64, o RunToFailureOptions) R
 		u.Cycles[t] = row
 	}
 	return u
+}
+
+// cycles is how many cycles of a unit of the given life the fleet holds:
+// all of them, or, cut, all but a remaining life of 5-150 cycles (at
+// least 31 cycles kept).
+func cycles(r *rand.Rand, life int, cut bool) int {
+	if !cut {
+		return life
+	}
+	rul := min(5+r.IntN(146), life-31)
+	return life - rul
+}
+
+// wear is a unit's damage D after cycle t: from its initial wear w0 up
+// exponentially at rate, reaching 1 at the end of cycle life−1, when the
+// unit fails.
+func wear(w0, rate float64, life, t int) float64 {
+	return w0 + (1-w0)*math.Expm1(rate*float64(t+1))/math.Expm1(rate*float64(life))
 }
