@@ -94,16 +94,20 @@ func TestConsoleFleetModel(t *testing.T) {
 		require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/failures",
 			map[string]any{"asset_id": id, "failed_at": failedAt.Format(time.RFC3339)}, nil))
 	}
-	var units, failures, source string
+	// Train now starts a job (POST .../model/jobs) and polls it until it ends.
+	var units, failures, source, jobLine string
 	runBrowser(t, b, 90*time.Second, "train from the console",
 		chromedp.Reload(),
 		chromedp.WaitVisible(`[data-testid="fleet-failures"] tbody tr:nth-child(8)`, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="fleet-train"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="fleet-job"][data-status="succeeded"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-job"]`, &jobLine, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="fleet-model"][data-version="1"] table`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-model"] table`, &units, chromedp.ByQuery),
 		chromedp.Text(`#fleet-failures-title`, &failures, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-failures"] td[data-source="import"]`, &source, chromedp.ByQuery),
 	)
+	require.Equal(t, "Trained version 1.", jobLine, "the job's outcome")
 	require.Contains(t, units, "8 (", "the model's units")
 	require.Contains(t, units, "90 %", "nominal coverage")
 	require.Equal(t, "Failures (8)", failures)

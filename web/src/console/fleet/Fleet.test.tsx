@@ -4,7 +4,7 @@ import { LangContext, type Lang } from '../../i18n';
 import { ApiError } from '../../lib/api';
 import { consoleMessages } from '../i18n';
 import { translate } from '../../i18n';
-import { FleetPanel, trainError, type FleetScore } from './Fleet';
+import { FleetPanel, JobLine, jobDone, jobError, trainError, type FleetJob, type FleetScore } from './Fleet';
 
 function panel(fleet: FleetScore | null, lang: Lang = 'en'): HTMLElement {
   const root = document.createElement('div');
@@ -54,6 +54,8 @@ describe('trainError', () => {
       [new ApiError(403, 'forbidden', 'role may not'), 'Your role may not train models.'],
       [new ApiError(0, 'network', 'Failed to fetch'), 'cannot be reached'],
       [new ApiError(500, 'internal', 'boom'), 'Training failed: boom'],
+      [new ApiError(409, 'training_under_way', 'a training of engine is under way'), 'A training of this type is already running.'],
+      [new ApiError(422, 'nothing_varies', 'flat'), 'nothing to learn from. flat'],
     ];
     for (const [e, want] of cases) {
       const got = trainError(t('en') as never, e);
@@ -61,5 +63,78 @@ describe('trainError', () => {
       expect(got).not.toContain('[object');
     }
     expect(trainError(t('zh-CN') as never, new ApiError(422, 'too_few_failures', 'x'))).toContain('至少需要 6 次');
+  });
+});
+
+function jobLine(job: FleetJob | undefined, error: ApiError | null = null, lang: Lang = 'en'): HTMLElement {
+  const root = document.createElement('div');
+  render(
+    <LangContext.Provider value={{ lang, setLang: () => {} }}>
+      <JobLine job={job} error={error} now={Date.parse('2026-03-01T10:01:05Z')} />
+    </LangContext.Provider>,
+    root,
+  );
+  return root;
+}
+
+const job = (over: Partial<FleetJob>): FleetJob => ({
+  id: 'j1',
+  asset_type: 'engine',
+  status: 'running',
+  started: '2026-03-01T10:00:00Z',
+  finished: null,
+  error: null,
+  error_code: null,
+  model_version: null,
+  ...over,
+});
+
+describe('JobLine', () => {
+  it('shows a running job and how long it has run, in both languages', () => {
+    const line = jobLine(job({}));
+    const p = line.querySelector('[data-testid="fleet-job"]');
+    expect(p?.getAttribute('data-status')).toBe('running');
+    expect(p?.textContent).toBe('Training… (1m 5s so far)');
+    expect(jobLine(job({}), null, 'zh-CN').textContent).toBe('训练中… （已用 1分5秒）');
+    expect(jobLine(job({ status: 'waiting' })).textContent).toContain('Waiting for another training of this type');
+  });
+
+  it('names the stored version when the job succeeded', () => {
+    const p = jobLine(job({ status: 'succeeded', finished: '2026-03-01T10:01:00Z', model_version: 4 })).querySelector('[data-testid="fleet-job"]');
+    expect(p?.getAttribute('data-status')).toBe('succeeded');
+    expect(p?.textContent).toBe('Trained version 4.');
+  });
+
+  it('explains a failed job by its code, or its message', () => {
+    const cases: [Partial<FleetJob>, string][] = [
+      [{ error_code: 'too_few_failures', error: '3 failures with history, 6 needed' }, 'at least 6 are needed). 3 failures with history, 6 needed'],
+      [{ error_code: 'no_common_metrics', error: 'none shared' }, 'share no metrics'],
+      [{ error_code: 'nothing_varies', error: 'flat' }, 'nothing to learn from'],
+      [{ error_code: 'busy', error: 'waited 30m' }, 'try again later. waited 30m'],
+      [{ error_code: 'error', error: 'influx: timeout' }, 'Training failed: influx: timeout'],
+      [{ error_code: 'error', error: null }, 'Training failed: error'],
+    ];
+    for (const [over, want] of cases) {
+      const f = job({ status: 'failed', ...over });
+      const p = jobLine(f).querySelector('[data-testid="fleet-job"]');
+      expect(p?.getAttribute('data-status')).toBe('failed');
+      expect(p?.getAttribute('role')).toBe('alert');
+      expect(p?.textContent).toContain(want);
+      expect(jobError(t('en') as never, f)).not.toContain('[object');
+    }
+    expect(jobError(t('zh-CN') as never, job({ status: 'failed', error_code: 'busy', error: '' }))).toContain('稍后再试');
+  });
+
+  it('says when the server no longer knows the job', () => {
+    const p = jobLine(undefined, new ApiError(404, 'not_found', 'no such job')).querySelector('[data-testid="fleet-job"]');
+    expect(p?.textContent).toContain('no longer knows the training');
+  });
+
+  it('knows when a job is done', () => {
+    expect(jobDone(job({}))).toBe(false);
+    expect(jobDone(job({ status: 'waiting' }))).toBe(false);
+    expect(jobDone(job({ status: 'succeeded' }))).toBe(true);
+    expect(jobDone(job({ status: 'failed' }))).toBe(true);
+    expect(jobDone(undefined)).toBe(false);
   });
 });

@@ -2,7 +2,11 @@
 // answer's `fleet` block: remaining life with its 90 % interval, as of the
 // last data, or why there is no estimate) and the asset type's model
 // (version, quality, lead, "Train now" for planners and admins, failures).
+// "Train now" starts a training job (POST .../model/jobs, 202) and polls it
+// (GET .../model/jobs/{id}) until it succeeds or fails; the request never
+// waits for the training itself.
 import { Link } from 'wouter-preact';
+import { useEffect, useState } from 'preact/hooks';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/preact-query';
 import { useI18n } from '../i18n';
 import { useClient } from '../../lib/client';
@@ -17,6 +21,13 @@ type S = components['schemas'];
 export type FleetScore = NonNullable<S['AssetHealth']['fleet']>;
 type FleetModel = S['FleetModel'];
 type FleetFailure = S['FleetFailure'];
+export type FleetJob = S['FleetJob'];
+
+/** How often a running training job is asked about (ms). */
+export const jobPollMs = 1000;
+
+/** A job that will not change any more. */
+export const jobDone = (j?: FleetJob | null) => j?.status === 'succeeded' || j?.status === 'failed';
 
 const typePath = (type: string) => `/asset-types/${encodeURIComponent(type)}`;
 
@@ -86,14 +97,42 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
     queryFn: () => fetchAll<FleetFailure>(client, `${typePath(type)}/failures`),
     retry: false,
   });
-  const train = useMutation<FleetModel, ApiError>({
-    mutationFn: () => client.post<FleetModel>(`${typePath(type)}/model/train`, {}),
-    onSuccess: (m) => {
-      qc.setQueryData(['fleet', type, 'model'], m);
-      void qc.invalidateQueries({ queryKey: ['asset'] });
+  // The job this page follows: the one it started, else a training the
+  // model says is under way (started by someone else, or before a reload).
+  const [startedId, setStartedId] = useState<string | null>(null);
+  const train = useMutation<FleetJob, ApiError>({
+    mutationFn: () => client.post<FleetJob>(`${typePath(type)}/model/jobs`, {}),
+    onMutate: () => setStartedId(null),
+    onSuccess: (j) => {
+      if (j.id) {
+        qc.setQueryData(['fleet', type, 'job', j.id], j);
+        setStartedId(j.id);
+      }
+    },
+    onError: (e) => {
+      // Someone else's training: the model's `training` names it, follow that one.
+      if (e.code === 'training_under_way') void qc.invalidateQueries({ queryKey: ['fleet', type, 'model'] });
     },
   });
   const m = model.data;
+  const running = m?.training && !jobDone(m.training) ? m.training.id : undefined;
+  const jobId = startedId ?? running ?? null;
+  const job = useQuery<FleetJob, ApiError>({
+    queryKey: ['fleet', type, 'job', jobId],
+    queryFn: () => client.get<FleetJob>(`${typePath(type)}/model/jobs/${encodeURIComponent(jobId ?? '')}`),
+    enabled: jobId != null,
+    retry: false,
+    refetchInterval: (q) => (jobDone(q.state.data) || q.state.error ? false : jobPollMs),
+  });
+  const j = jobId != null ? job.data : undefined;
+  const finished = jobDone(j) || job.error != null;
+  useEffect(() => {
+    if (!finished || jobId == null) return;
+    // Done (or unknown to this replica): the model and the assets' health tell the outcome.
+    void qc.invalidateQueries({ queryKey: ['fleet', type, 'model'] });
+    if (j?.status === 'succeeded') void qc.invalidateQueries({ queryKey: ['asset'] });
+  }, [finished, jobId, j?.status]);
+  const busy = train.isPending || (jobId != null && !finished);
   const denied = model.error?.status === 403;
 
   return (
@@ -134,15 +173,15 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
         )}
         {canTrain && (
           <div class="filters">
-            <button type="button" data-testid="fleet-train" disabled={train.isPending} onClick={() => train.mutate()}>
-              {train.isPending ? t('fleet.training') : t('fleet.train')}
+            <button type="button" data-testid="fleet-train" disabled={busy} onClick={() => train.mutate()}>
+              {busy ? t('fleet.training') : t('fleet.train')}
             </button>
             {train.error && (
               <p class="field-error" role="alert" data-testid="fleet-train-error" data-code={train.error.code}>
                 {trainError(t, train.error)}
               </p>
             )}
-            {train.data && !train.isPending && !train.error && <p role="status">{t('fleet.trained', { v: train.data.version ?? '' })}</p>}
+            {jobId != null && <JobLine job={j} error={job.error} />}
           </div>
         )}
       </section>
@@ -185,6 +224,58 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
   );
 }
 
+/** The followed job's state in words: waiting, running (for how long), succeeded, failed and why. */
+export function JobLine({ job, error, now }: { job?: FleetJob; error?: ApiError | null; now?: number }) {
+  const { t, lang } = useI18n();
+  const [tick, setTick] = useState(() => Date.now());
+  const done = jobDone(job) || error != null;
+  useEffect(() => {
+    if (done || now != null) return;
+    const id = setInterval(() => setTick(Date.now()), 1000);
+    return () => clearInterval(id);
+  }, [done, now]);
+  if (error) {
+    return (
+      <p class="muted" role="status" data-testid="fleet-job" data-status="unknown">
+        {error.status === 404 ? t('fleet.job.gone') : error.status === 0 ? t('common.offline') : t('common.error', { message: error.message })}
+      </p>
+    );
+  }
+  if (!job) return null;
+  if (job.status === 'failed') {
+    return (
+      <p class="field-error" role="alert" data-testid="fleet-job" data-status="failed" data-code={job.error_code ?? ''}>
+        {jobError(t, job)}
+      </p>
+    );
+  }
+  if (job.status === 'succeeded') {
+    return (
+      <p role="status" data-testid="fleet-job" data-status="succeeded">
+        {t('fleet.trained', { v: job.model_version ?? '' })}
+      </p>
+    );
+  }
+  const started = job.started ? Date.parse(job.started) : NaN;
+  const elapsed = Number.isFinite(started) ? Math.max(0, ((now ?? tick) - started) / 1000) : null;
+  return (
+    <p role="status" aria-live="polite" data-testid="fleet-job" data-status={job.status ?? ''}>
+      {job.status === 'waiting' ? t('fleet.job.waiting') : t('fleet.job.running')}
+      {elapsed != null && ` ${t('fleet.job.elapsed', { d: formatDuration(Math.floor(elapsed), lang) })}`}
+    </p>
+  );
+}
+
+/** A failed job's error in words: the contract's codes get a sentence, the rest the server's message. */
+export function jobError(t: T, j: FleetJob): string {
+  const code = j.error_code ?? '';
+  const message = j.error ?? '';
+  if (code === 'too_few_failures' || code === 'no_common_metrics' || code === 'nothing_varies' || code === 'busy') {
+    return t(`fleet.err.${code}`, { message });
+  }
+  return t('fleet.err.other', { message: message || code });
+}
+
 function Row({ label, value }: { label: string; value: string }) {
   return (
     <tr>
@@ -207,7 +298,10 @@ function sourceLabel(t: T, source?: string): string {
 
 /** The train button's error in words: the contract's codes get a sentence, the rest the server's message. */
 export function trainError(t: T, e: ApiError): string {
-  if (e.code === 'too_few_failures' || e.code === 'no_common_metrics') return t(`fleet.err.${e.code}`, { message: e.message });
+  if (e.code === 'too_few_failures' || e.code === 'no_common_metrics' || e.code === 'nothing_varies') {
+    return t(`fleet.err.${e.code}`, { message: e.message });
+  }
+  if (e.code === 'training_under_way') return t('fleet.err.training_under_way');
   if (e.status === 403) return t('fleet.err.forbidden');
   if (e.status === 0) return t('common.offline');
   return t('fleet.err.other', { message: e.message });
