@@ -95,7 +95,7 @@ func TestConsoleFleetModel(t *testing.T) {
 			map[string]any{"asset_id": id, "failed_at": failedAt.Format(time.RFC3339)}, nil))
 	}
 	// Train now starts a job (POST .../model/jobs) and polls it until it ends.
-	var units, failures, source, jobLine string
+	var units, failures, source, jobLine, lastTraining, conditions, used, dropped string
 	runBrowser(t, b, 90*time.Second, "train from the console",
 		chromedp.Reload(),
 		chromedp.WaitVisible(`[data-testid="fleet-failures"] tbody tr:nth-child(8)`, chromedp.ByQuery),
@@ -106,19 +106,52 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.Text(`[data-testid="fleet-model"] table`, &units, chromedp.ByQuery),
 		chromedp.Text(`#fleet-failures-title`, &failures, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-failures"] td[data-source="import"]`, &source, chromedp.ByQuery),
+		// The model's facts: conditions, metrics used and dropped, its last training.
+		chromedp.WaitVisible(`tr[data-row="training"][data-status="succeeded"]`, chromedp.ByQuery),
+		chromedp.Text(`tr[data-row="training"] td`, &lastTraining, chromedp.ByQuery),
+		chromedp.Text(`tr[data-row="conditions"] td`, &conditions, chromedp.ByQuery),
+		chromedp.Text(`tr[data-row="used"] td`, &used, chromedp.ByQuery),
+		chromedp.Text(`tr[data-row="dropped"] td`, &dropped, chromedp.ByQuery),
 	)
 	require.Equal(t, "Trained version 1.", jobLine, "the job's outcome")
+	require.Contains(t, lastTraining, "stored version 1")
 	require.Contains(t, units, "8 (", "the model's units")
 	require.Contains(t, units, "90 %", "nominal coverage")
 	require.Equal(t, "Failures (8)", failures)
 	require.Equal(t, "Recorded", source)
 	var model struct {
-		Version int `json:"version"`
-		Units   int `json:"n_units"`
+		Version    int      `json:"version"`
+		Units      int      `json:"n_units"`
+		Conditions int      `json:"conditions"`
+		Metrics    []string `json:"metrics"`
+		Settings   []string `json:"settings"`
+		Use        []string `json:"use"`
 	}
 	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, &model))
 	require.Equal(t, 1, model.Version)
 	require.Equal(t, 8, model.Units)
+	require.NotEmpty(t, model.Use)
+	require.Equal(t, strings.Join(model.Use, ", "), used, "the metrics used")
+	kept := map[string]bool{}
+	for _, m := range append(append([]string{}, model.Use...), model.Settings...) {
+		kept[m] = true
+	}
+	var drop []string
+	for _, m := range model.Metrics {
+		if !kept[m] {
+			drop = append(drop, m)
+		}
+	}
+	if len(drop) == 0 {
+		require.Equal(t, "none", dropped)
+	} else {
+		require.Equal(t, strings.Join(drop, ", "), dropped, "metrics less use less settings")
+	}
+	if model.Conditions <= 1 {
+		require.Equal(t, "1 (none told apart)", conditions)
+	} else {
+		require.Equal(t, fmt.Sprintf("%d found from the settings", model.Conditions), conditions)
+	}
 
 	// The scoring job (every second) gives the running engine an estimate.
 	var h struct {

@@ -4,7 +4,7 @@ import { LangContext, type Lang } from '../../i18n';
 import { ApiError } from '../../lib/api';
 import { consoleMessages } from '../i18n';
 import { translate } from '../../i18n';
-import { FleetPanel, JobLine, jobDone, jobError, trainError, type FleetJob, type FleetScore } from './Fleet';
+import { FleetPanel, JobLine, ModelTable, droppedMetrics, jobDone, jobError, trainError, type FleetJob, type FleetScore } from './Fleet';
 
 function panel(fleet: FleetScore | null, lang: Lang = 'en'): HTMLElement {
   const root = document.createElement('div');
@@ -136,5 +136,76 @@ describe('JobLine', () => {
     expect(jobDone(job({ status: 'succeeded' }))).toBe(true);
     expect(jobDone(job({ status: 'failed' }))).toBe(true);
     expect(jobDone(undefined)).toBe(false);
+  });
+});
+
+type Model = Parameters<typeof ModelTable>[0]['m'];
+
+function table(m: Model, lang: Lang = 'en'): HTMLElement {
+  const root = document.createElement('div');
+  render(
+    <LangContext.Provider value={{ lang, setLang: () => {} }}>
+      <ModelTable m={m} />
+    </LangContext.Provider>,
+    root,
+  );
+  return root;
+}
+
+const row = (root: HTMLElement, id: string) => root.querySelector(`tr[data-row="${id}"] td`)?.textContent;
+
+const model: Model = {
+  asset_type: 'engine',
+  version: 3,
+  trained_at: '2026-03-01T10:00:00Z',
+  kind: 'ridge',
+  metrics: ['op1', 'op2', 's2', 's3', 's11', 's18'],
+  settings: ['op1', 'op2'],
+  use: ['s11', 's2'],
+  conditions: 6,
+  trees: false,
+  n_units: 100,
+  n_train_units: 80,
+  n_calibration_units: 20,
+  coverage: 0.9,
+  validation_coverage: 0.88,
+  validation_rmse_seconds: 3600,
+  lead_seconds: null,
+  training: null,
+};
+
+describe('ModelTable', () => {
+  it('shows the conditions, the metrics used and those dropped', () => {
+    const root = table(model);
+    expect(row(root, 'conditions')).toBe('6 found from the settings');
+    expect(row(root, 'settings')).toBe('op1, op2');
+    expect(row(root, 'used')).toBe('s11, s2');
+    expect(row(root, 'dropped')).toBe('s3, s18');
+    expect(root.querySelector('tr[data-row="training"]')).toBeNull();
+    const zh = table(model, 'zh-CN');
+    expect(row(zh, 'conditions')).toBe('由设定参数识别出 6 种');
+    expect(row(table({ ...model, conditions: 1, settings: [] }), 'conditions')).toBe('1 (none told apart)');
+    expect(row(table({ ...model, use: ['s2', 's3', 's11', 's18'] }), 'dropped')).toBe('none');
+  });
+
+  it('leaves out used and dropped for a model without use', () => {
+    const root = table({ ...model, use: null });
+    expect(root.querySelector('tr[data-row="used"]')).toBeNull();
+    expect(root.querySelector('tr[data-row="dropped"]')).toBeNull();
+    expect(droppedMetrics({ ...model, use: null })).toEqual([]);
+    expect(row(root, 'metrics')).toBe('op1, op2, s2, s3, s11, s18');
+  });
+
+  it('says how the last training went', () => {
+    const base = { id: 'j', asset_type: 'engine', started: '2026-03-01T10:00:00Z', finished: '2026-03-01T10:01:00Z', error: null, error_code: null, model_version: null };
+    const ok = table({ ...model, training: { ...base, status: 'succeeded', model_version: 3 } });
+    expect(ok.querySelector('tr[data-row="training"]')?.getAttribute('data-status')).toBe('succeeded');
+    expect(row(ok, 'training')).toMatch(/^succeeded .*, stored version 3$/);
+    const bad = table({ ...model, training: { ...base, status: 'failed', error_code: 'nothing_varies', error: 'flat' } });
+    expect(row(bad, 'training')).toMatch(/^failed .*: None of the failed assets’ metrics varies.* flat$/);
+    const zh = table({ ...model, training: { ...base, status: 'failed', error_code: 'busy', error: '' } }, 'zh-CN');
+    expect(row(zh, 'training')).toContain('失败：另一台服务器');
+    const run = table({ ...model, training: { ...base, status: 'running', finished: null } });
+    expect(row(run, 'training')).toMatch(/^running since /);
   });
 });

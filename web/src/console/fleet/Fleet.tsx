@@ -9,6 +9,7 @@ import { Link } from 'wouter-preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/preact-query';
 import { useI18n } from '../i18n';
+import type { Lang } from '../../i18n';
 import { useClient } from '../../lib/client';
 import { ApiError } from '../../lib/api';
 import { fetchAll } from '../../lib/queries';
@@ -155,21 +156,7 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
             {t('fleet.noModel')}
           </p>
         ) : (
-          <table class="table">
-            <tbody>
-              <Row label={t('fleet.versionLabel')} value={String(m.version ?? '')} />
-              <Row label={t('fleet.trainedAt')} value={formatDateTime(m.trained_at, lang)} />
-              <Row label={t('fleet.kind')} value={m.kind ?? ''} />
-              <Row label={t('fleet.units')} value={`${m.n_units ?? 0} (${m.n_train_units ?? 0} / ${m.n_calibration_units ?? 0})`} />
-              <Row label={t('fleet.rmse')} value={m.validation_rmse_seconds != null ? formatDuration(m.validation_rmse_seconds, lang) : ''} />
-              <Row
-                label={t('fleet.coverage')}
-                value={`${formatNumber((m.validation_coverage ?? 0) * 100, lang, 0)} % / ${formatNumber((m.coverage ?? 0) * 100, lang, 0)} %`}
-              />
-              <Row label={t('fleet.lead')} value={m.lead_seconds != null ? formatDuration(m.lead_seconds, lang) : t('fleet.leadDefault')} />
-              <Row label={t('fleet.metrics')} value={(m.metrics ?? []).join(', ')} />
-            </tbody>
-          </table>
+          <ModelTable m={m} />
         )}
         {canTrain && (
           <div class="filters">
@@ -224,6 +211,61 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
   );
 }
 
+/** Metrics the model has but makes no features of: metrics less use less settings (none for a model without `use`). */
+export function droppedMetrics(m: FleetModel): string[] {
+  if (!m.use) return [];
+  const kept = new Set([...(m.use ?? []), ...(m.settings ?? [])]);
+  return (m.metrics ?? []).filter((x) => !kept.has(x));
+}
+
+/** The model's facts: quality, operating conditions, the metrics it uses and drops, its last training. */
+export function ModelTable({ m }: { m: FleetModel }) {
+  const { t, lang } = useI18n();
+  const list = (xs?: string[] | null) => ((xs ?? []).length ? (xs ?? []).join(', ') : t('fleet.noneListed'));
+  const tr = m.training;
+  return (
+    <table class="table" data-testid="fleet-model-table">
+      <tbody>
+        <Row label={t('fleet.versionLabel')} value={String(m.version ?? '')} />
+        <Row label={t('fleet.trainedAt')} value={formatDateTime(m.trained_at, lang)} />
+        <Row label={t('fleet.kind')} value={(m.kind ?? '') + (m.trees ? ` · ${t('fleet.trees')}` : '')} />
+        <Row label={t('fleet.units')} value={`${m.n_units ?? 0} (${m.n_train_units ?? 0} / ${m.n_calibration_units ?? 0})`} />
+        <Row label={t('fleet.rmse')} value={m.validation_rmse_seconds != null ? formatDuration(m.validation_rmse_seconds, lang) : ''} />
+        <Row
+          label={t('fleet.coverage')}
+          value={`${formatNumber((m.validation_coverage ?? 0) * 100, lang, 0)} % / ${formatNumber((m.coverage ?? 0) * 100, lang, 0)} %`}
+        />
+        <Row label={t('fleet.lead')} value={m.lead_seconds != null ? formatDuration(m.lead_seconds, lang) : t('fleet.leadDefault')} />
+        <Row
+          id="conditions"
+          label={t('fleet.conditions')}
+          value={(m.conditions ?? 1) <= 1 ? t('fleet.conditionsOne') : t('fleet.conditionsN', { n: m.conditions ?? 0 })}
+        />
+        <Row id="settings" label={t('fleet.settings')} value={list(m.settings)} />
+        <Row id="metrics" label={t('fleet.metrics')} value={list(m.metrics)} />
+        {m.use && <Row id="used" label={t('fleet.used')} value={list(m.use)} />}
+        {m.use && <Row id="dropped" label={t('fleet.dropped')} value={list(droppedMetrics(m))} />}
+        {tr && <Row id="training" label={t('fleet.lastTraining')} value={trainingState(t, tr, lang)} status={tr.status ?? ''} />}
+      </tbody>
+    </table>
+  );
+}
+
+/** The model's latest training (this server's) in one line. */
+export function trainingState(t: T, j: FleetJob, lang: Lang): string {
+  const when = formatDateTime(j.finished ?? j.started, lang);
+  switch (j.status) {
+    case 'succeeded':
+      return t('fleet.training.succeeded', { v: j.model_version ?? '', t: when });
+    case 'failed':
+      return t('fleet.training.failed', { t: when, why: jobError(t, j) });
+    case 'waiting':
+      return t('fleet.job.waiting');
+    default:
+      return t('fleet.training.running', { t: when });
+  }
+}
+
 /** The followed job's state in words: waiting, running (for how long), succeeded, failed and why. */
 export function JobLine({ job, error, now }: { job?: FleetJob; error?: ApiError | null; now?: number }) {
   const { t, lang } = useI18n();
@@ -276,9 +318,9 @@ export function jobError(t: T, j: FleetJob): string {
   return t('fleet.err.other', { message: message || code });
 }
 
-function Row({ label, value }: { label: string; value: string }) {
+function Row({ label, value, id, status }: { label: string; value: string; id?: string; status?: string }) {
   return (
-    <tr>
+    <tr data-row={id} data-status={status}>
       <th scope="row">{label}</th>
       <td>{value}</td>
     </tr>
