@@ -2,7 +2,7 @@ import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { useQueryClient } from '@tanstack/preact-query';
 import type { Asset, User, WorkOrderDetail } from '../api/types';
-import { formatDateTime, formatDuration } from '../lib/format';
+import { formatDateTime } from '../lib/format';
 import { useI18n, type AppKey } from './i18n';
 import { useKept } from './data';
 import { useOps, useOutbox } from './state';
@@ -13,6 +13,7 @@ import { ActionForm, CompleteForm, NoteForm, PhotoButton } from './Forms';
 import { SignatureForm } from './Signature';
 import { Conflicts } from './OutboxView';
 import { CollabInfo, PickEngineerForm } from './Collab';
+import { PredictionLine } from './Prediction';
 
 const Chart = lazy(() => import('./Chart'));
 
@@ -259,30 +260,3 @@ function ArticleItem({ article }: { article: Article }) {
   );
 }
 
-/** What the order's prediction says, in words: the fleet model's remaining life, or a trend's failure time, or that there is none. */
-function PredictionLine({ order }: { order: WorkOrderDetail }) {
-  const { t, lang } = useI18n();
-  const ev = (order.evidence ?? {}) as {
-    model?: string;
-    model_version?: number;
-    rul_seconds?: number | null;
-    rul_lower_seconds?: number | null;
-    rul_upper_seconds?: number | null;
-  };
-  if (ev.model === 'fleet') {
-    const d = (s?: number | null) => (s != null ? formatDuration(s, lang) : '—');
-    return (
-      <p data-testid="job-prediction">
-        {ev.rul_seconds != null
-          ? t('job.fleet', { v: ev.model_version ?? '', rul: d(ev.rul_seconds), lower: d(ev.rul_lower_seconds), upper: d(ev.rul_upper_seconds) })
-          : t('job.fleetNone', { v: ev.model_version ?? '' })}
-      </p>
-    );
-  }
-  if (order.source !== 'trend') return null;
-  return (
-    <p data-testid="job-prediction">
-      {order.predicted_failure_at ? t('job.predicted', { at: formatDateTime(order.predicted_failure_at, lang) }) : t('job.noPrediction')}
-    </p>
-  );
-}

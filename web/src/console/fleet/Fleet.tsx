@@ -14,6 +14,7 @@ import { useClient } from '../../lib/client';
 import { ApiError } from '../../lib/api';
 import { fetchAll } from '../../lib/queries';
 import { formatDateTime, formatDuration, formatNumber } from '../../lib/format';
+import { coveragePercent } from '../../lib/fleet';
 import type { components } from '../../api/schema';
 import type { User } from '../../api/types';
 import './fleet.css';
@@ -47,7 +48,7 @@ export function FleetPanel({ fleet, type }: { fleet?: FleetScore | null; type?: 
           </p>
           {fleet.rul_lower_seconds != null && fleet.rul_upper_seconds != null && (
             <p data-testid="fleet-interval">
-              {t('fleet.interval', { lower: formatDuration(fleet.rul_lower_seconds, lang), upper: formatDuration(fleet.rul_upper_seconds, lang) })}
+              {t('fleet.interval', { p: coveragePercent(undefined), lower: formatDuration(fleet.rul_lower_seconds, lang), upper: formatDuration(fleet.rul_upper_seconds, lang) })}
             </p>
           )}
           <p class="muted small" data-testid="fleet-as-of">

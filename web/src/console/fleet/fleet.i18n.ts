@@ -5,7 +5,7 @@ export const fleetMessages = defineMessages(
   {
     'fleet.panel': 'Fleet model',
     'fleet.rul': 'Remaining life',
-    'fleet.interval': '90 % interval: {lower} to {upper}',
+    'fleet.interval': '{p} % interval: {lower} to {upper}',
     'fleet.asOf': 'as of {t}',
     'fleet.version': 'model v{v}',
     'fleet.status.short_history': 'No estimate yet: the asset has fewer readings than the model needs to judge it.',
@@ -62,7 +62,7 @@ export const fleetMessages = defineMessages(
   {
     'fleet.panel': '机群模型',
     'fleet.rul': '剩余寿命',
-    'fleet.interval': '90% 区间：{lower} 至 {upper}',
+    'fleet.interval': '{p}% 区间：{lower} 至 {upper}',
     'fleet.asOf': '截至 {t}',
     'fleet.version': '模型 v{v}',
     'fleet.status.short_history': '暂无估计：该设备的读数少于模型评估所需。',

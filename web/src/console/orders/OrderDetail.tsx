@@ -18,6 +18,7 @@ import { ApproveDialog, RejectDialog, rejectReasons } from '../ReviewDialogs';
 import { Dialog, FieldError } from '../ui';
 import { Chart, type Limit, type Marker } from '../Chart';
 import { evidenceColumns, secs, type Evidence, type Point } from './evidence';
+import { coveragePercent, driversText, type FleetEvidenceFields } from '../../lib/fleet';
 import { TransferPanel } from './Transfer';
 import { LinkedPanel } from './Linked';
 
@@ -494,15 +495,7 @@ function ReasonDialog({ o, action, onClose }: { o: WorkOrderDetail; action: 'can
 }
 
 /** What the fleet model puts in its orders' evidence (cmd/pdm/fleet.go fleetSignal). */
-interface FleetEv {
-  model_version?: number;
-  asset_type?: string;
-  coverage?: number;
-  as_of?: string;
-  rul_seconds?: number | null;
-  rul_lower_seconds?: number | null;
-  rul_upper_seconds?: number | null;
-}
+type FleetEv = FleetEvidenceFields;
 
 /** A fleet order's estimate as a planner reads it, linked to the model that made it. */
 export function FleetEvidence({ ev, user }: { ev: FleetEv; user: User }) {
@@ -516,6 +509,7 @@ export function FleetEvidence({ ev, user }: { ev: FleetEv; user: User }) {
     staleTime: 60_000,
     retry: false,
   });
+  const drivers = driversText(ev.drivers, lang);
   return (
     <div class="fleet-evidence" data-testid="fleet-evidence">
       <p class="strong">{t('order.fleet')}</p>
@@ -525,12 +519,23 @@ export function FleetEvidence({ ev, user }: { ev: FleetEv; user: User }) {
         {ev.rul_lower_seconds != null && ev.rul_upper_seconds != null && (
           <span class="muted">
             {' · '}
-            {t('fleet.interval', { lower: formatDuration(ev.rul_lower_seconds, lang), upper: formatDuration(ev.rul_upper_seconds, lang) })}
+            {t('fleet.interval', {
+              p: coveragePercent(ev.coverage),
+              lower: formatDuration(ev.rul_lower_seconds, lang),
+              upper: formatDuration(ev.rul_upper_seconds, lang),
+            })}
           </span>
         )}
       </p>
-      <p class="muted small">
-        {ev.as_of && t('fleet.asOf', { t: formatDateTime(ev.as_of, lang) })}
+      {drivers && (
+        <p data-testid="fleet-drivers">
+          {t('order.fleet.drivers', { list: drivers })}
+        </p>
+      )}
+      <p class="muted small" data-testid="fleet-as-of">
+        {[ev.as_of && t('fleet.asOf', { t: formatDateTime(ev.as_of, lang) }), ev.model_kind && t('order.fleet.kind', { kind: ev.model_kind })]
+          .filter(Boolean)
+          .join(' · ')}
       </p>
       {model.data && (
         <p class="small" data-testid="fleet-validation">

@@ -13,8 +13,13 @@ import { FleetEvidence, readableLife } from './OrderDetail';
 const ev = {
   model: 'fleet',
   model_version: 4,
+  model_kind: 'ridge',
   asset_type: 'pump',
   coverage: 0.9,
+  drivers: [
+    { metric: 's11', rise: 3.24 },
+    { metric: 's4', rise: -2.8 },
+  ],
   as_of: '2026-03-01T10:00:00Z',
   rul_seconds: 3 * 86400 + 4 * 3600,
   rul_lower_seconds: 5 * 3600 + 59 * 60,
@@ -29,14 +34,14 @@ class Models extends Client {
   }
 }
 
-async function show(role: string, lang: Lang = 'en') {
+async function show(role: string, lang: Lang = 'en', e: typeof ev = ev) {
   const client = new Models();
   const root = document.createElement('div');
   render(
     <LangContext.Provider value={{ lang, setLang: () => {} }}>
       <QueryClientProvider client={new QueryClient()}>
         <ClientContext.Provider value={client}>
-          <FleetEvidence ev={ev} user={{ id: 'u', name: 'n', role } as User} />
+          <FleetEvidence ev={e} user={{ id: 'u', name: 'n', role } as User} />
         </ClientContext.Provider>
       </QueryClientProvider>
     </LangContext.Provider>,
@@ -58,6 +63,18 @@ describe('a fleet order as a planner reads it', () => {
     expect(root.querySelector('[data-testid="fleet-validation"]')?.textContent).toBe(
       'Latest model v5 in validation: error (RMSE) 21h 24m; its 90 % intervals held 88 % of the time',
     );
+  });
+
+  it('names the metrics that drive the estimate and the interval’s coverage, in both languages', async () => {
+    const { root } = await show('engineer');
+    expect(root.querySelector('[data-testid="fleet-drivers"]')?.textContent).toBe('Driven by: s11 +3.2σ, s4 −2.8σ');
+    expect(root.querySelector('[data-testid="fleet-as-of"]')?.textContent).toContain('ridge model');
+    const zh = (await show('engineer', 'zh-CN')).root;
+    expect(zh.querySelector('[data-testid="fleet-drivers"]')?.textContent).toBe('主要驱动指标：s11 +3.2σ、s4 −2.8σ');
+    expect(zh.textContent).toContain('90% 区间');
+    const eighty = (await show('engineer', 'en', { ...ev, coverage: 0.8, drivers: [] })).root;
+    expect(eighty.textContent).toContain('80 % interval: 5h 59m to 9d');
+    expect(eighty.querySelector('[data-testid="fleet-drivers"]')).toBeNull();
   });
 
   it('asks nothing an engineer may not read', async () => {
