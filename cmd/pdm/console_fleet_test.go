@@ -199,6 +199,40 @@ func TestConsoleFleetModel(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("90%% 区间：%s 至 %s", readableDuration(*h.Fleet.Lower, true),
 		readableDuration(*h.Fleet.Upper, true)), interval)
 
+	// The fleet model's order for the engine near its end: its drivers and
+	// its interval's coverage on the order detail (still in Chinese).
+	var orders listOf[orderJSON]
+	eventually(t, 60*time.Second, "the fleet model's order", func() bool {
+		orders = listOf[orderJSON]{}
+		return api.do(ctx, "GET", "/work-orders?asset_id="+nearID, nil, &orders) == nil && len(orders.Items) > 0
+	})
+	var drivers, orderInterval string
+	runBrowser(t, b, 30*time.Second, "the fleet order's detail",
+		chromedp.Navigate(base+"/orders/"+orders.Items[0].ID),
+		chromedp.WaitVisible(`[data-testid="fleet-drivers"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-drivers"]`, &drivers, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-evidence"] .muted`, &orderInterval, chromedp.ByQuery),
+	)
+	var fo orderJSON
+	require.NoError(t, api.do(ctx, "GET", "/work-orders/"+orders.Items[0].ID, nil, &fo))
+	require.Equal(t, "fleet", fo.Evidence["model"])
+	evDrivers, ok := fo.Evidence["drivers"].([]any)
+	require.True(t, ok, "drivers: %v", fo.Evidence["drivers"])
+	require.NotEmpty(t, evDrivers)
+	var want []string
+	for _, d := range evDrivers {
+		m := d.(map[string]any)
+		rise := m["rise"].(float64)
+		sign := "+"
+		if rise < 0 {
+			sign = "−"
+		}
+		want = append(want, fmt.Sprintf("%s %s%.1fσ", m["metric"], sign, math.Abs(rise)))
+	}
+	require.Equal(t, "主要驱动指标："+strings.Join(want, "、"), drivers)
+	require.Equal(t, 0.9, fo.Evidence["coverage"])
+	require.Contains(t, orderInterval, "90% 区间：")
+
 	// An engineer sees the estimate but no Train button.
 	var buttons int
 	runBrowser(t, b, 15*time.Second, "sign out",
