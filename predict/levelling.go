@@ -221,62 +221,106 @@ type satFit struct {
 // saturating fits y = a + b·(1 − e^(−(x−x0)/τ)) for x > x0 (a before) on
 // a grid of onsets x0 (inside the window with at least 8 points after
 // it, or before the window) and time constants τ, rising towards the limit
-// (b·dir > 0), and returns the best by SSE with its AIC (k = 4) and the
-// standard error of the level a + b.
+// (b·dir > 0), refines the best onset and time constant off the grid
+// (refineSat), and returns the best by SSE with its AIC (k = 4) and the
+// standard error of the level a + b. Off the grid matters when the points
+// are precise (dense readings averaged per bucket): an onset 2 h off
+// makes a longer time constant and a higher level fit best, a level
+// that may reach the limit when the true one does not.
 func saturating(xs, ys []float64, dir, window float64) (satFit, bool) {
 	n := len(xs)
 	if n < 16 {
 		return satFit{}, false
 	}
+	g := make([]float64, n)
+	at := func(x0, tau float64) (satFit, float64, bool) {
+		var sg, sgg, sy, sgy float64
+		for i, x := range xs {
+			v := 0.0
+			if x > x0 {
+				v = -math.Expm1(-(x - x0) / tau)
+			}
+			g[i] = v
+			sg += v
+			sgg += v * v
+			sy += ys[i]
+			sgy += v * ys[i]
+		}
+		fn := float64(n)
+		det := fn*sgg - sg*sg
+		if det <= 1e-12*fn*fn {
+			return satFit{}, 0, false
+		}
+		b := (fn*sgy - sg*sy) / det
+		a := (sy - b*sg) / fn
+		if b*dir <= 0 {
+			return satFit{}, 0, false
+		}
+		var sse float64
+		for i := range xs {
+			e := ys[i] - a - b*g[i]
+			sse += e * e
+		}
+		// Var(a + b) = s²·[1 1](X'X)⁻¹[1 1]'.
+		s2 := sse / float64(n-4)
+		v := s2 * (sgg - 2*sg + fn) / det
+		return satFit{a: a, b: b, x0: x0, tau: tau, seLevel: math.Sqrt(math.Max(v, 0))}, sse, true
+	}
 	onsets, taus := satOnsets(xs, window), satTaus
 	best := satFit{aic: math.Inf(1)}
 	bestSSE := math.Inf(1)
-	g := make([]float64, n)
 	for _, x0 := range onsets {
 		for _, tf := range taus {
-			tau := tf * window
-			var sg, sgg, sy, sgy float64
-			for i, x := range xs {
-				v := 0.0
-				if x > x0 {
-					v = -math.Expm1(-(x - x0) / tau)
-				}
-				g[i] = v
-				sg += v
-				sgg += v * v
-				sy += ys[i]
-				sgy += v * ys[i]
-			}
-			fn := float64(n)
-			det := fn*sgg - sg*sg
-			if det <= 1e-12*fn*fn {
-				continue
-			}
-			b := (fn*sgy - sg*sy) / det
-			a := (sy - b*sg) / fn
-			if b*dir <= 0 {
-				continue
-			}
-			var sse float64
-			for i := range xs {
-				e := ys[i] - a - b*g[i]
-				sse += e * e
-			}
-			if sse < bestSSE {
-				bestSSE = sse
-				// Var(a + b) = s²·[1 1](X'X)⁻¹[1 1]'.
-				s2 := sse / float64(n-4)
-				v := s2 * (sgg - 2*sg + fn) / det
-				best = satFit{a: a, b: b, x0: x0, tau: tau, seLevel: math.Sqrt(math.Max(v, 0))}
+			if f, sse, ok := at(x0, tf*window); ok && sse < bestSSE {
+				best, bestSSE = f, sse
 			}
 		}
 	}
 	if math.IsInf(bestSSE, 1) {
 		return satFit{}, false
 	}
+	if best.tau <= window/2 {
+		x0, tau := refineSat(xs, window, best.x0, best.tau, bestSSE, func(x0, tau float64) (float64, bool) {
+			_, sse, ok := at(x0, tau)
+			return sse, ok
+		})
+		if f, sse, ok := at(x0, tau); ok && sse <= bestSSE {
+			best, bestSSE = f, sse
+		}
+	}
 	fn := float64(n)
 	best.aic = fn*math.Log(math.Max(bestSSE, 1e-300)/fn) + 8
 	return best, true
+}
+
+// refineSat refines a saturating model's onset x0 and time constant τ
+// from the grid's best by a pattern search on the SSE (sse reports false
+// where the model does not rise towards the limit): steps from the grid's
+// spacing (an onset step, a factor of 2 in τ) halved 8 times, the onset
+// kept where the grid allows it (from two windows before the first point
+// to the 8th point from the end), τ within the grid's range.
+func refineSat(xs []float64, window, x0, tau, sse float64, eval func(x0, tau float64) (float64, bool)) (float64, float64) {
+	n := len(xs)
+	lo, hi := xs[0]-2*window, xs[max(n-8, 0)]
+	tmin, tmax := satTaus[0]*window, window
+	dx := math.Max(xs[n-1]-xs[0], 0) / 12
+	dl := math.Ln2
+	for range 8 {
+		for moved := true; moved; {
+			moved = false
+			for _, d := range [4][2]float64{{dx, 0}, {-dx, 0}, {0, dl}, {0, -dl}} {
+				nx, nt := x0+d[0], tau*math.Exp(d[1])
+				if nx < lo || nx > hi || nt < tmin || nt > tmax {
+					continue
+				}
+				if v, ok := eval(nx, nt); ok && v < sse-1e-12*sse {
+					x0, tau, sse, moved = nx, nt, v, true
+				}
+			}
+		}
+		dx, dl = dx/2, dl/2
+	}
+	return x0, tau
 }
 
 // riseOnTrend reports whether the window is a rise that levels off on top
@@ -315,6 +359,17 @@ func riseOnTrend(xs, ys []float64, dir, window float64, sat satFit) (satLine, bo
 				best = sse
 				m = satLine{a: c[0], b: c[1], c: c[2], x0: x0, tau: tf * window}
 			}
+		}
+	}
+	if !math.IsInf(best, 1) && m.tau <= window/2 {
+		// Off the grid, as the saturating model alone (see saturating).
+		x0, tau := refineSat(xs, window, m.x0, m.tau, best, func(x0, tau float64) (float64, bool) {
+			c, sse, ok := satSSE(x0, tau)
+			return sse, ok && c[1]*dir > 0
+		})
+		if c, sse, ok := satSSE(x0, tau); ok && c[1]*dir > 0 && sse <= best {
+			best = sse
+			m = satLine{a: c[0], b: c[1], c: c[2], x0: x0, tau: tau}
 		}
 	}
 	if math.IsInf(best, 1) || m.c*dir <= 0 || best <= 0 {
