@@ -66,7 +66,9 @@ func scanFailure(row pgx.Row) (fleet.Failure, error) {
 // orders (event and manual orders completed, verified or closed), none
 // closed as no fault found, a duplicate or not actionable; an order
 // failed at its detection time (its creation when it has none). At most
-// 100,000.
+// 100,000. Failures at the same time are in site and asset code order,
+// not by ID, so the same history trains the same model in any database
+// (the training's seeded split follows this order).
 func (s *Store) Failures(ctx context.Context, assetType string) ([]fleet.Failure, error) {
 	rows, err := s.pool.Query(ctx, `
 		select `+failureCols+` from fleet_failures f join assets a on a.id = f.asset_id
@@ -75,7 +77,7 @@ func (s *Store) Failures(ctx context.Context, assetType string) ([]fleet.Failure
 		select '', a.id::text, a.type, s.code, a.code, coalesce(o.detected_at, o.created_at), o.source, o.id::text, null
 			from work_orders o join assets a on a.id = o.asset_id join sites s on s.id = a.site_id
 			where a.type = $1 and `+failureOrder+`
-		order by 6, 2 limit 100000`, assetType)
+		order by 6, 4, 5, 2 limit 100000`, assetType)
 	if err != nil {
 		return nil, translate(err)
 	}
