@@ -362,7 +362,7 @@ func (s *Server) fleetRoutes() {
 			"is stored (the body is optional); the training runs as a job (POST .../model/jobs) that a closed connection " +
 			"or a timeout does not end; 422 when fewer than 6 failures have enough history, 409 while one is under way",
 		Body: "FleetTrainInput", Response: "FleetModel", Status: http.StatusCreated}, func(c *gin.Context) {
-		job, ok := s.startTraining(c, fc)
+		job, ok := s.startTraining(c, fc, false)
 		if !ok {
 			return
 		}
@@ -389,18 +389,7 @@ func (s *Server) fleetRoutes() {
 			"follow it at GET .../model/jobs/{id} or in the model's training; 422 when the type has fewer than 6 failures, " +
 			"409 while a training of the type is under way on this replica",
 		Body: "FleetTrainInput", Response: "FleetJob", Status: http.StatusAccepted}, func(c *gin.Context) {
-		ctx := c.Request.Context()
-		fs, err := fc.Store.Failures(ctx, c.Param("type"))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		if len(fs) < fleet.MinUnits {
-			writeError(c, http.StatusUnprocessableEntity, "too_few_failures",
-				fmt.Sprintf("%d failures, need %d: %v", len(fs), fleet.MinUnits, fleet.ErrTooFewUnits))
-			return
-		}
-		job, ok := s.startTraining(c, fc)
+		job, ok := s.startTraining(c, fc, true)
 		if !ok {
 			return
 		}
@@ -429,8 +418,10 @@ func (s *Server) fleetRoutes() {
 }
 
 // startTraining checks a training's input and starts its job; false when
-// it answered (bad input, a training under way).
-func (s *Server) startTraining(c *gin.Context, fc FleetConfig) (fleet.Job, bool) {
+// it answered (bad input, a training under way). With countFailures, a
+// type with too few failures is answered 422 before a job starts (the
+// input is checked first, so its problems are the ones named).
+func (s *Server) startTraining(c *gin.Context, fc FleetConfig, countFailures bool) (fleet.Job, bool) {
 	if fc.Jobs == nil {
 		writeError(c, http.StatusNotImplemented, "not_implemented", "training is not configured on this server")
 		return fleet.Job{}, false
@@ -499,6 +490,18 @@ func (s *Server) startTraining(c *gin.Context, fc FleetConfig) (fleet.Job, bool)
 	if err := p.Err(); err != nil {
 		s.fail(c, err)
 		return fleet.Job{}, false
+	}
+	if countFailures {
+		fs, err := fc.Store.Failures(c.Request.Context(), typ)
+		if err != nil {
+			s.fail(c, err)
+			return fleet.Job{}, false
+		}
+		if len(fs) < fleet.MinUnits {
+			writeError(c, http.StatusUnprocessableEntity, "too_few_failures",
+				fmt.Sprintf("%d failures, need %d: %v", len(fs), fleet.MinUnits, fleet.ErrTooFewUnits))
+			return fleet.Job{}, false
+		}
 	}
 	job, err := fc.Jobs.Start(typ, set)
 	if errors.Is(err, fleet.ErrTraining) {

@@ -216,6 +216,9 @@ func TestFleetModelRoutes(t *testing.T) {
 	code, b = e.do("POST", "/api/v1/asset-types/motor/model/jobs", e.tokens[workorders.RolePlanner], nil)
 	require.Equal(t, 422, code, string(b))
 	require.Equal(t, "too_few_failures", errCode(t, b), "no failures recorded: refused at once")
+	code, b = e.do("POST", "/api/v1/asset-types/motor/model/jobs", e.tokens[workorders.RolePlanner], map[string]any{"step": "soon"})
+	require.Equal(t, 400, code, "bad input is named before the failures are counted: %s", b)
+	require.Contains(t, string(b), `"step"`)
 	code, b = e.do("POST", "/api/v1/asset-types/pump/model/jobs", e.tokens[workorders.RoleViewer], nil)
 	require.Equal(t, 403, code, string(b))
 
