@@ -415,8 +415,7 @@ func (p *Pipeline) deliver(ctx context.Context, m Message) bool {
 // taken counts a queued message and ends a stall.
 func (p *Pipeline) taken() {
 	p.m.inFlightMsgs.Inc()
-	if p.stuck.Load() {
-		p.stuck.Store(false)
+	if p.stuck.CompareAndSwap(true, false) {
 		p.log.Info("ingest: the queue takes messages again")
 	}
 }
