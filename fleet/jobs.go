@@ -154,24 +154,12 @@ func (j *Jobs) run(ctx context.Context, job *Job, s Settings) {
 		if retry <= 0 {
 			retry = 5 * time.Second
 		}
-		deadline := time.Now().Add(wait)
-		for {
-			got, lerr := j.Lock(ctx, job.AssetType, train)
-			if got || lerr != nil {
-				err = lerr
-				break
-			}
-			if time.Now().After(deadline) {
-				err = ErrBusy
-				break
-			}
-			select {
-			case <-ctx.Done():
-				err = ctx.Err()
-			case <-time.After(retry):
-				continue
-			}
-			break
+		var got bool
+		got, err = TryLockFor(ctx, wait, retry, func(ctx context.Context) (bool, error) {
+			return j.Lock(ctx, job.AssetType, train)
+		})
+		if err == nil && !got {
+			err = ErrBusy
 		}
 	}
 	j.mu.Lock()
@@ -271,4 +259,26 @@ func (j *Jobs) Wait(ctx context.Context, id string) (Job, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return job.view(), nil
+}
+
+// TryLockFor calls lock (which runs its work when it takes a lock, and
+// says whether it did) until it takes it, returns an error, or wait has
+// passed, trying every retry; false when the lock stayed with another
+// holder, ctx's error when ctx ended first.
+func TryLockFor(ctx context.Context, wait, retry time.Duration, lock func(ctx context.Context) (bool, error)) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		got, err := lock(ctx)
+		if got || err != nil {
+			return got, err
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(retry):
+		}
+	}
 }

@@ -117,19 +117,12 @@ func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
 		// minute, then left to score the new version next time. An
 		// asset's scoring error is the scoring job's to report: the
 		// model stands.
-		for range 60 {
-			got, err := c.store.WithLock(ctx, lockFleetScore, func(ctx context.Context) error {
+		_, _ = fleet.TryLockFor(ctx, time.Minute, time.Second, func(ctx context.Context) (bool, error) {
+			return c.store.WithLock(ctx, lockFleetScore, func(ctx context.Context) error {
 				_, _ = sc.RunCount(ctx)
 				return nil
 			})
-			if got || err != nil || ctx.Err() != nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
+		})
 		return v, rep, nil
 	}
 	c.fleetJobs = &fleet.Jobs{Train: train, Lock: func(ctx context.Context, assetType string, fn func(context.Context) error) (bool, error) {
