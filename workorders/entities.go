@@ -77,8 +77,12 @@ type Asset struct {
 	Criticality int       `json:"criticality"`
 	Location    *Location `json:"location"`
 	ParentID    *string   `json:"parent_id"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// Area is where the asset stands within its site (a hall, a line, a
+	// rig); "" for none. Assets of one site and area are neighbours for
+	// grouping, as are assets sharing a parent.
+	Area      string    `json:"area"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // AssetFilter selects assets; empty fields do not filter.
@@ -86,6 +90,7 @@ type AssetFilter struct {
 	SiteID string
 	Code   string
 	Type   string
+	Area   string
 	Page   Page
 }
 

@@ -116,6 +116,9 @@ func ValidateAsset(a Asset) error {
 	if a.ParentID != nil && *a.ParentID == a.ID && a.ID != "" {
 		return Unprocessable("parent_id", "an asset cannot be its own parent")
 	}
+	if len(a.Area) > 100 {
+		return Invalid("area", "at most 100 characters")
+	}
 	return validateLocation("location", a.Location)
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -199,24 +200,25 @@ type assetIn struct {
 	Criticality int                  `json:"criticality" schema:"min=1,max=5"`
 	Location    *workorders.Location `json:"location"`
 	ParentID    *string              `json:"parent_id" schema:"format=uuid"`
+	Area        string               `json:"area" schema:"maxLength=100"`
 }
 
 func (in assetIn) asset(id string) workorders.Asset {
 	return workorders.Asset{ID: id, SiteID: in.SiteID, Code: in.Code, Type: in.Type, Name: in.Name,
-		Criticality: in.Criticality, Location: in.Location, ParentID: in.ParentID}
+		Criticality: in.Criticality, Location: in.Location, ParentID: in.ParentID, Area: strings.TrimSpace(in.Area)}
 }
 
 func (s *Server) assetRoutes() {
 	var st assetService = s.svc
 	s.handle(Route{Method: "GET", Path: "/assets", Roles: anyRole(), Tag: "assets", Summary: "List or find assets",
-		Response: "AssetList", Query: []string{"site_id", "code", "type", "limit", "cursor"}}, func(c *gin.Context) {
+		Response: "AssetList", Query: []string{"site_id", "code", "type", "area", "limit", "cursor"}}, func(c *gin.Context) {
 		p, err := page(c)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
 		items, next, err := st.ListAssets(c.Request.Context(), workorders.AssetFilter{
-			SiteID: c.Query("site_id"), Code: c.Query("code"), Type: c.Query("type"), Page: p})
+			SiteID: c.Query("site_id"), Code: c.Query("code"), Type: c.Query("type"), Area: c.Query("area"), Page: p})
 		if err != nil {
 			s.fail(c, err)
 			return

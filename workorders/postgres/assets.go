@@ -97,12 +97,12 @@ func (s *Store) DeleteSite(ctx context.Context, id string) error {
 	return nil
 }
 
-const assetCols = `a.id, a.site_id, s.code, a.code, a.type, a.name, a.criticality, a.lat, a.lon, a.parent_id, a.created_at, a.updated_at`
+const assetCols = `a.id, a.site_id, s.code, a.code, a.type, a.name, a.criticality, a.lat, a.lon, a.parent_id, a.area, a.created_at, a.updated_at`
 
 func scanAsset(r pgx.Row) (workorders.Asset, error) {
 	var v workorders.Asset
 	var lat, lon *float64
-	err := r.Scan(&v.ID, &v.SiteID, &v.SiteCode, &v.Code, &v.Type, &v.Name, &v.Criticality, &lat, &lon, &v.ParentID, &v.CreatedAt, &v.UpdatedAt)
+	err := r.Scan(&v.ID, &v.SiteID, &v.SiteCode, &v.Code, &v.Type, &v.Name, &v.Criticality, &lat, &lon, &v.ParentID, &v.Area, &v.CreatedAt, &v.UpdatedAt)
 	utc(&v.CreatedAt, &v.UpdatedAt)
 	v.Location = locOf(lat, lon)
 	return v, err
@@ -118,9 +118,9 @@ func (s *Store) CreateAsset(ctx context.Context, v workorders.Asset) (workorders
 	}
 	lat, lon := locArgs(v.Location)
 	var id string
-	err := s.pool.QueryRow(ctx, `insert into assets (site_id, code, type, name, criticality, lat, lon, parent_id)
-		values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
-		v.SiteID, v.Code, v.Type, v.Name, v.Criticality, lat, lon, v.ParentID).Scan(&id)
+	err := s.pool.QueryRow(ctx, `insert into assets (site_id, code, type, name, criticality, lat, lon, parent_id, area)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
+		v.SiteID, v.Code, v.Type, v.Name, v.Criticality, lat, lon, v.ParentID, v.Area).Scan(&id)
 	if err != nil {
 		return workorders.Asset{}, translate(err)
 	}
@@ -150,6 +150,9 @@ func (s *Store) ListAssets(ctx context.Context, f workorders.AssetFilter) ([]wor
 	}
 	if f.Type != "" {
 		w.add("a.type = ?", f.Type)
+	}
+	if f.Area != "" {
+		w.add("a.area = ?", f.Area)
 	}
 	ks := keyset{created: "a.created_at", key: "a.id"}
 	if err := ks.after(&w, f.Page); err != nil {
@@ -182,8 +185,8 @@ func (s *Store) UpdateAsset(ctx context.Context, v workorders.Asset) (workorders
 	}
 	lat, lon := locArgs(v.Location)
 	tag, err := s.pool.Exec(ctx, `update assets set site_id = $2, code = $3, type = $4, name = $5, criticality = $6,
-		lat = $7, lon = $8, parent_id = $9, updated_at = now() where id = $1`,
-		v.ID, v.SiteID, v.Code, v.Type, v.Name, v.Criticality, lat, lon, v.ParentID)
+		lat = $7, lon = $8, parent_id = $9, area = $10, updated_at = now() where id = $1`,
+		v.ID, v.SiteID, v.Code, v.Type, v.Name, v.Criticality, lat, lon, v.ParentID, v.Area)
 	if err != nil {
 		return workorders.Asset{}, translate(err)
 	}

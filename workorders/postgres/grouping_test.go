@@ -186,3 +186,62 @@ func TestIndependentNeighbourFailuresKeepTwoOrders(t *testing.T) {
 	require.NotNil(t, o5)
 	require.Equal(t, split.ID, o5.ID)
 }
+
+// TestAreaNeighboursAreGrouped: assets without a parent in one site area
+// (a rig's four bearings registered flat, area "rig 1") are neighbours:
+// one shaken by the failing bearing is linked to its order; an asset of
+// another area, or of no area, rising the same way gets its own order.
+// The area is stored, trimmed, filtered on, and over 100 characters named.
+func TestAreaNeighboursAreGrouped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	mk := func(code, area string) workorders.Asset {
+		a, err := f.svc.CreateAsset(ctx, workorders.Asset{SiteID: f.site.ID, Code: code, Type: "bearing", Name: code, Criticality: 3, Area: area})
+		require.NoError(t, err)
+		return a
+	}
+	b1 := mk("b1", "rig 1")
+	mk("b2", "rig 1")
+	mk("c1", "rig 2")
+	mk("d1", "")
+	require.Equal(t, "rig 1", b1.Area)
+	inArea, _, err := f.svc.ListAssets(ctx, workorders.AssetFilter{Area: "rig 1"})
+	require.NoError(t, err)
+	require.Len(t, inArea, 2)
+	_, err = f.svc.CreateAsset(ctx, workorders.Asset{SiteID: f.site.ID, Code: "long", Type: "bearing", Name: "long", Criticality: 3, Area: strings.Repeat("x", 101)})
+	var ve *workorders.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Contains(t, ve.Error(), "area")
+
+	at := time.Date(2026, 2, 20, 8, 0, 0, 0, time.UTC)
+	trend := func(code string, at time.Time, slope float64, cross time.Duration) rules.Signal {
+		sig := f.signal(rules.KindTrend, at)
+		sig.Asset = code
+		sig.Prediction = &rules.Prediction{Model: "linear", Slope: slope, R2: 0.9, Points: 40,
+			WindowStart: at.Add(-48 * time.Hour), WindowEnd: at,
+			CrossingAt: at.Add(cross), CrossingEarliest: at.Add(cross - time.Hour), CrossingLatest: at.Add(cross + time.Hour)}
+		return sig
+	}
+	_, lead, err := f.svc.HandleSignalOrder(ctx, trend("b1", at, 1e-5, 40*time.Hour))
+	require.NoError(t, err)
+	require.NotNil(t, lead)
+	_, o, err := f.svc.HandleSignalOrder(ctx, trend("b2", at.Add(4*time.Hour), 0.3e-5, 150*time.Hour))
+	require.NoError(t, err)
+	require.Nil(t, o, "a neighbour in the same area is linked")
+	for _, code := range []string{"c1", "d1"} {
+		_, o, err := f.svc.HandleSignalOrder(ctx, trend(code, at.Add(4*time.Hour), 0.3e-5, 150*time.Hour))
+		require.NoError(t, err)
+		require.NotNil(t, o, "%s is not in the failing bearing's area", code)
+	}
+	d, err := f.svc.OrderDetail(ctx, lead.ID)
+	require.NoError(t, err)
+	var links int
+	for _, e := range d.Events {
+		if e.Type == workorders.EventLinked {
+			require.Contains(t, e.Note, "plant1/b2")
+			links++
+		}
+	}
+	require.Equal(t, 1, links)
+}

@@ -81,7 +81,7 @@ export function AssetPage({ id }: { id: string }) {
       <h1 id="asset-title">{a ? `${a.code} · ${a.name}` : id}</h1>
       {a && (
         <p class="muted">
-          {a.type} · C{a.criticality} · {mtbf != null ? t('asset.mtbf', { v: formatNumber(mtbf, lang, 0) + ' h' }) : t('asset.mtbfNone')}
+          {a.type}{a.area ? ` · ${a.area}` : ''} · C{a.criticality} · {mtbf != null ? t('asset.mtbf', { v: formatNumber(mtbf, lang, 0) + ' h' }) : t('asset.mtbfNone')}
         </p>
       )}
       <div class="health-row">
