@@ -41,15 +41,21 @@ func BenchmarkRunToFailure(b *testing.B) {
 
 // BenchmarkTrain is the cost of one training: 100 failed units of 10
 // sensors (about 21,500 cut points of 91 features), 4-fold choice among
-// 4 ridges and 2 kNNs, calibration.
+// 4 ridges, 2 kNNs, 3 HI kNNs and the mean of the best ridge and HI kNN,
+// calibration; model=ridge-knn without the HI kNN (the default before
+// it). Run with -count 3 to alternate them.
 func BenchmarkTrain(b *testing.B) {
 	f := simulators.RunToFailure(1, simulators.RunToFailureOptions{Units: 100})
 	units := toUnits(f)
 	spec := Spec{Metrics: f.Sensors}
-	for b.Loop() {
-		if _, _, err := Train(units, spec, Options{Seed: 1}); err != nil {
-			b.Fatal(err)
-		}
+	for _, model := range []string{"default", "ridge-knn"} {
+		b.Run("model="+model, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := Train(units, spec, Options{Seed: 1, withoutHI: model == "ridge-knn"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -57,19 +63,23 @@ func BenchmarkTrain(b *testing.B) {
 // benchmark's shape (simulators.RunToFailureOptions.CMAPSS): 3 settings
 // and 21 sensors, 6 of them constant; one operating condition (FD001)
 // and six (FD002). model=default is the default training (ridge or kNN
-// by CV, conditions from the settings); model=ensemble adds the trees and
-// the ensembles (Options.Trees); model=before is the model of
+// by CV, conditions from the settings, kNN over the health index and its
+// mean with the ridge); model=ensemble adds the trees and
+// the ensembles (Options.Trees); model=ridge-knn is the default before
+// the HI kNN (2026-11-30 02:08Z: ridge or kNN); model=before is the model of
 // 2026-11-29: lambdas 0.001-1 and no operating conditions (less the
 // constant sensors, which make no features either way).
 func BenchmarkCMAPSSShape(b *testing.B) {
-	for _, model := range []string{"default", "ensemble", "before"} {
+	for _, model := range []string{"default", "ensemble", "ridge-knn", "before"} {
 		for _, conds := range []int{1, 6} {
 			for _, seed := range []uint64{1, 2, 3, 4, 5} {
 				b.Run(fmt.Sprintf("model=%s/conditions=%d/seed=%d", model, conds, seed), func(b *testing.B) {
 					opts, settings := Options{Seed: seed, Trees: model == "ensemble"}, []string(nil)
 					switch model {
+					case "ridge-knn":
+						opts.withoutHI = true
 					case "before":
-						opts.Lambdas, settings = []float64{0.001, 0.01, 0.1, 1}, []string{}
+						opts.Lambdas, settings, opts.withoutHI = []float64{0.001, 0.01, 0.1, 1}, []string{}, true
 					}
 					var ev evaluation
 					for b.Loop() {

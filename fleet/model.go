@@ -16,6 +16,7 @@ const (
 	KindKNN      = "knn"
 	KindGBT      = "gbt"
 	KindEnsemble = "ensemble"
+	KindHIKNN    = "hi-knn"
 )
 
 // Model is a trained remaining-life model of one asset type: plain data,
@@ -40,6 +41,9 @@ type Model struct {
 	Weight  []float64   `json:"weight,omitempty"`
 	Points  [][]float64 `json:"points,omitempty"`
 	Targets []float64   `json:"targets,omitempty"`
+	// HI-kNN: the KNN fields over the health-index features of the
+	// features (Spec.hiProject), HI the index's weight per feature metric.
+	HI []float64 `json:"hi,omitempty"`
 	// GBT: y = Base + the sum of Trees over the raw features.
 	Base  float64 `json:"base,omitempty"`
 	Trees []Tree  `json:"trees,omitempty"`
@@ -68,8 +72,10 @@ type Model struct {
 
 // DefaultOrderMargin is the order rule of a type that sets none, chosen
 // by measurement (fleet.TestOrderRule, bench/predict.md "Which estimate
-// raises the order").
-const DefaultOrderMargin = 0.75
+// raises the order"): 0.75 for the ridge of 2026-11-29, 0.7 since the
+// default model has the HI kNN (more units ordered a whole lead ahead
+// and fewer more than two leads early than 0.75 with the ridge).
+const DefaultOrderMargin = 0.7
 
 // Margin is the model's order margin (DefaultOrderMargin when unset).
 func (m *Model) Margin() float64 {
@@ -147,6 +153,9 @@ func (m *Model) predict(x, z []float64) float64 {
 			y += mm.predict(x, z)
 		}
 		y /= float64(len(m.Members))
+	case KindHIKNN:
+		h := m.Spec.hiProject(x, m.HI, make([]float64, 0, m.Spec.hiWidth()))
+		y = m.knnMeans(m.standardised(h, z[:len(h)]), []int{m.K})[0]
 	case KindKNN:
 		z = m.standardised(x, z)
 		y = m.knnMeans(z, []int{m.K})[0]

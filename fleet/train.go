@@ -32,6 +32,12 @@ type Options struct {
 	Lambdas []float64
 	// Ks are the neighbour counts tried (default 15 and 40).
 	Ks []int
+	// HIKs are the neighbour counts tried by the kNN over the health
+	// index's features (default 10, 25 and 50).
+	HIKs []int
+	// withoutHI leaves the HI kNN out (the benchmarks' model=ridge-knn:
+	// the default before it).
+	withoutHI bool
 	// MaxPoints bounds the points a kNN model stores (default 2000).
 	MaxPoints int
 	// Trees adds gradient-boosted trees and the ensembles with them to
@@ -46,6 +52,13 @@ type Options struct {
 	// is calibrated (default 1.2 × Spec.Cap): beyond the cap the model
 	// answers "about Cap or more" by construction.
 	Horizon float64
+
+	noRidgeKNN  bool // experiment: without the mean of ridge and kNN
+	hiKs        []int
+	hiEqual     bool
+	hiEns       bool
+	hiMaxPoints int
+	hiAlphas    []float64
 }
 
 func (o Options) withDefaults(s Spec) Options {
@@ -63,6 +76,9 @@ func (o Options) withDefaults(s Spec) Options {
 	}
 	if len(o.Ks) == 0 {
 		o.Ks = []int{15, 40}
+	}
+	if len(o.HIKs) == 0 && !o.withoutHI {
+		o.HIKs = []int{10, 25, 50}
 	}
 	if o.MaxPoints <= 0 {
 		o.MaxPoints = 2000
@@ -112,10 +128,12 @@ type Report struct {
 
 // Train fits a model of spec on the failed units: units are shuffled and
 // split into training and calibration units; candidates (ridge for each
-// of Lambdas, kNN for each of Ks) are compared by unit-wise
-// cross-validation on the training units, the best is refitted on all of
-// them, and the interval is the conformal quantile of |residual| on the
-// calibration units. Units shorter than the longest window are skipped.
+// of Lambdas, kNN for each of Ks, kNN over the health index's features
+// for each of HIKs, and the mean of the best ridge and the best HI kNN)
+// are compared by unit-wise cross-validation on the training units, the
+// best is refitted on all of them, and the interval is the conformal
+// quantile of |residual| on the calibration units. Units shorter than
+// the longest window are skipped.
 func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	spec = spec.withDefaults()
 	if err := spec.validate(); err != nil {
@@ -169,15 +187,22 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 		name    string
 		lambda  float64
 		k       int
+		hi      bool // kNN over the health-index features
 		gbt     bool
 		members []int // an ensemble: the mean of these candidates
 	}
 	var cands []cand
+	ridgeAt := len(cands)
 	for _, l := range o.Lambdas {
 		cands = append(cands, cand{name: fmt.Sprintf("ridge lambda=%g", l), lambda: l})
 	}
+	knnAt := len(cands)
 	for _, k := range o.Ks {
 		cands = append(cands, cand{name: fmt.Sprintf("knn k=%d", k), k: k})
+	}
+	hiAt := len(cands)
+	for _, k := range o.HIKs {
+		cands = append(cands, cand{name: fmt.Sprintf("hi-knn k=%d", k), k: k, hi: true})
 	}
 	gbtAt := -1
 	if o.Trees {
@@ -221,6 +246,21 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 			}
 		}
 		preds = append(preds, kp...)
+		if len(o.HIKs) > 0 {
+			hm, err := fitHIKNN(spec, x, y, slices.Max(o.HIKs), o.MaxPoints)
+			if err != nil {
+				return Model{}, Report{}, err
+			}
+			hp := make([][]float64, len(o.HIKs))
+			h := make([]float64, 0, spec.hiWidth())
+			for i := range hy {
+				h = spec.hiProject(hx[i], hm.HI, h)
+				for j, v := range hm.knnMeans(hm.standardised(h, z[:len(h)]), o.HIKs) {
+					hp[j] = append(hp[j], v)
+				}
+			}
+			preds = append(preds, hp...)
+		}
 		if gbtAt >= 0 {
 			gm := fitGBTModel(spec, x, y, o.GBT, o.Seed+uint64(f))
 			p := make([]float64, len(hy))
@@ -241,33 +281,45 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 		return math.Sqrt(s / float64(len(p)))
 	}
 	cv := make([]float64, len(cands))
-	bestRidge, bestKNN := 0, len(o.Lambdas)
 	for c := range cands {
 		cv[c] = rmse(oofPred[c])
-		switch {
-		case c < len(o.Lambdas) && cv[c] < cv[bestRidge]:
-			bestRidge = c
-		case c >= len(o.Lambdas) && c < len(o.Lambdas)+len(o.Ks) && cv[c] < cv[bestKNN]:
-			bestKNN = c
-		}
 	}
-	// Ensembles: the mean of the best ridge and the trees, and of the
-	// best of each kind; their out-of-fold predictions are the means of
-	// their members'.
-	if gbtAt >= 0 {
-		for _, ms := range [][]int{{bestRidge, gbtAt}, {bestRidge, bestKNN, gbtAt}} {
-			names := make([]string, len(ms))
-			p := make([]float64, len(oofY))
-			for i, c := range ms {
-				names[i] = cands[c].name
-				for j, v := range oofPred[c] {
-					p[j] += v / float64(len(ms))
-				}
-			}
-			cands = append(cands, cand{name: "mean(" + strings.Join(names, ", ") + ")", members: ms})
-			oofPred = append(oofPred, p)
-			cv = append(cv, rmse(p))
+	bestOf := func(from, to int) int {
+		if from >= to {
+			return -1
 		}
+		b := from
+		for c := from; c < to; c++ {
+			if cv[c] < cv[b] {
+				b = c
+			}
+		}
+		return b
+	}
+	bestRidge, bestKNN, bestHI := bestOf(ridgeAt, knnAt), bestOf(knnAt, hiAt), bestOf(hiAt, hiAt+len(o.HIKs))
+	// Ensembles: the mean of the best ridge and the best HI kNN, and
+	// with the trees the means of the best ridge and the trees and of the
+	// best ridge, kNN and trees; their out-of-fold predictions are the
+	// means of their members'.
+	var ens [][]int
+	if bestHI >= 0 {
+		ens = append(ens, []int{bestRidge, bestHI})
+	}
+	if gbtAt >= 0 {
+		ens = append(ens, []int{bestRidge, gbtAt}, []int{bestRidge, bestKNN, gbtAt})
+	}
+	for _, ms := range ens {
+		names := make([]string, len(ms))
+		p := make([]float64, len(oofY))
+		for i, c := range ms {
+			names[i] = cands[c].name
+			for j, v := range oofPred[c] {
+				p[j] += v / float64(len(ms))
+			}
+		}
+		cands = append(cands, cand{name: "mean(" + strings.Join(names, ", ") + ")", members: ms})
+		oofPred = append(oofPred, p)
+		cv = append(cv, rmse(p))
 	}
 	best := 0
 	for c, cd := range cands {
@@ -282,8 +334,11 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	}
 	x, y := cutPoints(spec, train, math.Inf(1), true)
 	fit := func(c cand) (Model, error) {
-		if c.gbt {
+		switch {
+		case c.gbt:
 			return fitGBTModel(spec, x, y, o.GBT, o.Seed), nil
+		case c.hi:
+			return fitHIKNN(spec, x, y, c.k, o.MaxPoints)
 		}
 		return fitCandidate(spec, x, y, c.lambda, c.k, o.MaxPoints)
 	}

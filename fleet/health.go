@@ -1,0 +1,82 @@
+package fleet
+
+// A health index (HI) is one number per step: a linear combination of a
+// history's (normalised) metrics, fitted so it tracks the remaining
+// life. Its level, slope and rise over each window are the same linear
+// combination of the metrics' windowed features, so they are computed
+// from a feature vector. A kNN over these few HI features compares
+// trajectories by how far along and how fast a unit is wearing (the
+// similarity of the CMAPSS literature, Wang 2008, on a trajectory's
+// summary rather than its every step): remaining life is not linear in
+// them (a unit that has risen little but quickly is nearer its end than
+// one that has risen as much slowly), so a ridge over the metrics'
+// features cannot say it.
+
+// hiWidth is the number of HI features of a spec: level and slope per
+// window, the rise and the age.
+func (s Spec) hiWidth() int { return 2*len(s.windows()) + 2 }
+
+// hiProject writes the HI features of raw features x into dst (grown as
+// needed) and returns it, for HI weights w (one per feature metric).
+func (s Spec) hiProject(x, w, dst []float64) []float64 {
+	nw := len(s.windows())
+	per := nw*3 + 1
+	dst = dst[:0]
+	for j := range nw {
+		var lvl, slope float64
+		for k, wk := range w {
+			lvl += wk * x[k*per+3*j]
+			slope += wk * x[k*per+3*j+1]
+		}
+		dst = append(dst, lvl, slope)
+	}
+	var rise float64
+	for k, wk := range w {
+		rise += wk * x[k*per+3*nw]
+	}
+	return append(dst, rise, x[len(x)-1])
+}
+
+// fitHI fits the HI weights: a ridge of the target on each metric's
+// level over the first (shortest) window.
+func fitHI(spec Spec, x [][]float64, y []float64, lambda float64) ([]float64, error) {
+	nm := len(spec.featureMetrics())
+	per := len(spec.windows())*3 + 1
+	sub := make([][]float64, len(x))
+	for i, r := range x {
+		row := make([]float64, nm)
+		for k := range nm {
+			row[k] = r[k*per]
+		}
+		sub[i] = row
+	}
+	ms, err := fitRidges(spec, sub, y, []float64{lambda})
+	if err != nil {
+		return nil, err
+	}
+	w := make([]float64, nm)
+	for k := range w {
+		w[k] = ms[0].Coef[k] / ms[0].Scale[k]
+	}
+	return w, nil
+}
+
+// hiPoints projects every row of x.
+func hiPoints(spec Spec, x [][]float64, w []float64) [][]float64 {
+	out := make([][]float64, len(x))
+	for i, r := range x {
+		out[i] = spec.hiProject(r, w, nil)
+	}
+	return out
+}
+
+// fitHIKNN fits the HI and a kNN over the HI features.
+func fitHIKNN(spec Spec, x [][]float64, y []float64, k, maxPoints int) (Model, error) {
+	w, err := fitHI(spec, x, y, 0.01)
+	if err != nil {
+		return Model{}, err
+	}
+	m := fitKNN(spec, hiPoints(spec, x, w), y, k, maxPoints)
+	m.Kind, m.HI = KindHIKNN, w
+	return m, nil
+}
