@@ -25,6 +25,7 @@ var orderRules = []orderRule{
 	{"point - 0.25*half <= lead", 0.25, 1},
 	{"point - 0.5*half <= lead", 0.5, 1},
 	{"point - 0.6*half <= lead", 0.6, 1},
+	{"point - 0.7*half <= lead", 0.7, 1},
 	{"point - 0.75*half <= lead", 0.75, 1},
 }
 
