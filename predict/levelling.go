@@ -221,12 +221,18 @@ type satFit struct {
 // saturating fits y = a + b·(1 − e^(−(x−x0)/τ)) for x > x0 (a before) on
 // a grid of onsets x0 (inside the window with at least 8 points after
 // it, or before the window) and time constants τ, rising towards the limit
-// (b·dir > 0), refines the best onset and time constant off the grid
-// (refineSat), and returns the best by SSE with its AIC (k = 4) and the
-// standard error of the level a + b. Off the grid matters when the points
-// are precise (dense readings averaged per bucket): an onset 2 h off
-// makes a longer time constant and a higher level fit best, a level
-// that may reach the limit when the true one does not.
+// (b·dir > 0), refines the best fit with a time constant of at most half
+// the window off the grid (refineSat), and returns the best by SSE with
+// its AIC (k = 4) and the standard error of the level a + b. Off the grid
+// matters when the points are precise (dense readings averaged per
+// bucket): an onset 2 h off makes a longer time constant and a higher
+// level fit best, a level that may reach the limit when the true one
+// does not; so the refinement starts from the best short time constant
+// even when a longer one is the grid's best (a pump run-in, τ = 24 h, 3.4
+// above 2.2, fitted on the grid τ = 48 h and a level of 7.3 above its
+// 7.1 limit). Longer time constants are not refined: over the window
+// such a curve is nearly a line, and refined it fits linear wear's slow
+// wander as a curve that levels off.
 func saturating(xs, ys []float64, dir, window float64) (satFit, bool) {
 	n := len(xs)
 	if n < 16 {
@@ -267,24 +273,35 @@ func saturating(xs, ys []float64, dir, window float64) (satFit, bool) {
 		return satFit{a: a, b: b, x0: x0, tau: tau, seLevel: math.Sqrt(math.Max(v, 0))}, sse, true
 	}
 	onsets, taus := satOnsets(xs, window), satTaus
-	best := satFit{aic: math.Inf(1)}
-	bestSSE := math.Inf(1)
+	best, short := satFit{aic: math.Inf(1)}, satFit{}
+	bestSSE, shortSSE := math.Inf(1), math.Inf(1)
 	for _, x0 := range onsets {
 		for _, tf := range taus {
-			if f, sse, ok := at(x0, tf*window); ok && sse < bestSSE {
+			f, sse, ok := at(x0, tf*window)
+			if !ok {
+				continue
+			}
+			if sse < bestSSE {
 				best, bestSSE = f, sse
+			}
+			if tf <= 0.5 && sse < shortSSE {
+				short, shortSSE = f, sse
 			}
 		}
 	}
 	if math.IsInf(bestSSE, 1) {
 		return satFit{}, false
 	}
-	if best.tau <= window/2 {
-		x0, tau := refineSat(xs, window, best.x0, best.tau, bestSSE, func(x0, tau float64) (float64, bool) {
+	// Off the grid from the best short time constant, whether or not it
+	// is the grid's best: with an onset between the grid's onsets a
+	// run-in's true curve (τ = 24 h in a 48 h window) loses to a longer
+	// one that levels above the limit, and wins once refined.
+	if !math.IsInf(shortSSE, 1) {
+		x0, tau := refineSat(xs, window, short.x0, short.tau, shortSSE, func(x0, tau float64) (float64, bool) {
 			_, sse, ok := at(x0, tau)
 			return sse, ok
 		})
-		if f, sse, ok := at(x0, tau); ok && sse <= bestSSE {
+		if f, sse, ok := at(x0, tau); ok && sse < bestSSE {
 			best, bestSSE = f, sse
 		}
 	}
