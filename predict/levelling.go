@@ -344,11 +344,13 @@ func refineSat(xs []float64, window, x0, tau, sse float64, eval func(x0, tau flo
 // of a trend that goes on (a warm-up on a wearing machine): the saturating
 // model plus a line (y = a + b·(1 − e^(−(x−x0)/τ)) + c·x, over the same
 // grid of onsets and time constants) beats the saturating model alone by
-// an F of at least 9 (a t of 3 for c), with c towards the limit, and the
-// points before the rise's onset trend towards the limit on their own. The
-// level of the saturating part then says nothing about the limit: the
-// line's crossing, which must still hold over the confirmation span,
-// does.
+// an F of at least 9 (a t of 3 for c), with c towards the limit, the
+// points before the rise's onset trend towards the limit on their own
+// (t ≥ 2), and so do the points once the rise has settled (from three
+// time constants after the onset, spanning an eighth of the window at
+// least, t ≥ 2). The level of the saturating part then says nothing
+// about the limit: the line's crossing, which must still hold over the
+// confirmation span, does.
 func riseOnTrend(xs, ys []float64, dir, window float64, sat satFit) (satLine, bool) {
 	n := len(xs)
 	one := make([]float64, n)
@@ -407,7 +409,24 @@ func riseOnTrend(xs, ys []float64, dir, window float64, sat satFit) (satLine, bo
 	if len(bx) < 8 {
 		return m, false
 	}
-	_, b, t := ols(bx, by)
+	if _, b, t := ols(bx, by); b*dir <= 0 || t < 2 {
+		return m, false
+	}
+	// And after it: once the rise has settled (three time constants on),
+	// the points must still trend towards the limit on their own, over
+	// an eighth of the window at least. A run-in's tail flattens; wear
+	// under a warm-up goes on. Before then the line may be the
+	// healthy machine's wander before the onset, extrapolated.
+	var ax, ay []float64
+	for i, x := range xs {
+		if x >= m.x0+3*m.tau {
+			ax, ay = append(ax, x), append(ay, ys[i])
+		}
+	}
+	if len(ax) < 8 || xs[n-1]-ax[0] < window/8 {
+		return m, false
+	}
+	_, b, t := ols(ax, ay)
 	return m, b*dir > 0 && t >= 2
 }
 
