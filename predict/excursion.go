@@ -21,7 +21,9 @@ import (
 // falls back abruptly. Its end must be a fall between neighbouring points
 // that stands out of the point-to-point variation (fallCandidates), with
 // at least an eighth of the window's points after it; its height is the
-// fall measured on either side (at least 3 standard errors); the model
+// fall measured on either side (at least 3 standard errors; where the
+// point before the fall averages several readings, it may lie part-way
+// down and is left out of the measure and weighted in the model); the model
 // (k = 6: a, b, c, x0, τ and the end) must beat the line by StepMargin of
 // AIC. Only then is b·g taken out, before the end, and the window fitted
 // again.
@@ -37,6 +39,23 @@ type excursion struct {
 	end     int     // index of the first point after the excursion
 	b       float64 // level of the saturating rise
 	height  float64 // b·g at the excursion's last point: the fall back
+	// mid is the point just before end when the fall happened inside its
+	// bucket (dense readings averaged across the end: the point lies
+	// part-way down), else -1 (0 too: a fall has 6 points before it);
+	// frac of the excursion is in it.
+	mid  int
+	frac float64
+}
+
+// weight is how much of the excursion point i holds.
+func (e excursion) weight(i int) float64 {
+	switch {
+	case e.mid > 0 && i == e.mid:
+		return e.frac
+	case i < e.end:
+		return 1
+	}
+	return 0
 }
 
 func (e excursion) g(x float64) float64 {
@@ -51,7 +70,7 @@ func (e excursion) remove(xs, ys []float64) []float64 {
 	out := make([]float64, len(ys))
 	copy(out, ys)
 	for i := 0; i < e.end; i++ {
-		out[i] -= e.b * e.g(xs[i])
+		out[i] -= e.weight(i) * e.b * e.g(xs[i])
 	}
 	return out
 }
@@ -109,13 +128,23 @@ func fallCandidates(vals []float64, dir float64) []int {
 // localFall is the height of the fall before index e: lines fitted to
 // the (up to) fallSide points on each side of it, both evaluated halfway
 // between the last point before and the first after, and the standard
-// error of their difference.
-func localFall(xs, ys []float64, e int) (fall, se float64, ok bool) {
-	i, j := max(0, e-fallSide), min(len(xs), e+fallSide)
-	if e-i < 4 || j-e < 4 {
-		return 0, 0, false
+// error of their difference. With gap, the point e−1 is left out of
+// both lines (it may lie part-way down: a fall inside its bucket) and
+// they are evaluated at it; frac is then where it lies between them (1:
+// on the line before, 0: on the line after).
+func localFall(xs, ys []float64, e int, gap bool) (fall, se, frac float64, ok bool) {
+	g := 0
+	if gap {
+		g = 1
+	}
+	i, j := max(0, e-g-fallSide), min(len(xs), e+fallSide)
+	if e-g-i < 4 || j-e < 4 {
+		return 0, 0, 0, false
 	}
 	xm := (xs[e-1] + xs[e]) / 2
+	if gap {
+		xm = xs[e-1]
+	}
 	at := func(lo, hi int) (v, varV float64) {
 		a, b, _ := ols(xs[lo:hi], ys[lo:hi]) // a + b·x
 		var mx, sxx, sse float64
@@ -132,9 +161,12 @@ func localFall(xs, ys []float64, e int) (fall, se float64, ok bool) {
 		s2 := sse / (m - 2)
 		return a + b*xm, s2 * (1/m + (xm-mx)*(xm-mx)/sxx)
 	}
-	before, vb := at(i, e)
+	before, vb := at(i, e-g)
 	after, va := at(e, j)
-	return before - after, math.Sqrt(vb + va), true
+	if before != after {
+		frac = math.Min(1, math.Max(0, (ys[e-1]-after)/(before-after)))
+	}
+	return before - after, math.Sqrt(vb + va), frac, true
 }
 
 // excursionMaxTau is the slowest rise of an excursion, in windows: a
@@ -195,7 +227,7 @@ func anyFall(n int, at func(int) float64, dir float64) bool {
 // parameter: a least-squares height would also bend to whatever else the
 // window holds (a new warm-up at its end pulls the line up and the height
 // with it, and taking out too much turns what came before into a rise).
-func endedExcursion(xs, ys, raw []float64, dir, window, margin float64) (excursion, bool) {
+func endedExcursion(xs, ys, raw []float64, dense []bool, dir, window, margin float64) (excursion, bool) {
 	n := len(xs)
 	ends := fallCandidates(raw, dir)
 	if len(ends) == 0 || n <= 6 {
@@ -209,12 +241,40 @@ func endedExcursion(xs, ys, raw []float64, dir, window, margin float64) (excursi
 	onsets := []float64{xs[0] - 2*window, xs[0] - window, xs[0] - window/2, xs[0] - window/4}
 	onsets = append(onsets, xs...)
 	adj := make([]float64, n)
+	// Each candidate's fall. Dense readings averaged per bucket: a fall
+	// inside a bucket leaves its point part-way down, and lines that
+	// take it in measure the fall short (0.76 for 1.1 at 10-minute
+	// sampling), so where the point before the fall aggregates several
+	// readings (dense[i]) the fall is measured with it left out too.
+	type cand struct {
+		e, mid         int
+		fall, se, frac float64
+		xm             float64
+	}
+	var cands []cand
 	for _, e := range ends {
-		fall, se, ok := localFall(xs, ys, e)
-		if !ok || dir*fall < 3*se {
+		c := cand{e: e, mid: -1, xm: (xs[e-1] + xs[e]) / 2}
+		fall, se, _, ok := localFall(xs, ys, e, false)
+		c.fall, c.se = fall, se
+		if gf, gse, gfrac, gok := localFall(xs, ys, e, true); dense[e-1] && gok && (!ok || dir*gf > dir*fall) {
+			c.fall, c.se, c.frac, c.mid, c.xm, ok = gf, gse, gfrac, e-1, xs[e-1], true
+		}
+		if !ok || dir*c.fall < 3*c.se {
 			continue
 		}
-		xm := (xs[e-1] + xs[e]) / 2
+		// Neighbouring candidates are one fall: keep the one that
+		// measures it largest (the cleanest split). Compared by the SSE
+		// of their stretches, the earlier one wins for its fewer points.
+		if k := len(cands) - 1; k >= 0 && e-cands[k].e == 1 {
+			if dir*c.fall > dir*cands[k].fall {
+				cands[k] = c
+			}
+			continue
+		}
+		cands = append(cands, c)
+	}
+	for _, c := range cands {
+		e, fall, xm, mid, frac := c.e, c.fall, c.xm, c.mid, c.frac
 		for _, x0 := range onsets {
 			// At least two points of the excursion inside the window.
 			if x0 >= xs[e-2] {
@@ -224,16 +284,20 @@ func endedExcursion(xs, ys, raw []float64, dir, window, margin float64) (excursi
 				if tf > excursionMaxTau {
 					break
 				}
-				ex := excursion{x0: x0, tau: tf * window, end: e}
+				ex := excursion{x0: x0, tau: tf * window, end: e, mid: mid, frac: frac}
 				ex.b = fall / ex.g(xm)
-				ex.height = ex.b * ex.g(xs[e-1])
+				last := e - 1
+				if mid >= 0 {
+					last = mid - 1
+				}
+				ex.height = ex.b * ex.g(xs[last])
 				// The shape is judged on the excursion's own stretch
 				// (a line plus the excursion, before its end): judged on
 				// the whole window, the shape that leaves the straightest
 				// remainder would win, and that is the one that makes a
 				// rise out of what came before the onset.
 				for i := 0; i < e; i++ {
-					adj[i] = ys[i] - ex.b*ex.g(xs[i])
+					adj[i] = ys[i] - ex.weight(i)*ex.b*ex.g(xs[i])
 				}
 				a, b, _ := ols(xs[:e], adj[:e])
 				var sse float64

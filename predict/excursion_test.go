@@ -167,3 +167,55 @@ func TestExcursionBaselineIsJudgedByTheLine(t *testing.T) {
 	require.NotEqual(t, ReasonOK, res.Reason, "%+v", res)
 	require.NotEqual(t, ReasonOK, Fit(pts, &r, FitOptions{NoExcursion: true}).Reason)
 }
+
+// A miss found on the stress scenario (seed 4, PBW-002 at 10-minute
+// sampling, the window as the series held it 62 h before the failure):
+// exponential bearing wear under a 2-day warm-up of 1.2 that ended 9.5 h
+// before the window's end, inside a bucket, so that bucket's point lies
+// half-way down (5.19, 4.65, 4.15). Lines that take that point in
+// measured the fall at 0.76 and the baseline left with a step in it
+// predicted nothing (beyond the horizon); left out of the measure, the
+// fall is 1.07 and the wear is predicted.
+func TestExcursionEndInsideABucket(t *testing.T) {
+	raw := []struct {
+		h, v float64
+		n    int
+	}{
+		{-47.500, 4.410, 4}, {-46.833, 4.342, 4}, {-46.167, 4.508, 4}, {-45.500, 4.433, 4},
+		{-44.833, 4.453, 4}, {-44.167, 4.429, 4}, {-43.500, 4.536, 4}, {-42.833, 4.587, 4},
+		{-42.167, 4.512, 4}, {-41.500, 4.495, 4}, {-40.833, 4.583, 4}, {-40.167, 4.648, 4},
+		{-39.500, 4.588, 4}, {-38.833, 4.622, 4}, {-38.167, 4.682, 4}, {-37.500, 4.679, 4},
+		{-36.833, 4.722, 4}, {-36.167, 4.731, 4}, {-35.500, 4.694, 4}, {-34.833, 4.760, 4},
+		{-34.167, 4.772, 4}, {-33.500, 4.624, 4}, {-32.833, 4.791, 4}, {-32.167, 4.708, 4},
+		{-31.500, 4.675, 4}, {-30.833, 4.684, 4}, {-30.167, 4.715, 4}, {-29.500, 4.720, 4},
+		{-28.833, 4.704, 4}, {-28.167, 4.690, 4}, {-27.500, 4.671, 4}, {-26.833, 4.754, 4},
+		{-26.167, 4.802, 4}, {-25.500, 4.780, 4}, {-24.833, 4.793, 4}, {-24.167, 4.834, 4},
+		{-23.500, 4.774, 4}, {-22.833, 4.807, 4}, {-22.167, 4.823, 4}, {-21.500, 4.938, 4},
+		{-20.833, 4.951, 4}, {-20.167, 5.015, 4}, {-19.500, 4.954, 4}, {-18.833, 4.992, 4},
+		{-18.167, 5.030, 4}, {-17.500, 5.114, 4}, {-16.833, 5.151, 4}, {-16.167, 5.131, 4},
+		{-15.500, 5.166, 4}, {-14.833, 5.037, 4}, {-14.167, 5.119, 4}, {-13.500, 5.264, 4},
+		{-12.833, 5.196, 4}, {-12.167, 5.183, 4}, {-11.500, 5.188, 4}, {-10.833, 5.224, 4},
+		{-10.167, 5.194, 4}, {-9.500, 4.652, 4}, {-8.833, 4.151, 4}, {-8.167, 4.121, 4},
+		{-7.500, 4.095, 4}, {-6.833, 4.127, 4}, {-6.167, 4.212, 4}, {-5.500, 4.146, 4},
+		{-4.833, 4.155, 4}, {-4.167, 4.158, 4}, {-3.500, 4.289, 4}, {-2.833, 4.212, 4},
+		{-2.167, 4.205, 4}, {-1.500, 4.198, 4}, {-0.833, 4.264, 4}, {-0.167, 4.258, 4},
+		{0.000, 4.316, 1},
+	}
+	end := time.Date(2026, 9, 24, 12, 0, 0, 0, time.UTC)
+	pts := make([]Point, len(raw))
+	for i, p := range raw {
+		pts[i] = Point{TS: end.Add(time.Duration(p.h * float64(time.Hour))), Value: p.v, N: p.n}
+	}
+	r := vibRule()
+	r.Predict.Window = rules.Duration(48 * time.Hour)
+	res := Fit(pts, &r, FitOptions{})
+	require.Equal(t, ReasonOK, res.Reason, "%+v", res)
+	require.Equal(t, end.Add(-8*time.Hour-50*time.Minute), res.ExcursionEnd.Round(10*time.Minute), "the first point after the half-way one")
+	require.InDelta(t, 1.07, res.ExcursionHeight, 0.1)
+	// The same window as hourly points (one reading each): no point can
+	// lie part-way down, and the fall is measured as before.
+	for i := range pts {
+		pts[i].N = 1
+	}
+	require.NotEqual(t, ReasonOK, Fit(pts, &r, FitOptions{}).Reason)
+}

@@ -232,10 +232,11 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	// fall reads as a trend away from the limit. Judge the window again
 	// with that stretch taken out.
 	raw := make([]float64, len(pts))
+	dense := make([]bool, len(pts))
 	for i, p := range pts {
-		raw[i] = p.Value
+		raw[i], dense[i] = p.Value, p.N > 1
 	}
-	ex, ok := endedExcursion(xs, ys, raw, dir, spec.Window.D().Hours(), o.StepMargin)
+	ex, ok := endedExcursion(xs, ys, raw, dense, dir, spec.Window.D().Hours(), o.StepMargin)
 	if !ok {
 		return out
 	}
