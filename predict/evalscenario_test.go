@@ -1,6 +1,7 @@
 package predict_test
 
 import (
+	"os"
 	"fmt"
 	"math"
 	"regexp"
@@ -46,6 +47,9 @@ func replayScenario(t testing.TB, name string, now time.Time, interval time.Dura
 func replayScenarioSeed(t testing.TB, name, seed string, now time.Time, interval time.Duration, opts predict.Options) eval.Report {
 	t.Helper()
 	yml, err := simulators.BuiltinScenario(name)
+	if strings.HasSuffix(name, ".yaml") { // a scenario file (testdata)
+		yml, err = os.ReadFile(name)
+	}
 	require.NoError(t, err)
 	if seed != "" {
 		yml = regexp.MustCompile(`(?m)^seed: .*$`).ReplaceAll(yml, []byte("seed: "+seed))
@@ -371,3 +375,4 @@ func replayAssetSignals(s *simulators.Scenario, m *simulators.Model, end time.Ti
 	}
 	return out
 }
+
