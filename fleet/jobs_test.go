@@ -32,14 +32,14 @@ func TestJobs(t *testing.T) {
 	ran := make(chan struct{})
 	go func() { j.Run(ctx, nil); close(ran) }()
 
-	job, err := j.Start("engine", Settings{})
+	job, err := j.Start(context.Background(), "engine", Settings{}, "ann")
 	require.NoError(t, err)
 	require.Equal(t, JobRunning, job.Status)
 	require.Nil(t, job.Finished)
-	again, err := j.Start("engine", Settings{})
+	again, err := j.Start(context.Background(), "engine", Settings{}, "ann")
 	require.ErrorIs(t, err, ErrTraining)
 	require.Equal(t, job.ID, again.ID, "the job under way")
-	other, err := j.Start("few", Settings{})
+	other, err := j.Start(context.Background(), "few", Settings{}, "ann")
 	require.NoError(t, err, "another type trains at the same time")
 	done, err := j.Wait(context.Background(), other.ID)
 	require.NoError(t, err)
@@ -48,21 +48,24 @@ func TestJobs(t *testing.T) {
 	require.ErrorIs(t, done.Err(), ErrTooFewUnits)
 	require.NotNil(t, done.Finished)
 
-	got, ok := j.Get(job.ID)
-	require.True(t, ok)
+	got, err := j.Get(context.Background(), job.ID)
+	require.NoError(t, err)
 	require.Equal(t, JobRunning, got.Status)
+	require.Equal(t, "ann", got.RequestedBy)
 	close(release)
 	done, err = j.Wait(context.Background(), job.ID)
 	require.NoError(t, err)
 	require.Equal(t, JobSucceeded, done.Status)
 	require.Equal(t, 3, *done.ModelVersion)
 	require.Nil(t, done.Error)
-	latest, ok := j.Latest("engine")
+	latest, ok, err := j.Latest(context.Background(), "engine")
+	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, job.ID, latest.ID)
-	_, ok = j.Get("nope")
-	require.False(t, ok)
-	next, err := j.Start("engine", Settings{})
+	require.Equal(t, JobSucceeded, latest.Status)
+	_, err = j.Get(context.Background(), "nope")
+	require.ErrorIs(t, err, ErrJobNotFound)
+	next, err := j.Start(context.Background(), "engine", Settings{}, "ann")
 	require.NoError(t, err, "a type trains again once its job ended")
 	_, err = j.Wait(context.Background(), next.ID)
 	require.NoError(t, err)
@@ -81,7 +84,7 @@ func TestJobs(t *testing.T) {
 		}
 		return true, fn(ctx)
 	}}
-	job, err = locked.Start("engine", Settings{})
+	job, err = locked.Start(context.Background(), "engine", Settings{}, "ann")
 	require.NoError(t, err)
 	require.Equal(t, JobWaiting, job.Status)
 	done, err = locked.Wait(context.Background(), job.ID)
@@ -91,7 +94,7 @@ func TestJobs(t *testing.T) {
 
 	busy := &Jobs{LockWait: time.Millisecond, LockRetry: time.Millisecond, Train: j.Train,
 		Lock: func(context.Context, string, func(context.Context) error) (bool, error) { return false, nil }}
-	job, err = busy.Start("engine", Settings{})
+	job, err = busy.Start(context.Background(), "engine", Settings{}, "ann")
 	require.NoError(t, err)
 	done, err = busy.Wait(context.Background(), job.ID)
 	require.NoError(t, err)
@@ -103,4 +106,59 @@ func TestJobs(t *testing.T) {
 	stop()
 	_, err = busy.Wait(waitCtx, "nope")
 	require.Error(t, err)
+}
+
+// TestJobsPhaseAndLostRunner: a running job shows the phase its training
+// reports; a job whose runner stops beating is failed as runner_lost
+// once its lease has passed, and the type trains again. (The same over
+// PostgreSQL with two API replicas: httpapi's TestFleetJobsAcrossReplicas.)
+func TestJobsPhaseAndLostRunner(t *testing.T) {
+	inPhase, release := make(chan struct{}), make(chan struct{})
+	j := &Jobs{Beat: time.Millisecond, Lease: time.Hour, Train: func(ctx context.Context, typ string, s Settings) (Version, Report, error) {
+		ReportProgress(ctx, PhaseHistory, 3, 4)
+		close(inPhase)
+		<-release
+		return Version{Version: 1}, Report{}, nil
+	}}
+	job, err := j.Start(context.Background(), "engine", Settings{}, "ann")
+	require.NoError(t, err)
+	<-inPhase
+	require.Eventually(t, func() bool {
+		got, err := j.Get(context.Background(), job.ID)
+		return err == nil && got.Phase == PhaseHistory && got.Progress != nil && *got.Progress == 0.75
+	}, 10*time.Second, time.Millisecond)
+	close(release)
+	_, err = j.Wait(context.Background(), job.ID)
+	require.NoError(t, err)
+	got, err := j.Get(context.Background(), job.ID)
+	require.NoError(t, err)
+	require.Equal(t, JobSucceeded, got.Status)
+	require.Empty(t, got.Phase)
+
+	// A runner that never beats (its heartbeat is far older than the
+	// lease): the next read fails it and a new job starts.
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	stuck := make(chan struct{})
+	defer close(stuck)
+	lost := &Jobs{Beat: time.Hour, Lease: time.Minute, Now: clock, Train: func(ctx context.Context, typ string, s Settings) (Version, Report, error) {
+		<-stuck
+		return Version{}, Report{}, ctx.Err()
+	}}
+	first, err := lost.Start(context.Background(), "engine", Settings{}, "ann")
+	require.NoError(t, err)
+	_, err = lost.Start(context.Background(), "engine", Settings{}, "bob")
+	require.ErrorIs(t, err, ErrTraining)
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	got, err = lost.Get(context.Background(), first.ID)
+	require.NoError(t, err)
+	require.Equal(t, JobFailed, got.Status)
+	require.Equal(t, CodeRunnerLost, *got.Code)
+	require.Contains(t, *got.Error, "stopped reporting")
+	next, err := lost.Start(context.Background(), "engine", Settings{}, "bob")
+	require.NoError(t, err, "a lost job does not keep the type from training")
+	require.NotEqual(t, first.ID, next.ID)
 }

@@ -162,7 +162,7 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 					fail(fmt.Errorf("score %s/%s: %w", a.Site, a.Code, err))
 					return nil
 				}
-				if alert == nil || s.Raise == nil ||
+				if alert == nil || s.Raise == nil || !v.OrdersAllowed() ||
 					!v.Model.OrderDue(float64(alert.RUL), float64(alert.Upper-alert.RUL), float64(typeLead)) {
 					return nil
 				}

@@ -27,6 +27,10 @@ type Version struct {
 	TrainedAt time.Time `json:"trained_at"`
 	Model     Model     `json:"-"`
 	Report    Report    `json:"-"`
+	// Gate is the version's validation gate (JudgeGate): a version that
+	// fails it gives estimates but raises no orders, unless overridden.
+	// Nil only for a version not read from a store (see OrdersAllowed).
+	Gate *Gate `json:"-"`
 }
 
 // Score is an asset's latest fleet estimate.
@@ -44,6 +48,9 @@ type Score struct {
 	Lower    *float64           `json:"lower_seconds"`
 	Upper    *float64           `json:"upper_seconds"`
 	Features map[string]float64 `json:"features,omitempty"`
+	// Gate is the gate of the version that scored (read with the score;
+	// nil when that version is gone).
+	Gate *Gate `json:"-"`
 }
 
 // FailureMode keys the orders a fleet model raises: one open order per

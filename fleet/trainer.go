@@ -78,6 +78,9 @@ type Trainer struct {
 	IsNotFound func(error) bool
 	Now        func() time.Time
 	Options    Options
+	// Lead is the order lead of types that set none (the scorer's): the
+	// gate wants a validation RMSE within it (default DefaultGateLead).
+	Lead time.Duration
 }
 
 // ErrNoMetrics is returned when the failed units share no metric.
@@ -150,7 +153,8 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 		HistorySteps: int(s.History / s.Step)}.withDefaults()
 	var units []Unit
 	prevEnd := map[string]time.Time{}
-	for _, f := range failures {
+	for i, f := range failures {
+		ReportProgress(ctx, PhaseHistory, i, len(failures))
 		from := f.FailedAt.Add(-s.History)
 		if p, ok := prevEnd[f.AssetID]; ok && p.After(from) {
 			from = p
@@ -162,6 +166,7 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 		}
 		units = append(units, Unit{ID: f.Site + "/" + f.Asset + "@" + f.FailedAt.Format(time.RFC3339), Rows: rows})
 	}
+	ReportProgress(ctx, PhaseFitting, 0, 0)
 	opts := t.Options
 	if s.Trees != nil {
 		opts.Trees = *s.Trees
@@ -182,7 +187,14 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 			return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
 		}
 	}
-	v, err := t.Store.SaveModel(ctx, Version{AssetType: assetType, TrainedAt: t.Now().UTC(), Model: m, Report: rep})
+	// The gate judges the version by the lead its orders will use (the
+	// type's override is the store's, kept apart from the versions).
+	lead := s.Lead
+	if lead <= 0 {
+		lead = t.Lead
+	}
+	gate := JudgeGate(m, rep, lead)
+	v, err := t.Store.SaveModel(ctx, Version{AssetType: assetType, TrainedAt: t.Now().UTC(), Model: m, Report: rep, Gate: &gate})
 	if err != nil {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
 	}

@@ -180,7 +180,62 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	require.True(t, ordered(), "margin 1: the lower bound within the lead")
 	store.models[0].Model.OrderMargin = nil
 
+	// A version that fails its gate gives estimates but raises nothing;
+	// the type's override lets it raise again.
+	store.models[0].Model.LeadSeconds = 400 * 3600
+	store.models[0].Gate = &Gate{Reasons: []GateReason{{Code: ReasonFewHeldOut}}}
+	store.scores = map[string]Score{}
+	n, err = sc.RunCount(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n, "not validated: no orders")
+	require.Equal(t, StatusOK, store.scores["near"].Status, "still estimated")
+	require.NotNil(t, store.scores["near"].RUL)
+	store.models[0].Gate.Override = &GateOverride{By: "ann", Note: "we accept it"}
+	n, err = sc.RunCount(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 4, n, "overridden: orders again")
+	store.models[0].Gate = nil
+
 	sc.Raise = func(context.Context, Alert) error { return errors.New("down") }
 	_, err = sc.RunCount(context.Background())
 	require.ErrorContains(t, err, "down")
+}
+
+// TestJudgeGate: the rule's three checks, each named with its figure.
+func TestJudgeGate(t *testing.T) {
+	m := Model{Coverage: 0.9, Spec: Spec{StepSeconds: 3600}}
+	good := Report{CalUnits: 9, ValidationCoverage: 0.88, ValidationRMSE: 20}
+	g := JudgeGate(m, good, 48*time.Hour)
+	require.True(t, g.Passed)
+	require.Empty(t, g.Reasons)
+	require.Equal(t, GateValidated, g.Status())
+	require.Equal(t, GateRule{MinHeldOutUnits: 6, MinValidationCoverage: 0.8, MaxRMSESeconds: 48 * 3600}, g.Rule)
+
+	// The case: 12 failed units (4 held out), coverage 0.70,
+	// RMSE 34 steps; with a 24 h lead the RMSE fails too.
+	bad := Report{CalUnits: 4, ValidationCoverage: 0.70, ValidationRMSE: 34}
+	g = JudgeGate(m, bad, 24*time.Hour)
+	require.False(t, g.Passed)
+	require.False(t, g.OrdersAllowed())
+	require.Equal(t, GateNotValidated, g.Status())
+	var codes []string
+	for _, r := range g.Reasons {
+		codes = append(codes, r.Code)
+		require.NotEmpty(t, r.Message)
+	}
+	require.Equal(t, []string{ReasonFewHeldOut, ReasonLowCoverage, ReasonHighRMSE}, codes)
+	require.Equal(t, 0.70, g.Reasons[1].Value)
+	require.Equal(t, 0.80, g.Reasons[1].Limit)
+	require.Equal(t, 34*3600.0, g.Reasons[2].Value)
+	require.Contains(t, g.Reasons[1].Message, "covered 70 %")
+	g.Override = &GateOverride{By: "ann"}
+	require.Equal(t, GateOverridden, g.Status())
+	require.True(t, g.OrdersAllowed())
+
+	// No lead known: the default; a NaN coverage fails.
+	g = JudgeGate(m, Report{CalUnits: 6, ValidationCoverage: math.NaN(), ValidationRMSE: 47}, 0)
+	require.Len(t, g.Reasons, 1)
+	require.Equal(t, ReasonLowCoverage, g.Reasons[0].Code)
+	require.Equal(t, DefaultGateLead.Seconds(), g.Rule.MaxRMSESeconds)
+	require.True(t, Version{}.OrdersAllowed(), "a version without a gate (not from a store)")
 }

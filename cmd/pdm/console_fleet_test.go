@@ -201,6 +201,10 @@ func TestConsoleFleetModel(t *testing.T) {
 
 	// The fleet model's order for the engine near its end: its drivers and
 	// its interval's coverage on the order detail (still in Chinese).
+	// Eight failures are too few for the validation gate: a planner's
+	// override lets the model raise it.
+	require.NoError(t, api.do(ctx, "PUT", "/asset-types/engine/model/gate",
+		map[string]any{"override": true, "note": "eight engines are all we have"}, nil))
 	var orders listOf[orderJSON]
 	eventually(t, 60*time.Second, "the fleet model's order", func() bool {
 		orders = listOf[orderJSON]{}

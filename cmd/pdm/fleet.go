@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -85,7 +86,7 @@ func (a fleetAssets) AssetsOfType(ctx context.Context, assetType string) ([]flee
 func (c *core) fleetTrainer(ts *influx.Client) *fleet.Trainer {
 	return &fleet.Trainer{Store: c.store, Series: fleetSeries{ts}, Metrics: fleetSeries{ts},
 		IsNotFound: func(err error) bool { return errors.Is(err, workorders.ErrNotFound) },
-		Now:        time.Now}
+		Now:        time.Now, Lead: c.jobs.FleetLead}
 }
 
 // lockFleetTrain is the advisory lock of a type's training from the API:
@@ -110,6 +111,7 @@ func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
 		if err != nil {
 			return v, rep, err
 		}
+		fleet.ReportProgress(ctx, fleet.PhaseScoring, 0, 0)
 		sc := c.fleetScorer(ts, slog.New(slog.DiscardHandler))
 		sc.Only = assetType
 		// Under the scoring job's lock, so the two never raise for one
@@ -125,9 +127,14 @@ func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
 		})
 		return v, rep, nil
 	}
-	c.fleetJobs = &fleet.Jobs{Train: train, Lock: func(ctx context.Context, assetType string, fn func(context.Context) error) (bool, error) {
-		return c.store.WithLock(ctx, lockFleetTrain(assetType), fn)
-	}}
+	// Jobs are recorded in PostgreSQL: any replica answers for them, and
+	// one whose replica stops beating for a minute is failed as
+	// runner_lost.
+	host, _ := os.Hostname()
+	c.fleetJobs = &fleet.Jobs{Train: train, Store: c.store, Runner: fmt.Sprintf("%s/%d", host, os.Getpid()),
+		Lock: func(ctx context.Context, assetType string, fn func(context.Context) error) (bool, error) {
+			return c.store.WithLock(ctx, lockFleetTrain(assetType), fn)
+		}}
 	return httpapi.FleetConfig{Store: c.store, Scores: c.store, Writer: ts, Jobs: c.fleetJobs}
 }
 

@@ -56,8 +56,10 @@ func rawPost(ctx context.Context, t *testing.T, api *apiClient, path, ctype stri
 // engines uploaded as CSV into InfluxDB, their failures recorded, a model
 // trained through the API and stored in PostgreSQL, then retrained by the
 // job; the scoring job gives
-// two running engines a fleet estimate in their health answer, and the
-// one near its end gets one trend order carrying the model version.
+// two running engines a fleet estimate in their health answer. Twelve
+// failures are too few for the validation gate: no order until a planner
+// overrides it; then the engine near its end gets one trend order
+// carrying the model version.
 func TestFleetModelThroughThePlatform(t *testing.T) {
 	env := newTestEnv(t)
 	token := "fleet-admin-" + env.ID + "-0123456789abcdef"
@@ -214,6 +216,60 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	require.Equal(t, "ok", ho.Fleet.Status)
 	require.Equal(t, oldLast.Truncate(time.Hour).Add(time.Hour), ho.Fleet.AsOf)
 	require.InDelta(t, *he.Fleet.RULSeconds, ho.Fleet.RULSeconds, 1, "the same history gives the same estimate")
+
+	// Twelve failed units hold out four: too few to validate the model.
+	// It estimates, but raises no order until a planner overrides its
+	// gate.
+	var gated struct {
+		Version int `json:"version"`
+		Gate    struct {
+			Status       string `json:"status"`
+			RaisesOrders bool   `json:"raises_orders"`
+			Reasons      []struct {
+				Code string `json:"code"`
+			} `json:"reasons"`
+		} `json:"gate"`
+	}
+	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, &gated))
+	require.Equal(t, fleet.GateNotValidated, gated.Gate.Status)
+	require.False(t, gated.Gate.RaisesOrders)
+	require.NotEmpty(t, gated.Gate.Reasons)
+	require.Equal(t, fleet.ReasonFewHeldOut, gated.Gate.Reasons[0].Code)
+	var hg struct {
+		Fleet *struct {
+			ModelStatus  string    `json:"model_status"`
+			RaisesOrders bool      `json:"raises_orders"`
+			ScoredAt     time.Time `json:"scored_at"`
+		} `json:"fleet"`
+	}
+	require.NoError(t, api.do(ctx, "GET", "/assets/"+nearID+"/health", nil, &hg))
+	require.Equal(t, fleet.GateNotValidated, hg.Fleet.ModelStatus)
+	require.False(t, hg.Fleet.RaisesOrders)
+	// Two scoring runs after this one have had the chance to raise.
+	firstScored := hg.Fleet.ScoredAt
+	var scoredRuns int
+	eventually(t, 60*time.Second, "two more scoring runs", func() bool {
+		var h struct {
+			Fleet *struct {
+				ScoredAt time.Time `json:"scored_at"`
+			} `json:"fleet"`
+		}
+		if api.do(ctx, "GET", "/assets/"+nearID+"/health", nil, &h) == nil && h.Fleet != nil && h.Fleet.ScoredAt.After(firstScored) {
+			scoredRuns++
+			firstScored = h.Fleet.ScoredAt
+		}
+		return scoredRuns >= 2
+	})
+	var none listOf[orderJSON]
+	require.NoError(t, api.do(ctx, "GET", "/work-orders?asset_id="+nearID, nil, &none))
+	require.Empty(t, none.Items, "a model that failed its gate raises no order")
+	err = api.do(ctx, "PUT", "/asset-types/engine/model/gate", map[string]any{"override": true}, nil)
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, http.StatusBadRequest, ae.Status, ae.Body)
+	require.Contains(t, ae.Body, `"field":"note"`)
+	require.NoError(t, api.do(ctx, "PUT", "/asset-types/engine/model/gate",
+		map[string]any{"override": true, "note": "twelve engines are all we have"}, &gated))
+	require.Equal(t, fleet.GateOverridden, gated.Gate.Status)
 
 	// One trend order for the engine near its end, with the model version.
 	var orders []orderJSON

@@ -52,6 +52,8 @@ type FleetStore interface {
 	AddFailure(ctx context.Context, assetID string, failedAt time.Time) (fleet.Failure, bool, error)
 	Failures(ctx context.Context, assetType string) ([]fleet.Failure, error)
 	LatestModel(ctx context.Context, assetType string) (fleet.Version, error)
+	// SetGateOverride sets (nil: takes back) a type's gate override.
+	SetGateOverride(ctx context.Context, assetType string, o *fleet.GateOverride) error
 }
 
 // FleetFailureInput is a failure of an asset to record.
@@ -128,9 +130,47 @@ type FleetModel struct {
 	Use        []string `json:"use"`
 	// Trees tells whether the trees and ensembles were candidates.
 	Trees bool `json:"trees"`
-	// Training is the latest training job of the type on this replica
+	// Gate is the version's validation gate: a version that fails it
+	// gives estimates but raises no orders unless overridden.
+	Gate FleetGate `json:"gate"`
+	// Training is the type's latest training job, run by any replica
 	// (null when none).
 	Training *fleet.Job `json:"training"`
+}
+
+// FleetGate is a version's validation gate. Status is validated (it
+// passed the rule: at least min_held_out_units failed units held out, a
+// validation coverage of at least min_validation_coverage, a validation
+// RMSE within the order lead), not_validated (it failed: reasons say
+// how; it raises no orders) or overridden (it failed, and an operator's
+// override lets it raise orders).
+type FleetGate struct {
+	Status       string              `json:"status"`
+	RaisesOrders bool                `json:"raises_orders"`
+	Passed       bool                `json:"passed"`
+	Reasons      []fleet.GateReason  `json:"reasons"`
+	Rule         fleet.GateRule      `json:"rule"`
+	Override     *fleet.GateOverride `json:"override"`
+}
+
+// FleetGateInput sets or takes back a type's gate override: with
+// override true the type's versions that fail the gate raise orders
+// (note, required then, says why); false takes the override back.
+type FleetGateInput struct {
+	Override *bool  `json:"override"`
+	Note     string `json:"note"`
+}
+
+func fleetGateOf(g *fleet.Gate) FleetGate {
+	if g == nil {
+		return FleetGate{Status: fleet.GateValidated, RaisesOrders: true, Passed: true, Reasons: []fleet.GateReason{}}
+	}
+	out := FleetGate{Status: g.Status(), RaisesOrders: g.OrdersAllowed(), Passed: g.Passed, Reasons: g.Reasons,
+		Rule: g.Rule, Override: g.Override}
+	if out.Reasons == nil {
+		out.Reasons = []fleet.GateReason{}
+	}
+	return out
 }
 
 // FleetHistoryResult is what a history upload wrote: the readings (one
@@ -150,16 +190,22 @@ type FleetHistoryResult struct {
 // answer. Status is ok, short_history (fewer steps than the model's
 // longest window) or no_data; the remaining life and its 90 % interval
 // (seconds, and readable) count from as_of, the end of the last step
-// with data, and are null unless ok.
+// with data, and are null unless ok. ModelStatus is the model version's
+// gate (validated, not_validated, overridden; model_reasons say why it
+// is not validated; unknown when that version is gone) and RaisesOrders
+// whether its estimates raise orders.
 type FleetHealth struct {
-	ModelVersion    int        `json:"model_version"`
-	Status          string     `json:"status"`
-	ScoredAt        time.Time  `json:"scored_at"`
-	AsOf            *time.Time `json:"as_of"`
-	RULSeconds      *float64   `json:"rul_seconds"`
-	RUL             *string    `json:"rul"`
-	RULLowerSeconds *float64   `json:"rul_lower_seconds"`
-	RULUpperSeconds *float64   `json:"rul_upper_seconds"`
+	ModelVersion    int                `json:"model_version"`
+	ModelStatus     string             `json:"model_status"`
+	ModelReasons    []fleet.GateReason `json:"model_reasons"`
+	RaisesOrders    bool               `json:"raises_orders"`
+	Status          string             `json:"status"`
+	ScoredAt        time.Time          `json:"scored_at"`
+	AsOf            *time.Time         `json:"as_of"`
+	RULSeconds      *float64           `json:"rul_seconds"`
+	RUL             *string            `json:"rul"`
+	RULLowerSeconds *float64           `json:"rul_lower_seconds"`
+	RULUpperSeconds *float64           `json:"rul_upper_seconds"`
 }
 
 // fleetHealth is an asset's fleet block (nil when there is none or it
@@ -175,8 +221,13 @@ func (s *Server) fleetHealth(ctx context.Context, assetID string) *FleetHealth {
 		}
 		return nil
 	}
-	h := &FleetHealth{ModelVersion: sc.Version, Status: sc.Status, ScoredAt: sc.ScoredAt, AsOf: sc.AsOf,
-		RULSeconds: sc.RUL, RULLowerSeconds: sc.Lower, RULUpperSeconds: sc.Upper}
+	g := fleetGateOf(sc.Gate)
+	if sc.Gate == nil { // the version that scored is gone
+		g = FleetGate{Status: "unknown", Reasons: []fleet.GateReason{}}
+	}
+	h := &FleetHealth{ModelVersion: sc.Version, ModelStatus: g.Status, ModelReasons: g.Reasons, RaisesOrders: g.RaisesOrders,
+		Status: sc.Status, ScoredAt: sc.ScoredAt, AsOf: sc.AsOf, RULSeconds: sc.RUL, RULLowerSeconds: sc.Lower,
+		RULUpperSeconds: sc.Upper}
 	if sc.RUL != nil {
 		r := predict.Readable(time.Duration(*sc.RUL * float64(time.Second)))
 		h.RUL = &r
@@ -193,6 +244,8 @@ func fleetSchemas(m map[string]any) map[string]any {
 	m["FleetHistoryResult"] = FleetHistoryResult{}
 	m["FleetHealth"] = FleetHealth{}
 	m["FleetJob"] = fleet.Job{}
+	m["FleetGate"] = FleetGate{}
+	m["FleetGateInput"] = FleetGateInput{}
 	return m
 }
 
@@ -207,7 +260,7 @@ func fleetModelOf(v fleet.Version) FleetModel {
 		TrainUnits: v.Report.TrainUnits, CalibUnits: v.Report.CalUnits, Coverage: v.Model.Coverage,
 		RMSESeconds: v.Report.ValidationRMSE * step, ValidationCoverage: v.Report.ValidationCoverage,
 		OrderMargin: v.Model.Margin(), Settings: v.Model.Spec.Settings, Conditions: v.Report.Conditions,
-		Use: v.Model.Spec.Use, Trees: v.Model.WithTrees}
+		Use: v.Model.Spec.Use, Trees: v.Model.WithTrees, Gate: fleetGateOf(v.Gate)}
 	if out.Settings == nil {
 		out.Settings = []string{}
 	}
@@ -255,6 +308,9 @@ func (s *Server) fleetRoutes() {
 	}
 	if fc.Jobs == nil && fc.Train != nil {
 		fc.Jobs = &fleet.Jobs{Train: fc.Train, Log: s.log}
+		if js, ok := fc.Store.(fleet.JobStore); ok {
+			fc.Jobs.Store = js
+		}
 	}
 	now := fc.Now
 	if now == nil {
@@ -330,7 +386,9 @@ func (s *Server) fleetRoutes() {
 		s.ok(c, http.StatusOK, list(out, ""), err)
 	})
 	s.handle(Route{Method: "GET", Path: "/asset-types/:type/model", Roles: readers(), Tag: "fleet",
-		Summary:  "The type's current remaining-life model: version, trained_at, units, validation RMSE and interval coverage",
+		Summary: "The type's current remaining-life model: version, trained_at, units, validation RMSE and interval coverage, " +
+			"its validation gate (validated, not_validated with the reasons: it raises no orders, or overridden) and the " +
+			"type's latest training job",
 		Response: "FleetModel"}, func(c *gin.Context) {
 		typ := c.Param("type")
 		var p workorders.Problems
@@ -351,11 +409,66 @@ func (s *Server) fleetRoutes() {
 		}
 		m := fleetModelOf(v)
 		if fc.Jobs != nil {
-			if job, ok := fc.Jobs.Latest(typ); ok {
+			job, ok, err := fc.Jobs.Latest(c.Request.Context(), typ)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			if ok {
 				m.Training = &job
 			}
 		}
 		c.JSON(http.StatusOK, m)
+	})
+	s.handle(Route{Method: "PUT", Path: "/asset-types/:type/model/gate", Roles: planners(), Tag: "fleet",
+		Summary: "Set the type's gate override ({\"override\": true, \"note\": why}: its versions that fail the validation " +
+			"gate raise orders all the same, retrained ones too, until it is taken back with {\"override\": false}); " +
+			"answers the model",
+		Body: "FleetGateInput", Response: "FleetModel"}, func(c *gin.Context) {
+		var in FleetGateInput
+		if err := s.decode(c, &in); err != nil {
+			s.fail(c, err)
+			return
+		}
+		typ := c.Param("type")
+		var p workorders.Problems
+		checkAssetType(typ, &p)
+		switch {
+		case in.Override == nil:
+			p.Add("override", "required: true lets versions that fail the gate raise orders, false takes that back")
+		case *in.Override && strings.TrimSpace(in.Note) == "":
+			p.Add("note", "required with override true: why the type's orders should not wait for a validated model")
+		}
+		if len(in.Note) > 1000 || !utf8Printable(strings.NewReplacer("\n", "", "\t", "").Replace(in.Note)) {
+			p.Add("note", "at most 1000 printable characters")
+		}
+		if err := p.Err(); err != nil {
+			s.fail(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		if _, err := fc.Store.LatestModel(ctx, typ); errors.Is(err, workorders.ErrNotFound) {
+			writeError(c, http.StatusNotFound, "no_model", fmt.Sprintf("no model trained for asset type %q yet", typ))
+			return
+		} else if err != nil {
+			s.fail(c, err)
+			return
+		}
+		var o *fleet.GateOverride
+		if *in.Override {
+			o = &fleet.GateOverride{By: userOf(c).Name, At: now().UTC(), Note: strings.TrimSpace(in.Note)}
+		}
+		if err := fc.Store.SetGateOverride(ctx, typ, o); err != nil {
+			s.fail(c, err)
+			return
+		}
+		v, err := fc.Store.LatestModel(ctx, typ)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.log.InfoContext(ctx, "fleet gate override", "asset_type", typ, "override", *in.Override, "by", userOf(c).Name)
+		c.JSON(http.StatusOK, fleetModelOf(v))
 	})
 	s.handle(Route{Method: "POST", Path: "/asset-types/:type/model/train", Roles: planners(), Tag: "fleet",
 		Summary: "Train a new version of the type's model from its failures and the history before each, and answer when it " +
@@ -387,7 +500,7 @@ func (s *Server) fleetRoutes() {
 	s.handle(Route{Method: "POST", Path: "/asset-types/:type/model/jobs", Roles: planners(), Tag: "fleet",
 		Summary: "Start training a new version of the type's model (the body is optional) and answer at once with the job: " +
 			"follow it at GET .../model/jobs/{id} or in the model's training; 422 when the type has fewer than 6 failures, " +
-			"409 while a training of the type is under way on this replica",
+			"409 while a training of the type is under way on any replica",
 		Body: "FleetTrainInput", Response: "FleetJob", Status: http.StatusAccepted}, func(c *gin.Context) {
 		job, ok := s.startTraining(c, fc, true)
 		if !ok {
@@ -397,14 +510,51 @@ func (s *Server) fleetRoutes() {
 		c.JSON(http.StatusAccepted, job)
 	})
 	s.handle(Route{Method: "GET", Path: "/asset-types/:type/model/jobs/:id", Roles: readers(), Tag: "fleet",
-		Summary:  "A training job: waiting, running, succeeded (with the model version it stored) or failed (with why); jobs live on the replica that runs them",
+		Summary: "A training job, from any replica: waiting, running (with its phase and progress), succeeded (with the " +
+			"model version it stored) or failed (with why: runner_lost when the replica running it stopped reporting)",
 		Response: "FleetJob"}, func(c *gin.Context) {
-		job, ok := fc.Jobs.Get(c.Param("id"))
-		if !ok || job.AssetType != c.Param("type") {
-			writeError(c, http.StatusNotFound, "not_found", "no such training job on this replica")
+		if fc.Jobs == nil {
+			writeError(c, http.StatusNotImplemented, "not_implemented", "training is not configured on this server")
+			return
+		}
+		job, err := fc.Jobs.Get(c.Request.Context(), c.Param("id"))
+		if errors.Is(err, fleet.ErrJobNotFound) || (err == nil && job.AssetType != c.Param("type")) {
+			writeError(c, http.StatusNotFound, "not_found", "no such training job of this asset type")
+			return
+		}
+		if err != nil {
+			s.fail(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, job)
+	})
+	s.handle(Route{Method: "GET", Path: "/asset-types/:type/model/jobs", Roles: readers(), Tag: "fleet",
+		Summary: "The type's latest training jobs, newest first (?limit=, default 20, at most 100)",
+		Query:   []string{"limit"}, Response: "FleetJobList"}, func(c *gin.Context) {
+		typ := c.Param("type")
+		var p workorders.Problems
+		checkAssetType(typ, &p)
+		limit := 20
+		if l := c.Query("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 || n > 100 {
+				p.Add("limit", "an integer from 1 to 100")
+			}
+			limit = n
+		}
+		if err := p.Err(); err != nil {
+			s.fail(c, err)
+			return
+		}
+		if fc.Jobs == nil {
+			writeError(c, http.StatusNotImplemented, "not_implemented", "training is not configured on this server")
+			return
+		}
+		out, err := fc.Jobs.List(c.Request.Context(), typ, limit)
+		if out == nil {
+			out = []fleet.Job{}
+		}
+		s.ok(c, http.StatusOK, list(out, ""), err)
 	})
 	s.handle(Route{Method: "POST", Path: "/assets/:id/history", Roles: planners(), Tag: "fleet",
 		Summary: "Upload a history of the asset's readings (Content-Type text/csv: a header and one row per time; a time column " +
@@ -503,7 +653,7 @@ func (s *Server) startTraining(c *gin.Context, fc FleetConfig, countFailures boo
 			return fleet.Job{}, false
 		}
 	}
-	job, err := fc.Jobs.Start(typ, set)
+	job, err := fc.Jobs.Start(c.Request.Context(), typ, set, userOf(c).Name)
 	if errors.Is(err, fleet.ErrTraining) {
 		writeError(c, http.StatusConflict, "training_under_way", fmt.Sprintf("a training of asset type %q is under way: "+
 			"job %s (GET /api/v1/asset-types/{type}/model/jobs/%s)", typ, job.ID, job.ID))

@@ -3,12 +3,14 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/openpdm/pdm/fleet"
@@ -229,6 +231,50 @@ func TestFleetModelRoutes(t *testing.T) {
 	require.Equal(t, 10, got.Units)
 	require.Equal(t, 0.91, got.ValidationCoverage)
 	require.Equal(t, []httpapi.FleetCandidate{{Name: "ridge lambda=0.1", RMSESeconds: 13 * 3600}}, got.Candidates)
+
+	// The jobs, newest first, with who asked.
+	var jobs httpapi.List[fleet.Job]
+	e.mustJSON("GET", "/api/v1/asset-types/pump/model/jobs", workorders.RoleViewer, nil, 200, &jobs)
+	require.Len(t, jobs.Items, 2)
+	require.Equal(t, job.ID, jobs.Items[0].ID)
+	require.Equal(t, e.users[workorders.RoleAdmin].Name, jobs.Items[0].RequestedBy)
+	require.Equal(t, e.users[workorders.RolePlanner].Name, jobs.Items[1].RequestedBy)
+	e.mustJSON("GET", "/api/v1/asset-types/pump/model/jobs?limit=1", workorders.RoleViewer, nil, 200, &jobs)
+	require.Len(t, jobs.Items, 1)
+	code, b = e.do("GET", "/api/v1/asset-types/pump/model/jobs?limit=0", e.tokens[workorders.RoleViewer], nil)
+	require.Equal(t, 400, code, string(b))
+	require.Equal(t, []string{"limit"}, fleetFieldNames(t, b))
+
+	// The gate: 3 failed units held out (the fake's report) is too few;
+	// the version gives estimates but raises no orders.
+	require.Equal(t, fleet.GateNotValidated, got.Gate.Status)
+	require.False(t, got.Gate.RaisesOrders)
+	require.Len(t, got.Gate.Reasons, 1)
+	require.Equal(t, fleet.ReasonFewHeldOut, got.Gate.Reasons[0].Code)
+	require.Equal(t, 6, got.Gate.Rule.MinHeldOutUnits)
+	require.Nil(t, got.Gate.Override)
+	gate := "/api/v1/asset-types/pump/model/gate"
+	code, b = e.do("PUT", gate, e.tokens[workorders.RolePlanner], map[string]any{"note": "a\u0001b"})
+	require.Equal(t, 400, code, string(b))
+	require.ElementsMatch(t, []string{"override", "note"}, fleetFieldNames(t, b))
+	code, b = e.do("PUT", gate, e.tokens[workorders.RolePlanner], map[string]any{"override": true, "note": " "})
+	require.Equal(t, 400, code, string(b))
+	require.Equal(t, []string{"note"}, fleetFieldNames(t, b))
+	code, b = e.do("PUT", "/api/v1/asset-types/motor/model/gate", e.tokens[workorders.RolePlanner], map[string]any{"override": false})
+	require.Equal(t, 404, code, string(b))
+	require.Equal(t, "no_model", errCode(t, b))
+	code, b = e.do("PUT", gate, e.tokens[workorders.RoleViewer], map[string]any{"override": false})
+	require.Equal(t, 403, code, string(b))
+	e.mustJSON("PUT", gate, workorders.RolePlanner, map[string]any{"override": true, "note": "the vendor's model, checked by hand"}, 200, &got)
+	require.Equal(t, fleet.GateOverridden, got.Gate.Status)
+	require.True(t, got.Gate.RaisesOrders)
+	require.Equal(t, e.users[workorders.RolePlanner].Name, got.Gate.Override.By)
+	require.Equal(t, "the vendor's model, checked by hand", got.Gate.Override.Note)
+	e.mustJSON("GET", "/api/v1/asset-types/pump/model", workorders.RoleViewer, nil, 200, &got)
+	require.Equal(t, fleet.GateOverridden, got.Gate.Status, "kept")
+	e.mustJSON("PUT", gate, workorders.RolePlanner, map[string]any{"override": false}, 200, &got)
+	require.Equal(t, fleet.GateNotValidated, got.Gate.Status)
+	require.Nil(t, got.Gate.Override)
 }
 
 func TestFleetHistoryUpload(t *testing.T) {
@@ -327,18 +373,149 @@ func TestFleetBlockInHealth(t *testing.T) {
 		require.Nil(t, v, "%s null without an estimate", k)
 	}
 
+	require.Equal(t, "unknown", fb["model_status"], "version 3 is not stored")
+	require.Equal(t, false, fb["raises_orders"])
+
+	// The version that scored failed its gate: estimated, no orders.
+	v, err := store.SaveModel(ctx, fleet.Version{AssetType: "pump", TrainedAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC),
+		Model:  fleet.Model{Kind: fleet.KindRidge, Spec: fleet.Spec{StepSeconds: 3600}, Coverage: 0.9},
+		Report: fleet.Report{CalUnits: 4, ValidationCoverage: 0.7, ValidationRMSE: 34},
+		Gate:   &fleet.Gate{Reasons: []fleet.GateReason{{Code: fleet.ReasonFewHeldOut, Value: 4, Limit: 6, Message: "4 held out"}}}})
+	require.NoError(t, err)
 	rul, lo, hi := 30*3600.0+20*60, 10*3600.0, 50*3600.0
 	asOf := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	require.NoError(t, store.SaveScore(ctx, fleet.Score{AssetID: asset.ID, AssetType: "pump", Version: 3, Status: fleet.StatusOK,
+	require.NoError(t, store.SaveScore(ctx, fleet.Score{AssetID: asset.ID, AssetType: "pump", Version: v.Version, Status: fleet.StatusOK,
 		ScoredAt: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC), AsOf: &asOf, RUL: &rul, Lower: &lo, Upper: &hi}))
 	h = nil
 	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &h)
 	fb = h["fleet"].(map[string]any)
 	require.Equal(t, "ok", fb["status"])
-	require.EqualValues(t, 3, fb["model_version"])
+	require.EqualValues(t, v.Version, fb["model_version"])
+	require.Equal(t, fleet.GateNotValidated, fb["model_status"])
+	require.Equal(t, false, fb["raises_orders"])
+	require.Equal(t, "4 held out", fb["model_reasons"].([]any)[0].(map[string]any)["message"])
 	require.Equal(t, "1d 6h", fb["rul"])
 	require.Equal(t, "2026-03-01T10:00:00Z", fb["as_of"])
 	require.Equal(t, rul, fb["rul_seconds"])
 	require.Equal(t, lo, fb["rul_lower_seconds"])
 	require.Equal(t, hi, fb["rul_upper_seconds"])
+
+	// The type's override: the same estimate raises orders.
+	require.NoError(t, store.SetGateOverride(ctx, "pump", &fleet.GateOverride{By: "ann", At: asOf, Note: "trusted"}))
+	h = nil
+	e.mustJSON("GET", path, workorders.RoleViewer, nil, 200, &h)
+	fb = h["fleet"].(map[string]any)
+	require.Equal(t, fleet.GateOverridden, fb["model_status"])
+	require.Equal(t, true, fb["raises_orders"])
+}
+
+// fleetReplica is one API process of TestFleetJobsAcrossReplicas: its
+// own pool, store, jobs and server over the shared database.
+type fleetReplica struct {
+	env    *env
+	pool   *pgxpool.Pool
+	cancel context.CancelFunc
+}
+
+func startFleetReplica(t *testing.T, dbURL, name string, tokens map[workorders.Role]string, users map[workorders.Role]workorders.User,
+	train func(context.Context, string, fleet.Settings) (fleet.Version, fleet.Report, error)) fleetReplica {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pool, err := pgxpool.New(ctx, dbURL)
+	require.NoError(t, err)
+	store := postgres.New(pool)
+	jobs := &fleet.Jobs{Train: train, Store: store, Runner: name, Beat: 20 * time.Millisecond, Lease: time.Second}
+	go jobs.Run(ctx, nil)
+	svc := workorders.NewService(store, nil, nil)
+	srv, err := httpapi.New(httpapi.Config{Service: svc, Fleet: httpapi.FleetConfig{Store: store, Scores: store, Jobs: jobs}})
+	require.NoError(t, err)
+	return fleetReplica{env: &env{t: t, svc: svc, srv: srv, tokens: tokens, users: users}, pool: pool, cancel: cancel}
+}
+
+// TestFleetJobsAcrossReplicas: two API replicas on one database. A job
+// started on A is answered by B, with its phase and who asked; B cannot
+// start a second one of the type. A then loses its database (its pool
+// closed: a replica that died); once the lease has passed B reports the
+// job failed as runner_lost, and a new job runs on B to its version.
+func TestFleetJobsAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	shared, pool := migratedStore(t)
+	dbURL := pool.Config().ConnString()
+	svc := workorders.NewService(shared, nil, nil)
+	tokens, users := map[workorders.Role]string{}, map[workorders.Role]workorders.User{}
+	for _, r := range workorders.Roles() {
+		u, tok, err := svc.CreateUser(context.Background(), string(r)+"-user", r)
+		require.NoError(t, err)
+		tokens[r], users[r] = tok, u
+	}
+
+	inHistory, never := make(chan struct{}), make(chan struct{})
+	defer close(never)
+	var once sync.Once
+	trainA := func(ctx context.Context, typ string, s fleet.Settings) (fleet.Version, fleet.Report, error) {
+		fleet.ReportProgress(ctx, fleet.PhaseHistory, 2, 8)
+		once.Do(func() { close(inHistory) })
+		<-never // a training that never ends: its replica dies under it
+		return fleet.Version{}, fleet.Report{}, errors.New("unreachable")
+	}
+	trainB := func(ctx context.Context, typ string, s fleet.Settings) (fleet.Version, fleet.Report, error) {
+		rep := fleet.Report{Units: 20, CalUnits: 6, ValidationCoverage: 0.9, ValidationRMSE: 10}
+		m := fleet.Model{Kind: fleet.KindRidge, Spec: fleet.Spec{Metrics: []string{"vib"}, StepSeconds: 3600, Cap: 125}, Coverage: 0.9}
+		g := fleet.JudgeGate(m, rep, 0)
+		v, err := shared.SaveModel(ctx, fleet.Version{AssetType: typ, TrainedAt: time.Now(), Model: m, Report: rep, Gate: &g})
+		return v, rep, err
+	}
+	a := startFleetReplica(t, dbURL, "replica-a", tokens, users, trainA)
+	b := startFleetReplica(t, dbURL, "replica-b", tokens, users, trainB)
+	t.Cleanup(func() { b.cancel(); b.pool.Close() })
+
+	_, asset, _, _ := a.env.seed()
+	for i := range fleet.MinUnits {
+		_, _, err := shared.AddFailure(context.Background(), asset.ID, time.Date(2026, 1, 1+i, 0, 0, 0, 0, time.UTC))
+		require.NoError(t, err)
+	}
+	var job fleet.Job
+	a.env.mustJSON("POST", "/api/v1/asset-types/pump/model/jobs", workorders.RolePlanner, nil, 202, &job)
+	<-inHistory
+	var seen fleet.Job
+	require.Eventually(t, func() bool {
+		b.env.mustJSON("GET", "/api/v1/asset-types/pump/model/jobs/"+job.ID, workorders.RoleViewer, nil, 200, &seen)
+		return seen.Phase == fleet.PhaseHistory && seen.Progress != nil
+	}, 10*time.Second, 10*time.Millisecond, "B sees A's job in its phase")
+	require.Equal(t, fleet.JobRunning, seen.Status)
+	require.Equal(t, 0.25, *seen.Progress)
+	require.Equal(t, "replica-a", seen.Runner)
+	require.Equal(t, users[workorders.RolePlanner].Name, seen.RequestedBy)
+	code, body := b.env.do("POST", "/api/v1/asset-types/pump/model/jobs", tokens[workorders.RolePlanner], nil)
+	require.Equal(t, 409, code, string(body))
+	require.Equal(t, "training_under_way", errCode(t, body))
+	require.Contains(t, string(body), job.ID)
+
+	// A dies: its connections close, its heartbeats stop.
+	a.pool.Close()
+	require.Eventually(t, func() bool {
+		b.env.mustJSON("GET", "/api/v1/asset-types/pump/model/jobs/"+job.ID, workorders.RoleViewer, nil, 200, &seen)
+		return seen.Status == fleet.JobFailed
+	}, 20*time.Second, 50*time.Millisecond, "B reports A's job lost")
+	require.Equal(t, fleet.CodeRunnerLost, *seen.Code)
+	require.Contains(t, *seen.Error, "replica-a")
+	require.NotNil(t, seen.Finished)
+	require.Empty(t, seen.Phase)
+
+	var next fleet.Job
+	b.env.mustJSON("POST", "/api/v1/asset-types/pump/model/jobs", workorders.RolePlanner, nil, 202, &next)
+	require.Eventually(t, func() bool {
+		b.env.mustJSON("GET", "/api/v1/asset-types/pump/model/jobs/"+next.ID, workorders.RoleViewer, nil, 200, &next)
+		return next.Status == fleet.JobSucceeded
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 1, *next.ModelVersion)
+	var m httpapi.FleetModel
+	b.env.mustJSON("GET", "/api/v1/asset-types/pump/model", workorders.RoleViewer, nil, 200, &m)
+	require.Equal(t, next.ID, m.Training.ID)
+	require.Equal(t, fleet.GateValidated, m.Gate.Status, "20 units, 6 held out, coverage 0.90, RMSE 10 h")
+	var jobs httpapi.List[fleet.Job]
+	b.env.mustJSON("GET", "/api/v1/asset-types/pump/model/jobs", workorders.RoleViewer, nil, 200, &jobs)
+	require.Len(t, jobs.Items, 2)
+	require.Equal(t, []string{next.ID, job.ID}, []string{jobs.Items[0].ID, jobs.Items[1].ID})
+	a.cancel()
 }

@@ -145,6 +145,14 @@ func (s *Store) SaveModel(ctx context.Context, v fleet.Version) (fleet.Version, 
 	if step <= 0 {
 		step = 1
 	}
+	var gate []byte
+	if v.Gate != nil {
+		g := *v.Gate
+		g.Override = nil // the type's, kept in fleet_gate_overrides
+		if gate, err = json.Marshal(g); err != nil {
+			return fleet.Version{}, fmt.Errorf("save model: %w", err)
+		}
+	}
 	rmse := v.Report.ValidationRMSE * step
 	if math.IsNaN(rmse) || math.IsInf(rmse, 0) {
 		rmse = -1
@@ -153,9 +161,10 @@ func (s *Store) SaveModel(ctx context.Context, v fleet.Version) (fleet.Version, 
 	// one fail rather than overwrite; retry once on the next number.
 	for attempt := 0; ; attempt++ {
 		err = s.pool.QueryRow(ctx, `insert into fleet_models (asset_type, version, trained_at, n_units, validation_rmse_s,
-			validation_coverage, model, report)
-			select $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, $7 from fleet_models where asset_type = $1
-			returning version`, v.AssetType, v.TrainedAt.UTC(), v.Report.Units, rmse, v.Report.ValidationCoverage, m, r).Scan(&v.Version)
+			validation_coverage, model, report, gate)
+			select $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8 from fleet_models where asset_type = $1
+			returning version`, v.AssetType, v.TrainedAt.UTC(), v.Report.Units, rmse, v.Report.ValidationCoverage, m, r,
+			gate).Scan(&v.Version)
 		if err == nil || attempt == 1 || !errors.Is(translate(err), workorders.ErrConflict) {
 			break
 		}
@@ -169,14 +178,20 @@ func (s *Store) SaveModel(ctx context.Context, v fleet.Version) (fleet.Version, 
 // LatestModel returns an asset type's latest model; workorders.ErrNotFound
 // when it has none.
 func (s *Store) LatestModel(ctx context.Context, assetType string) (fleet.Version, error) {
-	return scanVersion(s.pool.QueryRow(ctx, `select asset_type, version, trained_at, model, report from fleet_models
-		where asset_type = $1 order by version desc limit 1`, assetType))
+	return scanVersion(s.pool.QueryRow(ctx, `select `+versionCols+` from fleet_models m
+		left join fleet_gate_overrides g on g.asset_type = m.asset_type
+		where m.asset_type = $1 order by m.version desc limit 1`, assetType))
 }
+
+// versionCols are a version's columns (fleet_models m, the type's
+// override g).
+const versionCols = `m.asset_type, m.version, m.trained_at, m.model, m.report, m.gate, g.by_name, g.at, g.note`
 
 // LatestModels returns every asset type's latest model.
 func (s *Store) LatestModels(ctx context.Context) ([]fleet.Version, error) {
-	rows, err := s.pool.Query(ctx, `select distinct on (asset_type) asset_type, version, trained_at, model, report
-		from fleet_models order by asset_type, version desc`)
+	rows, err := s.pool.Query(ctx, `select distinct on (m.asset_type) `+versionCols+` from fleet_models m
+		left join fleet_gate_overrides g on g.asset_type = m.asset_type
+		order by m.asset_type, m.version desc`)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -186,8 +201,10 @@ func (s *Store) LatestModels(ctx context.Context) ([]fleet.Version, error) {
 
 func scanVersion(row pgx.Row) (fleet.Version, error) {
 	var v fleet.Version
-	var m, r []byte
-	if err := row.Scan(&v.AssetType, &v.Version, &v.TrainedAt, &m, &r); err != nil {
+	var m, r, g []byte
+	var by, note *string
+	var at *time.Time
+	if err := row.Scan(&v.AssetType, &v.Version, &v.TrainedAt, &m, &r, &g, &by, &at, &note); err != nil {
 		return fleet.Version{}, translate(err)
 	}
 	v.TrainedAt = v.TrainedAt.UTC()
@@ -197,7 +214,31 @@ func scanVersion(row pgx.Row) (fleet.Version, error) {
 	if err := json.Unmarshal(r, &v.Report); err != nil {
 		return fleet.Version{}, fmt.Errorf("model %s v%d report: %w", v.AssetType, v.Version, err)
 	}
+	gate, err := versionGate(v, g, by, at, note)
+	if err != nil {
+		return fleet.Version{}, err
+	}
+	v.Gate = gate
 	return v, nil
+}
+
+// versionGate is a stored version's gate with its type's override; a
+// version stored before the gate existed is judged now, by the model's
+// own lead or fleet.DefaultGateLead.
+func versionGate(v fleet.Version, g []byte, by *string, at *time.Time, note *string) (*fleet.Gate, error) {
+	var gate fleet.Gate
+	if len(g) == 0 || string(g) == "null" {
+		gate = fleet.JudgeGate(v.Model, v.Report, time.Duration(v.Model.LeadSeconds*float64(time.Second)))
+	} else if err := json.Unmarshal(g, &gate); err != nil {
+		return nil, fmt.Errorf("model %s v%d gate: %w", v.AssetType, v.Version, err)
+	}
+	if gate.Reasons == nil {
+		gate.Reasons = []fleet.GateReason{}
+	}
+	if by != nil && at != nil && note != nil {
+		gate.Override = &fleet.GateOverride{By: *by, At: at.UTC(), Note: *note}
+	}
+	return &gate, nil
 }
 
 // SaveScore stores an asset's latest fleet estimate.
@@ -221,11 +262,36 @@ func (s *Store) SaveScore(ctx context.Context, sc fleet.Score) error {
 func (s *Store) Score(ctx context.Context, assetID string) (fleet.Score, error) {
 	var sc fleet.Score
 	var f []byte
-	err := s.pool.QueryRow(ctx, `select asset_id::text, asset_type, version, status, scored_at, rul_s, lower_s, upper_s, features,
-		as_of from fleet_scores where asset_id = $1`, assetID).Scan(&sc.AssetID, &sc.AssetType, &sc.Version, &sc.Status,
-		&sc.ScoredAt, &sc.RUL, &sc.Lower, &sc.Upper, &f, &sc.AsOf)
+	var v fleet.Version
+	var m, r, g []byte
+	var by, note *string
+	var at *time.Time
+	// The gate of the version that scored, and the type's override (of
+	// the model, only what judging an old version's gate needs: a kNN
+	// model's points are megabytes).
+	err := s.pool.QueryRow(ctx, `select sc.asset_id::text, sc.asset_type, sc.version, sc.status, sc.scored_at, sc.rul_s,
+			sc.lower_s, sc.upper_s, sc.features, sc.as_of,
+			jsonb_build_object('coverage', m.model->'coverage', 'lead_seconds', m.model->'lead_seconds',
+				'spec', jsonb_build_object('step_seconds', m.model->'spec'->'step_seconds')),
+			m.report, m.gate, g.by_name, g.at, g.note
+		from fleet_scores sc left join fleet_models m on m.asset_type = sc.asset_type and m.version = sc.version
+			left join fleet_gate_overrides g on g.asset_type = sc.asset_type
+		where sc.asset_id = $1`, assetID).Scan(&sc.AssetID, &sc.AssetType, &sc.Version, &sc.Status,
+		&sc.ScoredAt, &sc.RUL, &sc.Lower, &sc.Upper, &f, &sc.AsOf, &m, &r, &g, &by, &at, &note)
 	if err != nil {
 		return fleet.Score{}, translate(err)
+	}
+	if len(r) > 0 {
+		v.AssetType, v.Version = sc.AssetType, sc.Version
+		if err := json.Unmarshal(m, &v.Model); err != nil {
+			return fleet.Score{}, fmt.Errorf("score %s: model: %w", assetID, err)
+		}
+		if err := json.Unmarshal(r, &v.Report); err != nil {
+			return fleet.Score{}, fmt.Errorf("score %s: report: %w", assetID, err)
+		}
+		if sc.Gate, err = versionGate(v, g, by, at, note); err != nil {
+			return fleet.Score{}, err
+		}
 	}
 	sc.ScoredAt = sc.ScoredAt.UTC()
 	if sc.AsOf != nil {
