@@ -195,7 +195,8 @@ func (c *core) startFleetJobs(ctx context.Context, g *errgroup.Group, log *slog.
 				continue
 			}
 			log.Info("retrained", "asset_type", t, "version", v.Version, "kind", rep.Kind, "n_units", rep.Units,
-				"validation_rmse_steps", rep.ValidationRMSE, "validation_coverage", rep.ValidationCoverage)
+				"validation_rmse_steps", rep.ValidationRMSE, "validation_coverage", rep.ValidationCoverage,
+				"gate", v.Gate.Status())
 		}
 		return nil
 	}

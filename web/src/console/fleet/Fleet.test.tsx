@@ -41,6 +41,12 @@ describe('FleetPanel', () => {
     }
   });
 
+  it('says when the model that estimated raises no orders', () => {
+    const f = { model_version: 2, model_status: 'not_validated', raises_orders: false, status: 'ok', as_of: '2026-03-01T10:00:00Z', rul_seconds: 3600, rul_lower_seconds: 0, rul_upper_seconds: 7200 };
+    expect(panel(f).querySelector('[data-testid="fleet-gate"]')?.textContent).toBe('This model is not validated: its estimate raises no orders.');
+    expect(panel({ ...f, model_status: 'validated' }).querySelector('[data-testid="fleet-gate"]')).toBeNull();
+  });
+
   it('names a type without a model', () => {
     expect(panel(null).textContent).toContain('No fleet model for the type engine');
   });
@@ -207,5 +213,32 @@ describe('ModelTable', () => {
     expect(row(zh, 'training')).toContain('失败：另一台服务器');
     const run = table({ ...model, training: { ...base, status: 'running', finished: null } });
     expect(row(run, 'training')).toMatch(/^running since /);
+    const lost = table({ ...model, training: { ...base, status: 'failed', error_code: 'runner_lost', error: 'replica-a stopped' } });
+    expect(row(lost, 'training')).toMatch(/stopped answering; start it again\. replica-a stopped$/);
+  });
+
+  it('says in words whether the version passed its validation gate', () => {
+    const rule = { min_held_out_units: 6, min_validation_coverage: 0.8, max_validation_rmse_seconds: 48 * 3600 };
+    const ok = table({ ...model, gate: { status: 'validated', raises_orders: true, passed: true, reasons: [], rule, override: null } });
+    expect(ok.querySelector('tr[data-row="gate"]')?.getAttribute('data-status')).toBe('validated');
+    expect(row(ok, 'gate')).toBe('Validated: its estimates raise orders.');
+    const reasons = [
+      { code: 'few_held_out_failures', value: 4, limit: 6, message: '' },
+      { code: 'low_validation_coverage', value: 0.7, limit: 0.8, message: '' },
+      { code: 'rmse_above_lead', value: 34 * 3600, limit: 24 * 3600, message: '' },
+    ];
+    const bad = table({ ...model, gate: { status: 'not_validated', raises_orders: false, passed: false, reasons, rule, override: null } });
+    expect(row(bad, 'gate')).toBe(
+      'Not validated: it gives estimates but raises no orders. Only 4 failures were held out to validate it; 6 are needed. ' +
+        'Its interval covered 70 % of the held-out remaining lives; 80 % are needed. ' +
+        'Its validation error (1d 10h) is larger than the order lead (1d).',
+    );
+    const zh = table({ ...model, gate: { status: 'not_validated', raises_orders: false, passed: false, reasons: reasons.slice(0, 1), rule, override: null } }, 'zh-CN');
+    expect(row(zh, 'gate')).toBe('未通过验证：给出估计，但不生成工单。仅留出 4 次故障用于验证；需要 6 次。');
+    const over = table({
+      ...model,
+      gate: { status: 'overridden', raises_orders: true, passed: false, reasons: reasons.slice(0, 1), rule, override: { by: 'ann', at: '2026-03-01T10:00:00Z', note: 'all we have' } },
+    });
+    expect(row(over, 'gate')).toMatch(/^Not validated, but ann let it raise orders \(all we have\)\. Only 4 failures/);
   });
 });

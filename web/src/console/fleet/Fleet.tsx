@@ -54,6 +54,11 @@ export function FleetPanel({ fleet, type }: { fleet?: FleetScore | null; type?: 
           <p class="muted small" data-testid="fleet-as-of">
             {t('fleet.asOf', { t: formatDateTime(fleet.as_of, lang) })} · {t('fleet.version', { v: fleet.model_version ?? '' })}
           </p>
+          {fleet.model_status === 'not_validated' && (
+            <p class="muted small" data-testid="fleet-gate">
+              {t('fleet.panelGate')}
+            </p>
+          )}
         </>
       ) : (
         <>
@@ -246,13 +251,38 @@ export function ModelTable({ m }: { m: FleetModel }) {
         <Row id="metrics" label={t('fleet.metrics')} value={list(m.metrics)} />
         {m.use && <Row id="used" label={t('fleet.used')} value={list(m.use)} />}
         {m.use && <Row id="dropped" label={t('fleet.dropped')} value={list(droppedMetrics(m))} />}
+        {m.gate && <Row id="gate" label={t('fleet.gate')} value={gateText(t, m.gate, lang)} status={m.gate.status ?? ''} />}
         {tr && <Row id="training" label={t('fleet.lastTraining')} value={trainingState(t, tr, lang)} status={tr.status ?? ''} />}
       </tbody>
     </table>
   );
 }
 
-/** The model's latest training (this server's) in one line. */
+/** The version's validation gate in words: validated, or not (why), and an operator's override. */
+export function gateText(t: T, g: NonNullable<FleetModel['gate']>, lang: Lang): string {
+  const why = (g.reasons ?? [])
+    .map((r) => {
+      switch (r.code) {
+        case 'few_held_out_failures':
+          return t('fleet.gate.few_held_out_failures', { v: r.value ?? 0, l: r.limit ?? 0 });
+        case 'low_validation_coverage':
+          return t('fleet.gate.low_validation_coverage', {
+            v: formatNumber((r.value ?? 0) * 100, lang, 0),
+            l: formatNumber((r.limit ?? 0) * 100, lang, 0),
+          });
+        case 'rmse_above_lead':
+          return t('fleet.gate.rmse_above_lead', { v: formatDuration(r.value ?? 0, lang), l: formatDuration(r.limit ?? 0, lang) });
+        default:
+          return r.message ?? '';
+      }
+    })
+    .join(' ');
+  if (g.status === 'overridden') return t('fleet.gate.overridden', { by: g.override?.by ?? '', note: g.override?.note ?? '', why });
+  if (g.status === 'not_validated') return t('fleet.gate.not_validated', { why });
+  return t('fleet.gate.validated');
+}
+
+/** The model's latest training (from any server) in one line. */
 export function trainingState(t: T, j: FleetJob, lang: Lang): string {
   const when = formatDateTime(j.finished ?? j.started, lang);
   switch (j.status) {
@@ -313,7 +343,14 @@ export function JobLine({ job, error, now }: { job?: FleetJob; error?: ApiError 
 export function jobError(t: T, j: FleetJob): string {
   const code = j.error_code ?? '';
   const message = j.error ?? '';
-  if (code === 'too_few_failures' || code === 'no_common_metrics' || code === 'nothing_varies' || code === 'busy') {
+  if (
+    code === 'too_few_failures' ||
+    code === 'no_common_metrics' ||
+    code === 'nothing_varies' ||
+    code === 'busy' ||
+    code === 'runner_lost' ||
+    code === 'interrupted'
+  ) {
     return t(`fleet.err.${code}`, { message });
   }
   return t('fleet.err.other', { message: message || code });
