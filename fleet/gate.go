@@ -24,8 +24,8 @@ const (
 	ReasonHighRMSE    = "rmse_above_lead"
 )
 
-// The gate's rule, chosen on the generated fleets (bench/predict.md,
-// "The validation gate"): six held-out failures (20 failed units at the
+// The gate's rule, chosen on the generated fleets (docs/design.md,
+// "Validation gate"): six held-out failures (20 failed units at the
 // default 30 % held out) measure the interval's coverage three units a
 // side; a coverage 0.10 below the target (0.80 for 90 %) is one the
 // interval does not keep; an RMSE above the order lead cannot time an
