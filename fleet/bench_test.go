@@ -41,9 +41,9 @@ func BenchmarkRunToFailure(b *testing.B) {
 
 // BenchmarkTrain is the cost of one training: 100 failed units of 10
 // sensors (about 21,500 cut points of 91 features), 4-fold choice among
-// 4 ridges, 2 kNNs, 3 HI kNNs and the mean of the best ridge and HI kNN,
-// calibration; model=ridge-knn without the HI kNN (the default before
-// it). Run with -count 3 to alternate them.
+// 4 ridges, 2 kNNs, 3 HI kNNs, 3 quadratic HI ridges and three means,
+// calibration; model=ridge-knn without the health index's models (the
+// default before them).
 func BenchmarkTrain(b *testing.B) {
 	f := simulators.RunToFailure(1, simulators.RunToFailureOptions{Units: 100})
 	units := toUnits(f)
@@ -63,10 +63,11 @@ func BenchmarkTrain(b *testing.B) {
 // benchmark's shape (simulators.RunToFailureOptions.CMAPSS): 3 settings
 // and 21 sensors, 6 of them constant; one operating condition (FD001)
 // and six (FD002). model=default is the default training (ridge or kNN
-// by CV, conditions from the settings, kNN over the health index and its
-// mean with the ridge); model=ensemble adds the trees and
+// by CV, conditions from the settings, the health index's kNN and
+// quadratic ridge and means); model=ensemble adds the trees and
 // the ensembles (Options.Trees); model=ridge-knn is the default before
-// the HI kNN (2026-11-30 02:08Z: ridge or kNN); model=before is the model of
+// the health index (2026-11-30 02:08Z: ridge or kNN); model=before is the
+// model of
 // 2026-11-29: lambdas 0.001-1 and no operating conditions (less the
 // constant sensors, which make no features either way).
 func BenchmarkCMAPSSShape(b *testing.B) {

@@ -4,13 +4,14 @@ package fleet
 // history's (normalised) metrics, fitted so it tracks the remaining
 // life. Its level, slope and rise over each window are the same linear
 // combination of the metrics' windowed features, so they are computed
-// from a feature vector. A kNN over these few HI features compares
-// trajectories by how far along and how fast a unit is wearing (the
-// similarity of the CMAPSS literature, Wang 2008, on a trajectory's
-// summary rather than its every step): remaining life is not linear in
-// them (a unit that has risen little but quickly is nearer its end than
-// one that has risen as much slowly), so a ridge over the metrics'
-// features cannot say it.
+// from a feature vector. Two models take these few HI features: a kNN
+// (trajectories compared by how far along and how fast a unit is
+// wearing: the similarity of the CMAPSS literature, Wang 2008, on a
+// trajectory's summary rather than its every step) and a ridge over the
+// features and their products. Remaining life is not linear in them (a
+// unit that has risen little but quickly is nearer its end than one that
+// has risen as much slowly), so a ridge over the metrics' features
+// cannot say it.
 
 // hiWidth is the number of HI features of a spec: level and slope per
 // window, the rise and the age.
@@ -79,4 +80,44 @@ func fitHIKNN(spec Spec, x [][]float64, y []float64, k, maxPoints int) (Model, e
 	m := fitKNN(spec, hiPoints(spec, x, w), y, k, maxPoints)
 	m.Kind, m.HI = KindHIKNN, w
 	return m, nil
+}
+
+// hiQuad expands HI features h into h, then every product h_i·h_j
+// (i ≤ j), into dst: a ridge over them can say "risen little but fast".
+func hiQuad(h, dst []float64) []float64 {
+	dst = append(dst[:0], h...)
+	for i := range h {
+		for j := i; j < len(h); j++ {
+			dst = append(dst, h[i]*h[j])
+		}
+	}
+	return dst
+}
+
+// hiQuadPoints are the quadratic HI features of every row of x.
+func hiQuadPoints(spec Spec, x [][]float64, w []float64) [][]float64 {
+	out := make([][]float64, len(x))
+	h := make([]float64, 0, spec.hiWidth())
+	for i, r := range x {
+		h = spec.hiProject(r, w, h)
+		out[i] = hiQuad(h, nil)
+	}
+	return out
+}
+
+// fitHIQuads fits the HI and, for each lambda, a ridge over its
+// quadratic features.
+func fitHIQuads(spec Spec, x [][]float64, y []float64, lambdas []float64) ([]Model, error) {
+	w, err := fitHI(spec, x, y, 0.01)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := fitRidges(spec, hiQuadPoints(spec, x, w), y, lambdas)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ms {
+		ms[i].Kind, ms[i].HI = KindHIQuad, w
+	}
+	return ms, nil
 }

@@ -44,8 +44,8 @@ func TestHIProjectIsTheIndexSeriesFeatures(t *testing.T) {
 	}
 }
 
-// A model with the HI kNN (alone or in the default's ensemble) stored as
-// JSON and read back predicts the same.
+// A model with the HI kNN or the quadratic HI ridge (alone or in an
+// ensemble) stored as JSON and read back predicts the same.
 func TestHIModelRoundTrip(t *testing.T) {
 	f := simulators.RunToFailure(2, simulators.RunToFailureOptions{Units: 24})
 	m, rep, err := Train(toUnits(f), Spec{Metrics: f.Sensors}, Options{Seed: 2})
@@ -57,11 +57,14 @@ func TestHIModelRoundTrip(t *testing.T) {
 			ens++
 		}
 	}
-	require.Equal(t, 1, ens, "the mean of the best ridge and HI kNN is a candidate: %v", rep.CV)
+	require.Equal(t, 2, ens, "the means of the best ridge and HI kNN, and of those and the quadratic HI ridge, are candidates: %v", rep.CV)
+	require.Contains(t, rep.CV, "hi-quad lambda=0.001")
 	x, y := cutPoints(m.Spec, normalised(m, toUnits(f)), math.Inf(1), true)
 	hm, err := fitHIKNN(m.Spec, x, y, 10, 500)
 	require.NoError(t, err)
-	for _, mm := range []Model{m, hm, {Kind: KindEnsemble, Spec: m.Spec, Norm: m.Norm, Members: []Model{hm, hm}, Intervals: m.Intervals}} {
+	qs, err := fitHIQuads(m.Spec, x, y, []float64{0.001})
+	require.NoError(t, err)
+	for _, mm := range []Model{m, hm, qs[0], {Kind: KindEnsemble, Spec: m.Spec, Norm: m.Norm, Members: []Model{hm, qs[0]}, Intervals: m.Intervals}} {
 		if mm.Intervals == nil {
 			mm.Norm, mm.Intervals = m.Norm, m.Intervals
 		}

@@ -17,6 +17,7 @@ const (
 	KindGBT      = "gbt"
 	KindEnsemble = "ensemble"
 	KindHIKNN    = "hi-knn"
+	KindHIQuad   = "hi-quad"
 )
 
 // Model is a trained remaining-life model of one asset type: plain data,
@@ -73,8 +74,8 @@ type Model struct {
 // DefaultOrderMargin is the order rule of a type that sets none, chosen
 // by measurement (fleet.TestOrderRule, bench/predict.md "Which estimate
 // raises the order"): 0.75 for the ridge of 2026-11-29, 0.7 since the
-// default model has the HI kNN (more units ordered a whole lead ahead
-// and fewer more than two leads early than 0.75 with the ridge).
+// default models have the health index (more units ordered a whole lead
+// ahead and fewer more than two leads early than 0.75 with the ridge).
 const DefaultOrderMargin = 0.7
 
 // Margin is the model's order margin (DefaultOrderMargin when unset).
@@ -156,6 +157,13 @@ func (m *Model) predict(x, z []float64) float64 {
 	case KindHIKNN:
 		h := m.Spec.hiProject(x, m.HI, make([]float64, 0, m.Spec.hiWidth()))
 		y = m.knnMeans(m.standardised(h, z[:len(h)]), []int{m.K})[0]
+	case KindHIQuad:
+		q := hiQuad(m.Spec.hiProject(x, m.HI, make([]float64, 0, m.Spec.hiWidth())), nil)
+		q = m.standardised(q, q)
+		y = m.Intercept
+		for j, c := range m.Coef {
+			y += c * q[j]
+		}
 	case KindKNN:
 		z = m.standardised(x, z)
 		y = m.knnMeans(z, []int{m.K})[0]

@@ -114,9 +114,9 @@ func evaluateRules(seed uint64, nTrain, nTest int, lead float64, rules []orderRu
 // half a lead or more before their failure (the lower-bound rule it
 // replaced: all), at least 0.6 a whole lead before, at most 15 % ordered
 // while more than 2·lead from failure and at most 0.7 times the
-// lower-bound rule's such false alarms (bench/predict.md: 0.078 against
-// 0.190 over five other seeds with the HI kNN and margin 0.7; seed 7:
-// recall 0.71, 8 false alarms against 18).
+// lower-bound rule's such false alarms (bench/predict.md: 0.068 against
+// 0.166 over five other seeds with the health index models and margin
+// 0.7; seed 7: recall 0.70, 5 false alarms against 16).
 func TestOrderRule(t *testing.T) {
 	rules := []orderRule{{"default", DefaultOrderMargin, 1}, {"lower <= lead", 1, 1}}
 	out, err := evaluateRules(7, 60, 100, 48, rules, Options{Seed: 7})

@@ -35,9 +35,15 @@ type Options struct {
 	// HIKs are the neighbour counts tried by the kNN over the health
 	// index's features (default 10, 25 and 50).
 	HIKs []int
-	// withoutHI leaves the HI kNN out (the benchmarks' model=ridge-knn:
-	// the default before it).
-	withoutHI bool
+	// QuadLambdas are the penalties tried by the ridge over the health
+	// index's features and their products (default 0.0001, 0.001 and
+	// 0.01).
+	QuadLambdas []float64
+	// withoutHI leaves the HI kNN and quadratic ridge out (the
+	// benchmarks' model=ridge-knn: the default before them).
+	withoutHI   bool
+	hiQuad      bool
+	quadLambdas []float64
 	// MaxPoints bounds the points a kNN model stores (default 2000).
 	MaxPoints int
 	// Trees adds gradient-boosted trees and the ensembles with them to
@@ -79,6 +85,9 @@ func (o Options) withDefaults(s Spec) Options {
 	}
 	if len(o.HIKs) == 0 && !o.withoutHI {
 		o.HIKs = []int{10, 25, 50}
+	}
+	if len(o.QuadLambdas) == 0 && !o.withoutHI {
+		o.QuadLambdas = []float64{0.0001, 0.001, 0.01}
 	}
 	if o.MaxPoints <= 0 {
 		o.MaxPoints = 2000
@@ -129,11 +138,12 @@ type Report struct {
 // Train fits a model of spec on the failed units: units are shuffled and
 // split into training and calibration units; candidates (ridge for each
 // of Lambdas, kNN for each of Ks, kNN over the health index's features
-// for each of HIKs, and the mean of the best ridge and the best HI kNN)
-// are compared by unit-wise cross-validation on the training units, the
-// best is refitted on all of them, and the interval is the conformal
-// quantile of |residual| on the calibration units. Units shorter than
-// the longest window are skipped.
+// for each of HIKs, a ridge over those features and their products for
+// each of QuadLambdas, and means of the best of these) are compared by
+// unit-wise cross-validation on the training units, the best is refitted
+// on all of them, and the interval is the conformal quantile of
+// |residual| on the calibration units. Units shorter than the longest
+// window are skipped.
 func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	spec = spec.withDefaults()
 	if err := spec.validate(); err != nil {
@@ -188,6 +198,7 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 		lambda  float64
 		k       int
 		hi      bool // kNN over the health-index features
+		quad    bool // ridge over the HI features and their products
 		gbt     bool
 		members []int // an ensemble: the mean of these candidates
 	}
@@ -204,6 +215,13 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	for _, k := range o.HIKs {
 		cands = append(cands, cand{name: fmt.Sprintf("hi-knn k=%d", k), k: k, hi: true})
 	}
+	quadAt := len(cands)
+	if len(o.QuadLambdas) > 0 {
+		for _, l := range o.QuadLambdas {
+			cands = append(cands, cand{name: fmt.Sprintf("hi-quad lambda=%g", l), lambda: l, quad: true})
+		}
+	}
+	quadEnd := len(cands)
 	gbtAt := -1
 	if o.Trees {
 		gbtAt = len(cands)
@@ -261,6 +279,19 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 			}
 			preds = append(preds, hp...)
 		}
+		if len(o.QuadLambdas) > 0 {
+			qs, err := fitHIQuads(spec, x, y, o.QuadLambdas)
+			if err != nil {
+				return Model{}, Report{}, err
+			}
+			for _, m := range qs {
+				p := make([]float64, len(hy))
+				for i := range hy {
+					p[i] = m.predict(hx[i], z)
+				}
+				preds = append(preds, p)
+			}
+		}
 		if gbtAt >= 0 {
 			gm := fitGBTModel(spec, x, y, o.GBT, o.Seed+uint64(f))
 			p := make([]float64, len(hy))
@@ -297,13 +328,17 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 		return b
 	}
 	bestRidge, bestKNN, bestHI := bestOf(ridgeAt, knnAt), bestOf(knnAt, hiAt), bestOf(hiAt, hiAt+len(o.HIKs))
-	// Ensembles: the mean of the best ridge and the best HI kNN, and
-	// with the trees the means of the best ridge and the trees and of the
-	// best ridge, kNN and trees; their out-of-fold predictions are the
-	// means of their members'.
+	// Ensembles: the means of the best ridge, HI kNN and quadratic HI
+	// ridge (each pair with the HI kNN, and all three), and with the
+	// trees the means of the best ridge and the trees and of the best
+	// ridge, kNN and trees; their out-of-fold predictions are the means
+	// of their members'.
 	var ens [][]int
 	if bestHI >= 0 {
 		ens = append(ens, []int{bestRidge, bestHI})
+	}
+	if bestQuad := bestOf(quadAt, quadEnd); bestQuad >= 0 {
+		ens = append(ens, []int{bestQuad, bestHI}, []int{bestRidge, bestQuad, bestHI})
 	}
 	if gbtAt >= 0 {
 		ens = append(ens, []int{bestRidge, gbtAt}, []int{bestRidge, bestKNN, gbtAt})
@@ -339,6 +374,12 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 			return fitGBTModel(spec, x, y, o.GBT, o.Seed), nil
 		case c.hi:
 			return fitHIKNN(spec, x, y, c.k, o.MaxPoints)
+		case c.quad:
+			ms, err := fitHIQuads(spec, x, y, []float64{c.lambda})
+			if err != nil {
+				return Model{}, err
+			}
+			return ms[0], nil
 		}
 		return fitCandidate(spec, x, y, c.lambda, c.k, o.MaxPoints)
 	}
