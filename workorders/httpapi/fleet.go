@@ -184,6 +184,36 @@ type FleetHistoryResult struct {
 	Metrics  []string   `json:"metrics"`
 	From     *time.Time `json:"from"`
 	To       *time.Time `json:"to"`
+	// Step is the time between samples (cycles): ?step= when given
+	// (StepInferred false), else the median spacing of the readings'
+	// distinct times (StepInferred true); train with it ("step").
+	Step         string  `json:"step"`
+	StepSeconds  float64 `json:"step_seconds"`
+	StepInferred bool    `json:"step_inferred"`
+}
+
+// medianSpacing is the median gap between the distinct times of rds
+// (false with fewer than two).
+func medianSpacing(rds []ingest.Reading) (time.Duration, bool) {
+	ts := make([]int64, len(rds))
+	for i, r := range rds {
+		ts[i] = r.TS.UnixNano()
+	}
+	slices.Sort(ts)
+	ts = slices.Compact(ts)
+	if len(ts) < 2 {
+		return 0, false
+	}
+	gaps := make([]int64, len(ts)-1)
+	for i := range gaps {
+		gaps[i] = ts[i+1] - ts[i]
+	}
+	slices.Sort(gaps)
+	n := len(gaps)
+	if n%2 == 1 {
+		return time.Duration(gaps[n/2]), true
+	}
+	return time.Duration((gaps[n/2-1] + gaps[n/2]) / 2), true
 }
 
 // FleetHealth is an asset's latest fleet-model estimate in its health
@@ -707,14 +737,18 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 	bad := 0
 	t := now()
 	var metrics []string
+	var step time.Duration // ?step=, 0 when not given
+	if v := c.Query("step"); v != "" {
+		if d, err := rules.ParseDuration(v); err != nil || d.D() < time.Second || d.D() > 7*24*time.Hour {
+			p.Add("step", "a duration from 1s to 7d such as 1h (the time between samples, or what one cycle stands for)")
+		} else {
+			step = d.D()
+		}
+	}
 	if strings.HasPrefix(c.ContentType(), "text/csv") {
-		cy := csvCycles{step: time.Hour}
-		if v := c.Query("step"); v != "" {
-			if d, err := rules.ParseDuration(v); err != nil || d.D() < time.Second || d.D() > 7*24*time.Hour {
-				p.Add("step", "a duration from 1s to 7d such as 1h (what one cycle stands for)")
-			} else {
-				cy.step = d.D()
-			}
+		cy := csvCycles{step: step}
+		if cy.step <= 0 {
+			cy.step = time.Hour // cycles without ?step= are refused below
 		}
 		cy.last = t.Truncate(cy.step)
 		if v := c.Query("last"); v != "" {
@@ -724,7 +758,11 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 				cy.last = ts.UTC()
 			}
 		}
-		rds, metrics, bad = decodeHistoryCSV(body, a.SiteCode, a.Code, cy, &p)
+		var cycles bool
+		rds, metrics, cycles, bad = decodeHistoryCSV(body, a.SiteCode, a.Code, cy, &p)
+		if cycles && step <= 0 && c.Query("step") == "" {
+			p.Add("step", "required with a cycle column: cycle numbers carry no time, say what one cycle stands for (?step=1h)")
+		}
 	} else {
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -763,11 +801,21 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 			bad++
 		}
 	}
+	inferred := false
+	if step <= 0 && c.Query("step") == "" && bad == 0 {
+		var ok bool
+		if step, ok = medianSpacing(rds); ok {
+			inferred = true
+		} else {
+			p.AddSemantic("step", "cannot be inferred from fewer than two reading times: give ?step= (the time between samples)")
+		}
+	}
 	if err := p.Err(); err != nil {
 		s.fail(c, err)
 		return
 	}
-	res := FleetHistoryResult{Readings: len(rds), Metrics: metrics}
+	res := FleetHistoryResult{Readings: len(rds), Metrics: metrics, Step: rules.Duration(step).String(),
+		StepSeconds: step.Seconds(), StepInferred: inferred}
 	if res.Metrics == nil {
 		res.Metrics = []string{}
 	}
@@ -845,8 +893,9 @@ func metricName(h string) string {
 // cy.last), the others metrics, their names made metric names
 // (metricName); a unit column (unit, engine, id...) is not a metric and
 // must hold one value. It returns the readings, the metric names in
-// column order and how many problems it recorded in p.
-func decodeHistoryCSV(body []byte, site, asset string, cy csvCycles, p *workorders.Problems) ([]ingest.Reading, []string, int) {
+// column order, whether times are cycles and how many problems it
+// recorded in p.
+func decodeHistoryCSV(body []byte, site, asset string, cy csvCycles, p *workorders.Problems) ([]ingest.Reading, []string, bool, int) {
 	r := csv.NewReader(bytes.NewReader(body))
 	r.ReuseRecord = true
 	r.FieldsPerRecord = -1
@@ -854,7 +903,7 @@ func decodeHistoryCSV(body []byte, site, asset string, cy csvCycles, p *workorde
 	head, err := r.Read()
 	if err != nil {
 		p.Add("line 1", "a header ts,metric,... is required: %v", err)
-		return nil, nil, 1
+		return nil, nil, false, 1
 	}
 	bad := 0
 	timeCol, unitCol, cycles := -1, -1, false
@@ -889,7 +938,7 @@ func decodeHistoryCSV(body []byte, site, asset string, cy csvCycles, p *workorde
 	if timeCol < 0 {
 		p.Add("line 1", "the header needs a time column (ts, time or timestamp) or a cycle column (cycle, time_cycles) "+
 			"and metric names")
-		return nil, nil, bad + 1
+		return nil, nil, false, bad + 1
 	}
 	var metrics []string
 	for _, n := range names {
@@ -988,7 +1037,7 @@ func decodeHistoryCSV(body []byte, site, asset string, cy csvCycles, p *workorde
 		}
 		out[i] = rw.rd
 	}
-	return out, metrics, bad
+	return out, metrics, cycles, bad
 }
 
 func parseHistoryTS(s string) (time.Time, bool) {

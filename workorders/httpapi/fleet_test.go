@@ -292,6 +292,9 @@ func TestFleetHistoryUpload(t *testing.T) {
 	require.Equal(t, 3, res.Readings)
 	require.Equal(t, 5, res.Values)
 	require.Equal(t, time.Date(2026, 2, 1, 2, 0, 0, 0, time.UTC), *res.To)
+	require.Equal(t, "1h", res.Step, "the median spacing of the times")
+	require.Equal(t, 3600.0, res.StepSeconds)
+	require.True(t, res.StepInferred)
 	require.Len(t, w.got, 3)
 	require.Equal(t, ingest.Reading{Site: "plant1", Asset: "pump-1", TS: time.Date(2026, 2, 1, 1, 0, 0, 0, time.UTC),
 		Metrics: []ingest.Metric{{Name: "bearing_temp_c", Value: 61}}}, w.got[1])
@@ -300,6 +303,26 @@ func TestFleetHistoryUpload(t *testing.T) {
 	require.Equal(t, 200, code, body)
 	require.Len(t, w.got, 5)
 	require.Equal(t, "pump_vib", w.got[3].Metrics[0].Name)
+	res = httpapi.FleetHistoryResult{}
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	require.Equal(t, "1h", res.Step)
+	require.True(t, res.StepInferred)
+	// Irregular times: the median gap (10m, 10m, 30m, 10m), not the mean.
+	code, body = e.upload("POST", path, tok, "text/csv", "ts,vib\n2026-02-02T00:00:00Z,1\n2026-02-02T00:10:00Z,1\n"+
+		"2026-02-02T00:20:00Z,1\n2026-02-02T00:50:00Z,1\n2026-02-02T01:00:00Z,1\n")
+	require.Equal(t, 200, code, body)
+	res = httpapi.FleetHistoryResult{}
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	require.Equal(t, "10m", res.Step)
+	require.True(t, res.StepInferred)
+	// A step given is the answer's, as given.
+	code, body = e.upload("POST", path+"?step=5m", tok, "text/csv", "ts,vib\n2026-02-03T00:00:00Z,1\n")
+	require.Equal(t, 200, code, body)
+	res = httpapi.FleetHistoryResult{}
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	require.Equal(t, "5m", res.Step)
+	require.False(t, res.StepInferred)
+	require.Len(t, w.got, 11)
 
 	bad := []struct {
 		name, ctype, body string
@@ -309,9 +332,12 @@ func TestFleetHistoryUpload(t *testing.T) {
 		{"empty", "text/csv", "  ", 400, []string{"body"}},
 		{"bad header", "text/csv", "when,Vib\n", 400, []string{"line 1"}},
 		{"bad column", "text/csv", "ts,vib,Vib\n2026-02-01T00:00:00Z,1,2\n", 400, []string{"line 1"}},
-		{"two units", "text/csv", "unit,cycle,s1\n1,1,5\n1,2,5\n2,1,5\n", 400, []string{"line 4"}},
+		{"two units", "text/csv?step=1h", "unit,cycle,s1\n1,1,5\n1,2,5\n2,1,5\n", 400, []string{"line 4"}},
+		{"cycles without a step", "text/csv", "cycle,s1\n1,5\n2,5\n", 400, []string{"step"}},
+		{"one time, no step", "text/csv", "ts,vib\n2026-02-01T00:00:00Z,1\n", 422, []string{"step"}},
+		{"one line, no step", "text/plain", "pump vib=1 1769990400000000000\n", 422, []string{"step"}},
 		{"cycles as ms", "text/csv", "ts,s1\n1,5\n2,5\n", 400, []string{"line 2", "line 3"}},
-		{"bad cycle", "text/csv", "cycle,s1\n1.5,5\n", 400, []string{"line 2"}},
+		{"bad cycle", "text/csv", "cycle,s1\n1.5,5\n", 400, []string{"line 2", "step"}},
 		{"bad step", "text/csv?step=0s", "cycle,s1\n1,5\n", 400, []string{"step"}},
 		{"bad rows", "text/csv", "ts,vib\nyesterday,1\n2026-02-01T00:00:00Z,NaN\n2026-02-01T01:00:00Z,x\n", 400, []string{"line 2", "line 3", "line 4"}},
 		{"future", "text/csv", "ts,vib\n2026-03-02T00:00:00Z,1\n", 422, []string{"reading 1"}},
@@ -328,7 +354,7 @@ func TestFleetHistoryUpload(t *testing.T) {
 			require.ElementsMatch(t, tt.fields, fleetFieldNames(t, []byte(body)))
 		})
 	}
-	require.Len(t, w.got, 5, "a bad upload writes nothing")
+	require.Len(t, w.got, 11, "a bad upload writes nothing")
 
 	// A stranger's CSV of the public benchmark's shape: a unit column,
 	// cycles, spaces and capitals in names, constant columns.
@@ -342,9 +368,11 @@ func TestFleetHistoryUpload(t *testing.T) {
 	last := time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC)
 	require.Equal(t, last, *res.To, "the last cycle is at ?last=")
 	require.Equal(t, last.Add(-4*time.Hour), *res.From, "one cycle a step of 2h")
-	require.Len(t, w.got, 8)
+	require.Equal(t, "2h", res.Step)
+	require.False(t, res.StepInferred)
+	require.Len(t, w.got, 14)
 	require.Equal(t, ingest.Reading{Site: "plant1", Asset: "pump-1", TS: last, Metrics: []ingest.Metric{
-		{Name: "op_setting_1", Value: 0}, {Name: "setting3", Value: 100}, {Name: "sensor_2", Value: 642.9}}}, w.got[7])
+		{Name: "op_setting_1", Value: 0}, {Name: "setting3", Value: 100}, {Name: "sensor_2", Value: 642.9}}}, w.got[13])
 	code, body = e.upload("POST", "/api/v1/assets/00000000-0000-0000-0000-000000000009/history", tok, "text/csv", "ts,vib\n")
 	require.Equal(t, 404, code, body)
 	code, body = e.upload("POST", path, e.tokens[workorders.RoleViewer], "text/csv", "ts,vib\n")
