@@ -95,7 +95,7 @@ func TestConsoleFleetModel(t *testing.T) {
 			map[string]any{"asset_id": id, "failed_at": failedAt.Format(time.RFC3339)}, nil))
 	}
 	// Train now starts a job (POST .../model/jobs) and polls it until it ends.
-	var units, failures, source, jobLine, lastTraining, conditions, used, dropped string
+	var units, failures, source, jobLine, lastTraining, conditions, used, dropped, gateRow string
 	runBrowser(t, b, 90*time.Second, "train from the console",
 		chromedp.Reload(),
 		chromedp.WaitVisible(`[data-testid="fleet-failures"] tbody tr:nth-child(8)`, chromedp.ByQuery),
@@ -112,7 +112,11 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.Text(`tr[data-row="conditions"] td`, &conditions, chromedp.ByQuery),
 		chromedp.Text(`tr[data-row="used"] td`, &used, chromedp.ByQuery),
 		chromedp.Text(`tr[data-row="dropped"] td`, &dropped, chromedp.ByQuery),
+		// Eight failures hold out two: the version is not validated.
+		chromedp.WaitVisible(`tr[data-row="gate"][data-status="not_validated"]`, chromedp.ByQuery),
+		chromedp.Text(`tr[data-row="gate"] td`, &gateRow, chromedp.ByQuery),
 	)
+	require.Regexp(t, `^Not validated: it gives estimates but raises no orders\. Only 2 failures were held out to validate it; 6 are needed\.`, gateRow)
 	require.Equal(t, "Trained version 1.", jobLine, "the job's outcome")
 	require.Contains(t, lastTraining, "stored version 1")
 	require.Contains(t, units, "8 (", "the model's units")
@@ -171,7 +175,7 @@ func TestConsoleFleetModel(t *testing.T) {
 	require.NotNil(t, h.Fleet.Upper)
 	require.Less(t, *h.Fleet.Lower, *h.Fleet.Upper)
 
-	var rul, interval, link, asOf string
+	var rul, interval, link, asOf, panelGate string
 	runBrowser(t, b, 30*time.Second, "the asset page's fleet panel",
 		chromedp.Navigate(base+"/assets/"+nearID),
 		chromedp.WaitVisible(`[data-testid="fleet-panel"][data-status="ok"]`, chromedp.ByQuery),
@@ -179,7 +183,9 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.Text(`[data-testid="fleet-interval"]`, &interval, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-as-of"]`, &asOf, chromedp.ByQuery),
 		chromedp.AttributeValue(`[data-testid="fleet-model-link"]`, "href", &link, nil, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-gate"]`, &panelGate, chromedp.ByQuery),
 	)
+	require.Equal(t, "This model is not validated: its estimate raises no orders.", panelGate)
 	require.Regexp(t, `^as of \d{2}/\d{2}/\d{4}, \d{2}:\d{2} · model v1$`, asOf)
 	require.Equal(t, readableDuration(*h.Fleet.RUL, false), rul)
 	require.Equal(t, fmt.Sprintf("90 %% interval: %s to %s", readableDuration(*h.Fleet.Lower, false),
