@@ -208,9 +208,27 @@ func TestConsoleFleetModel(t *testing.T) {
 	// The fleet model's order for the engine near its end: its drivers and
 	// its interval's coverage on the order detail (still in Chinese).
 	// Eight failures are too few for the validation gate: a planner's
-	// override lets the model raise it.
-	require.NoError(t, api.do(ctx, "PUT", "/asset-types/engine/model/gate",
-		map[string]any{"override": true, "note": "eight engines are all we have"}, nil))
+	// override, given on the model page with a note, lets the model raise
+	// it.
+	runBrowser(t, b, 30*time.Second, "the gate's override on the model page",
+		chromedp.Navigate(base+"/asset-types/engine"),
+		chromedp.WaitVisible(`[data-testid="fleet-gate-note"]`, chromedp.ByQuery),
+		chromedp.SendKeys(`[data-testid="fleet-gate-note"]`, "eight engines are all we have", chromedp.ByQuery),
+		chromedp.Click(`[data-testid="fleet-gate-override"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`tr[data-row="gate"][data-status="overridden"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="fleet-gate-withdraw"]`, chromedp.ByQuery),
+	)
+	var gated struct {
+		Gate struct {
+			Status   string `json:"status"`
+			Override *struct {
+				Note string `json:"note"`
+			} `json:"override"`
+		} `json:"gate"`
+	}
+	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, &gated))
+	require.Equal(t, "overridden", gated.Gate.Status)
+	require.Equal(t, "eight engines are all we have", gated.Gate.Override.Note)
 	var orders listOf[orderJSON]
 	eventually(t, 60*time.Second, "the fleet model's order", func() bool {
 		orders = listOf[orderJSON]{}

@@ -177,6 +177,7 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
             {jobId != null && <JobLine job={j} error={job.error} />}
           </div>
         )}
+        {canTrain && m?.gate && m.gate.status !== 'validated' && <GateControl type={type} gate={m.gate} />}
       </section>
       <section class="card" aria-labelledby="fleet-failures-title">
         <h2 id="fleet-failures-title">{t('fleet.failures', { n: failures.data?.length ?? 0 })}</h2>
@@ -214,6 +215,63 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
         )}
       </section>
     </section>
+  );
+}
+
+/**
+ * A planner's override of the validation gate (PUT .../model/gate): let a type whose model is not validated raise
+ * orders, with a note saying why, or take that back.
+ */
+export function GateControl({ type, gate }: { type: string; gate: NonNullable<FleetModel['gate']> }) {
+  const { t } = useI18n();
+  const client = useClient();
+  const qc = useQueryClient();
+  const [note, setNote] = useState('');
+  const set = useMutation<FleetModel, ApiError, boolean>({
+    mutationFn: (override) => client.put<FleetModel>(`${typePath(type)}/model/gate`, override ? { override, note } : { override }),
+    onSuccess: () => {
+      setNote('');
+      void qc.invalidateQueries({ queryKey: ['fleet', type, 'model'] });
+    },
+  });
+  const err = set.error;
+  if (gate.status === 'overridden') {
+    return (
+      <div class="filters" data-testid="fleet-gate-control">
+        <button type="button" data-testid="fleet-gate-withdraw" disabled={set.isPending} onClick={() => set.mutate(false)}>
+          {t('fleet.gate.withdraw')}
+        </button>
+        {err && <p class="field-error" role="alert">{err.message}</p>}
+      </div>
+    );
+  }
+  return (
+    <form
+      class="filters"
+      data-testid="fleet-gate-control"
+      onSubmit={(e) => {
+        e.preventDefault();
+        set.mutate(true);
+      }}
+    >
+      <label>
+        {t('fleet.gate.note')}
+        <textarea data-testid="fleet-gate-note" value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
+      </label>
+      {err?.fieldMessage('note') && (
+        <p class="field-error" role="alert">
+          {err.fieldMessage('note')}
+        </p>
+      )}
+      {err && !err.fieldMessage('note') && (
+        <p class="field-error" role="alert">
+          {err.message}
+        </p>
+      )}
+      <button type="submit" data-testid="fleet-gate-override" disabled={set.isPending || note.trim() === ''}>
+        {t('fleet.gate.override')}
+      </button>
+    </form>
   );
 }
 
