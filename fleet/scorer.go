@@ -97,6 +97,21 @@ type Scorer struct {
 	// Concurrency is how many assets are scored at once (default 8):
 	// scoring waits mostly on InfluxDB and PostgreSQL.
 	Concurrency int
+	// Batch is how many assets' recent histories are read in one query
+	// when Series is also a BatchSeriesReader (default 10; 1 reads an
+	// asset at a time through SeriesReader).
+	Batch int
+}
+
+// SeriesKey names an asset's series.
+type SeriesKey struct{ Site, Asset string }
+
+// BatchSeriesReader reads the same metrics of several assets in one call:
+// for each asset, what SeriesReader.Series gives it over the same range
+// (assets without data left out), each metric's samples in time order.
+// An error means no result at all.
+type BatchSeriesReader interface {
+	SeriesBatch(ctx context.Context, assets []SeriesKey, metrics []string, from, to time.Time, step time.Duration) (map[SeriesKey]map[string][]Sample, error)
 }
 
 // Run scores every asset once, Concurrency at a time; it returns the
@@ -151,30 +166,47 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 		}
 		var g errgroup.Group
 		g.SetLimit(limit)
-		for _, a := range assets {
-			if ctx.Err() != nil {
-				fail(ctx.Err())
-				break
+		scoreOne := func(r SeriesReader, a AssetRef) {
+			alert, err := s.score(ctx, r, v, a, last[a.ID], now)
+			if err != nil {
+				fail(fmt.Errorf("score %s/%s: %w", a.Site, a.Code, err))
+				return
 			}
-			g.Go(func() error {
-				alert, err := s.score(ctx, v, a, last[a.ID], now)
-				if err != nil {
-					fail(fmt.Errorf("score %s/%s: %w", a.Site, a.Code, err))
-					return nil
+			if alert == nil || s.Raise == nil || !v.OrdersAllowed() ||
+				!v.Model.OrderDue(float64(alert.RUL), float64(alert.Upper-alert.RUL), float64(typeLead)) {
+				return
+			}
+			if err := s.Raise(ctx, *alert); err != nil {
+				fail(fmt.Errorf("score %s/%s: raise: %w", a.Site, a.Code, err))
+				return
+			}
+			mu.Lock()
+			alerts++
+			mu.Unlock()
+		}
+		// The assets are read a batch at a time (one query), here, while
+		// the previous batch's are scored.
+		batch := s.batchSize(v)
+		for len(assets) > 0 && ctx.Err() == nil {
+			chunk := assets[:min(batch, len(assets))]
+			assets = assets[len(chunk):]
+			r, err := s.prefetch(ctx, v, chunk, now)
+			if err != nil {
+				fail(fmt.Errorf("score %s: %d assets from %s/%s: %w", v.AssetType, len(chunk), chunk[0].Site, chunk[0].Code, err))
+				continue
+			}
+			for _, a := range chunk {
+				if ctx.Err() != nil {
+					break
 				}
-				if alert == nil || s.Raise == nil || !v.OrdersAllowed() ||
-					!v.Model.OrderDue(float64(alert.RUL), float64(alert.Upper-alert.RUL), float64(typeLead)) {
+				g.Go(func() error {
+					scoreOne(r, a)
 					return nil
-				}
-				if err := s.Raise(ctx, *alert); err != nil {
-					fail(fmt.Errorf("score %s/%s: raise: %w", a.Site, a.Code, err))
-					return nil
-				}
-				mu.Lock()
-				alerts++
-				mu.Unlock()
-				return nil
-			})
+				})
+			}
+		}
+		if ctx.Err() != nil {
+			fail(ctx.Err())
 		}
 		_ = g.Wait()
 	}
@@ -188,13 +220,13 @@ const lookBack = 5 * 366 * 24 * time.Hour
 // lastSpan finds the last 30-day window with data of the asset since
 // lifeStart (at most lookBack ago) and returns the history of the hist
 // steps that end at the last data in it.
-func (s *Scorer) lastSpan(ctx context.Context, a AssetRef, metrics []string, lifeStart, now time.Time, step time.Duration, hist int) ([][]float64, time.Time, error) {
+func (s *Scorer) lastSpan(ctx context.Context, series SeriesReader, a AssetRef, metrics []string, lifeStart, now time.Time, step time.Duration, hist int) ([][]float64, time.Time, error) {
 	const coarse = 30 * 24 * time.Hour
 	lo := now.Add(-lookBack)
 	if lifeStart.After(lo) {
 		lo = lifeStart
 	}
-	set, err := s.Series.Series(ctx, a.Site, a.Code, metrics, lo, now, coarse)
+	set, err := series.Series(ctx, a.Site, a.Code, metrics, lo, now, coarse)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -217,7 +249,7 @@ func (s *Scorer) lastSpan(ctx context.Context, a AssetRef, metrics []string, lif
 	if to.After(now) {
 		to = now
 	}
-	rows, start, err := History(ctx, s.Series, a.Site, a.Code, metrics, from, to, step)
+	rows, start, err := History(ctx, series, a.Site, a.Code, metrics, from, to, step)
 	if err != nil || len(rows) <= hist {
 		return rows, start, err
 	}
@@ -227,7 +259,7 @@ func (s *Scorer) lastSpan(ctx context.Context, a AssetRef, metrics []string, lif
 
 // score scores one asset and stores the score; it returns the alert to
 // consider (nil without an estimate).
-func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now time.Time) (*Alert, error) {
+func (s *Scorer) score(ctx context.Context, series SeriesReader, v Version, a AssetRef, restart, now time.Time) (*Alert, error) {
 	spec := v.Model.Spec
 	step := time.Duration(spec.StepSeconds * float64(time.Second))
 	if step <= 0 {
@@ -248,7 +280,7 @@ func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now 
 	if lifeStart.After(from) {
 		from = lifeStart
 	}
-	rows, start, err := History(ctx, s.Series, a.Site, a.Code, spec.Metrics, from, now, step)
+	rows, start, err := History(ctx, series, a.Site, a.Code, spec.Metrics, from, now, step)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +288,7 @@ func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now 
 		// Nothing within the span before now: readings that stopped long
 		// ago, or a history uploaded with old times. Judge the span that
 		// ends at the last data, as live scoring would have then.
-		if rows, start, err = s.lastSpan(ctx, a, spec.Metrics, lifeStart, now, step, hist); err != nil {
+		if rows, start, err = s.lastSpan(ctx, series, a, spec.Metrics, lifeStart, now, step, hist); err != nil {
 			return nil, err
 		}
 	}
@@ -296,4 +328,112 @@ func (s *Scorer) score(ctx context.Context, v Version, a AssetRef, restart, now 
 		return nil, err
 	}
 	return alert, nil
+}
+
+// batchSize is how many assets of v's type are read in one query: 1 when
+// Series cannot read several at once. Also 1 in effect when v's steps do
+// not line up with the// Unix epoch (prefetch then reads one asset at a time).
+func (s *Scorer) batchSize(v Version) int {
+	if _, ok := s.Series.(BatchSeriesReader); !ok || s.Batch == 1 {
+		return 1
+	}
+	if s.Batch > 0 {
+		return s.Batch
+	}
+	return 10
+}
+
+// stepOf is the step and the number of steps of history of v's model.
+func stepOf(v Version) (time.Duration, int) {
+	hist := v.Model.Spec.HistorySteps
+	if hist <= 0 {
+		hist = 400
+	}
+	return time.Duration(v.Model.Spec.StepSeconds * float64(time.Second)), hist
+}
+
+// prefetch reads the recent history score reads of each asset of chunk in
+// one query and returns a reader that serves those reads from it (and any
+// other from s.Series).
+func (s *Scorer) prefetch(ctx context.Context, v Version, chunk []AssetRef, now time.Time) (SeriesReader, error) {
+	br, ok := s.Series.(BatchSeriesReader)
+	step, hist := stepOf(v)
+	if !ok || step <= 0 || s.Batch == 1 {
+		return s.Series, nil
+	}
+	// score reads [from, now] with from ≥ now − span: History asks for
+	// [from.Truncate(step), now.Truncate(step) + step).
+	from := now.Add(-time.Duration(hist) * step).Truncate(step)
+	to := now.Truncate(step).Add(step)
+	if !onEpochStep(from, step) || !onEpochStep(to, step) {
+		return s.Series, nil
+	}
+	keys := make([]SeriesKey, len(chunk))
+	for i, a := range chunk {
+		keys[i] = SeriesKey{Site: a.Site, Asset: a.Code}
+	}
+	set, err := br.SeriesBatch(ctx, keys, v.Model.Spec.Metrics, from, to, step)
+	if err != nil {
+		return nil, err
+	}
+	return &readAhead{next: s.Series, from: from, to: to, step: step, metrics: v.Model.Spec.Metrics, set: set}, nil
+}
+
+// onEpochStep reports whether t is a whole number of steps since the Unix
+// epoch, where InfluxDB's windows start.
+func onEpochStep(t time.Time, step time.Duration) bool {
+	return t.UnixNano()%int64(step) == 0
+}
+
+// readAhead serves Series from one batch read of metrics in [from, to)
+// by step: a read of those metrics by the same step within the range (in
+// whole steps since the epoch) is the batch's samples in it, exactly what
+// the read's own query gives; a read by another step within the range of
+// an asset the batch has no samples of there is empty, as its query
+// would be. Any other read goes to next.
+type readAhead struct {
+	next     SeriesReader
+	from, to time.Time
+	step     time.Duration
+	metrics  []string
+	set      map[SeriesKey]map[string][]Sample
+}
+
+func (r *readAhead) Series(ctx context.Context, site, asset string, metrics []string, from, to time.Time, step time.Duration) (map[string][]Sample, error) {
+	inside := !from.Before(r.from) && !to.After(r.to) && to.After(from)
+	for _, m := range metrics {
+		if !slices.Contains(r.metrics, m) {
+			inside = false
+		}
+	}
+	if !inside {
+		return r.next.Series(ctx, site, asset, metrics, from, to, step)
+	}
+	set := r.set[SeriesKey{Site: site, Asset: asset}]
+	if step == r.step && onEpochStep(from, step) && onEpochStep(to, step) {
+		out := make(map[string][]Sample, len(metrics))
+		for _, m := range metrics {
+			ss := set[m]
+			lo, _ := slices.BinarySearchFunc(ss, from, func(x Sample, t time.Time) int { return x.TS.Compare(t) })
+			hi, _ := slices.BinarySearchFunc(ss, to, func(x Sample, t time.Time) int { return x.TS.Compare(t) })
+			if hi > lo {
+				out[m] = slices.Clone(ss[lo:hi])
+			}
+		}
+		return out, nil
+	}
+	// Another step: empty when no reading of the metrics falls in [from,
+	// to), i.e. no batch window that overlaps it has a sample.
+	lo := time.Unix(0, from.UnixNano()-from.UnixNano()%int64(r.step)).UTC()
+	if from.UnixNano()%int64(r.step) < 0 || lo.Before(r.from) {
+		return r.next.Series(ctx, site, asset, metrics, from, to, step)
+	}
+	for _, m := range metrics {
+		ss := set[m]
+		i, _ := slices.BinarySearchFunc(ss, lo, func(x Sample, t time.Time) int { return x.TS.Compare(t) })
+		if i < len(ss) && ss[i].TS.Before(to) {
+			return r.next.Series(ctx, site, asset, metrics, from, to, step)
+		}
+	}
+	return map[string][]Sample{}, nil
 }

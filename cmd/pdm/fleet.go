@@ -27,8 +27,11 @@ const (
 	lockFleetScore   int64 = 0x70646d0301
 )
 
-// fleetSeries reads InfluxDB for the fleet package.
+// fleetSeries reads InfluxDB for the fleet package: an asset at a time
+// (Series) or a batch of assets in one query (SeriesBatch).
 type fleetSeries struct{ c *influx.Client }
+
+var _ fleet.BatchSeriesReader = fleetSeries{}
 
 func (f fleetSeries) Series(ctx context.Context, site, asset string, metrics []string, from, to time.Time, step time.Duration) (map[string][]fleet.Sample, error) {
 	set, err := f.c.SeriesSet(ctx, site, asset, metrics, from, to, step)
@@ -42,6 +45,30 @@ func (f fleetSeries) Series(ctx context.Context, site, asset string, metrics []s
 			ss[i] = fleet.Sample{TS: p.TS, Value: p.Value}
 		}
 		out[m] = ss
+	}
+	return out, nil
+}
+
+func (f fleetSeries) SeriesBatch(ctx context.Context, assets []fleet.SeriesKey, metrics []string, from, to time.Time, step time.Duration) (map[fleet.SeriesKey]map[string][]fleet.Sample, error) {
+	keys := make([]influx.Asset, len(assets))
+	for i, a := range assets {
+		keys[i] = influx.Asset{Site: a.Site, Asset: a.Asset}
+	}
+	sets, err := f.c.SeriesSets(ctx, keys, metrics, from, to, step)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[fleet.SeriesKey]map[string][]fleet.Sample, len(sets))
+	for k, set := range sets {
+		m := make(map[string][]fleet.Sample, len(set))
+		for name, pts := range set {
+			ss := make([]fleet.Sample, len(pts))
+			for i, p := range pts {
+				ss[i] = fleet.Sample{TS: p.TS, Value: p.Value}
+			}
+			m[name] = ss
+		}
+		out[fleet.SeriesKey{Site: k.Site, Asset: k.Asset}] = m
 	}
 	return out, nil
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +33,13 @@ import (
 // as in fleet's benchmark, how many engines due within 48 h got an order
 // and how many not due within 48 h (96 h) got one, under the type's rule
 // (the default margin) and, from the same estimates, under the
-// lower-bound rule it replaced. Then three more scoring runs of the 140
-// (orders raised: they add evidence), scoring 1, 8 and 16 assets at
-// once: wall milliseconds an asset and minutes per 10,000 assets. Run
-// with -benchtime 1x.
+// lower-bound rule it replaced. Then steady scoring runs of the 140
+// (orders raised: they add evidence), alternating two rounds of: one
+// Flux query an asset (Batch 1) and 10 assets an InfluxQL query, each scoring 1 and 8
+// assets at once: wall milliseconds an asset and minutes per 10,000
+// assets (the faster of the two rounds), and for 1 at once the time
+// spent waiting on InfluxDB. Last, the 100 running engines' spans read
+// both ways and compared (benchInfluxQL). Run with -benchtime 1x.
 func BenchmarkFleetOnThePlatform(b *testing.B) {
 	env := newTestEnv(b)
 	ctx := context.Background()
@@ -93,7 +100,17 @@ func BenchmarkFleetOnThePlatform(b *testing.B) {
 	var train, score time.Duration
 	var alerts int
 	var v fleet.Version
-	steady := map[int]time.Duration{}
+	// Steady runs (the orders raised, later runs add evidence),
+	// alternating: the assets read one query each (Batch 1, as before
+	// batching) and 10 a query, 1 and 8 assets scored at once.
+	type mode struct {
+		name        string
+		batch, conc int
+	}
+	modes := []mode{{"one_c1", 1, 1}, {"batch_c1", 10, 1}, {"one_c8", 1, 8}, {"batch_c8", 10, 8}}
+	const rounds = 2
+	steady := map[string][]time.Duration{}
+	reads := map[string][]time.Duration{}
 	for b.Loop() {
 		t0 := time.Now()
 		if v, _, err = tr.Train(ctx, "engine", fleet.Settings{}); err != nil {
@@ -105,21 +122,32 @@ func BenchmarkFleetOnThePlatform(b *testing.B) {
 			b.Fatal(err)
 		}
 		train, score = t1.Sub(t0), time.Since(t1)
-		// Steady state (the orders raised, later runs add evidence):
-		// one run scoring an asset at a time, then 8 and 16 at once.
-		for _, conc := range []int{1, 8, 16} {
-			sc.Concurrency = conc
-			t := time.Now()
-			if _, err = sc.RunCount(ctx); err != nil {
-				b.Fatal(err)
+		fmt.Fprintf(os.Stderr, "%s trained %v, first run %v\n", time.Now().Format(time.TimeOnly), train, score)
+		for r := range rounds {
+			for i := range modes {
+				m := modes[(i+r)%len(modes)]
+				ser := &timedSeries{fleetSeries: fleetSeries{ts}}
+				sc.Series, sc.Batch, sc.Concurrency = ser, m.batch, m.conc
+				t := time.Now()
+				if _, err = sc.RunCount(ctx); err != nil {
+					b.Fatal(err)
+				}
+				steady[m.name] = append(steady[m.name], time.Since(t))
+				fmt.Fprintf(os.Stderr, "%s %s: %v\n", time.Now().Format(time.TimeOnly), m.name, time.Since(t))
+				reads[m.name] = append(reads[m.name], ser.total)
 			}
-			steady[conc] = time.Since(t)
 		}
 	}
-	for conc, d := range steady {
-		b.ReportMetric(d.Seconds()*1000/140, fmt.Sprintf("steady_ms/asset_c%d", conc))
-		b.ReportMetric(d.Minutes()/140*10000, fmt.Sprintf("min/10k_assets_c%d", conc))
+	for _, m := range modes {
+		d := slices.Min(steady[m.name])
+		b.ReportMetric(d.Seconds()*1000/140, "steady_ms/asset_"+m.name)
+		b.ReportMetric(d.Minutes()/140*10000, "min/10k_assets_"+m.name)
+		if m.conc == 1 {
+			b.ReportMetric(slices.Min(reads[m.name]).Seconds()*1000/140, "read_ms/asset_"+m.name)
+		}
+		b.Logf("%s: runs %v, InfluxDB reads %v", m.name, steady[m.name], reads[m.name])
 	}
+	benchInfluxQL(b, ctx, ts, v, now)
 	// The orders of the default rule (as raised) and, from the same
 	// stored estimates, of the lower-bound rule it replaced.
 	var se, n, due, caught, caughtLower, wolf, wolfLower, wolf96, wolf96Lower float64
@@ -171,4 +199,90 @@ func BenchmarkFleetOnThePlatform(b *testing.B) {
 	b.ReportMetric(wolfLower, "lower_rule_orders_not_due_48h")
 	b.ReportMetric(wolf96Lower, "lower_rule_orders_not_due_96h")
 	b.Logf("model v%d %s, %d units; %s; due without an order yet, hours left: %v", v.Version, v.Model.Kind, 40, fmt.Sprint(v.Model.Intervals), missed)
+}
+
+// timedSeries adds up the time fleetSeries waits on InfluxDB.
+type timedSeries struct {
+	fleetSeries
+	mu    sync.Mutex
+	total time.Duration
+}
+
+func (t *timedSeries) add(d time.Duration) {
+	t.mu.Lock()
+	t.total += d
+	t.mu.Unlock()
+}
+
+func (t *timedSeries) Series(ctx context.Context, site, asset string, metrics []string, from, to time.Time, step time.Duration) (map[string][]fleet.Sample, error) {
+	defer func(t0 time.Time) { t.add(time.Since(t0)) }(time.Now())
+	return t.fleetSeries.Series(ctx, site, asset, metrics, from, to, step)
+}
+
+func (t *timedSeries) SeriesBatch(ctx context.Context, assets []fleet.SeriesKey, metrics []string, from, to time.Time, step time.Duration) (map[fleet.SeriesKey]map[string][]fleet.Sample, error) {
+	defer func(t0 time.Time) { t.add(time.Since(t0)) }(time.Now())
+	return t.fleetSeries.SeriesBatch(ctx, assets, metrics, from, to, step)
+}
+
+// benchInfluxQL reads the model's span of the 100 running engines one
+// Flux query an engine (SeriesSet, as scoring did) and 10 engines an
+// InfluxQL query (SeriesSets, as it does), best of three each; it reports
+// the milliseconds an engine and how many means differ.
+func benchInfluxQL(b *testing.B, ctx context.Context, ts *influx.Client, v fleet.Version, now time.Time) {
+	step := time.Duration(v.Model.Spec.StepSeconds * float64(time.Second))
+	from := now.Add(-time.Duration(v.Model.Spec.HistorySteps) * step).Truncate(step)
+	to := now.Truncate(step).Add(step)
+	metrics := v.Model.Spec.Metrics
+	var assets []influx.Asset
+	for i := range 100 {
+		assets = append(assets, influx.Asset{Site: "BENCH", Asset: fmt.Sprintf("U%03d", 41+i)})
+	}
+	best := func(f func() error) time.Duration {
+		var low time.Duration
+		for range 3 {
+			t := time.Now()
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+			if d := time.Since(t); low == 0 || d < low {
+				low = d
+			}
+		}
+		return low
+	}
+	flux := map[influx.Asset]map[string][]influx.Point{}
+	one := best(func() error {
+		for _, a := range assets {
+			set, err := ts.SeriesSet(ctx, a.Site, a.Asset, metrics, from, to, step)
+			if err != nil {
+				return err
+			}
+			flux[a] = set
+		}
+		return nil
+	})
+	ql := map[influx.Asset]map[string][]influx.Point{}
+	batch := best(func() error {
+		for i := 0; i < len(assets); i += 10 {
+			sets, err := ts.SeriesSets(ctx, assets[i:i+10], metrics, from, to, step)
+			if err != nil {
+				return err
+			}
+			maps.Copy(ql, sets)
+		}
+		return nil
+	})
+	var n, differ int
+	for a, set := range flux {
+		for m, pts := range set {
+			n += len(pts)
+			if !slices.Equal(pts, ql[a][m]) {
+				differ++
+			}
+		}
+	}
+	b.ReportMetric(one.Seconds()*1000/100, "read_ms/asset_flux_one")
+	b.ReportMetric(batch.Seconds()*1000/100, "read_ms/asset_influxql_batch10")
+	b.ReportMetric(float64(differ), "series_differing")
+	b.Logf("%d means of 100 engines; %d of their series differ between Flux and InfluxQL", n, differ)
 }

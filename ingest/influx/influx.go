@@ -55,6 +55,7 @@ type Client struct {
 	hc       *http.Client
 	writeURL string
 	pingURL  string
+	queryURL string // InfluxQL
 	fluxCl   influxdb2.Client
 	query    api.QueryAPI
 	write    api.WriteAPIBlocking
@@ -100,6 +101,7 @@ func New(cfg Config) (*Client, error) {
 		hc:       hc,
 		writeURL: base + "/api/v2/write?" + q.Encode(),
 		pingURL:  base + "/ping",
+		queryURL: base + "/query",
 		fluxCl:   fc,
 		query:    fc.QueryAPI(cfg.Org),
 		write:    fc.WriteAPIBlocking(cfg.Org, cfg.Bucket),

@@ -45,3 +45,60 @@ func TestSeriesSetMatchesSeries(t *testing.T) {
 	_, err = c.SeriesSet(ctx, "s1", "p1", []string{"vib"}, t0, t0.Add(time.Minute), 0)
 	require.Error(t, err)
 }
+
+// SeriesSets (InfluxQL, several assets) gives each asset exactly what
+// SeriesSet (Flux) gives it when its readings come through one gateway
+// (one series); through two, a window's mean adds the same readings in
+// another order (InfluxQL in time order, Flux series by series), so it
+// may differ in the last bit.
+func TestSeriesSetsMatchSeriesSet(t *testing.T) {
+	t.Parallel()
+	c := testClient(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	assets := []Asset{{Site: "s1", Asset: "p1"}, {Site: "s1", Asset: "p2"}, {Site: "s2", Asset: "p1"}, {Site: "s2", Asset: "none"}}
+	var rs []ingest.Reading
+	for k, a := range assets[:3] {
+		for i := range 300 {
+			rd := ingest.Reading{Site: a.Site, Asset: a.Asset, TS: t0.Add(time.Duration(i*7) * time.Second),
+				Metrics: []ingest.Metric{{Name: "vib", Value: float64(i)/3 + float64(k)}}}
+			if i%5 != 0 {
+				rd.Metrics = append(rd.Metrics, ingest.Metric{Name: "temp", Value: 50.1 + float64(i%7)/10})
+			}
+			if k == 1 {
+				rd.Gateway = []string{"g1", "g2"}[i%2]
+			}
+			rs = append(rs, rd)
+		}
+	}
+	require.NoError(t, c.Write(ctx, rs))
+	metrics := []string{"vib", "temp", "absent"}
+	from, to := t0.Add(-time.Minute), t0.Add(40*time.Minute)
+	got, err := c.SeriesSets(ctx, assets, metrics, from, to, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, got, 3, "an asset without data has no entry")
+	for _, a := range assets[:3] {
+		want, err := c.SeriesSet(ctx, a.Site, a.Asset, metrics, from, to, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, want["vib"], 35)
+		if a.Asset != "p2" || a.Site != "s1" {
+			require.Equal(t, want, got[a], "%v", a)
+			continue
+		}
+		require.Len(t, got[a], len(want))
+		for m, pts := range want {
+			require.Len(t, got[a][m], len(pts), m)
+			for i, p := range pts {
+				require.Equal(t, p.TS, got[a][m][i].TS)
+				require.InEpsilon(t, p.Value, got[a][m][i].Value, 1e-14, "%s %v", m, p.TS)
+			}
+		}
+	}
+
+	_, err = c.SeriesSets(ctx, []Asset{{Site: "s1", Asset: "p'1"}}, metrics, from, to, time.Minute)
+	require.Error(t, err)
+	dead, err := New(Config{URL: "http://127.0.0.1:1", Bucket: c.cfg.Bucket})
+	require.NoError(t, err)
+	_, err = dead.SeriesSets(ctx, assets, metrics, from, to, time.Minute)
+	require.Error(t, err)
+}
