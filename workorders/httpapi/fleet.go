@@ -81,7 +81,7 @@ type FleetTrainInput struct {
 	// OrderMargin is the type's order rule: an order is raised when the
 	// estimate less OrderMargin × the interval's half-width is within the
 	// lead; 0 to 1 (0: the point estimate, 1: the lower bound; default:
-	// the previous model's, else 0.75).
+	// the previous model's, else 0.7).
 	OrderMargin *float64 `json:"order_margin"`
 	// Trees adds gradient-boosted trees and their ensembles with the
 	// ridge and kNN to the candidates (default: the previous model's,
@@ -184,12 +184,14 @@ type FleetHistoryResult struct {
 	Metrics  []string   `json:"metrics"`
 	From     *time.Time `json:"from"`
 	To       *time.Time `json:"to"`
-	// Step is the time between samples (cycles): ?step= when given
-	// (StepInferred false), else the median spacing of the readings'
-	// distinct times (StepInferred true); train with it ("step").
-	Step         string  `json:"step"`
-	StepSeconds  float64 `json:"step_seconds"`
-	StepInferred bool    `json:"step_inferred"`
+	// Step is the time between samples (cycles): ?step= when given, 1h
+	// for cycles without it (the documented default), both with
+	// StepInferred false; else the median spacing of the readings'
+	// distinct times (StepInferred true); null when none of these is
+	// known (fewer than two distinct times). Train with it ("step").
+	Step         *string  `json:"step"`
+	StepSeconds  *float64 `json:"step_seconds"`
+	StepInferred bool     `json:"step_inferred"`
 }
 
 // medianSpacing is the median gap between the distinct times of rds
@@ -748,7 +750,7 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 	if strings.HasPrefix(c.ContentType(), "text/csv") {
 		cy := csvCycles{step: step}
 		if cy.step <= 0 {
-			cy.step = time.Hour // cycles without ?step= are refused below
+			cy.step = time.Hour // what a cycle stands for without ?step=
 		}
 		cy.last = t.Truncate(cy.step)
 		if v := c.Query("last"); v != "" {
@@ -760,8 +762,8 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 		}
 		var cycles bool
 		rds, metrics, cycles, bad = decodeHistoryCSV(body, a.SiteCode, a.Code, cy, &p)
-		if cycles && step <= 0 && c.Query("step") == "" {
-			p.Add("step", "required with a cycle column: cycle numbers carry no time, say what one cycle stands for (?step=1h)")
+		if cycles && step <= 0 {
+			step = cy.step
 		}
 	} else {
 		sc := bufio.NewScanner(bytes.NewReader(body))
@@ -803,19 +805,17 @@ func (s *Server) fleetHistory(c *gin.Context, fc FleetConfig, now func() time.Ti
 	}
 	inferred := false
 	if step <= 0 && c.Query("step") == "" && bad == 0 {
-		var ok bool
-		if step, ok = medianSpacing(rds); ok {
-			inferred = true
-		} else {
-			p.AddSemantic("step", "cannot be inferred from fewer than two reading times: give ?step= (the time between samples)")
-		}
+		step, inferred = medianSpacing(rds)
 	}
 	if err := p.Err(); err != nil {
 		s.fail(c, err)
 		return
 	}
-	res := FleetHistoryResult{Readings: len(rds), Metrics: metrics, Step: rules.Duration(step).String(),
-		StepSeconds: step.Seconds(), StepInferred: inferred}
+	res := FleetHistoryResult{Readings: len(rds), Metrics: metrics, StepInferred: inferred}
+	if step > 0 {
+		str, sec := rules.Duration(step).String(), step.Seconds()
+		res.Step, res.StepSeconds = &str, &sec
+	}
 	if res.Metrics == nil {
 		res.Metrics = []string{}
 	}

@@ -292,8 +292,8 @@ func TestFleetHistoryUpload(t *testing.T) {
 	require.Equal(t, 3, res.Readings)
 	require.Equal(t, 5, res.Values)
 	require.Equal(t, time.Date(2026, 2, 1, 2, 0, 0, 0, time.UTC), *res.To)
-	require.Equal(t, "1h", res.Step, "the median spacing of the times")
-	require.Equal(t, 3600.0, res.StepSeconds)
+	require.Equal(t, "1h", *res.Step, "the median spacing of the times")
+	require.Equal(t, 3600.0, *res.StepSeconds)
 	require.True(t, res.StepInferred)
 	require.Len(t, w.got, 3)
 	require.Equal(t, ingest.Reading{Site: "plant1", Asset: "pump-1", TS: time.Date(2026, 2, 1, 1, 0, 0, 0, time.UTC),
@@ -305,7 +305,7 @@ func TestFleetHistoryUpload(t *testing.T) {
 	require.Equal(t, "pump_vib", w.got[3].Metrics[0].Name)
 	res = httpapi.FleetHistoryResult{}
 	require.NoError(t, json.Unmarshal([]byte(body), &res))
-	require.Equal(t, "1h", res.Step)
+	require.Equal(t, "1h", *res.Step)
 	require.True(t, res.StepInferred)
 	// Irregular times: the median gap (10m, 10m, 30m, 10m), not the mean.
 	code, body = e.upload("POST", path, tok, "text/csv", "ts,vib\n2026-02-02T00:00:00Z,1\n2026-02-02T00:10:00Z,1\n"+
@@ -313,16 +313,33 @@ func TestFleetHistoryUpload(t *testing.T) {
 	require.Equal(t, 200, code, body)
 	res = httpapi.FleetHistoryResult{}
 	require.NoError(t, json.Unmarshal([]byte(body), &res))
-	require.Equal(t, "10m", res.Step)
+	require.Equal(t, "10m", *res.Step)
 	require.True(t, res.StepInferred)
 	// A step given is the answer's, as given.
 	code, body = e.upload("POST", path+"?step=5m", tok, "text/csv", "ts,vib\n2026-02-03T00:00:00Z,1\n")
 	require.Equal(t, 200, code, body)
 	res = httpapi.FleetHistoryResult{}
 	require.NoError(t, json.Unmarshal([]byte(body), &res))
-	require.Equal(t, "5m", res.Step)
+	require.Equal(t, "5m", *res.Step)
 	require.False(t, res.StepInferred)
 	require.Len(t, w.got, 11)
+	// Cycles without ?step= stand for 1h each (the documented default);
+	// one reading time and no step: stored, the step unknown (null).
+	code, body = e.upload("POST", path+"?last=2026-02-04T00:00:00Z", tok, "text/csv", "cycle,vib\n1,5\n2,5\n")
+	require.Equal(t, 200, code, body)
+	res = httpapi.FleetHistoryResult{}
+	require.NoError(t, json.Unmarshal([]byte(body), &res))
+	require.Equal(t, "1h", *res.Step)
+	require.False(t, res.StepInferred)
+	require.Equal(t, time.Date(2026, 2, 3, 23, 0, 0, 0, time.UTC), *res.From)
+	code, body = e.upload("POST", path, tok, "text/plain", "pump vib=1 1769990400000000000\n")
+	require.Equal(t, 200, code, body)
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &raw))
+	require.Nil(t, raw["step"])
+	require.Nil(t, raw["step_seconds"])
+	require.Equal(t, false, raw["step_inferred"])
+	require.Len(t, w.got, 14)
 
 	bad := []struct {
 		name, ctype, body string
@@ -333,11 +350,8 @@ func TestFleetHistoryUpload(t *testing.T) {
 		{"bad header", "text/csv", "when,Vib\n", 400, []string{"line 1"}},
 		{"bad column", "text/csv", "ts,vib,Vib\n2026-02-01T00:00:00Z,1,2\n", 400, []string{"line 1"}},
 		{"two units", "text/csv?step=1h", "unit,cycle,s1\n1,1,5\n1,2,5\n2,1,5\n", 400, []string{"line 4"}},
-		{"cycles without a step", "text/csv", "cycle,s1\n1,5\n2,5\n", 400, []string{"step"}},
-		{"one time, no step", "text/csv", "ts,vib\n2026-02-01T00:00:00Z,1\n", 422, []string{"step"}},
-		{"one line, no step", "text/plain", "pump vib=1 1769990400000000000\n", 422, []string{"step"}},
 		{"cycles as ms", "text/csv", "ts,s1\n1,5\n2,5\n", 400, []string{"line 2", "line 3"}},
-		{"bad cycle", "text/csv", "cycle,s1\n1.5,5\n", 400, []string{"line 2", "step"}},
+		{"bad cycle", "text/csv", "cycle,s1\n1.5,5\n", 400, []string{"line 2"}},
 		{"bad step", "text/csv?step=0s", "cycle,s1\n1,5\n", 400, []string{"step"}},
 		{"bad rows", "text/csv", "ts,vib\nyesterday,1\n2026-02-01T00:00:00Z,NaN\n2026-02-01T01:00:00Z,x\n", 400, []string{"line 2", "line 3", "line 4"}},
 		{"future", "text/csv", "ts,vib\n2026-03-02T00:00:00Z,1\n", 422, []string{"reading 1"}},
@@ -354,7 +368,7 @@ func TestFleetHistoryUpload(t *testing.T) {
 			require.ElementsMatch(t, tt.fields, fleetFieldNames(t, []byte(body)))
 		})
 	}
-	require.Len(t, w.got, 11, "a bad upload writes nothing")
+	require.Len(t, w.got, 14, "a bad upload writes nothing")
 
 	// A stranger's CSV of the public benchmark's shape: a unit column,
 	// cycles, spaces and capitals in names, constant columns.
@@ -368,11 +382,11 @@ func TestFleetHistoryUpload(t *testing.T) {
 	last := time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC)
 	require.Equal(t, last, *res.To, "the last cycle is at ?last=")
 	require.Equal(t, last.Add(-4*time.Hour), *res.From, "one cycle a step of 2h")
-	require.Equal(t, "2h", res.Step)
+	require.Equal(t, "2h", *res.Step)
 	require.False(t, res.StepInferred)
-	require.Len(t, w.got, 14)
+	require.Len(t, w.got, 17)
 	require.Equal(t, ingest.Reading{Site: "plant1", Asset: "pump-1", TS: last, Metrics: []ingest.Metric{
-		{Name: "op_setting_1", Value: 0}, {Name: "setting3", Value: 100}, {Name: "sensor_2", Value: 642.9}}}, w.got[13])
+		{Name: "op_setting_1", Value: 0}, {Name: "setting3", Value: 100}, {Name: "sensor_2", Value: 642.9}}}, w.got[16])
 	code, body = e.upload("POST", "/api/v1/assets/00000000-0000-0000-0000-000000000009/history", tok, "text/csv", "ts,vib\n")
 	require.Equal(t, 404, code, body)
 	code, body = e.upload("POST", path, e.tokens[workorders.RoleViewer], "text/csv", "ts,vib\n")
