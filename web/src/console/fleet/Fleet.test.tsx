@@ -131,9 +131,9 @@ describe('JobLine', () => {
     expect(jobError(t('zh-CN') as never, job({ status: 'failed', error_code: 'busy', error: '' }))).toContain('稍后再试');
   });
 
-  it('says when the server no longer knows the job', () => {
+  it('says when the job is no longer on record', () => {
     const p = jobLine(undefined, new ApiError(404, 'not_found', 'no such job')).querySelector('[data-testid="fleet-job"]');
-    expect(p?.textContent).toContain('no longer knows the training');
+    expect(p?.textContent).toContain('no longer on record');
   });
 
   it('knows when a job is done', () => {
