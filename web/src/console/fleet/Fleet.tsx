@@ -227,8 +227,11 @@ export function GateControl({ type, gate }: { type: string; gate: NonNullable<Fl
   const client = useClient();
   const qc = useQueryClient();
   const [note, setNote] = useState('');
-  const set = useMutation<FleetModel, ApiError, boolean>({
-    mutationFn: (override) => client.put<FleetModel>(`${typePath(type)}/model/gate`, override ? { override, note } : { override }),
+  // The note is read from the form when it is submitted, not from state: a
+  // click right after the last keystroke must not send the note one
+  // letter short.
+  const set = useMutation<FleetModel, ApiError, { override: boolean; note?: string }>({
+    mutationFn: (body) => client.put<FleetModel>(`${typePath(type)}/model/gate`, body),
     onSuccess: () => {
       setNote('');
       void qc.invalidateQueries({ queryKey: ['fleet', type, 'model'] });
@@ -238,7 +241,7 @@ export function GateControl({ type, gate }: { type: string; gate: NonNullable<Fl
   if (gate.status === 'overridden') {
     return (
       <div class="filters" data-testid="fleet-gate-control">
-        <button type="button" data-testid="fleet-gate-withdraw" disabled={set.isPending} onClick={() => set.mutate(false)}>
+        <button type="button" data-testid="fleet-gate-withdraw" disabled={set.isPending} onClick={() => set.mutate({ override: false })}>
           {t('fleet.gate.withdraw')}
         </button>
         {err && <p class="field-error" role="alert">{err.message}</p>}
@@ -251,12 +254,13 @@ export function GateControl({ type, gate }: { type: string; gate: NonNullable<Fl
       data-testid="fleet-gate-control"
       onSubmit={(e) => {
         e.preventDefault();
-        set.mutate(true);
+        const area = (e.currentTarget as HTMLFormElement).elements.namedItem('note') as HTMLTextAreaElement | null;
+        set.mutate({ override: true, note: area?.value ?? note });
       }}
     >
       <label>
         {t('fleet.gate.note')}
-        <textarea data-testid="fleet-gate-note" value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
+        <textarea name="note" data-testid="fleet-gate-note" value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
       </label>
       {err?.fieldMessage('note') && (
         <p class="field-error" role="alert">
