@@ -1,9 +1,9 @@
 package predict_test
 
 import (
-	"os"
 	"fmt"
 	"math"
+	"os"
 	"regexp"
 	"runtime"
 	"sort"
@@ -375,4 +375,3 @@ func replayAssetSignals(s *simulators.Scenario, m *simulators.Model, end time.Ti
 	}
 	return out
 }
-

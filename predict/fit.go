@@ -83,10 +83,16 @@ type FitOptions struct {
 	// NoExcursion turns off judging the window again without a stretch
 	// above the baseline that ended inside it (see endedExcursion).
 	NoExcursion bool
+	// NoSteps turns off judging the window again with changes of
+	// operating point taken out (see stepSegments, destep).
+	NoSteps bool
 
 	// baseline: the window is the baseline left once an excursion was
 	// taken out (see endedExcursion).
 	baseline bool
+	// destepped: the window with changes of operating point taken out
+	// (see destep); the levelling checks look for no further step.
+	destepped bool
 }
 
 func (o FitOptions) withDefaults() FitOptions {
@@ -145,6 +151,9 @@ type Result struct {
 	// that stretch taken out (zero otherwise; see endedExcursion).
 	ExcursionEnd    time.Time `json:"excursion_end,omitempty"`
 	ExcursionHeight float64   `json:"excursion_height,omitempty"`
+	// Steps is how many changes of operating point were taken out of the
+	// window for the prediction (0: none; see destep).
+	Steps int `json:"steps,omitempty"`
 }
 
 // Fit fits the candidate models to points (any order) of rule r's metric
@@ -173,6 +182,12 @@ type Result struct {
 // robust standard deviations from it (single spikes) are dropped; gaps
 // cost nothing but points; closed-form pre-checks skip the full fits when
 // no trend towards the limit stands out.
+//
+// Second looks: when the gates stop a window, it is judged again with an
+// excursion that ended inside it taken out (see endedExcursion), and
+// then with changes of operating point taken out (a trend with steps:
+// one slope, a level per segment between abrupt steps, see stepSegments
+// and destep; Result.Steps counts them).
 //
 // Gates: at least spec.MinPoints readings after outlier rejection, the
 // points span at least MinSpan of the window, R² (original units) at
@@ -224,9 +239,43 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 		dir = -1
 	}
 	out := fitWindow(pts, xs, ys, dir, limit, spec, o, res)
-	if o.NoExcursion || !excursionMayHide(out.Reason) {
+	if !o.NoExcursion && excursionMayHide(out.Reason) {
+		out = excursionFit(pts, xs, ys, dir, limit, spec, o, res, out)
+	}
+	if o.NoSteps || !stepsMayHide(out.Reason) {
 		return out
 	}
+	// Changes of operating point (abrupt at both ends) on a trend: judge
+	// the window again with the steps taken out.
+	segs, sizes, ok := stepSegments(xs, ys, dir)
+	if !ok {
+		return out
+	}
+	sx, sy, idx, ok := destep(xs, ys, segs, sizes, dir, o.StepMargin)
+	if !ok {
+		return out
+	}
+	spts := make([]Point, len(idx))
+	for i, j := range idx {
+		spts[i] = pts[j]
+	}
+	so := o
+	so.baseline, so.destepped = true, true
+	sres := res
+	sres.Points = readings(spts)
+	st := fitWindow(spts, sx, sy, dir, limit, spec, so, sres)
+	if st.Reason != ReasonOK {
+		return out
+	}
+	st.Steps = len(segs) - 1
+	return st
+}
+
+// excursionFit is Fit's second look at a window whose fit (out) was
+// stopped, with a stretch above the baseline that ended inside it taken
+// out; it returns out when there is none or the baseline predicts nothing.
+func excursionFit(pts []Point, xs, ys []float64, dir, limit float64, spec *rules.PredictSpec, o FitOptions, res, out Result) Result {
+	end := res.End
 	// A stretch above the baseline that ended inside the window (a
 	// warm-up's plateau and its fall back) hides the wear under it: the
 	// fall reads as a trend away from the limit. Judge the window again

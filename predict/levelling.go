@@ -35,7 +35,8 @@ const (
 //     StepMargin, the last step is at
 //     least 3 residual standard deviations high (abrupt, not a cycle),
 //     and the points after it do not span half the window or do not
-//     predict a crossing within the horizon on their own.
+//     predict a crossing within the horizon on their own. (Not on a
+//     window whose steps were taken out: see destep.)
 //   - levelling_off: the slope of the last third of the window is less
 //     than a quarter of the middle third's, by a t of at least 3; or
 //     a saturating model y = a + b·(1 − e^(−(t−t0)/τ)) (onset t0 inside
@@ -74,7 +75,7 @@ func levelling(xs, ys []float64, dir, limit, window, horizon, tq float64, best m
 	ref := math.Min(best.aic, aicLin)
 	// A change of level.
 	split, aic, jump, sd, ok := stepFit(ys)
-	ok = ok && aic < ref-o.StepMargin && math.Abs(jump) >= 3*sd
+	ok = ok && !o.destepped && aic < ref-o.StepMargin && math.Abs(jump) >= 3*sd
 	if ok {
 		// A line from an onset is no step (the knee costs O(n²): only
 		// when a step would otherwise win).

@@ -347,6 +347,11 @@ func TrendSignal(r *rules.Rule, a rules.AssetRef, res Result, detected time.Time
 		ev["excursion_end"] = res.ExcursionEnd
 		ev["excursion_height"] = res.ExcursionHeight
 	}
+	if res.Steps > 0 {
+		// The prediction is from the current level with that many
+		// changes of operating point taken out (see destep).
+		ev["steps"] = res.Steps
+	}
 	return rules.Signal{
 		Kind:        rules.KindTrend,
 		Level:       rules.LevelCritical,
