@@ -247,7 +247,11 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	}
 	// Changes of operating point (abrupt at both ends) on a trend: judge
 	// the window again with the steps taken out.
-	segs, sizes, ok := stepSegments(xs, ys, dir)
+	dense := make([]bool, len(pts))
+	for i, p := range pts {
+		dense[i] = p.N > 1
+	}
+	segs, sizes, ok := stepSegments(xs, ys, dense, dir)
 	if !ok {
 		return out
 	}

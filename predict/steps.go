@@ -21,8 +21,10 @@ import "math"
 //
 //   - A jump is a difference between neighbouring points of at least
 //     stepJumpSD robust standard deviations of all such differences (or
-//     two of the same sign that make one, the point between them left
-//     out: a step inside a bucket of dense readings).
+//     two of the same sign that make one around a point that aggregates
+//     several readings, that point left out: a step inside a bucket of
+//     dense readings; a single reading cannot be half-way, and a
+//     warm-up's first hours at hourly sampling look like that).
 //   - A jump towards the limit is a step; a jump away from it only when it
 //     closes an earlier jump towards it in the window of about the same
 //     size (between half and twice it). A fall that closes nothing (its
@@ -60,11 +62,12 @@ func stepsMayHide(reason string) bool {
 }
 
 // stepSegments finds the steps of the operating point in ys (time order)
-// and returns the segments between them as index ranges [from, to), with
+// (dense: the point aggregates several readings) and returns the
+// segments between them as index ranges [from, to), with
 // the points inside a step (a step inside one bucket of dense readings
 // leaves a point half-way) left out; ok is false when there is no step or
 // when a jump away from the limit is not a paired step (see above).
-func stepSegments(xs, ys []float64, dir float64) (segs [][2]int, sizes []float64, ok bool) {
+func stepSegments(xs, ys []float64, dense []bool, dir float64) (segs [][2]int, sizes []float64, ok bool) {
 	n := len(ys)
 	if n < 24 {
 		return nil, nil, false
@@ -106,8 +109,9 @@ func stepSegments(xs, ys []float64, dir float64) (segs [][2]int, sizes []float64
 			jumps = append(jumps, jump{at: i + 1, size: d[i]})
 			continue
 		}
-		// Over two differences of the same sign, each a good part of it.
-		if i+1 < len(d) && d[i]*d[i+1] > 0 && math.Abs(d[i]) >= thr/3 && math.Abs(d[i+1]) >= thr/3 &&
+		// Over two differences of the same sign, each a good part of it,
+		// around a point of several readings (a step inside its bucket).
+		if i+1 < len(d) && dense[i+1] && d[i]*d[i+1] > 0 && math.Abs(d[i]) >= thr/3 && math.Abs(d[i+1]) >= thr/3 &&
 			math.Abs(d[i]+d[i+1]) >= thr && math.Abs(d[i+1]) < thr {
 			jumps = append(jumps, jump{at: i + 2, skip: 1, size: d[i] + d[i+1]})
 			i++

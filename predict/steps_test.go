@@ -48,7 +48,7 @@ func TestStepsTakenOut(t *testing.T) {
 		f := func(h float64) float64 { return 3 + sat(h, -64, 1.5, 1)*b2f(h < -40) + sat(h, -28, 1.5, 1)*b2f(h < -6) }
 		pts := handSeries(f)
 		xs, ys := hoursOf(pts)
-		_, _, ok := stepSegments(xs, ys, 1)
+		_, _, ok := stepSegments(xs, ys, make([]bool, len(xs)), 1)
 		require.False(t, ok)
 		res := Fit(pts, &r, FitOptions{})
 		require.NotEqual(t, ReasonOK, res.Reason, "%+v", res)
@@ -58,7 +58,7 @@ func TestStepsTakenOut(t *testing.T) {
 		// jump, nothing is taken out.
 		pts := handSeries(func(h float64) float64 { return 3 + 0.03*(h+72) + sat(h, -60, 1.5, 8)*b2f(h < -30) })
 		xs, ys := hoursOf(pts)
-		_, _, ok := stepSegments(xs, ys, 1)
+		_, _, ok := stepSegments(xs, ys, make([]bool, len(xs)), 1)
 		require.False(t, ok)
 	})
 	t.Run("a step across a gap", func(t *testing.T) {
@@ -70,7 +70,7 @@ func TestStepsTakenOut(t *testing.T) {
 			}
 		}
 		xs, ys := hoursOf(kept)
-		_, _, ok := stepSegments(xs, ys, 1)
+		_, _, ok := stepSegments(xs, ys, make([]bool, len(xs)), 1)
 		require.False(t, ok)
 	})
 	t.Run("shifts, no wear", func(t *testing.T) {
@@ -78,7 +78,7 @@ func TestStepsTakenOut(t *testing.T) {
 		res := Fit(pts, &r, FitOptions{})
 		require.NotEqual(t, ReasonOK, res.Reason, "%+v", res)
 		xs, ys := hoursOf(pts)
-		segs, _, ok := stepSegments(xs, ys, 1)
+		segs, _, ok := stepSegments(xs, ys, make([]bool, len(xs)), 1)
 		require.True(t, ok)
 		require.Len(t, segs, 3)
 	})
