@@ -160,6 +160,12 @@ func benchStress(b *testing.B, name, seed string, interval time.Duration, opts p
 	for range b.N {
 		r = replayScenarioSeed(b, "stress", seed, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), interval, opts)
 	}
+	reportScenario(b, "stress scenario, "+name, r)
+}
+
+// reportScenario reports a replayed scenario's recall, false alarms and
+// duplicates, and logs its table with the false alarms and misses.
+func reportScenario(b *testing.B, title string, r eval.Report) {
 	b.ReportMetric(r.Recall, "recall")
 	b.ReportMetric(r.FalseAlarmsPer100, "false_alarms/100_asset_months")
 	b.ReportMetric(float64(r.Duplicates), "duplicates")
@@ -173,7 +179,7 @@ func benchStress(b *testing.B, name, seed string, interval time.Duration, opts p
 				f.FailureAt.Format(time.RFC3339), f.FirstSource, f.Lead.Round(time.Minute))
 		}
 	}
-	b.Logf("stress scenario, %s:\n%s\n%s", name, r.Markdown(eval.DefaultTargets()), sb.String())
+	b.Logf("%s:\n%s\n%s", title, r.Markdown(eval.DefaultTargets()), sb.String())
 }
 
 // replayAsset replays one asset's readings through its rules and returns

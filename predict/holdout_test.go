@@ -2,7 +2,6 @@ package predict_test
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,20 +27,7 @@ func BenchmarkHoldoutScenario(b *testing.B) {
 					r = replayScenarioSeed(b, "testdata/stress-holdout.yaml", seed,
 						time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), iv, predict.Options{})
 				}
-				b.ReportMetric(r.Recall, "recall")
-				b.ReportMetric(r.FalseAlarmsPer100, "false_alarms/100_asset_months")
-				b.ReportMetric(float64(r.Duplicates), "duplicates")
-				var sb strings.Builder
-				for _, f := range r.FalseAlarms {
-					fmt.Fprintf(&sb, "false alarm: %s %s at %s\n", f.Asset, f.Source, f.DetectedAt.Format(time.RFC3339))
-				}
-				for _, f := range r.Failures {
-					if f.Gradual && !f.Pending && !f.Caught {
-						fmt.Fprintf(&sb, "missed: %s (%s) failing %s, first order %s (lead %s)\n", f.Asset, f.Degradation,
-							f.FailureAt.Format(time.RFC3339), f.FirstSource, f.Lead.Round(time.Minute))
-					}
-				}
-				b.Logf("held-out stress fleet, %s, seed %s:\n%s", iv, seed, sb.String())
+				reportScenario(b, fmt.Sprintf("held-out stress fleet, %s, seed %s", iv, seed), r)
 			})
 		}
 	}
