@@ -38,6 +38,11 @@ func (f fleetSeries) Series(ctx context.Context, site, asset string, metrics []s
 	if err != nil {
 		return nil, err
 	}
+	return samplesOf(set), nil
+}
+
+// samplesOf converts one asset's InfluxDB step means to fleet samples.
+func samplesOf(set map[string][]influx.Point) map[string][]fleet.Sample {
 	out := make(map[string][]fleet.Sample, len(set))
 	for m, pts := range set {
 		ss := make([]fleet.Sample, len(pts))
@@ -46,7 +51,7 @@ func (f fleetSeries) Series(ctx context.Context, site, asset string, metrics []s
 		}
 		out[m] = ss
 	}
-	return out, nil
+	return out
 }
 
 func (f fleetSeries) SeriesBatch(ctx context.Context, assets []fleet.SeriesKey, metrics []string, from, to time.Time, step time.Duration) (map[fleet.SeriesKey]map[string][]fleet.Sample, error) {
@@ -60,15 +65,7 @@ func (f fleetSeries) SeriesBatch(ctx context.Context, assets []fleet.SeriesKey, 
 	}
 	out := make(map[fleet.SeriesKey]map[string][]fleet.Sample, len(sets))
 	for k, set := range sets {
-		m := make(map[string][]fleet.Sample, len(set))
-		for name, pts := range set {
-			ss := make([]fleet.Sample, len(pts))
-			for i, p := range pts {
-				ss[i] = fleet.Sample{TS: p.TS, Value: p.Value}
-			}
-			m[name] = ss
-		}
-		out[fleet.SeriesKey{Site: k.Site, Asset: k.Asset}] = m
+		out[fleet.SeriesKey{Site: k.Site, Asset: k.Asset}] = samplesOf(set)
 	}
 	return out, nil
 }
