@@ -119,14 +119,7 @@ func TestIndependentNeighbourFailuresKeepTwoOrders(t *testing.T) {
 	mk("p3", rig.ID)
 	mk("q1", other.ID)
 	at := time.Date(2026, 2, 20, 8, 0, 0, 0, time.UTC)
-	trend := func(code string, at time.Time, slope float64, cross time.Duration) rules.Signal {
-		sig := f.signal(rules.KindTrend, at)
-		sig.Asset = code
-		sig.Prediction = &rules.Prediction{Model: "linear", Slope: slope, R2: 0.9, Points: 40,
-			WindowStart: at.Add(-48 * time.Hour), WindowEnd: at,
-			CrossingAt: at.Add(cross), CrossingEarliest: at.Add(cross - time.Hour), CrossingLatest: at.Add(cross + time.Hour)}
-		return sig
-	}
+	trend := f.trendSignal
 	_, o1, err := f.svc.HandleSignalOrder(ctx, trend("p1", at, 1e-5, 40*time.Hour))
 	require.NoError(t, err)
 	require.NotNil(t, o1)
@@ -215,14 +208,7 @@ func TestAreaNeighboursAreGrouped(t *testing.T) {
 	require.Contains(t, ve.Error(), "area")
 
 	at := time.Date(2026, 2, 20, 8, 0, 0, 0, time.UTC)
-	trend := func(code string, at time.Time, slope float64, cross time.Duration) rules.Signal {
-		sig := f.signal(rules.KindTrend, at)
-		sig.Asset = code
-		sig.Prediction = &rules.Prediction{Model: "linear", Slope: slope, R2: 0.9, Points: 40,
-			WindowStart: at.Add(-48 * time.Hour), WindowEnd: at,
-			CrossingAt: at.Add(cross), CrossingEarliest: at.Add(cross - time.Hour), CrossingLatest: at.Add(cross + time.Hour)}
-		return sig
-	}
+	trend := f.trendSignal
 	_, lead, err := f.svc.HandleSignalOrder(ctx, trend("b1", at, 1e-5, 40*time.Hour))
 	require.NoError(t, err)
 	require.NotNil(t, lead)
@@ -244,4 +230,15 @@ func TestAreaNeighboursAreGrouped(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, links)
+}
+
+// trendSignal is a critical trend signal of asset code detected at at,
+// rising by slope a second, predicted to cross cross later (±1 h).
+func (f *fixture) trendSignal(code string, at time.Time, slope float64, cross time.Duration) rules.Signal {
+	sig := f.signal(rules.KindTrend, at)
+	sig.Asset = code
+	sig.Prediction = &rules.Prediction{Model: "linear", Slope: slope, R2: 0.9, Points: 40,
+		WindowStart: at.Add(-48 * time.Hour), WindowEnd: at,
+		CrossingAt: at.Add(cross), CrossingEarliest: at.Add(cross - time.Hour), CrossingLatest: at.Add(cross + time.Hour)}
+	return sig
 }
