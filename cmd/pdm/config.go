@@ -93,6 +93,10 @@ type Config struct {
 	FleetRetrain, FleetScoreEvery, FleetLead time.Duration
 	// FleetScoreConcurrency is how many assets fleet scoring scores at once.
 	FleetScoreConcurrency int
+	// FleetScoreBatch is how many assets' histories scoring reads in one
+	// InfluxQL query (1: one Flux query an asset, for an InfluxDB 2.x
+	// bucket without a DBRP mapping).
+	FleetScoreBatch int
 
 	// How often the ticket core's jobs run (each on one replica at a time).
 	SLAEvery       time.Duration // SLA at-risk, breach and escalation
@@ -195,7 +199,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.FleetRetrain, "fleet-retrain", envDuration(getenv, "PDM_FLEET_RETRAIN", 24*time.Hour), "how often every asset type with enough failures gets a new fleet model (PDM_FLEET_RETRAIN)")
 	fs.DurationVar(&c.FleetScoreEvery, "fleet-score-every", envDuration(getenv, "PDM_FLEET_SCORE_EVERY", 15*time.Minute), "how often every asset of a type with a fleet model is scored (PDM_FLEET_SCORE_EVERY)")
 	fs.IntVar(&c.FleetScoreConcurrency, "fleet-score-concurrency", envInt(getenv, "PDM_FLEET_SCORE_CONCURRENCY", 8), "how many assets fleet scoring scores at once (PDM_FLEET_SCORE_CONCURRENCY)")
-	fs.DurationVar(&c.FleetLead, "fleet-lead", envDuration(getenv, "PDM_FLEET_LEAD", 48*time.Hour), "a fleet model raises an order when the lower bound of an asset's remaining life is within this (PDM_FLEET_LEAD)")
+	fs.IntVar(&c.FleetScoreBatch, "fleet-score-batch", envInt(getenv, "PDM_FLEET_SCORE_BATCH", 10), "how many assets' histories fleet scoring reads in one InfluxQL query; 1 reads each asset with Flux (PDM_FLEET_SCORE_BATCH)")
+	fs.DurationVar(&c.FleetLead, "fleet-lead", envDuration(getenv, "PDM_FLEET_LEAD", 48*time.Hour), "a fleet model raises an order when an asset's remaining life less the type's order margin (default 0.7) times its interval's half-width is within this (PDM_FLEET_LEAD)")
 	fs.DurationVar(&c.SLAEvery, "sla-every", envDuration(getenv, "PDM_SLA_EVERY", time.Minute), "how often SLA clocks are checked for at-risk, breach and escalation (PDM_SLA_EVERY)")
 	fs.DurationVar(&c.ReorderEvery, "reorder-every", envDuration(getenv, "PDM_REORDER_EVERY", 15*time.Minute), "how often stock below its reorder point raises purchase requests (PDM_REORDER_EVERY)")
 	fs.DurationVar(&c.SchedulesEvery, "schedules-every", envDuration(getenv, "PDM_SCHEDULES_EVERY", 5*time.Minute), "how often preventive schedules raise their due orders (PDM_SCHEDULES_EVERY)")
@@ -246,6 +251,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.MaxCodes <= 0 || c.MaxAssets <= 0 {
 		return c, fmt.Errorf("--detect-max-codes (PDM_DETECT_MAX_CODES) and --detect-max-assets (PDM_DETECT_MAX_ASSETS) must be positive")
+	}
+	if c.FleetScoreConcurrency < 1 || c.FleetScoreBatch < 1 || c.FleetScoreBatch > 1000 {
+		return c, fmt.Errorf("--fleet-score-concurrency (PDM_FLEET_SCORE_CONCURRENCY) must be positive and --fleet-score-batch (PDM_FLEET_SCORE_BATCH) 1-1000")
 	}
 	if c.MQTTKeepAlive < time.Second {
 		return c, fmt.Errorf("--mqtt-keepalive (PDM_MQTT_KEEPALIVE) must be at least 1s")

@@ -112,6 +112,14 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad gc percent env", args: nil, env: func(k string) string {
 			return map[string]string{"PDM_GC_PERCENT": "high"}[k]
 		}, wantErr: "gc-percent"},
+		{name: "fleet score batch too big", args: []string{"--fleet-score-batch", "5000"}, env: getenv, wantErr: "fleet-score-batch"},
+		{name: "fleet score batch env zero", args: nil, env: func(k string) string {
+			if k == "PDM_FLEET_SCORE_BATCH" {
+				return "0"
+			}
+			return getenv(k)
+		}, wantErr: "fleet-score-batch"},
+		{name: "fleet score concurrency zero", args: []string{"--fleet-score-concurrency", "0"}, env: getenv, wantErr: "fleet-score-concurrency"},
 		{name: "unknown flag", args: []string{"--nope"}, env: getenv, wantErr: "flag provided but not defined"},
 	}
 	for _, tt := range tests {

@@ -167,7 +167,7 @@ func (c *core) fleetConfig(ts *influx.Client) httpapi.FleetConfig {
 // remaining life within the lead (fleet.Model.OrderDue).
 func (c *core) fleetScorer(ts *influx.Client, log *slog.Logger) *fleet.Scorer {
 	return &fleet.Scorer{Store: c.store, Assets: fleetAssets{c}, Series: fleetSeries{ts}, Lead: c.jobs.FleetLead,
-		Concurrency: c.jobs.FleetScoreConcurrency, Now: time.Now, Log: log, Raise: func(ctx context.Context, a fleet.Alert) error {
+		Concurrency: c.jobs.FleetScoreConcurrency, Batch: c.jobs.FleetScoreBatch, Now: time.Now, Log: log, Raise: func(ctx context.Context, a fleet.Alert) error {
 			return c.handleSignal(ctx, fleetSignal(a))
 		}}
 }
