@@ -132,10 +132,7 @@ func TestAnyFallAgreesWithFallCandidates(t *testing.T) {
 // the quadratic extrapolated that bend to the limit within five days. The
 // baseline is judged by the line, which does not cross within the horizon.
 func TestExcursionBaselineIsJudgedByTheLine(t *testing.T) {
-	raw := []struct {
-		h, v float64
-		n    int
-	}{
+	raw := []windowPoint{
 		{-47.833, 4.001, 4}, {-47.167, 4.005, 4}, {-46.500, 4.042, 4}, {-45.833, 4.014, 4},
 		{-45.167, 4.039, 4}, {-44.500, 4.113, 4}, {-43.833, 4.086, 4}, {-43.167, 4.102, 4},
 		{-42.500, 4.073, 4}, {-41.833, 4.113, 4}, {-41.167, 4.139, 4}, {-40.500, 3.970, 4},
@@ -157,10 +154,7 @@ func TestExcursionBaselineIsJudgedByTheLine(t *testing.T) {
 		{0.000, 2.858, 3},
 	}
 	end := time.Date(2026, 9, 28, 19, 40, 0, 0, time.UTC)
-	pts := make([]Point, len(raw))
-	for i, p := range raw {
-		pts[i] = Point{TS: end.Add(time.Duration(p.h * float64(time.Hour))), Value: p.v, N: p.n}
-	}
+	pts := windowPoints(end, raw)
 	r := vibRule()
 	r.Predict.Window = rules.Duration(48 * time.Hour)
 	res := Fit(pts, &r, FitOptions{})
@@ -177,10 +171,7 @@ func TestExcursionBaselineIsJudgedByTheLine(t *testing.T) {
 // predicted nothing (beyond the horizon); left out of the measure, the
 // fall is 1.07 and the wear is predicted.
 func TestExcursionEndInsideABucket(t *testing.T) {
-	raw := []struct {
-		h, v float64
-		n    int
-	}{
+	raw := []windowPoint{
 		{-47.500, 4.410, 4}, {-46.833, 4.342, 4}, {-46.167, 4.508, 4}, {-45.500, 4.433, 4},
 		{-44.833, 4.453, 4}, {-44.167, 4.429, 4}, {-43.500, 4.536, 4}, {-42.833, 4.587, 4},
 		{-42.167, 4.512, 4}, {-41.500, 4.495, 4}, {-40.833, 4.583, 4}, {-40.167, 4.648, 4},
@@ -202,10 +193,7 @@ func TestExcursionEndInsideABucket(t *testing.T) {
 		{0.000, 4.316, 1},
 	}
 	end := time.Date(2026, 9, 24, 12, 0, 0, 0, time.UTC)
-	pts := make([]Point, len(raw))
-	for i, p := range raw {
-		pts[i] = Point{TS: end.Add(time.Duration(p.h * float64(time.Hour))), Value: p.v, N: p.n}
-	}
+	pts := windowPoints(end, raw)
 	r := vibRule()
 	r.Predict.Window = rules.Duration(48 * time.Hour)
 	res := Fit(pts, &r, FitOptions{})
@@ -218,4 +206,20 @@ func TestExcursionEndInsideABucket(t *testing.T) {
 		pts[i].N = 1
 	}
 	require.NotEqual(t, ReasonOK, Fit(pts, &r, FitOptions{}).Reason)
+}
+
+// windowPoint is a bucket of a window taken from a replayed series: h
+// hours from the window's end, its mean v of n readings.
+type windowPoint struct {
+	h, v float64
+	n    int
+}
+
+// windowPoints are raw's points in time, the window ending at end.
+func windowPoints(end time.Time, raw []windowPoint) []Point {
+	pts := make([]Point, len(raw))
+	for i, p := range raw {
+		pts[i] = Point{TS: end.Add(time.Duration(p.h * float64(time.Hour))), Value: p.v, N: p.n}
+	}
+	return pts
 }

@@ -90,10 +90,7 @@ func TestSaturatingOffTheGrid(t *testing.T) {
 // (48 h) fits best, with a level of 7.33 above the limit; refined from
 // the best short time constant, the fit finds the run-in's level.
 func TestSaturatingRefinedFromAShortTimeConstant(t *testing.T) {
-	raw := []struct {
-		h, v float64
-		n    int
-	}{
+	raw := []windowPoint{
 		{-47.833, 2.342, 4}, {-47.167, 2.341, 4}, {-46.500, 2.306, 4}, {-45.833, 2.276, 4},
 		{-45.167, 2.281, 4}, {-44.500, 2.390, 4}, {-43.833, 2.313, 4}, {-43.167, 2.358, 4},
 		{-42.500, 2.269, 4}, {-41.833, 2.275, 4}, {-41.167, 2.311, 4}, {-40.500, 2.336, 4},
@@ -115,10 +112,9 @@ func TestSaturatingRefinedFromAShortTimeConstant(t *testing.T) {
 		{0.000, 4.667, 3},
 	}
 	end := time.Date(2026, 9, 27, 11, 0, 0, 0, time.UTC)
-	pts := make([]Point, len(raw))
+	pts := windowPoints(end, raw)
 	xs, ys := make([]float64, len(raw)), make([]float64, len(raw))
 	for i, p := range raw {
-		pts[i] = Point{TS: end.Add(time.Duration(p.h * float64(time.Hour))), Value: p.v, N: p.n}
 		xs[i], ys[i] = p.h, p.v
 	}
 	s, ok := saturating(xs, ys, 1, 48)
