@@ -242,16 +242,27 @@ func Fit(points []Point, r *rules.Rule, o FitOptions) Result {
 	if !o.NoExcursion && excursionMayHide(out.Reason) {
 		out = excursionFit(pts, xs, ys, dir, limit, spec, o, res, out)
 	}
-	if o.NoSteps || !stepsMayHide(out.Reason) {
-		return out
+	if !o.NoSteps && stepsMayHide(out.Reason) {
+		out = stepsFit(pts, xs, ys, dir, limit, spec, o, res, out)
 	}
-	// Changes of operating point (abrupt at both ends) on a trend: judge
-	// the window again with the steps taken out.
+	return out
+}
+
+// denseOf tells which points average several readings.
+func denseOf(pts []Point) []bool {
 	dense := make([]bool, len(pts))
 	for i, p := range pts {
 		dense[i] = p.N > 1
 	}
-	segs, sizes, ok := stepSegments(xs, ys, dense, dir)
+	return dense
+}
+
+// stepsFit is Fit's second look at a window whose fit (out) was stopped,
+// with changes of operating point (abrupt at both ends) on a trend taken
+// out; it returns out when there are none or the window without them
+// predicts nothing.
+func stepsFit(pts []Point, xs, ys []float64, dir, limit float64, spec *rules.PredictSpec, o FitOptions, res, out Result) Result {
+	segs, sizes, ok := stepSegments(xs, ys, denseOf(pts), dir)
 	if !ok {
 		return out
 	}
@@ -285,11 +296,10 @@ func excursionFit(pts []Point, xs, ys []float64, dir, limit float64, spec *rules
 	// fall reads as a trend away from the limit. Judge the window again
 	// with that stretch taken out.
 	raw := make([]float64, len(pts))
-	dense := make([]bool, len(pts))
 	for i, p := range pts {
-		raw[i], dense[i] = p.Value, p.N > 1
+		raw[i] = p.Value
 	}
-	ex, ok := endedExcursion(xs, ys, raw, dense, dir, spec.Window.D().Hours(), o.StepMargin)
+	ex, ok := endedExcursion(xs, ys, raw, denseOf(pts), dir, spec.Window.D().Hours(), o.StepMargin)
 	if !ok {
 		return out
 	}
