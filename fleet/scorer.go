@@ -190,7 +190,10 @@ func (s *Scorer) RunCount(ctx context.Context) (int, error) {
 		for len(assets) > 0 && ctx.Err() == nil {
 			chunk := assets[:min(batch, len(assets))]
 			assets = assets[len(chunk):]
-			r, err := s.prefetch(ctx, v, chunk, now)
+			r, err := s.Series, error(nil)
+			if batch > 1 {
+				r, err = s.prefetch(ctx, v, chunk, now)
+			}
 			if err != nil {
 				fail(fmt.Errorf("score %s: %d assets from %s/%s: %w", v.AssetType, len(chunk), chunk[0].Site, chunk[0].Code, err))
 				continue
@@ -332,7 +335,7 @@ func (s *Scorer) score(ctx context.Context, series SeriesReader, v Version, a As
 
 // batchSize is how many assets of v's type are read in one query: 1 when
 // Series cannot read several at once. Also 1 in effect when v's steps do
-// not line up with the// Unix epoch (prefetch then reads one asset at a time).
+// not line up with the Unix epoch (prefetch then reads one asset at a time).
 func (s *Scorer) batchSize(v Version) int {
 	if _, ok := s.Series.(BatchSeriesReader); !ok || s.Batch == 1 {
 		return 1
@@ -354,11 +357,11 @@ func stepOf(v Version) (time.Duration, int) {
 
 // prefetch reads the recent history score reads of each asset of chunk in
 // one query and returns a reader that serves those reads from it (and any
-// other from s.Series).
+// other from s.Series); batchSize says when to.
 func (s *Scorer) prefetch(ctx context.Context, v Version, chunk []AssetRef, now time.Time) (SeriesReader, error) {
 	br, ok := s.Series.(BatchSeriesReader)
 	step, hist := stepOf(v)
-	if !ok || step <= 0 || s.Batch == 1 {
+	if !ok || step <= 0 {
 		return s.Series, nil
 	}
 	// score reads [from, now] with from ≥ now − span: History asks for
