@@ -257,9 +257,6 @@ func BenchmarkRigScenario(b *testing.B) {
 // TestRigScenarioGrouping: with grouping, the rig scenario gives one order
 // per failing bearing and none for the neighbours it shakes.
 func TestRigScenarioGrouping(t *testing.T) {
-	if testing.Short() {
-		t.Skip("replays 40 days of 32 assets")
-	}
 	r, linked := replayRig(t, true)
 	require.Equal(t, 1.0, r.Recall)
 	require.Empty(t, r.FalseAlarms)
