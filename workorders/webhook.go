@@ -169,7 +169,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 // due and that has none running; it never waits for a sender, only for
 // the next tick or a sender's end. With once it returns when nothing is
 // due and nothing is in flight; otherwise when ctx ends or a poll fails.
-func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
+func (d *Dispatcher) loop(ctx context.Context, once bool) (delivered int, _ error) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex // guards busy, finished, ends, failed, sent, firstErr
@@ -185,9 +185,15 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 		firstErr error
 		pruned   time.Time
 	)
-	// Senders outlive no loop: on return they are cancelled and awaited.
+	// Senders outlive no loop: on return they are cancelled and awaited,
+	// and only then is sent read (a sender still running when the loop
+	// returns may count one more); the returns below leave the count here.
 	sctx, cancel := context.WithCancel(ctx)
-	defer func() { cancel(); wg.Wait() }()
+	defer func() {
+		cancel()
+		wg.Wait()
+		delivered = sent
+	}()
 	done := make(chan struct{}, 1)
 	t := time.NewTicker(max(d.Interval, time.Millisecond))
 	defer t.Stop()
@@ -199,14 +205,14 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 		polled := ends
 		mu.Unlock()
 		if once && err != nil {
-			return sent, err
+			return 0, err
 		}
 		started, stale := 0, false
 		if inFlight < parallel {
 			now := d.Now()
 			due, err := d.store.ClaimDeliveries(ctx, now, now.Add(d.lease()), max(d.Batch, 1)+inFlight)
 			if err != nil {
-				return sent, err
+				return 0, err
 			}
 			mu.Lock()
 			var unsent []DueDelivery
@@ -255,13 +261,13 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 			// Claimed but not started: free at once for the next poll.
 			for _, dd := range unsent {
 				if err := d.store.ReleaseDelivery(ctx, dd.ID, dd.Claim); err != nil {
-					return sent, err
+					return 0, err
 				}
 			}
 		}
 		if once && started == 0 && inFlight == 0 {
 			if !stale {
-				return sent, nil
+				return 0, nil
 			}
 			continue
 		}
@@ -274,9 +280,9 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) (int, error) {
 		select {
 		case <-ctx.Done():
 			if once {
-				return sent, ctx.Err()
+				return 0, ctx.Err()
 			}
-			return sent, nil
+			return 0, nil
 		case <-done:
 		case <-t.C:
 		}
