@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { QueryClient } from '@tanstack/preact-query';
-import { invalidate, targetsOf, type LiveMessage } from './live';
+import { h, render } from 'preact';
+import { QueryClient, QueryClientProvider } from '@tanstack/preact-query';
+import { invalidate, targetsOf, useLive, type LiveMessage } from './live';
 
 const msg = (type: string, data: Record<string, unknown> = {}, order_id?: string): LiveMessage =>
   ({ id: 1, type, at: '2026-01-01T00:00:00Z', order_id, data }) as LiveMessage;
@@ -38,5 +39,82 @@ describe('invalidate', () => {
     invalidate(qc, targetsOf(msg('reset')));
     expect(stale(['rules'])).toBe(true);
     expect(stale(['me'])).toBe(false);
+  });
+});
+
+// A stand-in for the browser's EventSource: the test opens it, sends
+// messages and drops it; useLive's handlers are what is tested.
+class FakeSource {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSED = 2;
+  static all: FakeSource[] = [];
+  readyState = FakeSource.CONNECTING;
+  onopen: (() => void) | null = null;
+  onmessage: ((ev: { data: string; lastEventId: string }) => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(public url: string) {
+    FakeSource.all.push(this);
+  }
+  open() {
+    this.readyState = FakeSource.OPEN;
+    this.onopen?.();
+  }
+  send(id: number, m: LiveMessage) {
+    this.onmessage?.({ data: JSON.stringify(m), lastEventId: String(id) });
+  }
+  close() {
+    this.readyState = FakeSource.CLOSED;
+  }
+}
+
+function Live() {
+  useLive('/api/v1/events', 1);
+  return null;
+}
+
+async function until(cond: () => boolean, what: string) {
+  for (let i = 0; i < 200; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('timed out waiting for ' + what);
+}
+
+describe('useLive', () => {
+  it('reads again what screens read before a fresh stream opened, not before a resumed one', async () => {
+    const real = globalThis.EventSource;
+    globalThis.EventSource = FakeSource as unknown as typeof EventSource;
+    FakeSource.all = [];
+    const root = document.createElement('div');
+    try {
+      const qc = new QueryClient();
+      // A list read before the stream is open: an order created between
+      // that read and the stream's opening sends no event to this tab.
+      qc.setQueryData(['order-list', {}], ['o1']);
+      qc.setQueryData(['me'], { name: 'ann' });
+      render(h(QueryClientProvider, { client: qc }, h(Live, null)), root);
+      await until(() => FakeSource.all.length === 1, 'the stream');
+      const stale = (k: unknown[]) => qc.getQueryState(k)?.isInvalidated;
+      expect(stale(['order-list', {}])).toBe(false);
+      FakeSource.all[0].open();
+      expect(stale(['order-list', {}])).toBe(true);
+      expect(stale(['me'])).toBe(false);
+
+      // Read again; an event arrives, the connection drops and the
+      // browser reconnects with the last id: the gap is replayed, nothing
+      // is read again.
+      qc.setQueryData(['order-list', {}], ['o1', 'o2']);
+      qc.setQueryData(['rules'], []);
+      FakeSource.all[0].send(7, msg('rule.changed'));
+      await until(() => stale(['rules']) === true, "the event's batch");
+      FakeSource.all[0].readyState = FakeSource.CONNECTING;
+      FakeSource.all[0].onerror?.();
+      FakeSource.all[0].open();
+      expect(stale(['order-list', {}])).toBe(false);
+    } finally {
+      render(null, root);
+      globalThis.EventSource = real;
+    }
   });
 });

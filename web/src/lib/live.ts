@@ -4,7 +4,10 @@
 // The browser's EventSource resumes after a dropped connection with its
 // Last-Event-ID; when the stream fails for good (server restarted, session
 // expired), it is opened again with ?last_event_id= after a backoff, so
-// nothing is missed. A "reset" message (too far behind) invalidates all.
+// nothing is missed. A "reset" message (too far behind) invalidates all,
+// and so does a stream opened with no event to resume from (the first, or
+// one that dropped before any event): what screens read before it opened
+// is read again.
 //
 // Query-key conventions the screens follow (first elements):
 //   ['work-orders', …filters]      order lists
@@ -137,6 +140,12 @@ export function useLive(url = '/api/v1/events', batchMs = 100) {
       es.onopen = () => {
         retry = 0;
         setState('live');
+        // A stream that does not resume from an event starts at its own
+        // opening: whatever changed between a screen's read and this
+        // moment would never come. Every query read (or being read) before
+        // is read again, once per fresh stream; a resumed one replays the
+        // gap instead.
+        if (!lastId) invalidate(qc, [{ all: true }]);
       };
       es.onmessage = (ev) => {
         if (ev.lastEventId) lastId = ev.lastEventId;
