@@ -27,6 +27,12 @@ type MetricLister interface {
 	Metrics(ctx context.Context, site, asset string, from, to time.Time) ([]string, error)
 }
 
+// TimeLister gives the distinct times of an asset's readings (any
+// metric) in [from, to), oldest first.
+type TimeLister interface {
+	ReadingTimes(ctx context.Context, site, asset string, from, to time.Time) ([]time.Time, error)
+}
+
 // ModelStore is what the trainer reads and writes.
 type ModelStore interface {
 	// Failures lists an asset type's failures, oldest first.
@@ -47,7 +53,9 @@ type Settings struct {
 	// Settings are the operating-setting metrics among Metrics (default:
 	// the latest model's, else those IsSetting names).
 	Settings []string `json:"settings,omitempty"`
-	// Step is the time a row of the history stands for (default 1 h).
+	// Step is the time a row of the history stands for (default 1 h, or
+	// the failed units' usual gap between readings when longer: see
+	// Trainer.Times).
 	Step time.Duration `json:"-"`
 	// History is how far before each failure the history reaches (default
 	// 400 steps); an earlier failure of the same asset cuts it short.
@@ -74,6 +82,11 @@ type Trainer struct {
 	Store   ModelStore
 	Series  SeriesReader
 	Metrics MetricLister
+	// Times, when set, lets a first training without a step find it: the
+	// median gap between the failed units' readings before their failure
+	// when it is over an hour (a reading or cycle a day trains on days,
+	// not on hours filled with the last value).
+	Times TimeLister
 	// IsNotFound tells the store's not-found error.
 	IsNotFound func(error) bool
 	Now        func() time.Time
@@ -128,14 +141,8 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 	} else if t.IsNotFound == nil || !t.IsNotFound(err) {
 		return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
 	}
-	if s.Step <= 0 {
-		s.Step = time.Hour
-	}
 	if s.Cap <= 0 {
 		s.Cap = DefaultCap
-	}
-	if s.History <= 0 {
-		s.History = 400 * s.Step
 	}
 	failures, err := t.Store.Failures(ctx, assetType)
 	if err != nil {
@@ -143,6 +150,14 @@ func (t *Trainer) Train(ctx context.Context, assetType string, s Settings) (Vers
 	}
 	if len(failures) < MinUnits {
 		return Version{}, Report{}, fmt.Errorf("%d failures, need %d: %w", len(failures), MinUnits, ErrTooFewUnits)
+	}
+	if s.Step <= 0 {
+		if s.Step, err = t.defaultStep(ctx, failures); err != nil {
+			return Version{}, Report{}, fmt.Errorf("train %s: %w", assetType, err)
+		}
+	}
+	if s.History <= 0 {
+		s.History = 400 * s.Step
 	}
 	if len(s.Metrics) == 0 {
 		if s.Metrics, err = t.commonMetrics(ctx, failures, s.Step); err != nil {
@@ -280,4 +295,65 @@ func History(ctx context.Context, r SeriesReader, site, asset string, metrics []
 		return nil, time.Time{}, nil
 	}
 	return rows[first : last+1], start.Add(time.Duration(first) * step), nil
+}
+
+// defaultStep is a first training's step when none is given: an hour,
+// or the median gap between the readings of the latest failed units (up
+// to 8) before their failure when that is longer, rounded (StepOfGap).
+// Each unit is read back from its failure over a window growing eightfold
+// from 10 minutes until it holds 24 readings (at most about five years),
+// so dense data costs a short read.
+func (t *Trainer) defaultStep(ctx context.Context, failures []Failure) (time.Duration, error) {
+	if t.Times == nil {
+		return time.Hour, nil
+	}
+	const want, longest = 24, 5 * 365 * 24 * time.Hour
+	var gaps []time.Duration
+	for _, f := range failures[max(0, len(failures)-8):] {
+		var ts []time.Time
+		for w := 10 * time.Minute; ; w *= 8 {
+			var err error
+			if ts, err = t.Times.ReadingTimes(ctx, f.Site, f.Asset, f.FailedAt.Add(-w), f.FailedAt.Add(time.Nanosecond)); err != nil {
+				return 0, fmt.Errorf("reading times of %s/%s: %w", f.Site, f.Asset, err)
+			}
+			if len(ts) >= want || w >= longest {
+				break
+			}
+		}
+		for i := 1; i < len(ts); i++ {
+			if d := ts[i].Sub(ts[i-1]); d > 0 {
+				gaps = append(gaps, d)
+			}
+		}
+	}
+	return StepOfGap(gaps), nil
+}
+
+// niceSteps are the steps a gap near one of them (within 5 %) is rounded to.
+var niceSteps = []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour,
+	8 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 72 * time.Hour, 7 * 24 * time.Hour}
+
+// StepOfGap is the training step for readings with these gaps: an hour
+// when the median gap is an hour or less (or there are none), else the
+// median rounded to a nearby whole step (1h-3d, 7d) or to the minute, at
+// most 7 days.
+func StepOfGap(gaps []time.Duration) time.Duration {
+	if len(gaps) == 0 {
+		return time.Hour
+	}
+	g := slices.Clone(gaps)
+	slices.Sort(g)
+	med := g[len(g)/2]
+	if len(g)%2 == 0 {
+		med = (g[len(g)/2-1] + med) / 2
+	}
+	if med <= time.Hour {
+		return time.Hour
+	}
+	for _, n := range niceSteps {
+		if d := med - n; d >= -n/20 && d <= n/20 {
+			return n
+		}
+	}
+	return min(med.Round(time.Minute), 7*24*time.Hour)
 }

@@ -3,7 +3,9 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -238,4 +240,76 @@ func TestJudgeGate(t *testing.T) {
 	require.Equal(t, ReasonLowCoverage, g.Reasons[0].Code)
 	require.Equal(t, DefaultGateLead.Seconds(), g.Rule.MaxRMSESeconds)
 	require.True(t, Version{}.OrdersAllowed(), "a version without a gate (not from a store)")
+}
+
+func TestStepOfGap(t *testing.T) {
+	h := time.Hour
+	rep := func(d time.Duration, n int) []time.Duration {
+		out := make([]time.Duration, n)
+		for i := range out {
+			out[i] = d
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		gaps []time.Duration
+		want time.Duration
+	}{
+		{"none", nil, h},
+		{"a reading a second", rep(time.Second, 50), h},
+		{"every ten minutes", rep(10*time.Minute, 50), h},
+		{"hourly", rep(h, 50), h},
+		{"a cycle a day, a few days missing", append(rep(24*h, 40), 48*h, 72*h, 96*h), 24 * h},
+		{"daily with jitter", []time.Duration{23*h + 50*time.Minute, 24*h + 20*time.Minute, 24 * h, 24*h + 5*time.Minute}, 24 * h},
+		{"every 36 hours", rep(36*h, 30), 36 * h},
+		{"every 90 minutes and a few seconds", rep(90*time.Minute+7*time.Second, 30), 90 * time.Minute},
+		{"every three hours", rep(3*h, 30), 3 * h},
+		{"weekly", rep(7*24*h, 10), 7 * 24 * h},
+		{"monthly (longer than a step may be)", rep(30*24*h, 10), 7 * 24 * h},
+		{"mostly dense, a night's gap", append(rep(h, 30), 12*h), h},
+	} {
+		require.Equal(t, c.want, StepOfGap(c.gaps), c.name)
+	}
+}
+
+// dailyTimes has a reading a day per asset, up to each asset's end.
+type dailyTimes struct {
+	end   map[string]time.Time
+	reads []time.Duration // the windows asked for
+}
+
+func (d *dailyTimes) ReadingTimes(_ context.Context, _, asset string, from, to time.Time) ([]time.Time, error) {
+	d.reads = append(d.reads, to.Sub(from))
+	var out []time.Time
+	for ts := d.end[asset]; !ts.Before(from); ts = ts.Add(-24 * time.Hour) {
+		if ts.Before(to) {
+			out = append(out, ts)
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// A first training of units with a reading a day learns on days: the
+// reads grow from ten minutes until they hold enough readings, never
+// reaching back further than they need.
+func TestDefaultStepFollowsTheReadings(t *testing.T) {
+	end := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	times := &dailyTimes{end: map[string]time.Time{}}
+	var failures []Failure
+	for i := range 10 {
+		a := fmt.Sprint("u", i)
+		times.end[a] = end.AddDate(0, 0, -i)
+		failures = append(failures, Failure{Site: "s", Asset: a, FailedAt: times.end[a]})
+	}
+	tr := &Trainer{Times: times}
+	step, err := tr.defaultStep(context.Background(), failures)
+	require.NoError(t, err)
+	require.Equal(t, 24*time.Hour, step)
+	require.LessOrEqual(t, slices.Max(times.reads), 8*512*10*time.Minute+time.Nanosecond, "four weeks at most")
+	tr.Times = nil
+	step, err = tr.defaultStep(context.Background(), failures)
+	require.NoError(t, err)
+	require.Equal(t, time.Hour, step, "without reading times: an hour")
 }

@@ -86,6 +86,20 @@ func (f fleetSeries) Metrics(ctx context.Context, site, asset string, from, to t
 	return out, nil
 }
 
+// ReadingTimes gives the distinct times of an asset's readings in [from, to).
+func (f fleetSeries) ReadingTimes(ctx context.Context, site, asset string, from, to time.Time) ([]time.Time, error) {
+	rds, err := f.c.ReadReadings(ctx, site, asset, nil, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Time, 0, len(rds))
+	for _, r := range rds {
+		out = append(out, r.TS)
+	}
+	slices.SortFunc(out, time.Time.Compare)
+	return slices.CompactFunc(out, time.Time.Equal), nil
+}
+
 // fleetAssets lists the registered assets of a type.
 type fleetAssets struct{ c *core }
 
@@ -108,7 +122,7 @@ func (a fleetAssets) AssetsOfType(ctx context.Context, assetType string) ([]flee
 }
 
 func (c *core) fleetTrainer(ts *influx.Client) *fleet.Trainer {
-	return &fleet.Trainer{Store: c.store, Series: fleetSeries{ts}, Metrics: fleetSeries{ts},
+	return &fleet.Trainer{Store: c.store, Series: fleetSeries{ts}, Metrics: fleetSeries{ts}, Times: fleetSeries{ts},
 		IsNotFound: func(err error) bool { return errors.Is(err, workorders.ErrNotFound) },
 		Now:        time.Now, Lead: c.jobs.FleetLead}
 }

@@ -314,7 +314,7 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 // settings and sensors under their own names; the last cycle lands at
 // the current hour (the default of ?last=). It returns the last cycle's
 // time, the upload's To.
-func postCyclesCSV(ctx context.Context, t *testing.T, api *apiClient, assetID, unit string, cols []string, rows [][]float64) time.Time {
+func postCyclesCSV(ctx context.Context, t *testing.T, api *apiClient, assetID, unit, step string, cols []string, rows [][]float64) time.Time {
 	t.Helper()
 	var b bytes.Buffer
 	b.WriteString("unit,time_cycles," + strings.Join(cols, ",") + "\n")
@@ -325,7 +325,7 @@ func postCyclesCSV(ctx context.Context, t *testing.T, api *apiClient, assetID, u
 		}
 		b.WriteString("\n")
 	}
-	status, body := rawPost(ctx, t, api, "/assets/"+assetID+"/history?step=1h", "text/csv", b.Bytes())
+	status, body := rawPost(ctx, t, api, "/assets/"+assetID+"/history?step="+step, "text/csv", b.Bytes())
 	require.Equal(t, http.StatusOK, status, body)
 	var res struct {
 		Readings int       `json:"readings"`
@@ -341,10 +341,12 @@ func postCyclesCSV(ctx context.Context, t *testing.T, api *apiClient, assetID, u
 // TestFleetCMAPSSShapedThroughThePlatform is the path a measurer takes
 // with the public benchmark: fleets of its shape (3 settings, 21 sensors
 // of which 6 are constant, six operating conditions) uploaded as CSV of
-// cycles, the failed units' failures recorded at their last cycle, a
-// training started as a job and followed, then the health answers of
-// running units. The model finds the six conditions and leaves the
-// settings and the constant sensors out of its features.
+// cycles (a cycle a day), the failed units' failures recorded at their
+// last cycle, a training started as a job (no step given) and followed,
+// then the health answers of running units. The model trains on days
+// (the readings' gap, not the hour a first training otherwise takes),
+// finds the six conditions and leaves the settings and the constant
+// sensors out of its features.
 func TestFleetCMAPSSShapedThroughThePlatform(t *testing.T) {
 	env := newTestEnv(t)
 	token := "fleet-cmapss-" + env.ID + "-0123456789abcdef"
@@ -369,14 +371,14 @@ func TestFleetCMAPSSShapedThroughThePlatform(t *testing.T) {
 	running := simulators.RunToFailure(5, shape)
 	for _, u := range failed.Units {
 		id := newAsset(u.ID)
-		at := postCyclesCSV(ctx, t, api, id, u.ID, failed.Sensors, u.Cycles)
+		at := postCyclesCSV(ctx, t, api, id, u.ID, "1d", failed.Sensors, u.Cycles)
 		require.NoError(t, api.do(ctx, "POST", "/asset-types/turbofan/failures",
 			map[string]any{"asset_id": id, "failed_at": at.Format(time.RFC3339)}, nil))
 	}
 	var runIDs []string
 	for _, u := range running.Units {
 		id := newAsset(u.ID)
-		postCyclesCSV(ctx, t, api, id, u.ID, running.Sensors, u.Cycles)
+		postCyclesCSV(ctx, t, api, id, u.ID, "1d", running.Sensors, u.Cycles)
 		runIDs = append(runIDs, id)
 	}
 
@@ -395,6 +397,8 @@ func TestFleetCMAPSSShapedThroughThePlatform(t *testing.T) {
 	require.Equal(t, fleet.JobSucceeded, job.Status, "error: %v", job.Error)
 	var model struct {
 		Version    int      `json:"version"`
+		Step       string   `json:"step"`
+		CapSeconds float64  `json:"cap_seconds"`
 		Metrics    []string `json:"metrics"`
 		Settings   []string `json:"settings"`
 		Conditions int      `json:"conditions"`
@@ -407,6 +411,8 @@ func TestFleetCMAPSSShapedThroughThePlatform(t *testing.T) {
 	require.NoError(t, api.do(ctx, "GET", "/asset-types/turbofan/model", nil, &model))
 	require.Equal(t, *job.ModelVersion, model.Version)
 	require.Equal(t, 10, model.Units)
+	require.Equal(t, "1d", model.Step, "the cycles' own step")
+	require.Equal(t, 125*86400.0, model.CapSeconds, "125 cycles")
 	require.ElementsMatch(t, failed.Sensors, model.Metrics)
 	require.Equal(t, []string{"setting1", "setting2", "setting3"}, model.Settings)
 	require.Equal(t, 6, model.Conditions)
@@ -431,8 +437,8 @@ func TestFleetCMAPSSShapedThroughThePlatform(t *testing.T) {
 		require.Equal(t, "ok", h.Fleet.Status)
 		require.LessOrEqual(t, *h.Fleet.Lower, *h.Fleet.RULSeconds)
 		require.LessOrEqual(t, *h.Fleet.RULSeconds, *h.Fleet.Upper)
-		require.LessOrEqual(t, *h.Fleet.RULSeconds, 125*3600.0, "capped at 125 cycles")
-		truth := float64(running.Units[i].RUL()) * 3600
-		require.LessOrEqual(t, *h.Fleet.Lower, truth+3600, "unit %d: the interval's lower bound is not past the failure", i)
+		require.LessOrEqual(t, *h.Fleet.RULSeconds, 125*86400.0, "capped at 125 cycles")
+		truth := float64(running.Units[i].RUL()) * 86400
+		require.LessOrEqual(t, *h.Fleet.Lower, truth+86400, "unit %d: the interval's lower bound is not past the failure", i)
 	}
 }
