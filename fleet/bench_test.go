@@ -96,6 +96,8 @@ func BenchmarkCMAPSSShape(b *testing.B) {
 					b.ReportMetric(ev.linearRMSECapped, "linear_rmse_capped")
 					b.ReportMetric(ev.coverage, "coverage")
 					b.ReportMetric(ev.width, "width")
+					b.ReportMetric(ev.youngRMSECapped, "young_rmse_capped")
+					b.ReportMetric(ev.youngCoverage, "young_coverage")
 					b.Logf("%s conditions %d seed %d: chosen %s; conditions found %d; cv %v", model, conds, seed, ev.report.Kind,
 						ev.report.Conditions, ev.report.CV)
 				})

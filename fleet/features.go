@@ -43,6 +43,12 @@ type Spec struct {
 	// operating condition each row's values are normalised in (Norm) and
 	// make no features themselves (default: the metrics IsSetting names).
 	Settings []string `json:"settings,omitempty"`
+	// MinSteps is the fewest steps a history needs to be scored, and a
+	// training unit's first cut point: baselineSteps (10) for models
+	// trained since 2026-11-30 (a window longer than a history takes what
+	// there is, and the model learns from such short histories too); 0
+	// before, when it was the longest window (MinRows).
+	MinSteps int `json:"min_steps,omitempty"`
 	// Use are the metrics that make features, set by Train: Metrics less
 	// the settings and those that carry nothing (constant within every
 	// condition); nil: all of Metrics.
@@ -70,6 +76,9 @@ func (s Spec) withDefaults() Spec {
 	if s.Cap <= 0 {
 		s.Cap = DefaultCap
 	}
+	if s.MinSteps <= 0 {
+		s.MinSteps = baselineSteps
+	}
 	return s
 }
 
@@ -94,6 +103,15 @@ func (s Spec) MinRows() int {
 		m = max(m, w)
 	}
 	return m
+}
+
+// ScoreRows is the fewest rows a history needs to be scored: MinSteps,
+// else (models trained before it) the longest window.
+func (s Spec) ScoreRows() int {
+	if s.MinSteps > 0 {
+		return s.MinSteps
+	}
+	return s.MinRows()
 }
 
 // baselineSteps is how many first steps of a history its baseline

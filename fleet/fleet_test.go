@@ -111,7 +111,7 @@ func TestRidgeRecoversALine(t *testing.T) {
 
 func TestTrainRejects(t *testing.T) {
 	spec := Spec{Metrics: []string{"a"}}
-	short := Unit{ID: "short", Rows: make([][]float64, 10)}
+	short := Unit{ID: "short", Rows: make([][]float64, 9)}
 	for i := range short.Rows {
 		short.Rows[i] = []float64{float64(i)}
 	}

@@ -105,13 +105,13 @@ type Estimate struct {
 }
 
 // ErrShortHistory is returned when a history has fewer rows than the
-// model's longest window.
-var ErrShortHistory = errors.New("history shorter than the longest feature window")
+// model needs (Spec.ScoreRows).
+var ErrShortHistory = errors.New("history shorter than the model needs")
 
 // Predict estimates the remaining life after the last of rows.
 func (m *Model) Predict(rows [][]float64) (Estimate, error) {
-	if len(rows) < m.Spec.MinRows() {
-		return Estimate{}, fmt.Errorf("%d rows, need %d: %w", len(rows), m.Spec.MinRows(), ErrShortHistory)
+	if len(rows) < m.Spec.ScoreRows() {
+		return Estimate{}, fmt.Errorf("%d rows, need %d: %w", len(rows), m.Spec.ScoreRows(), ErrShortHistory)
 	}
 	for i, r := range rows {
 		if len(r) != len(m.Spec.Metrics) {

@@ -302,7 +302,7 @@ func (s *Scorer) score(ctx context.Context, series SeriesReader, v Version, a As
 	switch {
 	case len(rows) == 0:
 		sc.Status = StatusNoData
-	case len(rows) < spec.MinRows():
+	case len(rows) < spec.ScoreRows():
 		sc.Status = StatusShortHistory
 	default:
 		est, err := v.Model.Predict(rows)

@@ -142,8 +142,8 @@ type Report struct {
 // each of QuadLambdas, and means of the best of these) are compared by
 // unit-wise cross-validation on the training units, the best is refitted
 // on all of them, and the interval is the conformal quantile of
-// |residual| on the calibration units. Units shorter than the longest
-// window are skipped.
+// |residual| on the calibration units. Units shorter than
+// spec.ScoreRows() are skipped.
 func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	spec = spec.withDefaults()
 	if err := spec.validate(); err != nil {
@@ -152,7 +152,7 @@ func Train(units []Unit, spec Spec, opts Options) (Model, Report, error) {
 	o := opts.withDefaults(spec)
 	var use []Unit
 	for _, u := range units {
-		if len(u.Rows) < spec.MinRows() {
+		if len(u.Rows) < spec.ScoreRows() {
 			continue
 		}
 		for i, r := range u.Rows {
@@ -446,14 +446,14 @@ func fitCandidate(spec Spec, x [][]float64, y []float64, lambda float64, k, maxP
 }
 
 // cutPoints gives the features and remaining-life targets at every cut
-// point of the units with a full longest window and a remaining life
+// point of the units from their ScoreRows-th step with a remaining life
 // within horizon; capped caps the target at spec.Cap.
 func cutPoints(spec Spec, units []Unit, horizon float64, capped bool) ([][]float64, []float64) {
 	var x [][]float64
 	var y []float64
 	for _, u := range units {
 		n := len(u.Rows)
-		for i := spec.MinRows() - 1; i < n; i++ {
+		for i := spec.ScoreRows() - 1; i < n; i++ {
 			rul := float64(n - 1 - i)
 			if rul > horizon {
 				continue

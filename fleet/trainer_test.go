@@ -103,9 +103,10 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 10, 0, 0, time.UTC)
 	near, early := live.Units[0], live.Units[1]
 	f := fakeSeries{metrics: fl.Sensors,
-		rows: map[string][][]float64{"near": near.Cycles[:near.Life-5], "early": early.Cycles[:50], "short": early.Cycles[:10],
+		rows: map[string][][]float64{"near": near.Cycles[:near.Life-5], "early": early.Cycles[:50], "short": early.Cycles[:9],
+			"young": early.Cycles[:12],
 			"silent": early.Cycles[:60], "failed": near.Cycles, "old": early.Cycles[:60]},
-		end: map[string]time.Time{"near": now, "early": now, "short": now, "silent": now.Add(-10 * time.Hour),
+		end: map[string]time.Time{"near": now, "early": now, "short": now, "young": now, "silent": now.Add(-10 * time.Hour),
 			"failed": now.Add(-2 * time.Hour), "old": now.Add(-2000 * time.Hour)}}
 	store := &fakeScoreStore{models: []Version{{AssetType: "engine", Version: 4, Model: m}}, scores: map[string]Score{},
 		restarts: map[string]time.Time{"failed": now.Add(-2 * time.Hour), "early": now.Add(-100 * time.Hour)}}
@@ -113,7 +114,7 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	var amu sync.Mutex // the scorer scores assets at once
 	sc := &Scorer{Store: store, Series: f, Now: func() time.Time { return now },
 		Assets: fakeAssets{{ID: "near", Code: "near"}, {ID: "early", Code: "early"}, {ID: "short", Code: "short"},
-			{ID: "silent", Code: "silent"}, {ID: "failed", Code: "failed"}, {ID: "old", Code: "old"}},
+			{ID: "young", Code: "young"}, {ID: "silent", Code: "silent"}, {ID: "failed", Code: "failed"}, {ID: "old", Code: "old"}},
 		Raise: func(_ context.Context, a Alert) error {
 			amu.Lock()
 			alerts = append(alerts, a)
@@ -137,8 +138,12 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	require.InDelta(t, a.RUL.Seconds(), *store.scores["near"].RUL, 1e-6)
 	require.Equal(t, StatusOK, store.scores["early"].Status)
 	require.Greater(t, *store.scores["early"].Lower, 48*3600.0)
-	require.Equal(t, StatusShortHistory, store.scores["short"].Status)
+	require.Equal(t, StatusShortHistory, store.scores["short"].Status, "9 steps: under the 10 a model needs")
 	require.Nil(t, store.scores["short"].RUL)
+	// 12 steps, shorter than the 30-step window: estimated (far from
+	// failure), not left without an answer.
+	require.Equal(t, StatusOK, store.scores["young"].Status)
+	require.Greater(t, *store.scores["young"].Lower, 48*3600.0)
 	// Silent for 10 h: estimated as of its last data, in event time.
 	require.Equal(t, StatusOK, store.scores["silent"].Status)
 	require.Equal(t, now.Add(-10*time.Hour).Truncate(time.Hour).Add(time.Hour), *store.scores["silent"].AsOf)
@@ -150,13 +155,13 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	require.Equal(t, *store.scores["silent"].RUL, *store.scores["old"].RUL)
 	require.Equal(t, StatusNoData, store.scores["failed"].Status)
 
-	// A type's own lead overrides the scorer's: 400 h orders all four
+	// A type's own lead overrides the scorer's: 400 h orders all five
 	// running engines.
 	store.models[0].Model.LeadSeconds = 400 * 3600
 	alerts = nil
 	n, err = sc.RunCount(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, 4, n)
+	require.Equal(t, 5, n)
 
 	// The order rule: with a lead between the lower bound and RUL − 0.75
 	// half-widths, "early" is ordered under margin 1 (the lower bound)
@@ -195,7 +200,7 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	store.models[0].Gate.Override = &GateOverride{By: "ann", Note: "we accept it"}
 	n, err = sc.RunCount(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, 4, n, "overridden: orders again")
+	require.Equal(t, 5, n, "overridden: orders again")
 	store.models[0].Gate = nil
 
 	sc.Raise = func(context.Context, Alert) error { return errors.New("down") }

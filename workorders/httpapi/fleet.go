@@ -98,19 +98,22 @@ type FleetCandidate struct {
 
 // FleetModel is an asset type's current model and its validation figures.
 type FleetModel struct {
-	AssetType   string    `json:"asset_type"`
-	Version     int       `json:"version"`
-	TrainedAt   time.Time `json:"trained_at"`
-	Kind        string    `json:"kind"`
-	Metrics     []string  `json:"metrics"`
-	Step        string    `json:"step"`
-	Windows     []int     `json:"windows_steps"`
-	CapSeconds  float64   `json:"cap_seconds"`
-	Units       int       `json:"n_units"`
-	TrainUnits  int       `json:"n_train_units"`
-	CalibUnits  int       `json:"n_calibration_units"`
-	Coverage    float64   `json:"coverage"`
-	RMSESeconds float64   `json:"validation_rmse_seconds"`
+	AssetType string    `json:"asset_type"`
+	Version   int       `json:"version"`
+	TrainedAt time.Time `json:"trained_at"`
+	Kind      string    `json:"kind"`
+	Metrics   []string  `json:"metrics"`
+	Step      string    `json:"step"`
+	Windows   []int     `json:"windows_steps"`
+	// MinHistorySteps is the fewest steps of history an asset needs to
+	// be estimated (fewer: short_history).
+	MinHistorySteps int     `json:"min_history_steps"`
+	CapSeconds      float64 `json:"cap_seconds"`
+	Units           int     `json:"n_units"`
+	TrainUnits      int     `json:"n_train_units"`
+	CalibUnits      int     `json:"n_calibration_units"`
+	Coverage        float64 `json:"coverage"`
+	RMSESeconds     float64 `json:"validation_rmse_seconds"`
 	// ValidationCoverage is the interval's coverage on held-out units
 	// (one half calibrates, the other is scored, both ways).
 	ValidationCoverage float64 `json:"validation_coverage"`
@@ -288,7 +291,7 @@ func fleetModelOf(v fleet.Version) FleetModel {
 	}
 	out := FleetModel{AssetType: v.AssetType, Version: v.Version, TrainedAt: v.TrainedAt, Kind: v.Model.Kind,
 		Metrics: v.Model.Spec.Metrics, Step: rules.Duration(time.Duration(step * float64(time.Second))).String(),
-		Windows: v.Model.Spec.Windows, CapSeconds: v.Model.Spec.Cap * step, Units: v.Report.Units,
+		Windows: v.Model.Spec.Windows, MinHistorySteps: v.Model.Spec.ScoreRows(), CapSeconds: v.Model.Spec.Cap * step, Units: v.Report.Units,
 		TrainUnits: v.Report.TrainUnits, CalibUnits: v.Report.CalUnits, Coverage: v.Model.Coverage,
 		RMSESeconds: v.Report.ValidationRMSE * step, ValidationCoverage: v.Report.ValidationCoverage,
 		OrderMargin: v.Model.Margin(), Settings: v.Model.Spec.Settings, Conditions: v.Report.Conditions,
