@@ -163,3 +163,32 @@ func TestConsoleReview(t *testing.T) {
 		chromedp.WaitVisible("#token", chromedp.ByID),
 	)
 }
+
+// TestConsolePageLoadsKeepConnections: a tab that loads console pages
+// one after another (links opened in place, reloads, signing out) keeps
+// working: a page left behind lets go of its live stream, which otherwise
+// stayed open in the back-forward cache until the browser's six
+// connections to the host were all held and the next page hung.
+func TestConsolePageLoadsKeepConnections(t *testing.T) {
+	env := newTestEnv(t)
+	token := "console-loads-" + env.ID + "-0123456789abcdef"
+	api, _ := startServe(t, env, token)
+	b := newBrowser(t)
+	base := strings.TrimSuffix(api.base, "/api/v1")
+	runBrowser(t, b, 30*time.Second, "sign in",
+		chromedp.Navigate(base+"/rules"),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", token, chromedp.ByID),
+		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#rules-title", chromedp.ByID),
+	)
+	pages := []struct{ path, ready string }{{"/review", "#review-title"}, {"/rules", "#rules-title"}}
+	for i := range 12 {
+		p := pages[i%2]
+		runBrowser(t, b, 20*time.Second, fmt.Sprintf("page load %d (%s)", i+1, p.path),
+			chromedp.Navigate(base+p.path),
+			chromedp.WaitVisible(p.ready, chromedp.ByQuery),
+			chromedp.WaitVisible(`.live-dot.live`, chromedp.ByQuery),
+		)
+	}
+}

@@ -14,13 +14,37 @@ import { useOnline } from './state';
 
 type Offer = WorkOrder & { distance_km?: number | null };
 
-/** Reloads fn on every message of the live stream while mounted. */
+/**
+ * Reloads fn on every message of the live stream while mounted. A page
+ * left for another (or kept in the back-forward cache) closes its stream,
+ * which would otherwise hold one of the six connections browsers allow a
+ * host; shown again, it opens one and reloads.
+ */
 function useLiveReload(fn: () => void) {
   useEffect(() => {
     if (typeof EventSource === 'undefined') return;
-    const es = new EventSource('/api/v1/events');
-    es.onmessage = () => fn();
-    return () => es.close();
+    let es: EventSource | undefined;
+    const open = () => {
+      es = new EventSource('/api/v1/events');
+      es.onmessage = () => fn();
+    };
+    const hide = () => {
+      es?.close();
+      es = undefined;
+    };
+    const show = (ev: PageTransitionEvent) => {
+      if (!ev.persisted || es) return;
+      open();
+      fn();
+    };
+    open();
+    window.addEventListener('pagehide', hide);
+    window.addEventListener('pageshow', show);
+    return () => {
+      window.removeEventListener('pagehide', hide);
+      window.removeEventListener('pageshow', show);
+      hide();
+    };
   }, []);
 }
 

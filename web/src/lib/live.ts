@@ -181,8 +181,24 @@ export function useLive(url = '/api/v1/events', batchMs = 100) {
       };
     };
     open();
+    // A page left for another (or kept in the back-forward cache) lets go
+    // of its stream: browsers allow six connections to a host, and
+    // streams of pages no longer shown would hold them. Shown again from
+    // the cache, it opens one and catches up (see onopen).
+    const hide = () => {
+      es?.close();
+      es = undefined;
+      clearTimeout(timer);
+    };
+    const show = (ev: PageTransitionEvent) => {
+      if (ev.persisted && !es && !stopped) open();
+    };
+    window.addEventListener('pagehide', hide);
+    window.addEventListener('pageshow', show);
     return () => {
       stopped = true;
+      window.removeEventListener('pagehide', hide);
+      window.removeEventListener('pageshow', show);
       es?.close();
       clearTimeout(timer);
       clearTimeout(flush);
