@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/openpdm/pdm/simulators"
@@ -176,6 +177,7 @@ func TestConsoleFleetModel(t *testing.T) {
 	require.Less(t, *h.Fleet.Lower, *h.Fleet.Upper)
 
 	var rul, interval, link, asOf, panelGate string
+	var charted []string
 	runBrowser(t, b, 30*time.Second, "the asset page's fleet panel",
 		chromedp.Navigate(base+"/assets/"+nearID),
 		chromedp.WaitVisible(`[data-testid="fleet-panel"][data-status="ok"]`, chromedp.ByQuery),
@@ -184,7 +186,11 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.Text(`[data-testid="fleet-as-of"]`, &asOf, chromedp.ByQuery),
 		chromedp.AttributeValue(`[data-testid="fleet-model-link"]`, "href", &link, nil, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-gate"]`, &panelGate, chromedp.ByQuery),
+		// No rule watches the engine: its uploaded sensors are charted all the same.
+		chromedp.WaitVisible(`.metric-chart .chart canvas`, chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelectorAll(".metric-chart figcaption strong")].map(e => e.textContent)`, &charted),
 	)
+	require.Equal(t, running.Sensors, charted, "every sensor the engine has, by name")
 	require.Equal(t, "This model is not validated: its estimate raises no orders.", panelGate)
 	require.Regexp(t, `^as of \d{2}/\d{2}/\d{4}, \d{2}:\d{2} · model v1$`, asOf)
 	require.Equal(t, readableDuration(*h.Fleet.RUL, false), rul)
@@ -261,6 +267,51 @@ func TestConsoleFleetModel(t *testing.T) {
 	require.Equal(t, 0.9, fo.Evidence["coverage"])
 	require.Contains(t, orderInterval, "90% 区间：")
 
+	// Someone else's training, started through the API while this page
+	// shows the model idle, answers the planner's Train with 409: the page
+	// says so in words and follows that training to its end. The test
+	// holds the type's training lock, so that training waits meanwhile.
+	lockConn, err := pgx.Connect(ctx, env.PGURL)
+	require.NoError(t, err)
+	defer lockConn.Close(context.Background())
+	_, err = lockConn.Exec(ctx, `select pg_advisory_lock($1)`, lockFleetTrain("engine"))
+	require.NoError(t, err)
+	runBrowser(t, b, 30*time.Second, "the model page, idle",
+		chromedp.Navigate(base+"/asset-types/engine"),
+		chromedp.WaitVisible(`[data-testid="fleet-model"][data-version="1"] table`, chromedp.ByQuery),
+		chromedp.WaitEnabled(`[data-testid="fleet-train"]`, chromedp.ByQuery),
+	)
+	var other struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/model/jobs", nil, &other))
+	require.Equal(t, "waiting", other.Status, "for the lock the test holds")
+	var busyErr, busyJob string
+	runBrowser(t, b, 30*time.Second, "Train while another training waits",
+		chromedp.Click(`[data-testid="fleet-train"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="fleet-train-error"][data-code="training_under_way"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-train-error"]`, &busyErr, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="fleet-job"][data-status="waiting"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="fleet-job"]`, &busyJob, chromedp.ByQuery),
+	)
+	require.Equal(t, "此类型已有一次训练正在进行。", busyErr, "(the console is still in Chinese)")
+	require.NotEmpty(t, busyJob)
+	_, err = lockConn.Exec(ctx, `select pg_advisory_unlock($1)`, lockFleetTrain("engine"))
+	require.NoError(t, err)
+	runBrowser(t, b, 90*time.Second, "the other training ends on the page",
+		chromedp.WaitVisible(`[data-testid="fleet-job"][data-status="succeeded"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="fleet-model"][data-version="2"] table`, chromedp.ByQuery),
+		chromedp.WaitNotPresent(`[data-testid="fleet-train-error"]`, chromedp.ByQuery),
+	)
+	var ended struct {
+		Status       string `json:"status"`
+		ModelVersion *int   `json:"model_version"`
+	}
+	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model/jobs/"+other.ID, nil, &ended))
+	require.Equal(t, "succeeded", ended.Status)
+	require.Equal(t, 2, *ended.ModelVersion, "the page's single training was the other one")
+
 	// An engineer sees the estimate but no Train button.
 	var buttons int
 	runBrowser(t, b, 15*time.Second, "sign out",
@@ -280,13 +331,13 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.Click(`header button.ghost`, chromedp.ByQuery),
 		chromedp.WaitVisible("#token", chromedp.ByID),
 	)
-	signIn("viewer", "/asset-types/engine", `[data-testid="fleet-model"][data-version="1"] table`)
+	signIn("viewer", "/asset-types/engine", `[data-testid="fleet-model"][data-version="2"] table`)
 	runBrowser(t, b, 15*time.Second, "the viewer's buttons",
 		chromedp.Evaluate(`document.querySelectorAll('[data-testid="fleet-train"]').length`, &buttons),
 	)
 	require.Zero(t, buttons, "no Train button for a viewer")
 	require.NoError(t, api.do(ctx, "GET", "/asset-types/engine/model", nil, &model))
-	require.Equal(t, 1, model.Version, "nothing trained since")
+	require.Equal(t, 2, model.Version, "nothing trained since")
 }
 
 // readableDuration is what the console shows for seconds: the two largest

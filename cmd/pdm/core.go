@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/openpdm/pdm/fleet"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/openpdm/pdm/fleet"
 	"github.com/openpdm/pdm/ingest"
 	"github.com/openpdm/pdm/ingest/influx"
 	"github.com/openpdm/pdm/predict"
@@ -273,17 +275,49 @@ type telemetryReader struct{ c *influx.Client }
 
 func (t telemetryReader) Telemetry(ctx context.Context, q httpapi.TelemetryQuery) ([]httpapi.Series, error) {
 	if q.Metric == "" {
-		return nil, &workorders.ValidationError{Field: "metric", Message: "metric is required"}
+		return t.all(ctx, q)
 	}
 	pts, err := t.c.Series(ctx, q.SiteCode, q.AssetCode, q.Metric, q.From, q.To, q.Every)
 	if err != nil {
 		return nil, err
 	}
-	s := httpapi.Series{Metric: q.Metric, Points: make([]httpapi.Point, len(pts))}
+	return []httpapi.Series{seriesOf(q.Metric, pts)}, nil
+}
+
+// all reads every metric the asset has in the range, by name: step means
+// when q.Every is set, else the raw readings.
+func (t telemetryReader) all(ctx context.Context, q httpapi.TelemetryQuery) ([]httpapi.Series, error) {
+	var set map[string][]influx.Point
+	if q.Every > 0 {
+		var err error
+		if set, err = t.c.SeriesAll(ctx, q.SiteCode, q.AssetCode, q.From, q.To, q.Every); err != nil {
+			return nil, err
+		}
+	} else {
+		rds, err := t.c.ReadReadings(ctx, q.SiteCode, q.AssetCode, nil, q.From, q.To)
+		if err != nil {
+			return nil, err
+		}
+		set = map[string][]influx.Point{}
+		for _, r := range rds {
+			for _, m := range r.Metrics {
+				set[m.Name] = append(set[m.Name], influx.Point{TS: r.TS, Value: m.Value})
+			}
+		}
+	}
+	out := make([]httpapi.Series, 0, len(set))
+	for _, m := range slices.Sorted(maps.Keys(set)) {
+		out = append(out, seriesOf(m, set[m]))
+	}
+	return out, nil
+}
+
+func seriesOf(metric string, pts []influx.Point) httpapi.Series {
+	s := httpapi.Series{Metric: metric, Points: make([]httpapi.Point, len(pts))}
 	for i, p := range pts {
 		s.Points[i] = httpapi.Point{TS: p.TS, Value: p.Value}
 	}
-	return []httpapi.Series{s}, nil
+	return s
 }
 
 // backtester finds the assets a rule covers and replays their history.

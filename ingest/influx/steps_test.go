@@ -44,6 +44,16 @@ func TestSeriesSetMatchesSeries(t *testing.T) {
 	require.Error(t, err)
 	_, err = c.SeriesSet(ctx, "s1", "p1", []string{"vib"}, t0, t0.Add(time.Minute), 0)
 	require.Error(t, err)
+
+	// SeriesAll: every metric the asset has, as SeriesSet gives them by name.
+	all, err := c.SeriesAll(ctx, "s1", "p1", t0, t0.Add(3*time.Minute), time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, got, all)
+	all, err = c.SeriesAll(ctx, "s1", "p2", t0, t0.Add(3*time.Minute), time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]Point{"vib": {{TS: t0, Value: 99}}}, all, "another asset's readings only")
+	_, err = c.SeriesAll(ctx, "s1", "p1", t0, t0.Add(time.Minute), 0)
+	require.Error(t, err)
 }
 
 // SeriesSets (InfluxQL, several assets) gives each asset exactly what

@@ -1,6 +1,7 @@
 // One asset: health per metric (latest value, rule state, prediction with
-// its gate status and bounds), telemetry charts over any range (drag to
-// zoom; the server picks the averaging window), order history and MTBF.
+// its gate status and bounds), telemetry charts of every metric it has
+// over any range (drag to zoom; the server picks the averaging window),
+// order history and MTBF.
 import { useMemo, useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { useQuery } from '@tanstack/preact-query';
@@ -72,6 +73,25 @@ export function AssetPage({ id }: { id: string }) {
     const now = Math.floor(Date.now() / 1000);
     return [now - 86400, now];
   });
+  // Every metric's readings in the range, one request: the metrics with
+  // a rule first (with their limits), then any other the asset has (an
+  // uploaded history, a fleet model's sensors).
+  const tel = useQuery({
+    queryKey: ['asset', id, 'telemetry', range[0], range[1]],
+    queryFn: () =>
+      client.get<{ items: Series[] }>(`/assets/${id}/telemetry`, {
+        from: new Date(range[0] * 1000).toISOString(),
+        to: new Date(range[1] * 1000).toISOString(),
+        max_points: 2000,
+      }),
+    placeholderData: (prev) => prev,
+  });
+  const series = useMemo(() => new Map((tel.data?.items ?? []).map((x) => [x.metric, x])), [tel.data]);
+  const charted = useMemo(() => {
+    const ruled = new Set(metrics.map((m) => m.metric));
+    const rest = [...series.keys()].filter((m) => !ruled.has(m)).sort();
+    return [...metrics.map((m) => ({ metric: m.metric, limit: m.prediction?.limit })), ...rest.map((m) => ({ metric: m, limit: undefined }))];
+  }, [metrics, series]);
 
   return (
     <section class="page" aria-labelledby="asset-title">
@@ -154,8 +174,9 @@ export function AssetPage({ id }: { id: string }) {
           ))}
           <span class="muted small">{t('asset.zoomHint')}</span>
         </div>
-        {metrics.map((m) => (
-          <MetricChart id={id} metric={m.metric} range={range} limit={m.prediction?.limit} onZoom={(f, to) => setRange([Math.floor(f), Math.ceil(to)])} />
+        {charted.length === 0 && tel.isSuccess && <p class="muted">{t('asset.noData')}</p>}
+        {charted.map((m) => (
+          <MetricChart metric={m.metric} s={series.get(m.metric)} limit={m.limit} onZoom={(f, to) => setRange([Math.floor(f), Math.ceil(to)])} />
         ))}
       </section>
       <section class="card" aria-labelledby="hist-title">
@@ -177,21 +198,8 @@ export function AssetPage({ id }: { id: string }) {
   );
 }
 
-function MetricChart({ id, metric, range, limit, onZoom }: { id: string; metric: string; range: [number, number]; limit?: number; onZoom: (from: number, to: number) => void }) {
+function MetricChart({ metric, s, limit, onZoom }: { metric: string; s?: Series; limit?: number; onZoom: (from: number, to: number) => void }) {
   const { t } = useI18n();
-  const client = useClient();
-  const tel = useQuery({
-    queryKey: ['asset', id, 'telemetry', metric, range[0], range[1]],
-    queryFn: () =>
-      client.get<{ items: Series[] }>(`/assets/${id}/telemetry`, {
-        metric,
-        from: new Date(range[0] * 1000).toISOString(),
-        to: new Date(range[1] * 1000).toISOString(),
-        max_points: 2000,
-      }),
-    placeholderData: (prev) => prev,
-  });
-  const s = tel.data?.items?.find((x) => x.metric === metric);
   const data = useMemo<[number[], number[]]>(() => {
     const pts = s?.points ?? [];
     return [pts.map((p) => Date.parse(p.ts) / 1000), pts.map((p) => p.value)];

@@ -138,6 +138,8 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
     // Done (or unknown to this replica): the model and the assets' health tell the outcome.
     void qc.invalidateQueries({ queryKey: ['fleet', type, 'model'] });
     if (j?.status === 'succeeded') void qc.invalidateQueries({ queryKey: ['asset'] });
+    // "Already running" was about the training that just ended.
+    if (train.error?.code === 'training_under_way') train.reset();
   }, [finished, jobId, j?.status]);
   const busy = train.isPending || (jobId != null && !finished);
   const denied = model.error?.status === 403;
