@@ -186,7 +186,9 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.Text(`[data-testid="fleet-as-of"]`, &asOf, chromedp.ByQuery),
 		chromedp.AttributeValue(`[data-testid="fleet-model-link"]`, "href", &link, nil, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="fleet-gate"]`, &panelGate, chromedp.ByQuery),
-		// No rule watches the engine: its uploaded sensors are charted all the same.
+		// No rule watches the engine (the page says so): its uploaded
+		// sensors are charted all the same.
+		chromedp.WaitVisible(`[data-testid="no-rules"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`.metric-chart .chart canvas`, chromedp.ByQuery),
 		chromedp.Evaluate(`[...document.querySelectorAll(".metric-chart figcaption strong")].map(e => e.textContent)`, &charted),
 	)

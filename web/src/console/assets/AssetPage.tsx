@@ -107,53 +107,59 @@ export function AssetPage({ id }: { id: string }) {
       <div class="health-row">
         <section class="card" aria-labelledby="health-title">
           <h2 id="health-title">{t('asset.health')}</h2>
-          <table class="table">
-            <thead>
-              <tr>
-                <th>{t('asset.metric')}</th>
-                <th>{t('asset.latest')}</th>
-                <th>{t('asset.rule')}</th>
-                <th>{t('asset.prediction')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {metrics.map((m) => (
+          {health.isSuccess && metrics.length === 0 ? (
+            <p class="muted" data-testid="no-rules">
+              {t('asset.noRules')}
+            </p>
+          ) : (
+            <table class="table">
+              <thead>
                 <tr>
-                  <td>{m.metric}</td>
-                  <td>
-                    {m.value != null ? formatNumber(m.value, lang) : '—'} <span class="muted small">{formatDateTime(m.ts, lang)}</span>
-                  </td>
-                  <td>{m.rule_state}</td>
-                  <td>
-                    {m.prediction ? (
-                      <span data-testid="metric-prediction" data-metric={m.metric}>
-                        <span class="badge" data-gate={m.prediction.status}>
-                          {predictionStatus(t, m.prediction.status)}
-                        </span>{' '}
-                        {m.prediction.rul_seconds != null && m.prediction.predicted_failure_at ? (
-                          <>
-                            {m.prediction.rul_seconds > 0 && t('asset.rulLeft', { d: formatDuration(m.prediction.rul_seconds, lang) })}{' '}
-                            <span class="muted small">
-                              {m.prediction.predicted_failure_earliest && m.prediction.predicted_failure_latest
-                                ? t('asset.bounds', {
-                                    from: formatDateTime(m.prediction.predicted_failure_earliest, lang),
-                                    to: formatDateTime(m.prediction.predicted_failure_latest, lang),
-                                  })
-                                : formatDateTime(m.prediction.predicted_failure_at, lang)}
-                            </span>
-                          </>
-                        ) : (
-                          <span class="muted">{t('asset.noDates')}</span>
-                        )}
-                      </span>
-                    ) : (
-                      t('asset.noPrediction')
-                    )}
-                  </td>
+                  <th>{t('asset.metric')}</th>
+                  <th>{t('asset.latest')}</th>
+                  <th>{t('asset.rule')}</th>
+                  <th>{t('asset.prediction')}</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {metrics.map((m) => (
+                  <tr>
+                    <td>{m.metric}</td>
+                    <td>
+                      {m.value != null ? formatNumber(m.value, lang) : '—'} <span class="muted small">{formatDateTime(m.ts, lang)}</span>
+                    </td>
+                    <td>{m.rule_state}</td>
+                    <td>
+                      {m.prediction ? (
+                        <span data-testid="metric-prediction" data-metric={m.metric}>
+                          <span class="badge" data-gate={m.prediction.status}>
+                            {predictionStatus(t, m.prediction.status)}
+                          </span>{' '}
+                          {m.prediction.rul_seconds != null && m.prediction.predicted_failure_at ? (
+                            <>
+                              {m.prediction.rul_seconds > 0 && t('asset.rulLeft', { d: formatDuration(m.prediction.rul_seconds, lang) })}{' '}
+                              <span class="muted small">
+                                {m.prediction.predicted_failure_earliest && m.prediction.predicted_failure_latest
+                                  ? t('asset.bounds', {
+                                      from: formatDateTime(m.prediction.predicted_failure_earliest, lang),
+                                      to: formatDateTime(m.prediction.predicted_failure_latest, lang),
+                                    })
+                                  : formatDateTime(m.prediction.predicted_failure_at, lang)}
+                              </span>
+                            </>
+                          ) : (
+                            <span class="muted">{t('asset.noDates')}</span>
+                          )}
+                        </span>
+                      ) : (
+                        t('asset.noPrediction')
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
         </section>
         {health.data && <FleetPanel fleet={health.data.fleet} type={a?.type} />}
       </div>
