@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { render } from 'preact';
+import { QueryClient, QueryClientProvider } from '@tanstack/preact-query';
 import { LangContext, type Lang } from '../../i18n';
-import { ApiError } from '../../lib/api';
+import { ApiError, Client } from '../../lib/api';
+import { ClientContext } from '../../lib/client';
+import type { User } from '../../api/types';
 import { consoleMessages } from '../i18n';
 import { translate } from '../../i18n';
-import { FleetPanel, JobLine, ModelTable, droppedMetrics, jobDone, jobError, trainError, type FleetJob, type FleetScore } from './Fleet';
+import { FleetModelPage, FleetPanel, JobLine, ModelTable, droppedMetrics, jobDone, jobError, trainError, type FleetJob, type FleetScore } from './Fleet';
 
 function panel(fleet: FleetScore | null, lang: Lang = 'en'): HTMLElement {
   const root = document.createElement('div');
@@ -240,5 +243,47 @@ describe('ModelTable', () => {
       gate: { status: 'overridden', raises_orders: true, passed: false, reasons: reasons.slice(0, 1), rule, override: { by: 'ann', at: '2026-03-01T10:00:00Z', note: 'all we have' } },
     });
     expect(row(over, 'gate')).toMatch(/^Not validated, but ann let it raise orders \(all we have\)\. Only 4 failures/);
+  });
+});
+
+// A type with no model yet whose first training is under way (started by
+// someone else, or before a reload): the API answers as pdm does.
+class FirstTraining extends Client {
+  get<T>(path: string): Promise<T> {
+    const job = { id: 'j1', asset_type: 'engine', status: 'waiting', phase: 'waiting_for_lock', started: new Date().toISOString() };
+    if (path.endsWith('/model')) return Promise.reject(new ApiError(404, 'no_model', 'no model for engine'));
+    if (path.endsWith('/failures')) return Promise.resolve({ items: [], next_cursor: '' } as T);
+    if (path.endsWith('/model/jobs')) return Promise.resolve({ items: [job] } as T);
+    if (path.endsWith('/model/jobs/j1')) return Promise.resolve(job as T);
+    return Promise.reject(new ApiError(404, 'not_found', path));
+  }
+}
+
+async function until(cond: () => boolean, what: string) {
+  for (let i = 0; i < 200; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('timed out waiting for ' + what);
+}
+
+describe('FleetModelPage', () => {
+  it('follows a first training under way although there is no model to name it', async () => {
+    const root = document.createElement('div');
+    const user = { id: 'u1', name: 'Li Na', role: 'planner' } as User;
+    render(
+      <QueryClientProvider client={new QueryClient()}>
+        <ClientContext.Provider value={new FirstTraining()}>
+          <LangContext.Provider value={{ lang: 'en', setLang: () => {} }}>
+            <FleetModelPage type="engine" user={user} />
+          </LangContext.Provider>
+        </ClientContext.Provider>
+      </QueryClientProvider>,
+      root,
+    );
+    await until(() => root.querySelector('[data-testid="fleet-job"][data-status="waiting"]') !== null, 'the job line');
+    expect(root.querySelector('[data-testid="fleet-no-model"]')).not.toBeNull();
+    expect((root.querySelector('[data-testid="fleet-train"]') as HTMLButtonElement).disabled).toBe(true);
+    render(null, root);
   });
 });

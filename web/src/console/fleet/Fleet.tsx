@@ -117,12 +117,26 @@ export function FleetModelPage({ type, user }: { type: string; user: User }) {
       }
     },
     onError: (e) => {
-      // Someone else's training: the model's `training` names it, follow that one.
-      if (e.code === 'training_under_way') void qc.invalidateQueries({ queryKey: ['fleet', type, 'model'] });
+      // Someone else's training: the model's `training` (or, before the
+      // first model, the latest job) names it; follow that one.
+      if (e.code === 'training_under_way') {
+        void qc.invalidateQueries({ queryKey: ['fleet', type, 'model'] });
+        void qc.invalidateQueries({ queryKey: ['fleet', type, 'jobs'] });
+      }
     },
   });
   const m = model.data;
-  const running = m?.training && !jobDone(m.training) ? m.training.id : undefined;
+  // Without a model there is no `training` to read: the type's latest job
+  // tells whether a first training is under way (someone else's, or one
+  // started before a reload).
+  const latestJob = useQuery<FleetJob | null, ApiError>({
+    queryKey: ['fleet', type, 'jobs', 'latest'],
+    queryFn: async () => (await client.get<{ items?: FleetJob[] }>(`${typePath(type)}/model/jobs`, { limit: 1 })).items?.[0] ?? null,
+    enabled: model.isSuccess && model.data === null,
+    retry: false,
+  });
+  const active = m ? m.training : model.isSuccess ? latestJob.data : undefined;
+  const running = active && !jobDone(active) ? active.id : undefined;
   const jobId = startedId ?? running ?? null;
   const job = useQuery<FleetJob, ApiError>({
     queryKey: ['fleet', type, 'job', jobId],
