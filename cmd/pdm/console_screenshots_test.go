@@ -89,6 +89,7 @@ func TestConsoleScreenshots(t *testing.T) {
 	var assets listOf[idCode]
 	require.NoError(t, api.do(ctx, "GET", "/assets?code=P-101", nil, &assets))
 	require.NotEmpty(t, assets.Items)
+	engineID := seedFleetModel(ctx, t, api)
 
 	b := newBrowser(t)
 	base := "http://" + addr
@@ -112,6 +113,8 @@ func TestConsoleScreenshots(t *testing.T) {
 		{"inventory", "/inventory", `[data-testid="stock"]`},
 		{"schedules", "/schedules", `[data-testid="calendar"]`},
 		{"gateways", "/gateways", `tr[data-gateway]`},
+		{"fleet-model", "/asset-types/engine", `[data-testid="fleet-model"] table`},
+		{"fleet-asset", "/assets/" + engineID, `[data-testid="fleet-panel"][data-status="ok"]`},
 	}
 	for _, s := range shots {
 		var png []byte
@@ -136,4 +139,44 @@ func TestConsoleScreenshots(t *testing.T) {
 	)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "review-zh.png"), png, 0o644))
 	t.Logf("%d screenshots in %s", len(shots)+1, dir)
+}
+
+// seedFleetModel gives the screenshots a fleet model: 30 simulated
+// engines' run-to-failure histories uploaded and their failures recorded
+// (an engine type beside the demo's site), a version trained, and a
+// running engine 20 cycles from its failure scored. It returns that
+// engine's id.
+func seedFleetModel(ctx context.Context, t *testing.T, api *apiClient) string {
+	t.Helper()
+	var site idCode
+	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "ENG", "name": "Engine shop"}, &site))
+	newAsset := func(code string) string {
+		var a idCode
+		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": "engine",
+			"name": "Engine " + code, "criticality": 3}, &a))
+		return a.ID
+	}
+	failed := simulators.RunToFailure(21, simulators.RunToFailureOptions{Units: 30})
+	running := simulators.RunToFailure(21, simulators.RunToFailureOptions{Units: 1, FirstUnit: 30})
+	now := time.Now().UTC()
+	for i, u := range failed.Units {
+		id := newAsset(u.ID)
+		at := now.Truncate(time.Hour).Add(-time.Duration(48+24*i)*time.Hour + 30*time.Minute)
+		postHistory(ctx, t, api, id, failed.Sensors, u.Cycles, at)
+		require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/failures",
+			map[string]any{"asset_id": id, "failed_at": at.Format(time.RFC3339)}, nil))
+	}
+	u := running.Units[0]
+	id := newAsset("E-" + u.ID)
+	postHistory(ctx, t, api, id, running.Sensors, u.Cycles[:u.Life-20], now.Add(-time.Minute))
+	require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/model/train", map[string]any{}, nil))
+	eventually(t, time.Minute, "the running engine's estimate", func() bool {
+		var h struct {
+			Fleet *struct {
+				Status string `json:"status"`
+			} `json:"fleet"`
+		}
+		return api.do(ctx, "GET", "/assets/"+id+"/health", nil, &h) == nil && h.Fleet != nil && h.Fleet.Status == "ok"
+	})
+	return id
 }
