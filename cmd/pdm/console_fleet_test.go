@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -193,6 +194,36 @@ func TestConsoleFleetModel(t *testing.T) {
 		chromedp.Evaluate(`[...document.querySelectorAll(".metric-chart figcaption strong")].map(e => e.textContent)`, &charted),
 	)
 	require.Equal(t, running.Sensors, charted, "every sensor the engine has, by name")
+
+	// The charts keep the day they were asked for (drawing them once
+	// narrowed the range to the data's and read it again, over and over);
+	// a drag across a chart zooms every chart to the part dragged over.
+	spans := `performance.getEntriesByType('resource').map(e => new URL(e.name)).filter(u => u.pathname.endsWith('/telemetry'))
+		.map(u => (Date.parse(u.searchParams.get('to')) - Date.parse(u.searchParams.get('from'))) / 1000)`
+	var before, after []float64
+	var box []float64
+	runBrowser(t, b, 30*time.Second, "the charts keep their range; a drag zooms",
+		chromedp.Sleep(2*time.Second), // time for a loop to show itself
+		chromedp.Evaluate(spans, &before),
+		chromedp.ScrollIntoView(`.metric-chart .u-over`, chromedp.ByQuery),
+		chromedp.Evaluate(`(() => { const r = document.querySelector('.metric-chart .u-over').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`, &box),
+	)
+	require.NotEmpty(t, before)
+	for _, sp := range before {
+		require.Equal(t, 86400.0, sp, "every read is of the day shown: %v", before)
+	}
+	x0, x1, y := box[0]+box[2]*0.25, box[0]+box[2]*0.5, box[1]+box[3]/2
+	runBrowser(t, b, 30*time.Second, "drag across the first chart",
+		chromedp.MouseEvent(input.MouseMoved, x0, y),
+		chromedp.MouseEvent(input.MousePressed, x0, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.MouseMoved, (x0+x1)/2, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.MouseMoved, x1, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.MouseReleased, x1, y, chromedp.ButtonLeft),
+		chromedp.Poll(spans+`.some(s => s < 86400 / 2)`, nil),
+		chromedp.Evaluate(spans, &after),
+	)
+	zoomed := after[len(after)-1]
+	require.InDelta(t, 86400*0.25, zoomed, 86400*0.05, "a quarter of the chart's width: %v", after)
 	require.Equal(t, "This model is not validated: its estimate raises no orders.", panelGate)
 	require.Regexp(t, `^as of \d{2}/\d{2}/\d{4}, \d{2}:\d{2} · model v1$`, asOf)
 	require.Equal(t, readableDuration(*h.Fleet.RUL, false), rul)

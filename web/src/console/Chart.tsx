@@ -68,13 +68,20 @@ export function Chart(p: ChartProps) {
       bands: p.band ? [{ series: p.band, fill: 'rgba(214, 120, 40, 0.15)' }] : undefined,
       scales: { x: { time: true } },
       axes: [{}, {}],
-      cursor: { drag: { x: true, y: false, setScale: true } },
+      // Only a selection the user drags zooms (the scale also changes
+      // whenever data arrives: reporting those as zooms narrowed the
+      // range to the data's own, refetched, and narrowed it again).
+      cursor: { drag: { x: true, y: false, setScale: !props.current.onZoom } },
       hooks: {
-        setScale: [
-          (u, key) => {
-            if (key !== 'x' || !props.current.onZoom) return;
-            const { min, max } = u.scales.x;
-            if (min != null && max != null) props.current.onZoom(min, max);
+        setSelect: [
+          (u) => {
+            const zoom = props.current.onZoom;
+            const { left, width } = u.select;
+            if (!zoom || width < 2) return;
+            const from = u.posToVal(left, 'x');
+            const to = u.posToVal(left + width, 'x');
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            if (to > from) zoom(from, to);
           },
         ],
         draw: [
