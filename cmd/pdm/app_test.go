@@ -8,10 +8,13 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,6 +110,11 @@ func TestAppOfflineJob(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	f := newAppFixture(t, ctx)
+	// The phone reaches pdm through a link the test can cut: the page's
+	// emulated offline does not reach its service worker, whose fetches
+	// went out regardless (an action sent while "offline" now and then).
+	link := newCuttableLink(t, strings.TrimPrefix(f.base, "http://"))
+	f.base = "http://" + link.addr()
 	b := newBrowser(t, chromedp.UserDataDir(profileDir(t)))
 	photo := filepath.Join(t.TempDir(), "photo.jpg")
 	writeJPEG(t, photo, 2400, 1800)
@@ -133,6 +141,7 @@ func TestAppOfflineJob(t *testing.T) {
 	)
 
 	// The network goes away.
+	link.cut(true)
 	runBrowser(t, b, 10*time.Second, "cut the network",
 		network.Enable(),
 		network.EmulateNetworkConditions(true, 0, 0, 0),
@@ -217,6 +226,7 @@ func TestAppOfflineJob(t *testing.T) {
 	require.NoError(t, f.api.do(ctx, "POST", "/work-orders/"+f.jobB.ID+"/cancel", map[string]any{"reason": "customer postponed"}, nil))
 
 	// The network is back: the outbox replays by itself.
+	link.cut(false)
 	runBrowser(t, b, 60*time.Second, "reconnect and replay",
 		network.EmulateNetworkConditions(false, 0, -1, -1),
 		chromedp.Poll(`document.querySelector('[data-testid="netbar"]').dataset.pending === "0"`, nil,
@@ -318,4 +328,88 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 	require.Len(t, l.Items, 1, "created once")
 	code, _ = post(api2, "/work-orders", "create-once", map[string]any{"asset_id": asset.ID, "title": "other", "priority": "P3"})
 	require.Equal(t, 422, code)
+}
+
+// cuttableLink is a TCP relay to target that the test can cut: while
+// cut it refuses new connections and has closed the open ones, as a
+// phone's lost network does to everything on it (page and service
+// worker alike).
+type cuttableLink struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]struct{}
+}
+
+func newCuttableLink(t testing.TB, target string) *cuttableLink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := &cuttableLink{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	go l.serve()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		l.cut(true)
+	})
+	return l
+}
+
+func (l *cuttableLink) addr() string { return l.ln.Addr().String() }
+
+func (l *cuttableLink) serve() {
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			return
+		}
+		go l.relay(c)
+	}
+}
+
+func (l *cuttableLink) relay(c net.Conn) {
+	l.mu.Lock()
+	if l.down {
+		l.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+	up, err := net.Dial("tcp", l.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	l.mu.Lock()
+	l.conns[up] = struct{}{}
+	down := l.down
+	l.mu.Unlock()
+	if down {
+		_ = c.Close()
+		_ = up.Close()
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	_ = c.Close()
+	_ = up.Close()
+	l.mu.Lock()
+	delete(l.conns, c)
+	delete(l.conns, up)
+	l.mu.Unlock()
+}
+
+// cut takes the link down (closing what is open) or brings it back.
+func (l *cuttableLink) cut(down bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = down
+	if down {
+		for c := range l.conns {
+			_ = c.Close()
+		}
+	}
 }

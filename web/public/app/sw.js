@@ -5,19 +5,49 @@
 const SHELL = 'pdm-app-shell-v1';
 const PAGE = '/app/';
 
+// The hashed assets a text names: the page's src/href, and in scripts
+// the chunks they import later (a chart, the QR reader): Vite names them
+// "assets/<name>-<hash>.js" in its import maps.
+function assetsIn(text) {
+  const out = [];
+  for (const m of text.matchAll(/(?:^|["'(\/.])(assets\/[\w.-]+\.(?:js|css))/g)) out.push('/' + m[1]);
+  return out;
+}
+
+// keep caches urls that are not kept yet, and the assets their scripts
+// and styles name, transitively (at most 300).
+async function keep(cache, urls) {
+  const queue = [...urls];
+  const seen = new Set(queue);
+  while (queue.length > 0 && seen.size <= 300) {
+    const batch = queue.splice(0, queue.length);
+    await Promise.all(batch.map(async (u) => {
+      let r = await cache.match(u);
+      if (!r) {
+        r = await fetch(u, { credentials: 'same-origin' });
+        if (!r.ok) return;
+        await cache.put(u, r.clone());
+      }
+      if (!/\.(?:js|css)$/.test(u)) return;
+      for (const a of assetsIn(await r.text())) {
+        if (!seen.has(a)) {
+          seen.add(a);
+          queue.push(a);
+        }
+      }
+    }));
+  }
+}
+
 async function precache() {
   const cache = await caches.open(SHELL);
   const resp = await fetch(PAGE, { cache: 'no-cache', credentials: 'same-origin' });
   if (!resp.ok) throw new Error('app shell: ' + resp.status);
   const html = await resp.clone().text();
   await cache.put(PAGE, resp);
-  // The page names its hashed assets; keep each one.
-  const urls = new Set(['/app/manifest.json', '/app/icon.svg', '/app/icon-192.png']);
-  for (const m of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) urls.add(m[1]);
-  await Promise.all([...urls].map(async (u) => {
-    const r = await fetch(u, { credentials: 'same-origin' });
-    if (r.ok) await cache.put(u, r);
-  }));
+  // The page names its hashed assets, and they the chunks loaded later;
+  // keep them all, so every screen opens without a network.
+  await keep(cache, ['/app/manifest.json', '/app/icon.svg', '/app/icon-192.png', ...assetsIn(html)]);
 }
 
 self.addEventListener('install', (e) => {
@@ -45,11 +75,7 @@ self.addEventListener('fetch', (e) => {
       const update = fetch(req).then((resp) => {
         if (resp.ok) {
           cache.put(PAGE, resp.clone());
-          resp.clone().text().then((html) => {
-            for (const m of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) {
-              cache.match(m[1]).then((hit) => hit || fetch(m[1]).then((r) => r.ok && cache.put(m[1], r)));
-            }
-          });
+          resp.clone().text().then((html) => keep(cache, assetsIn(html)));
         }
         return resp;
       });
