@@ -5,6 +5,7 @@ import { ClientContext } from '../lib/client';
 import { Client } from '../lib/api';
 import type { User, WorkOrder } from '../api/types';
 import { Review } from './Review';
+import { until } from '../lib/until';
 
 // 250 proposed orders from a stub API, already riskiest first as the
 // server ranks them (sort=risk), paged by cursor; it records the requests.
@@ -32,14 +33,6 @@ class Queue extends Client {
   }
 }
 
-async function until(cond: () => boolean, what: string) {
-  for (let i = 0; i < 400; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('timed out waiting for ' + what);
-}
-
 describe('Review', () => {
   it('loads the server-ranked queue 100 rows at a time, on demand', async () => {
     const root = document.createElement('div');
@@ -55,7 +48,7 @@ describe('Review', () => {
       root,
     );
     const rows = () => root.querySelectorAll('tbody tr[data-order]');
-    await until(() => rows().length === 100, 'the first page');
+    await until(() => rows().length === 100, 'the first page', 400);
     expect(api.requests).toEqual([{ status: 'proposed', sort: 'risk', limit: 100, cursor: undefined }]);
     const count = () => root.querySelector('[data-testid="review-count"]');
     expect(count()?.getAttribute('data-complete')).toBe('false');
@@ -64,12 +57,12 @@ describe('Review', () => {
     expect(rows()[0].getAttribute('data-order')).toBe('WO-000001');
     expect(rows()[99].getAttribute('data-order')).toBe('WO-000100');
     root.querySelector<HTMLButtonElement>('tr.more button')!.click();
-    await until(() => rows().length === 200, '200 rows');
+    await until(() => rows().length === 200, '200 rows', 400);
     expect(api.requests[1]).toMatchObject({ sort: 'risk', limit: 100, cursor: '100' });
-    await until(() => !root.querySelector<HTMLButtonElement>('tr.more button')?.disabled, 'the button again');
+    await until(() => !root.querySelector<HTMLButtonElement>('tr.more button')?.disabled, 'the button again', 400);
     root.querySelector<HTMLButtonElement>('tr.more button')!.click();
-    await until(() => rows().length === 250, 'every row');
-    await until(() => root.querySelector('tr.more') === null, 'no more button');
+    await until(() => rows().length === 250, 'every row', 400);
+    await until(() => root.querySelector('tr.more') === null, 'no more button', 400);
     expect(count()?.getAttribute('data-complete')).toBe('true');
     expect(count()?.textContent).toContain('250');
     expect(rows()[249].getAttribute('data-order')).toBe('WO-000250');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { h, render } from 'preact';
 import { QueryClient, QueryClientProvider } from '@tanstack/preact-query';
 import { invalidate, targetsOf, useLive, type LiveMessage } from './live';
+import { until } from './until';
 
 const msg = (type: string, data: Record<string, unknown> = {}, order_id?: string): LiveMessage =>
   ({ id: 1, type, at: '2026-01-01T00:00:00Z', order_id, data }) as LiveMessage;
@@ -71,14 +72,6 @@ class FakeSource {
 function Live() {
   useLive('/api/v1/events', 1);
   return null;
-}
-
-async function until(cond: () => boolean, what: string) {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('timed out waiting for ' + what);
 }
 
 describe('useLive', () => {

@@ -4,6 +4,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/preact-query';
 import { ClientContext } from './client';
 import { Client } from './api';
 import { headSize, useProgressiveList } from './queries';
+import { until } from './until';
 
 // A client over 1,050 numbered items in pages; the caller releases each
 // request, so the test sees the list between the first page and the rest.
@@ -23,15 +24,6 @@ class Pages extends Client {
     this.waiting = [];
     w.forEach((f) => f());
   }
-}
-
-// Waits until cond holds (effects and query updates run after frames).
-async function until(cond: () => boolean, what: string) {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('timed out waiting for ' + what);
 }
 
 describe('useProgressiveList', () => {

@@ -8,6 +8,7 @@ import type { User } from '../../api/types';
 import { consoleMessages } from '../i18n';
 import { translate } from '../../i18n';
 import { FleetModelPage, FleetPanel, JobLine, ModelTable, droppedMetrics, jobDone, jobError, trainError, type FleetJob, type FleetScore } from './Fleet';
+import { until } from '../../lib/until';
 
 function panel(fleet: FleetScore | null, lang: Lang = 'en'): HTMLElement {
   const root = document.createElement('div');
@@ -257,14 +258,6 @@ class FirstTraining extends Client {
     if (path.endsWith('/model/jobs/j1')) return Promise.resolve(job as T);
     return Promise.reject(new ApiError(404, 'not_found', path));
   }
-}
-
-async function until(cond: () => boolean, what: string) {
-  for (let i = 0; i < 200; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('timed out waiting for ' + what);
 }
 
 describe('FleetModelPage', () => {
