@@ -104,7 +104,7 @@ func TestScorerRaisesWithinTheLead(t *testing.T) {
 	near, early := live.Units[0], live.Units[1]
 	f := fakeSeries{metrics: fl.Sensors,
 		rows: map[string][][]float64{"near": near.Cycles[:near.Life-5], "early": early.Cycles[:50], "short": early.Cycles[:9],
-			"young": early.Cycles[:12],
+			"young":  early.Cycles[:12],
 			"silent": early.Cycles[:60], "failed": near.Cycles, "old": early.Cycles[:60]},
 		end: map[string]time.Time{"near": now, "early": now, "short": now, "young": now, "silent": now.Add(-10 * time.Hour),
 			"failed": now.Add(-2 * time.Hour), "old": now.Add(-2000 * time.Hour)}}
