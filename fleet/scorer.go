@@ -264,13 +264,9 @@ func (s *Scorer) lastSpan(ctx context.Context, series SeriesReader, a AssetRef, 
 // consider (nil without an estimate).
 func (s *Scorer) score(ctx context.Context, series SeriesReader, v Version, a AssetRef, restart, now time.Time) (*Alert, error) {
 	spec := v.Model.Spec
-	step := time.Duration(spec.StepSeconds * float64(time.Second))
+	step, hist := stepOf(v)
 	if step <= 0 {
 		return nil, fmt.Errorf("model %s v%d has no step", v.AssetType, v.Version)
-	}
-	hist := spec.HistorySteps
-	if hist <= 0 {
-		hist = 400
 	}
 	span := time.Duration(hist) * step
 	// A failure or repair ends a life: the next one starts with the step
@@ -346,7 +342,8 @@ func (s *Scorer) batchSize(v Version) int {
 	return 10
 }
 
-// stepOf is the step and the number of steps of history of v's model.
+// stepOf is the step and the number of steps of history of v's model
+// (score reads that span; prefetch reads the same one ahead of it).
 func stepOf(v Version) (time.Duration, int) {
 	hist := v.Model.Spec.HistorySteps
 	if hist <= 0 {
