@@ -92,11 +92,12 @@ func (f fleetSeries) ReadingTimes(ctx context.Context, site, asset string, from,
 	if err != nil {
 		return nil, err
 	}
+	// Oldest first already; readings of one time through two gateways
+	// are two readings.
 	out := make([]time.Time, 0, len(rds))
 	for _, r := range rds {
 		out = append(out, r.TS)
 	}
-	slices.SortFunc(out, time.Time.Compare)
 	return slices.CompactFunc(out, time.Time.Equal), nil
 }
 

@@ -19,32 +19,26 @@ import (
 // for many metrics at the cost of one round trip (the fleet model reads
 // ten or so metrics of every asset it scores).
 func (c *Client) SeriesSet(ctx context.Context, site, asset string, metrics []string, from, to time.Time, every time.Duration) (map[string][]Point, error) {
+	return c.seriesSet(ctx, site, asset, metrics, false, from, to, every)
+}
+
+// SeriesAll is SeriesSet for every metric the asset has readings of in
+// [from, to) (a chart of all of an asset's metrics).
+func (c *Client) SeriesAll(ctx context.Context, site, asset string, from, to time.Time, every time.Duration) (map[string][]Point, error) {
+	return c.seriesSet(ctx, site, asset, nil, true, from, to, every)
+}
+
+// seriesSet reads the step means of metrics, or with all of every metric.
+func (c *Client) seriesSet(ctx context.Context, site, asset string, metrics []string, all bool, from, to time.Time, every time.Duration) (map[string][]Point, error) {
 	if err := checkIDs(site, asset, metrics); err != nil {
 		return nil, err
 	}
 	if every <= 0 {
 		return nil, errors.New("influx: the window must be positive")
 	}
-	if len(metrics) == 0 {
+	if !all && len(metrics) == 0 {
 		return map[string][]Point{}, nil
 	}
-	return c.seriesSet(ctx, site, asset, metrics, from, to, every)
-}
-
-// SeriesAll is SeriesSet for every metric the asset has readings of in
-// [from, to) (a chart of all of an asset's metrics).
-func (c *Client) SeriesAll(ctx context.Context, site, asset string, from, to time.Time, every time.Duration) (map[string][]Point, error) {
-	if err := checkIDs(site, asset, nil); err != nil {
-		return nil, err
-	}
-	if every <= 0 {
-		return nil, errors.New("influx: the window must be positive")
-	}
-	return c.seriesSet(ctx, site, asset, nil, from, to, every)
-}
-
-// seriesSet reads the step means of metrics (all of them when nil).
-func (c *Client) seriesSet(ctx context.Context, site, asset string, metrics []string, from, to time.Time, every time.Duration) (map[string][]Point, error) {
 	out := make(map[string][]Point, len(metrics))
 	if !to.After(from) {
 		return out, nil
