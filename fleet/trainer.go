@@ -320,13 +320,43 @@ func (t *Trainer) defaultStep(ctx context.Context, failures []Failure) (time.Dur
 				break
 			}
 		}
-		for i := 1; i < len(ts); i++ {
-			if d := ts[i].Sub(ts[i-1]); d > 0 {
-				gaps = append(gaps, d)
-			}
-		}
+		gaps = appendGaps(gaps, ts)
 	}
 	return StepOfGap(gaps), nil
+}
+
+// appendGaps appends the gaps between successive distinct times of ts
+// (oldest first) to gaps.
+func appendGaps(gaps []time.Duration, ts []time.Time) []time.Duration {
+	for i := 1; i < len(ts); i++ {
+		if d := ts[i].Sub(ts[i-1]); d > 0 {
+			gaps = append(gaps, d)
+		}
+	}
+	return gaps
+}
+
+// medianOf is the median of ds (not empty); ds is left as it was.
+func medianOf(ds []time.Duration) time.Duration {
+	g := slices.Clone(ds)
+	slices.Sort(g)
+	med := g[len(g)/2]
+	if len(g)%2 == 0 {
+		med = (g[len(g)/2-1] + med) / 2
+	}
+	return med
+}
+
+// MedianGap is the median gap between the distinct times of ts (in any
+// order); false with fewer than two distinct times.
+func MedianGap(ts []time.Time) (time.Duration, bool) {
+	s := slices.Clone(ts)
+	slices.SortFunc(s, time.Time.Compare)
+	gaps := appendGaps(nil, s)
+	if len(gaps) == 0 {
+		return 0, false
+	}
+	return medianOf(gaps), true
 }
 
 // niceSteps are the steps a gap near one of them (within 5 %) is rounded to.
@@ -341,12 +371,7 @@ func StepOfGap(gaps []time.Duration) time.Duration {
 	if len(gaps) == 0 {
 		return time.Hour
 	}
-	g := slices.Clone(gaps)
-	slices.Sort(g)
-	med := g[len(g)/2]
-	if len(g)%2 == 0 {
-		med = (g[len(g)/2-1] + med) / 2
-	}
+	med := medianOf(gaps)
 	if med <= time.Hour {
 		return time.Hour
 	}

@@ -200,25 +200,11 @@ type FleetHistoryResult struct {
 // medianSpacing is the median gap between the distinct times of rds
 // (false with fewer than two).
 func medianSpacing(rds []ingest.Reading) (time.Duration, bool) {
-	ts := make([]int64, len(rds))
+	ts := make([]time.Time, len(rds))
 	for i, r := range rds {
-		ts[i] = r.TS.UnixNano()
+		ts[i] = r.TS
 	}
-	slices.Sort(ts)
-	ts = slices.Compact(ts)
-	if len(ts) < 2 {
-		return 0, false
-	}
-	gaps := make([]int64, len(ts)-1)
-	for i := range gaps {
-		gaps[i] = ts[i+1] - ts[i]
-	}
-	slices.Sort(gaps)
-	n := len(gaps)
-	if n%2 == 1 {
-		return time.Duration(gaps[n/2]), true
-	}
-	return time.Duration((gaps[n/2-1] + gaps[n/2]) / 2), true
+	return fleet.MedianGap(ts)
 }
 
 // FleetHealth is an asset's latest fleet-model estimate in its health
