@@ -193,6 +193,18 @@ func timePtr(t time.Time) *time.Time {
 	return &u
 }
 
+// evidenceAt is the detected_at an order's evidence holds (the signal it
+// was last updated from).
+func evidenceAt(ev json.RawMessage) (time.Time, bool) {
+	var v struct {
+		DetectedAt *time.Time `json:"detected_at"`
+	}
+	if json.Unmarshal(ev, &v) != nil || v.DetectedAt == nil {
+		return time.Time{}, false
+	}
+	return *v.DetectedAt, true
+}
+
 func earlier(a, b *time.Time) *time.Time {
 	if a == nil {
 		return b

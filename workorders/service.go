@@ -327,16 +327,32 @@ func (s *Service) planAuto(sig rules.Signal, rule *rules.Rule, a AssetRef, mode 
 		before := open.Priority
 		open.Priority = Higher(open.Priority, prio)
 		open.DueAt = earlier(open.DueAt, &due)
-		open.Evidence = evidence
 		open.SignalCount++
-		if sig.Prediction != nil {
-			open.PredictedFailureAt = timePtr(sig.Prediction.CrossingAt)
-			open.PredictedFailureEarliest = timePtr(sig.Prediction.CrossingEarliest)
-			open.PredictedFailureLatest = timePtr(sig.Prediction.CrossingLatest)
+		// Evidence of a reading older than the order's latest (a late
+		// reading re-evaluated in event time) never replaces it.
+		if latest, ok := evidenceAt(open.Evidence); !ok || !sig.DetectedAt.Before(latest) {
+			open.Evidence = evidence
+			if sig.Prediction != nil {
+				open.PredictedFailureAt = timePtr(sig.Prediction.CrossingAt)
+				open.PredictedFailureEarliest = timePtr(sig.Prediction.CrossingEarliest)
+				open.PredictedFailureLatest = timePtr(sig.Prediction.CrossingLatest)
+			}
 		}
 		note := fmt.Sprintf("new %s evidence", sig.Kind)
 		if open.Priority != before {
 			note += fmt.Sprintf("; priority %s -> %s", before, open.Priority)
+		}
+		// Detection is in event time: a reading that came late (held in a
+		// dead replica's broker session, a backfill) and shows the fault
+		// before the reading that opened the order makes it the order's
+		// detection, so lead times do not depend on which copy came first.
+		if open.DetectedAt == nil || sig.DetectedAt.Before(*open.DetectedAt) {
+			if open.DetectedAt != nil {
+				note += fmt.Sprintf("; detected earlier, at %s, by a %s signal of a late reading (was %s)",
+					sig.DetectedAt.UTC().Format(time.RFC3339), sig.Kind, open.DetectedAt.UTC().Format(time.RFC3339))
+			}
+			open.DetectedAt = timePtr(sig.DetectedAt)
+			open.Source = Source(sig.Kind)
 		}
 		return open, Event{Type: EventEvidence, Actor: "system", Note: note, Data: data}, nil
 	}

@@ -414,8 +414,10 @@ func TestThreeReplicasKillOne(t *testing.T) {
 // may have with three: detection runs on the same readings, but some reach
 // it late (republished by two ingest replicas more than the reorder window
 // apart, or waiting in the killed replica's session until a survivor
-// adopts it) and are re-evaluated from InfluxDB a moment later; an order a
-// later trend signal opened meanwhile keeps that signal's time. The replay
+// adopts it) and are re-evaluated from InfluxDB a moment later; the
+// earlier signal that re-evaluation raises moves the detection of an
+// order a later signal opened meanwhile back to its own time (before that,
+// the order kept the later time: 23 h lost in one CI run). The replay
 // runs about 18 simulated hours a wall-clock second, so 12 h is two thirds
 // of a second of scheduling on a loaded machine. Measured: 0-0.3 h in two
 // runs, 6.8 h in a third (load average 10-16); before session adoption

@@ -177,14 +177,16 @@ func updateOrder(ctx context.Context, tx pgx.Tx, o workorders.Order) (workorders
 			evidence = $12, predicted_failure_at = $13, predicted_failure_earliest = $14, predicted_failure_latest = $15,
 			signal_count = $16, reason = $17, hold_reason = $18, resolution = $19, labour_s = $20, parts_used = $21,
 			accepted_at = $22, started_at = $23, completed_at = $24, verified_at = $25, closed_at = $26,
-			on_hold_since = $27, held_s = $28, sla_state = $29, helper_ids = $30, transfer = $31
+			on_hold_since = $27, held_s = $28, sla_state = $29, helper_ids = $30, transfer = $31,
+			detected_at = $32, source = $33
 		where id = $1 returning *)
 		select `+orderCols+` from upd o`,
 		o.ID, o.Title, o.Description, o.Priority, o.Status, o.ApprovedAt, o.DueAt, o.AssigneeID, nonNil(o.RequiredSkills),
 		jsonOr(o.Parts, "[]"), secs(o.EstimatedDuration), rawOr(o.Evidence), o.PredictedFailureAt,
 		o.PredictedFailureEarliest, o.PredictedFailureLatest, o.SignalCount, o.Reason, o.HoldReason, o.Resolution,
 		secs(o.LabourTime), jsonOr(o.PartsUsed, "[]"), o.AcceptedAt, o.StartedAt, o.CompletedAt, o.VerifiedAt,
-		o.ClosedAt, o.OnHoldSince, secs(o.HeldFor), o.SLAState, nonNil(o.HelperIDs), transferJSON(o.Transfer)))
+		o.ClosedAt, o.OnHoldSince, secs(o.HeldFor), o.SLAState, nonNil(o.HelperIDs), transferJSON(o.Transfer),
+		o.DetectedAt, o.Source))
 	return out, translate(err)
 }
 

@@ -113,6 +113,56 @@ func TestHandleSignalCreatesOneOrderPerFailureMode(t *testing.T) {
 	require.Len(t, sigs, 4)
 }
 
+// A signal of a reading that came late (re-evaluated in event time) and
+// shows the fault before the order's detection moves the detection (and
+// the source) to it; it never replaces the newer evidence or prediction.
+func TestLateEarlierSignalMovesDetection(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 20, 8, 0, 0, 0, time.UTC)
+	trend := func(at time.Time, crossing time.Duration) rules.Signal {
+		s := f.signal(rules.KindTrend, at)
+		s.Prediction = &rules.Prediction{Model: "linear", Slope: 0.1, R2: 0.9, Points: 40,
+			WindowStart: at.Add(-12 * time.Hour), WindowEnd: at, CrossingAt: at.Add(crossing),
+			CrossingEarliest: at.Add(crossing - 10*time.Hour), CrossingLatest: at.Add(crossing + 10*time.Hour)}
+		return s
+	}
+	// The live copy: a threshold breach opens the order at +30 h.
+	_, o, err := f.svc.HandleSignalOrder(ctx, f.signal(rules.KindThreshold, at.Add(30*time.Hour)))
+	require.NoError(t, err)
+	require.Equal(t, workorders.SourceThreshold, o.Source)
+	// A newer trend signal: the latest evidence, detection unchanged.
+	newer := trend(at.Add(31*time.Hour), 20*time.Hour)
+	_, o, err = f.svc.HandleSignalOrder(ctx, newer)
+	require.NoError(t, err)
+	require.True(t, o.DetectedAt.Equal(at.Add(30*time.Hour)), "detected %v", o.DetectedAt)
+	require.True(t, o.PredictedFailureAt.Equal(newer.Prediction.CrossingAt))
+	// The late one: readings of +0 h re-evaluated after both.
+	late := trend(at, 60*time.Hour)
+	_, o2, err := f.svc.HandleSignalOrder(ctx, late)
+	require.NoError(t, err)
+	require.Equal(t, o.ID, o2.ID, "folded into the open order")
+	require.Equal(t, 3, o2.SignalCount)
+	require.True(t, o2.DetectedAt.Equal(at), "detected %v, want the late reading's %v", o2.DetectedAt, at)
+	require.Equal(t, workorders.SourceTrend, o2.Source, "raised first by the trend")
+	require.True(t, o2.PredictedFailureAt.Equal(newer.Prediction.CrossingAt), "keeps the newer prediction, got %v", o2.PredictedFailureAt)
+	require.Contains(t, string(o2.Evidence), at.Add(31*time.Hour).Format(time.RFC3339), "keeps the newer evidence")
+	require.True(t, o2.DueAt.Equal(*o.DueAt) || o2.DueAt.Before(*o.DueAt), "due never later")
+	d, err := f.svc.OrderDetail(ctx, o.ID)
+	require.NoError(t, err)
+	require.Contains(t, d.Events[len(d.Events)-1].Note, "detected earlier, at "+at.Format(time.RFC3339))
+	// Read back from the store, not only the returned copy.
+	got, err := f.svc.GetOrder(ctx, o.ID)
+	require.NoError(t, err)
+	require.True(t, got.DetectedAt.Equal(at))
+	require.Equal(t, workorders.SourceTrend, got.Source)
+	// The same late signal again changes nothing.
+	_, o3, err := f.svc.HandleSignalOrder(ctx, late)
+	require.NoError(t, err)
+	require.Equal(t, 3, o3.SignalCount)
+}
+
 func TestConcurrentSignalsMakeOneOrder(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
