@@ -88,7 +88,7 @@ func TestInfluxWarmStartResumesPrediction(t *testing.T) {
 	ew, ec := newEngine(warm), newEngine(cold)
 	n, err := ew.WarmStart(ctx, c, lister(c), cut)
 	require.NoError(t, err)
-	require.Equal(t, 72*4, n, "one 72h window of 15-minute readings replayed")
+	require.Equal(t, 108*4, n, "one and a half 72h windows of 15-minute readings replayed (the window and the confirmation's refits)")
 	drain(t, ew)
 	require.Empty(t, warm.all(), "warm start raises nothing by itself")
 	for _, r := range after[:4*24] {

@@ -274,3 +274,67 @@ func TestVerifierVerifiesAfterHealthyTime(t *testing.T) {
 	_, err = v.RunCount(context.Background())
 	require.ErrorContains(t, err, "409")
 }
+
+// A replica that takes a partition over mid-stream rebuilds its series from
+// the previous owner's mark and goes on live: its trend signal must come at
+// the same event time as had one replica seen every reading live, wherever
+// the mark falls (the confirmation span and the refit instants are state a
+// rebuild has to reproduce; in CI a hand-over cost one wear fault 23 h of
+// lead).
+func TestRebuildMidStreamRaisesAsLive(t *testing.T) {
+	ctx := context.Background()
+	firstTrend := func(sigs []rules.Signal) time.Time {
+		var at time.Time
+		for _, s := range sigs {
+			if s.Kind == rules.KindTrend && (at.IsZero() || s.DetectedAt.Before(at)) {
+				at = s.DetectedAt
+			}
+		}
+		return at
+	}
+	newEngine := func(col *collector) *rules.Engine {
+		e, err := rules.NewEngine(rules.Config{Assets: pumpDir(), Rules: ruleList{vibRule()}, Signal: col.send,
+			Observers: []rules.Observer{New(Options{})}})
+		require.NoError(t, err)
+		return e
+	}
+	for _, sc := range scenarios() {
+		if !sc.fails {
+			continue
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			rd := loadSeries(t, sc)
+			live := &collector{}
+			e := newEngine(live)
+			for i := 0; i < len(rd); i += 4 {
+				e.Consume(ctx, rd[i:min(i+4, len(rd))])
+			}
+			drain(t, e)
+			want := firstTrend(live.all())
+			require.False(t, want.IsZero(), "one replica raises a trend")
+			for _, back := range []time.Duration{20 * time.Minute, time.Hour, 100 * time.Minute, 4 * time.Hour,
+				7*time.Hour + 15*time.Minute, 13 * time.Hour, 20*time.Hour + 30*time.Minute, 30 * time.Hour} {
+				mark := want.Add(-back)
+				cut := mark.Add(35 * time.Minute) // what was stored when the new owner rebuilt
+				h := &memHistory{data: map[string][]ingest.Reading{}}
+				var rest []ingest.Reading
+				for _, r := range rd {
+					if r.TS.Before(cut) {
+						h.data["s1/p1"] = append(h.data["s1/p1"], r)
+					} else {
+						rest = append(rest, r)
+					}
+				}
+				col := &collector{}
+				e := newEngine(col)
+				_, err := e.RebuildWhere(ctx, h, h, mark, cut, nil)
+				require.NoError(t, err)
+				for i := 0; i < len(rest); i += 4 {
+					e.Consume(ctx, rest[i:min(i+4, len(rest))])
+				}
+				drain(t, e)
+				require.Equal(t, want, firstTrend(col.all()), "mark %s before one replica's trend", back)
+			}
+		})
+	}
+}

@@ -17,7 +17,10 @@ type Options struct {
 	// series whatever the sampling rate.
 	Buckets int
 	// RefitEvery is the event time between fits of one series (default:
-	// window/96, at least one minute).
+	// window/96, at least one minute). Fits fall on the first reading of
+	// each RefitEvery slot of Unix time, not RefitEvery after the series'
+	// first reading, so a series rebuilt from any point of its history
+	// fits at the same instants as one that saw every reading live.
 	RefitEvery time.Duration
 	// Confirm is how many consecutive fits must predict a crossing within
 	// the horizon before a trend signal is raised (default 3): one lucky
@@ -188,7 +191,7 @@ func (s *Series) Observe(ts time.Time, v float64) []rules.Signal {
 		return nil
 	}
 	s.add(ts, v)
-	if !s.lastFit.IsZero() && ts.Sub(s.lastFit) < s.refit {
+	if !s.lastFit.IsZero() && ts.UnixNano()/int64(s.refit) == s.lastFit.UnixNano()/int64(s.refit) {
 		return nil
 	}
 	s.lastFit = ts
@@ -299,11 +302,11 @@ func (s *Series) fit(now time.Time) []rules.Signal {
 }
 
 // Rearm forgets what was raised (the engine calls it after a warm start,
-// whose signals were muted), keeping the window and the confirmation
-// streak, so a prediction that still holds is raised on the next fit.
+// whose signals were muted), keeping the window, the confirmation streak
+// and the refit instants, so a prediction that still holds is raised on
+// the next fit, when one replica that saw every reading would fit.
 func (s *Series) Rearm() {
 	s.lastEmit, s.lastRUL = time.Time{}, 0
-	s.lastFit = time.Time{}
 }
 
 var _ rules.Rearmer = (*Series)(nil)

@@ -37,12 +37,17 @@ func (f AssetListerFunc) ListAssets(ctx context.Context, from, to time.Time) ([]
 	return f(ctx, from, to)
 }
 
-// Lookback is how much history rebuilds a rule's state: the prediction
-// window, twice the `for` duration and the stale time, at least one hour.
+// Lookback is how much history rebuilds a rule's state: one and a half
+// prediction windows (see below), twice the `for` duration and the stale
+// time, at least one hour.
 func Lookback(r *Rule) time.Duration {
 	d := max(time.Hour, 2*r.For.D(), r.Stale.D()+time.Hour)
 	if r.Predict != nil {
-		d = max(d, r.Predict.Window.D())
+		// The window and, before it, the refits a prediction's
+		// confirmation looks back on (a quarter of the window, kept for
+		// one and a half): a rebuild from any point raises what one
+		// process that saw every reading would have.
+		d = max(d, r.Predict.Window.D()*3/2)
 	}
 	return d
 }
