@@ -129,4 +129,24 @@ func JudgeGate(m Model, rep Report, lead time.Duration) Gate {
 	return g
 }
 
+// GateByLead is the gate of a version whose orders use the type's own lead
+// (Model.LeadSeconds) or, without one, defaultLead (PDM_FLEET_LEAD;
+// DefaultGateLead when 0): the stored gate when it was judged by that
+// lead, else the version judged again by it (a version stored before
+// there was a gate, or the default lead changed since it was trained).
+// The type's override, kept apart, is the caller's to attach.
+func GateByLead(stored *Gate, m Model, rep Report, defaultLead time.Duration) Gate {
+	lead := time.Duration(m.LeadSeconds * float64(time.Second))
+	if lead <= 0 {
+		lead = defaultLead
+	}
+	if lead <= 0 {
+		lead = DefaultGateLead
+	}
+	if stored != nil && stored.Rule.MaxRMSESeconds == lead.Seconds() {
+		return *stored
+	}
+	return JudgeGate(m, rep, lead)
+}
+
 func round2(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }

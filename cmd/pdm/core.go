@@ -88,7 +88,7 @@ func openCore(ctx context.Context, cfg Config, log *slog.Logger) (*core, error) 
 		pool.Close()
 		return nil, fmt.Errorf("postgresql: migrate: %w", err)
 	}
-	store := postgres.New(pool)
+	store := postgres.New(pool).WithFleetLead(cfg.FleetLead)
 	svc := workorders.NewService(store, log.With("component", "workorders"), time.Now)
 	svc.AllowPrivateWebhooks = cfg.WebhookAllowPrivate
 	return &core{pool: pool, store: store, svc: svc}, nil

@@ -178,7 +178,7 @@ func (s *Store) SaveModel(ctx context.Context, v fleet.Version) (fleet.Version, 
 // LatestModel returns an asset type's latest model; workorders.ErrNotFound
 // when it has none.
 func (s *Store) LatestModel(ctx context.Context, assetType string) (fleet.Version, error) {
-	return scanVersion(s.pool.QueryRow(ctx, `select `+versionCols+` from fleet_models m
+	return s.scanVersion(s.pool.QueryRow(ctx, `select `+versionCols+` from fleet_models m
 		left join fleet_gate_overrides g on g.asset_type = m.asset_type
 		where m.asset_type = $1 order by m.version desc limit 1`, assetType))
 }
@@ -195,11 +195,11 @@ func (s *Store) LatestModels(ctx context.Context) ([]fleet.Version, error) {
 	if err != nil {
 		return nil, translate(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (fleet.Version, error) { return scanVersion(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (fleet.Version, error) { return s.scanVersion(r) })
 	return out, translate(err)
 }
 
-func scanVersion(row pgx.Row) (fleet.Version, error) {
+func (s *Store) scanVersion(row pgx.Row) (fleet.Version, error) {
 	var v fleet.Version
 	var m, r, g []byte
 	var by, note *string
@@ -214,7 +214,7 @@ func scanVersion(row pgx.Row) (fleet.Version, error) {
 	if err := json.Unmarshal(r, &v.Report); err != nil {
 		return fleet.Version{}, fmt.Errorf("model %s v%d report: %w", v.AssetType, v.Version, err)
 	}
-	gate, err := versionGate(v, g, by, at, note)
+	gate, err := s.versionGate(v, g, by, at, note)
 	if err != nil {
 		return fleet.Version{}, err
 	}
@@ -222,16 +222,19 @@ func scanVersion(row pgx.Row) (fleet.Version, error) {
 	return v, nil
 }
 
-// versionGate is a stored version's gate with its type's override; a
-// version stored before the gate existed is judged now, by the model's
-// own lead or fleet.DefaultGateLead.
-func versionGate(v fleet.Version, g []byte, by *string, at *time.Time, note *string) (*fleet.Gate, error) {
-	var gate fleet.Gate
-	if len(g) == 0 || string(g) == "null" {
-		gate = fleet.JudgeGate(v.Model, v.Report, time.Duration(v.Model.LeadSeconds*float64(time.Second)))
-	} else if err := json.Unmarshal(g, &gate); err != nil {
-		return nil, fmt.Errorf("model %s v%d gate: %w", v.AssetType, v.Version, err)
+// versionGate is a stored version's gate with its type's override, by the
+// lead its orders use now (fleet.GateByLead: the model's own lead, else
+// the store's fleet lead): a version stored before the gate existed, or
+// judged by a default lead since changed, is judged again.
+func (s *Store) versionGate(v fleet.Version, g []byte, by *string, at *time.Time, note *string) (*fleet.Gate, error) {
+	var stored *fleet.Gate
+	if len(g) > 0 && string(g) != "null" {
+		stored = &fleet.Gate{}
+		if err := json.Unmarshal(g, stored); err != nil {
+			return nil, fmt.Errorf("model %s v%d gate: %w", v.AssetType, v.Version, err)
+		}
 	}
+	gate := fleet.GateByLead(stored, v.Model, v.Report, s.fleetLead)
 	if gate.Reasons == nil {
 		gate.Reasons = []fleet.GateReason{}
 	}
@@ -289,7 +292,7 @@ func (s *Store) Score(ctx context.Context, assetID string) (fleet.Score, error) 
 		if err := json.Unmarshal(r, &v.Report); err != nil {
 			return fleet.Score{}, fmt.Errorf("score %s: report: %w", assetID, err)
 		}
-		if sc.Gate, err = versionGate(v, g, by, at, note); err != nil {
+		if sc.Gate, err = s.versionGate(v, g, by, at, note); err != nil {
 			return fleet.Score{}, err
 		}
 	}

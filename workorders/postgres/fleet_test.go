@@ -124,3 +124,57 @@ func TestFleetFailuresModelsAndScores(t *testing.T) {
 	require.Equal(t, at.Add(-time.Hour), *sc.AsOf)
 	require.Equal(t, 3.0, sc.Features["age"])
 }
+
+// A version's gate follows the lead its orders use now: judged at
+// training by PDM_FLEET_LEAD, judged again when that default changes (a
+// 30 h RMSE passes a 48 h lead, not a 24 h one), never for a type with a
+// lead of its own; its latest score answers with the same gate.
+func TestFleetGateFollowsTheLeadInForce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	at := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
+	m := fleet.Model{Kind: fleet.KindRidge, Spec: fleet.Spec{Metrics: []string{"vibration_rms"}, Windows: []int{5}, Cap: 125, StepSeconds: 3600},
+		Mean: []float64{1}, Scale: []float64{1}, Coef: []float64{0.5}, Intercept: 60, Coverage: 0.9, Intervals: []float64{5, 10, 20}}
+	rep := fleet.Report{Kind: fleet.KindRidge, Units: 20, CalUnits: 8, ValidationRMSE: 30, ValidationCoverage: 0.9}
+	trained := fleet.JudgeGate(m, rep, 48*time.Hour)
+	require.True(t, trained.Passed)
+	st48 := f.store.WithFleetLead(48 * time.Hour)
+	_, err := st48.SaveModel(ctx, fleet.Version{AssetType: "pump", TrainedAt: at, Model: m, Report: rep, Gate: &trained})
+	require.NoError(t, err)
+	rul := 3600.0 * 50
+	require.NoError(t, st48.SaveScore(ctx, fleet.Score{AssetID: f.asset.ID, AssetType: "pump", Version: 1, Status: fleet.StatusOK,
+		ScoredAt: at, RUL: &rul, Lower: &rul, Upper: &rul}))
+
+	v, err := st48.LatestModel(ctx, "pump")
+	require.NoError(t, err)
+	require.Equal(t, fleet.GateValidated, v.Gate.Status())
+	require.True(t, v.OrdersAllowed())
+
+	st24 := f.store.WithFleetLead(24 * time.Hour)
+	v, err = st24.LatestModel(ctx, "pump")
+	require.NoError(t, err)
+	require.Equal(t, fleet.GateNotValidated, v.Gate.Status(), "judged again by the 24 h lead")
+	require.False(t, v.OrdersAllowed())
+	require.Len(t, v.Gate.Reasons, 1)
+	require.Equal(t, fleet.ReasonHighRMSE, v.Gate.Reasons[0].Code)
+	require.Equal(t, (24 * time.Hour).Seconds(), v.Gate.Rule.MaxRMSESeconds)
+	all, err := st24.LatestModels(ctx)
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+	require.False(t, all[0].OrdersAllowed(), "the scorer's list too")
+	sc, err := st24.Score(ctx, f.asset.ID)
+	require.NoError(t, err)
+	require.Equal(t, fleet.GateNotValidated, sc.Gate.Status())
+
+	// A type with its own lead keeps the gate that lead gave.
+	own := m
+	own.LeadSeconds = (72 * time.Hour).Seconds()
+	g72 := fleet.JudgeGate(own, rep, 72*time.Hour)
+	_, err = st48.SaveModel(ctx, fleet.Version{AssetType: "pump", TrainedAt: at.Add(time.Hour), Model: own, Report: rep, Gate: &g72})
+	require.NoError(t, err)
+	v, err = st24.LatestModel(ctx, "pump")
+	require.NoError(t, err)
+	require.Equal(t, 2, v.Version)
+	require.Equal(t, fleet.GateValidated, v.Gate.Status(), "the type's own 72 h lead")
+}

@@ -20,12 +20,24 @@ import (
 // Store implements workorders.Store on a pgx pool.
 type Store struct {
 	pool *pgxpool.Pool
+	// fleetLead is the fleet models' default order lead (PDM_FLEET_LEAD)
+	// their gates are judged by; 0: fleet.DefaultGateLead.
+	fleetLead time.Duration
 }
 
 var _ workorders.Store = (*Store)(nil)
 
 // New returns a Store over pool. The schema must be migrated (Migrate).
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// WithFleetLead returns a store over the same pool whose fleet model
+// versions are gated by lead (PDM_FLEET_LEAD) when their type has no lead
+// of its own.
+func (s *Store) WithFleetLead(lead time.Duration) *Store {
+	c := *s
+	c.fleetLead = lead
+	return &c
+}
 
 // Pool returns the pool the store uses (for other stores of the same
 // database, such as dispatch and inventory).
