@@ -422,7 +422,8 @@ func TestFleetBlockInHealth(t *testing.T) {
 	v, err := store.SaveModel(ctx, fleet.Version{AssetType: "pump", TrainedAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC),
 		Model:  fleet.Model{Kind: fleet.KindRidge, Spec: fleet.Spec{StepSeconds: 3600}, Coverage: 0.9},
 		Report: fleet.Report{CalUnits: 4, ValidationCoverage: 0.7, ValidationRMSE: 34},
-		Gate:   &fleet.Gate{Reasons: []fleet.GateReason{{Code: fleet.ReasonFewHeldOut, Value: 4, Limit: 6, Message: "4 held out"}}}})
+		Gate: &fleet.Gate{Reasons: []fleet.GateReason{{Code: fleet.ReasonFewHeldOut, Value: 4, Limit: 6, Message: "4 held out"}},
+			Rule: fleet.GateRule{MaxRMSESeconds: fleet.DefaultGateLead.Seconds()}}})
 	require.NoError(t, err)
 	rul, lo, hi := 30*3600.0+20*60, 10*3600.0, 50*3600.0
 	asOf := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
