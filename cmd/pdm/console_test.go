@@ -168,7 +168,10 @@ func TestConsoleReview(t *testing.T) {
 // one after another (links opened in place, reloads, signing out) keeps
 // working: a page left behind lets go of its live stream, which otherwise
 // stayed open in the back-forward cache until the browser's six
-// connections to the host were all held and the next page hung.
+// connections to the host were all held and the next page hung. And a
+// page load reads what it shows once: its live stream resumes from the
+// position its reads carried (X-Live-Position) instead of making the page
+// read everything again when it opens (it read the rules twice before).
 func TestConsolePageLoadsKeepConnections(t *testing.T) {
 	env := newTestEnv(t)
 	token := "console-loads-" + env.ID + "-0123456789abcdef"
@@ -190,5 +193,15 @@ func TestConsolePageLoadsKeepConnections(t *testing.T) {
 			chromedp.WaitVisible(p.ready, chromedp.ByQuery),
 			chromedp.WaitVisible(`.live-dot.live`, chromedp.ByQuery),
 		)
+		if p.path != "/rules" {
+			continue
+		}
+		// Live, and a moment later: the rule list was read once.
+		var reads int
+		runBrowser(t, b, 10*time.Second, fmt.Sprintf("page load %d: reads", i+1),
+			chromedp.Sleep(700*time.Millisecond),
+			chromedp.Evaluate(`performance.getEntriesByType("resource").filter(e => new URL(e.name).pathname === "/api/v1/rules").length`, &reads),
+		)
+		require.Equal(t, 1, reads, "page load %d read the rules %d times", i+1, reads)
 	}
 }

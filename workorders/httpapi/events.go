@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -241,6 +242,37 @@ func (h *Hub) stop() {
 }
 
 var errHubDown = errors.New("live updates are not running")
+
+// Position returns the watermark (every event at or below it delivered),
+// false until the hub knows it or after it stopped.
+func (h *Hub) Position() (int64, bool) {
+	select {
+	case <-h.ready:
+	default:
+		return 0, false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.low, !h.stopped
+}
+
+// LivePositionHeader stamps each API answer with the hub's Position read
+// before the handler ran: the answer reflects every change at or below
+// it. A page whose live stream is not open yet resumes a fresh stream from
+// the smallest position its reads carried (?last_event_id=), so what
+// changed after any of its reads is replayed and nothing need be read
+// again.
+const LivePositionHeader = "X-Live-Position"
+
+// livePosition sets LivePositionHeader on API answers.
+func (s *Server) livePosition(c *gin.Context) {
+	if hub := s.cfg.Live; hub != nil && strings.HasPrefix(c.Request.URL.Path, apiPrefix+"/") {
+		if p, ok := hub.Position(); ok {
+			c.Header(LivePositionHeader, strconv.FormatInt(p, 10))
+		}
+	}
+	c.Next()
+}
 
 // subscribe registers a stream and returns it with the watermark at that
 // moment; it waits (bounded by ctx) until the hub knows its position.

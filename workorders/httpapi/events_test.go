@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,6 +230,64 @@ func TestLiveResumeTooOld(t *testing.T) {
 	s := openStream(t, a.url, e.tokens[workorders.RolePlanner], "1")
 	_, ok := s.next(func(m httpapi.LiveMessage) bool { return m.Type == "reset" }, 5*time.Second)
 	require.True(t, ok, "no reset for a pruned position")
+}
+
+// TestLivePositionResumesARead: every API answer carries the live
+// stream's position read before it; a stream opened later from that
+// position (on any replica) replays what changed after the read, so a page
+// whose stream opens after its reads need not read again.
+func TestLivePositionResumesARead(t *testing.T) {
+	t.Parallel()
+	_, pool := migratedStore(t)
+	dbURL := pool.Config().ConnString()
+	a, b := startReplica(t, dbURL), startReplica(t, dbURL)
+	e := newEnvOn(t, pool)
+	_, asset, _, _ := e.seed()
+	planner := e.tokens[workorders.RolePlanner]
+
+	read := func(base string) int64 {
+		t.Helper()
+		var pos int64
+		require.Eventually(t, func() bool {
+			req, _ := http.NewRequest("GET", base+"/api/v1/work-orders", nil)
+			req.Header.Set("Authorization", "Bearer "+planner)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, 200, resp.StatusCode)
+			h := resp.Header.Get(httpapi.LivePositionHeader)
+			if h == "" {
+				return false // the hub does not know its position yet
+			}
+			pos, err = strconv.ParseInt(h, 10, 64)
+			require.NoError(t, err)
+			return true
+		}, 10*time.Second, 50*time.Millisecond, "no %s header", httpapi.LivePositionHeader)
+		return pos
+	}
+	code, body := call(t, "POST", a.url+"/api/v1/work-orders", planner, map[string]any{"asset_id": asset.ID, "title": "Before the read"})
+	require.Equal(t, 201, code, string(body))
+	pos := read(a.url)
+
+	// Changed through the other replica after the read.
+	code, body = call(t, "POST", b.url+"/api/v1/work-orders", planner, map[string]any{"asset_id": asset.ID, "title": "After the read"})
+	require.Equal(t, 201, code, string(body))
+	var o workorders.Order
+	require.NoError(t, json.Unmarshal(body, &o))
+
+	// The page's stream opens now, on either replica, from its read.
+	for _, base := range []string{a.url, b.url} {
+		s := openStream(t, base, planner, strconv.FormatInt(pos, 10))
+		_, ok := s.next(orderEvent("work_order.created", o.ID), 5*time.Second)
+		require.True(t, ok, "a stream resumed from the read's position missed the order created after it (%s)", base)
+		s.cancel()
+	}
+	require.GreaterOrEqual(t, read(b.url), pos, "a later read is at or past the earlier one")
+	// Outside the API: no header.
+	resp, err := http.Get(a.url + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Empty(t, resp.Header.Get(httpapi.LivePositionHeader))
 }
 
 // newEnvOn is newEnv over an existing database.

@@ -34,10 +34,15 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
+/** Called with the live stream position an answer carries (see live.ts). */
+type PositionListener = (position: number) => void;
+
 export class Client {
   private readonly base: string;
   private readonly fetchFn: typeof fetch;
   private listeners = new Set<UnauthorizedListener>();
+  private positionListeners = new Set<PositionListener>();
+  private lowest: number | undefined;
 
   constructor(opts: ClientOptions = {}) {
     this.base = opts.base ?? '/api/v1';
@@ -47,6 +52,19 @@ export class Client {
   onUnauthorized(l: UnauthorizedListener): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  /** The smallest X-Live-Position of the answers read since the last call (undefined: none). */
+  takeLowestPosition(): number | undefined {
+    const p = this.lowest;
+    this.lowest = undefined;
+    return p;
+  }
+
+  /** Calls l with the X-Live-Position of every answer that has one. */
+  onLivePosition(l: PositionListener): () => void {
+    this.positionListeners.add(l);
+    return () => this.positionListeners.delete(l);
   }
 
   get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T> {
@@ -85,6 +103,11 @@ export class Client {
       throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
     }
     if (resp.status === 401 && path !== '/session') this.listeners.forEach((l) => l());
+    const pos = Number(resp.headers?.get('X-Live-Position') ?? '');
+    if (resp.headers?.has('X-Live-Position') && Number.isSafeInteger(pos) && pos >= 0) {
+      this.lowest = this.lowest === undefined ? pos : Math.min(this.lowest, pos);
+      this.positionListeners.forEach((l) => l(pos));
+    }
     if (resp.status === 204) return undefined as T;
     const text = await resp.text();
     let data: unknown = undefined;

@@ -3,6 +3,8 @@ import { h, render } from 'preact';
 import { QueryClient, QueryClientProvider } from '@tanstack/preact-query';
 import { invalidate, targetsOf, useLive, type LiveMessage } from './live';
 import { until } from './until';
+import { Client } from './api';
+import { ClientContext } from './client';
 
 const msg = (type: string, data: Record<string, unknown> = {}, order_id?: string): LiveMessage =>
   ({ id: 1, type, at: '2026-01-01T00:00:00Z', order_id, data }) as LiveMessage;
@@ -75,6 +77,56 @@ function Live() {
 }
 
 describe('useLive', () => {
+  it('resumes the first stream from the smallest position the reads carried, and reads nothing again', async () => {
+    const real = globalThis.EventSource;
+    globalThis.EventSource = FakeSource as unknown as typeof EventSource;
+    FakeSource.all = [];
+    const root = document.createElement('div');
+    let position = 0;
+    const client = new Client({
+      fetch: async () => new Response('{}', { status: 200, headers: { 'X-Live-Position': String(position) } }),
+    });
+    try {
+      const qc = new QueryClient();
+      // Two screens' reads answered before the stream opens, at positions
+      // 41 and 40 (another replica's hub a little behind).
+      position = 41;
+      qc.setQueryData(['order-list', {}], await client.get('/work-orders'));
+      position = 40;
+      qc.setQueryData(['rules'], await client.get('/rules'));
+      render(h(ClientContext.Provider, { value: client }, h(QueryClientProvider, { client: qc }, h(Live, null))), root);
+      await until(() => FakeSource.all.length === 1, 'the stream');
+      expect(FakeSource.all[0].url).toBe('/api/v1/events?last_event_id=40');
+      const stale = (k: unknown[]) => qc.getQueryState(k)?.isInvalidated;
+      FakeSource.all[0].open();
+      expect(stale(['order-list', {}])).toBe(false);
+      expect(stale(['rules'])).toBe(false);
+
+      // Dropped for good before any event: the next stream resumes from
+      // the same position, not from nothing.
+      FakeSource.all[0].readyState = FakeSource.CLOSED;
+      FakeSource.all[0].onerror?.();
+      await until(() => FakeSource.all.length === 2, 'the second stream', 5000);
+      expect(FakeSource.all[1].url).toBe('/api/v1/events?last_event_id=40');
+      FakeSource.all[1].open();
+      expect(stale(['order-list', {}])).toBe(false);
+
+      // A read answered later at a position at or after the stream's start
+      // is covered by it; one from before (in flight while the stream
+      // opened) makes the page read everything again, once.
+      position = 45;
+      await client.get('/kpis');
+      expect(stale(['order-list', {}])).toBe(false);
+      position = 39;
+      await client.get('/signals');
+      expect(stale(['order-list', {}])).toBe(true);
+      expect(stale(['rules'])).toBe(true);
+    } finally {
+      render(null, root);
+      globalThis.EventSource = real;
+    }
+  });
+
   it('reads again what screens read before a fresh stream opened, not before a resumed one', async () => {
     const real = globalThis.EventSource;
     globalThis.EventSource = FakeSource as unknown as typeof EventSource;

@@ -4,10 +4,16 @@
 // The browser's EventSource resumes after a dropped connection with its
 // Last-Event-ID; when the stream fails for good (server restarted, session
 // expired), it is opened again with ?last_event_id= after a backoff, so
-// nothing is missed. A "reset" message (too far behind) invalidates all,
-// and so does a stream opened with no event to resume from (the first, or
-// one that dropped before any event): what screens read before it opened
-// is read again.
+// nothing is missed. A "reset" message (too far behind) invalidates all.
+// Every API answer carries the stream's position when it was read
+// (X-Live-Position): the first stream resumes from the smallest position
+// the page's answers carried so far, so the server replays whatever
+// changed after any of those reads, and nothing is read twice; an answer
+// that arrives later with a position older than that (a read that was in
+// flight) makes the page read everything again, once. Only a stream
+// opened before any answer (so with no position to resume from)
+// invalidates all when it opens: what screens read before it opened is
+// read again.
 //
 // Query-key conventions the screens follow (first elements):
 //   ['work-orders', …filters]      order lists
@@ -20,6 +26,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { QueryClient, QueryKey } from '@tanstack/preact-query';
 import { useQueryClient } from '@tanstack/preact-query';
+import { useClient } from './client';
 import type { components } from '../api/schema';
 
 export type LiveMessage = components['schemas']['LiveMessage'];
@@ -125,9 +132,21 @@ export function useLiveState(): LiveState {
 /** Holds the live stream open while mounted (once, in the signed-in shell). */
 export function useLive(url = '/api/v1/events', batchMs = 100) {
   const qc = useQueryClient();
+  const client = useClient();
   useEffect(() => {
     let es: EventSource | undefined;
     let lastId = '';
+    // Where the first stream resumed from: the smallest position of the
+    // answers read before it ('' when none had come).
+    let base = '';
+    let first = true;
+    let late = false;
+    const offPosition = client.onLivePosition((p) => {
+      if (base !== '' && p < Number(base) && !late) {
+        late = true;
+        invalidate(qc, [{ all: true }]);
+      }
+    });
     let retry = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let pending: Target[] = [];
@@ -136,16 +155,22 @@ export function useLive(url = '/api/v1/events', batchMs = 100) {
 
     const open = () => {
       setState('connecting');
-      es = new EventSource(lastId ? `${url}?last_event_id=${encodeURIComponent(lastId)}` : url);
+      if (first) {
+        first = false;
+        const seen = client.takeLowestPosition();
+        if (seen !== undefined) base = String(seen);
+      }
+      const from = lastId || base;
+      es = new EventSource(from ? `${url}?last_event_id=${encodeURIComponent(from)}` : url);
       es.onopen = () => {
         retry = 0;
         setState('live');
-        // A stream that does not resume from an event starts at its own
-        // opening: whatever changed between a screen's read and this
-        // moment would never come. Every query read (or being read) before
-        // is read again, once per fresh stream; a resumed one replays the
-        // gap instead.
-        if (!lastId) invalidate(qc, [{ all: true }]);
+        // A stream that resumes from nothing starts at its own opening:
+        // whatever changed between a screen's read and this moment would
+        // never come. Every query read (or being read) before is read
+        // again; a stream resumed from an event (the browser reconnects
+        // with the last one) or a read's position replays the gap instead.
+        if (!from && !lastId) invalidate(qc, [{ all: true }]);
       };
       es.onmessage = (ev) => {
         if (ev.lastEventId) lastId = ev.lastEventId;
@@ -197,6 +222,7 @@ export function useLive(url = '/api/v1/events', batchMs = 100) {
     window.addEventListener('pageshow', show);
     return () => {
       stopped = true;
+      offPosition();
       window.removeEventListener('pagehide', hide);
       window.removeEventListener('pageshow', show);
       es?.close();
@@ -204,5 +230,5 @@ export function useLive(url = '/api/v1/events', batchMs = 100) {
       clearTimeout(flush);
       setState('connecting');
     };
-  }, [qc, url, batchMs]);
+  }, [qc, client, url, batchMs]);
 }
