@@ -310,6 +310,10 @@ func (s *Service) link(ctx context.Context, l Leader, a AssetRef, rec SignalReco
 	s.Log.InfoContext(ctx, "linked neighbour signal", "order_id", o.ID, "number", o.Number, "asset_id", a.ID)
 }
 
+// LateDetectionSpan is how much earlier than an open auto order's
+// detection a late signal may be and still become its detection.
+const LateDetectionSpan = 7 * 24 * time.Hour
+
 func (s *Service) planAuto(sig rules.Signal, rule *rules.Rule, a AssetRef, mode string, open, previous *Order) (*Order, Event, error) {
 	rulePrio := Priority("")
 	var est time.Duration
@@ -343,10 +347,13 @@ func (s *Service) planAuto(sig rules.Signal, rule *rules.Rule, a AssetRef, mode 
 			note += fmt.Sprintf("; priority %s -> %s", before, open.Priority)
 		}
 		// Detection is in event time: a reading that came late (held in a
-		// dead replica's broker session, a backfill) and shows the fault
-		// before the reading that opened the order makes it the order's
-		// detection, so lead times do not depend on which copy came first.
-		if open.DetectedAt == nil || sig.DetectedAt.Before(*open.DetectedAt) {
+		// dead replica's broker session or a gateway's buffer) and shows
+		// the fault before the reading that opened the order makes it the
+		// order's detection, so lead times do not depend on which copy came
+		// first. Older than LateDetectionSpan it is history imported
+		// later, not this order's episode: evidence only.
+		if open.DetectedAt == nil || (sig.DetectedAt.Before(*open.DetectedAt) &&
+			open.DetectedAt.Sub(sig.DetectedAt) <= LateDetectionSpan) {
 			if open.DetectedAt != nil {
 				note += fmt.Sprintf("; detected earlier, at %s, by a %s signal of a late reading (was %s)",
 					sig.DetectedAt.UTC().Format(time.RFC3339), sig.Kind, open.DetectedAt.UTC().Format(time.RFC3339))

@@ -161,6 +161,12 @@ func TestLateEarlierSignalMovesDetection(t *testing.T) {
 	_, o3, err := f.svc.HandleSignalOrder(ctx, late)
 	require.NoError(t, err)
 	require.Equal(t, 3, o3.SignalCount)
+	// History from weeks before (imported later) is evidence, not this
+	// order's detection.
+	_, o4, err := f.svc.HandleSignalOrder(ctx, trend(at.Add(-workorders.LateDetectionSpan-time.Hour), 60*time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 4, o4.SignalCount)
+	require.True(t, o4.DetectedAt.Equal(at), "detected %v", o4.DetectedAt)
 }
 
 func TestConcurrentSignalsMakeOneOrder(t *testing.T) {
