@@ -352,12 +352,10 @@ func (s *Service) planAuto(sig rules.Signal, rule *rules.Rule, a AssetRef, mode 
 		// order's detection, so lead times do not depend on which copy came
 		// first. Older than LateDetectionSpan it is history imported
 		// later, not this order's episode: evidence only.
-		if open.DetectedAt == nil || (sig.DetectedAt.Before(*open.DetectedAt) &&
-			open.DetectedAt.Sub(sig.DetectedAt) <= LateDetectionSpan) {
-			if open.DetectedAt != nil {
-				note += fmt.Sprintf("; detected earlier, at %s, by a %s signal of a late reading (was %s)",
-					sig.DetectedAt.UTC().Format(time.RFC3339), sig.Kind, open.DetectedAt.UTC().Format(time.RFC3339))
-			}
+		if open.DetectedAt != nil && sig.DetectedAt.Before(*open.DetectedAt) &&
+			open.DetectedAt.Sub(sig.DetectedAt) <= LateDetectionSpan {
+			note += fmt.Sprintf("; detected earlier, at %s, by a %s signal of a late reading (was %s)",
+				sig.DetectedAt.UTC().Format(time.RFC3339), sig.Kind, open.DetectedAt.UTC().Format(time.RFC3339))
 			open.DetectedAt = timePtr(sig.DetectedAt)
 			open.Source = Source(sig.Kind)
 		}
