@@ -33,6 +33,11 @@ func TestFullQueueWaitsInsteadOfRefusing(t *testing.T) {
 	r = startRig(t, rigOpts{broker: mq.URL, influxURL: iurl, db: db, root: root, clientID: clientID,
 		cfg: ingest.Config{MaxInFlight: 20, BatchSize: 50, QueueWait: 8 * time.Second}})
 	waitCount(t, iurl, db, n, 90*time.Second)
+	// The counter moves once a write has returned, a moment after
+	// InfluxDB shows its points (CI once read 1566 of 2000 there).
+	waitFor(t, 30*time.Second, "the written counter", func() bool {
+		return counter(t, r.reg, "pdm_ingest_readings_total") >= n
+	})
 	refused, written := counter(t, r.reg, "pdm_ingest_refused_total"), counter(t, r.reg, "pdm_ingest_readings_total")
 	t.Logf("refused %.0f, written %.0f (for %d readings)", refused, written, n)
 	require.Zero(t, refused, "a queue that moves refuses nothing")

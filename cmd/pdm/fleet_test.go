@@ -295,6 +295,11 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	require.Len(t, drivers, 3, "the three metrics that moved most")
 	require.Contains(t, drivers[0], "metric")
 	// Later scoring runs add evidence to the same order, never a second.
+	// A run on unchanged data is the same signal (as of the last data,
+	// capped at now), which the ticket core drops: one more reading
+	// (the engine's next cycle) makes the next run's estimate a new one,
+	// also once the wall clock has left the last reading's hour.
+	postHistory(ctx, t, api, nearID, running.Sensors, near.Cycles[near.Life-10:near.Life-9], time.Now().UTC())
 	var detail struct {
 		SignalCount int `json:"signal_count"`
 	}
