@@ -210,6 +210,7 @@ func TestAppOfflineJob(t *testing.T) {
 			for (const [type, x, y] of [['pointerdown', 10, 10], ['pointermove', 60, 60], ['pointermove', 140, 20], ['pointerup', 140, 20]])
 				c.dispatchEvent(new PointerEvent(type, { clientX: r.left + x, clientY: r.top + y, pointerId: 1, bubbles: true }));
 		})()`, nil),
+		chromedp.WaitVisible(`[data-testid="signature"][data-drawn="1"]`, chromedp.ByQuery),
 		chromedp.SendKeys("#signer", "Zhao Min", chromedp.ByID),
 		chromedp.Click(`form.sheet button[type="submit"]`, chromedp.ByQuery),
 		chromedp.WaitNotPresent(`[data-testid="signature"]`, chromedp.ByQuery),

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { useI18n } from './i18n';
 
 /** The customer signs with a finger on a canvas; the PNG goes with the signer's name. */
@@ -8,7 +8,10 @@ export function SignatureForm({ onSubmit, onCancel }: { onSubmit: (png: Blob, si
   const [signer, setSigner] = useState('');
   const [drawn, setDrawn] = useState(false);
   const [err, setErr] = useState('');
-  useEffect(() => {
+  // Before the sheet is painted: a finger that lands as soon as the canvas
+  // shows draws (an effect after paint lost the first strokes on a busy
+  // phone).
+  useLayoutEffect(() => {
     const c = canvas.current!;
     const ratio = window.devicePixelRatio || 1;
     c.width = c.clientWidth * ratio;
@@ -69,7 +72,7 @@ export function SignatureForm({ onSubmit, onCancel }: { onSubmit: (png: Blob, si
       }}
     >
       <h2>{t('act.signature')}</h2>
-      <canvas ref={canvas} class="signature" aria-label={t('form.signHere')} data-testid="signature" />
+      <canvas ref={canvas} class="signature" aria-label={t('form.signHere')} data-testid="signature" data-drawn={drawn ? '1' : '0'} />
       <label for="signer">{t('form.signer')}</label>
       <input id="signer" value={signer} maxLength={200} onInput={(e) => setSigner((e.target as HTMLInputElement).value)} />
       {err && <p class="field-error">{err}</p>}
