@@ -15,18 +15,34 @@ import { useOnline } from './state';
 type Offer = WorkOrder & { distance_km?: number | null };
 
 /**
- * Reloads fn on every message of the live stream while mounted. A page
- * left for another (or kept in the back-forward cache) closes its stream,
- * which would otherwise hold one of the six connections browsers allow a
- * host; shown again, it opens one and reloads.
+ * Reloads fn on the messages of the live stream while mounted, once per
+ * burst. The stream resumes from the smallest position the app's answers
+ * carried (X-Live-Position), so what changed after its reads comes too;
+ * with none yet, it reloads once it is open. A page left for another (or
+ * kept in the back-forward cache) closes its stream, which would otherwise
+ * hold one of the six connections browsers allow a host; shown again, it
+ * opens one and reloads.
  */
-function useLiveReload(fn: () => void) {
+export function useLiveReload(fn: () => void) {
+  const client = useClient();
   useEffect(() => {
     if (typeof EventSource === 'undefined') return;
     let es: EventSource | undefined;
+    let burst: ReturnType<typeof setTimeout> | undefined;
+    const reload = () => {
+      if (burst) return;
+      burst = setTimeout(() => {
+        burst = undefined;
+        fn();
+      }, 100);
+    };
+    let first = true;
     const open = () => {
-      es = new EventSource('/api/v1/events');
-      es.onmessage = () => fn();
+      const from = first ? client.takeLowestPosition() : undefined;
+      es = new EventSource(from === undefined ? '/api/v1/events' : `/api/v1/events?last_event_id=${from}`);
+      es.onmessage = reload;
+      if (first && from === undefined) es.onopen = reload;
+      first = false;
     };
     const hide = () => {
       es?.close();
@@ -43,9 +59,10 @@ function useLiveReload(fn: () => void) {
     return () => {
       window.removeEventListener('pagehide', hide);
       window.removeEventListener('pageshow', show);
+      clearTimeout(burst);
       hide();
     };
-  }, []);
+  }, [client]);
 }
 
 export function Offers() {

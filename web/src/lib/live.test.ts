@@ -3,6 +3,7 @@ import { h, render } from 'preact';
 import { QueryClient, QueryClientProvider } from '@tanstack/preact-query';
 import { invalidate, targetsOf, useLive, type LiveMessage } from './live';
 import { until } from './until';
+import { FakeSource } from './fakeSource';
 import { Client } from './api';
 import { ClientContext } from './client';
 
@@ -44,32 +45,6 @@ describe('invalidate', () => {
     expect(stale(['me'])).toBe(false);
   });
 });
-
-// A stand-in for the browser's EventSource: the test opens it, sends
-// messages and drops it; useLive's handlers are what is tested.
-class FakeSource {
-  static CONNECTING = 0;
-  static OPEN = 1;
-  static CLOSED = 2;
-  static all: FakeSource[] = [];
-  readyState = FakeSource.CONNECTING;
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string; lastEventId: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(public url: string) {
-    FakeSource.all.push(this);
-  }
-  open() {
-    this.readyState = FakeSource.OPEN;
-    this.onopen?.();
-  }
-  send(id: number, m: LiveMessage) {
-    this.onmessage?.({ data: JSON.stringify(m), lastEventId: String(id) });
-  }
-  close() {
-    this.readyState = FakeSource.CLOSED;
-  }
-}
 
 function Live() {
   useLive('/api/v1/events', 1);
