@@ -147,12 +147,7 @@ func call(t *testing.T, method, url, token string, body any) (int, []byte) {
 // reconnects with its Last-Event-ID gets what it missed.
 func TestLiveAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	_, pool := migratedStore(t)
-	dbURL := pool.Config().ConnString()
-	a, b := startReplica(t, dbURL), startReplica(t, dbURL)
-
-	e := newEnvOn(t, pool)
-	_, asset, _, _ := e.seed()
+	a, b, e, asset := twoReplicas(t)
 	planner, eng := e.tokens[workorders.RolePlanner], e.tokens[workorders.RoleEngineer]
 
 	onB := openStream(t, b.url, planner, "")
@@ -238,11 +233,7 @@ func TestLiveResumeTooOld(t *testing.T) {
 // whose stream opens after its reads need not read again.
 func TestLivePositionResumesARead(t *testing.T) {
 	t.Parallel()
-	_, pool := migratedStore(t)
-	dbURL := pool.Config().ConnString()
-	a, b := startReplica(t, dbURL), startReplica(t, dbURL)
-	e := newEnvOn(t, pool)
-	_, asset, _, _ := e.seed()
+	a, b, e, asset := twoReplicas(t)
 	planner := e.tokens[workorders.RolePlanner]
 
 	read := func(base string) int64 {
@@ -288,6 +279,18 @@ func TestLivePositionResumesARead(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Empty(t, resp.Header.Get(httpapi.LivePositionHeader))
+}
+
+// twoReplicas starts two API replicas over one new database and seeds it
+// (e.seed) through an env of its own; it returns the seeded asset.
+func twoReplicas(t *testing.T) (replica, replica, *env, workorders.Asset) {
+	t.Helper()
+	_, pool := migratedStore(t)
+	dbURL := pool.Config().ConnString()
+	a, b := startReplica(t, dbURL), startReplica(t, dbURL)
+	e := newEnvOn(t, pool)
+	_, asset, _, _ := e.seed()
+	return a, b, e, asset
 }
 
 // newEnvOn is newEnv over an existing database.
