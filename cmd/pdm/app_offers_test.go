@@ -49,10 +49,7 @@ func TestAppOffersLive(t *testing.T) {
 	row := func(id string) string { return fmt.Sprintf(`[data-testid="offer-row"][data-id=%q]`, id) }
 	runBrowser(t, b, 60*time.Second, "sign in and open the offers",
 		chromedp.Emulate(device.IPhone13),
-		chromedp.Navigate(f.base+"/app/"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", f.engToken, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(f.base+"/app/", f.engToken),
 		chromedp.WaitVisible(`[data-testid="job-row"]`, chromedp.ByQuery),
 		chromedp.Click(`nav.tabs a[href="/app/offers"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(row(first.ID), chromedp.ByQuery),
@@ -185,10 +182,7 @@ func TestAppOffersLive(t *testing.T) {
 	job.set(passRequests)
 	runBrowser(t, b, 60*time.Second, "the planner approves it in the console",
 		network.ClearBrowserCookies(),
-		chromedp.Navigate(f.base+"/"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", f.api.token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(f.base+"/", f.api.token),
 		chromedp.WaitVisible(`nav[aria-label="main"] a[href="/orders"]`, chromedp.ByQuery),
 		chromedp.Navigate(f.base+"/orders/"+second.Number),
 		chromedp.WaitVisible(`[data-testid="transfer-request"]`, chromedp.ByQuery),

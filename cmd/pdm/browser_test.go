@@ -74,6 +74,17 @@ func newBrowser(t testing.TB, opts ...chromedp.ExecAllocatorOption) context.Cont
 	return ctx
 }
 
+// signIn opens url and signs in with token on the sign-in form it shows
+// (console and app alike); the caller waits for the page it expects.
+func signIn(url, token string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(url),
+		chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", token, chromedp.ByID),
+		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+	}
+}
+
 // run runs browser actions with a deadline, failing the test with what.
 func runBrowser(t testing.TB, ctx context.Context, within time.Duration, what string, actions ...chromedp.Action) {
 	t.Helper()

@@ -48,10 +48,7 @@ func TestConsoleDispatchAndKPIs(t *testing.T) {
 	b := newBrowser(t)
 	base := "http://" + strings.TrimSuffix(strings.TrimPrefix(api.base, "http://"), "/api/v1")
 	runBrowser(t, b, 30*time.Second, "sign in and open the board",
-		chromedp.Navigate(base+"/dispatch"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", planner.Token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/dispatch", planner.Token),
 		chromedp.WaitVisible(fmt.Sprintf(`.job-card[data-order=%q]`, order.Number), chromedp.ByQuery),
 		chromedp.WaitVisible(`.lane[data-engineer="Eve"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="dispatch-map"] .leaflet-interactive`, chromedp.ByQuery),

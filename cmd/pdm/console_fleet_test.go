@@ -34,26 +34,19 @@ func TestConsoleFleetModel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	var site idCode
-	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "FUI1", "name": "Engine shop"}, &site))
-	newAsset := func(code string) string {
-		var a idCode
-		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": "engine",
-			"name": "Engine " + code, "criticality": 3}, &a))
-		return a.ID
-	}
+	newAsset := newSite(ctx, t, api, "FUI1", "Engine shop")
 	failed := simulators.RunToFailure(11, simulators.RunToFailureOptions{Units: 8})
 	running := simulators.RunToFailure(11, simulators.RunToFailureOptions{Units: 1, FirstUnit: 12})
 	now := time.Now().UTC()
 	failedAt := now.Truncate(time.Hour).Add(-48*time.Hour + 30*time.Minute)
 	var ids []string
 	for _, u := range failed.Units {
-		id := newAsset(u.ID)
+		id := newAsset(u.ID, "engine", "Engine "+u.ID)
 		ids = append(ids, id)
 		postHistory(ctx, t, api, id, failed.Sensors, u.Cycles, failedAt)
 	}
 	near := running.Units[0]
-	nearID := newAsset("NEAR")
+	nearID := newAsset("NEAR", "engine", "Engine NEAR")
 	postHistory(ctx, t, api, nearID, running.Sensors, near.Cycles[:near.Life-10], now.Add(-time.Minute))
 
 	users := map[string]string{}
@@ -69,10 +62,7 @@ func TestConsoleFleetModel(t *testing.T) {
 	base := strings.TrimSuffix(api.base, "/api/v1")
 	signIn := func(role, path string, wait string) {
 		runBrowser(t, b, 30*time.Second, "sign in as "+role,
-			chromedp.Navigate(base+path),
-			chromedp.WaitVisible("#token", chromedp.ByID),
-			chromedp.SendKeys("#token", users[role], chromedp.ByID),
-			chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+			signIn(base+path, users[role]),
 			chromedp.WaitVisible(wait, chromedp.ByQuery),
 		)
 	}

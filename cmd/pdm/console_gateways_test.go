@@ -169,10 +169,7 @@ func TestGatewaysStatusConfigAndOfflineAlert(t *testing.T) {
 	base := strings.TrimSuffix(api.base, "/api/v1")
 	row := `tr[data-gateway="gw-1"]`
 	runBrowser(t, b, 60*time.Second, "sign in and open the gateways",
-		chromedp.Navigate(base+"/gateways"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", planner.Token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/gateways", planner.Token),
 		chromedp.WaitVisible(row+` [data-testid="gw-config"][data-config="applied"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(row+` a[href="/assets/`+pump.ID+`"]`, chromedp.ByQuery),
 		chromedp.Click(row+` button`, chromedp.ByQuery),

@@ -53,10 +53,7 @@ func TestConsoleInventoryAndSchedules(t *testing.T) {
 	line := `[data-testid="stock"] tr[data-sku="BRG-6205"]`
 	pr := `[data-testid="purchase-requests"] tr[data-pr="BRG-6205"]`
 	runBrowser(t, b, 60*time.Second, "sign in, see the low stock, run reorder, approve",
-		chromedp.Navigate(base+"/inventory"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", planner.Token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/inventory", planner.Token),
 		chromedp.WaitVisible(line, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="run-reorder"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(pr+`[data-status="open"]`, chromedp.ByQuery),

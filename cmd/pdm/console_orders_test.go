@@ -80,10 +80,7 @@ func TestConsoleOrderListLive(t *testing.T) {
 			chromedp.WithPollingTimeout(30*time.Second))
 	}
 	runBrowser(t, b, 60*time.Second, "sign in and open the orders list",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/", token),
 		chromedp.WaitVisible(`nav[aria-label="main"] a[href="/orders"]`, chromedp.ByQuery),
 		chromedp.Click(`nav[aria-label="main"] a[href="/orders"]`, chromedp.ByQuery),
 		count(12),

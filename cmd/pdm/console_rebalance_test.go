@@ -68,10 +68,7 @@ func TestConsoleRebalance(t *testing.T) {
 	move := fmt.Sprintf(`[data-testid="rebalance"] li[data-move=%q]`, order.Number)
 	var text string
 	runBrowser(t, b, 60*time.Second, "the board proposes the move; the planner approves",
-		chromedp.Navigate(base+"/dispatch"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", planner.Token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/dispatch", planner.Token),
 		chromedp.WaitVisible(move, chromedp.ByQuery),
 		chromedp.Text(move, &text, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="rebalance"] button`, chromedp.ByQuery),

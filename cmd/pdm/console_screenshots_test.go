@@ -95,10 +95,7 @@ func TestConsoleScreenshots(t *testing.T) {
 	base := "http://" + addr
 	runBrowser(t, b, 60*time.Second, "sign in",
 		emulation.SetDeviceMetricsOverride(1440, 900, 1, false),
-		chromedp.Navigate(base+"/review"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/review", token),
 		chromedp.WaitVisible("#review-title", chromedp.ByID),
 	)
 	shots := []struct{ name, path, ready string }{
@@ -148,26 +145,19 @@ func TestConsoleScreenshots(t *testing.T) {
 // engine's id.
 func seedFleetModel(ctx context.Context, t *testing.T, api *apiClient) string {
 	t.Helper()
-	var site idCode
-	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "ENG", "name": "Engine shop"}, &site))
-	newAsset := func(code string) string {
-		var a idCode
-		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": "engine",
-			"name": "Engine " + code, "criticality": 3}, &a))
-		return a.ID
-	}
+	newAsset := newSite(ctx, t, api, "ENG", "Engine shop")
 	failed := simulators.RunToFailure(21, simulators.RunToFailureOptions{Units: 30})
 	running := simulators.RunToFailure(21, simulators.RunToFailureOptions{Units: 1, FirstUnit: 30})
 	now := time.Now().UTC()
 	for i, u := range failed.Units {
-		id := newAsset(u.ID)
+		id := newAsset(u.ID, "engine", "Engine "+u.ID)
 		at := now.Truncate(time.Hour).Add(-time.Duration(48+24*i)*time.Hour + 30*time.Minute)
 		postHistory(ctx, t, api, id, failed.Sensors, u.Cycles, at)
 		require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/failures",
 			map[string]any{"asset_id": id, "failed_at": at.Format(time.RFC3339)}, nil))
 	}
 	u := running.Units[0]
-	id := newAsset("E-" + u.ID)
+	id := newAsset("E-"+u.ID, "engine", "Engine E-"+u.ID)
 	postHistory(ctx, t, api, id, running.Sensors, u.Cycles[:u.Life-20], now.Add(-time.Minute))
 	require.NoError(t, api.do(ctx, "POST", "/asset-types/engine/model/train", map[string]any{}, nil))
 	eventually(t, time.Minute, "the running engine's estimate", func() bool {

@@ -51,10 +51,7 @@ func TestConsoleReview(t *testing.T) {
 
 	// Sign in: the token becomes an HttpOnly cookie the page cannot read.
 	runBrowser(t, b, 30*time.Second, "sign in",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", planner.Token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/", planner.Token),
 		chromedp.WaitVisible("#review-title", chromedp.ByID),
 	)
 	var cookieVisible bool
@@ -179,10 +176,7 @@ func TestConsolePageLoadsKeepConnections(t *testing.T) {
 	b := newBrowser(t)
 	base := strings.TrimSuffix(api.base, "/api/v1")
 	runBrowser(t, b, 30*time.Second, "sign in",
-		chromedp.Navigate(base+"/rules"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/rules", token),
 		chromedp.WaitVisible("#rules-title", chromedp.ByID),
 	)
 	pages := []struct{ path, ready string }{{"/review", "#review-title"}, {"/rules", "#rules-title"}}

@@ -43,10 +43,7 @@ func TestPlannerMergesFromInboxAndReadsReports(t *testing.T) {
 	b := newBrowser(t)
 	base := strings.TrimSuffix(api.base, "/api/v1")
 	runBrowser(t, b, 30*time.Second, "sign in",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", planner.Token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/", planner.Token),
 		chromedp.WaitVisible("#review-title", chromedp.ByID),
 	)
 	row := `tr[data-order="` + second.Number + `"]`
@@ -131,10 +128,7 @@ func TestAdminEditsNotificationTemplate(t *testing.T) {
 	}
 	var state, fieldErr, preview string
 	runBrowser(t, b, 40*time.Second, "invalid draft",
-		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible("#token", chromedp.ByID),
-		chromedp.SendKeys("#token", token, chromedp.ByID),
-		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		signIn(base+"/", token),
 		chromedp.WaitVisible("#review-title", chromedp.ByID),
 		chromedp.Navigate(base+"/notifications"),
 		chromedp.WaitVisible(`[data-testid="template-state"]`, chromedp.ByQuery),

@@ -21,6 +21,21 @@ import (
 
 // postHistory uploads rows of an asset as CSV (one row an hour, the last
 // at last) through POST /assets/{id}/history.
+// newSite creates a site and returns a func that registers an asset of it
+// (code, type, name; criticality 3) and returns the asset's id.
+func newSite(ctx context.Context, t *testing.T, api *apiClient, code, name string) func(code, typ, name string) string {
+	t.Helper()
+	var site idCode
+	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": code, "name": name}, &site))
+	return func(code, typ, name string) string {
+		t.Helper()
+		var a idCode
+		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": typ,
+			"name": name, "criticality": 3}, &a))
+		return a.ID
+	}
+}
+
 func postHistory(ctx context.Context, t *testing.T, api *apiClient, assetID string, sensors []string, rows [][]float64, last time.Time) {
 	t.Helper()
 	var b bytes.Buffer
@@ -67,35 +82,28 @@ func TestFleetModelThroughThePlatform(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	var site idCode
-	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "FLEET1", "name": "Engine shop"}, &site))
-	newAsset := func(code, typ string) string {
-		var a idCode
-		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": typ,
-			"name": code, "criticality": 3}, &a))
-		return a.ID
-	}
+	newAsset := newSite(ctx, t, api, "FLEET1", "Engine shop")
 	failed := simulators.RunToFailure(11, simulators.RunToFailureOptions{Units: 12})
 	running := simulators.RunToFailure(11, simulators.RunToFailureOptions{Units: 2, FirstUnit: 12})
 	now := time.Now().UTC()
 	failedAt := now.Truncate(time.Hour).Add(-48*time.Hour + 30*time.Minute)
 	var ids []string
 	for _, u := range failed.Units {
-		id := newAsset(u.ID, "engine")
+		id := newAsset(u.ID, "engine", u.ID)
 		ids = append(ids, id)
 		postHistory(ctx, t, api, id, failed.Sensors, u.Cycles, failedAt)
 	}
 	// One engine 10 cycles before its failure, one early in its life.
 	near, early := running.Units[0], running.Units[1]
-	nearID, earlyID := newAsset("NEAR", "engine"), newAsset("EARLY", "engine")
+	nearID, earlyID := newAsset("NEAR", "engine", "NEAR"), newAsset("EARLY", "engine", "EARLY")
 	last := now.Add(-time.Minute)
 	postHistory(ctx, t, api, nearID, running.Sensors, near.Cycles[:near.Life-10], last)
 	postHistory(ctx, t, api, earlyID, running.Sensors, early.Cycles[:40], last)
 	// The same engine's history uploaded with times two months old.
-	oldID := newAsset("OLD", "engine")
+	oldID := newAsset("OLD", "engine", "OLD")
 	oldLast := now.Add(-60 * 24 * time.Hour).Truncate(time.Hour).Add(10 * time.Minute)
 	postHistory(ctx, t, api, oldID, running.Sensors, early.Cycles[:40], oldLast)
-	pumpID := newAsset("PUMP", "pump")
+	pumpID := newAsset("PUMP", "pump", "PUMP")
 
 	// Bad input names every field and records nothing.
 	var ae *apiError
@@ -361,28 +369,21 @@ func TestFleetCMAPSSShapedThroughThePlatform(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	var site idCode
-	require.NoError(t, api.do(ctx, "POST", "/sites", map[string]any{"code": "CMAPSS", "name": "Test cell"}, &site))
-	newAsset := func(code string) string {
-		var a idCode
-		require.NoError(t, api.do(ctx, "POST", "/assets", map[string]any{"site_id": site.ID, "code": code, "type": "turbofan",
-			"name": code, "criticality": 3}, &a))
-		return a.ID
-	}
+	newAsset := newSite(ctx, t, api, "CMAPSS", "Test cell")
 	shape := simulators.RunToFailureOptions{CMAPSS: true, Conditions: 6}
 	shape.Units = 10
 	failed := simulators.RunToFailure(5, shape)
 	shape.Units, shape.FirstUnit, shape.Cut = 2, 10, true
 	running := simulators.RunToFailure(5, shape)
 	for _, u := range failed.Units {
-		id := newAsset(u.ID)
+		id := newAsset(u.ID, "turbofan", u.ID)
 		at := postCyclesCSV(ctx, t, api, id, u.ID, "1d", failed.Sensors, u.Cycles)
 		require.NoError(t, api.do(ctx, "POST", "/asset-types/turbofan/failures",
 			map[string]any{"asset_id": id, "failed_at": at.Format(time.RFC3339)}, nil))
 	}
 	var runIDs []string
 	for _, u := range running.Units {
-		id := newAsset(u.ID)
+		id := newAsset(u.ID, "turbofan", u.ID)
 		postCyclesCSV(ctx, t, api, id, u.ID, "1d", running.Sensors, u.Cycles)
 		runIDs = append(runIDs, id)
 	}
